@@ -1,0 +1,155 @@
+"""sipp from the lab root filesystem, by chroot in a lab namespace: the provider's registrar and
+UAS, and the doorbell's calls."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.sax.saxutils import escape as xml_escape
+
+from lab.asterisk import RunDir
+from lab.netns import Lab
+from lab.paths import SCENARIOS
+
+QUOTES = {'"': "&quot;", "'": "&apos;"}
+
+
+def install_scenarios(run: RunDir) -> Path:
+    """Copy the lab's scenarios where the chrooted sipp can read them."""
+    target = run.path("scenarios")
+    target.mkdir(exist_ok=True)
+    for xml in SCENARIOS.glob("*.xml"):
+        shutil.copy(xml, target / xml.name)
+    return target
+
+
+@dataclass
+class Sipp:
+    """One sipp process; its screen output and error log land in the run directory."""
+
+    lab: Lab
+    run: RunDir
+    host: str
+    args: list[str]
+    name: str = "sipp"
+    process: subprocess.Popen[bytes] | None = None
+    log: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.log = self.run.path("log") / f"{self.name}.out"
+
+    def argv(self) -> list[str]:
+        errors = self.run.inside(self.run.path("log") / f"{self.name}.errors")
+        return self.lab.netns_exec(
+            self.host,
+            [
+                "chroot",
+                str(self.run.rootfs),
+                "sipp",
+                *self.args,
+                "-nostdin",
+                "-trace_err",
+                "-error_file",
+                errors,
+            ],
+        )
+
+    def start(self) -> Sipp:
+        install_scenarios(self.run)
+        with open(self.log, "ab") as out:
+            self.process = subprocess.Popen(
+                self.argv(),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return self
+
+    def wait(self, timeout: float) -> int:
+        assert self.process is not None
+        return self.process.wait(timeout)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def scenario(self, name: str) -> str:
+        return self.run.inside(self.run.path("scenarios") / name)
+
+
+def registrar(
+    lab: Lab, run: RunDir, address: str, username: str, password: str, port: int = 5060
+) -> Sipp:
+    """A digest-auth registrar in the provider namespace (IPv6, UDP)."""
+    sipp = Sipp(lab, run, "provider", [], name=f"registrar-{port}")
+    # verifyauth takes literal credentials (sipp refuses its authentication keywords in a UAS).
+    template = (SCENARIOS / "registrar.xml").read_text()
+    scenario = run.path("scenarios") / f"registrar-{port}.xml"
+    scenario.parent.mkdir(exist_ok=True)
+    scenario.write_text(
+        template.replace("@USERNAME@", xml_escape(username, QUOTES)).replace(
+            "@PASSWORD@", xml_escape(password, QUOTES)
+        )
+    )
+    sipp.args = [
+        "-sf",
+        run.inside(scenario),
+        "-i",
+        address,
+        "-p",
+        str(port),
+        "-t",
+        "u1",
+        "-m",
+        "1000000",
+    ]
+    return sipp.start()
+
+
+def call(
+    lab: Lab,
+    run: RunDir,
+    host: str,
+    source: str,
+    target: str,
+    extension: str,
+    *,
+    calls: int = 1,
+    hold_ms: int = 1000,
+    timeout_s: int = 30,
+    name: str = "uac",
+    scenario: str | None = None,
+    extra: list[str] | None = None,
+) -> Sipp:
+    """Place `calls` calls with sipp's built-in UAC (INVITE, 200, ACK, hold, BYE) or a scenario."""
+    sipp = Sipp(lab, run, host, [], name=name)
+    install_scenarios(run)
+    chosen = ["-sf", sipp.scenario(scenario)] if scenario else ["-sn", "uac"]
+    sipp.args = [
+        target,
+        *chosen,
+        "-s",
+        extension,
+        "-i",
+        source,
+        "-p",
+        "0",
+        "-m",
+        str(calls),
+        "-l",
+        "1",
+        "-d",
+        str(hold_ms),
+        "-timeout",
+        f"{timeout_s}s",
+        "-timeout_error",
+        *(extra or []),
+    ]
+    return sipp.start()
