@@ -1,11 +1,22 @@
-"""Command line: argv becomes one settings value here, at the edge; nothing below reads argv."""
+"""Command line: argv becomes values here, at the edge; nothing below reads argv or the environment.
+
+Each subcommand lives in its own module exposing `register(subparsers)`, which adds a parser and
+sets `handler` (a callable taking the parsed namespace and returning the exit status). Add a
+subcommand by adding its module to COMMANDS.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 from collections.abc import Sequence
 
 from supervisor import __version__
+
+# Subcommand modules, in help order.
+COMMANDS: tuple[str, ...] = ()
+
+USAGE_ERROR = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,14 +29,18 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(name).register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
+    handler = getattr(args, "handler", None)
+    if handler is None:
         parser.print_help()
-        return 2
-    return 0
+        return USAGE_ERROR
+    status: int = handler(args)
+    return status
