@@ -1,0 +1,1 @@
+"""The AMI connection to Asterisk and the state fed by its events."""
