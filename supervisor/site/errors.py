@@ -1,0 +1,41 @@
+"""Problems found in a site description, each naming its file, line and key path."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One problem: `file` (a mount key like site.yaml), 1-based `line` if known, dotted `key`."""
+
+    file: str
+    line: int | None
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        if self.key:
+            return f"{where}: {self.key}: {self.message}"
+        return f"{where}: {self.message}"
+
+    def as_dict(self) -> dict[str, str | int | None]:
+        return {"file": self.file, "line": self.line, "key": self.key, "message": self.message}
+
+
+def sort_key(problem: Problem) -> tuple[str, int, str, str]:
+    return (problem.file, problem.line or 0, problem.key, problem.message)
+
+
+class SiteInvalid(Exception):
+    """The site cannot be used; `problems` lists every problem found, in file/line order."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems: list[Problem] = sorted(set(problems), key=sort_key)
+        count = len(self.problems)
+        super().__init__(f"{count} problem{'s' if count != 1 else ''} in the site description")
+
+    def __str__(self) -> str:
+        return "\n".join([self.args[0], *(str(p) for p in self.problems)])
