@@ -1,0 +1,1 @@
+"""The Asterisk child process and the duties of PID 1."""

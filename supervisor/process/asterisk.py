@@ -1,0 +1,195 @@
+"""Asterisk as our child: started with `asterisk -f`, its console output turned into log lines,
+its exit observed through the reaper, restarted with backoff until a crash loop is declared."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from supervisor.process.reaper import Reaper
+
+log = logging.getLogger(__name__)
+asterisk_log = logging.getLogger("asterisk")
+
+
+class CrashLoop(Exception):
+    """Asterisk died too often in the window: let Kubernetes restart the pod."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RestartPolicy:
+    max_restarts: int = 5
+    window_s: float = 300.0
+    backoff_initial_s: float = 1.0
+    backoff_max_s: float = 30.0
+
+
+def describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with status {code}"
+
+
+class AsteriskProcess:
+    """One run of Asterisk. `start()` forks it; `exited` resolves with its exit code."""
+
+    def __init__(self, argv: Sequence[str], reaper: Reaper) -> None:
+        self.argv = list(argv)
+        self.reaper = reaper
+        self.pid: int | None = None
+        self.exited: asyncio.Future[int] | None = None
+        self.started_at = 0.0
+        self._popen: subprocess.Popen[bytes] | None = None
+        self._output: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        # Popen, not asyncio's subprocess: the reaper must own waitpid() (see reaper.py). A new
+        # session keeps a terminal's Ctrl-C away from Asterisk: we decide how it stops.
+        self._popen = subprocess.Popen(
+            self.argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.pid = self._popen.pid
+        self.exited = self.reaper.watch(self.pid)
+        self.started_at = time.monotonic()
+        assert self._popen.stdout is not None
+        self._output = asyncio.create_task(
+            forward_output(self._popen.stdout), name=f"asterisk-output-{self.pid}"
+        )
+        log.info("started Asterisk (pid %d)", self.pid)
+
+    def send(self, sig: signal.Signals) -> None:
+        if self.pid is not None and self.exited is not None and not self.exited.done():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
+
+    async def wait(self, limit_s: float | None = None) -> int:
+        assert self.exited is not None
+        code = await asyncio.wait_for(asyncio.shield(self.exited), limit_s)
+        if self._output is not None:
+            # The pipe closes when Asterisk is gone; let the last lines reach the log.
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(self._output, 2.0)
+        return code
+
+    async def stop(self, grace_s: float = 10.0) -> int | None:
+        """SIGTERM (Asterisk's "core stop now"), SIGKILL after the grace period."""
+        if self.exited is None:
+            return None
+        if not self.exited.done():
+            self.send(signal.SIGTERM)
+            try:
+                return await self.wait(grace_s)
+            except TimeoutError:
+                log.warning("Asterisk did not stop within %.0f s: killing it", grace_s)
+                self.send(signal.SIGKILL)
+        return await self.wait(10.0)
+
+
+async def forward_output(pipe: object) -> None:
+    """Asterisk's console output, line by line, as log records of the `asterisk` logger."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
+    try:
+        while line := await reader.readline():
+            text = line.decode(errors="replace").rstrip()
+            if text:
+                asterisk_log.info("%s", text)
+    finally:
+        transport.close()
+
+
+class AsteriskSupervisor:
+    """Keeps Asterisk running: restart with backoff after a crash; CrashLoop when it dies more
+    than `max_restarts` times within `window_s`."""
+
+    def __init__(
+        self,
+        *,
+        argv: Sequence[str],
+        reaper: Reaper,
+        policy: RestartPolicy,
+        on_start: Callable[[AsteriskProcess], None] = lambda _p: None,
+        on_exit: Callable[[int], None] = lambda _c: None,
+    ) -> None:
+        self.argv = list(argv)
+        self.reaper = reaper
+        self.policy = policy
+        self.on_start = on_start
+        self.on_exit = on_exit
+        self.current: AsteriskProcess | None = None
+        self.restarts = 0
+        self.stopping = False
+        self._crashes: deque[float] = deque()
+        self._restart_now = asyncio.Event()
+
+    @property
+    def running(self) -> bool:
+        return (
+            self.current is not None
+            and self.current.exited is not None
+            and (not self.current.exited.done())
+        )
+
+    def request_restart(self) -> None:
+        """Planned restart (a config change Asterisk cannot reload): not counted as a crash."""
+        self._restart_now.set()
+
+    async def _planned_restart(self) -> int:
+        await self._restart_now.wait()
+        return 0
+
+    async def run(self) -> None:
+        backoff = self.policy.backoff_initial_s
+        while True:
+            self.current = AsteriskProcess(self.argv, self.reaper)
+            self.current.start()
+            self.on_start(self.current)
+            planned = asyncio.create_task(self._planned_restart(), name="asterisk-restart-request")
+            assert self.current.exited is not None
+            done, _ = await asyncio.wait(
+                [self.current.exited, planned], return_when=asyncio.FIRST_COMPLETED
+            )
+            planned.cancel()
+            if planned in done and not self.current.exited.done():
+                self._restart_now.clear()
+                log.info("restarting Asterisk to apply a change it cannot reload")
+                code = await self.current.stop()
+                self.on_exit(code if code is not None else 0)
+                continue
+            code = await self.current.wait()
+            self.on_exit(code)
+            if self.stopping:
+                return
+            runtime = time.monotonic() - self.current.started_at
+            log.error("Asterisk %s after %.1f s", describe_exit(code), runtime)
+            now = time.monotonic()
+            self._crashes.append(now)
+            while self._crashes and now - self._crashes[0] > self.policy.window_s:
+                self._crashes.popleft()
+            if len(self._crashes) > self.policy.max_restarts:
+                raise CrashLoop(
+                    f"Asterisk died {len(self._crashes)} times within "
+                    f"{self.policy.window_s:.0f} s; giving up so that Kubernetes restarts the pod"
+                )
+            if runtime > self.policy.window_s:
+                backoff = self.policy.backoff_initial_s
+            self.restarts += 1
+            log.info("restarting Asterisk in %.1f s (restart %d)", backoff, self.restarts)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self.policy.backoff_max_s)

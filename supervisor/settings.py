@@ -1,0 +1,73 @@
+"""Settings: built once from the command line (see cli_run.py), frozen, passed down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path, PurePosixPath
+
+from supervisor.process.asterisk import RestartPolicy
+
+
+class Mode(StrEnum):
+    ENTRYPOINT = "entrypoint"  # we start and supervise Asterisk as our child
+    SIDECAR = "sidecar"  # Asterisk runs in another container; we render and talk AMI
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AsteriskPaths:
+    """Asterisk's directories as Asterisk sees them, and the root they live under on our side
+    (`/` in the image; the lab's chroot tree in tests)."""
+
+    root: Path = Path("/")
+    binary: PurePosixPath = PurePosixPath("/usr/sbin/asterisk")
+    etc: PurePosixPath = PurePosixPath("/etc/asterisk")
+    run: PurePosixPath = PurePosixPath("/var/run/asterisk")
+    log: PurePosixPath = PurePosixPath("/var/log/asterisk")
+    spool: PurePosixPath = PurePosixPath("/var/spool/asterisk")
+    lib: PurePosixPath = PurePosixPath("/var/lib/asterisk")
+    db: PurePosixPath = PurePosixPath("/var/lib/asterisk")
+
+    def host(self, path: PurePosixPath) -> Path:
+        """Where a path Asterisk sees is on our side of the (optional) chroot."""
+        return self.root / path.relative_to("/")
+
+    @property
+    def chrooted(self) -> bool:
+        return self.root != Path("/")
+
+    def argv(self) -> list[str]:
+        conf = str(self.etc / "asterisk.conf")
+        command = [str(self.binary), "-f", "-n", "-C", conf]
+        return ["chroot", str(self.root), *command] if self.chrooted else command
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    mode: Mode = Mode.ENTRYPOINT
+    config_dirs: tuple[Path, ...]
+    secret_dirs: tuple[Path, ...] = ()
+    asterisk: AsteriskPaths = field(default_factory=AsteriskPaths)
+    # Set when we run as root and Asterisk must drop to this user (the lab); in the image we
+    # already run as the unprivileged user and Asterisk must not try to switch.
+    asterisk_user: str | None = None
+    http_host: str = "::"
+    http_port: int = 8080
+    ami_port: int = 5038
+    log_format: LogFormat = LogFormat.TEXT
+    log_level: str = "INFO"
+    drain_timeout_s: float = 25.0
+    stop_grace_s: float = 5.0
+    address_timeout_s: float = 120.0
+    boot_timeout_s: float = 60.0
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
+    restart_deadline_s: float = 3600.0
+    debounce_s: float = 1.0
+    resync_s: float = 60.0
+    require_registered: bool = False
+    expect_addresses: tuple[str, ...] = ()
