@@ -1,0 +1,75 @@
+"""What the supervisor's AMI user may read and do: the single source for the rendered manager.conf.
+
+The renderer writes the supervisor's `[user]` section from these constants:
+
+    read = system,call            (READ_CLASSES)
+    write = system                (WRITE_CLASSES)
+    eventfilter(action(include),name(FullyBooted)) =
+    eventfilter(action(include),name(Registry)) =
+    ...                           (one line per name in EVENTS)
+
+Facts checked on the lab's Asterisk 22.10 (`manager show command X`, and by trying):
+
+- An action is allowed when the user's write mask shares *any* class with the action's privilege.
+  Privileges: Reload and GetConfig `system,config`; PJSIPShowRegistrationsOutbound, PJSIPQualify,
+  CoreShowChannels, CoreStatus, CoreSettings `system,reporting`; PJSIPShowEndpoints,
+  PJSIPShowEndpoint, PJSIPShowContacts, PJSIPShowAors, ModuleCheck, ModuleLoad `system`; Hangup
+  `system,call`; Command `command` (not granted: it is a shell into the CLI and nobody needs it);
+  Ping, Events, Logoff none. So `write = system` covers every action in ACTIONS.
+- Events: FullyBooted, Shutdown, Reload, Registry and ContactStatus are class `system`; channel and
+  bridge events are class `call`. The supervisor needs neither `cdr` (call outcomes come from
+  channel and dial events) nor `reporting`/`dtmf`/`agent`/... events.
+- Asterisk 22 accepts the advanced form `eventfilter(action(include),name(EventName)) =` (an empty
+  value matches any event of that name; matched by hash, no regex). With any include filter
+  present, every other event is dropped. Filters apply to events only: action responses and their
+  list items (CoreShowChannel, ContactList, ...) still arrive.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: Event classes for `read =`.
+READ_CLASSES: Final[tuple[str, ...]] = ("system", "call")
+
+#: Action classes for `write =`: `system` alone grants every action in ACTIONS (any shared class
+#: suffices), and nothing broader (no `command`, no `originate`, no `config` writes).
+WRITE_CLASSES: Final[tuple[str, ...]] = ("system",)
+
+#: The actions the supervisor sends (reload, drain and metrics together), for documentation and
+#: for the lab test that checks WRITE_CLASSES grants each of them.
+ACTIONS: Final[tuple[str, ...]] = (
+    "Ping",
+    "Reload",
+    "GetConfig",
+    "ModuleCheck",
+    "PJSIPShowRegistrationsOutbound",
+    "PJSIPShowEndpoints",
+    "PJSIPShowEndpoint",
+    "PJSIPShowContacts",
+    "PJSIPShowAors",
+    "CoreShowChannels",
+    "CoreStatus",
+    "CoreSettings",
+    "BridgeList",
+    "Hangup",
+)
+
+#: The events the supervisor consumes: one `eventfilter(action(include),name(...)) =` each.
+EVENTS: Final[tuple[str, ...]] = (
+    # Asterisk lifecycle: others wait for FullyBooted before reloading; Reload triggers a re-sync.
+    "FullyBooted",
+    "Shutdown",
+    "Reload",
+    # Trunks and phones.
+    "Registry",
+    "ContactStatus",
+    # Calls: active channels, direction, outcome, causes, durations.
+    "Newchannel",
+    "Newstate",
+    "Hangup",
+    "DialEnd",
+    # asterisk_bridges_count.
+    "BridgeCreate",
+    "BridgeDestroy",
+)
