@@ -1,0 +1,247 @@
+"""One check: expected addresses and trunks against what the kernel has, as a Report.
+
+`assess` is pure given the kernel's addresses and a Probe (bind and source selection), so the
+verdict logic is tested without root; `check` and `check_async` add the I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from pyroute2 import AsyncIPRoute
+
+from supervisor.addresses import kernel
+from supervisor.addresses.classify import NAT_WARNING, classify, nat_warning
+from supervisor.addresses.model import (
+    AddressStatus,
+    EgressStatus,
+    ExpectedAddress,
+    Family,
+    Finding,
+    IPAddress,
+    KernelAddress,
+    Report,
+    Scope,
+    Trunk,
+)
+
+
+class Probe(Protocol):
+    """The two socket questions a check asks the kernel (a seam for tests without root)."""
+
+    def bind(self, address: IPAddress) -> str | None:
+        """None if bindable, else the reason."""
+
+    def source(self, destination: IPAddress) -> IPAddress:
+        """The selected source address; OSError if there is no route."""
+
+
+class KernelProbe:
+    def bind(self, address: IPAddress) -> str | None:
+        return kernel.bind_probe(address)
+
+    def source(self, destination: IPAddress) -> IPAddress:
+        return kernel.selected_source(destination)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResolvedTrunk:
+    """A trunk with its provider's address per family, or why the lookup failed."""
+
+    trunk: Trunk
+    providers: dict[Family, IPAddress] = field(default_factory=dict)
+    error: str | None = None
+
+
+def resolve_trunk(trunk: Trunk) -> ResolvedTrunk:
+    try:
+        found = kernel.resolve(trunk.host, trunk.family)
+    except OSError as exc:
+        return ResolvedTrunk(trunk=trunk, error=f"cannot resolve {trunk.host}: {exc}")
+    if trunk.family is not None:
+        found = {f: a for f, a in found.items() if f == trunk.family}
+    if not found:
+        return ResolvedTrunk(trunk=trunk, error=f"{trunk.host} has no {trunk.family} address")
+    return ResolvedTrunk(trunk=trunk, providers=found)
+
+
+def _status(
+    expected: ExpectedAddress, kernel_addrs: Sequence[KernelAddress], probe: Probe
+) -> AddressStatus:
+    matches = [k for k in kernel_addrs if k.address == expected.address]
+    scope = classify(expected.address)
+    if not matches:
+        return AddressStatus(expected=expected, present=False, scope=scope)
+    # The same address on two interfaces: judge the best copy (the kernel can use it).
+    best = min(matches, key=lambda k: (k.dadfailed, k.tentative, k.deprecated))
+    bind_error = probe.bind(expected.address)
+    return AddressStatus(
+        expected=expected,
+        present=True,
+        interface=best.interface,
+        prefixlen=best.prefixlen,
+        tentative=best.tentative,
+        dadfailed=best.dadfailed,
+        deprecated=best.deprecated,
+        bindable=bind_error is None,
+        bind_error=bind_error,
+        scope=scope,
+    )
+
+
+_WHY = {
+    "missing": "not on any interface",
+    "tentative": "tentative (IPv6 duplicate address detection not finished; bind() fails)",
+    "dadfailed": "duplicate address detection failed (another host holds it)",
+}
+
+
+def _address_findings(status: AddressStatus) -> list[Finding]:
+    exp = status.expected
+    name = f"{exp.address} ({exp.family}{', required' if exp.required else ''})"
+    where = f" on {status.interface}" if status.interface else ""
+    found = []
+    if not status.usable:
+        why = _WHY.get(status.state, f"cannot be bound: {status.bind_error}")
+        found.append(
+            Finding(
+                severity="error" if exp.required else "warning", message=f"{name}: {why}{where}"
+            )
+        )
+    if status.present and status.prefixlen != exp.expected_prefixlen:
+        found.append(
+            Finding(
+                severity="warning",
+                message=(
+                    f"{name}: /{status.prefixlen}{where}, expected /{exp.expected_prefixlen} "
+                    "as the Calico pool gives it"
+                ),
+            )
+        )
+    if status.deprecated:
+        found.append(
+            Finding(
+                severity="warning",
+                message=f"{name}: deprecated{where}; the kernel prefers other source addresses",
+            )
+        )
+    if status.scope is not Scope.GLOBAL:
+        found.append(
+            Finding(severity="warning", message=f"{name}: {status.scope.value}: {NAT_WARNING}")
+        )
+    return found
+
+
+def _egress(
+    resolved: ResolvedTrunk, expected: Sequence[ExpectedAddress], probe: Probe
+) -> list[EgressStatus]:
+    def own(family: Family) -> IPAddress | None:
+        # The pod's address of that family: a required one first, as that is what Asterisk binds.
+        of_family = sorted(
+            (e for e in expected if e.family == family), key=lambda e: not e.required
+        )
+        return of_family[0].address if of_family else None
+
+    name = resolved.trunk.name
+    if resolved.error is not None:
+        families: list[Family] = (
+            [resolved.trunk.family]
+            if resolved.trunk.family
+            else sorted({e.family for e in expected})
+        )
+        return [
+            EgressStatus(
+                trunk=name,
+                family=f,
+                provider=None,
+                expected=own(f),
+                selected=None,
+                error=resolved.error,
+            )
+            for f in families
+        ]
+    result = []
+    for family, provider in sorted(resolved.providers.items()):
+        mine = own(family)
+        selected: IPAddress | None = None
+        error: str | None = None
+        try:
+            selected = probe.source(provider)
+        except OSError as exc:
+            error = f"no route to {provider}: {exc.strerror or exc}"
+        if error is None and mine is None:
+            error = f"the pod has no expected {family} address for a provider at {provider}"
+        elif error is None and selected != mine:
+            error = f"the kernel selects {selected} as the source toward {provider}, not {mine}"
+        result.append(
+            EgressStatus(
+                trunk=name,
+                family=family,
+                provider=provider,
+                expected=mine,
+                selected=selected,
+                error=error,
+            )
+        )
+    return result
+
+
+def assess(
+    expected: Sequence[ExpectedAddress],
+    trunks: Sequence[ResolvedTrunk],
+    kernel_addrs: Sequence[KernelAddress],
+    probe: Probe,
+) -> Report:
+    """The verdict, from the kernel's addresses and the probe's answers."""
+    statuses = tuple(_status(e, kernel_addrs, probe) for e in expected)
+    findings: list[Finding] = []
+    for status in statuses:
+        findings.extend(_address_findings(status))
+    egress = tuple(e for t in trunks for e in _egress(t, expected, probe))
+    findings.extend(
+        Finding(severity="error", message=f"trunk {e.trunk} ({e.family}): {e.error}")
+        for e in egress
+        if e.error is not None
+    )
+    for family in sorted({e.family for e in egress}):
+        warning = nat_warning(family, kernel_addrs)
+        if warning is not None:
+            findings.append(Finding(severity="warning", message=warning))
+    return Report(addresses=statuses, egress=egress, findings=tuple(findings))
+
+
+def check(
+    expected: Sequence[ExpectedAddress], trunks: Sequence[Trunk], probe: Probe | None = None
+) -> Report:
+    """One blocking check in the calling thread's network namespace (the CLI's)."""
+    resolved = [resolve_trunk(t) for t in trunks]
+    return assess(expected, resolved, kernel.read_addresses(), probe or KernelProbe())
+
+
+async def check_async(
+    ipr: AsyncIPRoute,
+    expected: Sequence[ExpectedAddress],
+    trunks: Sequence[Trunk],
+    probe: Probe | None = None,
+) -> Report:
+    """One check on an asyncio netlink socket; host names are resolved off the event loop."""
+    resolved = []
+    for trunk in trunks:
+        if _is_literal(trunk.host):
+            resolved.append(resolve_trunk(trunk))
+        else:
+            resolved.append(await asyncio.to_thread(resolve_trunk, trunk))
+    addrs = await kernel.read_addresses_async(ipr)
+    return assess(expected, resolved, addrs, probe or KernelProbe())
+
+
+def _is_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,251 @@
+"""Live address monitoring: netlink events as hints, a periodic recheck, state for readiness.
+
+A netlink address or route event is only a hint that something changed: the monitor then runs a
+whole check (debounced) and compares verdicts, so a missed or overflowed event costs at most one
+recheck interval. Each change of state is logged once; an unchanged state is not logged again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import NoReturn
+
+from prometheus_client import CollectorRegistry
+from pyroute2 import AsyncIPRoute
+from pyroute2.netlink.rtnl import (
+    RTMGRP_IPV4_IFADDR,
+    RTMGRP_IPV4_ROUTE,
+    RTMGRP_IPV6_IFADDR,
+    RTMGRP_IPV6_ROUTE,
+    RTMGRP_LINK,
+)
+
+from supervisor.addresses.check import Probe, check_async
+from supervisor.addresses.metrics import AddressCollector
+from supervisor.addresses.model import AddressStatus, ExpectedAddress, Report, Trunk
+
+log = logging.getLogger(__name__)
+
+# Addresses come and go (IFADDR); routes decide the egress source (ROUTE); carrier decides DAD.
+_GROUPS = (
+    RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE | RTMGRP_LINK
+)
+
+# Called with the required addresses that were usable, were lost and are usable again: the
+# entrypoint reloads res_pjsip (or restarts Asterisk), since Asterisk never retries a transport
+# whose bind failed.
+RecoveryCallback = Callable[[tuple[ExpectedAddress, ...]], Awaitable[None]]
+
+
+class AddressesNotUsable(Exception):
+    """Start-up gating gave up: a required address is still not usable after the timeout."""
+
+
+def _describe(status: AddressStatus) -> str:
+    where = f" on {status.interface}/{status.prefixlen}" if status.interface else ""
+    return f"{status.state}{where}"
+
+
+class AddressMonitor:
+    """Watches the pod's expected addresses and trunk egress; run() must be running.
+
+    Construct once in the composition root, start `run()` as a task, then `await
+    wait_usable(timeout)` before starting Asterisk; readiness reads `all_required_usable`.
+    """
+
+    def __init__(
+        self,
+        *,
+        expected: Sequence[ExpectedAddress],
+        trunks: Sequence[Trunk] = (),
+        recheck_interval: float = 5.0,
+        debounce: float = 0.05,
+        on_recovered: RecoveryCallback | None = None,
+        registry: CollectorRegistry | None = None,
+        probe: Probe | None = None,
+    ) -> None:
+        self.expected = tuple(expected)
+        self.trunks = tuple(trunks)
+        self.recheck_interval = recheck_interval
+        self.debounce = debounce
+        self.on_recovered = on_recovered
+        self.probe = probe
+        self.report: Report | None = None
+        self.changes = 0
+        self._checked = asyncio.Event()
+        self._hint = asyncio.Event()
+        self._ever_usable: set[ExpectedAddress] = set()
+        self._callbacks: set[asyncio.Task[None]] = set()
+        self._last_error: str | None = None
+        if registry is not None:
+            registry.register(AddressCollector(self))
+
+    @property
+    def all_required_usable(self) -> bool:
+        """Readiness: every required address is present, not tentative and bindable."""
+        return self.report is not None and self.report.all_required_usable
+
+    async def run(self) -> NoReturn:
+        """Check now, then on every netlink hint (debounced) and every recheck_interval."""
+        watcher = asyncio.create_task(self._watch_netlink(), name="addresses-netlink")
+        ipr = AsyncIPRoute()
+        try:
+            while True:
+                await self._check_once(ipr)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._hint.wait(), self.recheck_interval)
+                    # A change comes as a burst (address, route, flags): one check after it.
+                    await asyncio.sleep(self.debounce)
+                self._hint.clear()
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            ipr.close()
+
+    async def wait_usable(self, timeout: float, progress_interval: float = 5.0) -> Report:
+        """Wait until every required address is usable; log progress; raise on timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            report = self.report
+            if report is not None and report.all_required_usable:
+                return report
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise AddressesNotUsable(self._not_usable_message(timeout))
+            checked = self._checked
+            try:
+                await asyncio.wait_for(checked.wait(), min(remaining, progress_interval))
+            except TimeoutError:
+                log.info(
+                    "waiting for the pod's addresses (%.0f s left): %s",
+                    max(0.0, deadline - loop.time()),
+                    self._pending(),
+                )
+
+    def _pending(self) -> str:
+        if self.report is None:
+            return "no check done yet"
+        return ", ".join(
+            f"{s.expected.address} {_describe(s)}"
+            for s in self.report.addresses
+            if s.expected.required and not s.usable
+        )
+
+    def _not_usable_message(self, timeout: float) -> str:
+        return f"required addresses not usable after {timeout:g} s: {self._pending()}"
+
+    async def _check_once(self, ipr: AsyncIPRoute) -> None:
+        try:
+            report = await check_async(ipr, self.expected, self.trunks, self.probe)
+        except Exception as exc:  # steady state: log once, keep the last verdict, retry
+            text = f"{type(exc).__name__}: {exc}"
+            if text != self._last_error:
+                log.warning("address check failed (will retry): %s", text)
+                self._last_error = text
+            return
+        self._last_error = None
+        previous, self.report = self.report, report
+        self._log_changes(previous, report)
+        self._fire_recovery(previous, report)
+        self._checked.set()
+        self._checked = asyncio.Event()
+
+    def _log_changes(self, previous: Report | None, report: Report) -> None:
+        for status in report.addresses:
+            old = previous.status_of(status.expected.address) if previous else None
+            if old is not None and _describe(old) == _describe(status):
+                continue
+            if old is not None:
+                self.changes += 1
+            level = (
+                logging.INFO if status.usable or not status.expected.required else logging.WARNING
+            )
+            log.log(
+                level,
+                "address %s (%s): %s%s",
+                status.expected.address,
+                status.expected.family,
+                f"{_describe(old)} -> " if old else "",
+                _describe(status),
+            )
+        old_egress = {(e.trunk, e.family): e for e in previous.egress} if previous else {}
+        for egress in report.egress:
+            before = old_egress.get((egress.trunk, egress.family))
+            if before is not None and (before.selected, before.error) == (
+                egress.selected,
+                egress.error,
+            ):
+                continue
+            if before is not None:
+                self.changes += 1
+            if egress.correct:
+                log.info(
+                    "trunk %s (%s): source %s toward %s",
+                    egress.trunk,
+                    egress.family,
+                    egress.selected,
+                    egress.provider,
+                )
+        old_findings = set(previous.findings) if previous else set()
+        for finding in report.findings:
+            if finding not in old_findings:
+                log.log(
+                    logging.ERROR if finding.severity == "error" else logging.WARNING,
+                    "%s",
+                    finding.message,
+                )
+        for finding in old_findings - set(report.findings):
+            log.info("resolved: %s", finding.message)
+
+    def _fire_recovery(self, previous: Report | None, report: Report) -> None:
+        recovered = []
+        for status in report.addresses:
+            if not status.expected.required or not status.usable:
+                continue
+            old = previous.status_of(status.expected.address) if previous else None
+            if status.expected in self._ever_usable and old is not None and not old.usable:
+                recovered.append(status.expected)
+            self._ever_usable.add(status.expected)
+        if recovered and self.on_recovered is not None:
+            task = asyncio.create_task(self._recover(tuple(recovered)), name="addresses-recovery")
+            self._callbacks.add(task)
+            task.add_done_callback(self._callbacks.discard)
+
+    async def _recover(self, recovered: tuple[ExpectedAddress, ...]) -> None:
+        assert self.on_recovered is not None
+        names = ", ".join(str(e.address) for e in recovered)
+        log.info("usable again: %s; recovering Asterisk's transports", names)
+        try:
+            await self.on_recovered(recovered)
+        except Exception:  # a failed recovery must not stop monitoring; the next change retries
+            log.exception("recovery after %s came back failed", names)
+
+    async def _watch_netlink(self) -> None:
+        backoff = 0.5
+        while True:
+            ev = AsyncIPRoute()
+            try:
+                await ev.bind(groups=_GROUPS)
+                # Events may have been missed while (re)subscribing: check once more.
+                self._hint.set()
+                while True:
+                    received = False
+                    async for _msg in ev.get():
+                        received = True
+                        self._hint.set()
+                    if not received:
+                        raise ConnectionError("netlink event socket closed")
+                    backoff = 0.5
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # overflow (ENOBUFS) or a closed socket: resubscribe
+                log.warning("netlink events lost (%s); resubscribing in %.1f s", exc, backoff)
+            finally:
+                ev.close()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30.0)
