@@ -42,8 +42,15 @@ class AsteriskPaths:
         return self.root != Path("/")
 
     def argv(self) -> list[str]:
-        conf = str(self.etc / "asterisk.conf")
-        command = [str(self.binary), "-f", "-n", "-C", conf]
+        """Asterisk in the foreground, console output to stdout, no colours."""
+        return self._wrap(["-f", "-n"])
+
+    def remote_argv(self, command: str) -> list[str]:
+        """One CLI command over Asterisk's control socket (`asterisk -rx`)."""
+        return self._wrap(["-rx", command])
+
+    def _wrap(self, args: list[str]) -> list[str]:
+        command = [str(self.binary), *args, "-C", str(self.etc / "asterisk.conf")]
         return ["chroot", str(self.root), *command] if self.chrooted else command
 
 

@@ -1,0 +1,188 @@
+"""`asterisk-supervisor run`: the container entrypoint."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from supervisor.process.asterisk import RestartPolicy
+from supervisor.settings import AsteriskPaths, LogFormat, Mode, Settings
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """`[::]:8080`, `127.0.0.1:8080` or `:8080` → (host, port)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
+    host = host.strip("[]") or "::"
+    return host, int(port)
+
+
+def positive(value: str) -> float:
+    number = float(value)
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return number
+
+
+def register(subparsers: Any) -> None:
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "run",
+        help="run as the container entrypoint: render, start and supervise Asterisk",
+        description=(
+            "Load the site from the config directories (kubelet ConfigMap mounts or plain "
+            "directories) and the secret directories, render Asterisk's configuration, wait for "
+            "the pod's addresses, start Asterisk (entrypoint mode) and supervise it; reload on "
+            "config changes; serve /healthz, /readyz, /status and /metrics; on SIGTERM stop "
+            "taking calls, let active calls finish until the drain deadline, then stop."
+        ),
+    )
+    p.add_argument(
+        "--config",
+        action="append",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="site config directory (repeatable)",
+    )
+    p.add_argument(
+        "--secrets",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="secret directory, one file per key (repeatable)",
+    )
+    p.add_argument(
+        "--mode",
+        choices=[m.value for m in Mode],
+        default=Mode.ENTRYPOINT.value,
+        help="entrypoint: start Asterisk as our child (default); sidecar: Asterisk "
+        "runs in another container, we render into the shared config volume",
+    )
+    p.add_argument(
+        "--http-listen",
+        type=parse_listen,
+        default=("::", 8080),
+        metavar="HOST:PORT",
+        help="probes, status and metrics (default [::]:8080)",
+    )
+    p.add_argument("--log-format", choices=[f.value for f in LogFormat], default="text")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument(
+        "--drain-timeout",
+        type=positive,
+        default=25.0,
+        metavar="SECONDS",
+        help="on SIGTERM, how long active calls may continue (default 25; set "
+        "terminationGracePeriodSeconds a few seconds above it)",
+    )
+    p.add_argument(
+        "--address-timeout",
+        type=positive,
+        default=120.0,
+        metavar="SECONDS",
+        help="how long to wait at start-up for the required addresses (default 120)",
+    )
+    p.add_argument(
+        "--expect-address",
+        action="append",
+        default=[],
+        metavar="ADDR",
+        help="override the site's expected addresses (repeatable)",
+    )
+    p.add_argument(
+        "--require-registered",
+        action="store_true",
+        help="readiness also requires every trunk to be registered",
+    )
+    p.add_argument(
+        "--max-restarts",
+        type=int,
+        default=5,
+        help="Asterisk crashes tolerated within --restart-window before we exit",
+    )
+    p.add_argument("--restart-window", type=positive, default=300.0, metavar="SECONDS")
+    p.add_argument(
+        "--restart-deadline",
+        type=positive,
+        default=3600.0,
+        metavar="SECONDS",
+        help="a change that needs an Asterisk restart waits for a moment with no "
+        "calls, at most this long (default 3600)",
+    )
+    p.add_argument(
+        "--debounce",
+        type=positive,
+        default=1.0,
+        metavar="SECONDS",
+        help="quiet time after a config change before applying it (default 1)",
+    )
+    p.add_argument(
+        "--resync",
+        type=positive,
+        default=60.0,
+        metavar="SECONDS",
+        help="re-read the config this often even without events (default 60)",
+    )
+    a = p.add_argument_group("Asterisk paths (as Asterisk sees them)")
+    a.add_argument(
+        "--asterisk-root",
+        type=Path,
+        default=Path("/"),
+        help="run Asterisk chrooted into this tree (tests and the demo; default /)",
+    )
+    a.add_argument("--asterisk-binary", default="/usr/sbin/asterisk")
+    a.add_argument(
+        "--asterisk-etc",
+        default="/etc/asterisk",
+        help="where the rendered config goes (default /etc/asterisk)",
+    )
+    a.add_argument("--asterisk-run", default="/var/run/asterisk")
+    a.add_argument("--asterisk-log", default="/var/log/asterisk")
+    a.add_argument("--asterisk-spool", default="/var/spool/asterisk")
+    a.add_argument("--asterisk-lib", default="/var/lib/asterisk")
+    a.add_argument("--asterisk-db", default="/var/lib/asterisk")
+    a.add_argument(
+        "--asterisk-user", default=None, help="when started as root, the user Asterisk switches to"
+    )
+    p.set_defaults(handler=handle)
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    host, port = args.http_listen
+    return Settings(
+        mode=Mode(args.mode),
+        config_dirs=tuple(args.config),
+        secret_dirs=tuple(args.secrets),
+        asterisk=AsteriskPaths(
+            root=args.asterisk_root,
+            binary=PurePosixPath(args.asterisk_binary),
+            etc=PurePosixPath(args.asterisk_etc),
+            run=PurePosixPath(args.asterisk_run),
+            log=PurePosixPath(args.asterisk_log),
+            spool=PurePosixPath(args.asterisk_spool),
+            lib=PurePosixPath(args.asterisk_lib),
+            db=PurePosixPath(args.asterisk_db),
+        ),
+        asterisk_user=args.asterisk_user,
+        http_host=host,
+        http_port=port,
+        log_format=LogFormat(args.log_format),
+        log_level=args.log_level,
+        drain_timeout_s=args.drain_timeout,
+        address_timeout_s=args.address_timeout,
+        expect_addresses=tuple(args.expect_address),
+        require_registered=args.require_registered,
+        restart=RestartPolicy(max_restarts=args.max_restarts, window_s=args.restart_window),
+        restart_deadline_s=args.restart_deadline,
+        debounce_s=args.debounce,
+        resync_s=args.resync,
+    )
+
+
+def handle(args: argparse.Namespace) -> int:
+    from supervisor import app  # the composition root is only imported when it runs
+
+    return app.main(settings_from(args))
