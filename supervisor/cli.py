@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from supervisor import __version__
 
 # Subcommand modules, in help order.
-COMMANDS: tuple[str, ...] = ()
+COMMANDS: tuple[str, ...] = ("supervisor.cli_addresses",)
 
 USAGE_ERROR = 2
 
