@@ -1,0 +1,110 @@
+"""The reload loop: hints from the watcher, trailing debounce, periodic resync, one apply at a
+time, and no apply before Asterisk is FullyBooted (changes wait)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import NoReturn
+
+from supervisor.reload.applier import Applier
+from supervisor.reload.watcher import MountWatcher, ObserverFactory
+
+log = logging.getLogger(__name__)
+
+
+class Debouncer:
+    """A hint Event plus a trailing debounce: `settle()` returns once no hint came for `quiet`."""
+
+    def __init__(self, quiet: float) -> None:
+        self.quiet = quiet
+        self.event = asyncio.Event()
+
+    def hint(self) -> None:
+        self.event.set()
+
+    async def wait(self, timeout: float | None) -> bool:
+        """Wait for a hint; False when `timeout` passed without one."""
+        try:
+            await asyncio.wait_for(self.event.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def settle(self) -> None:
+        while True:
+            self.event.clear()
+            if not await self.wait(self.quiet):
+                return
+
+
+class Reloader:
+    """Runs forever (a named task of the composition root); see the module docstring.
+
+    `booted` is set by the entrypoint while Asterisk is FullyBooted and cleared when it stops.
+    """
+
+    def __init__(
+        self,
+        *,
+        applier: Applier,
+        booted: asyncio.Event,
+        debounce: float = 1.0,
+        resync: float = 60.0,
+        polling_interval: float = 1.0,
+        observer_factory: ObserverFactory | None = None,
+    ) -> None:
+        self.applier = applier
+        self.booted = booted
+        self.resync = resync
+        self.debouncer = Debouncer(debounce)
+        self._polling_interval = polling_interval
+        self._observer_factory = observer_factory
+
+    def hint(self) -> None:
+        """A file system event (or anything else) says the mounts may have changed."""
+        self.applier.metrics.watch_events.inc()
+        self.debouncer.hint()
+
+    def _report_not_live(self) -> None:
+        not_live = self.applier.not_live_mounts()
+        for path in not_live:
+            log.warning(
+                "mount %s has no ..data (subPath or plain directory): it will not update live",
+                path,
+            )
+        self.applier.update_state(not_live=tuple(not_live))
+
+    async def run(self) -> NoReturn:
+        loop = asyncio.get_running_loop()
+        kwargs = (
+            {} if self._observer_factory is None else {"observer_factory": self._observer_factory}
+        )
+        watcher = MountWatcher(
+            paths=[*self.applier.config_mounts, *self.applier.secret_mounts],
+            loop=loop,
+            hint=self.hint,
+            metrics=self.applier.metrics,
+            polling_interval=self._polling_interval,
+            **kwargs,
+        )
+        mode = await asyncio.to_thread(watcher.start)
+        self.applier.update_state(watch_mode=mode)
+        try:
+            await asyncio.to_thread(self._report_not_live)
+            while True:
+                await self._wait_booted()
+                await self.applier.apply()
+                if await self.debouncer.wait(self.resync):
+                    await self.debouncer.settle()
+        finally:
+            await asyncio.shield(asyncio.to_thread(watcher.stop))
+            self.applier.update_state(watch_mode="stopped")
+
+    async def _wait_booted(self) -> None:
+        if self.booted.is_set():
+            return
+        self.applier.update_state(pending=True)
+        log.info("config changes wait until Asterisk is fully booted")
+        await self.booted.wait()
+        self.applier.update_state(pending=False)

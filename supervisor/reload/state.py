@@ -1,0 +1,37 @@
+"""The reload side's state as HTTP reads it (/status, /readyz): a frozen value, replaced whole."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ReloadState:
+    """`config_live`: a config hash was written and verified in Asterisk (or booted with it);
+    `live_hash`: that hash; `last_error`: the last failure (one line); `restart_required`: reasons a
+    written change needs an Asterisk restart; `pending`: a change waits (Asterisk not booted yet);
+    `watch_mode`: inotify or polling; `not_live`: mounts that will not update live (no `..data`)."""
+
+    config_live: bool = False
+    live_hash: str | None = None
+    last_error: str | None = None
+    last_attempt: float | None = None
+    last_success: float | None = None
+    restart_required: tuple[str, ...] = ()
+    pending: bool = False
+    watch_mode: str = "stopped"
+    not_live: tuple[str, ...] = field(default=())
+    applies: int = 0
+    failures: int = 0
+
+    @property
+    def ready(self) -> bool:
+        """Readiness from the config's point of view: a verified config is live."""
+        return self.config_live
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["restart_required"] = list(self.restart_required)
+        out["not_live"] = list(self.not_live)
+        return out

@@ -1,0 +1,191 @@
+"""Read back over AMI that Asterisk runs what the rendered files declare.
+
+A `Reload` of res_pjsip answers Success even for a broken file (the old object is kept, or a new
+one is simply missing), so success is decided only by reading the objects back: endpoints, auths,
+AORs and outbound registrations with their key fields, and the dialplan pbx_config loaded.
+Passwords are compared, never reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from supervisor.ami.types import AmiActions, Message
+from supervisor.reload import conffile
+
+ACTION_TIMEOUT = 5.0
+
+# Options whose value Asterisk reports back verbatim (names of other objects, URIs, plain text).
+ENDPOINT_FIELDS = ("context", "transport", "aors", "auth", "outbound_auth")
+REGISTRATION_FIELDS = (
+    "server_uri",
+    "client_uri",
+    "outbound_auth",
+    "transport",
+    "contact_user",
+    "expiration",
+    "retry_interval",
+)
+AUTH_FIELDS = ("username",)
+SECRET_FIELDS = ("password",)
+
+
+def camel(option: str) -> str:
+    """Asterisk's ast_to_camel_case: `outbound_auth` -> `OutboundAuth` (AMI field names)."""
+    return "".join(part[:1].upper() + part[1:] for part in option.split("_"))
+
+
+def _norm(value: str) -> str:
+    return ",".join(p.strip() for p in value.split(","))
+
+
+async def _list(
+    ami: AmiActions, action: Mapping[str, str], event: str, *, empty: str = ""
+) -> list[Message]:
+    reply = await ami.action(action, timeout=ACTION_TIMEOUT)
+    if not reply:
+        raise VerifyError(f"{action['Action']}: no response")
+    head = reply[0]
+    if head.get("Response") != "Success":
+        message = head.get("Message", "")
+        if empty and empty in message:
+            return []
+        raise VerifyError(f"{action['Action']}: {message or 'error'}")
+    return [m for m in reply[1:] if m.get("Event") == event]
+
+
+class VerifyError(Exception):
+    """The read-back could not be done (AMI error)."""
+
+
+def _compare_names(kind: str, want: Sequence[str], have: Sequence[str]) -> list[str]:
+    problems = []
+    missing = sorted(set(want) - set(have))
+    extra = sorted(set(have) - set(want))
+    if missing:
+        problems.append(f"{kind} missing in Asterisk: {', '.join(missing)}")
+    if extra:
+        problems.append(f"{kind} still in Asterisk but not in the config: {', '.join(extra)}")
+    return problems
+
+
+def _compare_fields(
+    kind: str,
+    name: str,
+    section: conffile.Section,
+    live: Message,
+    fields: Sequence[str],
+    secret_fields: Sequence[str] = (),
+) -> list[str]:
+    problems = []
+    for option in fields:
+        want = section.get(option)
+        if want is None:
+            continue
+        have = live.get(camel(option))
+        if have is not None and _norm(have) != _norm(want):
+            problems.append(f"{kind} {name}: {option} is {have!r}, config says {want!r}")
+    for option in secret_fields:
+        want = section.get(option)
+        if want is None:
+            continue
+        have = live.get(camel(option))
+        if have is not None and have != want:
+            problems.append(f"{kind} {name}: {option} differs from the config (not shown)")
+    return problems
+
+
+async def verify_pjsip(ami: AmiActions, text: str) -> list[str]:
+    """Problems found comparing pjsip.conf's endpoints, auths, AORs and registrations with
+    Asterisk's; empty when everything declared is live as declared."""
+    problems: list[str] = []
+    endpoints = conffile.objects(text, "endpoint")
+    live_eps = await _list(
+        ami, {"Action": "PJSIPShowEndpoints"}, "EndpointList", empty="No endpoints found"
+    )
+    problems += _compare_names("endpoints", list(endpoints), [m["ObjectName"] for m in live_eps])
+    for name, section in endpoints.items():
+        if name not in {m.get("ObjectName") for m in live_eps}:
+            continue
+        detail = await _list(
+            ami, {"Action": "PJSIPShowEndpoint", "Endpoint": name}, "EndpointDetail"
+        )
+        if detail:
+            problems += _compare_fields("endpoint", name, section, detail[0], ENDPOINT_FIELDS)
+
+    auths = conffile.objects(text, "auth")
+    live_auths = {
+        m["ObjectName"]: m
+        for m in await _list(ami, {"Action": "PJSIPShowAuths"}, "AuthList", empty="No ")
+    }
+    problems += _compare_names("auths", list(auths), list(live_auths))
+    for name, section in auths.items():
+        if name in live_auths:
+            problems += _compare_fields(
+                "auth", name, section, live_auths[name], AUTH_FIELDS, SECRET_FIELDS
+            )
+
+    aors = conffile.objects(text, "aor")
+    live_aors = await _list(ami, {"Action": "PJSIPShowAors"}, "AorList", empty="No ")
+    problems += _compare_names("aors", list(aors), [m["ObjectName"] for m in live_aors])
+
+    registrations = conffile.objects(text, "registration")
+    live_regs = {
+        m["ObjectName"]: m
+        for m in await _list(
+            ami,
+            {"Action": "PJSIPShowRegistrationsOutbound"},
+            "OutboundRegistrationDetail",
+            empty="No ",
+        )
+    }
+    problems += _compare_names("registrations", list(registrations), list(live_regs))
+    for name, section in registrations.items():
+        if name in live_regs:
+            problems += _compare_fields(
+                "registration", name, section, live_regs[name], REGISTRATION_FIELDS
+            )
+    return problems
+
+
+async def verify_dialplan(ami: AmiActions, text: str) -> list[str]:
+    """Problems found comparing extensions.conf's contexts, extensions and applications with the
+    dialplan pbx_config loaded."""
+    want = conffile.dialplan(text).contexts
+    rows = await _list(ami, {"Action": "ShowDialPlan"}, "ListDialplan", empty="not find")
+    have: dict[str, dict[str, list[tuple[int, str]]]] = {}
+    for row in rows:
+        if row.get("Registrar") != "pbx_config" or "Extension" not in row:
+            continue
+        try:
+            priority = int(row.get("Priority", ""))
+        except ValueError:
+            continue  # hints
+        exts = have.setdefault(row["Context"], {})
+        exts.setdefault(row["Extension"], []).append((priority, row.get("Application", "")))
+    problems = _compare_names("dialplan contexts", list(want), list(have))
+    for context, extens in want.items():
+        live = have.get(context)
+        if live is None:
+            continue
+        problems += _compare_names(f"extensions of {context}", list(extens), list(live))
+        for exten, apps in extens.items():
+            if exten not in live:
+                continue
+            live_apps = [app.lower() for _, app in sorted(live[exten])]
+            if live_apps != [a.lower() for a in apps]:
+                problems.append(
+                    f"dialplan {context},{exten}: Asterisk runs {', '.join(live_apps)}; "
+                    f"config says {', '.join(apps)}"
+                )
+    return problems
+
+
+async def verify(ami: AmiActions, files: Mapping[str, str]) -> list[str]:
+    """Read back every file we know how to check; files without a read-back pass."""
+    problems: list[str] = []
+    if "pjsip.conf" in files:
+        problems += await verify_pjsip(ami, files["pjsip.conf"])
+    if "extensions.conf" in files:
+        problems += await verify_dialplan(ami, files["extensions.conf"])
+    return problems
