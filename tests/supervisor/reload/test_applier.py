@@ -1,0 +1,207 @@
+"""The apply pipeline against real temp dirs, kubelet-style swaps and a fake Asterisk."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+
+import pytest
+
+from lab.kubelet import write_mount
+from supervisor.reload import StartupError
+from tests.supervisor.reload import standin
+from tests.supervisor.reload.conftest import Rig
+
+REJECTED = "asterisk_supervisor_config_apply_operations_failed_total"
+LAST_OK = "asterisk_supervisor_last_reload_successful"
+
+
+async def test_prepare_writes_every_file_group_readable(rig: Rig) -> None:
+    """prepare() writes the rendered files 0640 and records their hash as the live config."""
+    rig.start()
+    mode = stat.S_IMODE(os.stat(rig.etc / "pjsip.conf").st_mode)
+    assert mode == 0o640
+    assert "[alice]" in (rig.etc / "pjsip.conf").read_text()
+    assert rig.applier.state.config_live
+    assert rig.value("asterisk_supervisor_config_info", {"hash": rig.applier.state.live_hash or ""})
+
+
+def test_prepare_rejects_an_invalid_site_with_one_line(rig: Rig) -> None:
+    """An invalid site at start-up is a StartupError naming the file and line."""
+    write_mount(rig.site, {"site.yaml": "endpoints: [a\n"})
+    with pytest.raises(StartupError, match=r"site\.yaml:2"):
+        rig.applier.prepare()
+
+
+async def test_unchanged_mounts_reload_nothing(rig: Rig) -> None:
+    """Same content (even rewritten by a swap) means no write and no reload."""
+    rig.start()
+    rig.swap_site(["alice"])
+    result = await rig.applier.apply()
+    assert result.outcome == "unchanged"
+    assert rig.asterisk.reloads == []
+
+
+async def test_endpoint_change_reloads_only_res_pjsip(rig: Rig) -> None:
+    """A new endpoint rewrites pjsip.conf only and reloads res_pjsip.so only, then reads back."""
+    rig.start()
+    rig.swap_site(["alice", "bob"])
+    result = await rig.applier.apply()
+    assert result.outcome == "applied", result.problems
+    assert result.changed == ("pjsip.conf",)
+    assert rig.asterisk.reloads == ["res_pjsip.so"]
+    assert any(a["Action"] == "PJSIPShowEndpoints" for a in rig.asterisk.actions)
+    assert rig.value(LAST_OK) == 1
+    assert rig.value("asterisk_supervisor_reloads_total", {"module": "res_pjsip.so"}) == 1
+
+
+async def test_dialplan_change_reloads_only_pbx_config(rig: Rig) -> None:
+    """A dialplan change reloads pbx_config.so only."""
+    rig.start()
+    rig.swap_site(["alice"], {"phones/200": ["Answer()", "Hangup()"]})
+    result = await rig.applier.apply()
+    assert result.outcome == "applied", result.problems
+    assert rig.asterisk.reloads == ["pbx_config.so"]
+
+
+async def test_secret_change_reregisters_the_trunk(rig: Rig) -> None:
+    """A changed trunk password is verified by read-back and triggers PJSIPRegister."""
+    rig.start()
+    write_mount(rig.secrets, {"trunk-password": "pw2"}, mode=0o600)
+    result = await rig.applier.apply()
+    assert result.outcome == "applied", result.problems
+    assert {"Action": "PJSIPRegister", "Registration": "provider"} in rig.asterisk.actions
+
+
+BAD_INPUTS = {
+    "invalid yaml": ({"site.yaml": "endpoints: [a\n"}, {}, "site.yaml:2"),
+    "schema error": ({"site.yaml": "endpoints: 5\n"}, {}, "endpoints: must be a list"),
+    "binary file": ({"site.yaml": b"\x00\x01endpoints"}, {}, "binary"),
+    "oversized file": ({"site.yaml": "#" * 70_000}, {}, "larger than the limit"),
+    "symlink outside": ({}, {"site.yaml": "/etc/passwd"}, "outside the mount"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+async def test_bad_input_keeps_last_good_then_a_fix_applies(rig: Rig, case: str) -> None:
+    """Each bad input is rejected (counted, last_reload_successful=0, files untouched); the next
+    good config applies."""
+    files, links, needle = BAD_INPUTS[case]
+    rig.start()
+    before = (rig.etc / "pjsip.conf").read_text()
+    write_mount(rig.site, files, symlinks=links)
+    result = await rig.applier.apply()
+    assert result.outcome == "rejected"
+    assert any(needle in p for p in result.problems), result.problems
+    assert rig.value(REJECTED) == 1
+    assert rig.value(LAST_OK) == 0
+    assert (rig.etc / "pjsip.conf").read_text() == before
+    assert rig.asterisk.reloads == []
+    assert rig.applier.state.last_error
+    rig.swap_site(["alice", "carol"])
+    fixed = await rig.applier.apply()
+    assert fixed.outcome == "applied", fixed.problems
+    assert rig.value(LAST_OK) == 1
+    assert rig.applier.state.last_error is None
+
+
+async def test_missing_secret_key_is_rejected(rig: Rig) -> None:
+    """A Secret without the trunk password key is rejected with the key named."""
+    rig.start()
+    write_mount(rig.secrets, {"other": "x"})
+    result = await rig.applier.apply()
+    assert result.outcome == "rejected"
+    assert any("trunk-password" in p for p in result.problems)
+
+
+async def test_reload_that_keeps_old_objects_is_rolled_back_and_retried(rig: Rig) -> None:
+    """res_pjsip answering Success but keeping old objects fails the read-back: the previous file
+    is restored and reloaded, and the same content is retried next time (forced retry)."""
+    rig.start()
+    before = (rig.etc / "pjsip.conf").read_text()
+    rig.asterisk.keep_old = True
+    rig.swap_site(["alice", "bob"])
+    result = await rig.applier.apply()
+    assert result.outcome == "failed"
+    assert any("bob" in p for p in result.problems)
+    assert (rig.etc / "pjsip.conf").read_text() == before
+    assert rig.asterisk.reloads == ["res_pjsip.so", "res_pjsip.so"]
+    assert rig.value("asterisk_supervisor_reloads_failed_total", {"module": "res_pjsip.so"}) == 1
+    rig.asterisk.keep_old = False
+    retry = await rig.applier.apply()
+    assert retry.outcome == "applied"
+
+
+async def test_pbx_config_error_is_a_failure(rig: Rig) -> None:
+    """pbx_config's Error response fails the apply and restores extensions.conf."""
+    rig.start()
+    before = (rig.etc / "extensions.conf").read_text()
+    rig.asterisk.pbx_error = True
+    rig.swap_site(["alice"], {"phones/300": ["Answer()"]})
+    result = await rig.applier.apply()
+    assert result.outcome == "failed"
+    assert (rig.etc / "extensions.conf").read_text() == before
+
+
+async def test_ami_down_fails_and_restores(rig: Rig) -> None:
+    """No AMI connection: the apply fails, files are restored, nothing is recorded as live."""
+    rig.start()
+    live = rig.applier.state.live_hash
+    before = (rig.etc / "pjsip.conf").read_text()
+    rig.asterisk.down = True
+    rig.swap_site(["alice", "bob"])
+    result = await rig.applier.apply()
+    assert result.outcome == "failed"
+    assert (rig.etc / "pjsip.conf").read_text() == before
+    assert rig.applier.state.live_hash == live
+
+
+async def test_transport_change_requires_restart(rig: Rig) -> None:
+    """A transport port change is applied to disk, reported as restart required (metric, state,
+    hook), and cleared once Asterisk restarted."""
+    rig.start()
+    rig.swap_site(["alice"], port=5070)
+    result = await rig.applier.apply()
+    assert result.outcome == "applied"
+    assert any("transport udp6 changed: bind" in r for r in result.restart_required)
+    assert any("5060 -> 5070" in r for r in result.restart_required)
+    assert rig.value("asterisk_supervisor_restart_required") == 1
+    assert rig.restarts
+    assert rig.restarts[-1] == result.restart_required
+    rig.applier.asterisk_started()
+    assert rig.value("asterisk_supervisor_restart_required") == 0
+    assert rig.restarts[-1] == ()
+    assert rig.applier.state.restart_required == ()
+
+
+async def test_reverting_a_transport_change_clears_restart_required(rig: Rig) -> None:
+    """Restart-required is relative to what Asterisk booted with: reverting clears it."""
+    rig.start()
+    rig.swap_site(["alice"], port=5070)
+    await rig.applier.apply()
+    rig.swap_site(["alice"], port=5060)
+    await rig.applier.apply()
+    assert rig.applier.state.restart_required == ()
+    assert rig.value("asterisk_supervisor_restart_required") == 0
+
+
+async def test_applies_never_overlap(rig: Rig) -> None:
+    """Concurrent apply() calls run one after the other (the second sees the first's result)."""
+    rig.start()
+    rig.swap_site(["alice", "bob"])
+    results = await asyncio.gather(rig.applier.apply(), rig.applier.apply())
+    assert sorted(r.outcome for r in results) == ["applied", "unchanged"]
+
+
+async def test_secrets_never_in_errors_or_state(rig: Rig) -> None:
+    """A password mismatch in the read-back is reported without the password."""
+    rig.start()
+    rig.asterisk.keep_old = True
+    write_mount(rig.secrets, {"trunk-password": "sekrit-new"}, mode=0o600)
+    result = await rig.applier.apply()
+    assert result.outcome == "failed"
+    text = " ".join(result.problems) + str(rig.applier.state.as_dict())
+    assert "sekrit-new" not in text
+    assert "pw1" not in text
+    assert standin  # the stand-in site is what renders the password

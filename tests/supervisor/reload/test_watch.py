@@ -1,0 +1,164 @@
+"""The watcher and the loop: real inotify on temp dirs, kubelet swaps, polling fallback,
+debounce, resync, and waiting for FullyBooted."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import time
+from pathlib import Path
+
+from watchdog.observers import Observer
+
+from lab.kubelet import write_mount, write_subpath_style
+from supervisor.reload import Debouncer, Reloader
+from supervisor.reload.watcher import MountWatcher
+from supervisor.site.mounts import read_mount
+from tests.supervisor.reload.conftest import Rig
+
+EVENTS = "asterisk_supervisor_watch_events_total"
+
+
+async def wait_for(predicate: object, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if callable(predicate) and predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise TimeoutError(f"timed out waiting for {predicate}")
+
+
+async def watch_one_swap(rig: Rig, factory: object | None = None) -> tuple[str, int]:
+    hints: list[float] = []
+    kwargs = {} if factory is None else {"observer_factory": factory}
+    watcher = MountWatcher(
+        paths=[rig.site, rig.secrets],
+        loop=asyncio.get_running_loop(),
+        hint=lambda: hints.append(time.monotonic()),
+        metrics=rig.metrics,
+        polling_interval=0.05,
+        **kwargs,  # type: ignore[arg-type]
+    )
+    mode = watcher.start()
+    try:
+        await asyncio.sleep(0.1)
+        # Same mtime as before: only the ..data swap tells.
+        write_mount(rig.site, {"site.yaml": "endpoints: [x]\n"}, keep_mtime=1_000_000)
+        await wait_for(lambda: hints)
+        await asyncio.sleep(0.2)
+        before = len(hints)
+        for _ in range(3):  # our own snapshots must not look like changes (no feedback loop)
+            read_mount(rig.site)
+        await asyncio.sleep(0.2)
+        assert len(hints) == before
+    finally:
+        watcher.stop()
+    return mode, len(hints)
+
+
+async def test_inotify_sees_a_kubelet_swap_with_unchanged_mtimes(rig: Rig) -> None:
+    """A ..data swap in a watched mount reaches the loop as a hint through inotify."""
+    mode, hints = await watch_one_swap(rig)
+    assert mode == "inotify"
+    assert hints >= 1
+
+
+async def test_polling_fallback_when_inotify_is_exhausted(rig: Rig) -> None:
+    """EMFILE from inotify switches to polling, counted, and swaps are still seen."""
+
+    def exhausted() -> Observer:
+        raise OSError(errno.EMFILE, "inotify instance limit reached")
+
+    mode, hints = await watch_one_swap(rig, exhausted)
+    assert mode == "polling"
+    assert hints >= 1
+    assert rig.value("asterisk_supervisor_watch_polling_fallbacks_total") == 1
+
+
+async def test_debounce_is_trailing() -> None:
+    """A burst of hints settles once, `quiet` after the last hint."""
+    debouncer = Debouncer(0.1)
+    start = time.monotonic()
+
+    async def burst() -> None:
+        for _ in range(5):
+            debouncer.hint()
+            await asyncio.sleep(0.04)
+
+    task = asyncio.create_task(burst())
+    assert await debouncer.wait(1.0)
+    await debouncer.settle()
+    elapsed = time.monotonic() - start
+    await task
+    assert 0.26 <= elapsed < 0.6
+
+
+async def test_wait_times_out_for_resync() -> None:
+    """Without hints, wait() returns False after the resync interval."""
+    assert not await Debouncer(0.1).wait(0.05)
+
+
+async def run_loop(
+    rig: Rig, booted: asyncio.Event, **kwargs: float
+) -> tuple[Reloader, asyncio.Task[None]]:
+    reloader = Reloader(applier=rig.applier, booted=booted, **kwargs)
+    task: asyncio.Task[None] = asyncio.create_task(reloader.run(), name="reload")  # type: ignore[arg-type]
+    return reloader, task
+
+
+async def stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def test_loop_applies_a_swap_after_the_debounce(rig: Rig) -> None:
+    """A ConfigMap swap goes live through the loop once the debounce has passed."""
+    rig.start()
+    booted = asyncio.Event()
+    booted.set()
+    _, task = await run_loop(rig, booted, debounce=0.05, resync=60)
+    try:
+        await asyncio.sleep(0.2)
+        rig.swap_site(["alice", "dave"])
+        await wait_for(lambda: "[dave]" in (rig.etc / "pjsip.conf").read_text())
+        await wait_for(lambda: rig.value("asterisk_supervisor_last_reload_successful") == 1)
+        assert (rig.value(EVENTS) or 0) >= 1
+    finally:
+        await stop(task)
+
+
+async def test_changes_wait_for_fully_booted(rig: Rig) -> None:
+    """Before FullyBooted nothing is reloaded and the state says pending; then it applies."""
+    rig.start()
+    booted = asyncio.Event()
+    _, task = await run_loop(rig, booted, debounce=0.05, resync=60)
+    try:
+        rig.swap_site(["alice", "erin"])
+        await wait_for(lambda: rig.applier.state.pending)
+        await asyncio.sleep(0.2)
+        assert rig.asterisk.reloads == []
+        booted.set()
+        await wait_for(lambda: rig.asterisk.reloads == ["res_pjsip.so"])
+        assert not rig.applier.state.pending
+    finally:
+        await stop(task)
+
+
+async def test_resync_catches_a_missed_change(rig: Rig, tmp_path: Path) -> None:
+    """A change the watcher cannot see (a mount without ..data) is picked up by the resync, and
+    such a mount is reported as not updating live."""
+    plain = tmp_path / "plain-secrets"
+    write_subpath_style(plain, {"trunk-password": "pw1"})
+    rig.applier.secret_mounts = (plain,)
+    rig.start()
+    booted = asyncio.Event()
+    booted.set()
+    _, task = await run_loop(rig, booted, debounce=0.05, resync=0.3)
+    try:
+        await wait_for(lambda: rig.applier.state.not_live == (str(plain),))
+        (plain / "trunk-password").write_text("pw9")
+        await wait_for(lambda: "password = pw9" in (rig.etc / "pjsip.conf").read_text())
+    finally:
+        await stop(task)
