@@ -1,0 +1,128 @@
+"""The grammar of every kind of value that reaches an Asterisk config file.
+
+Asterisk's config parser ends a value at a newline, starts a comment at `;`, a section at a `[`
+that opens a line, and an include at a `#` that opens one; it trims spaces around values. The
+dialplan additionally treats `,` `(` `)` `"` `\\` and `${...}` specially. So each kind of value has
+a grammar that admits none of that, except passwords, whose `;` the renderer escapes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, Strict
+
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
+SIP_USER_RE = re.compile(r"[A-Za-z0-9_.+~!*'-]{1,64}")
+DID_RE = re.compile(r"\+?[0-9]{1,20}")
+EXTENSION_RE = re.compile(r"[0-9*#]{1,20}")
+PATTERN_RE = re.compile(r"_(?:[0-9*#+XZN]|\[(?:[0-9](?:-[0-9])?)+\])+[.!]?")
+PREFIX_RE = re.compile(r"\+?[0-9*#]{0,20}")
+CALLER_NAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9 ._'-]{0,38}[A-Za-z0-9._'-])?")
+HOSTNAME_RE = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
+SECRET_KEY_RE = re.compile(r"[A-Za-z0-9_.-]{1,253}")
+MAX_PASSWORD = 128
+
+
+def _show(value: str) -> str:
+    return repr(value) if len(value) <= 60 else repr(value[:57] + "...")
+
+
+def _matching(pattern: re.Pattern[str], what: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if not pattern.fullmatch(value):
+            raise ValueError(f"{_show(value)} is not {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _ip(value: str, version: int | None = None) -> str:
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        kind = {4: "an IPv4", 6: "an IPv6", None: "an IP"}[version]
+        raise ValueError(f"{_show(value)} is not {kind} address") from None
+    if version is not None and address.version != version:
+        raise ValueError(f"{value} is an IPv{address.version} address, expected IPv{version}")
+    return str(address)
+
+
+def _network(value: str) -> str:
+    try:
+        network = ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"{_show(value)} is not an IP address or network ({exc})") from None
+    if network.prefixlen == network.max_prefixlen:
+        return str(network.network_address)
+    return str(network)
+
+
+def _host(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        pass
+    if value.startswith("[") and value.endswith("]"):
+        raise ValueError(f"{_show(value)}: write an IPv6 address without brackets")
+    if not HOSTNAME_RE.fullmatch(value) or value.replace(".", "").isdigit():
+        raise ValueError(f"{_show(value)} is neither an IP address nor a host name")
+    return value.lower()
+
+
+def password_problem(value: str) -> str | None:
+    """Why a secret value cannot be a password in pjsip.conf, or None (`;` is escaped there)."""
+    if not value:
+        return "is empty"
+    if len(value) > MAX_PASSWORD:
+        return f"is longer than {MAX_PASSWORD} characters"
+    if not value.isprintable():
+        return "contains a line break or another control character"
+    if value != value.strip():
+        return "starts or ends with white space (Asterisk would trim it)"
+    return None
+
+
+def escape_value(value: str) -> str:
+    """A value as Asterisk's config parser must see it: `;` escaped as `\\;` (the only escape)."""
+    return value.replace(";", "\\;")
+
+
+Str = Annotated[str, Strict()]
+Int = Annotated[int, Strict()]
+Bool = Annotated[bool, Strict()]
+
+Name = Annotated[Str, _matching(NAME_RE, "a name (letters, digits, '_', '.', '-'; at most 40)")]
+SipUser = Annotated[Str, _matching(SIP_USER_RE, "a SIP user name (letters, digits, _.+~!*'-)")]
+Did = Annotated[Str, _matching(DID_RE, "a phone number (digits, optionally a leading '+')")]
+Extension = Annotated[Str, _matching(EXTENSION_RE, "an extension number (digits, '*', '#')")]
+Pattern = Annotated[
+    Str,
+    _matching(
+        PATTERN_RE,
+        "a dial pattern ('_' then digits, X, Z, N, [0-9] classes, optionally ending in . or !)",
+    ),
+]
+Prefix = Annotated[Str, _matching(PREFIX_RE, "a digit prefix (digits, '*', '#', leading '+')")]
+CallerName = Annotated[
+    Str, _matching(CALLER_NAME_RE, "a caller ID name (letters, digits, space, ._'-; at most 40)")
+]
+SecretKey = Annotated[Str, _matching(SECRET_KEY_RE, "a Secret key name (letters, digits, _.-)")]
+IPv6 = Annotated[Str, AfterValidator(lambda v: _ip(v, 6))]
+IPv4 = Annotated[Str, AfterValidator(lambda v: _ip(v, 4))]
+Host = Annotated[Str, AfterValidator(_host)]
+Network = Annotated[Str, AfterValidator(_network)]
+
+
+def family_of(address_or_network: str) -> str | None:
+    """'ipv6' or 'ipv4' for an IP literal or network, None for a host name."""
+    try:
+        version = ipaddress.ip_network(address_or_network, strict=False).version
+    except ValueError:
+        return None
+    return f"ipv{version}"

@@ -1,0 +1,276 @@
+"""Loading a site: config mounts (YAML) + secret mounts -> a validated, resolved `LoadedSite`.
+
+Every problem found anywhere (unreadable files, YAML syntax, unknown keys, wrong types, broken
+references, missing or unusable Secret keys) is collected and raised at once as `SiteInvalid`,
+each with its file, line and key path. Secret values never appear in a message.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from supervisor.site import checks
+from supervisor.site.errors import Problem, SiteInvalid
+from supervisor.site.grammar import password_problem
+from supervisor.site.model import Site
+from supervisor.site.mounts import Mount, content_hash, read_mount
+from supervisor.site.raw import raw_problems
+from supervisor.site.yamlsource import Document, Origin, Path, parse
+
+SITE_SUFFIXES = (".yaml", ".yml")
+# Named collections that several files may each contribute entries to.
+MERGEABLE = ("transports", "trunks", "endpoints")
+
+
+@dataclass(frozen=True)
+class LoadedSite:
+    """A valid site, the Secret values it references (key -> value) and the mounts' content hash."""
+
+    site: Site
+    secrets: Mapping[str, str] = field(repr=False)
+    hash: str
+
+
+@dataclass
+class _Sources:
+    data: dict[str, Any] = field(default_factory=dict)
+    origins: dict[Path, Origin] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+
+    def locate(self, path: Path) -> Origin | None:
+        for end in range(len(path), 0, -1):
+            origin = self.origins.get(path[:end])
+            if origin is not None:
+                return origin
+        return None
+
+    def problem(self, path: Path, message: str) -> Problem:
+        origin = self.locate(path)
+        file = origin.file if origin else (self.files[0] if self.files else "site")
+        return Problem(file, origin.line if origin else None, key_name(path), message)
+
+    def merge(self, doc: Document) -> list[Problem]:
+        problems = []
+        for key, value in doc.data.items():
+            here = doc.origins[(key,)]
+            if key in MERGEABLE and isinstance(value, dict) and key in self.data:
+                existing = self.data[key]
+                if not isinstance(existing, dict):
+                    continue
+                for name, item in value.items():
+                    if name in existing:
+                        first = self.origins[(key, name)]
+                        line = doc.origins[(key, name)].line
+                        problems.append(
+                            Problem(
+                                doc.file,
+                                line,
+                                key_name((key, name)),
+                                f"duplicate name (also at {first.file}:{first.line})",
+                            )
+                        )
+                        continue
+                    existing[name] = item
+                    self._take_origins(doc, (key, name))
+            elif key in self.data:
+                first = self.origins[(key,)]
+                problems.append(
+                    Problem(
+                        doc.file,
+                        here.line,
+                        key,
+                        f"given in two files (also at {first.file}:{first.line})",
+                    )
+                )
+            else:
+                self.data[key] = value
+                self._take_origins(doc, (key,))
+        return problems
+
+    def _take_origins(self, doc: Document, prefix: Path) -> None:
+        size = len(prefix)
+        for path, origin in doc.origins.items():
+            if path[:size] == prefix:
+                self.origins[path] = origin
+
+
+def key_name(path: Iterable[str | int]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _field_type(model: type[BaseModel], path: Sequence[str | int]) -> Any:
+    """The annotation reached by following `path` from `model` (None if it cannot be followed)."""
+    current: Any = model
+    for part in path:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            if not isinstance(part, str) or part not in current.model_fields:
+                return None
+            current = current.model_fields[part].annotation
+        elif typing.get_origin(current) is dict:
+            current = typing.get_args(current)[1]
+        elif typing.get_origin(current) is tuple:
+            current = typing.get_args(current)[0]
+        else:
+            return None
+    return _unwrap(current)
+
+
+def _unwrap(annotation: Any) -> Any:
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            options = [a for a in typing.get_args(annotation) if a is not type(None)]
+            annotation = options[0]
+        else:
+            return annotation
+
+
+def _message(error: Any) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    value = error.get("input")
+    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+    if kind == "missing":
+        return "required"
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx['ge']}"
+    if kind == "less_than_equal":
+        return f"must be at most {ctx['le']}"
+    if kind == "string_type":
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return f"must be a string: quote it (YAML reads {shown} as a number)"
+        return f"must be a string, not {shown}"
+    if kind == "int_type":
+        return f"must be a whole number, not {shown}"
+    if kind == "bool_type":
+        return f"must be true or false, not {shown}"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected')}, not {shown}"
+    if kind == "too_short":
+        return f"must have at least {ctx.get('min_length')} item(s)"
+    if kind == "too_long":
+        return f"must have at most {ctx.get('max_length')} items"
+    if kind == "string_too_long":
+        return f"must be at most {ctx.get('max_length')} characters"
+    if kind == "string_pattern_mismatch":
+        return f"{shown} has characters that are not allowed here"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"must be a mapping (key: value), not {shown}"
+    if kind in ("tuple_type", "list_type"):
+        return f"must be a list, not {shown}"
+    if kind == "value_error":
+        return str(error["msg"]).removeprefix("Value error, ")
+    return str(error["msg"])
+
+
+def _validation_problems(exc: ValidationError, sources: _Sources) -> list[Problem]:
+    problems = []
+    for error in exc.errors():
+        path: Path = tuple(p for p in error["loc"] if p != "[key]")
+        message = _message(error)
+        if error["type"] == "extra_forbidden":
+            fields = _field_type(Site, path[:-1])
+            if isinstance(fields, type) and issubclass(fields, BaseModel):
+                close = difflib.get_close_matches(str(path[-1]), list(fields.model_fields), n=1)
+                allowed = ", ".join(fields.model_fields)
+                message += f"; did you mean {close[0]!r}?" if close else f" (known: {allowed})"
+        problems.append(sources.problem(path, message))
+    return problems
+
+
+def _secret_problems(
+    site: Site, sources: _Sources, secrets: Sequence[Mount]
+) -> tuple[dict[str, str], list[Problem]]:
+    refs: list[tuple[Path, str]] = []
+    for name, trunk in site.trunks.items():
+        if trunk.auth is not None:
+            refs.append((("trunks", name, "auth", "password_secret"), trunk.auth.password_secret))
+    for name, endpoint in site.endpoints.items():
+        if endpoint.auth is not None:
+            path: Path = ("endpoints", name, "auth", "password_secret")
+            refs.append((path, endpoint.auth.password_secret))
+    values: dict[str, str] = {}
+    problems: list[Problem] = []
+    where = ", ".join(str(m.path) for m in secrets) or "no secret directory was given"
+    for path, key in refs:
+        found = next((m for m in reversed(secrets) if key in m.files), None)
+        if found is None:
+            broken = [p for m in secrets for p in m.problems if FsPath(p.file).name == key]
+            reason = broken[0].message if broken else f"is not in the secrets ({where})"
+            problems.append(sources.problem(path, f"secret key {key!r} {reason}"))
+            continue
+        # A file made by `kubectl create secret --from-file` often ends in one newline.
+        text = found.files[key].decode("utf-8").removesuffix("\n").removesuffix("\r")
+        unusable = password_problem(text)
+        if unusable is not None:
+            problems.append(sources.problem(path, f"secret key {key!r} {unusable}"))
+            continue
+        values[key] = text
+    return values, problems
+
+
+def load_site(config: Sequence[Mount], secrets: Sequence[Mount]) -> LoadedSite:
+    """Validate the site in `config` against `secrets`; raises SiteInvalid with every problem."""
+    problems: list[Problem] = [p for m in config for p in m.problems]
+    sources = _Sources()
+    names = [name for m in config for name in m.files if name.endswith(SITE_SUFFIXES)]
+    for mount in config:
+        for name in sorted(mount.files):
+            if not name.endswith(SITE_SUFFIXES):
+                continue
+            shown = name if names.count(name) == 1 else str(mount.path / name)
+            sources.files.append(shown)
+            doc, found = parse(shown, mount.files[name].decode("utf-8"))
+            problems += found
+            problems += sources.merge(doc)
+    if not sources.files:
+        where = ", ".join(str(m.path) for m in config) or "no config directory was given"
+        problems.append(Problem(where, None, "", "no site file (*.yaml) found"))
+    if problems:
+        raise SiteInvalid(problems)
+    try:
+        site = Site.model_validate(sources.data)
+    except ValidationError as exc:
+        raise SiteInvalid(_validation_problems(exc, sources)) from None
+    problems += [sources.problem(path, message) for path, message in checks.check(site)]
+    for target, text in site.raw.items():
+        origin = sources.locate(("raw", target))
+        for offset, message in raw_problems(text):
+            # A block scalar (|) starts on the line after its key.
+            line = origin.line + 1 + offset if origin else None
+            file = origin.file if origin else sources.files[0]
+            problems.append(Problem(file, line, key_name(("raw", target)), message))
+    values, found = _secret_problems(site, sources, secrets)
+    problems += found
+    if problems:
+        raise SiteInvalid(problems)
+    return LoadedSite(
+        site=checks.resolve(site),
+        secrets=types.MappingProxyType(values),
+        hash=content_hash([*config, *secrets]),
+    )
+
+
+def load_site_dirs(
+    config_dirs: Iterable[str | FsPath], secret_dirs: Iterable[str | FsPath] = ()
+) -> LoadedSite:
+    """`load_site` on freshly read mounts of the given directories."""
+    config = [read_mount(FsPath(p)) for p in config_dirs]
+    secrets = [read_mount(FsPath(p)) for p in secret_dirs]
+    return load_site(config, secrets)
