@@ -36,8 +36,8 @@ def register(subparsers: Any) -> None:
         "--trunk",
         action="append",
         default=[],
-        metavar="NAME=HOST",
-        help="a trunk's provider address or host name to check the egress source toward",
+        metavar="NAME=HOST[,HOST...]",
+        help="a trunk's provider addresses or host names, to check the egress source toward",
     )
     parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.set_defaults(handler=run)
@@ -47,7 +47,7 @@ def _parse_trunk(text: str) -> Trunk:
     name, sep, host = text.partition("=")
     if not sep or not name or not host:
         raise ValueError(f"--trunk {text!r}: expected NAME=HOST")
-    return Trunk(name=name, host=host)
+    return Trunk(name=name, hosts=tuple(host.split(",")))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -27,6 +27,7 @@ from supervisor.addresses.model import (
     Report,
     Scope,
     Trunk,
+    family_of,
 )
 
 
@@ -53,20 +54,26 @@ class ResolvedTrunk:
     """A trunk with its provider's address per family, or why the lookup failed."""
 
     trunk: Trunk
-    providers: dict[Family, IPAddress] = field(default_factory=dict)
+    providers: dict[Family, tuple[IPAddress, ...]] = field(default_factory=dict)
     error: str | None = None
 
 
 def resolve_trunk(trunk: Trunk) -> ResolvedTrunk:
-    try:
-        found = kernel.resolve(trunk.host, trunk.family)
-    except OSError as exc:
-        return ResolvedTrunk(trunk=trunk, error=f"cannot resolve {trunk.host}: {exc}")
-    if trunk.family is not None:
-        found = {f: a for f, a in found.items() if f == trunk.family}
+    found: dict[Family, list[IPAddress]] = {}
+    failed = []
+    for host in trunk.hosts:
+        try:
+            for family, address in kernel.resolve(host, trunk.family).items():
+                if trunk.family is None or family == trunk.family:
+                    found.setdefault(family, []).append(address)
+        except OSError as exc:
+            failed.append(f"cannot resolve {host}: {exc}")
     if not found:
-        return ResolvedTrunk(trunk=trunk, error=f"{trunk.host} has no {trunk.family} address")
-    return ResolvedTrunk(trunk=trunk, providers=found)
+        wanted = f" {trunk.family}" if trunk.family else ""
+        why = "; ".join(failed) or f"{', '.join(trunk.hosts)} has no{wanted} address"
+        return ResolvedTrunk(trunk=trunk, error=why)
+    # A host that does not resolve while others do is left to SIP's own failover.
+    return ResolvedTrunk(trunk=trunk, providers={f: tuple(a) for f, a in found.items()})
 
 
 def _status(
@@ -136,6 +143,28 @@ def _address_findings(status: AddressStatus) -> list[Finding]:
     return found
 
 
+def _probe_source(
+    provider: IPAddress, mine: IPAddress | None, probe: Probe
+) -> tuple[IPAddress, IPAddress | None, str | None]:
+    try:
+        selected = probe.source(provider)
+    except OSError as exc:
+        return provider, None, f"no route to {provider}: {exc.strerror or exc}"
+    if mine is None:
+        return (
+            provider,
+            selected,
+            f"the pod has no expected {family_of(provider)} address for a provider at {provider}",
+        )
+    if selected != mine:
+        return (
+            provider,
+            selected,
+            (f"the kernel selects {selected} as the source toward {provider}, not {mine}"),
+        )
+    return provider, selected, None
+
+
 def _egress(
     resolved: ResolvedTrunk, expected: Sequence[ExpectedAddress], probe: Probe
 ) -> list[EgressStatus]:
@@ -165,18 +194,11 @@ def _egress(
             for f in families
         ]
     result = []
-    for family, provider in sorted(resolved.providers.items()):
+    for family, providers in sorted(resolved.providers.items()):
         mine = own(family)
-        selected: IPAddress | None = None
-        error: str | None = None
-        try:
-            selected = probe.source(provider)
-        except OSError as exc:
-            error = f"no route to {provider}: {exc.strerror or exc}"
-        if error is None and mine is None:
-            error = f"the pod has no expected {family} address for a provider at {provider}"
-        elif error is None and selected != mine:
-            error = f"the kernel selects {selected} as the source toward {provider}, not {mine}"
+        probes = [_probe_source(p, mine, probe) for p in providers]
+        # The first wrong host speaks for the trunk; if none is wrong, the first host does.
+        provider, selected, error = next((p for p in probes if p[2] is not None), probes[0])
         result.append(
             EgressStatus(
                 trunk=name,
@@ -231,7 +253,7 @@ async def check_async(
     """One check on an asyncio netlink socket; host names are resolved off the event loop."""
     resolved = []
     for trunk in trunks:
-        if _is_literal(trunk.host):
+        if all(_is_literal(h) for h in trunk.hosts):
             resolved.append(resolve_trunk(trunk))
         else:
             resolved.append(await asyncio.to_thread(resolve_trunk, trunk))

@@ -63,8 +63,8 @@ class Trunk:
     """A SIP trunk whose provider must see the pod's own address as the source."""
 
     name: str
-    # The provider's address or host name; a name is resolved at each check.
-    host: str
+    # The provider's addresses or host names; names are resolved at each check.
+    hosts: tuple[str, ...]
     # Restrict to one family (a v6-only provider with a dual-stack name); None: every family.
     family: Family | None = None
 
@@ -148,7 +148,11 @@ class AddressStatus:
 
 @dataclass(frozen=True, kw_only=True)
 class EgressStatus:
-    """The source address the kernel selects toward a trunk's provider, for one family."""
+    """The source address the kernel selects toward a trunk's provider hosts of one family.
+
+    With several hosts, `provider` and `selected` are those of the first wrong one (or the first
+    host when all are right): one status per trunk and family, as the metric has.
+    """
 
     trunk: str
     family: Family

@@ -13,7 +13,10 @@ EXPECTED = (
     ExpectedAddress(address=ipaddress.ip_address(POD_V4)),
 )
 # The doorbell is not a trunk, but as an IPv4 peer it exercises the IPv4 egress check.
-TRUNKS = (Trunk(name="provider", host=PROVIDER_V6), Trunk(name="doorbell", host=DOORBELL_V4))
+TRUNKS = (
+    Trunk(name="provider", hosts=(PROVIDER_V6,)),
+    Trunk(name="doorbell", hosts=(DOORBELL_V4,)),
+)
 
 
 def _udp_socket(address: str, port: int) -> socket.socket:

@@ -47,7 +47,9 @@ def _k(address: IPAddress, flags: int = 0, prefixlen: int | None = None) -> Kern
 
 
 EXPECTED = (ExpectedAddress(address=V6), ExpectedAddress(address=V4))
-TRUNK = ResolvedTrunk(trunk=Trunk(name="sipgate", host=str(PROVIDER)), providers={"ipv6": PROVIDER})
+TRUNK = ResolvedTrunk(
+    trunk=Trunk(name="sipgate", hosts=(str(PROVIDER),)), providers={"ipv6": (PROVIDER,)}
+)
 
 
 def test_all_present_is_ok() -> None:
@@ -120,7 +122,7 @@ def test_no_route_is_an_egress_error() -> None:
 
 def test_unresolvable_trunk_is_an_error_per_family() -> None:
     """A provider name that does not resolve gives an incorrect egress per expected family."""
-    trunk = ResolvedTrunk(trunk=Trunk(name="t", host="sip.invalid"), error="cannot resolve")
+    trunk = ResolvedTrunk(trunk=Trunk(name="t", hosts=("sip.invalid",)), error="cannot resolve")
     report = assess(EXPECTED, [trunk], [_k(V6), _k(V4)], FakeProbe())
     assert sorted(e.family for e in report.egress) == ["ipv4", "ipv6"]
     assert not any(e.correct for e in report.egress)
@@ -139,3 +141,20 @@ def test_parse_prefix_length() -> None:
     assert ExpectedAddress.parse("2001:db8::1").expected_prefixlen == 128
     assert ExpectedAddress.parse("203.0.113.10").expected_prefixlen == 32
     assert ExpectedAddress.parse("2001:db8::1/64").expected_prefixlen == 64
+
+
+def test_one_wrong_host_of_several_makes_the_trunk_wrong() -> None:
+    """With several provider hosts, the first one reached from a wrong source is reported."""
+    second = ipaddress.ip_address("2001:db8:5060::11")
+
+    class PerHost(FakeProbe):
+        def source(self, destination: IPAddress) -> IPAddress:
+            return OTHER if destination == second else V6
+
+    trunk = ResolvedTrunk(
+        trunk=Trunk(name="sipgate", hosts=(str(PROVIDER), str(second))),
+        providers={"ipv6": (PROVIDER, second)},
+    )
+    report = assess(EXPECTED, [trunk], [_k(V6), _k(V4), _k(OTHER)], PerHost())
+    (egress,) = report.egress
+    assert (egress.provider, egress.selected, egress.correct) == (second, OTHER, False)
