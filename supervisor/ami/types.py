@@ -18,5 +18,6 @@ class AmiActions(Protocol):
     `...Complete` event. Raises AmiError on timeout or when not connected; an `Error` response
     is returned, not raised, so callers can read its `Message`."""
 
-    async def action(self, action: Mapping[str, str], *, timeout: float = 5.0) -> Sequence[Message]:
-        ...
+    async def action(
+        self, action: Mapping[str, str], *, timeout: float = 5.0
+    ) -> Sequence[Message]: ...

@@ -1,0 +1,338 @@
+"""The supervisor's AMI connection: login, bounded actions, ping, reconnect with backoff, re-sync.
+
+Usage (the composition root):
+
+    state = AsteriskState(trunks={"provider": "provider"})      # endpoint name -> trunk name
+    client = AmiClient(settings=AmiSettings(username=..., secret=...), state=state)
+    tg.create_task(client.run(), name="ami")                    # never returns
+    await client.fully_booted.wait()                            # before reloading
+    reply = await client.action({"Action": "CoreSettings"}, timeout=5)
+    unsubscribe = client.subscribe("Reload", callback)          # sync callback, in stream order
+
+The connection lifecycle is ours, not panoramisk's Manager's: `while True: connect; login; wait for
+FullyBooted; full re-sync; serve until lost; back off`. Re-sync actions complete at their position
+in the event stream (see protocol.py), so events before a snapshot apply to the old state and
+events after it to the new one; the state machine's per-key idempotence covers the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+from supervisor.ami.protocol import AmiProtocol
+from supervisor.ami.state import AsteriskState
+from supervisor.ami.types import AmiError, Message
+
+log = logging.getLogger(__name__)
+
+#: The full re-sync after every login: list actions whose results replace state, then core facts.
+RESYNC_ACTIONS: tuple[str, ...] = (
+    "PJSIPShowRegistrationsOutbound",
+    "PJSIPShowEndpoints",
+    "PJSIPShowContacts",
+    "CoreShowChannels",
+    "BridgeList",
+    "CoreStatus",
+    "CoreSettings",
+)
+#: After a Reload event: what a reload can change (objects appear or vanish without events).
+RELOAD_RESYNC_ACTIONS: tuple[str, ...] = (
+    "PJSIPShowRegistrationsOutbound",
+    "PJSIPShowEndpoints",
+    "PJSIPShowContacts",
+)
+
+EventCallback = Callable[[Mapping[str, str]], None]
+
+
+class AmiAuthError(AmiError):
+    """Asterisk refused the login."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AmiSettings:
+    username: str
+    secret: str = field(repr=False)  # never in logs or reprs
+    host: str = "127.0.0.1"
+    port: int = 5038
+    connect_timeout: float = 5.0
+    action_timeout: float = 5.0  # login and re-sync actions
+    ping_interval: float = 5.0
+    ping_timeout: float = 3.0
+    backoff_initial: float = 0.2
+    backoff_max: float = 10.0
+
+
+def backoff_delay(
+    attempt: int, *, initial: float, maximum: float, rng: Callable[[], float] = random.random
+) -> float:
+    """Exponential backoff with jitter: a uniform draw in [d/2, d], d = min(max, initial * 2^n).
+    The jitter keeps several supervisors (or a restarting Asterisk's clients) from reconnecting in
+    lockstep; the lower half-bound keeps the delay growing."""
+    delay = min(maximum, initial * 2.0 ** min(attempt, 30))
+    return delay * (0.5 + 0.5 * rng())
+
+
+class AmiClient:
+    """Implements `supervisor.ami.types.AmiActions` over one managed AMI connection."""
+
+    def __init__(
+        self,
+        *,
+        settings: AmiSettings,
+        state: AsteriskState,
+        clock: Callable[[], float] = time.time,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.settings = settings
+        self.state = state
+        self._clock = clock
+        self._rng = rng
+        #: Set while the current session has seen FullyBooted; cleared on disconnect/Shutdown.
+        self.fully_booted = asyncio.Event()
+        #: Set while logged in.
+        self.connected = asyncio.Event()
+        self._protocol: AmiProtocol | None = None
+        self._logins = 0
+        self._resync_kinds: dict[str, str] = {}  # ActionID -> action name, for snapshot routing
+        self._reload_seen = asyncio.Event()
+        self._subscribers: dict[str, list[EventCallback]] = {}
+        self._watched = frozenset({"FullyBooted", "Shutdown", "Reload"})
+
+    # ---- public API ----------------------------------------------------------------------------
+
+    async def action(self, action: Mapping[str, str], *, timeout: float = 5.0) -> Sequence[Message]:
+        """See AmiActions. Actions are never replayed after a reconnect: a lost connection fails
+        them (AmiError) and the caller decides."""
+        name = action.get("Action", "")
+        if name.lower() in ("login", "logoff", "challenge"):
+            raise AmiError(f"AMI action {name} is reserved to the connection")
+        proto = self._protocol
+        if proto is None or proto.closed or not self.connected.is_set():
+            raise AmiError(f"AMI action {name}: not connected")
+        messages = await self._send(proto, dict(action), timeout)
+        return [_plain(m) for m in messages]
+
+    def subscribe(self, event: str, callback: EventCallback) -> Callable[[], None]:
+        """Call `callback(event)` synchronously for each event of that name, in stream order,
+        after the state has applied it. Returns the unsubscribe function. Only events listed in
+        subscription.EVENTS reach the supervisor's AMI user."""
+        self._subscribers.setdefault(event, []).append(callback)
+        self._watched = frozenset({"FullyBooted", "Shutdown", "Reload", *self._subscribers})
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(KeyError, ValueError):
+                self._subscribers[event].remove(callback)
+
+        return unsubscribe
+
+    async def wait_fully_booted(self, timeout: float | None = None) -> None:
+        """Wait until the connected Asterisk has sent FullyBooted (TimeoutError after timeout)."""
+        await asyncio.wait_for(self.fully_booted.wait(), timeout)
+
+    async def run(self) -> NoReturn:
+        """Keep a session up forever; never returns (run it as a named, guarded task)."""
+        attempt = 0
+        while True:
+            resynced = False
+            try:
+                resynced = await self._session()
+            except AmiAuthError as exc:
+                log.error("AMI login to %s:%s refused: %s", self._where[0], self._where[1], exc)
+            except (OSError, TimeoutError, AmiError) as exc:
+                log.warning("AMI session to %s:%s ended: %s", *self._where, _describe(exc))
+            finally:
+                self._disconnected()
+            # A session that got through a re-sync was healthy: start the backoff over.
+            attempt = 0 if resynced else attempt + 1
+            delay = backoff_delay(
+                attempt,
+                initial=self.settings.backoff_initial,
+                maximum=self.settings.backoff_max,
+                rng=self._rng,
+            )
+            log.info("AMI reconnect in %.2f s", delay)
+            await asyncio.sleep(delay)
+
+    def close(self) -> None:
+        """Close the current connection (run() then reconnects unless it is cancelled)."""
+        if self._protocol is not None:
+            self._protocol.close()
+
+    # ---- session -------------------------------------------------------------------------------
+
+    @property
+    def _where(self) -> tuple[str, int]:
+        return self.settings.host, self.settings.port
+
+    async def _session(self) -> bool:
+        """One connection from connect to loss; True if it completed a full re-sync."""
+        loop = asyncio.get_running_loop()
+        s = self.settings
+        _, proto = await asyncio.wait_for(
+            loop.create_connection(
+                lambda: AmiProtocol(self._on_event, self._on_complete), s.host, s.port
+            ),
+            s.connect_timeout,
+        )
+        self._protocol = proto
+        try:
+            reply = await self._send(
+                proto,
+                {"Action": "Login", "Username": s.username, "Secret": s.secret, "Events": "on"},
+                s.action_timeout,
+            )
+            if reply[0].get("Response") != "Success":
+                raise AmiAuthError(str(reply[0].get("Message", "no reason given")))
+            self._logins += 1
+            if self._logins > 1:
+                self.state.ami_reconnects += 1
+            self.state.set_connected(True, self._clock())
+            self.connected.set()
+            log.info("AMI logged in to %s:%s", s.host, s.port)
+            resynced = asyncio.Event()
+            tasks = [
+                asyncio.create_task(self._pinger(proto), name="ami-ping"),
+                asyncio.create_task(self._syncer(proto, resynced), name="ami-resync"),
+            ]
+            try:
+                await proto.lost
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+            return resynced.is_set()
+        finally:
+            proto.close()
+
+    def _disconnected(self) -> None:
+        self._protocol = None
+        self._resync_kinds.clear()
+        self.connected.clear()
+        self.fully_booted.clear()
+        self.state.set_connected(False, self._clock())
+
+    async def _send(self, proto: AmiProtocol, fields: dict[str, str], timeout: float) -> list[Any]:
+        action_id, future = proto.send_action(fields)
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            proto.forget(action_id)
+            raise AmiError(
+                f"AMI action {fields.get('Action')} timed out after {timeout:g} s"
+            ) from None
+        except ConnectionError:
+            raise AmiError(f"AMI connection lost during {fields.get('Action')}") from None
+
+    async def _pinger(self, proto: AmiProtocol) -> None:
+        """panoramisk sends pings but never checks replies: a stalled Asterisk would look
+        connected forever. CoreStatus doubles as the ping (it also refreshes asterisk_calls_*);
+        no answer in time closes the connection, and run() reconnects."""
+        s = self.settings
+        try:
+            while True:
+                await asyncio.sleep(s.ping_interval)
+                await self._send(proto, {"Action": "CoreStatus"}, s.ping_timeout)
+        except AmiError as exc:
+            log.warning("AMI ping failed (%s): closing the connection", exc)
+            proto.close()
+
+    async def _syncer(self, proto: AmiProtocol, resynced: asyncio.Event) -> None:
+        """Full re-sync once Asterisk is FullyBooted (PJSIP lists are empty before), then a
+        partial one after each Reload event. A failed re-sync closes the connection: state
+        that cannot be re-read cannot be trusted, and the next login re-syncs from scratch."""
+        try:
+            await self.fully_booted.wait()
+            await self._resync(proto, RESYNC_ACTIONS)
+            resynced.set()
+            log.info("AMI re-sync done")
+            while True:
+                await self._reload_seen.wait()
+                self._reload_seen.clear()
+                await self._resync(proto, RELOAD_RESYNC_ACTIONS)
+        except AmiError as exc:
+            log.warning("AMI re-sync failed (%s): closing the connection", exc)
+            proto.close()
+        except Exception:  # a bug must not leave a half-synced connection looking healthy
+            log.exception("AMI re-sync crashed: closing the connection")
+            proto.close()
+
+    async def _resync(self, proto: AmiProtocol, names: Sequence[str]) -> None:
+        # Sent back to back (pipelined); each snapshot is applied by _on_complete at its place in
+        # the stream, so waiting for them here only bounds the time.
+        pending = []
+        for name in names:
+            action_id, future = proto.send_action({"Action": name})
+            self._resync_kinds[action_id] = name
+            pending.append((name, action_id, future))
+        try:
+            for name, action_id, future in pending:
+                try:
+                    await asyncio.wait_for(future, self.settings.action_timeout)
+                except TimeoutError:
+                    proto.forget(action_id)
+                    raise AmiError(f"re-sync action {name} timed out") from None
+                except ConnectionError:
+                    raise AmiError(f"AMI connection lost during re-sync {name}") from None
+        finally:
+            for _, action_id, _ in pending:
+                self._resync_kinds.pop(action_id, None)
+
+    # ---- stream callbacks (synchronous, in stream order) ---------------------------------------
+
+    def _on_event(self, event: dict[str, str]) -> None:
+        self.state.event(event, self._clock())
+        name = event.get("Event", "")
+        if name not in self._watched:
+            return
+        if name == "FullyBooted":
+            self.fully_booted.set()
+        elif name == "Shutdown":
+            self.fully_booted.clear()
+        elif name == "Reload":
+            self._reload_seen.set()
+        for callback in self._subscribers.get(name, ()):
+            try:
+                callback(event)
+            except Exception:  # one subscriber's bug must not break the event stream
+                log.exception("AMI event subscriber for %s failed", name)
+
+    def _on_complete(self, action: Any, messages: list[Any]) -> None:
+        name = str(action.get("Action", ""))
+        first = messages[0] if messages else {}
+        if name == "CoreStatus" and first.get("Response") == "Success":
+            self.state.core_status(first)
+        elif name == "CoreSettings" and first.get("Response") == "Success":
+            self.state.core_settings(first)
+        kind = self._resync_kinds.get(action.id)
+        if kind is None:
+            return
+        response = str(first.get("Response", ""))
+        if response == "Success" or str(first.get("Message", "")).startswith("No "):
+            # "No Contacts found" / "No endpoints found" answer Error: an empty list.
+            self.state.snapshot(kind, messages[1:], self._clock())
+        else:
+            log.warning("AMI re-sync %s answered %s: state kept", kind, response or "nothing")
+
+
+def _plain(message: Any) -> dict[str, str]:
+    """panoramisk Message -> plain dict; repeated headers joined by newlines."""
+    result: dict[str, str] = {}
+    for key, value in message.items():
+        if key == "content":
+            if value:
+                result[key] = str(value)
+            continue
+        result[str(key)] = "\n".join(value) if isinstance(value, list) else str(value)
+    return result
+
+
+def _describe(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,1 @@
+"""Prometheus collectors on an injected CollectorRegistry, and the text exposition."""

@@ -1,0 +1,170 @@
+"""AsteriskState: calls, trunks and contacts from AMI events and re-sync snapshots."""
+
+from __future__ import annotations
+
+from supervisor.ami.state import AsteriskState, pjsip_endpoint
+from tests.supervisor.ami.events import (
+    contact_status,
+    core_show_channel,
+    dialend,
+    hangup,
+    newchannel,
+    registration_detail,
+    registry,
+    up,
+)
+
+TRUNKS = {"provider": "acme"}
+URI = "sip:pod1@[2001:db8:5060::10]:5060"
+
+
+def feed(
+    state: AsteriskState, *events: dict[str, str], t0: float = 1000.0, step: float = 1.0
+) -> None:
+    for i, event in enumerate(events):
+        state.event(event, t0 + i * step)
+
+
+def test_pjsip_endpoint_from_channel_name() -> None:
+    """The endpoint is the channel name between `PJSIP/` and the last dash; others have none."""
+    assert pjsip_endpoint("PJSIP/door-bell-0000000a") == "door-bell"
+    assert pjsip_endpoint("Local/100@phones-00000001;1") is None
+
+
+def test_inbound_answered_call_counts_once_with_times() -> None:
+    """A trunk call answered by a phone: inbound, answered, delay and talk time observed once."""
+    s = AsteriskState(trunks=TRUNKS)
+    feed(
+        s,
+        newchannel("PJSIP/provider-00000001", "1.1"),  # t=1000
+        newchannel("PJSIP/phone1-00000002", "1.2", "1.1"),  # 1001
+        dialend("1.1", "1.1", "ANSWER"),  # 1002
+        up("PJSIP/provider-00000001", "1.1"),  # 1003: answered 3 s after start
+        hangup("PJSIP/phone1-00000002", "1.2", "1.1"),  # 1004
+        hangup("PJSIP/provider-00000001", "1.1", cause="16"),  # 1005: 2 s talk time
+        hangup("PJSIP/provider-00000001", "1.1", cause="16"),  # replayed: ignored
+    )
+    assert s.calls_total == {("inbound", "acme", "answered"): 1}
+    assert s.hangup_causes == {"16": 1}
+    assert (s.answer_delay.count, s.answer_delay.sum) == (1, 3.0)
+    assert (s.duration.count, s.duration.sum) == (1, 2.0)
+    assert s.calls_active == 0 and not s.channels
+
+
+def test_outcomes_and_directions() -> None:
+    """Busy/no-answer from Dial, cancelled by the caller, failed; outbound to and internal."""
+    s = AsteriskState(trunks=TRUNKS)
+    # outbound busy: phone calls the trunk, the provider answers 486
+    feed(
+        s,
+        newchannel("PJSIP/phone1-00000001", "2.1"),
+        newchannel("PJSIP/provider-00000002", "2.2", "2.1"),
+        dialend("2.1", "2.1", "BUSY"),
+        hangup("PJSIP/provider-00000002", "2.2", "2.1", cause="17"),
+        hangup("PJSIP/phone1-00000001", "2.1", cause="17"),
+    )
+    # internal no answer: doorbell rings a phone until the Dial timeout
+    feed(
+        s,
+        newchannel("PJSIP/doorbell-00000003", "3.1"),
+        newchannel("PJSIP/phone1-00000004", "3.2", "3.1"),
+        dialend("3.1", "3.1", "NOANSWER"),
+        hangup("PJSIP/phone1-00000004", "3.2", "3.1", cause="19"),
+        hangup("PJSIP/doorbell-00000003", "3.1", cause="19"),
+    )
+    # internal, caller hangs up before anything: no Dial, cause 16
+    feed(s, newchannel("PJSIP/doorbell-00000005", "4.1"), hangup("PJSIP/doorbell-00000005", "4.1"))
+    # inbound rejected with an unknown cause: failed
+    feed(
+        s,
+        newchannel("PJSIP/provider-00000006", "5.1"),
+        hangup("PJSIP/provider-00000006", "5.1", cause="21"),
+    )
+    assert s.calls_total == {
+        ("outbound", "acme", "busy"): 1,
+        ("internal", "", "no_answer"): 1,
+        ("internal", "", "cancelled"): 1,
+        ("inbound", "acme", "failed"): 1,
+    }
+    assert s.hangup_causes == {"17": 1, "19": 1, "16": 1, "21": 1}
+    assert s.duration.count == 0 and s.answer_delay.count == 0
+
+
+def test_snapshot_after_reconnect_ends_missing_calls_once_and_adopts_new_ones() -> None:
+    """Re-sync: a call that ended while away counts once (no duration); a new one is tracked."""
+    s = AsteriskState(trunks=TRUNKS)
+    feed(
+        s,
+        newchannel("PJSIP/phone1-00000001", "6.1"),
+        up("PJSIP/phone1-00000001", "6.1"),
+        newchannel("PJSIP/phone2-00000002", "7.1"),
+        up("PJSIP/phone2-00000002", "7.1"),
+    )
+    # Reconnected: 6.1 is gone, 7.1 still up, 8.1 started while we were away.
+    snapshot = [
+        core_show_channel("PJSIP/phone2-00000002", "7.1"),
+        core_show_channel("PJSIP/provider-00000003", "8.1"),
+    ]
+    s.snapshot("CoreShowChannels", snapshot, 2000.0)
+    s.snapshot("CoreShowChannels", snapshot, 2001.0)  # twice: idempotent
+    assert s.calls_total == {("internal", "", "answered"): 1}
+    assert s.hangup_causes == {"unknown": 1}
+    assert set(s.channels) == {"7.1", "8.1"} and s.calls_active == 2
+    # The late Hangup of the call counted at re-sync changes nothing.
+    feed(s, hangup("PJSIP/phone1-00000001", "6.1"), t0=2002.0)
+    assert sum(s.calls_total.values()) == 1
+    feed(
+        s,
+        hangup("PJSIP/phone2-00000002", "7.1"),
+        hangup("PJSIP/provider-00000003", "8.1"),
+        t0=2003.0,
+    )
+    assert s.calls_total == {("internal", "", "answered"): 2, ("inbound", "acme", "answered"): 1}
+    # 7.1 was watched throughout: both histograms; 6.1's answer was seen but not its end; 8.1
+    # was adopted mid-call: none.
+    assert s.duration.count == 1 and s.answer_delay.count == 2
+
+
+def test_snapshot_does_not_resurrect_a_channel_whose_hangup_came_first() -> None:
+    """A snapshot racing with a Hangup does not bring the channel back."""
+    s = AsteriskState()
+    feed(s, newchannel("PJSIP/a-00000001", "9.1"), hangup("PJSIP/a-00000001", "9.1"))
+    s.snapshot("CoreShowChannels", [core_show_channel("PJSIP/a-00000001", "9.1")], 2000.0)
+    assert not s.channels and sum(s.calls_total.values()) == 1
+
+
+def test_registration_status_changes_and_last_success() -> None:
+    """Registry events map to the registration by client URI; changes count transitions only."""
+    s = AsteriskState()
+    s.snapshot(
+        "PJSIPShowRegistrationsOutbound", [registration_detail("acme", URI, "Unregistered")], 10.0
+    )
+    feed(s, registry(URI, "Registered"), registry(URI, "Registered"), t0=20.0)
+    reg = s.registrations["acme"]
+    assert (reg.status, reg.changes, reg.last_success) == (1, 1, 21.0)
+    feed(s, registry(URI, "Rejected"), registry("sip:other@x", "Registered"), t0=30.0)
+    assert (reg.status, reg.changes, reg.last_success) == (2, 2, 21.0)
+    assert list(s.registrations) == ["acme"]
+    s.snapshot("PJSIPShowRegistrationsOutbound", [], 40.0)  # deleted by a reload
+    assert not s.registrations
+
+
+def test_endpoint_health_from_contacts() -> None:
+    """Reachable if any qualified contact is; RTT is the best; unknown endpoints never appear."""
+    s = AsteriskState()
+    s.snapshot(
+        "PJSIPShowEndpoints",
+        [{"Event": "EndpointList", "ObjectName": n} for n in ("phone1", "phone2", "doorbell")],
+        0.0,
+    )
+    feed(
+        s,
+        contact_status("phone1", "sip:a@x", "Reachable", "3000"),
+        contact_status("phone1", "sip:b@x", "Unreachable"),
+        contact_status("phone2", "sip:c@x", "Unreachable"),
+        contact_status("stranger", "sip:d@x", "Reachable", "1000"),
+        contact_status("doorbell", "sip:e@x", "NonQualified"),
+    )
+    assert s.endpoint_health() == {"phone1": (1, 0.003), "phone2": (0, None)}
+    feed(s, contact_status("phone1", "sip:a@x", "Removed"))
+    assert s.endpoint_health()["phone1"] == (0, None)
