@@ -8,6 +8,9 @@ from typing import Any
 
 from supervisor.addresses import ExpectedAddress, Trunk, check
 from supervisor.addresses.display import format_json, format_table
+from supervisor.addresses.fromsite import expected_from_site
+from supervisor.site.errors import SiteInvalid
+from supervisor.site.load import load_site_dirs
 
 PROBLEM = 1
 USAGE_ERROR = 2
@@ -24,20 +27,26 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument("config_dirs", nargs="*", metavar="CONFIG_DIR", help="site directories")
-    parser.add_argument("--secrets", action="append", default=[], metavar="DIR")
+    parser.add_argument(
+        "--secrets",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="the Secret's mount (the site is validated as a whole, secrets included)",
+    )
     parser.add_argument(
         "--expect",
         action="append",
         default=[],
         metavar="ADDR[/LEN]",
-        help="a required address (overrides the site's addresses); repeat for each",
+        help="a required address, replacing the site's addresses; repeat for each",
     )
     parser.add_argument(
         "--trunk",
         action="append",
         default=[],
         metavar="NAME=HOST[,HOST...]",
-        help="a trunk's provider addresses or host names, to check the egress source toward",
+        help="a trunk (besides the site's) to check the egress source toward",
     )
     parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.set_defaults(handler=run)
@@ -58,16 +67,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"asterisk-supervisor addresses: {exc}", file=sys.stderr)
         return USAGE_ERROR
     if args.config_dirs:
-        # The site model (supervisor/site) is the source of expected addresses and trunks; until
-        # its loader is wired here, the addresses come from --expect and --trunk.
+        try:
+            loaded = load_site_dirs(args.config_dirs, args.secrets)
+        except (SiteInvalid, OSError) as exc:
+            print(f"asterisk-supervisor addresses: {exc}", file=sys.stderr)
+            return USAGE_ERROR
+        expected_list, site_trunks = expected_from_site(loaded.site, expected)
+        expected, trunks = list(expected_list), [*site_trunks, *trunks]
+    if not expected:
         print(
-            "asterisk-supervisor addresses: reading CONFIG_DIR is not wired yet; "
-            "use --expect ADDR and --trunk NAME=HOST",
+            "asterisk-supervisor addresses: no expected address (give CONFIG_DIR or --expect)",
             file=sys.stderr,
         )
-        return USAGE_ERROR
-    if not expected:
-        print("asterisk-supervisor addresses: no expected address (--expect)", file=sys.stderr)
         return USAGE_ERROR
     report = check(expected, trunks)
     out = format_json(report) if args.format == "json" else format_table(report)

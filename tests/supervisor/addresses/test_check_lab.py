@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,7 @@ from tests.supervisor.addresses.helpers import EXPECTED, TRUNKS, udp_round_trip
 pytestmark = pytest.mark.lab
 
 OTHER_V6 = "2001:db8:e8b1::bad"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "home"
 
 
 def _check(lab: Lab, expected: tuple[ExpectedAddress, ...] = EXPECTED) -> Report:
@@ -105,3 +107,17 @@ def test_cli_table_and_json(lab: Lab) -> None:
     data = json.loads(bad.stdout)
     assert not data["all_required_usable"]
     assert [a["state"] for a in data["addresses"]] == ["missing", "usable"]
+
+
+def test_cli_reads_the_site(lab: Lab) -> None:
+    """With the site's directories the command expects the site's addresses and trunks."""
+    argv = [sys.executable, "-m", "supervisor", "addresses", str(EXAMPLE / "site"),
+            "--secrets", str(EXAMPLE / "secrets"), "--format", "json"]  # fmt: skip
+    good = lab.run("pod", argv, check=False)
+    assert good.returncode == 0, good.stdout + good.stderr
+    data = json.loads(good.stdout)
+    assert [a["address"] for a in data["addresses"]] == [POD_V6, POD_V4]
+    assert [(e["trunk"], e["selected"]) for e in data["egress"]] == [("provider", POD_V6)]
+    overridden = lab.run("pod", [*argv, "--expect", "2001:db8:e8b1::1:2"], check=False)
+    assert overridden.returncode == 1
+    assert [a["state"] for a in json.loads(overridden.stdout)["addresses"]] == ["missing"]
