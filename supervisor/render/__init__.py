@@ -1,0 +1,77 @@
+"""Rendering: a loaded site + a render context -> Asterisk's config files `{name: text}`, pure.
+
+`render()` is deterministic: the same inputs give byte-identical files. Secrets appear only in
+pjsip.conf auth sections and (the supervisor's own AMI secret) manager.conf. Raw snippets from the
+site are appended after a marker to the file they name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+from supervisor.render import core
+from supervisor.render.context import Directories, Prometheus, RenderContext
+from supervisor.render.extensions import render_extensions
+from supervisor.render.pjsip import render_pjsip
+from supervisor.site.load import LoadedSite
+
+__all__ = [
+    "MODULE_OF_FILE",
+    "SECRET_FILES",
+    "Directories",
+    "Prometheus",
+    "RenderContext",
+    "render",
+]
+
+#: The module whose AMI `Reload` re-reads each rendered file; None: read only at start-up
+#: (changing it needs an Asterisk restart).
+MODULE_OF_FILE: Final[Mapping[str, str | None]] = {
+    "asterisk.conf": None,
+    "modules.conf": None,
+    "logger.conf": "logger",
+    "manager.conf": "manager",
+    "pjsip.conf": "res_pjsip.so",
+    "extensions.conf": "pbx_config.so",
+    "rtp.conf": "res_rtp_asterisk.so",
+    "http.conf": "http",
+    "prometheus.conf": "res_prometheus.so",
+    "cdr.conf": "cdr",
+    "cel.conf": "cel",
+    "features.conf": "features",
+    "acl.conf": "acl",
+    "udptl.conf": "udptl",
+    "ccss.conf": "ccss",
+    "indications.conf": "indications",
+    "geolocation.conf": "res_geolocation.so",
+    "pjproject.conf": "res_pjproject.so",
+    "stasis.conf": None,
+}
+
+#: Files that hold secrets (write them 0640, never log their text).
+SECRET_FILES: Final[frozenset[str]] = frozenset({"pjsip.conf", "manager.conf"})
+
+RAW_MARK = "; ---- raw snippet from the site description (raw.{name}) ----\n"
+
+
+def render(loaded: LoadedSite, context: RenderContext) -> dict[str, str]:
+    """Every config file Asterisk needs for `loaded`, keyed by file name, in a stable order."""
+    site = loaded.site
+    files = {
+        "asterisk.conf": core.render_asterisk(context),
+        "modules.conf": core.render_modules(site, context),
+        "logger.conf": core.render_logger(),
+        "manager.conf": core.render_manager(context),
+        "pjsip.conf": render_pjsip(site, loaded.secrets),
+        "extensions.conf": render_extensions(site),
+        "rtp.conf": core.render_rtp(context),
+        "http.conf": core.render_http(context),
+        **core.quiet_files(),
+    }
+    if context.prometheus is not None:
+        files["prometheus.conf"] = core.render_prometheus()
+    for name, text in sorted(site.raw.items()):
+        files[name] = files.get(name, "") + "\n" + RAW_MARK.format(name=name) + text.rstrip()
+        files[name] += "\n"
+    return dict(sorted(files.items()))

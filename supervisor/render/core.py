@@ -1,0 +1,202 @@
+"""The files around the PBX: asterisk.conf, modules.conf, logger.conf, manager.conf, rtp.conf,
+http.conf/prometheus.conf, and the small files core modules look for at boot (without them
+Asterisk logs errors or warnings on every start)."""
+
+from __future__ import annotations
+
+from supervisor.ami import subscription
+from supervisor.render.conf import GENERATED, document, section
+from supervisor.render.context import RenderContext
+from supervisor.site.grammar import escape_value
+from supervisor.site.model import Site
+
+# Always loaded: what a PJSIP PBX with registrations, digest auth, identify-by-IP, a dialplan
+# with Dial and CALLERID, and bridged RTP calls needs. chan_pjsip needs res_pjsip_pubsub and
+# res_pjsip needs res_geolocation (both learned in the lab).
+BASE_MODULES = (
+    "res_sorcery_config.so",
+    "res_sorcery_memory.so",
+    "res_sorcery_astdb.so",
+    "res_pjproject.so",
+    "res_geolocation.so",
+    "res_pjsip.so",
+    "res_pjsip_pubsub.so",
+    "res_pjsip_session.so",
+    "chan_pjsip.so",
+    "res_pjsip_authenticator_digest.so",
+    "res_pjsip_outbound_authenticator_digest.so",
+    "res_pjsip_endpoint_identifier_ip.so",
+    "res_pjsip_endpoint_identifier_user.so",
+    "res_pjsip_outbound_registration.so",
+    "res_pjsip_registrar.so",
+    "res_pjsip_sdp_rtp.so",
+    "res_pjsip_caller_id.so",
+    "res_rtp_asterisk.so",
+    "res_timing_timerfd.so",
+    "pbx_config.so",
+    "app_dial.so",
+    "func_callerid.so",
+    "func_channel.so",
+    "bridge_simple.so",
+    "bridge_native_rtp.so",
+)
+CODEC_MODULES = {
+    "ulaw": "codec_ulaw.so",
+    "alaw": "codec_alaw.so",
+    "g722": "codec_g722.so",
+    "gsm": "codec_gsm.so",
+    "g726": "codec_g726.so",
+    "opus": "codec_opus_open_source.so",
+}
+PROMETHEUS_MODULES = ("res_prometheus.so",)
+
+
+def modules(site: Site, context: RenderContext) -> list[str]:
+    used = {c for t in site.trunks.values() for c in t.codecs}
+    used |= {c for e in site.endpoints.values() for c in e.codecs}
+    names = list(BASE_MODULES)
+    names += [CODEC_MODULES[c] for c in sorted(used | {"ulaw", "alaw"})]
+    if context.prometheus is not None:
+        names += PROMETHEUS_MODULES
+    return names
+
+
+def render_asterisk(context: RenderContext) -> str:
+    options = []
+    if context.run_user is not None:
+        options += [("runuser", context.run_user), ("rungroup", context.run_user)]
+    options += [("verbose", "0"), ("nocolor", "yes"), ("hideconnect", "yes")]
+    return document(
+        GENERATED,
+        [
+            section("directories", context.directories.items(), arrow=True),
+            section("options", options),
+        ],
+    )
+
+
+def render_modules(site: Site, context: RenderContext) -> str:
+    load = [("autoload", "no")] + [("load", name) for name in modules(site, context)]
+    return document(GENERATED, [section("modules", load)])
+
+
+def render_logger() -> str:
+    # One line per message on stdout (`asterisk -f`): what Kubernetes collects. No log files.
+    return document(
+        GENERATED,
+        [
+            section("general", [("dateformat", "%F %T.%3q"), ("use_callids", "yes")]),
+            section("logfiles", [("console", "notice,warning,error")], arrow=True),
+        ],
+    )
+
+
+def render_manager(context: RenderContext) -> str:
+    user = [
+        ("secret", escape_value(context.ami_secret)),
+        ("deny", "0.0.0.0/0.0.0.0"),
+        ("permit", "127.0.0.1/255.255.255.255"),
+        ("read", ",".join(subscription.READ_CLASSES)),
+        ("write", ",".join(subscription.WRITE_CLASSES)),
+        ("writetimeout", "1000"),
+    ]
+    user += [(f"eventfilter(action(include),name({event}))", "") for event in subscription.EVENTS]
+    return document(
+        GENERATED,
+        [
+            section(
+                "general",
+                [
+                    ("enabled", "yes"),
+                    ("webenabled", "no"),
+                    ("bindaddr", "127.0.0.1"),
+                    ("port", context.ami_port),
+                    ("displayconnects", "no"),
+                ],
+            ),
+            section(context.ami_username, user),
+        ],
+    )
+
+
+def render_rtp(context: RenderContext) -> str:
+    return document(
+        GENERATED,
+        [section("general", [("rtpstart", context.rtp_start), ("rtpend", context.rtp_end)])],
+    )
+
+
+def render_http(context: RenderContext) -> str:
+    if context.prometheus is None:
+        return document(GENERATED, [section("general", [("enabled", "no")])])
+    return document(
+        GENERATED,
+        [
+            section(
+                "general",
+                [
+                    ("enabled", "yes"),
+                    ("bindaddr", context.prometheus.bind),
+                    ("bindport", context.prometheus.port),
+                ],
+            )
+        ],
+    )
+
+
+def render_prometheus() -> str:
+    return document(
+        GENERATED,
+        [
+            section(
+                "general",
+                [("enabled", "yes"), ("core_metrics_enabled", "yes"), ("uri", "metrics")],
+            )
+        ],
+    )
+
+
+def quiet_files() -> dict[str, str]:
+    """Files core modules read at boot, kept minimal: CDR and CEL off (the supervisor counts calls
+    from AMI channel events), empty feature/ACL/UDPTL/CCSS/geolocation/pjproject settings, and
+    one tone set."""
+    return {
+        "cdr.conf": document(GENERATED, [section("general", [("enable", "no")])]),
+        "cel.conf": document(GENERATED, [section("general", [("enable", "no")])]),
+        "features.conf": document(GENERATED, [section("general", [])]),
+        "acl.conf": document(GENERATED, []),
+        "udptl.conf": document(GENERATED, [section("general", [])]),
+        "ccss.conf": document(GENERATED, [section("general", [])]),
+        "geolocation.conf": document(GENERATED, []),
+        "pjproject.conf": document(GENERATED, [section("startup", [])]),
+        "stasis.conf": document(
+            GENERATED,
+            [
+                section(
+                    "threadpool",
+                    [("initial_size", 5), ("idle_timeout_sec", 20), ("max_size", 50)],
+                )
+            ],
+        ),
+        "indications.conf": document(
+            GENERATED,
+            [
+                section("general", [("country", "us")]),
+                section(
+                    "us",
+                    [
+                        ("description", "United States / North America"),
+                        ("ringcadence", "2000,4000"),
+                        ("dial", "350+440"),
+                        ("busy", "480+620/500,0/500"),
+                        ("ring", "440+480/2000,0/4000"),
+                        ("congestion", "480+620/250,0/250"),
+                        ("callwaiting", "440/300,0/10000"),
+                        ("dialrecall", "!350+440/100,!0/100,!350+440/100,!0/100,350+440"),
+                        ("record", "1400/500,0/15000"),
+                        ("info", "!950/330,!1400/330,!1800/330,0"),
+                    ],
+                ),
+            ],
+        ),
+    }

@@ -1,0 +1,135 @@
+"""pjsip.conf: transports bound to the pod's addresses, trunks (auth, aor, endpoint, identify,
+registration) and endpoints (auth or identify)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from supervisor.render.conf import GENERATED, Option, document, section
+from supervisor.site.grammar import escape_value, family_of
+from supervisor.site.model import Endpoint, Site, Transport, Trunk
+
+
+def _hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if family_of(host) == "ipv6" else f"{host}:{port}"
+
+
+def _bind(site: Site, transport: Transport) -> str:
+    address = site.addresses.of(transport.family) if transport.bind == "address" else None
+    if address is None:
+        address = "::" if transport.family == "ipv6" else "0.0.0.0"
+    return _hostport(address, transport.port)
+
+
+def _auth(name: str, username: str, password: str) -> str:
+    return section(
+        name,
+        [
+            ("type", "auth"),
+            ("auth_type", "digest"),
+            ("username", username),
+            ("password", escape_value(password)),
+        ],
+    )
+
+
+def _media(codecs: tuple[str, ...], ipv6: bool) -> list[Option]:
+    options: list[Option] = [("disallow", "all"), ("allow", ",".join(codecs))]
+    options += [("direct_media", "no"), ("rtp_ipv6", "yes" if ipv6 else "no")]
+    return options
+
+
+def _identify(name: str, matches: tuple[str, ...]) -> str:
+    return section(name, [("type", "identify"), ("endpoint", name), ("match", ",".join(matches))])
+
+
+def trunk_sections(site: Site, name: str, trunk: Trunk, secrets: Mapping[str, str]) -> list[str]:
+    transport = site.trunk_transport(name)
+    family = site.trunk_family(name)
+    host = _hostport(trunk.hosts[0], trunk.port)
+    out = []
+    endpoint: list[Option] = [
+        ("type", "endpoint"),
+        ("transport", transport),
+        ("context", f"from-{name}"),
+        *_media(trunk.codecs, family == "ipv6"),
+        ("aors", name),
+    ]
+    if trunk.auth is not None:
+        out.append(_auth(name, trunk.auth.username, secrets[trunk.auth.password_secret]))
+        endpoint.append(("outbound_auth", name))
+    out.append(section(name, [("type", "aor"), ("contact", f"sip:{host}")]))
+    out.append(section(name, endpoint))
+    if trunk.identify:
+        out.append(_identify(name, trunk.identify))
+    if trunk.registration is not None and trunk.auth is not None:
+        reg = trunk.registration
+        user = trunk.auth.username
+        out.append(
+            section(
+                name,
+                [
+                    ("type", "registration"),
+                    ("transport", transport),
+                    ("outbound_auth", name),
+                    ("server_uri", f"sip:{host}"),
+                    ("client_uri", f"sip:{user}@{host}"),
+                    ("contact_user", user),
+                    ("expiration", reg.expiry),
+                    ("retry_interval", reg.retry),
+                    ("forbidden_retry_interval", reg.forbidden_retry),
+                    ("max_retries", 1000000),
+                    ("auth_rejection_permanent", "no"),
+                ],
+            )
+        )
+    return out
+
+
+def endpoint_sections(name: str, endpoint: Endpoint, secrets: Mapping[str, str]) -> list[str]:
+    out = []
+    options: list[Option] = [("type", "endpoint")]
+    if endpoint.transport is not None:
+        options.append(("transport", endpoint.transport))
+    options += [("context", endpoint.context), *_media(endpoint.codecs, endpoint.family != "ipv4")]
+    if endpoint.auth is not None:
+        username = endpoint.auth.username or name
+        out.append(_auth(name, username, secrets[endpoint.auth.password_secret]))
+        out.append(
+            section(
+                name,
+                [
+                    ("type", "aor"),
+                    ("max_contacts", endpoint.max_contacts),
+                    ("remove_existing", "yes"),
+                    ("qualify_frequency", endpoint.qualify),
+                ],
+            )
+        )
+        options += [("auth", name), ("aors", name)]
+    out.append(section(name, options))
+    if endpoint.identify:
+        out.append(_identify(name, endpoint.identify))
+    return out
+
+
+def render_pjsip(site: Site, secrets: Mapping[str, str]) -> str:
+    sections = [
+        section("global", [("type", "global"), ("user_agent", site.user_agent)]),
+    ]
+    for name, transport in site.transports.items():
+        sections.append(
+            section(
+                name,
+                [
+                    ("type", "transport"),
+                    ("protocol", transport.protocol),
+                    ("bind", _bind(site, transport)),
+                ],
+            )
+        )
+    for name, trunk in site.trunks.items():
+        sections += trunk_sections(site, name, trunk, secrets)
+    for name, endpoint in site.endpoints.items():
+        sections += endpoint_sections(name, endpoint, secrets)
+    return document(GENERATED, sections)
