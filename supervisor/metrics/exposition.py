@@ -8,19 +8,18 @@ family's bare name is written under that name; everything else as generate_lates
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
+from typing import cast
 
+from prometheus_client import utils
 from prometheus_client.registry import Collector
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def _value(value: float) -> str:
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if math.isnan(value):
-        return "NaN"
-    return repr(float(value))
+# client_python's Go-style float formatting, so ordinary metrics render byte for byte as
+# generate_latest renders them (it is untyped upstream).
+_value = cast(Callable[[float], str], utils.floatToGoString)
 
 
 def _escape_help(text: str) -> str:

@@ -48,7 +48,8 @@ def test_inbound_answered_call_counts_once_with_times() -> None:
     assert s.hangup_causes == {"16": 1}
     assert (s.answer_delay.count, s.answer_delay.sum) == (1, 3.0)
     assert (s.duration.count, s.duration.sum) == (1, 2.0)
-    assert s.calls_active == 0 and not s.channels
+    assert s.calls_active == 0
+    assert not s.channels
 
 
 def test_outcomes_and_directions() -> None:
@@ -87,7 +88,8 @@ def test_outcomes_and_directions() -> None:
         ("inbound", "acme", "failed"): 1,
     }
     assert s.hangup_causes == {"17": 1, "19": 1, "16": 1, "21": 1}
-    assert s.duration.count == 0 and s.answer_delay.count == 0
+    assert s.duration.count == 0
+    assert s.answer_delay.count == 0
 
 
 def test_snapshot_after_reconnect_ends_missing_calls_once_and_adopts_new_ones() -> None:
@@ -109,7 +111,8 @@ def test_snapshot_after_reconnect_ends_missing_calls_once_and_adopts_new_ones() 
     s.snapshot("CoreShowChannels", snapshot, 2001.0)  # twice: idempotent
     assert s.calls_total == {("internal", "", "answered"): 1}
     assert s.hangup_causes == {"unknown": 1}
-    assert set(s.channels) == {"7.1", "8.1"} and s.calls_active == 2
+    assert set(s.channels) == {"7.1", "8.1"}
+    assert s.calls_active == 2
     # The late Hangup of the call counted at re-sync changes nothing.
     feed(s, hangup("PJSIP/phone1-00000001", "6.1"), t0=2002.0)
     assert sum(s.calls_total.values()) == 1
@@ -122,7 +125,8 @@ def test_snapshot_after_reconnect_ends_missing_calls_once_and_adopts_new_ones() 
     assert s.calls_total == {("internal", "", "answered"): 2, ("inbound", "acme", "answered"): 1}
     # 7.1 was watched throughout: both histograms; 6.1's answer was seen but not its end; 8.1
     # was adopted mid-call: none.
-    assert s.duration.count == 1 and s.answer_delay.count == 2
+    assert s.duration.count == 1
+    assert s.answer_delay.count == 2
 
 
 def test_snapshot_does_not_resurrect_a_channel_whose_hangup_came_first() -> None:
@@ -130,7 +134,8 @@ def test_snapshot_does_not_resurrect_a_channel_whose_hangup_came_first() -> None
     s = AsteriskState()
     feed(s, newchannel("PJSIP/a-00000001", "9.1"), hangup("PJSIP/a-00000001", "9.1"))
     s.snapshot("CoreShowChannels", [core_show_channel("PJSIP/a-00000001", "9.1")], 2000.0)
-    assert not s.channels and sum(s.calls_total.values()) == 1
+    assert not s.channels
+    assert sum(s.calls_total.values()) == 1
 
 
 def test_registration_status_changes_and_last_success() -> None:
