@@ -14,7 +14,11 @@ from collections.abc import Sequence
 from supervisor import __version__
 
 # Subcommand modules, in help order.
-COMMANDS: tuple[str, ...] = ("supervisor.cli_addresses",)
+COMMANDS: tuple[str, ...] = (
+    "supervisor.cli_addresses",
+    "supervisor.cli_check",
+    "supervisor.cli_render",
+)
 
 USAGE_ERROR = 2
 

@@ -17,7 +17,6 @@ from supervisor.site.yamlsource import Path
 
 Found = tuple[Path, str]
 FAMILIES: tuple[Family, ...] = ("ipv6", "ipv4")
-SECTION_RE = re.compile(r"\[([^\]]+)\]")
 
 
 def default_transports(site: Site) -> dict[str, Transport]:
@@ -43,6 +42,9 @@ def _first_transport(transports: dict[str, Transport], family: Family) -> str | 
 def raw_contexts(site: Site) -> set[str]:
     text = site.raw.get("extensions.conf", "")
     return {m.group(1) for m in SECTION_RE.finditer(text)}
+
+
+SECTION_RE = re.compile(r"^\s*\[([^\]]+)\]", re.MULTILINE)
 
 
 def _trunk_family(trunk: Trunk, transports: dict[str, Transport]) -> Family | None:
@@ -161,7 +163,34 @@ def check(site: Site) -> list[Found]:
             found.append(((*path, "context"), "context doorbell needs dialplan.doorbell"))
 
     found += _check_dialplan(site)
+    found += _check_raw_sections(site)
     return found
+
+
+def generated_sections(site: Site, file: str) -> set[str]:
+    """Section names the renderer writes into `file` (raw snippets must not reuse them)."""
+    if file == "pjsip.conf":
+        return (
+            {"global", "system"}
+            | set(default_transports(site))
+            | set(site.trunks)
+            | set(site.endpoints)
+        )
+    if file == "extensions.conf":
+        names = {"general", "globals", "extensions", "outbound", *BUILTIN_CONTEXTS}
+        names |= {f"from-{t}" for t in site.trunks}
+        return names | {f"ring-{g}" for g in site.dialplan.ring_groups}
+    if file in ("rtp.conf", "features.conf", "udptl.conf", "ccss.conf", "indications.conf"):
+        return {"general"}
+    return set()
+
+
+def _check_raw_sections(site: Site) -> Iterator[Found]:
+    for file, text in site.raw.items():
+        taken = generated_sections(site, file)
+        for match in SECTION_RE.finditer(text):
+            if match.group(1) in taken:
+                yield ("raw", file), f"section [{match.group(1)}] is generated from the model"
 
 
 def _check_dialplan(site: Site) -> Iterator[Found]:
