@@ -1,8 +1,10 @@
 """Graceful call drain on pod termination.
 
 Asterisk's own SIGTERM handling cuts every call. `core stop gracefully` (over the control socket,
-so the supervisor's AMI user needs no `command` privilege) makes Asterisk refuse new calls and
-exit by itself once the active ones have ended; we only enforce the deadline."""
+so the supervisor's AMI user needs no `command` privilege) makes Asterisk refuse new calls
+("Refusing due to active shutdown"), let the active ones finish, un-REGISTER its trunks and exit;
+measured in the lab: exit about 2 s after the last call ended. We only enforce the deadline (an
+unreachable registrar, for one, would hold the un-REGISTER for ~30 s)."""
 
 from __future__ import annotations
 
@@ -24,15 +26,17 @@ def spawn(argv: Sequence[str]) -> subprocess.Popen[bytes]:
     )
 
 
-async def run_cli(argv: Sequence[str], reaper: Reaper, timeout_s: float = 10.0) -> int:
-    """Run `asterisk -rx ...`; its exit status through the reaper (which owns waitpid)."""
+async def request_graceful_stop(argv: Sequence[str], reaper: Reaper) -> bool:
+    """Send `core stop gracefully` with `asterisk -rx`. The remote console stays connected until
+    Asterisk exits, so success is "still connected, or exited 0, after a moment"; a quick
+    non-zero exit means the control socket was unusable."""
     process = spawn(argv)
     exited = reaper.watch(process.pid)
     try:
-        return await asyncio.wait_for(exited, timeout_s)
+        status = await asyncio.wait_for(asyncio.shield(exited), 1.0)
     except TimeoutError:
-        process.kill()
-        raise
+        return True
+    return status == 0
 
 
 async def drain(
@@ -49,17 +53,18 @@ async def drain(
     if process.exited is None or process.exited.done():
         return process.exited.result() if process.exited else None
     try:
-        status = await run_cli(stop_gracefully, reaper)
-        if status != 0:
-            log.warning("`core stop gracefully` failed (status %d): stopping Asterisk now", status)
-            return await process.stop(grace_s)
-    except (OSError, TimeoutError) as exc:
+        accepted = await request_graceful_stop(stop_gracefully, reaper)
+    except OSError as exc:
         log.warning("could not ask Asterisk to stop gracefully (%s): stopping it now", exc)
+        return await process.stop(grace_s)
+    if not accepted:
+        log.warning("`core stop gracefully` was refused: stopping Asterisk now")
         return await process.stop(grace_s)
     log.info(
         "draining: Asterisk refuses new calls and exits when the active ones end (deadline %.0f s)",
         deadline_s,
     )
+
     async def forced_stop() -> int:
         await force.wait()
         return 0
