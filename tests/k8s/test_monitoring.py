@@ -247,6 +247,25 @@ def test_alert_text_names_the_trunk_and_its_state(
     )
 
 
+GRAFANA_VARIABLES = {"$__rate_interval": "5m", "$namespace": ".*", "$pod": ".*"}
+
+
+def test_dashboard_queries_are_valid_promql(built: list[dict[str, Any]], tmp_path: Path) -> None:
+    """Every dashboard query (Grafana variables substituted) is valid PromQL for promtool."""
+    (dashboard,) = k8s.dashboards(built)
+    rules = []
+    for number, expr in enumerate(k8s.dashboard_expressions(dashboard)):
+        for variable, value in GRAFANA_VARIABLES.items():
+            expr = expr.replace(variable, value)
+        assert "$" not in expr, f"unknown Grafana variable in {expr}"
+        rules.append({"record": f"dashboard:query_{number}", "expr": expr})
+    path = tmp_path / "dashboard.rules.yaml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
+    done = subprocess.run([promtool(), "check", "rules", str(path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(rules) > 20
+
+
 def test_every_metric_used_is_agreed_in_contributing(built: list[dict[str, Any]]) -> None:
     """Every metric named by the alerts and the dashboard is one of CONTRIBUTING.md's names."""
     agreed = k8s.contributing_metrics()
