@@ -236,12 +236,25 @@ def assess(
     return Report(addresses=statuses, egress=egress, findings=tuple(findings))
 
 
+# A check reads the addresses, then probes: an address removed in between would show as
+# "present but unbindable". Reading again and retrying when the two reads differ keeps the verdict
+# to one consistent kernel state (bounded: a flapping interface still gets an answer).
+_CONSISTENT_ATTEMPTS = 3
+
+
 def check(
     expected: Sequence[ExpectedAddress], trunks: Sequence[Trunk], probe: Probe | None = None
 ) -> Report:
     """One blocking check in the calling thread's network namespace (the CLI's)."""
     resolved = [resolve_trunk(t) for t in trunks]
-    return assess(expected, resolved, kernel.read_addresses(), probe or KernelProbe())
+    before = kernel.read_addresses()
+    for _ in range(_CONSISTENT_ATTEMPTS):
+        report = assess(expected, resolved, before, probe or KernelProbe())
+        after = kernel.read_addresses()
+        if after == before:
+            break
+        before = after
+    return report
 
 
 async def check_async(
@@ -257,8 +270,14 @@ async def check_async(
             resolved.append(resolve_trunk(trunk))
         else:
             resolved.append(await asyncio.to_thread(resolve_trunk, trunk))
-    addrs = await kernel.read_addresses_async(ipr)
-    return assess(expected, resolved, addrs, probe or KernelProbe())
+    before = await kernel.read_addresses_async(ipr)
+    for _ in range(_CONSISTENT_ATTEMPTS):
+        report = assess(expected, resolved, before, probe or KernelProbe())
+        after = await kernel.read_addresses_async(ipr)
+        if after == before:
+            break
+        before = after
+    return report
 
 
 def _is_literal(host: str) -> bool:

@@ -26,6 +26,7 @@ from pyroute2.netlink.rtnl import (
 from supervisor.addresses.check import Probe, check_async
 from supervisor.addresses.metrics import AddressCollector
 from supervisor.addresses.model import AddressStatus, ExpectedAddress, Report, Trunk
+from supervisor.status import Check
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,41 @@ class AddressMonitor:
     def all_required_usable(self) -> bool:
         """Readiness: every required address is present, not tentative and bindable."""
         return self.report is not None and self.report.all_required_usable
+
+    def checks(self) -> list[Check]:
+        """For the status board: one check per address (required ones gate readiness), one per
+        trunk egress and one for warnings (shown, not gating: readiness cannot fix routing)."""
+        report = self.report
+        if report is None:
+            return [Check(name="addresses", ok=False, detail="not checked yet")]
+        result = [
+            Check(
+                name=f"address {s.expected.address}",
+                ok=s.usable,
+                detail=_describe(s),
+                gates_readiness=s.expected.required,
+            )
+            for s in report.addresses
+        ]
+        result += [
+            Check(
+                name=f"egress {e.trunk} {e.family}",
+                ok=e.correct,
+                detail=e.error or f"source {e.selected} toward {e.provider}",
+                gates_readiness=False,
+            )
+            for e in report.egress
+        ]
+        warnings = report.warnings
+        result.append(
+            Check(
+                name="address warnings",
+                ok=not warnings,
+                detail="; ".join(w.message for w in warnings) or "none",
+                gates_readiness=False,
+            )
+        )
+        return result
 
     async def run(self) -> NoReturn:
         """Check now, then on every netlink hint (debounced) and every recheck_interval."""

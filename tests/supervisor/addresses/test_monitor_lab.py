@@ -77,6 +77,8 @@ def test_removed_and_restored_at_runtime(lab: Lab) -> None:
             assert sample("address_usable", address=POD_V4, family="ipv4") == 1.0
             assert sample("egress_source_correct", trunk="provider", family="ipv6") == 0.0
             assert not recovered
+            failing = [c.name for c in monitor.checks() if c.gates_readiness and not c.ok]
+            assert failing == [f"address {POD_V6}"]
 
             await asyncio.to_thread(lab.add_address, "pod", f"{POD_V6}/128")
             back = await until(lambda: monitor.all_required_usable, 2.0)
