@@ -202,6 +202,12 @@ class Applier:
             self.update_state(last_attempt=self._clock())
             config, secrets, digest = await asyncio.to_thread(self.snapshot)
             if not force and self._live is not None and digest == self._live.hash:
+                if self._failed_hash is not None:
+                    # Reverted to the live config after a failure: the mounts and Asterisk agree.
+                    self._failed_hash = None
+                    self.metrics.last_reload_successful.set(1)
+                    self.update_state(last_error=None)
+                    log.info("config %s is live again (mounts reverted)", digest[:12])
                 return ApplyResult("unchanged", digest)
             try:
                 built = await asyncio.to_thread(self._build, config, secrets, digest)
@@ -228,7 +234,9 @@ class Applier:
             for module in module_list:
                 self.metrics.reloads_failed.labels(module=module).inc()
             return self._fail(built.hash, problems, "failed", changed=changes, modules=module_list)
-        await self._reregister(built)
+        old_pjsip = backup.get("pjsip.conf")
+        if old_pjsip is not None and "pjsip.conf" in changes:
+            await self._reregister(old_pjsip.decode(errors="replace"), built.files["pjsip.conf"])
         self._live = built
         now = self._clock()
         self.metrics.last_reload_successful.set(1)
@@ -310,15 +318,10 @@ class Applier:
         except (AmiError, VerifyError) as exc:
             return [f"read-back: {exc}"]
 
-    async def _reregister(self, built: _Built) -> None:
+    async def _reregister(self, old_pjsip: str, new_pjsip: str) -> None:
         """A changed auth alone does not restart a registration: ask for a fresh REGISTER so
         the provider sees the new credentials now, not at the next refresh."""
-        if self._live is None:
-            return
-        names = mod.registrations_with_changed_auth(
-            self._live.files.get("pjsip.conf"), built.files.get("pjsip.conf")
-        )
-        for name in names:
+        for name in mod.registrations_with_changed_auth(old_pjsip, new_pjsip):
             try:
                 await self.ami.action(
                     {"Action": "PJSIPRegister", "Registration": name}, timeout=RELOAD_TIMEOUT

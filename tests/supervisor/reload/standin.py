@@ -22,6 +22,7 @@ class Site:
     trunk_user: str
     trunk_password: str
     port: int = 5060
+    broken: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -63,6 +64,7 @@ def load(config: Sequence[Mount], secrets: Sequence[Mount]) -> Site:
         trunk_user=str(raw.get("trunk_user", "pod1")),
         trunk_password=password,
         port=int(raw.get("port", 5060)),
+        broken=tuple(raw.get("broken", [])),
     )
 
 
@@ -90,6 +92,8 @@ def render(site: Site) -> dict[str, str]:
         pjsip.append(
             f"[{name}]\ntype = endpoint\ntransport = udp4\ncontext = phones\n"
             f"disallow = all\nallow = ulaw\naors = {name}\n"
+            # An option value Asterisk refuses: res_pjsip still answers Success to the reload.
+            + ("dtmf_mode = bogus\n" if name in site.broken else "")
         )
         pjsip.append(f"[{name}]\ntype = aor\nmax_contacts = 1\n")
     ext = ["[general]\nstatic = yes\nwriteprotect = yes\n"]
@@ -107,7 +111,18 @@ def site_yaml(
     endpoints: Sequence[str] = (),
     dialplan: Mapping[str, Sequence[str]] | None = None,
     port: int = 5060,
+    broken: Sequence[str] = (),
 ) -> str:
     return yaml.safe_dump(
-        {"endpoints": list(endpoints), "dialplan": dict(dialplan or {}), "port": port}
+        {
+            "endpoints": list(endpoints),
+            "dialplan": dict(dialplan or {}),
+            "port": port,
+            "broken": list(broken),
+        }
     )
+
+
+def load_from(endpoints: Sequence[str], password: str = "x") -> Site:
+    """A Site value without mounts (to compute expected renderings)."""
+    return Site(endpoints=tuple(endpoints), dialplan={}, trunk_user="pod1", trunk_password=password)

@@ -205,3 +205,14 @@ async def test_secrets_never_in_errors_or_state(rig: Rig) -> None:
     assert "sekrit-new" not in text
     assert "pw1" not in text
     assert standin  # the stand-in site is what renders the password
+
+
+async def test_reverting_to_the_live_config_clears_the_failure(rig: Rig) -> None:
+    """After a rejected change, mounts reverted to the live content report success again."""
+    rig.start()
+    write_mount(rig.site, {"site.yaml": "endpoints: [a\n"})
+    assert (await rig.applier.apply()).outcome == "rejected"
+    rig.swap_site(["alice"])
+    assert (await rig.applier.apply()).outcome == "unchanged"
+    assert rig.value(LAST_OK) == 1
+    assert rig.applier.state.last_error is None

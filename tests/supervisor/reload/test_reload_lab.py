@@ -1,0 +1,261 @@
+"""Live reload against a real Asterisk 22 in the lab: kubelet swaps go live, bad input keeps the
+last good config (checked over AMI), a Secret change re-registers, churn and calls survive."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from lab import netns, sipp
+from lab.asterisk import wait_until
+from lab.kubelet import write_mount
+from supervisor.reload import Reloader
+from tests.supervisor.reload import standin
+from tests.supervisor.reload.labpbx import LabPbx
+
+pytestmark = pytest.mark.lab
+
+
+@pytest.fixture(scope="module")
+def pbx(rootfs: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabPbx]:
+    the_pbx = LabPbx(rootfs, tmp_path_factory.mktemp("mounts"))
+    try:
+        yield the_pbx.start()
+    finally:
+        the_pbx.stop()
+
+
+@pytest.fixture
+async def baseline(pbx: LabPbx) -> LabPbx:
+    """Every test starts from the same live config."""
+    pbx.set_site(["alice"])
+    pbx.set_password(pbx.password)
+    result = await pbx.applier().apply()
+    assert result.outcome in ("applied", "unchanged"), result.problems
+    return pbx
+
+
+@contextlib.asynccontextmanager
+async def running(pbx: LabPbx, registry: CollectorRegistry, debounce: float):  # type: ignore[no-untyped-def]
+    booted = asyncio.Event()
+    booted.set()
+    applier = pbx.applier(registry)
+    await applier.apply()
+    reloader = Reloader(applier=applier, booted=booted, debounce=debounce, resync=60)
+    task = asyncio.create_task(reloader.run(), name="reload")
+    try:
+        yield applier
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def until(predicate: object, timeout: float, what: str) -> None:
+    await asyncio.to_thread(wait_until, predicate, timeout, 0.05, what)
+
+
+async def test_configmap_swap_adds_an_endpoint(baseline: LabPbx) -> None:
+    """An endpoint added by a ConfigMap swap appears in PJSIPShowEndpoints."""
+    registry = CollectorRegistry()
+    async with running(baseline, registry, debounce=0.2):
+        baseline.set_site(["alice", "bob"])
+        await until(lambda: "bob" in baseline.endpoints(), 5, "bob in PJSIPShowEndpoints")
+        await until(
+            lambda: registry.get_sample_value("asterisk_supervisor_last_reload_successful") == 1,
+            5,
+            "verified",
+        )
+    assert registry.get_sample_value(
+        "asterisk_supervisor_reloads_total", {"module": "res_pjsip.so"}
+    )
+    assert (
+        registry.get_sample_value("asterisk_supervisor_reloads_total", {"module": "pbx_config.so"})
+        is None
+    )
+
+
+async def test_dialplan_change_shows(baseline: LabPbx) -> None:
+    """A dialplan change from the ConfigMap shows in ShowDialPlan."""
+    baseline.set_site(["alice"], dialplan={"phones/200": ["Answer()", "NoOp(hi)", "Hangup()"]})
+    result = await baseline.applier().apply()
+    assert result.outcome == "applied", result.problems
+    assert result.modules == ("pbx_config.so",)
+    assert baseline.dialplan("phones") == {"200": ["Answer", "NoOp", "Hangup"]}
+
+
+BAD = {
+    "invalid yaml": ({"site.yaml": "endpoints: [bob\n"}, {}),
+    "schema error": ({"site.yaml": "endpoints: {bob: 1}\n"}, {}),
+    "binary file": ({"site.yaml": b"endpoints: [bob]\n\x00\xff"}, {}),
+    "oversized file": ({"site.yaml": "endpoints: [bob]\n" + "#" * 70_000}, {}),
+    "symlink outside": ({}, {"site.yaml": "/etc/hostname"}),
+    "refused by asterisk": ({"site.yaml": standin.site_yaml(["alice", "bob"], broken=["bob"])}, {}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+async def test_bad_input_keeps_the_last_good_config(baseline: LabPbx, case: str) -> None:
+    """Bad input: one error, a failure count, last_reload_successful=0, Asterisk still runs the
+    previous config; then a fixed config applies."""
+    files, links = BAD[case]
+    registry = CollectorRegistry()
+    applier = baseline.applier(registry)
+    await applier.apply()
+    write_mount(baseline.site, files, symlinks=links)
+    result = await applier.apply()
+    assert result.outcome in ("rejected", "failed")
+    assert result.problems
+    assert registry.get_sample_value("asterisk_supervisor_last_reload_successful") == 0
+    assert (
+        registry.get_sample_value("asterisk_supervisor_config_apply_operations_failed_total") == 1
+    )
+    assert baseline.endpoints() == ["alice", "doorbell"]
+    assert "[bob]" not in (baseline.run.path("etc") / "pjsip.conf").read_text()
+    baseline.set_site(["alice", "carol"])
+    fixed = await applier.apply()
+    assert fixed.outcome == "applied", fixed.problems
+    assert baseline.endpoints() == ["alice", "carol", "doorbell"]
+    assert registry.get_sample_value("asterisk_supervisor_last_reload_successful") == 1
+
+
+async def test_missing_secret_key_keeps_the_trunk(baseline: LabPbx) -> None:
+    """A Secret without the password key is rejected; the registration stays configured."""
+    applier = baseline.applier()
+    await applier.apply()
+    write_mount(baseline.secrets, {"unrelated": "x"})
+    result = await applier.apply()
+    assert result.outcome == "rejected"
+    assert any("trunk-password" in p for p in result.problems)
+    baseline.set_password(baseline.password)
+    assert (await applier.apply()).outcome == "unchanged"  # back to what is live
+    assert applier.state.last_error is None
+    assert "provider" in str(
+        baseline.ami and baseline.ami.action({"Action": "PJSIPShowRegistrationsOutbound"})
+    )
+
+
+def registered_after(pbx: LabPbx, since: int) -> bool:
+    assert pbx.ami is not None
+    return any(
+        e.get("Event") == "Registry" and e.get("Status") == "Registered"
+        for e in pbx.ami.events[since:]
+    )
+
+
+def listening(pbx: LabPbx) -> bool:
+    out = pbx.lab.run("provider", ["ss", "-Hnul"], check=False).stdout
+    return ":5060 " in out
+
+
+async def test_secret_change_reregisters_with_the_new_password(baseline: LabPbx) -> None:
+    """A Secret swap makes the trunk register at a registrar that accepts only the new password."""
+    ami = baseline.ami
+    assert ami is not None
+    new = "n3w-" + baseline.password
+    baseline.start_registrar(new)
+    await until(lambda: listening(baseline), 5, "registrar listening")
+    mark = len(ami.events)
+    try:
+        baseline.set_password(new)
+        result = await baseline.applier().apply()
+        assert result.outcome == "applied", result.problems
+        try:
+            await until(lambda: registered_after(baseline, mark), 15, "registered, new password")
+        except TimeoutError:
+            registrar = baseline.registrar.output()[-2000:] if baseline.registrar else ""
+            raise AssertionError(f"{ami.events[mark:]}\n{registrar}") from None
+    finally:
+        baseline.start_registrar(baseline.password)
+        await until(lambda: listening(baseline), 5, "registrar listening")
+
+
+async def test_100_swaps_in_5_s_end_with_the_last_and_no_partial_file(baseline: LabPbx) -> None:
+    """100 swaps in 5 s: exactly the last is live; no reader ever saw a partial pjsip.conf."""
+    registry = CollectorRegistry()
+    log_start = len(baseline.asterisk.problems())
+    sites = [standin.load_from(["alice", f"s{i}"], baseline.password) for i in range(100)]
+    complete = {baseline.render(s)["pjsip.conf"] for s in sites}
+    complete.add((baseline.run.path("etc") / "pjsip.conf").read_text())
+    seen: set[str] = set()
+    stop = threading.Event()
+
+    def reader() -> None:
+        path = baseline.run.path("etc") / "pjsip.conf"
+        while not stop.is_set():
+            seen.add(path.read_text())
+
+    thread = threading.Thread(target=reader, name="partial-reader")
+    thread.start()
+    try:
+        async with running(baseline, registry, debounce=0.05) as applier:
+            start = time.monotonic()
+            for i in range(100):
+                baseline.set_site(["alice", f"s{i}"])
+                await asyncio.sleep(max(0, start + (i + 1) * 0.05 - time.monotonic()))
+            assert time.monotonic() - start < 5.5
+            await until(lambda: baseline.endpoints() == ["alice", "doorbell", "s99"], 5, "last")
+            await until(
+                lambda: applier.state.live_hash is not None and applier.state.last_error is None,
+                5,
+                "ok",
+            )
+    finally:
+        stop.set()
+        thread.join()
+    assert len(seen) >= 2  # the reader did see versions change under it
+    assert seen <= complete, "a reader saw a file that is not one complete rendering"
+    applies = registry.get_sample_value(
+        "asterisk_supervisor_reloads_total", {"module": "res_pjsip.so"}
+    )
+    assert applies
+    assert applies >= 2
+    assert not registry.get_sample_value("asterisk_supervisor_config_apply_operations_failed_total")
+    problems = [
+        p
+        for p in baseline.asterisk.problems()[log_start:]
+        if "pjsip.conf" in p or "parse" in p.lower()
+    ]
+    assert problems == []
+
+
+async def test_call_survives_10_reloads(baseline: LabPbx) -> None:
+    """A call in progress stays up across 10 reloads of res_pjsip and pbx_config."""
+    assert baseline.ami is not None
+    call = sipp.call(
+        baseline.lab,
+        baseline.run,
+        "doorbell",
+        netns.DOORBELL_V4,
+        f"{netns.POD_V4}:5060",
+        "100",
+        hold_ms=6000,
+        name="long-call",
+    )
+    try:
+        ami = baseline.ami
+
+        def channels() -> list[str]:
+            reply = ami.action({"Action": "CoreShowChannels"})
+            return [m["Channel"] for m in reply if m.get("Event") == "CoreShowChannel"]
+
+        await until(lambda: channels() != [], 5, "call up")
+        first = channels()
+        applier = baseline.applier()
+        for i in range(10):
+            baseline.set_site(["alice", f"c{i}"], dialplan={"phones/300": [f"NoOp({i})"]})
+            result = await applier.apply()
+            assert result.outcome == "applied", result.problems
+            assert set(result.modules) == {"res_pjsip.so", "pbx_config.so"}
+            assert channels() == first
+            await asyncio.sleep(0.2)
+        assert await asyncio.to_thread(call.wait, 20) == 0, call.output()[-2000:]
+    finally:
+        call.stop()
