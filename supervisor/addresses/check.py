@@ -245,7 +245,11 @@ _CONSISTENT_ATTEMPTS = 3
 def check(
     expected: Sequence[ExpectedAddress], trunks: Sequence[Trunk], probe: Probe | None = None
 ) -> Report:
-    """One blocking check in the calling thread's network namespace (the CLI's)."""
+    """One blocking check in the calling thread's network namespace (the CLI's).
+
+    Not for a thread with a running event loop (pyroute2's sync API runs its own): use
+    `check_async` or the monitor there.
+    """
     resolved = [resolve_trunk(t) for t in trunks]
     before = kernel.read_addresses()
     for _ in range(_CONSISTENT_ATTEMPTS):
