@@ -15,6 +15,7 @@ from supervisor import __version__
 
 # Subcommand modules, in help order.
 COMMANDS: tuple[str, ...] = (
+    "supervisor.cli_run",
     "supervisor.cli_addresses",
     "supervisor.cli_check",
     "supervisor.cli_render",

@@ -183,6 +183,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from supervisor import app  # the composition root is only imported when it runs
+    # The composition root is imported only when it runs: `check` and `render` stay light.
+    from supervisor.app import main as run_supervisor
 
-    return app.main(settings_from(args))
+    return run_supervisor(settings_from(args))

@@ -175,7 +175,8 @@ class AsteriskSupervisor:
             code = await self.current.wait()
             self.on_exit(code)
             if self.stopping:
-                return
+                # The shutdown path stopped Asterisk and will end the task group: wait for it.
+                await asyncio.Event().wait()
             runtime = time.monotonic() - self.current.started_at
             log.error("Asterisk %s after %.1f s", describe_exit(code), runtime)
             now = time.monotonic()

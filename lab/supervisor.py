@@ -1,0 +1,140 @@
+"""The supervisor as a real process in the pod namespace, as the container's entrypoint would run:
+`ip netns exec <pod> python -m supervisor run ...` with Asterisk chrooted into the lab tree."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lab.asterisk import RunDir
+from lab.kubelet import write_mount
+from lab.netns import Lab
+from lab.paths import REPO
+from lab.prometheus import free_port, http_get
+
+
+def read_dir(path: Path) -> dict[str, str]:
+    return {p.name: p.read_text() for p in sorted(path.iterdir()) if p.is_file()}
+
+
+@dataclass
+class SupervisorRun:
+    """Mounts (kubelet-style) under the run directory, the supervisor process, HTTP helpers."""
+
+    lab: Lab
+    run: RunDir
+    site: Mapping[str, str]
+    secrets: Mapping[str, str]
+    extra_args: list[str] = field(default_factory=list)
+    process: subprocess.Popen[bytes] | None = None
+    port: int = 0
+
+    def __post_init__(self) -> None:
+        self.config_mount = self.run.host / "mounts" / "site"
+        self.secret_mount = self.run.host / "mounts" / "secrets"
+        self.log = self.run.path("log") / "supervisor.out"
+        write_mount(self.config_mount, dict(self.site))
+        write_mount(self.secret_mount, dict(self.secrets), mode=0o600)
+
+    def argv(self) -> list[str]:
+        inside = self.run.inside
+        return self.lab.netns_exec(
+            "pod",
+            [
+                sys.executable, "-m", "supervisor", "run",
+                "--config", str(self.config_mount),
+                "--secrets", str(self.secret_mount),
+                "--asterisk-root", str(self.run.rootfs),
+                "--asterisk-etc", inside(self.run.path("etc")),
+                "--asterisk-run", inside(self.run.path("run")),
+                "--asterisk-log", inside(self.run.path("log")),
+                "--asterisk-spool", inside(self.run.path("spool")),
+                "--asterisk-lib", inside(self.run.path("lib")),
+                "--asterisk-db", inside(self.run.path("db")),
+                "--asterisk-user", "asterisk",
+                "--http-listen", f"127.0.0.1:{self.port}",
+                *self.extra_args,
+            ],
+        )
+
+    def start(self) -> SupervisorRun:
+        self.port = self.port or free_port(self.lab.pod)
+        with open(self.log, "ab") as out:
+            self.process = subprocess.Popen(
+                self.argv(), cwd=REPO, stdin=subprocess.DEVNULL, stdout=out,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        return self
+
+    def get(self, path: str) -> tuple[int, str]:
+        try:
+            body = http_get(f"http://127.0.0.1:{self.port}{path}", self.lab.pod)
+            return 200, body.decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    def ready(self) -> bool:
+        try:
+            return self.get("/readyz")[0] == 200
+        except OSError:
+            return False
+
+    def status(self) -> dict[str, Any]:
+        return dict(json.loads(self.get("/status?format=json")[1]))
+
+    def wait_ready(self, timeout: float = 30.0) -> float:
+        """Seconds until /readyz answered 200."""
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"supervisor exited {self.process.returncode}:\n{self.output()}")
+            if self.ready():
+                return time.monotonic() - start
+            time.sleep(0.05)
+        raise TimeoutError(f"not ready after {timeout} s:\n{self.get('/status')[1]}\n"
+                           f"{self.output()[-3000:]}")
+
+    def metric(self, name: str, labels: Mapping[str, str] | None = None) -> float | None:
+        from prometheus_client.parser import text_string_to_metric_families
+
+        text = self.get("/metrics")[1]
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and all(sample.labels.get(k) == v
+                                               for k, v in (labels or {}).items()):
+                    return float(sample.value)
+        return None
+
+    def update_site(self, site: Mapping[str, str]) -> None:
+        write_mount(self.config_mount, dict(site))
+
+    def signal(self, sig: signal.Signals) -> None:
+        assert self.process is not None
+        self.process.send_signal(sig)
+
+    def wait(self, timeout: float) -> int:
+        assert self.process is not None
+        return self.process.wait(timeout)
+
+    def stop(self) -> int | None:
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(40)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        return self.process.returncode
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""

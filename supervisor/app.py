@@ -1,0 +1,431 @@
+"""The composition root: the only module that knows every part.
+
+Start-up order: settings → load and validate the site (fatal when invalid: there is no last good
+config yet) → render and write → wait for the pod's required addresses → start Asterisk → wait for
+FullyBooted over AMI → watch and reload. HTTP (probes, status, metrics) is up from the first moment
+and only reads state. Every long-running task is named and guarded; signal handlers only set
+events; shutdown is one path: drain, stop Asterisk, cancel the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import signal
+import time
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, NoReturn
+
+from prometheus_client import CollectorRegistry, Gauge
+
+from supervisor import http, logs
+from supervisor.addresses.fromsite import expected_from_site
+from supervisor.addresses.model import ExpectedAddress
+from supervisor.addresses.monitor import AddressesNotUsable, AddressMonitor
+from supervisor.ami.client import AmiClient, AmiSettings
+from supervisor.ami.state import AsteriskState
+from supervisor.ami.types import AmiError
+from supervisor.health import add_health_routes
+from supervisor.metrics.asterisk import AsteriskCollector
+from supervisor.process.asterisk import AsteriskProcess, AsteriskSupervisor, CrashLoop
+from supervisor.process.drain import drain
+from supervisor.process.reaper import Reaper, become_subreaper
+from supervisor.reload import Applier, ConfigDir, Reloader, ReloadMetrics, StartupError
+from supervisor.render import MODULE_OF_FILE, Directories, RenderContext, render
+from supervisor.settings import Mode, Settings
+from supervisor.site.changes import restart_required
+from supervisor.site.errors import SiteInvalid
+from supervisor.site.load import LoadedSite, load_site, load_site_dirs
+from supervisor.status import Check, Heartbeat, StatusBoard
+
+log = logging.getLogger("supervisor")
+
+EXIT_OK = 0
+EXIT_STARTUP = 1
+EXIT_CRASH_LOOP = 3
+
+
+class StartupFailure(Exception):
+    """Start-up cannot complete; the message is the one line the operator needs."""
+
+
+class _Stopped(Exception):
+    """Raised by the shutdown path to end the task group after a clean drain."""
+
+
+async def guard(name: str, coro: Coroutine[Any, Any, Any]) -> NoReturn:
+    """Run a task that must never return: log how it ended, and make a return an error (a
+    TaskGroup only cancels its siblings when one raises)."""
+    try:
+        await coro
+    except asyncio.CancelledError:
+        raise
+    except (_Stopped, StartupFailure, CrashLoop):
+        raise
+    except Exception:
+        log.exception("task %s failed", name)
+        raise
+    raise RuntimeError(f"task {name} returned; it must run until cancelled")
+
+
+def asterisk_group(root: Path, user: str | None) -> int | None:
+    """The group Asterisk reads its config as: the run user's primary group in Asterisk's root
+    (the lab's chroot tree), or ours when Asterisk runs as we do (the image)."""
+    if user is None:
+        return os.getgid()
+    for line in (root / "etc" / "passwd").read_text().splitlines():
+        fields = line.split(":")
+        if fields and fields[0] == user:
+            return int(fields[3])
+    raise StartupFailure(f"user {user!r} not found in {root / 'etc' / 'passwd'}")
+
+
+class Supervisor:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        paths = settings.asterisk
+        self.registry = CollectorRegistry()
+        self.board = StatusBoard()
+        self.heartbeat = Heartbeat()
+        self.reaper = Reaper()
+        self.stop_requested = asyncio.Event()
+        self.force_stop = asyncio.Event()
+        self.draining = False
+        self.booted = asyncio.Event()
+        self.started_at = time.monotonic()
+        self.ready_since: float | None = None
+        ami_secret = secrets.token_hex(24)  # per boot; never logged, never leaves the pod
+        self.context = RenderContext(
+            ami_secret=ami_secret,
+            ami_port=settings.ami_port,
+            directories=Directories(
+                astetcdir=str(paths.etc),
+                astrundir=str(paths.run),
+                astlogdir=str(paths.log),
+                astspooldir=str(paths.spool),
+                astvarlibdir=str(paths.lib),
+                astdbdir=str(paths.db),
+            ),
+            run_user=settings.asterisk_user,
+        )
+        self.state = AsteriskState()
+        self.ami = AmiClient(
+            settings=AmiSettings(
+                username=self.context.ami_username, secret=ami_secret, port=settings.ami_port
+            ),
+            state=self.state,
+        )
+        AsteriskCollector.register(self.registry, self.state)
+        self.applier = Applier(
+            config_mounts=settings.config_dirs,
+            secret_mounts=settings.secret_dirs,
+            config_dir=ConfigDir(
+                paths.host(paths.etc), gid=asterisk_group(paths.root, settings.asterisk_user)
+            ),
+            load=load_site,
+            render=lambda loaded: render(loaded, self.context),
+            ami=self.ami,
+            metrics=ReloadMetrics(self.registry),
+            restart_check=lambda old, new: restart_required(old.site, new.site),
+            on_restart_required=self._restart_required,
+            module_map=MODULE_OF_FILE,
+        )
+        self.monitor: AddressMonitor | None = None
+        self.asterisk: AsteriskSupervisor | None = None
+        self.restart_reasons: tuple[str, ...] = ()
+        self._restart_wakeup = asyncio.Event()
+        self.up = Gauge(
+            "asterisk_supervisor_asterisk_up",
+            "Asterisk's process is running.",
+            registry=self.registry,
+        )
+        self.restarts = Gauge(
+            "asterisk_supervisor_asterisk_restarts_total",
+            "Asterisk restarts after a crash (the pod's restarts not included).",
+            registry=self.registry,
+        )
+        self.ready_gauge = Gauge(
+            "asterisk_supervisor_ready", "The supervisor reports ready.", registry=self.registry
+        )
+        self.ready_gauge.set_function(lambda: 1.0 if self.board.ready() else 0.0)
+        self.draining_gauge = Gauge(
+            "asterisk_supervisor_draining",
+            "Shutting down: new calls refused, active calls finishing.",
+            registry=self.registry,
+        )
+        self.draining_gauge.set_function(lambda: 1.0 if self.draining else 0.0)
+        self.board.add(self._checks)
+
+    # -- status --------------------------------------------------------------------------------
+
+    def _checks(self) -> list[Check]:
+        checks = [
+            Check(
+                name="draining",
+                ok=not self.draining,
+                detail="shutting down: new calls are refused" if self.draining else "no",
+            )
+        ]
+        reload_state = self.applier.state
+        detail = f"live {reload_state.live_hash[:12]}" if reload_state.live_hash else "none yet"
+        if reload_state.last_error:
+            detail += f"; last change rejected: {reload_state.last_error}"
+        if reload_state.restart_required:
+            detail += "; restart required: " + "; ".join(reload_state.restart_required)
+        checks.append(Check(name="config", ok=reload_state.config_live, detail=detail))
+        if self.settings.mode is Mode.ENTRYPOINT:
+            running = self.asterisk is not None and self.asterisk.running
+            checks.append(
+                Check(
+                    name="asterisk process",
+                    ok=running,
+                    detail="running" if running else "not running",
+                )
+            )
+        checks.append(
+            Check(
+                name="asterisk booted",
+                ok=self.booted.is_set(),
+                detail="FullyBooted" if self.booted.is_set() else "not booted",
+            )
+        )
+        connected = self.ami.connected.is_set()
+        checks.append(
+            Check(name="ami", ok=connected, detail="connected" if connected else "not connected")
+        )
+        if self.monitor is not None:
+            checks.extend(self.monitor.checks())
+        for name, registration in sorted(self.state.registrations.items()):
+            checks.append(
+                Check(
+                    name=f"trunk {name}",
+                    ok=registration.status == 1,
+                    detail=(
+                        "registered"
+                        if registration.status == 1
+                        else "rejected"
+                        if registration.status == 2
+                        else "unregistered"
+                    ),
+                    gates_readiness=self.settings.require_registered,
+                )
+            )
+        return checks
+
+    # -- life cycle ----------------------------------------------------------------------------
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+
+        def on_terminate(signame: str) -> None:
+            if self.stop_requested.is_set():
+                log.warning("%s again: stopping at once", signame)
+                self.force_stop.set()
+            else:
+                log.info("%s: draining, then stopping", signame)
+                self.stop_requested.set()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, on_terminate, sig.name)
+        loop.add_signal_handler(signal.SIGHUP, lambda: self._reloader_hint())
+
+    _reloader: Reloader | None = None
+
+    def _reloader_hint(self) -> None:
+        # SIGHUP: re-read the mounts now (the usual meaning of SIGHUP for a daemon).
+        if self._reloader is not None:
+            self._reloader.hint()
+
+    def _load_initial(self) -> LoadedSite:
+        try:
+            return load_site_dirs(self.settings.config_dirs, self.settings.secret_dirs)
+        except SiteInvalid as exc:
+            for problem in exc.problems:
+                log.error("%s", problem)
+            raise StartupFailure(
+                f"the site description is invalid ({len(exc.problems)} problem(s) above); "
+                "there is no last good config to run yet"
+            ) from None
+
+    async def run(self) -> int:
+        self._install_signals()
+        become_subreaper()
+        app = http.make_app(self.registry)
+        add_health_routes(app, self.board, self.heartbeat)
+        runner = await http.start(app, self.settings.http_host, self.settings.http_port)
+        log.info(
+            "HTTP on [%s]:%d: /healthz /readyz /status /metrics",
+            self.settings.http_host,
+            self.settings.http_port,
+        )
+        code = EXIT_OK
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for name, coro in (
+                    ("heartbeat", self.heartbeat.run()),
+                    ("reaper", self.reaper.run()),
+                    ("lifecycle", self._lifecycle(tg)),
+                    ("shutdown", self._shutdown()),
+                ):
+                    tg.create_task(guard(name, coro), name=name)
+        except* _Stopped:
+            pass
+        except* StartupFailure as failures:
+            for failure in failures.exceptions:
+                log.error("start-up failed: %s", failure)
+            code = EXIT_STARTUP
+        except* CrashLoop as crashes:
+            for crash in crashes.exceptions:
+                log.error("%s", crash)
+            code = EXIT_CRASH_LOOP
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(runner.cleanup())
+        return code
+
+    async def _lifecycle(self, tg: asyncio.TaskGroup) -> NoReturn:
+        settings = self.settings
+        loaded = self._load_initial()
+        override = tuple(ExpectedAddress.parse(a) for a in settings.expect_addresses)
+        expected, trunks = expected_from_site(loaded.site, override)
+        self.state.trunks = {name: name for name in loaded.site.trunks}
+        try:
+            self.applier.prepare()
+        except StartupError as exc:
+            raise StartupFailure(str(exc)) from None
+        self.monitor = AddressMonitor(
+            expected=expected,
+            trunks=trunks,
+            registry=self.registry,
+            on_recovered=self._addresses_recovered,
+        )
+        tg.create_task(guard("addresses", self.monitor.run()), name="addresses")
+        try:
+            await self.monitor.wait_usable(settings.address_timeout_s)
+        except AddressesNotUsable as exc:
+            raise StartupFailure(str(exc)) from None
+        log.info("required addresses usable after %.2f s", time.monotonic() - self.started_at)
+        tg.create_task(guard("ami", self.ami.run()), name="ami")
+        if settings.mode is Mode.ENTRYPOINT:
+            self.asterisk = AsteriskSupervisor(
+                argv=settings.asterisk.argv(),
+                reaper=self.reaper,
+                policy=settings.restart,
+                on_start=self._asterisk_started,
+                on_exit=self._asterisk_exited,
+            )
+            tg.create_task(guard("asterisk", self.asterisk.run()), name="asterisk")
+            tg.create_task(
+                guard("restart-when-idle", self._restart_when_idle()), name="restart-when-idle"
+            )
+        self._reloader = Reloader(
+            applier=self.applier,
+            booted=self.booted,
+            debounce=settings.debounce_s,
+            resync=settings.resync_s,
+        )
+        tg.create_task(guard("reload", self._reloader.run()), name="reload")
+        while True:
+            await self._track_boot()
+
+    async def _track_boot(self) -> None:
+        """One Asterisk life as AMI sees it: FullyBooted → config live → until the session ends."""
+        await self.ami.fully_booted.wait()
+        if not self.booted.is_set():
+            self.applier.asterisk_started()
+            self.booted.set()
+            if self.ready_since is None:
+                self.ready_since = time.monotonic()
+                log.info(
+                    "Asterisk fully booted; ready %.2f s after start",
+                    self.ready_since - self.started_at,
+                )
+            else:
+                log.info("Asterisk fully booted again")
+        # The client exposes "booted" as a level, not an edge: poll its fall cheaply.
+        while self.ami.fully_booted.is_set():  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
+        self.booted.clear()
+
+    def _asterisk_started(self, _process: AsteriskProcess) -> None:
+        self.up.set(1)
+
+    def _asterisk_exited(self, _code: int) -> None:
+        self.up.set(0)
+        self.booted.clear()
+        if self.asterisk is not None:
+            self.restarts.set(self.asterisk.restarts)
+        self.ami.close()  # the session is dead; reconnect to the next Asterisk without waiting
+
+    # -- restarts for changes Asterisk cannot reload --------------------------------------------
+
+    def _restart_required(self, reasons: tuple[str, ...]) -> None:
+        self.restart_reasons = reasons
+        if reasons:
+            log.warning("restart required to apply: %s", "; ".join(reasons))
+            self._restart_wakeup.set()
+
+    async def _restart_when_idle(self) -> NoReturn:
+        """Restart Asterisk at the first moment with no active calls, or at the deadline."""
+        while True:
+            await self._restart_wakeup.wait()
+            self._restart_wakeup.clear()
+            deadline = time.monotonic() + self.settings.restart_deadline_s
+            while self.restart_reasons and not self.draining:
+                idle = not self.state.calls and not self.state.channels
+                if idle or time.monotonic() >= deadline:
+                    log.info(
+                        "restarting Asterisk now (%s)",
+                        "no active calls" if idle else "restart deadline reached",
+                    )
+                    assert self.asterisk is not None
+                    self.asterisk.request_restart()
+                    self.restart_reasons = ()
+                    break
+                await asyncio.sleep(1.0)
+
+    async def _addresses_recovered(self, recovered: tuple[ExpectedAddress, ...]) -> None:
+        """Asterisk drops a transport whose bind failed and never retries; a res_pjsip reload
+        recreates it once the address is usable again."""
+        names = ", ".join(str(a.address) for a in recovered)
+        if not self.booted.is_set():
+            return
+        log.info("address(es) %s usable again: reloading res_pjsip to restore transports", names)
+        try:
+            await self.ami.action({"Action": "Reload", "Module": "res_pjsip.so"}, timeout=10)
+        except AmiError as exc:
+            log.warning("res_pjsip reload after address recovery failed: %s", exc)
+
+    # -- shutdown ------------------------------------------------------------------------------
+
+    async def _shutdown(self) -> NoReturn:
+        await self.stop_requested.wait()
+        self.draining = True
+        log.info("not ready: draining")
+        process = self.asterisk.current if self.asterisk is not None else None
+        if self.asterisk is not None and process is not None:
+            self.asterisk.stopping = True
+            code = await drain(
+                process,
+                stop_gracefully=self.settings.asterisk.remote_argv("core stop gracefully"),
+                reaper=self.reaper,
+                deadline_s=self.settings.drain_timeout_s,
+                force=self.force_stop,
+                grace_s=self.settings.stop_grace_s,
+            )
+            log.info("Asterisk stopped (%s)", code)
+        raise _Stopped
+
+
+async def _main(settings: Settings) -> int:
+    return await Supervisor(settings).run()
+
+
+def main(settings: Settings) -> int:
+    logs.configure(settings.log_format, settings.log_level)
+    log.info("asterisk-supervisor starting (%s mode)", settings.mode.value)
+    return asyncio.run(_main(settings))
