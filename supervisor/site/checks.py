@@ -144,7 +144,8 @@ def check(site: Site) -> list[Found]:
             found += _check_addresses((*path, "identify"), identify, family)
         for index, item in enumerate(identify):
             claim((*path, "identify", index), f"trunk {name}", item)
-        if trunk.transport is None and _first_transport(transports, family) is None:
+        explicit = trunk.transport is not None or trunk.family is not None
+        if not explicit and _first_transport(transports, family) is None:
             found.append((path, f"no {family} transport is defined"))
 
     contexts = set(BUILTIN_CONTEXTS) | raw_contexts(site)
