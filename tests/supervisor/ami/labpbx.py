@@ -25,6 +25,7 @@ from lab import minimal, sipp
 from lab.ami import NetnsLoop
 from lab.asterisk import Asterisk, RunDir, write_config
 from lab.netns import DOORBELL_V4, POD_V4, POD_V6, PROVIDER_V6, Lab
+from lab.paths import SCENARIOS
 from supervisor import http
 from supervisor.ami.client import AmiClient, AmiSettings
 from supervisor.ami.state import AsteriskState
@@ -255,6 +256,7 @@ class AmiLab:
         self.http_port = 0
         self._task: asyncio.Task[Any] | None = None
         self._uacs = 0
+        self._registrars = 0
 
     def _launch(self, process: sipp.Sipp) -> sipp.Sipp:
         """Sipp.start() without its scenario copy: copying rewrites every scenario file in place,
@@ -279,11 +281,21 @@ class AmiLab:
         return self._launch(uas)
 
     def start_registrar(self) -> sipp.Sipp:
-        self.registrar = sipp.registrar(
-            self.lab, self.run, PROVIDER_V6, TRUNK_USER, self.trunk_password
+        """The provider's registrar granting 20 s (Asterisk refreshes at the granted expiry, so
+        a registrar that dies is noticed within about 20 s)."""
+        template = (SCENARIOS / "registrar_short.xml").read_text()
+        scenario = self.run.path("scenarios") / "registrar-short-lab.xml"
+        scenario.write_text(
+            template.replace("@USERNAME@", TRUNK_USER).replace("@PASSWORD@", self.trunk_password)
         )
-        self.stoppers.append(self.registrar.stop)
-        return self.registrar
+        self._registrars += 1
+        registrar = sipp.Sipp(
+            self.lab, self.run, "provider", [], name=f"registrar-{self._registrars}"
+        )
+        registrar.args = ["-sf", self.run.inside(scenario), "-i", PROVIDER_V6, "-p", "5060"]
+        registrar.args += ["-t", "u1", "-m", "1000000"]
+        self.registrar = self._launch(registrar)
+        return registrar
 
     def start_asterisk(self) -> None:
         self.asterisk.start()

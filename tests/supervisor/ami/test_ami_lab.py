@@ -1,0 +1,278 @@
+"""The AMI client and Asterisk metrics against a real Asterisk 22, sipp and Debian's Prometheus.
+
+One Asterisk for the module (tests run in file order and compare counter deltas); the last test
+restarts it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab.ami import LabAmi
+from lab.asterisk import wait_until
+from lab.prometheus import Prometheus, http_get
+from tests.supervisor.ami.labpbx import CLIENT_URI, SERVER_URI, AmiLab
+
+pytestmark = pytest.mark.lab
+
+REG = {
+    "username": CLIENT_URI,
+    "domain": SERVER_URI,
+    "channel_type": "PJSIP",
+    "registration": "provider",
+}
+
+
+@pytest.fixture(scope="module")
+def pbx(rootfs: Path) -> Iterator[AmiLab]:
+    the_lab = AmiLab(rootfs)
+    try:
+        the_lab.start_asterisk()
+        the_lab.start_supervisor()
+        the_lab.wait_booted()
+        wait_until(lambda: the_lab.on_loop(lambda: bool(the_lab.state.endpoints)), 10)
+        yield the_lab
+    finally:
+        the_lab.close()
+
+
+def counts(pbx: AmiLab) -> dict[str, Any]:
+    """A copy of the counters (read on the supervisor's loop)."""
+
+    def copy() -> dict[str, Any]:
+        s = pbx.state
+        return {
+            "calls": dict(s.calls_total),
+            "causes": sum(s.hangup_causes.values()),
+            "duration": list(s.duration.counts),
+            "delay": list(s.answer_delay.counts),
+            "reconnects": s.ami_reconnects,
+            "events": s.events_total,
+        }
+
+    return pbx.on_loop(copy)
+
+
+def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    keys = set(after) | set(before)
+    return {
+        k: after.get(k, 0) - before.get(k, 0) for k in keys if after.get(k, 0) != before.get(k, 0)
+    }
+
+
+def finish(*uacs: Any, timeout: float = 40) -> None:
+    for uac in uacs:
+        try:
+            uac.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{uac.name} did not finish: {uac.output()[-1500:]}")
+
+
+def answered_calls(pbx: AmiLab) -> int:
+    return pbx.on_loop(
+        lambda: sum(1 for c in pbx.state.calls.values() if c.answered_at is not None)
+    )
+
+
+def test_trunk_status_follows_the_registrar(pbx: AmiLab) -> None:
+    """Registrar up -> status 1 within 15 s; killed -> 2 within 20 s; back -> 1 again."""
+
+    def status() -> float | None:
+        return pbx.value("asterisk_pjsip_outbound_registration_status", **REG)
+
+    assert status() != 1
+    t0 = time.monotonic()
+    pbx.start_registrar()
+    wait_until(lambda: status() == 1, 15, interval=0.1, what="Registered")
+    up_after = time.monotonic() - t0
+    first_success = pbx.value(
+        "asterisk_supervisor_registration_last_success_timestamp_seconds", registration="provider"
+    )
+    assert pbx.registrar is not None
+    pbx.registrar.stop()
+    t1 = time.monotonic()
+    wait_until(lambda: status() == 2, 20, interval=0.1, what="Rejected after the registrar died")
+    down_after = time.monotonic() - t1
+    t2 = time.monotonic()
+    pbx.start_registrar()
+    wait_until(lambda: status() == 1, 15, interval=0.1, what="Registered again")
+    print(
+        f"registered {up_after:.1f} s after the registrar came up; rejected {down_after:.1f} s "
+        f"after it died; registered {time.monotonic() - t2:.1f} s after it came back"
+    )
+    changes = pbx.value("asterisk_supervisor_registration_changes_total", registration="provider")
+    assert changes is not None
+    assert changes >= 3
+    last = pbx.value(
+        "asterisk_supervisor_registration_last_success_timestamp_seconds", registration="provider"
+    )
+    assert first_success is not None
+    assert last is not None
+    assert last > first_success
+
+
+def test_thirty_calls_counted_exactly_by_direction_and_outcome(pbx: AmiLab) -> None:
+    """A mix of 30 calls (doorbell to phones, inbound, outbound; answered, busy, unanswered):
+    exact counters, and durations and answer delays in the right buckets."""
+    before = counts(pbx)
+    uacs = [
+        pbx.call("doorbell", "10", calls=6, hold_ms=1000),  # phone1 answers after 1.5 s
+        pbx.call("doorbell", "11", calls=3),  # phone2 busy
+        pbx.call("doorbell", "12", calls=3),  # phone3 rings out (Dial timeout 2 s)
+        pbx.call("provider", "100", calls=6, hold_ms=3000),
+        pbx.call("provider", "101", calls=3),
+        pbx.call("provider", "102", calls=3),
+        pbx.call("doorbell", "20", calls=3, hold_ms=1000),  # provider answers after 0.5 s
+        pbx.call("doorbell", "21", calls=3),  # provider busy
+    ]
+    finish(*uacs)
+    wait_until(
+        lambda: (
+            sum(delta(counts(pbx)["calls"], before["calls"]).values()) >= 30
+            and pbx.on_loop(lambda: pbx.state.calls_active) == 0
+        ),
+        10,
+        what="30 calls ended",
+    )
+    after = counts(pbx)
+    assert delta(after["calls"], before["calls"]) == {
+        ("internal", "", "answered"): 6,
+        ("internal", "", "busy"): 3,
+        ("internal", "", "no_answer"): 3,
+        ("inbound", "provider", "answered"): 6,
+        ("inbound", "provider", "busy"): 3,
+        ("inbound", "provider", "no_answer"): 3,
+        ("outbound", "provider", "answered"): 3,
+        ("outbound", "provider", "busy"): 3,
+    }
+    assert after["causes"] - before["causes"] == 30
+    # Talk time: 9 calls held ~1 s land in (1, 2.5], 6 held ~3 s in (2.5, 5]; buckets are
+    # le=1, 2.5, 5, ... (per bucket, not cumulative, in the state).
+    duration = [a - b for a, b in zip(after["duration"], before["duration"], strict=True)]
+    assert duration[:4] == [0, 9, 6, 0]
+    assert sum(duration) == 15
+    # Answer delay: the provider answers after 0.5 s (3 calls, (0.5, 1]); phone1 after 1.5 s
+    # (12 calls, (1, 2]).
+    delay = [a - b for a, b in zip(after["delay"], before["delay"], strict=True)]
+    assert delay[:4] == [0, 3, 12, 0]
+
+
+def test_ami_cut_mid_call_resyncs_without_double_counting(pbx: AmiLab) -> None:
+    """AMI connection cut while calls are up; one call ends meanwhile: after the reconnect the
+    active calls match Asterisk and each call is counted exactly once."""
+    before = counts(pbx)
+    long_calls = pbx.call("doorbell", "10", calls=2, hold_ms=8000)
+    short_call = pbx.call("provider", "100", calls=1, hold_ms=2500)
+    wait_until(lambda: answered_calls(pbx) == 3, 10, what="3 answered calls")
+    pbx.proxy.refuse = True
+    pbx.on_loop(pbx.proxy.cut)
+    wait_until(lambda: pbx.value("asterisk_supervisor_ami_connected") == 0, 5)
+    finish(short_call, timeout=15)  # ends while we are not watching
+    pbx.proxy.refuse = False
+    wait_until(
+        lambda: (
+            pbx.value("asterisk_supervisor_ami_connected") == 1
+            and counts(pbx)["reconnects"] > before["reconnects"]
+            and pbx.on_loop(lambda: pbx.state.calls_active) == 2
+        ),
+        10,
+        what="reconnect and re-sync",
+    )
+    assert pbx.client is not None
+    truth = pbx.run_async(pbx.client.action({"Action": "CoreShowChannels"}))
+    linked = {m["Linkedid"] for m in truth if m.get("Event") == "CoreShowChannel"}
+    assert pbx.value("asterisk_supervisor_calls_active") == len(linked) == 2
+    assert pbx.value("asterisk_supervisor_channels_active") == 4
+    assert delta(counts(pbx)["calls"], before["calls"]) == {("inbound", "provider", "answered"): 1}
+    finish(long_calls, timeout=20)
+    wait_until(lambda: pbx.value("asterisk_supervisor_calls_active") == 0, 5)
+    after = counts(pbx)
+    assert delta(after["calls"], before["calls"]) == {
+        ("inbound", "provider", "answered"): 1,
+        ("internal", "", "answered"): 2,
+    }
+    # The call that ended unseen has no talk time; the two watched ones do.
+    assert sum(after["duration"]) - sum(before["duration"]) == 2
+
+
+def test_prometheus_scrapes_metrics_and_promtool_accepts_them(pbx: AmiLab) -> None:
+    """Debian's Prometheus in the pod scrapes /metrics: target up, the agreed series present;
+    promtool parses the live exposition and lints only res_prometheus' fixed names."""
+    prom = Prometheus(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: supervisor\n"
+        f"    static_configs:\n      - targets: ['127.0.0.1:{pbx.http_port}']\n",
+        lab=pbx.lab,
+    ).start()
+    try:
+        wait_until(lambda: prom.query('up{job="supervisor"} == 1'), 15, what="target up")
+        for series in (
+            'asterisk_pjsip_outbound_registration_status{registration="provider"}',
+            'asterisk_supervisor_calls_total{direction="inbound",outcome="answered"}',
+            "asterisk_supervisor_call_duration_seconds_bucket",
+            "asterisk_supervisor_ami_connected",
+            "asterisk_core_uptime_seconds",
+            "asterisk_calls_sum",
+        ):
+            wait_until(lambda s=series: prom.query(s), 5, what=series)  # type: ignore[misc]
+    finally:
+        prom.stop()
+    text = http_get(f"http://127.0.0.1:{pbx.http_port}/metrics", pbx.lab.pod)
+    result = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True)
+    problems = (result.stdout + result.stderr).decode().strip().splitlines()
+    assert result.returncode in (0, 3), problems
+    legacy = ("asterisk_core_", "asterisk_calls_", "asterisk_channels_", "asterisk_endpoints_")
+    assert all(p.startswith((*legacy, "asterisk_bridges_")) for p in problems), problems
+
+
+def test_event_volume_per_call_with_and_without_filters(pbx: AmiLab) -> None:
+    """The rendered user's classes and filters cut the AMI events per call several-fold."""
+    unfiltered = LabAmi(pbx.lab.pod, pbx.all_user, pbx.all_secret)
+    try:
+        unfiltered.connect()
+        time.sleep(0.3)
+        base_all, base_ours = len(unfiltered.events), counts(pbx)["events"]
+        calls = [
+            pbx.call("doorbell", "10", calls=4, hold_ms=300),
+            pbx.call("provider", "101", calls=4),
+        ]
+        finish(*calls)
+        wait_until(lambda: pbx.on_loop(lambda: pbx.state.calls_active) == 0, 10)
+        time.sleep(0.5)
+        per_call_all = (len(unfiltered.events) - base_all) / 8
+        per_call_ours = (counts(pbx)["events"] - base_ours) / 8
+    finally:
+        unfiltered.close()
+    print(f"AMI events per call: {per_call_all:.1f} unfiltered, {per_call_ours:.1f} filtered")
+    assert per_call_ours * 3 < per_call_all
+
+
+def test_asterisk_restart_mid_call_counts_each_call_once(pbx: AmiLab) -> None:
+    """Asterisk restarted while calls are up: after the reconnect no call is active and each of
+    them was counted exactly once; uptime starts over."""
+    before = counts(pbx)
+    uac = pbx.call("doorbell", "10", calls=2, hold_ms=10000)
+    wait_until(lambda: answered_calls(pbx) == 2, 10, what="2 answered calls")
+    pbx.asterisk.stop()
+    pbx.asterisk.start()
+    wait_until(
+        lambda: (
+            pbx.value("asterisk_supervisor_ami_connected") == 1
+            and counts(pbx)["reconnects"] > before["reconnects"]
+            and pbx.value("asterisk_core_uptime_seconds") is not None
+        ),
+        20,
+        what="reconnected to the new Asterisk",
+    )
+    pbx.wait_booted()
+    wait_until(lambda: pbx.value("asterisk_supervisor_calls_active") == 0, 5)
+    uac.stop()
+    uptime = pbx.value("asterisk_core_uptime_seconds")
+    assert uptime is not None
+    assert uptime < 30
+    assert delta(counts(pbx)["calls"], before["calls"]) == {("internal", "", "answered"): 2}
