@@ -1,0 +1,124 @@
+"""The renderer: golden files for examples/home, determinism, where secrets go, raw snippets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from supervisor.render import MODULE_OF_FILE, SECRET_FILES, Prometheus, RenderContext, render
+from supervisor.site.load import load_site_dirs
+from tests.supervisor.render.asterisk_conf import find, parse
+from tests.supervisor.site.sites import EXAMPLES, base, load_dict
+
+GOLDEN = Path(__file__).parent / "golden"
+CONTEXT = RenderContext(ami_secret="golden-ami-secret")
+
+
+def home() -> dict[str, str]:
+    loaded = load_site_dirs([EXAMPLES / "home" / "site"], [EXAMPLES / "home" / "secrets"])
+    return render(loaded, CONTEXT)
+
+
+def test_home_matches_golden_files() -> None:
+    """examples/home renders exactly the reviewed files (UPDATE_GOLDEN=1 rewrites them)."""
+    files = home()
+    target = GOLDEN / "home"
+    if os.environ.get("UPDATE_GOLDEN"):
+        target.mkdir(parents=True, exist_ok=True)
+        for old in target.glob("*.conf"):
+            old.unlink()
+        for name, text in files.items():
+            (target / name).write_text(text)
+    expected = {p.name: p.read_text() for p in sorted(target.glob("*.conf"))}
+    assert files == expected
+
+
+def test_render_is_deterministic_and_parses() -> None:
+    """Two renders are identical, and every file is plain Asterisk config syntax."""
+    first, second = home(), home()
+    assert first == second
+    for text in first.values():
+        parse(text)
+
+
+def test_every_file_has_a_reload_module() -> None:
+    """MODULE_OF_FILE covers every file the renderer can write."""
+    files = render(load_dict(base()), RenderContext(ami_secret="x", prometheus=Prometheus()))
+    assert set(files) <= set(MODULE_OF_FILE)
+
+
+def test_secrets_appear_only_in_auth_sections_and_manager() -> None:
+    """Passwords are in pjsip.conf auth sections only; the AMI secret only in manager.conf."""
+    files = home()
+    for name, text in files.items():
+        for secret in ("provider-secret", "desk-secret", "kitchen\\;secret"):
+            if secret in text:
+                assert name == "pjsip.conf"
+                for section in parse(text):
+                    if any(secret.replace("\\", "") in v for _, v in section.options):
+                        assert section.get("type") == "auth"
+        if "golden-ami-secret" in text:
+            assert name in SECRET_FILES
+            assert name == "manager.conf"
+    pjsip = parse(files["pjsip.conf"])
+    assert find(pjsip, "kitchen", "auth").get("password") == "kitchen;secret"
+
+
+def test_manager_listens_on_loopback_with_subscription_classes() -> None:
+    """manager.conf: 127.0.0.1 only, the supervisor's user with its classes and event filters."""
+    from supervisor.ami import subscription
+
+    manager = parse(home()["manager.conf"])
+    general = find(manager, "general")
+    assert general.get("bindaddr") == "127.0.0.1"
+    user = find(manager, "supervisor")
+    assert user.get("read") == ",".join(subscription.READ_CLASSES)
+    assert user.get("write") == ",".join(subscription.WRITE_CLASSES)
+    filters = [k for k, _ in user.options if k.startswith("eventfilter")]
+    assert filters == [f"eventfilter(action(include),name({e}))" for e in subscription.EVENTS]
+
+
+def test_transports_bind_to_the_site_addresses() -> None:
+    """Transports bind to the pod's addresses, not wildcards, unless asked."""
+    pjsip = parse(home()["pjsip.conf"])
+    assert find(pjsip, "udp6", "transport").get("bind") == "[2001:db8:e8b1::1:1]:5060"
+    assert find(pjsip, "udp4", "transport").get("bind") == "203.0.113.10:5060"
+    site = base()
+    site["transports"] = {"any6": {"family": "ipv6", "bind": "wildcard", "port": 5070}}
+    site["endpoints"]["doorbell"]["family"] = None
+    pjsip = parse(render(load_dict(site), CONTEXT)["pjsip.conf"])
+    assert find(pjsip, "any6", "transport").get("bind") == "[::]:5070"
+
+
+def test_raw_snippet_is_appended_after_a_marker() -> None:
+    """A raw snippet lands at the end of its file, in its own section."""
+    site = base()
+    site["raw"] = {"pjsip.conf": "[extra-aor]\ntype = aor\ncontact = sip:[2001:db8::5]\n"}
+    pjsip = render(load_dict(site), CONTEXT)["pjsip.conf"]
+    assert pjsip.endswith(
+        "; ---- raw snippet from the site description (raw.pjsip.conf) ----\n"
+        "[extra-aor]\ntype = aor\ncontact = sip:[2001:db8::5]\n"
+    )
+    assert parse(pjsip)[-1].name == "extra-aor"
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_prometheus_files_only_when_enabled(enabled: bool) -> None:
+    """http.conf enables the HTTP server and prometheus.conf exists only with Prometheus."""
+    context = RenderContext(
+        ami_secret="x", prometheus=Prometheus(bind="127.0.0.1", port=8088) if enabled else None
+    )
+    files = render(load_dict(base()), context)
+    assert ("prometheus.conf" in files) is enabled
+    assert ("load = res_prometheus.so" in files["modules.conf"]) is enabled
+    assert find(parse(files["http.conf"]), "general").get("enabled") == ("yes" if enabled else "no")
+
+
+def test_render_context_rejects_unsafe_values() -> None:
+    """The render context refuses an AMI secret or directory that could break its file."""
+    with pytest.raises(ValueError, match="ami_secret"):
+        RenderContext(ami_secret="a\nb")
+    with pytest.raises(ValueError, match="astetcdir"):
+        RenderContext(ami_secret="x", directories=type(CONTEXT.directories)(astetcdir="etc"))
