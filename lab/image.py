@@ -4,10 +4,20 @@ user, volumes, entrypoint and virtual environment the Dockerfile declares."""
 
 from __future__ import annotations
 
+import configparser
 import json
+import os
+import platform
 import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from dockerfile_parse import DockerfileParser
 
@@ -136,3 +146,157 @@ def image_facts(path: Path = DOCKERFILE) -> ImageFacts:
         copied_from_build=tuple(copied),
         stages=all_stages,
     )
+
+
+# ---- the image's root filesystem without a container engine ------------------------------------
+#
+# The image is the lab's root filesystem (same package list, same snapshot recipe) plus what the
+# Dockerfile's build stage adds: the supervisor in a virtual environment made by the tree's own
+# python3. `build_layer` installs that into a directory (an overlay upper layer); `image_root`
+# stacks it read-only over the root filesystem and mounts a fresh tmpfs on each VOLUME, as the
+# pod's emptyDirs do. Mounts need root.
+
+
+def _run(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, check=True, capture_output=True, text=True, **kwargs)
+
+
+def resolve_in(tree: Path, path: PurePosixPath) -> Path:
+    """Where `path` (as the image sees it) is under `tree`, following symlinks inside the tree
+    (Debian's /var/run -> /run)."""
+    current = PurePosixPath("/")
+    for part in path.relative_to("/").parts:
+        candidate = current / part
+        host = tree / candidate.relative_to("/")
+        for _ in range(40):
+            if not host.is_symlink():
+                break
+            target = PurePosixPath(os.readlink(host))
+            candidate = target if target.is_absolute() else candidate.parent / target
+            host = tree / PurePosixPath(os.path.normpath(candidate)).relative_to("/")
+        current = PurePosixPath(os.path.normpath(candidate))
+    return tree / current.relative_to("/")
+
+
+@contextmanager
+def overlay(lower: list[Path], target: Path, upper: Path | None = None) -> Iterator[Path]:
+    """An overlay mount of `lower` (first on top) at `target`; read-only unless `upper` is given."""
+    target.mkdir(parents=True, exist_ok=True)
+    options = "lowerdir=" + ":".join(str(p) for p in lower)
+    work = None
+    if upper is not None:
+        work = upper.parent / f"{upper.name}.work"
+        upper.mkdir(parents=True, exist_ok=True)
+        work.mkdir(exist_ok=True)
+        options += f",upperdir={upper},workdir={work}"
+    else:
+        options += ",ro"
+    _run(["mount", "-t", "overlay", "overlay", "-o", options, str(target)])
+    try:
+        yield target
+    finally:
+        subprocess.run(["umount", "-R", "-l", str(target)], check=False)
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _wheel_tags(python: str) -> list[str]:
+    """pip options selecting binary wheels for the tree's CPython (version like "3.14")."""
+    abi = "cp" + python.replace(".", "")
+    machine = platform.machine()
+    tags = ["--only-binary=:all:", "--implementation", "cp", "--python-version", python]
+    tags += ["--abi", abi, "--abi", "abi3", "--abi", "none"]
+    for plat in ("manylinux_2_28", "manylinux_2_17", "manylinux2014", "manylinux1", "linux"):
+        tags += ["--platform", f"{plat}_{machine}"]
+    return tags
+
+
+def install_supervisor(tree: Path, facts: ImageFacts | None = None) -> Path:
+    """Install the supervisor into `tree` as the Dockerfile's build stage does: a venv at the
+    image's venv path made by the tree's own python3, the project (a wheel of this checkout, not
+    editable) and its dependencies as binary wheels for that interpreter, console scripts that
+    run the venv's python, bytecode compiled by it. Returns the venv on the host side."""
+    facts = facts or image_facts()
+    venv = tree / facts.venv.relative_to("/")
+    _run(["chroot", str(tree), "python3", "-m", "venv", "--without-pip", str(facts.venv)])
+    version = _run(
+        ["chroot", str(tree), "python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]
+    ).stdout.strip()
+    site = venv / "lib" / f"python{version}" / "site-packages"
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    with tempfile.TemporaryDirectory(prefix="asb-wheel-") as wheels:
+        _run([*pip, "wheel", "--no-deps", "-w", wheels, str(REPO)])
+        (wheel,) = Path(wheels).glob("*.whl")
+        _run(
+            [
+                *pip,
+                "install",
+                "--no-compile",
+                "--target",
+                str(site),
+                *_wheel_tags(version),
+                str(wheel),
+            ]
+        )
+    shutil.rmtree(site / "bin", ignore_errors=True)  # scripts with the host's interpreter
+    python = facts.venv / "bin" / "python"
+    for dist in site.glob("*.dist-info"):
+        entry_points = dist / "entry_points.txt"
+        if not entry_points.exists():
+            continue
+        parser = configparser.ConfigParser()
+        parser.read_string(entry_points.read_text())
+        if not parser.has_section("console_scripts"):
+            continue
+        for name, target in parser.items("console_scripts"):
+            module, _, function = target.partition(":")
+            script = venv / "bin" / name
+            script.write_text(
+                f"#!{python}\nimport sys\nfrom {module.strip()} import {function.strip()}\n"
+                f"sys.exit({function.strip()}())\n"
+            )
+            script.chmod(0o755)
+    site_in = PurePosixPath("/") / site.relative_to(tree)
+    _run(["chroot", str(tree), str(python), "-m", "compileall", "-q", "-j0", str(site_in)])
+    return venv
+
+
+def build_layer(rootfs: Path, layer: Path, facts: ImageFacts | None = None) -> Path:
+    """What the Dockerfile adds to the root filesystem, as an overlay layer in `layer`: the
+    supervisor's venv and the VOLUME directories, owned by the image's user."""
+    facts = facts or image_facts()
+    with (
+        tempfile.TemporaryDirectory(prefix="asb-layer-") as scratch,
+        overlay([rootfs], Path(scratch) / "root", upper=layer) as tree,
+    ):
+        install_supervisor(tree, facts)
+        for volume in facts.volumes:
+            path = resolve_in(tree, volume)
+            path.mkdir(parents=True, exist_ok=True)
+            os.chown(path, facts.uid, facts.gid)
+    return layer
+
+
+@contextmanager
+def image_root(
+    rootfs: Path, layer: Path, where: Path, facts: ImageFacts | None = None
+) -> Iterator[Path]:
+    """The image's root filesystem at `where`: read-only, with an empty tmpfs owned by the image's
+    user on each VOLUME (the pod's emptyDirs; /tmp sticky and world-writable)."""
+    facts = facts or image_facts()
+    with overlay([layer, rootfs], where) as tree:
+        for volume in facts.volumes:
+            path = resolve_in(tree, volume)
+            mode = "1777" if volume == PurePosixPath("/tmp") else "0750"
+            _run(
+                [
+                    "mount",
+                    "-t",
+                    "tmpfs",
+                    "-o",
+                    f"size=64m,mode={mode},uid={facts.uid},gid={facts.gid}",
+                    "tmpfs",
+                    str(path),
+                ]
+            )
+        yield tree
