@@ -61,6 +61,16 @@ class ImageFacts:
         return self.entrypoint + self.cmd
 
     @property
+    def mount_points(self) -> tuple[PurePosixPath, ...]:
+        """The directories CMD passes to --config and --secrets: where the pod mounts the site
+        ConfigMap and the Secret (the container runtime creates them; build_layer does here)."""
+        return tuple(
+            PurePosixPath(value)
+            for flag, value in zip(self.cmd, self.cmd[1:], strict=False)
+            if flag in ("--config", "--secrets")
+        )
+
+    @property
     def executable(self) -> PurePosixPath:
         """Where PATH finds the entrypoint's program: the venv's console script."""
         return self.venv / "bin" / self.entrypoint[0]
@@ -263,13 +273,16 @@ def install_supervisor(tree: Path, facts: ImageFacts | None = None) -> Path:
 
 def build_layer(rootfs: Path, layer: Path, facts: ImageFacts | None = None) -> Path:
     """What the Dockerfile adds to the root filesystem, as an overlay layer in `layer`: the
-    supervisor's venv and the VOLUME directories, owned by the image's user."""
+    supervisor's venv, the VOLUME directories owned by the image's user, and the (empty) mount
+    points of the site ConfigMap and the Secret, as the container runtime makes them."""
     facts = facts or image_facts()
     with (
         tempfile.TemporaryDirectory(prefix="asb-layer-") as scratch,
         overlay([rootfs], Path(scratch) / "root", upper=layer) as tree,
     ):
         install_supervisor(tree, facts)
+        for mount_point in facts.mount_points:
+            resolve_in(tree, mount_point).mkdir(parents=True, exist_ok=True)
         for volume in facts.volumes:
             path = resolve_in(tree, volume)
             path.mkdir(parents=True, exist_ok=True)

@@ -86,3 +86,15 @@ def test_root_is_read_only_and_only_the_volumes_are_writable(
         ["touch", str(tree / "opt" / ".probe")], capture_output=True, text=True
     )
     assert "Read-only file system" in as_root.stderr
+
+
+def test_config_and_secret_mount_points_exist(tree: Path, facts: image.ImageFacts) -> None:
+    """The CMD's --config and --secrets directories exist (empty) to mount the pod's volumes on."""
+    assert [str(p) for p in facts.mount_points] == [
+        "/etc/asterisk-supervisor/site",
+        "/etc/asterisk-supervisor/secrets",
+    ]
+    for mount_point in facts.mount_points:
+        path = image.resolve_in(tree, mount_point)
+        assert path.is_dir()
+        assert not any(path.iterdir())
