@@ -14,7 +14,7 @@ import yaml
 
 from lab import image, k8s
 from lab.paths import REPO
-from supervisor import cli_run
+from supervisor import cli, cli_run
 from supervisor.settings import Settings
 
 EXAMPLE = REPO / "examples" / "home"
@@ -225,3 +225,15 @@ def test_image_volume_paths_are_posix(container: dict[str, Any]) -> None:
     for path in mounts(container):
         assert str(PurePosixPath(path)) == path
         assert path.startswith("/")
+
+
+def test_site_configmap_is_valid_with_the_secret_template_keys(tmp_path: Path) -> None:
+    """`check` accepts k8s/site/ with the Secret template's keys, and not with one missing."""
+    template = yaml.safe_load(k8s.SECRET_TEMPLATE.read_text())
+    for key, value in template["stringData"].items():
+        (tmp_path / key).write_text(value)
+    site = k8s.K8S / "site"
+    assert cli.main(["check", str(site), "--secrets", str(tmp_path)]) == 0
+    missing = tmp_path / "provider-password"
+    missing.unlink()
+    assert cli.main(["check", str(site), "--secrets", str(tmp_path)]) == 1
