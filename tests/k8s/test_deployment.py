@@ -237,3 +237,20 @@ def test_site_configmap_is_valid_with_the_secret_template_keys(tmp_path: Path) -
     missing = tmp_path / "provider-password"
     missing.unlink()
     assert cli.main(["check", str(site), "--secrets", str(tmp_path)]) == 1
+
+
+def test_service_and_podmonitor_select_the_pod_and_its_http_port(
+    built: list[dict[str, Any]], pod: dict[str, Any], container: dict[str, Any]
+) -> None:
+    """The metrics Service and the PodMonitor select the pod's labels and its named HTTP port."""
+    labels = pod["metadata"]["labels"]
+    ports = {p["name"]: p for p in container["ports"]}
+    service = k8s.one(built, "Service")["spec"]
+    assert service["selector"].items() <= labels.items()
+    (service_port,) = service["ports"]
+    assert ports[service_port["targetPort"]]["containerPort"] == 8080
+    monitor = k8s.one(built, "PodMonitor")["spec"]
+    assert monitor["selector"]["matchLabels"].items() <= labels.items()
+    (endpoint,) = monitor["podMetricsEndpoints"]
+    assert endpoint["port"] in ports
+    assert endpoint["path"] == "/metrics"
