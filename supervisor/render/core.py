@@ -122,7 +122,18 @@ def render_manager(context: RenderContext) -> str:
 def render_rtp(context: RenderContext) -> str:
     return document(
         GENERATED,
-        [section("general", [("rtpstart", context.rtp_start), ("rtpend", context.rtp_end)])],
+        [
+            section(
+                "general",
+                [
+                    ("rtpstart", context.rtp_start),
+                    ("rtpend", context.rtp_end),
+                    # No NAT anywhere: ICE would gather host candidates by resolving the host
+                    # name and A.ROOT-SERVERS.NET (errors in a pod without DNS for them).
+                    ("icesupport", "no"),
+                ],
+            )
+        ],
     )
 
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from supervisor.render.conf import GENERATED, Option, document, section
 from supervisor.site.grammar import escape_value, family_of
-from supervisor.site.model import Endpoint, Site, Transport, Trunk
+from supervisor.site.model import Endpoint, Family, Site, Transport, Trunk
 
 
 def _hostport(host: str, port: int) -> str:
@@ -33,10 +33,20 @@ def _auth(name: str, username: str, password: str) -> str:
     )
 
 
-def _media(codecs: tuple[str, ...], ipv6: bool) -> list[Option]:
-    options: list[Option] = [("disallow", "all"), ("allow", ",".join(codecs))]
-    options += [("direct_media", "no"), ("rtp_ipv6", "yes" if ipv6 else "no")]
-    return options
+def _media(site: Site, codecs: tuple[str, ...], family: Family) -> list[Option]:
+    """Codecs, and RTP bound to the pod's address of the family: never a wildcard (a wildcard
+    RTP socket makes Asterisk look up its host name for RTCP, and the SDP would not say which
+    of the pod's addresses to use)."""
+    address = site.addresses.of(family)
+    assert address is not None
+    return [
+        ("disallow", "all"),
+        ("allow", ",".join(codecs)),
+        ("direct_media", "no"),
+        ("rtp_ipv6", "yes" if family == "ipv6" else "no"),
+        ("media_address", address),
+        ("bind_rtp_to_media_address", "yes"),
+    ]
 
 
 def _identify(name: str, matches: tuple[str, ...]) -> str:
@@ -52,7 +62,7 @@ def trunk_sections(site: Site, name: str, trunk: Trunk, secrets: Mapping[str, st
         ("type", "endpoint"),
         ("transport", transport),
         ("context", f"from-{name}"),
-        *_media(trunk.codecs, family == "ipv6"),
+        *_media(site, trunk.codecs, family),
         ("aors", name),
     ]
     if trunk.auth is not None:
@@ -86,12 +96,15 @@ def trunk_sections(site: Site, name: str, trunk: Trunk, secrets: Mapping[str, st
     return out
 
 
-def endpoint_sections(name: str, endpoint: Endpoint, secrets: Mapping[str, str]) -> list[str]:
+def endpoint_sections(
+    site: Site, name: str, endpoint: Endpoint, secrets: Mapping[str, str]
+) -> list[str]:
     out = []
+    family = site.endpoint_family(name)
     options: list[Option] = [("type", "endpoint")]
     if endpoint.transport is not None:
         options.append(("transport", endpoint.transport))
-    options += [("context", endpoint.context), *_media(endpoint.codecs, endpoint.family != "ipv4")]
+    options += [("context", endpoint.context), *_media(site, endpoint.codecs, family)]
     if endpoint.auth is not None:
         username = endpoint.auth.username or name
         out.append(_auth(name, username, secrets[endpoint.auth.password_secret]))
@@ -131,5 +144,5 @@ def render_pjsip(site: Site, secrets: Mapping[str, str]) -> str:
     for name, trunk in site.trunks.items():
         sections += trunk_sections(site, name, trunk, secrets)
     for name, endpoint in site.endpoints.items():
-        sections += endpoint_sections(name, endpoint, secrets)
+        sections += endpoint_sections(site, name, endpoint, secrets)
     return document(GENERATED, sections)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 
 from supervisor.site.grammar import family_of
-from supervisor.site.model import BUILTIN_CONTEXTS, Family, Site, Transport, Trunk
+from supervisor.site.model import BUILTIN_CONTEXTS, Endpoint, Family, Site, Transport, Trunk
 from supervisor.site.yamlsource import Path
 
 Found = tuple[Path, str]
@@ -57,6 +57,19 @@ def _trunk_family(trunk: Trunk, transports: dict[str, Transport]) -> Family | No
         if family is not None:
             return "ipv6" if family == "ipv6" else "ipv4"
     return None
+
+
+def default_family(site: Site) -> Family:
+    """An endpoint's family when neither family nor transport is given: IPv6 if the pod has it."""
+    return "ipv6" if site.addresses.ipv6 is not None else "ipv4"
+
+
+def _endpoint_family(site: Site, endpoint: Endpoint, transports: dict[str, Transport]) -> Family:
+    if endpoint.family is not None:
+        return endpoint.family
+    if endpoint.transport is not None and endpoint.transport in transports:
+        return transports[endpoint.transport].family
+    return default_family(site)
 
 
 def _check_transports(site: Site, transports: dict[str, Transport]) -> Iterator[Found]:
@@ -152,9 +165,10 @@ def check(site: Site) -> list[Found]:
     for name, endpoint in site.endpoints.items():
         path = ("endpoints", name)
         found += _check_family(path, endpoint.family, endpoint.transport, site, transports)
-        family = endpoint.family
-        if family is None and endpoint.transport in transports:
-            family = transports[endpoint.transport].family
+        family = _endpoint_family(site, endpoint, transports)
+        implicit = endpoint.family is None and endpoint.transport is None
+        if implicit and _first_transport(transports, family) is None:
+            found.append((path, f"no {family} transport is defined (the default family)"))
         found += _check_addresses((*path, "identify"), endpoint.identify, family)
         for index, item in enumerate(endpoint.identify):
             claim((*path, "identify", index), f"endpoint {name}", item)
@@ -268,13 +282,9 @@ def resolve(site: Site) -> Site:
         )
     endpoints = {}
     for name, endpoint in site.endpoints.items():
-        if endpoint.family is not None and endpoint.transport is None:
-            endpoint = endpoint.model_copy(
-                update={"transport": _first_transport(transports, endpoint.family)}
-            )
-        elif endpoint.family is None and endpoint.transport is not None:
-            endpoint = endpoint.model_copy(update={"family": transports[endpoint.transport].family})
-        endpoints[name] = endpoint
+        family = _endpoint_family(site, endpoint, transports)
+        transport = endpoint.transport or _first_transport(transports, family)
+        endpoints[name] = endpoint.model_copy(update={"family": family, "transport": transport})
     return site.model_copy(
         update={"transports": transports, "trunks": trunks, "endpoints": endpoints}
     )

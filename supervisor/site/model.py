@@ -132,7 +132,10 @@ class EndpointAuth(Model):
 
 
 class Endpoint(Model):
-    """A phone or device: authenticated by a Secret password or identified by its IP address."""
+    """A phone or device: authenticated by a Secret password or identified by its IP address.
+
+    Its SIP transport and RTP are bound to the pod's address of its family (default: IPv6 when
+    the pod has an IPv6 address); after loading, `family` and `transport` are always set."""
 
     auth: EndpointAuth | None = None
     identify: Annotated[tuple[Network, ...], Field(max_length=MAX_LIST)] = ()
@@ -198,6 +201,11 @@ class Site(Model):
 
     def trunk_family(self, name: str) -> Family:
         family = self.trunks[name].family
+        assert family is not None, "an unresolved site: use the loader"
+        return family
+
+    def endpoint_family(self, name: str) -> Family:
+        family = self.endpoints[name].family
         assert family is not None, "an unresolved site: use the loader"
         return family
 

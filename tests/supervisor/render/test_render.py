@@ -86,8 +86,10 @@ def test_transports_bind_to_the_site_addresses() -> None:
     assert find(pjsip, "udp6", "transport").get("bind") == "[2001:db8:e8b1::1:1]:5060"
     assert find(pjsip, "udp4", "transport").get("bind") == "203.0.113.10:5060"
     site = base()
-    site["transports"] = {"any6": {"family": "ipv6", "bind": "wildcard", "port": 5070}}
-    site["endpoints"]["doorbell"]["family"] = None
+    site["transports"] = {
+        "any6": {"family": "ipv6", "bind": "wildcard", "port": 5070},
+        "udp4": {"family": "ipv4"},
+    }
     pjsip = parse(render(load_dict(site), CONTEXT)["pjsip.conf"])
     assert find(pjsip, "any6", "transport").get("bind") == "[::]:5070"
 

@@ -1,0 +1,290 @@
+"""The rendered configuration on the lab's real Asterisk 22: clean boot, exact read-back, calls.
+
+One Asterisk boot per site. Read-back uses a test-only AMI user appended to manager.conf (the
+supervisor's own user may not run ShowDialPlan); the supervisor's user is checked to log in.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from lab import netns, sipp
+from lab.ami import LabAmi
+from lab.asterisk import Asterisk, RunDir, directories_section, wait_until, write_config
+from lab.fixtures import Started
+from lab.netns import Lab
+from supervisor.render import Directories, RenderContext, render
+from supervisor.render.extensions import DOORBELL_EXTENSIONS
+from supervisor.site.load import LoadedSite, load_site_dirs
+from supervisor.site.model import Site
+from tests.supervisor.site.sites import EXAMPLES
+
+pytestmark = pytest.mark.lab
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+PHONES_V6 = "2001:db8:5060::21"  # the desk phones: a second address in the provider namespace
+PHONE_PORT = 5070
+PROVIDER_B_V6 = "2001:db8:5060::11"
+
+
+@dataclass
+class Pbx:
+    lab: Lab
+    run: RunDir
+    loaded: LoadedSite
+    context: RenderContext
+    asterisk: Asterisk
+    ami: LabAmi
+
+    @property
+    def site(self) -> Site:
+        return self.loaded.site
+
+    def listing(self, action: str, event: str) -> list[dict[str, str]]:
+        return [m for m in self.ami.action({"Action": action}) if m.get("Event") == event]
+
+
+def boot(lab: Lab, run: RunDir, started: Started, site_dir: Path, secret_dir: Path) -> Pbx:
+    loaded = load_site_dirs([site_dir], [secret_dir])
+    context = RenderContext(
+        ami_secret=secrets.token_hex(16),
+        run_user="asterisk",
+        directories=Directories.from_mapping(directories_section(run)),
+    )
+    files = render(loaded, context)
+    test_secret = secrets.token_hex(16)
+    files["manager.conf"] += (
+        f"\n[labtest]\nsecret = {test_secret}\ndeny = 0.0.0.0/0.0.0.0\n"
+        "permit = 127.0.0.1/255.255.255.255\nread = all\nwrite = all\n"
+    )
+    write_config(run, files)
+    asterisk = Asterisk(lab, run).start()
+    started.add(asterisk.stop)
+    ami = LabAmi(lab.pod, "labtest", test_secret)
+    started.add(ami.close)
+    ami.connect()
+    ami.wait_fully_booted()
+    return Pbx(lab, run, loaded, context, asterisk, ami)
+
+
+def copy_secrets(example: str, tmp_path: Path, **override: str) -> Path:
+    target = tmp_path / "secrets"
+    shutil.copytree(EXAMPLES / example / "secrets", target)
+    for key, value in override.items():
+        (target / key.replace("_", "-")).write_text(value + "\n")
+    return target
+
+
+def udp_listeners(lab: Lab, ports: set[int]) -> set[str]:
+    """Local UDP sockets in the pod on the given ports (Asterisk also holds a pair of
+    ephemeral-port client sockets, pjproject's DNS resolver's, which are not SIP listeners)."""
+    out = lab.run("pod", ["ss", "-Hlun"]).stdout
+    sockets = {line.split()[3] for line in out.splitlines() if line.strip()}
+    return {s for s in sockets if int(s.rpartition(":")[2]) in ports}
+
+
+def sip_ports(site: Site) -> set[int]:
+    return {t.port for t in site.transports.values()}
+
+
+def expected_binds(site: Site) -> set[str]:
+    binds = set()
+    for transport in site.transports.values():
+        address = site.addresses.of(transport.family)
+        host = f"[{address}]" if transport.family == "ipv6" else address
+        binds.add(f"{host}:{transport.port}")
+    return binds
+
+
+def expected_dialplan(site: Site) -> set[tuple[str, str]]:
+    plan = site.dialplan
+    out = {("extensions", number) for number in plan.extensions}
+    out |= {("outbound", route.pattern) for route in plan.outbound}
+    if plan.doorbell is not None:
+        out |= {("doorbell", exten) for exten in DOORBELL_EXTENSIONS}
+    out |= {(f"from-{name}", did) for name, trunk in site.trunks.items() for did in trunk.dids}
+    return out | {(f"ring-{name}", "s") for name in plan.ring_groups}
+
+
+def check_read_back(pbx: Pbx) -> None:
+    site = pbx.site
+    endpoints = {e["ObjectName"] for e in pbx.listing("PJSIPShowEndpoints", "EndpointList")}
+    assert endpoints == set(site.endpoints) | set(site.trunks)
+    registrations = {
+        r["ObjectName"]: (r["ServerUri"], r["ClientUri"])
+        for r in pbx.listing("PJSIPShowRegistrationsOutbound", "OutboundRegistrationDetail")
+    }
+    expected = {}
+    for name, trunk in site.trunks.items():
+        assert trunk.auth is not None
+        host = f"[{trunk.hosts[0]}]:{trunk.port}"
+        expected[name] = (f"sip:{host}", f"sip:{trunk.auth.username}@{host}")
+    assert registrations == expected
+    assert udp_listeners(pbx.lab, sip_ports(site)) == expected_binds(site)
+    dialplan = {
+        (e["Context"], e["Extension"])
+        for e in pbx.listing("ShowDialPlan", "ListDialplan")
+        if e.get("Registrar") == "pbx_config" and "Extension" in e
+    }
+    assert dialplan == expected_dialplan(site)
+    # The supervisor's own user logs in and gets FullyBooted through its event filters.
+    own = LabAmi(pbx.lab.pod, pbx.context.ami_username, pbx.context.ami_secret)
+    try:
+        own.connect()
+        own.wait_fully_booted(5)
+    finally:
+        own.close()
+
+
+def start_registrar(pbx: Pbx, started: Started, trunk: str, address: str) -> None:
+    auth = pbx.site.trunks[trunk].auth
+    assert auth is not None
+    password = pbx.loaded.secrets[auth.password_secret]
+    registrar = sipp.registrar(pbx.lab, pbx.run, address, auth.username, password)
+    started.add(registrar.stop)
+
+
+def statuses(pbx: Pbx) -> dict[str, str]:
+    return {
+        r["ObjectName"]: r["Status"]
+        for r in pbx.listing("PJSIPShowRegistrationsOutbound", "OutboundRegistrationDetail")
+    }
+
+
+def register_phone(pbx: Pbx, started: Started, endpoint: str) -> None:
+    """A sipp phone at PHONES_V6 registers `endpoint` with its digest password."""
+    auth = pbx.site.endpoints[endpoint].auth
+    assert auth is not None
+    username = auth.username or endpoint
+    template = (SCENARIOS / "phone-register.xml").read_text()
+    scenario = pbx.run.path("scenarios") / "phone-register.xml"
+    scenario.parent.mkdir(exist_ok=True)
+    scenario.write_text(template.replace("@CONTACT_PORT@", str(PHONE_PORT)))
+    phone = sipp.Sipp(pbx.lab, pbx.run, "provider", [], name=f"register-{endpoint}")
+    phone.args = [
+        f"[{netns.POD_V6}]:5060",
+        "-sf",
+        pbx.run.inside(scenario),
+        "-s",
+        username,
+        "-au",
+        username,
+        "-ap",
+        pbx.loaded.secrets[auth.password_secret],
+        "-i",
+        PHONES_V6,
+        "-p",
+        "0",
+        "-m",
+        "1",
+        "-timeout",
+        "10s",
+        "-timeout_error",
+    ]
+    phone.start()
+    started.add(phone.stop)
+    assert phone.wait(15) == 0, phone.output()[-2000:]
+
+
+def dialled_endpoints(pbx: Pbx) -> set[str]:
+    return {
+        m.group(1)
+        for e in pbx.ami.events
+        if e.get("Event") == "DialBegin"
+        and (m := re.match(r"PJSIP/(.+)-[0-9a-f]{8}$", e.get("DestChannel", "")))
+    }
+
+
+def test_home_site_boots_clean_registers_and_the_doorbell_rings_everyone(
+    lab: Lab, run_dir: RunDir, started: Started, tmp_path: Path
+) -> None:
+    """examples/home: no ERROR/WARNING, exact read-back, trunk Registered (password with `;`),
+    phones register, and a doorbell call dials exactly the ring group's endpoints."""
+    secret_dir = copy_secrets("home", tmp_path, provider_password="lab;provider")
+    lab.add_address("provider", f"{PHONES_V6}/128")
+    lab.run("router", ["ip", "-6", "route", "add", f"{PHONES_V6}/128", "dev", "prov0"])
+    pbx = boot(lab, run_dir, started, EXAMPLES / "home" / "site", secret_dir)
+    start_registrar(pbx, started, "provider", netns.PROVIDER_V6)
+    check_read_back(pbx)
+    # The phones' ringer: answers INVITEs, auto-answers OPTIONS (qualify).
+    ringer = sipp.Sipp(
+        lab,
+        run_dir,
+        "provider",
+        ["-sn", "uas", "-i", PHONES_V6, "-p", str(PHONE_PORT), "-aa", "-m", "100"],
+        name="ringer",
+    ).start()
+    started.add(ringer.stop)
+    for phone in ("desk", "kitchen"):
+        register_phone(pbx, started, phone)
+    contacts = {
+        e["Endpoint"] for e in pbx.listing("PJSIPShowContacts", "ContactList") if e.get("Endpoint")
+    }
+    assert contacts == {"desk", "kitchen"}
+    call = sipp.call(
+        lab, run_dir, "doorbell", netns.DOORBELL_V4, f"{netns.POD_V4}:5060", "100", hold_ms=300
+    )
+    started.add(call.stop)
+    assert call.wait(30) == 0, call.output()[-2000:]
+    assert pbx.site.dialplan.doorbell is not None
+    group = pbx.site.dialplan.ring_groups[pbx.site.dialplan.doorbell.ring]
+    wait_until(lambda: dialled_endpoints(pbx) >= set(group.endpoints), 5, what="DialBegin")
+    assert dialled_endpoints(pbx) == set(group.endpoints)
+    wait_until(
+        lambda: statuses(pbx) == {"provider": "Registered"}, 20, interval=0.5, what="Registered"
+    )
+    assert pbx.asterisk.problems() == [], pbx.asterisk.log_text()
+
+
+def test_two_trunk_site_boots_clean_and_both_register(
+    lab: Lab, run_dir: RunDir, started: Started
+) -> None:
+    """examples/two-trunks: no ERROR/WARNING, exact read-back, both trunks Registered."""
+    lab.add_address("provider", f"{PROVIDER_B_V6}/128")
+    lab.run("router", ["ip", "-6", "route", "add", f"{PROVIDER_B_V6}/128", "dev", "prov0"])
+    example = EXAMPLES / "two-trunks"
+    pbx = boot(lab, run_dir, started, example / "site", example / "secrets")
+    # Two registrars (one per provider address) on port 5060 each.
+    start_registrar(pbx, started, "provider-a", netns.PROVIDER_V6)
+    auth = pbx.site.trunks["provider-b"].auth
+    assert auth is not None
+    second = sipp.Sipp(lab, run_dir, "provider", [], name="registrar-b")
+    template = (Path(sipp.SCENARIOS) / "registrar.xml").read_text()
+    scenario = run_dir.path("scenarios") / "registrar-b.xml"
+    scenario.parent.mkdir(exist_ok=True)
+    from xml.sax.saxutils import escape
+
+    scenario.write_text(
+        template.replace("@USERNAME@", escape(auth.username)).replace(
+            "@PASSWORD@", escape(pbx.loaded.secrets[auth.password_secret])
+        )
+    )
+    second.args = ["-sf", run_dir.inside(scenario), "-i", PROVIDER_B_V6, "-p", "5060"]
+    second.args += ["-t", "u1", "-m", "1000000"]
+    second.start()
+    started.add(second.stop)
+    check_read_back(pbx)
+    wait_until(
+        lambda: set(statuses(pbx).values()) == {"Registered"},
+        20,
+        interval=0.5,
+        what="both trunks Registered",
+    )
+    assert pbx.asterisk.problems() == [], pbx.asterisk.log_text()
+
+
+def test_ipv4_only_site_boots_clean_with_only_an_ipv4_transport(
+    lab: Lab, run_dir: RunDir, started: Started
+) -> None:
+    """examples/ipv4-only: no ERROR/WARNING, only 203.0.113.10:5060 bound, exact read-back."""
+    example = EXAMPLES / "ipv4-only"
+    pbx = boot(lab, run_dir, started, example / "site", example / "secrets")
+    check_read_back(pbx)
+    assert udp_listeners(lab, {5060}) == {f"{netns.POD_V4}:5060"}
+    assert pbx.asterisk.problems() == [], pbx.asterisk.log_text()
