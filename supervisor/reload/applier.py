@@ -276,14 +276,21 @@ class Applier:
                 name
             ):
                 reasons.append(f"{name} changed (read only at start-up)")
-        reasons += mod.transport_changes(
-            base.files.get("pjsip.conf"), built.files.get("pjsip.conf")
-        )
+        model: list[str] = []
         if self._restart_check is not None:
             try:
-                reasons += [str(r) for r in self._restart_check(base.loaded, built.loaded)]
+                model = [str(r) for r in self._restart_check(base.loaded, built.loaded)]
             except Exception as exc:  # a faulty check must not block the apply
                 log.warning("restart check failed: %s", exc)
+        reasons += model
+        # The rendered files catch what the model cannot see (raw snippets); a transport the
+        # model already explained is not reported twice.
+        for reason in mod.transport_changes(
+            base.files.get("pjsip.conf"), built.files.get("pjsip.conf")
+        ):
+            name = reason.split()[1]
+            if not any(r.startswith(f"transport {name} ") for r in model):
+                reasons.append(reason)
         return list(dict.fromkeys(reasons))
 
     def _set_restart(self, reasons: tuple[str, ...]) -> None:

@@ -1,19 +1,20 @@
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
 
 from lab.kubelet import write_mount
 from supervisor.reload import Applier, ConfigDir, ReloadMetrics
-from tests.supervisor.reload import standin
+from tests.supervisor.reload import sites
 from tests.supervisor.reload.fakes import FakeAsterisk
 
 
 class Rig:
-    """Two kubelet-style mounts, an Asterisk config dir, an applier and a fake Asterisk."""
+    """Two kubelet-style mounts, an Asterisk config dir, the real site loader and renderer, an
+    applier and a fake Asterisk."""
 
     def __init__(self, root: Path) -> None:
         self.site = root / "site"
@@ -24,18 +25,19 @@ class Rig:
         self.metrics = ReloadMetrics(self.registry)
         self.asterisk = FakeAsterisk(self.etc)
         self.restarts: list[tuple[str, ...]] = []
-        write_mount(self.site, {"site.yaml": standin.site_yaml(["alice"])})
-        write_mount(self.secrets, {"trunk-password": "pw1"}, mode=0o600)
+        self.swap_site(sites.home())
+        self.swap_secrets(sites.secrets())
         self.applier = Applier(
             config_mounts=[self.site],
             secret_mounts=[self.secrets],
             config_dir=ConfigDir(self.etc),
-            load=standin.load,
-            render=standin.render,
+            load=sites.load,
+            render=sites.renderer(sites.context()),
             ami=self.asterisk,
             metrics=self.metrics,
-            restart_check=standin.restart_required,
+            restart_check=sites.restart_check,
             on_restart_required=self.restarts.append,
+            module_map=sites.MODULES,
             max_file_bytes=64 * 1024,
         )
 
@@ -48,13 +50,16 @@ class Rig:
     def value(self, name: str, labels: dict[str, str] | None = None) -> float | None:
         return self.registry.get_sample_value(name, labels or {})
 
-    def swap_site(self, *args: object, **kwargs: object) -> None:
-        write_mount(self.site, {"site.yaml": standin.site_yaml(*args, **kwargs)})  # type: ignore[arg-type]
+    def swap_site(self, site: dict[str, Any]) -> None:
+        write_mount(self.site, sites.site_files(site))
+
+    def swap_secrets(self, values: dict[str, str]) -> None:
+        write_mount(self.secrets, values, mode=0o600)
+
+    def text(self, name: str) -> str:
+        return (self.etc / name).read_text()
 
 
 @pytest.fixture
 def rig(tmp_path: Path) -> Rig:
     return Rig(tmp_path)
-
-
-RigFactory = Callable[[], Rig]

@@ -1,41 +1,43 @@
-"""One real Asterisk in the lab for a whole test module, fed by kubelet-style mounts through the
-reload pipeline (stand-in site behind the Loader/Renderer seams)."""
+"""One real Asterisk in the lab for a whole test module, configured by the real site loader and
+renderer from kubelet-style mounts, reloaded through the real AMI client (running on a loop inside
+the pod's network namespace, where AMI listens on 127.0.0.1)."""
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import contextlib
+import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from lab import minimal, netns, sipp
-from lab.ami import LabAmi
-from lab.asterisk import Asterisk, RunDir
+from lab import netns, sipp
+from lab.ami import LabAmi, NetnsLoop
+from lab.asterisk import Asterisk, RunDir, directories_section
 from lab.kubelet import write_mount
 from lab.netns import Lab
 from lab.rootfs import asterisk_ids
+from supervisor.ami.client import AmiClient, AmiSettings
+from supervisor.ami.state import AsteriskState
 from supervisor.ami.types import AmiError, Message
 from supervisor.reload import Applier, ConfigDir, ReloadMetrics
-from tests.supervisor.reload import standin
+from supervisor.render import Directories
+from tests.supervisor.reload import sites
 
-RENDERED = ("pjsip.conf", "extensions.conf")
 
+class CrossLoopAmi:
+    """AmiActions for the test's loop, forwarding to the real AmiClient on the pod's loop."""
 
-class LabAmiActions:
-    """AmiActions over the lab's test-side AMI client (its own loop in the pod namespace)."""
-
-    def __init__(self, ami: LabAmi) -> None:
-        self.ami = ami
+    def __init__(self, client: AmiClient, loop: NetnsLoop) -> None:
+        self.client = client
+        self.loop = loop
 
     async def action(self, action: Mapping[str, str], *, timeout: float = 5.0) -> Sequence[Message]:
-        try:
-            return await asyncio.to_thread(self.ami.action, dict(action), timeout)
-        except (TimeoutError, concurrent.futures.TimeoutError) as exc:
-            raise AmiError(f"{action.get('Action')}: timed out") from exc
+        future = self.loop.submit(self.client.action(action, timeout=timeout))
+        return await asyncio.wrap_future(future)
 
 
 class NotConnected:
@@ -47,73 +49,90 @@ class NotConnected:
 
 class LabPbx:
     def __init__(self, rootfs: Path, mounts: Path) -> None:
+        self.stoppers: list[Callable[[], object]] = []
         self.lab = Lab()
-        self.stoppers: list[Any] = []
         self.lab.up()
         self.stoppers.append(self.lab.down)
         self.run = RunDir(rootfs, f"{self.lab.prefix}-run").create()
         self.stoppers.append(self.run.remove)
         self.site = mounts / "site"
         self.secrets = mounts / "secrets"
-        self.ami_user, self.ami_secret = "supervisor", secrets.token_hex(16)
+        self.ami_secret = secrets.token_hex(16)
         self.password = secrets.token_hex(8)
-        base = minimal.config(self.run, self.ami_user, self.ami_secret, "pod1", self.password)
-        base["manager.conf"] = (
-            base["manager.conf"]
-            .replace("write = system,reporting", "write = system,config,reporting")
-            .replace("read = system,call,reporting", "read = system,call,reporting,config")
+        self.context = sites.context(
+            ami_secret=self.ami_secret,
+            directories=Directories.from_mapping(directories_section(self.run)),
+            run_user="asterisk",
         )
-        self.base = {k: v for k, v in base.items() if k not in RENDERED}
         self.gid = asterisk_ids(rootfs)[1]
-        self.set_site(["alice"])
+        self.set_site(sites.home())
         self.set_password(self.password)
         self.registrar: sipp.Sipp | None = None
         self.asterisk = Asterisk(self.lab, self.run)
         self.ami: LabAmi | None = None
+        self.client: AmiClient | None = None
+        self.pod_loop: NetnsLoop | None = None
 
-    def render(self, site: standin.Site) -> dict[str, str]:
-        return {**self.base, **standin.render(site)}
+    @property
+    def etc(self) -> Path:
+        return self.run.path("etc")
 
-    def set_site(self, endpoints: Sequence[str], **kwargs: Any) -> None:
-        write_mount(self.site, {"site.yaml": standin.site_yaml(endpoints, **kwargs)})
+    def render(self, loaded: Any) -> dict[str, str]:
+        return dict(sites.renderer(self.context)(loaded))
+
+    def set_site(self, site: dict[str, Any]) -> None:
+        write_mount(self.site, sites.site_files(site))
 
     def set_password(self, password: str) -> None:
-        write_mount(self.secrets, {"trunk-password": password}, mode=0o600)
+        write_mount(self.secrets, sites.secrets(password), mode=0o600)
 
-    def applier(self, registry: CollectorRegistry | None = None) -> Applier:
-        assert self.ami is not None
+    def applier(self, registry: CollectorRegistry | None = None, *, ami: Any = None) -> Applier:
+        if ami is None:
+            assert self.client is not None
+            assert self.pod_loop is not None
+            ami = CrossLoopAmi(self.client, self.pod_loop)
         return Applier(
             config_mounts=[self.site],
             secret_mounts=[self.secrets],
-            config_dir=ConfigDir(self.run.path("etc"), gid=self.gid),
-            load=standin.load,
+            config_dir=ConfigDir(self.etc, gid=self.gid),
+            load=sites.load,
             render=self.render,
-            ami=LabAmiActions(self.ami),
+            ami=ami,
             metrics=ReloadMetrics(registry or CollectorRegistry()),
-            restart_check=standin.restart_required,
+            restart_check=sites.restart_check,
+            module_map=sites.MODULES,
             max_file_bytes=64 * 1024,
         )
 
     def start(self) -> LabPbx:
         self.start_registrar(self.password)
-        # What the entrypoint does: write the config, then start Asterisk on it.
-        first = Applier(
-            config_mounts=[self.site],
-            secret_mounts=[self.secrets],
-            config_dir=ConfigDir(self.run.path("etc"), gid=self.gid),
-            load=standin.load,
-            render=self.render,
-            ami=NotConnected(),
-            metrics=ReloadMetrics(CollectorRegistry()),
-        )
-        first.prepare()
+        # What the entrypoint does: write the whole config, then start Asterisk on it.
+        self.applier(ami=NotConnected()).prepare()
         self.asterisk.start()
         self.stoppers.append(self.asterisk.stop)
-        self.ami = LabAmi(self.lab.pod, self.ami_user, self.ami_secret)
+        self.pod_loop = NetnsLoop(self.lab.pod)
+        self.stoppers.append(self.pod_loop.close)
+        self.client = AmiClient(
+            settings=AmiSettings(username="supervisor", secret=self.ami_secret),
+            state=AsteriskState(),
+        )
+        self.pod_loop.run(self._start_client())
+        self.stoppers.append(lambda: self.pod_loop and self.pod_loop.run(self._stop_client(), 10))
+        self.pod_loop.run(self.client.wait_fully_booted(20), 25)
+        # The test's own eyes: a second session of the same user.
+        self.ami = LabAmi(self.lab.pod, "supervisor", self.ami_secret)
         self.stoppers.append(self.ami.close)
         self.ami.connect()
-        self.ami.wait_fully_booted()
         return self
+
+    async def _start_client(self) -> None:
+        assert self.client is not None
+        self._client_task = asyncio.create_task(self.client.run(), name="ami")
+
+    async def _stop_client(self) -> None:
+        self._client_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._client_task
 
     def start_registrar(self, password: str) -> sipp.Sipp:
         if self.registrar is not None:
@@ -127,14 +146,17 @@ class LabPbx:
         reply = self.ami.action({"Action": "PJSIPShowEndpoints"})
         return sorted(m["ObjectName"] for m in reply if m.get("Event") == "EndpointList")
 
-    def dialplan(self, context: str) -> dict[str, list[str]]:
-        assert self.ami is not None
-        reply = self.ami.action({"Action": "ShowDialPlan", "Context": context})
-        out: dict[str, list[str]] = {}
-        for m in reply:
-            if m.get("Event") == "ListDialplan":
-                out.setdefault(m["Extension"], []).append(m["Application"])
-        return out
+    def cli(self, command: str) -> str:
+        """A command on Asterisk's console socket (the supervisor's AMI user may not run
+        ShowDialPlan: its write= grants `system` only)."""
+        conf = self.run.inside(self.etc / "asterisk.conf")
+        argv = ["chroot", str(self.run.rootfs), "/usr/sbin/asterisk", "-C", conf, "-rx", command]
+        return self.lab.run("pod", argv).stdout
+
+    def extension(self, exten: str, context: str) -> list[str]:
+        """The applications of one extension, from `dialplan show`."""
+        out = self.cli(f"dialplan show {exten}@{context}")
+        return re.findall(r"^\s*(?:'[^']*' =>)?\s*\d+\.\s+(\w+)\(", out, re.MULTILINE)
 
     def stop(self) -> None:
         errors = []

@@ -10,7 +10,7 @@ import pytest
 
 from lab.kubelet import write_mount
 from supervisor.reload import StartupError
-from tests.supervisor.reload import standin
+from tests.supervisor.reload import sites
 from tests.supervisor.reload.conftest import Rig
 
 REJECTED = "asterisk_supervisor_config_apply_operations_failed_total"
@@ -22,7 +22,7 @@ async def test_prepare_writes_every_file_group_readable(rig: Rig) -> None:
     rig.start()
     mode = stat.S_IMODE(os.stat(rig.etc / "pjsip.conf").st_mode)
     assert mode == 0o640
-    assert "[alice]" in (rig.etc / "pjsip.conf").read_text()
+    assert "[kitchen]" in rig.text("pjsip.conf")
     assert rig.applier.state.config_live
     assert rig.value("asterisk_supervisor_config_info", {"hash": rig.applier.state.live_hash or ""})
 
@@ -37,7 +37,7 @@ def test_prepare_rejects_an_invalid_site_with_one_line(rig: Rig) -> None:
 async def test_unchanged_mounts_reload_nothing(rig: Rig) -> None:
     """Same content (even rewritten by a swap) means no write and no reload."""
     rig.start()
-    rig.swap_site(["alice"])
+    rig.swap_site(sites.home())
     result = await rig.applier.apply()
     assert result.outcome == "unchanged"
     assert rig.asterisk.reloads == []
@@ -46,7 +46,7 @@ async def test_unchanged_mounts_reload_nothing(rig: Rig) -> None:
 async def test_endpoint_change_reloads_only_res_pjsip(rig: Rig) -> None:
     """A new endpoint rewrites pjsip.conf only and reloads res_pjsip.so only, then reads back."""
     rig.start()
-    rig.swap_site(["alice", "bob"])
+    rig.swap_site(sites.home("bob"))
     result = await rig.applier.apply()
     assert result.outcome == "applied", result.problems
     assert result.changed == ("pjsip.conf",)
@@ -59,7 +59,7 @@ async def test_endpoint_change_reloads_only_res_pjsip(rig: Rig) -> None:
 async def test_dialplan_change_reloads_only_pbx_config(rig: Rig) -> None:
     """A dialplan change reloads pbx_config.so only."""
     rig.start()
-    rig.swap_site(["alice"], {"phones/200": ["Answer()", "Hangup()"]})
+    rig.swap_site(sites.with_extension(sites.home(), "13", "desk"))
     result = await rig.applier.apply()
     assert result.outcome == "applied", result.problems
     assert rig.asterisk.reloads == ["pbx_config.so"]
@@ -68,7 +68,7 @@ async def test_dialplan_change_reloads_only_pbx_config(rig: Rig) -> None:
 async def test_secret_change_reregisters_the_trunk(rig: Rig) -> None:
     """A changed trunk password is verified by read-back and triggers PJSIPRegister."""
     rig.start()
-    write_mount(rig.secrets, {"trunk-password": "pw2"}, mode=0o600)
+    rig.swap_secrets(sites.secrets("new-provider-pw"))
     result = await rig.applier.apply()
     assert result.outcome == "applied", result.problems
     assert {"Action": "PJSIPRegister", "Registration": "provider"} in rig.asterisk.actions
@@ -76,10 +76,11 @@ async def test_secret_change_reregisters_the_trunk(rig: Rig) -> None:
 
 BAD_INPUTS = {
     "invalid yaml": ({"site.yaml": "endpoints: [a\n"}, {}, "site.yaml:2"),
-    "schema error": ({"site.yaml": "endpoints: 5\n"}, {}, "endpoints: must be a list"),
+    "schema error": ({"site.yaml": "endpoints: 5\n"}, {}, "site.yaml:1: endpoints"),
     "binary file": ({"site.yaml": b"\x00\x01endpoints"}, {}, "binary"),
     "oversized file": ({"site.yaml": "#" * 70_000}, {}, "larger than the limit"),
     "symlink outside": ({}, {"site.yaml": "/etc/passwd"}, "outside the mount"),
+    "unreadable file": ({}, {"site.yaml": "gone.yaml"}, "cannot be read"),
 }
 
 
@@ -99,7 +100,7 @@ async def test_bad_input_keeps_last_good_then_a_fix_applies(rig: Rig, case: str)
     assert (rig.etc / "pjsip.conf").read_text() == before
     assert rig.asterisk.reloads == []
     assert rig.applier.state.last_error
-    rig.swap_site(["alice", "carol"])
+    rig.swap_site(sites.home("carol"))
     fixed = await rig.applier.apply()
     assert fixed.outcome == "applied", fixed.problems
     assert rig.value(LAST_OK) == 1
@@ -109,10 +110,12 @@ async def test_bad_input_keeps_last_good_then_a_fix_applies(rig: Rig, case: str)
 async def test_missing_secret_key_is_rejected(rig: Rig) -> None:
     """A Secret without the trunk password key is rejected with the key named."""
     rig.start()
-    write_mount(rig.secrets, {"other": "x"})
+    values = sites.secrets()
+    del values["kitchen-password"]
+    rig.swap_secrets(values)
     result = await rig.applier.apply()
     assert result.outcome == "rejected"
-    assert any("trunk-password" in p for p in result.problems)
+    assert any("kitchen-password" in p for p in result.problems), result.problems
 
 
 async def test_reload_that_keeps_old_objects_is_rolled_back_and_retried(rig: Rig) -> None:
@@ -121,7 +124,7 @@ async def test_reload_that_keeps_old_objects_is_rolled_back_and_retried(rig: Rig
     rig.start()
     before = (rig.etc / "pjsip.conf").read_text()
     rig.asterisk.keep_old = True
-    rig.swap_site(["alice", "bob"])
+    rig.swap_site(sites.home("bob"))
     result = await rig.applier.apply()
     assert result.outcome == "failed"
     assert any("bob" in p for p in result.problems)
@@ -138,7 +141,7 @@ async def test_pbx_config_error_is_a_failure(rig: Rig) -> None:
     rig.start()
     before = (rig.etc / "extensions.conf").read_text()
     rig.asterisk.pbx_error = True
-    rig.swap_site(["alice"], {"phones/300": ["Answer()"]})
+    rig.swap_site(sites.with_extension(sites.home(), "14", "kitchen"))
     result = await rig.applier.apply()
     assert result.outcome == "failed"
     assert (rig.etc / "extensions.conf").read_text() == before
@@ -150,7 +153,7 @@ async def test_ami_down_fails_and_restores(rig: Rig) -> None:
     live = rig.applier.state.live_hash
     before = (rig.etc / "pjsip.conf").read_text()
     rig.asterisk.down = True
-    rig.swap_site(["alice", "bob"])
+    rig.swap_site(sites.home("bob"))
     result = await rig.applier.apply()
     assert result.outcome == "failed"
     assert (rig.etc / "pjsip.conf").read_text() == before
@@ -161,11 +164,12 @@ async def test_transport_change_requires_restart(rig: Rig) -> None:
     """A transport port change is applied to disk, reported as restart required (metric, state,
     hook), and cleared once Asterisk restarted."""
     rig.start()
-    rig.swap_site(["alice"], port=5070)
+    rig.swap_site(sites.with_port(sites.home(), "udp6", 5070))
     result = await rig.applier.apply()
     assert result.outcome == "applied"
-    assert any("transport udp6 changed: bind" in r for r in result.restart_required)
-    assert any("5060 -> 5070" in r for r in result.restart_required)
+    assert len(result.restart_required) == 1, result.restart_required
+    assert "transport udp6 changed" in result.restart_required[0]
+    assert ":5060 -> " in result.restart_required[0]
     assert rig.value("asterisk_supervisor_restart_required") == 1
     assert rig.restarts
     assert rig.restarts[-1] == result.restart_required
@@ -178,9 +182,9 @@ async def test_transport_change_requires_restart(rig: Rig) -> None:
 async def test_reverting_a_transport_change_clears_restart_required(rig: Rig) -> None:
     """Restart-required is relative to what Asterisk booted with: reverting clears it."""
     rig.start()
-    rig.swap_site(["alice"], port=5070)
+    rig.swap_site(sites.with_port(sites.home(), "udp6", 5070))
     await rig.applier.apply()
-    rig.swap_site(["alice"], port=5060)
+    rig.swap_site(sites.home())
     await rig.applier.apply()
     assert rig.applier.state.restart_required == ()
     assert rig.value("asterisk_supervisor_restart_required") == 0
@@ -189,7 +193,7 @@ async def test_reverting_a_transport_change_clears_restart_required(rig: Rig) ->
 async def test_applies_never_overlap(rig: Rig) -> None:
     """Concurrent apply() calls run one after the other (the second sees the first's result)."""
     rig.start()
-    rig.swap_site(["alice", "bob"])
+    rig.swap_site(sites.home("bob"))
     results = await asyncio.gather(rig.applier.apply(), rig.applier.apply())
     assert sorted(r.outcome for r in results) == ["applied", "unchanged"]
 
@@ -198,13 +202,13 @@ async def test_secrets_never_in_errors_or_state(rig: Rig) -> None:
     """A password mismatch in the read-back is reported without the password."""
     rig.start()
     rig.asterisk.keep_old = True
-    write_mount(rig.secrets, {"trunk-password": "sekrit-new"}, mode=0o600)
+    rig.swap_secrets(sites.secrets("sekrit-new"))
     result = await rig.applier.apply()
     assert result.outcome == "failed"
     text = " ".join(result.problems) + str(rig.applier.state.as_dict())
+    assert "password differs" in text
     assert "sekrit-new" not in text
-    assert "pw1" not in text
-    assert standin  # the stand-in site is what renders the password
+    assert "provider-secret" not in text
 
 
 async def test_reverting_to_the_live_config_clears_the_failure(rig: Rig) -> None:
@@ -212,7 +216,7 @@ async def test_reverting_to_the_live_config_clears_the_failure(rig: Rig) -> None
     rig.start()
     write_mount(rig.site, {"site.yaml": "endpoints: [a\n"})
     assert (await rig.applier.apply()).outcome == "rejected"
-    rig.swap_site(["alice"])
+    rig.swap_site(sites.home())
     assert (await rig.applier.apply()).outcome == "unchanged"
     assert rig.value(LAST_OK) == 1
     assert rig.applier.state.last_error is None

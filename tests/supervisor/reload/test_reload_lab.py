@@ -17,7 +17,8 @@ from lab import netns, sipp
 from lab.asterisk import wait_until
 from lab.kubelet import write_mount
 from supervisor.reload import Reloader
-from tests.supervisor.reload import standin
+from supervisor.site.mounts import Mount
+from tests.supervisor.reload import sites
 from tests.supervisor.reload.labpbx import LabPbx
 
 pytestmark = pytest.mark.lab
@@ -35,7 +36,7 @@ def pbx(rootfs: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabP
 @pytest.fixture
 async def baseline(pbx: LabPbx) -> LabPbx:
     """Every test starts from the same live config."""
-    pbx.set_site(["alice"])
+    pbx.set_site(sites.home())
     pbx.set_password(pbx.password)
     result = await pbx.applier().apply()
     assert result.outcome in ("applied", "unchanged"), result.problems
@@ -58,6 +59,10 @@ async def running(pbx: LabPbx, registry: CollectorRegistry, debounce: float):  #
             await task
 
 
+def to_bytes(files: dict[str, str]) -> dict[str, bytes]:
+    return {k: v.encode() for k, v in files.items()}
+
+
 async def until(predicate: object, timeout: float, what: str) -> None:
     await asyncio.to_thread(wait_until, predicate, timeout, 0.05, what)
 
@@ -66,7 +71,7 @@ async def test_configmap_swap_adds_an_endpoint(baseline: LabPbx) -> None:
     """An endpoint added by a ConfigMap swap appears in PJSIPShowEndpoints."""
     registry = CollectorRegistry()
     async with running(baseline, registry, debounce=0.2):
-        baseline.set_site(["alice", "bob"])
+        baseline.set_site(sites.home("bob"))
         await until(lambda: "bob" in baseline.endpoints(), 5, "bob in PJSIPShowEndpoints")
         await until(
             lambda: registry.get_sample_value("asterisk_supervisor_last_reload_successful") == 1,
@@ -83,21 +88,28 @@ async def test_configmap_swap_adds_an_endpoint(baseline: LabPbx) -> None:
 
 
 async def test_dialplan_change_shows(baseline: LabPbx) -> None:
-    """A dialplan change from the ConfigMap shows in ShowDialPlan."""
-    baseline.set_site(["alice"], dialplan={"phones/200": ["Answer()", "NoOp(hi)", "Hangup()"]})
+    """A dialplan change from the ConfigMap shows in the dialplan Asterisk runs."""
+    baseline.set_site(sites.with_extension(sites.home(), "13", "kitchen"))
     result = await baseline.applier().apply()
     assert result.outcome == "applied", result.problems
     assert result.modules == ("pbx_config.so",)
-    assert baseline.dialplan("phones") == {"200": ["Answer", "NoOp", "Hangup"]}
+    assert baseline.extension("13", "extensions") == ["Dial", "Hangup"]
 
 
+BASE = ["desk", "doorbell", "kitchen", "provider"]
+REFUSED = "[bob]\ntype = endpoint\ncontext = internal\ndtmf_mode = bogus\n"
 BAD = {
     "invalid yaml": ({"site.yaml": "endpoints: [bob\n"}, {}),
     "schema error": ({"site.yaml": "endpoints: {bob: 1}\n"}, {}),
     "binary file": ({"site.yaml": b"endpoints: [bob]\n\x00\xff"}, {}),
     "oversized file": ({"site.yaml": "endpoints: [bob]\n" + "#" * 70_000}, {}),
     "symlink outside": ({}, {"site.yaml": "/etc/hostname"}),
-    "refused by asterisk": ({"site.yaml": standin.site_yaml(["alice", "bob"], broken=["bob"])}, {}),
+    "unreadable file": ({}, {"site.yaml": "gone.yaml"}),
+    # Valid for the model, refused by res_pjsip (which still answers Success to the reload).
+    "refused by asterisk": (
+        sites.site_files(sites.home(raw={"pjsip.conf": REFUSED, "extensions.conf": sites.HOLD})),
+        {},
+    ),
 }
 
 
@@ -117,12 +129,12 @@ async def test_bad_input_keeps_the_last_good_config(baseline: LabPbx, case: str)
     assert (
         registry.get_sample_value("asterisk_supervisor_config_apply_operations_failed_total") == 1
     )
-    assert baseline.endpoints() == ["alice", "doorbell"]
-    assert "[bob]" not in (baseline.run.path("etc") / "pjsip.conf").read_text()
-    baseline.set_site(["alice", "carol"])
+    assert baseline.endpoints() == BASE
+    assert "[bob]" not in (baseline.etc / "pjsip.conf").read_text()
+    baseline.set_site(sites.home("carol"))
     fixed = await applier.apply()
     assert fixed.outcome == "applied", fixed.problems
-    assert baseline.endpoints() == ["alice", "carol", "doorbell"]
+    assert baseline.endpoints() == sorted([*BASE, "carol"])
     assert registry.get_sample_value("asterisk_supervisor_last_reload_successful") == 1
 
 
@@ -130,10 +142,12 @@ async def test_missing_secret_key_keeps_the_trunk(baseline: LabPbx) -> None:
     """A Secret without the password key is rejected; the registration stays configured."""
     applier = baseline.applier()
     await applier.apply()
-    write_mount(baseline.secrets, {"unrelated": "x"})
+    values = sites.secrets(baseline.password)
+    del values["provider-password"]
+    write_mount(baseline.secrets, values)
     result = await applier.apply()
     assert result.outcome == "rejected"
-    assert any("trunk-password" in p for p in result.problems)
+    assert any("provider-password" in p for p in result.problems), result.problems
     baseline.set_password(baseline.password)
     assert (await applier.apply()).outcome == "unchanged"  # back to what is live
     assert applier.state.last_error is None
@@ -181,14 +195,19 @@ async def test_100_swaps_in_5_s_end_with_the_last_and_no_partial_file(baseline: 
     """100 swaps in 5 s: exactly the last is live; no reader ever saw a partial pjsip.conf."""
     registry = CollectorRegistry()
     log_start = len(baseline.asterisk.problems())
-    sites = [standin.load_from(["alice", f"s{i}"], baseline.password) for i in range(100)]
-    complete = {baseline.render(s)["pjsip.conf"] for s in sites}
-    complete.add((baseline.run.path("etc") / "pjsip.conf").read_text())
+    secret_mount = Mount(path=Path("secrets"), files=to_bytes(sites.secrets(baseline.password)))
+
+    def rendered(i: int) -> str:
+        config = Mount(path=Path("site"), files=to_bytes(sites.site_files(sites.home(f"s{i}"))))
+        return baseline.render(sites.load([config], [secret_mount]))["pjsip.conf"]
+
+    complete = {rendered(i) for i in range(100)}
+    complete.add((baseline.etc / "pjsip.conf").read_text())
     seen: set[str] = set()
     stop = threading.Event()
 
     def reader() -> None:
-        path = baseline.run.path("etc") / "pjsip.conf"
+        path = baseline.etc / "pjsip.conf"
         while not stop.is_set():
             seen.add(path.read_text())
 
@@ -198,10 +217,10 @@ async def test_100_swaps_in_5_s_end_with_the_last_and_no_partial_file(baseline: 
         async with running(baseline, registry, debounce=0.05) as applier:
             start = time.monotonic()
             for i in range(100):
-                baseline.set_site(["alice", f"s{i}"])
+                baseline.set_site(sites.home(f"s{i}"))
                 await asyncio.sleep(max(0, start + (i + 1) * 0.05 - time.monotonic()))
             assert time.monotonic() - start < 5.5
-            await until(lambda: baseline.endpoints() == ["alice", "doorbell", "s99"], 5, "last")
+            await until(lambda: baseline.endpoints() == sorted([*BASE, "s99"]), 5, "last")
             await until(
                 lambda: applier.state.live_hash is not None and applier.state.last_error is None,
                 5,
@@ -250,7 +269,7 @@ async def test_call_survives_10_reloads(baseline: LabPbx) -> None:
         first = channels()
         applier = baseline.applier()
         for i in range(10):
-            baseline.set_site(["alice", f"c{i}"], dialplan={"phones/300": [f"NoOp({i})"]})
+            baseline.set_site(sites.with_extension(sites.home(f"c{i}"), f"3{i}", "desk"))
             result = await applier.apply()
             assert result.outcome == "applied", result.problems
             assert set(result.modules) == {"res_pjsip.so", "pbx_config.so"}

@@ -15,6 +15,7 @@ from lab.kubelet import write_mount, write_subpath_style
 from supervisor.reload import Debouncer, Reloader
 from supervisor.reload.watcher import MountWatcher
 from supervisor.site.mounts import read_mount
+from tests.supervisor.reload import sites
 from tests.supervisor.reload.conftest import Rig
 
 EVENTS = "asterisk_supervisor_watch_events_total"
@@ -121,8 +122,8 @@ async def test_loop_applies_a_swap_after_the_debounce(rig: Rig) -> None:
     _, task = await run_loop(rig, booted, debounce=0.05, resync=60)
     try:
         await asyncio.sleep(0.2)
-        rig.swap_site(["alice", "dave"])
-        await wait_for(lambda: "[dave]" in (rig.etc / "pjsip.conf").read_text())
+        rig.swap_site(sites.home("dave"))
+        await wait_for(lambda: "[dave]" in rig.text("pjsip.conf"))
         await wait_for(lambda: rig.value("asterisk_supervisor_last_reload_successful") == 1)
         assert (rig.value(EVENTS) or 0) >= 1
     finally:
@@ -135,7 +136,7 @@ async def test_changes_wait_for_fully_booted(rig: Rig) -> None:
     booted = asyncio.Event()
     _, task = await run_loop(rig, booted, debounce=0.05, resync=60)
     try:
-        rig.swap_site(["alice", "erin"])
+        rig.swap_site(sites.home("erin"))
         await wait_for(lambda: rig.applier.state.pending)
         await asyncio.sleep(0.2)
         assert rig.asterisk.reloads == []
@@ -150,7 +151,7 @@ async def test_resync_catches_a_missed_change(rig: Rig, tmp_path: Path) -> None:
     """A change the watcher cannot see (a mount without ..data) is picked up by the resync, and
     such a mount is reported as not updating live."""
     plain = tmp_path / "plain-secrets"
-    write_subpath_style(plain, {"trunk-password": "pw1"})
+    write_subpath_style(plain, sites.secrets())
     rig.applier.secret_mounts = (plain,)
     rig.start()
     booted = asyncio.Event()
@@ -158,7 +159,7 @@ async def test_resync_catches_a_missed_change(rig: Rig, tmp_path: Path) -> None:
     _, task = await run_loop(rig, booted, debounce=0.05, resync=0.3)
     try:
         await wait_for(lambda: rig.applier.state.not_live == (str(plain),))
-        (plain / "trunk-password").write_text("pw9")
-        await wait_for(lambda: "password = pw9" in (rig.etc / "pjsip.conf").read_text())
+        (plain / "provider-password").write_text("pw9")
+        await wait_for(lambda: "password = pw9" in rig.text("pjsip.conf"))
     finally:
         await stop(task)

@@ -1,0 +1,78 @@
+"""Site descriptions for the reload tests: the repository's home example (the lab's addresses),
+with the doorbell answering extension 100 and holding (a raw context), plus variations."""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lab.paths import REPO
+from supervisor.render import MODULE_OF_FILE, RenderContext, render
+from supervisor.site.changes import restart_required
+from supervisor.site.load import LoadedSite, load_site
+
+HOME = REPO / "examples" / "home"
+HOLD = "[hold]\nexten => 100,1,Answer()\n same => n,Wait(600)\n same => n,Hangup()\n"
+MODULES = MODULE_OF_FILE
+load = load_site
+
+
+@functools.cache
+def _home() -> dict[str, Any]:
+    site: dict[str, Any] = yaml.safe_load((HOME / "site" / "site.yaml").read_text())
+    site["endpoints"]["doorbell"]["context"] = "hold"
+    site["raw"] = {"extensions.conf": HOLD}
+    return site
+
+
+def home(*extra_endpoints: str, **changes: Any) -> dict[str, Any]:
+    """The home site plus endpoints (sharing desk's password key); `changes` replace top keys."""
+    site = copy.deepcopy(_home())
+    for name in extra_endpoints:
+        site["endpoints"][name] = {"auth": {"password_secret": "desk-password"}}
+    site.update(changes)
+    return site
+
+
+def with_extension(site: dict[str, Any], number: str, target: str) -> dict[str, Any]:
+    site["dialplan"]["extensions"][number] = target
+    return site
+
+
+def with_port(site: dict[str, Any], transport: str, port: int) -> dict[str, Any]:
+    site["transports"][transport]["port"] = port
+    return site
+
+
+def site_files(site: Mapping[str, Any]) -> dict[str, str]:
+    return {"site.yaml": yaml.safe_dump(dict(site), sort_keys=False)}
+
+
+def secrets(provider_password: str = "provider-secret") -> dict[str, str]:
+    values = {p.name: p.read_text() for p in sorted((HOME / "secrets").iterdir())}
+    values["provider-password"] = provider_password
+    return values
+
+
+def renderer(context: RenderContext) -> Any:
+    return functools.partial(_render, context=context)
+
+
+def _render(loaded: LoadedSite, context: RenderContext) -> dict[str, str]:
+    return render(loaded, context)
+
+
+def restart_check(old: LoadedSite, new: LoadedSite) -> list[str]:
+    return restart_required(old.site, new.site)
+
+
+def context(ami_secret: str = "reload-tests-0123456789", **kwargs: Any) -> RenderContext:
+    return RenderContext(ami_secret=ami_secret, **kwargs)
+
+
+__all__ = ["HOME", "MODULES", "Path", "load"]
