@@ -11,6 +11,7 @@ composition with line marks, pydantic validation, cross-reference checks, resolu
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import platform
 import statistics
@@ -75,13 +76,11 @@ def generate(endpoints: int = ENDPOINTS, trunks: int = TRUNKS) -> tuple[str, dic
     return yaml.safe_dump(site, sort_keys=False), secrets
 
 
-def median_seconds(fn: Callable[[], object], runs: int) -> tuple[float, list[float]]:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), times
+def timed(fn: Callable[[], object]) -> float:
+    gc.collect()
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
 
 
 def machine() -> str:
@@ -114,15 +113,21 @@ def main() -> None:
     def load() -> None:
         loaded[:] = [load_site(config, secret_mount)]
 
-    load_median, load_times = median_seconds(load, args.runs)
-    parse_median, parse_times = median_seconds(lambda: parse("site.yaml", text), args.runs)
     files: dict[str, str] = {}
 
     def do_render() -> None:
         files.clear()
         files.update(render(loaded[0], context))
 
-    render_median, render_times = median_seconds(do_render, args.runs)
+    # Interleaved, so that a busy moment on a shared machine hits every step alike.
+    parse_times, load_times, render_times = [], [], []
+    for _ in range(args.runs):
+        parse_times.append(timed(lambda: parse("site.yaml", text)))
+        load_times.append(timed(load))
+        render_times.append(timed(do_render))
+    parse_median = statistics.median(parse_times)
+    load_median = statistics.median(load_times)
+    render_median = statistics.median(render_times)
     size = sum(len(t.encode()) for t in files.values())
     site = loaded[0].site
     lines = [
