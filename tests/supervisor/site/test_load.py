@@ -412,3 +412,13 @@ def test_without_secrets_placeholders_are_used() -> None:
         None,
     )
     assert dict(loaded.secrets) == {"k": "(secret k)"}
+
+
+def test_the_documented_format_is_a_valid_site() -> None:
+    """The YAML block in examples/README.md validates, so the reference cannot drift."""
+    text = (EXAMPLES / "README.md").read_text()
+    block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    secrets = {"provider-password": "x", "desk-password": "y"}
+    site = load_text(block, secrets).site
+    assert set(site.endpoints) == {"desk", "doorbell"}
+    assert site.trunks["provider"].identify == ("2001:db8:5060::/64",)
