@@ -19,7 +19,8 @@ from lab.ami import LabAmi
 from lab.asterisk import Asterisk, RunDir, directories_section, wait_until, write_config
 from lab.fixtures import Started
 from lab.netns import Lab
-from supervisor.render import Directories, RenderContext, render
+from lab.prometheus import http_get
+from supervisor.render import Directories, Prometheus, RenderContext, render
 from supervisor.render.extensions import DOORBELL_EXTENSIONS
 from supervisor.site.load import LoadedSite, load_site_dirs
 from supervisor.site.model import Site
@@ -50,12 +51,20 @@ class Pbx:
         return [m for m in self.ami.action({"Action": action}) if m.get("Event") == event]
 
 
-def boot(lab: Lab, run: RunDir, started: Started, site_dir: Path, secret_dir: Path) -> Pbx:
+def boot(
+    lab: Lab,
+    run: RunDir,
+    started: Started,
+    site_dir: Path,
+    secret_dir: Path,
+    prometheus: Prometheus | None = None,
+) -> Pbx:
     loaded = load_site_dirs([site_dir], [secret_dir])
     context = RenderContext(
         ami_secret=secrets.token_hex(16),
         run_user="asterisk",
         directories=Directories.from_mapping(directories_section(run)),
+        prometheus=prometheus,
     )
     files = render(loaded, context)
     test_secret = secrets.token_hex(16)
@@ -282,9 +291,14 @@ def test_two_trunk_site_boots_clean_and_both_register(
 def test_ipv4_only_site_boots_clean_with_only_an_ipv4_transport(
     lab: Lab, run_dir: RunDir, started: Started
 ) -> None:
-    """examples/ipv4-only: no ERROR/WARNING, only 203.0.113.10:5060 bound, exact read-back."""
+    """examples/ipv4-only with res_prometheus: no ERROR/WARNING, only 203.0.113.10:5060 bound,
+    exact read-back, and Asterisk's own metrics served on the configured loopback port."""
     example = EXAMPLES / "ipv4-only"
-    pbx = boot(lab, run_dir, started, example / "site", example / "secrets")
+    prometheus = Prometheus(bind="127.0.0.1", port=8088)
+    pbx = boot(lab, run_dir, started, example / "site", example / "secrets", prometheus)
     check_read_back(pbx)
     assert udp_listeners(lab, {5060}) == {f"{netns.POD_V4}:5060"}
+    metrics = http_get("http://127.0.0.1:8088/metrics", lab.pod).decode()
+    assert "asterisk_core_uptime_seconds" in metrics
+    assert "asterisk_endpoints_count" in metrics
     assert pbx.asterisk.problems() == [], pbx.asterisk.log_text()
