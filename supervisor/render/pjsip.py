@@ -68,6 +68,10 @@ def trunk_sections(site: Site, name: str, trunk: Trunk, secrets: Mapping[str, st
     if trunk.auth is not None:
         out.append(_auth(name, trunk.auth.username, secrets[trunk.auth.password_secret]))
         endpoint.append(("outbound_auth", name))
+    if trunk.from_user is not None:
+        endpoint.append(("from_user", trunk.from_user))
+    if trunk.from_domain is not None:
+        endpoint.append(("from_domain", trunk.from_domain))
     out.append(section(name, [("type", "aor"), ("contact", f"sip:{host}")]))
     out.append(section(name, endpoint))
     if trunk.identify:

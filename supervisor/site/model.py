@@ -116,6 +116,9 @@ class Trunk(Model):
     codecs: Codecs = DEFAULT_CODECS
     dids: Annotated[tuple[Did, ...], Field(max_length=1000)] = ()
     caller_id: CallerId | None = None
+    # Some providers want their account in the From header of calls out, whatever the caller ID.
+    from_user: SipUser | None = None
+    from_domain: Host | None = None
 
     @model_validator(mode="after")
     def _registration_needs_auth(self) -> Trunk:

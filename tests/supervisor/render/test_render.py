@@ -124,3 +124,14 @@ def test_render_context_rejects_unsafe_values() -> None:
         RenderContext(ami_secret="a\nb")
     with pytest.raises(ValueError, match="astetcdir"):
         RenderContext(ami_secret="x", directories=type(CONTEXT.directories)(astetcdir="etc"))
+
+
+def test_trunk_from_header_options() -> None:
+    """from_user and from_domain of a trunk land on its endpoint section only when given."""
+    site = base()
+    pjsip = parse(render(load_dict(site), CONTEXT)["pjsip.conf"])
+    assert find(pjsip, "provider", "endpoint").get("from_user") is None
+    site["trunks"]["provider"] |= {"from_user": "pod1", "from_domain": "voip.example"}
+    pjsip = parse(render(load_dict(site), CONTEXT)["pjsip.conf"])
+    assert find(pjsip, "provider", "endpoint").get("from_user") == "pod1"
+    assert find(pjsip, "provider", "endpoint").get("from_domain") == "voip.example"
