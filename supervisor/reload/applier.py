@@ -180,8 +180,13 @@ class Applier:
             raise StartupError("site rejected: " + "; ".join(exc.problems)) from None
         self.config_dir.write(built.files)
         self._live = self._booted = built
+        now = self._clock()
+        # The start-up config counts as the first successful reload (thanos: the initial apply),
+        # so "last reload successful == 0" means a change failed, not "nothing changed yet".
+        self.metrics.last_reload_successful.set(1)
+        self.metrics.last_reload_success_timestamp.set(now)
         self.metrics.set_live_hash(digest)
-        self.update_state(live_hash=digest)
+        self.update_state(live_hash=digest, last_success=now)
         log.info("config %s written: %s", digest[:12], ", ".join(sorted(built.files)))
         return ApplyResult("applied", digest, changed=tuple(sorted(built.files)))
 
@@ -224,11 +229,20 @@ class Applier:
         try:
             await asyncio.to_thread(self.config_dir.write, changes)
         except OSError as exc:
-            await asyncio.to_thread(self.config_dir.write, backup)
+            try:
+                await asyncio.to_thread(self.config_dir.write, backup)
+            except OSError as again:
+                log.error("restoring the previous config files failed: %s", again)
             return self._fail(built.hash, [f"writing {self.config_dir.path}: {exc}"], "failed")
         problems = await self._reload(module_list)
         if not problems:
-            problems = await self._verify(built.files)
+            previous = {
+                name: data.decode(errors="replace")
+                for name, data in backup.items()
+                if data is not None
+            }
+            unchanged = {n: t for n, t in built.files.items() if n not in changes}
+            problems = await self._verify(built.files, {**unchanged, **previous})
         if problems:
             await self._restore(backup, module_list)
             for module in module_list:
@@ -319,9 +333,11 @@ class Applier:
                 problems.append(f"reload {module}: {head.get('Message') or 'no response'}")
         return problems
 
-    async def _verify(self, files: Mapping[str, str]) -> list[str]:
+    async def _verify(
+        self, files: Mapping[str, str], previous: Mapping[str, str] | None = None
+    ) -> list[str]:
         try:
-            return await verify(self.ami, files)
+            return await verify(self.ami, files, previous)
         except (AmiError, VerifyError) as exc:
             return [f"read-back: {exc}"]
 

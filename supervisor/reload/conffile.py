@@ -7,6 +7,7 @@ Sections `[name]`, templates `[name](!)` and inheritance `[name](tpl,...)`, `key
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -30,24 +31,19 @@ class Section:
         return value
 
 
+_COMMENT = re.compile(r"(?<!\\);")
+
+
 def _strip_comment(line: str) -> str:
-    out = []
-    i = 0
-    while i < len(line):
-        char = line[i]
-        if char == "\\" and i + 1 < len(line) and line[i + 1] == ";":
-            out.append(";")
-            i += 2
-            continue
-        if char == ";":
-            break
-        out.append(char)
-        i += 1
-    return "".join(out).strip()
+    if ";" not in line:
+        return line.strip()
+    return _COMMENT.split(line, maxsplit=1)[0].replace("\\;", ";").strip()
 
 
+@functools.lru_cache(maxsize=32)
 def parse(text: str) -> list[Section]:
-    """Sections in file order, templates applied; template sections are marked, not dropped."""
+    """Sections in file order, templates applied; template sections are marked, not dropped.
+    Cached (the same rendered text is read by several checks): treat the result as read-only."""
     sections: list[Section] = []
     by_name: dict[str, Section] = {}
     current: Section | None = None

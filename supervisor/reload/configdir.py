@@ -61,17 +61,22 @@ class ConfigDir:
             tmp = self.path / f".{name}.supervisor-tmp"
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, MODE)
             try:
-                view = memoryview(data)
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
-                os.fchmod(fd, MODE)
-                if self.gid is not None:
-                    os.fchown(fd, -1, self.gid)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, target)
+                try:
+                    view = memoryview(data)
+                    while view:
+                        written = os.write(fd, view)
+                        view = view[written:]
+                    os.fchmod(fd, MODE)
+                    if self.gid is not None:
+                        os.fchown(fd, -1, self.gid)
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                os.replace(tmp, target)
+            except OSError:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+                raise
         dir_fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
         try:
             os.fsync(dir_fd)

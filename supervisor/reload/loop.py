@@ -94,12 +94,23 @@ class Reloader:
             await asyncio.to_thread(self._report_not_live)
             while True:
                 await self._wait_booted()
-                await self.applier.apply()
+                await self._apply()
                 if await self.debouncer.wait(self.resync):
                     await self.debouncer.settle()
         finally:
             await asyncio.shield(asyncio.to_thread(watcher.stop))
             self.applier.update_state(watch_mode="stopped")
+
+    async def _apply(self) -> None:
+        """One apply; a bug in it is logged and counted, and the loop goes on (the next hint or
+        resync retries), rather than taking the supervisor down."""
+        try:
+            await self.applier.apply()
+        except Exception as exc:
+            log.exception("config apply crashed")
+            self.applier.metrics.apply_operations_failed.inc()
+            self.applier.metrics.last_reload_successful.set(0)
+            self.applier.update_state(last_error=f"internal error: {type(exc).__name__}: {exc}")
 
     async def _wait_booted(self) -> None:
         if self.booted.is_set():

@@ -8,8 +8,9 @@ Passwords are compared, never reported.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from supervisor.ami.types import AmiActions, Message
 from supervisor.reload import conffile
@@ -71,9 +72,11 @@ class NotPermitted(VerifyError):
 _warned: set[str] = set()
 
 
-async def _skippable(check: Awaitable[list[str]]) -> list[str]:
+async def _skippable(
+    check: Callable[[AmiActions, str], Awaitable[list[str]]], ami: AmiActions, text: str
+) -> list[str]:
     try:
-        return await check
+        return await check(ami, text)
     except NotPermitted as exc:
         if str(exc) not in _warned:
             _warned.add(str(exc))
@@ -134,33 +137,46 @@ async def _verify_auths(ami: AmiActions, text: str) -> list[str]:
     return problems
 
 
-async def verify_pjsip(ami: AmiActions, text: str) -> list[str]:
-    """Problems found comparing pjsip.conf's endpoints, auths, AORs and registrations with
-    Asterisk's; empty when everything declared is live as declared."""
-    problems: list[str] = []
+async def _verify_endpoints(ami: AmiActions, text: str, previous: str | None) -> list[str]:
     endpoints = conffile.objects(text, "endpoint")
-    live_eps = await _list(
+    live = await _list(
         ami, {"Action": "PJSIPShowEndpoints"}, "EndpointList", empty="No endpoints found"
     )
-    problems += _compare_names("endpoints", list(endpoints), [m["ObjectName"] for m in live_eps])
-    for name, section in endpoints.items():
-        if name not in {m.get("ObjectName") for m in live_eps}:
-            continue
-        detail = await _list(
+    live_names = {m.get("ObjectName", "") for m in live}
+    problems = _compare_names("endpoints", list(endpoints), list(live_names))
+    before = conffile.objects(previous, "endpoint") if previous is not None else {}
+    # Field values are read back for endpoints that are new or changed (one action each);
+    # the others were verified when they last changed, and the name list shows they still exist.
+    todo = [
+        (name, section)
+        for name, section in endpoints.items()
+        if name in live_names
+        and (previous is None or name not in before or before[name].options != section.options)
+    ]
+
+    async def detail(name: str, section: conffile.Section) -> list[str]:
+        found = await _list(
             ami, {"Action": "PJSIPShowEndpoint", "Endpoint": name}, "EndpointDetail"
         )
-        if detail:
-            problems += _compare_fields("endpoint", name, section, detail[0], ENDPOINT_FIELDS)
+        if not found:
+            return [f"endpoint {name}: no details"]
+        return _compare_fields("endpoint", name, section, found[0], ENDPOINT_FIELDS)
 
-    problems += await _skippable(_verify_auths(ami, text))
+    for found in await asyncio.gather(*(detail(n, s) for n, s in todo)):
+        problems += found
+    return problems
 
+
+async def _verify_aors(ami: AmiActions, text: str) -> list[str]:
     aors = conffile.objects(text, "aor")
-    live_aors = await _list(ami, {"Action": "PJSIPShowAors"}, "AorList", empty="No ")
-    problems += _compare_names("aors", list(aors), [m["ObjectName"] for m in live_aors])
+    live = await _list(ami, {"Action": "PJSIPShowAors"}, "AorList", empty="No ")
+    return _compare_names("aors", list(aors), [m.get("ObjectName", "") for m in live])
 
+
+async def _verify_registrations(ami: AmiActions, text: str) -> list[str]:
     registrations = conffile.objects(text, "registration")
-    live_regs = {
-        m["ObjectName"]: m
+    live = {
+        m.get("ObjectName", ""): m
         for m in await _list(
             ami,
             {"Action": "PJSIPShowRegistrationsOutbound"},
@@ -168,13 +184,26 @@ async def verify_pjsip(ami: AmiActions, text: str) -> list[str]:
             empty="No ",
         )
     }
-    problems += _compare_names("registrations", list(registrations), list(live_regs))
+    problems = _compare_names("registrations", list(registrations), list(live))
     for name, section in registrations.items():
-        if name in live_regs:
+        if name in live:
             problems += _compare_fields(
-                "registration", name, section, live_regs[name], REGISTRATION_FIELDS
+                "registration", name, section, live[name], REGISTRATION_FIELDS
             )
     return problems
+
+
+async def verify_pjsip(ami: AmiActions, text: str, previous: str | None = None) -> list[str]:
+    """Problems found comparing pjsip.conf's endpoints, auths, AORs and registrations with
+    Asterisk's; empty when everything declared is live as declared. With `previous` (the text
+    before the change), endpoint fields are read back only for new or changed endpoints."""
+    results = await asyncio.gather(
+        _verify_endpoints(ami, text, previous),
+        _skippable(_verify_auths, ami, text),
+        _skippable(_verify_aors, ami, text),
+        _verify_registrations(ami, text),
+    )
+    return [p for found in results for p in found]
 
 
 async def verify_dialplan(ami: AmiActions, text: str) -> list[str]:
@@ -210,11 +239,16 @@ async def verify_dialplan(ami: AmiActions, text: str) -> list[str]:
     return problems
 
 
-async def verify(ami: AmiActions, files: Mapping[str, str]) -> list[str]:
-    """Read back every file we know how to check; files without a read-back pass."""
-    problems: list[str] = []
+async def verify(
+    ami: AmiActions, files: Mapping[str, str], previous: Mapping[str, str] | None = None
+) -> list[str]:
+    """Read back every file we know how to check (concurrently); files without a read-back
+    pass. `previous`: the files before the change, to limit per-object reads to what changed."""
+    checks = []
     if "pjsip.conf" in files:
-        problems += await verify_pjsip(ami, files["pjsip.conf"])
+        before = previous.get("pjsip.conf") if previous is not None else None
+        checks.append(verify_pjsip(ami, files["pjsip.conf"], before))
     if "extensions.conf" in files:
-        problems += await _skippable(verify_dialplan(ami, files["extensions.conf"]))
-    return problems
+        checks.append(_skippable(verify_dialplan, ami, files["extensions.conf"]))
+    results = await asyncio.gather(*checks)
+    return [p for found in results for p in found]

@@ -9,7 +9,7 @@ import stat
 import pytest
 
 from lab.kubelet import write_mount
-from supervisor.reload import StartupError
+from supervisor.reload import ConfigDir, StartupError
 from tests.supervisor.reload import sites
 from tests.supervisor.reload.conftest import Rig
 
@@ -25,6 +25,8 @@ async def test_prepare_writes_every_file_group_readable(rig: Rig) -> None:
     assert "[kitchen]" in rig.text("pjsip.conf")
     assert rig.applier.state.config_live
     assert rig.value("asterisk_supervisor_config_info", {"hash": rig.applier.state.live_hash or ""})
+    assert rig.value(LAST_OK) == 1  # the start-up config is the first successful reload
+    assert not [p for p in rig.etc.iterdir() if p.name.startswith(".")]  # no temp files left
 
 
 def test_prepare_rejects_an_invalid_site_with_one_line(rig: Rig) -> None:
@@ -220,3 +222,15 @@ async def test_reverting_to_the_live_config_clears_the_failure(rig: Rig) -> None
     assert (await rig.applier.apply()).outcome == "unchanged"
     assert rig.value(LAST_OK) == 1
     assert rig.applier.state.last_error is None
+
+
+async def test_unwritable_config_dir_fails_without_raising(rig: Rig) -> None:
+    """A config dir that cannot be written fails the apply (counted), and nothing is reloaded."""
+    rig.start()
+    rig.applier.config_dir = ConfigDir(rig.etc / "missing")
+    rig.swap_site(sites.home("bob"))
+    result = await rig.applier.apply()
+    assert result.outcome == "failed"
+    assert "writing" in result.problems[0]
+    assert rig.asterisk.reloads == []
+    assert rig.value(REJECTED) == 1
