@@ -22,6 +22,7 @@ from supervisor.site.errors import Problem, SiteInvalid
 from supervisor.site.grammar import password_problem
 from supervisor.site.model import Site
 from supervisor.site.mounts import Mount, content_hash, read_mount
+from supervisor.site.prune import prune
 from supervisor.site.raw import raw_problems
 from supervisor.site.yamlsource import Document, Origin, Path, parse
 
@@ -253,8 +254,38 @@ def load_site(config: Sequence[Mount], secrets: Sequence[Mount] | None) -> Loade
     try:
         site = Site.model_validate(sources.data)
     except ValidationError as exc:
-        raise SiteInvalid(_validation_problems(exc, sources)) from None
-    problems += [sources.problem(path, message) for path, message in checks.check(site)]
+        problems = _validation_problems(exc, sources)
+        failed = [tuple(p for p in e["loc"] if p != "[key]") for e in exc.errors()]
+        raise SiteInvalid(problems + _second_look(sources, failed, secrets)) from None
+    problems += _semantic_problems(site, sources, secrets)
+    if problems:
+        raise SiteInvalid(problems)
+    values, _ = _secret_problems(site, sources, secrets)
+    return LoadedSite(
+        site=checks.resolve(site),
+        secrets=types.MappingProxyType(values),
+        hash=content_hash([*config, *(secrets or ())]),
+    )
+
+
+def _second_look(
+    sources: _Sources, failed: Sequence[Path], secrets: Sequence[Mount] | None
+) -> list[Problem]:
+    """Cross-reference and Secret problems of the parts that did validate."""
+    pruned = prune(sources.data, failed)
+    if pruned is None:
+        return []
+    try:
+        site = Site.model_validate(pruned.data)
+    except ValidationError:
+        return []
+    return [p for p in _semantic_problems(site, sources, secrets) if pruned.keeps(p.message)]
+
+
+def _semantic_problems(
+    site: Site, sources: _Sources, secrets: Sequence[Mount] | None
+) -> list[Problem]:
+    problems = [sources.problem(path, message) for path, message in checks.check(site)]
     for target, text in site.raw.items():
         origin = sources.locate(("raw", target))
         for offset, message in raw_problems(text):
@@ -262,15 +293,8 @@ def load_site(config: Sequence[Mount], secrets: Sequence[Mount] | None) -> Loade
             line = origin.line + 1 + offset if origin else None
             file = origin.file if origin else sources.files[0]
             problems.append(Problem(file, line, key_name(("raw", target)), message))
-    values, found = _secret_problems(site, sources, secrets)
-    problems += found
-    if problems:
-        raise SiteInvalid(problems)
-    return LoadedSite(
-        site=checks.resolve(site),
-        secrets=types.MappingProxyType(values),
-        hash=content_hash([*config, *(secrets or ())]),
-    )
+    problems += _secret_problems(site, sources, secrets)[1]
+    return problems
 
 
 def load_site_dirs(

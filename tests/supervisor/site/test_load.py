@@ -357,27 +357,11 @@ def test_raw_snippets_are_checked_with_their_lines() -> None:
         """
     )
     assert problems == [
-        "site.yaml:12: manager: unknown key (known: addresses, transports, trunks, endpoints, "
-        "dialplan, user_agent, raw)",
-    ]
-    problems = problems_of(
-        MINIMAL
-        + """\
-        raw:
-          pjsip.conf: |
-            allow = all
-            [extra]
-            type = aor
-            #include /etc/passwd
-          extensions.conf: |
-            [internal]
-            exten => 1,1,Hangup()
-        """
-    )
-    assert problems == [
         "site.yaml:5: raw.pjsip.conf: a raw snippet must start with a [section] header",
         "site.yaml:8: raw.pjsip.conf: #include and #exec are not allowed",
         "site.yaml:9: raw.extensions.conf: section [internal] is generated from the model",
+        "site.yaml:12: manager: unknown key (known: addresses, transports, trunks, endpoints, "
+        "dialplan, user_agent, raw)",
     ]
 
 
@@ -422,3 +406,26 @@ def test_the_documented_format_is_a_valid_site() -> None:
     site = load_text(block, secrets).site
     assert set(site.endpoints) == {"desk", "doorbell"}
     assert site.trunks["provider"].identify == ("2001:db8:5060::/64",)
+
+
+def test_reference_and_secret_problems_come_with_field_problems() -> None:
+    """Field problems do not hide reference or Secret problems elsewhere; nothing false is said
+    about the entries that failed."""
+    problems = problems_of(
+        MINIMAL
+        + """        endpoints:
+          desk: {auth: {password_secret: desk-password}, qualify: -5}
+          hall: {auth: {password_secret: hall-password}}
+        dialplan:
+          extensions: {"11": desk, "12": hal}
+          ring_groups: {all: {endpoints: [desk, hall]}}
+        """,
+        secrets={"desk-password": "x"},
+    )
+    assert problems == [
+        "site.yaml:4: endpoints.desk.qualify: must be at least 0",
+        "site.yaml:5: endpoints.hall.auth.password_secret: secret key 'hall-password' is not in "
+        "the secrets (/secrets)",
+        "site.yaml:7: dialplan.extensions.12: unknown endpoint or ring group 'hal'; did you "
+        "mean 'hall'?",
+    ]
