@@ -230,8 +230,8 @@ async def verify_dialplan(ami: AmiActions, text: str) -> list[str]:
         for exten, apps in extens.items():
             if exten not in live:
                 continue
-            live_apps = [app.lower() for _, app in sorted(live[exten])]
-            if live_apps != [a.lower() for a in apps]:
+            live_apps = [app for _, app in sorted(live[exten])]
+            if [a.lower() for a in live_apps] != [a.lower() for a in apps]:
                 problems.append(
                     f"dialplan {context},{exten}: Asterisk runs {', '.join(live_apps)}; "
                     f"config says {', '.join(apps)}"
