@@ -7,9 +7,10 @@ found nothing.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from supervisor.site.grammar import family_of
 from supervisor.site.model import BUILTIN_CONTEXTS, Endpoint, Family, Site, Transport, Trunk
@@ -99,10 +100,8 @@ def _check_family(
             yield (*path, "family"), f"no {family} transport is defined"
 
 
-def _unknown(kind: str, name: str, known: object) -> str:
-    import difflib
-
-    names = sorted(str(n) for n in known)  # type: ignore[attr-defined]
+def _unknown(kind: str, name: str, known: Iterable[object]) -> str:
+    names = sorted(str(n) for n in known)
     close = difflib.get_close_matches(name, names, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"unknown {kind} {name!r}{hint}"
