@@ -86,7 +86,13 @@ class LabPbx:
     def set_password(self, password: str) -> None:
         write_mount(self.secrets, sites.secrets(password), mode=0o600)
 
-    def applier(self, registry: CollectorRegistry | None = None, *, ami: Any = None) -> Applier:
+    def applier(
+        self,
+        registry: CollectorRegistry | None = None,
+        *,
+        ami: Any = None,
+        on_restart_required: Callable[[tuple[str, ...]], None] | None = None,
+    ) -> Applier:
         if ami is None:
             assert self.client is not None
             assert self.pod_loop is not None
@@ -100,6 +106,7 @@ class LabPbx:
             ami=ami,
             metrics=ReloadMetrics(registry or CollectorRegistry()),
             restart_check=sites.restart_check,
+            on_restart_required=on_restart_required,
             module_map=sites.MODULES,
             max_file_bytes=64 * 1024,
         )
@@ -124,6 +131,32 @@ class LabPbx:
         self.stoppers.append(self.ami.close)
         self.ami.connect()
         return self
+
+    def restart_asterisk(self) -> None:
+        """Stop Asterisk and start it again on the files on disk (what the entrypoint does for a
+        restart-required change); wait until the AMI client saw FullyBooted again."""
+        assert self.pod_loop is not None
+        assert self.client is not None
+        self.asterisk.stop()
+        self.asterisk = Asterisk(self.lab, self.run).start()
+        self.stoppers.append(self.asterisk.stop)
+        self.pod_loop.run(self._wait_rebooted(), 30)
+        if self.ami is not None:
+            self.ami.close()
+        self.ami = LabAmi(self.lab.pod, "supervisor", self.ami_secret)
+        self.stoppers.append(self.ami.close)
+        self.ami.connect()
+
+    async def _wait_rebooted(self) -> None:
+        assert self.client is not None
+        while self.client.fully_booted.is_set():  # the old session's end
+            await asyncio.sleep(0.05)
+        await self.client.wait_fully_booted(25)
+
+    def transport_bind(self, endpoint: str) -> str:
+        assert self.ami is not None
+        reply = self.ami.action({"Action": "PJSIPShowEndpoint", "Endpoint": endpoint})
+        return next(m["Bind"] for m in reply if m.get("Event") == "TransportDetail")
 
     async def _start_client(self) -> None:
         assert self.client is not None

@@ -278,3 +278,27 @@ async def test_call_survives_10_reloads(baseline: LabPbx) -> None:
         assert await asyncio.to_thread(call.wait, 20) == 0, call.output()[-2000:]
     finally:
         call.stop()
+
+
+async def test_transport_change_is_applied_by_a_restart(baseline: LabPbx) -> None:
+    """A transport port change is written, reported as restart required (hook, metric, state)
+    while Asterisk keeps the old bind; after a restart the new bind is live and the flag clears.
+    (Last in the module: it restarts the shared Asterisk.)"""
+    registry = CollectorRegistry()
+    hook: list[tuple[str, ...]] = []
+    applier = baseline.applier(registry, on_restart_required=hook.append)
+    await applier.apply()
+    applier.asterisk_started()  # what Asterisk runs now is the reference for restarts
+    baseline.set_site(sites.with_port(sites.home(), "udp6", 5070))
+    result = await applier.apply()
+    assert result.outcome == "applied", result.problems
+    assert [r.split(":")[0] for r in result.restart_required] == ["transport udp6 changed"]
+    assert hook == [result.restart_required]
+    assert registry.get_sample_value("asterisk_supervisor_restart_required") == 1
+    assert baseline.transport_bind("provider").endswith("]:5060")  # not reloadable
+    await asyncio.to_thread(baseline.restart_asterisk)
+    applier.asterisk_started()
+    assert hook[-1] == ()
+    assert registry.get_sample_value("asterisk_supervisor_restart_required") == 0
+    assert baseline.transport_bind("provider").endswith("]:5070")
+    assert baseline.endpoints() == BASE
