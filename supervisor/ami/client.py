@@ -30,6 +30,10 @@ from supervisor.ami.protocol import AmiProtocol
 from supervisor.ami.state import AsteriskState
 from supervisor.ami.types import AmiError, Message
 
+# Timeouts use asyncio.timeout(), never wait_for(): on Python 3.11 wait_for() swallows a
+# cancellation that arrives as the awaited future completes, and the client's task would then
+# survive its own shutdown (seen in the replay benchmark).
+
 log = logging.getLogger(__name__)
 
 #: The full re-sync after every login: list actions whose results replace state, then core facts.
@@ -135,7 +139,8 @@ class AmiClient:
 
     async def wait_fully_booted(self, timeout: float | None = None) -> None:
         """Wait until the connected Asterisk has sent FullyBooted (TimeoutError after timeout)."""
-        await asyncio.wait_for(self.fully_booted.wait(), timeout)
+        async with asyncio.timeout(timeout):
+            await self.fully_booted.wait()
 
     async def run(self) -> NoReturn:
         """Keep a session up forever; never returns (run it as a named, guarded task)."""
@@ -176,12 +181,10 @@ class AmiClient:
         """One connection from connect to loss; True if it completed a full re-sync."""
         loop = asyncio.get_running_loop()
         s = self.settings
-        _, proto = await asyncio.wait_for(
-            loop.create_connection(
+        async with asyncio.timeout(s.connect_timeout):
+            _, proto = await loop.create_connection(
                 lambda: AmiProtocol(self._on_event, self._on_complete), s.host, s.port
-            ),
-            s.connect_timeout,
-        )
+            )
         self._protocol = proto
         try:
             reply = await self._send(
@@ -222,7 +225,8 @@ class AmiClient:
     async def _send(self, proto: AmiProtocol, fields: dict[str, str], timeout: float) -> list[Any]:
         action_id, future = proto.send_action(fields)
         try:
-            return await asyncio.wait_for(future, timeout)
+            async with asyncio.timeout(timeout):
+                return await future
         except TimeoutError:
             proto.forget(action_id)
             raise AmiError(
@@ -275,15 +279,21 @@ class AmiClient:
         try:
             for name, action_id, future in pending:
                 try:
-                    await asyncio.wait_for(future, self.settings.action_timeout)
+                    async with asyncio.timeout(self.settings.action_timeout):
+                        await future
                 except TimeoutError:
                     proto.forget(action_id)
                     raise AmiError(f"re-sync action {name} timed out") from None
                 except ConnectionError:
                     raise AmiError(f"AMI connection lost during re-sync {name}") from None
         finally:
-            for _, action_id, _ in pending:
+            for _, action_id, future in pending:
                 self._resync_kinds.pop(action_id, None)
+                # Nobody awaits the rest once one failed: settle them quietly.
+                if not future.done():
+                    future.cancel()
+                elif not future.cancelled():
+                    future.exception()
 
     # ---- stream callbacks (synchronous, in stream order) ---------------------------------------
 

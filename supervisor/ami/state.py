@@ -194,6 +194,8 @@ class AsteriskState:
         self._registration_by_uri: dict[str, str] = {}
         self.endpoints: set[str] = set()
         self.contacts: dict[tuple[str, str], Contact] = {}
+        self._by_endpoint: dict[str, set[tuple[str, str]]] = {}
+        self._health: dict[str, tuple[int, float | None]] = {}
         # calls
         self.channels: dict[str, Channel] = {}
         self.calls: dict[str, Call] = {}
@@ -320,17 +322,23 @@ class AsteriskState:
             for item in items
             if item.get("Event") == "EndpointList" and item.get("ObjectName")
         }
+        self._rebuild_health()
 
     def _contact_status(self, msg: Event, now: float) -> None:
         key = (msg.get("AOR", ""), msg.get("URI", ""))
         status = msg.get("ContactStatus", "")
+        old = self.contacts.pop(key, None)
+        if old is not None:
+            self._by_endpoint.get(old.endpoint, set()).discard(key)
+            self._refresh_health(old.endpoint)
         if status == "Removed":
-            self.contacts.pop(key, None)
             return
         endpoint = msg.get("EndpointName") or key[0]
         self.contacts[key] = Contact(
             endpoint, _CONTACT_STATUS.get(status, "unknown"), _rtt(msg.get("RoundtripUsec"))
         )
+        self._by_endpoint.setdefault(endpoint, set()).add(key)
+        self._refresh_health(endpoint)
 
     def _snap_contacts(self, items: Iterable[Event], now: float) -> None:
         contacts: dict[tuple[str, str], Contact] = {}
@@ -345,22 +353,40 @@ class AsteriskState:
                 _rtt(item.get("RoundtripUsec")),
             )
         self.contacts = contacts
+        self._rebuild_health()
 
-    def endpoint_health(self) -> dict[str, tuple[int, float | None]]:
+    # Per-endpoint health is kept up to date on each contact change (qualify results are few per
+    # second even at 10,000 phones) so that a scrape only reads it.
+
+    def _rebuild_health(self) -> None:
+        self._by_endpoint = {}
+        for key, contact in self.contacts.items():
+            self._by_endpoint.setdefault(contact.endpoint, set()).add(key)
+        self._health = {}
+        for endpoint in self._by_endpoint:
+            self._refresh_health(endpoint)
+
+    def _refresh_health(self, endpoint: str) -> None:
+        reachable, rtt, known = 0, None, False
+        if endpoint in self.endpoints:
+            for key in self._by_endpoint.get(endpoint, ()):
+                contact = self.contacts[key]
+                if contact.status == "unknown":
+                    continue
+                known = True
+                if contact.status == "reachable":
+                    reachable = 1
+                    if contact.rtt is not None and (rtt is None or contact.rtt < rtt):
+                        rtt = contact.rtt
+        if known:
+            self._health[endpoint] = (reachable, rtt)
+        else:
+            self._health.pop(endpoint, None)
+
+    def endpoint_health(self) -> Mapping[str, tuple[int, float | None]]:
         """Per configured endpoint with a qualified contact: (reachable 0/1, best RTT seconds).
         Endpoints without contacts, or only unqualified ones, have no known reachability."""
-        result: dict[str, tuple[int, float | None]] = {}
-        endpoints = self.endpoints
-        for contact in self.contacts.values():
-            if contact.status == "unknown" or contact.endpoint not in endpoints:
-                continue
-            reachable, rtt = result.get(contact.endpoint, (0, None))
-            if contact.status == "reachable":
-                reachable = 1
-                if contact.rtt is not None and (rtt is None or contact.rtt < rtt):
-                    rtt = contact.rtt
-            result[contact.endpoint] = (reachable, rtt)
-        return result
+        return self._health
 
     # ---- channels and calls --------------------------------------------------------------------
 

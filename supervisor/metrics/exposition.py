@@ -4,6 +4,8 @@ prometheus_client's generate_latest always writes a counter's HELP/TYPE name wit
 appended; res_prometheus' counters (`asterisk_core_uptime_seconds`, `asterisk_calls_sum`, ...)
 have no such suffix and dashboards use them as they are. Here a counter whose samples carry the
 family's bare name is written under that name; everything else as generate_latest writes it.
+Families offering `exposition_lines()` (supervisor.metrics.asterisk.Family) are written from
+their rows directly, which is what keeps a 33,000-series scrape fast.
 """
 
 from __future__ import annotations
@@ -34,8 +36,12 @@ def render(registry: Collector) -> bytes:
     out: list[str] = []
     for metric in registry.collect():
         name, kind = metric.name, metric.type
+        fast = getattr(metric, "exposition_lines", None)
         if kind == "counter":
-            legacy = bool(metric.samples) and all(s.name == name for s in metric.samples)
+            if fast is not None:
+                legacy = bool(getattr(metric, "bare_counter", False))
+            else:
+                legacy = bool(metric.samples) and all(s.name == name for s in metric.samples)
             if not legacy:
                 name += "_total"
         elif kind == "info":
@@ -48,6 +54,9 @@ def render(registry: Collector) -> bytes:
             kind = "untyped"
         out.append(f"# HELP {name} {_escape_help(metric.documentation)}\n")
         out.append(f"# TYPE {name} {kind}\n")
+        if fast is not None:  # supervisor.metrics.asterisk.Family: rows rendered directly
+            out.extend(fast())
+            continue
         created: list[str] = []
         for sample in metric.samples:
             if sample.labels:

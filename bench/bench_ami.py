@@ -1,0 +1,262 @@
+"""AMI event throughput: a real captured Asterisk 22 event stream replayed over loopback.
+
+    python -m bench.bench_ami capture    # as root: the lab's Asterisk, 30 calls, raw AMI bytes
+    python -m bench.bench_ami            # replay: our pipeline vs bare panoramisk dispatch
+
+`capture` records, byte for byte, what two AMI users receive during the 30-call mix of the lab
+tests: the supervisor's rendered user (classes and event filters) and an unfiltered `read = all`
+user. Only bytes Asterisk sent after the login response are kept (no credentials travel in
+them; the capture checks that no secret of the run appears) and stored gzipped in bench/data/.
+
+The replay serves the stream from a fake AMI over TCP on loopback (real wire protocol, repeated
+with fresh Uniqueid/Linkedid values each round so that every call is new to the state), to:
+- ours: AmiClient + AsteriskState (parse, route, state updates: the whole event path), and
+- bare: panoramisk's Manager with one catch-all callback that only counts (its fastest dispatch),
+alternating in the same run; each figure is the best of the rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from panoramisk import Manager
+
+from supervisor.ami.client import AmiClient, AmiSettings
+from supervisor.ami.state import AsteriskState
+
+DATA = Path(__file__).resolve().parent / "data"
+STREAMS = {"unfiltered": "ami-calls-unfiltered.txt.gz", "filtered": "ami-calls-filtered.txt.gz"}
+END = b"Event: BenchEnd\r\nPrivilege: system,all\r\n\r\n"
+_UNIQUEID = re.compile(rb"\b(\d{10})\.(\d+)\b")
+
+
+# ---- capture ---------------------------------------------------------------------------------
+
+
+def capture() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from lab.asterisk import wait_until
+    from lab.rootfs import ensure_rootfs
+    from tests.supervisor.ami.labpbx import AmiLab
+
+    pbx = AmiLab(ensure_rootfs())
+    try:
+        pbx.start_registrar()
+        pbx.start_asterisk()
+        pbx.start_supervisor()
+        pbx.wait_booted()
+        stop = asyncio.Event()
+        users = {
+            "filtered": (pbx.ami_user, pbx.ami_secret),
+            "unfiltered": (pbx.all_user, pbx.all_secret),
+        }
+        futures = {
+            name: pbx.loop.submit(record(user, secret, stop))
+            for name, (user, secret) in users.items()
+        }
+        time.sleep(0.5)
+        uacs = [
+            pbx.call("doorbell", "10", calls=6, hold_ms=1000),
+            pbx.call("doorbell", "11", calls=3),
+            pbx.call("doorbell", "12", calls=3),
+            pbx.call("provider", "100", calls=6, hold_ms=3000),
+            pbx.call("provider", "101", calls=3),
+            pbx.call("provider", "102", calls=3),
+            pbx.call("doorbell", "20", calls=3, hold_ms=1000),
+            pbx.call("doorbell", "21", calls=3),
+        ]
+        for uac in uacs:
+            uac.wait(60)
+        wait_until(lambda: pbx.on_loop(lambda: pbx.state.calls_active) == 0, 10)
+        time.sleep(1.0)
+        pbx.loop.loop.call_soon_threadsafe(stop.set)
+        secrets_of_run = [pbx.ami_secret, pbx.all_secret, pbx.trunk_password]
+        DATA.mkdir(exist_ok=True)
+        for name, future in futures.items():
+            data = future.result(10)
+            for secret in secrets_of_run:
+                assert secret.encode() not in data, "a secret in the capture"
+            (DATA / STREAMS[name]).write_bytes(gzip.compress(data, mtime=0))
+            print(f"{name}: {data.count(b'Event: ')} events, {len(data)} bytes")
+    finally:
+        pbx.close()
+
+
+async def record(user: str, secret: str, stop: asyncio.Event) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", 5038)
+    await reader.readline()  # greeting
+    writer.write(
+        f"Action: Login\r\nUsername: {user}\r\nSecret: {secret}\r\nEvents: on\r\n\r\n".encode()
+    )
+    response = await reader.readuntil(b"\r\n\r\n")
+    assert b"Response: Success" in response, "login refused"
+    chunks: list[bytes] = []
+    while not stop.is_set():
+        try:
+            data = await asyncio.wait_for(reader.read(65536), 0.2)
+        except TimeoutError:
+            continue
+        if not data:
+            break
+        chunks.append(data)
+    writer.close()
+    data = b"".join(chunks)
+    return data[: data.rfind(b"\r\n\r\n") + 4]  # whole messages only
+
+
+# ---- replay ----------------------------------------------------------------------------------
+
+
+def load(name: str) -> bytes:
+    return gzip.decompress((DATA / STREAMS[name]).read_bytes())
+
+
+def repeated(stream: bytes, rounds: int) -> bytes:
+    """`rounds` copies with distinct Uniqueid/Linkedid epochs, so calls never repeat."""
+    parts = []
+    for i in range(rounds):
+        epoch = str(1_000_000_000 + i).encode()
+        parts.append(_UNIQUEID.sub(lambda m, e=epoch: e + b"." + m.group(2), stream))
+    return b"".join(parts)
+
+
+class ReplayServer:
+    """A fake AMI: greeting, any login accepted, Success to any action, and the stream right
+    after the login response (as Asterisk sends events to a fresh session)."""
+
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload
+        self.port = 0
+        self.server: asyncio.Server | None = None
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> ReplayServer:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.tasks.add(task)  # so close() can end it before the loop does (no stray traceback)
+        writer.write(b"Asterisk Call Manager/9.0.0\r\n")
+        buffer = b""
+        sent = False
+        try:
+            while data := await reader.read(65536):
+                buffer += data
+                while b"\r\n\r\n" in buffer:
+                    block, buffer = buffer.split(b"\r\n\r\n", 1)
+                    action_id = re.search(rb"ActionID: (.*)", block)
+                    aid = action_id.group(1).strip() if action_id else b""
+                    writer.write(b"Response: Success\r\nActionID: " + aid + b"\r\n\r\n")
+                    if b"Action: Login" in block and not sent:
+                        sent = True
+                        writer.write(self.payload + END)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+
+async def run_ours(payload: bytes) -> float:
+    server = await ReplayServer(payload).start()
+    state = AsteriskState(trunks={"provider": "provider"})
+    done = asyncio.Event()
+    settings = AmiSettings(
+        username="bench", secret="bench", port=server.port, ping_interval=3600, action_timeout=60
+    )
+    client = AmiClient(settings=settings, state=state)
+    client.subscribe("BenchEnd", lambda _e: done.set())
+    start = time.perf_counter()
+    task = asyncio.create_task(client.run(), name="ami-bench")
+    await done.wait()
+    elapsed = time.perf_counter() - start
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await server.close()
+    return elapsed
+
+
+async def run_bare(payload: bytes) -> float:
+    server = await ReplayServer(payload).start()
+    done = asyncio.Event()
+    count = 0
+
+    def on_event(_manager: Any, message: Any) -> None:
+        nonlocal count
+        count += 1
+        if message.event == "BenchEnd":
+            done.set()
+
+    manager = Manager(
+        loop=asyncio.get_running_loop(),
+        host="127.0.0.1",
+        port=server.port,
+        username="bench",
+        secret="bench",
+        ping_delay=3600,
+        reconnect_timeout=3600,
+    )
+    manager.register_event("*", on_event)
+    start = time.perf_counter()
+    manager.connect()
+    await done.wait()
+    elapsed = time.perf_counter() - start
+    manager.close()
+    await server.close()
+    return elapsed
+
+
+def replay(name: str, rounds: int, repeats: int) -> dict[str, float]:
+    payload = repeated(load(name), rounds)
+    events = payload.count(b"Event: ") + 1
+    best = {"ours": float("inf"), "bare": float("inf")}
+    for _ in range(repeats):
+        best["ours"] = min(best["ours"], asyncio.run(run_ours(payload)))
+        best["bare"] = min(best["bare"], asyncio.run(run_bare(payload)))
+    return {
+        "events": events,
+        "ours": events / best["ours"],
+        "bare": events / best["bare"],
+        "ratio": best["bare"] / best["ours"],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_ami", description=__doc__)
+    parser.add_argument("mode", nargs="?", choices=("replay", "capture"), default="replay")
+    parser.add_argument("--rounds", type=int, default=60, help="copies of the capture per run")
+    parser.add_argument("--repeats", type=int, default=5, help="runs per pipeline (best kept)")
+    args = parser.parse_args()
+    if args.mode == "capture":
+        capture()
+        return 0
+    print("| stream | events | ours (events/s) | bare panoramisk (events/s) | ours / bare |")
+    print("|---|---:|---:|---:|---:|")
+    for name in STREAMS:
+        r = replay(name, args.rounds, args.repeats)
+        print(
+            f"| {name} | {r['events']:,.0f} | {r['ours']:,.0f} | {r['bare']:,.0f} "
+            f"| {r['ratio']:.2f} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
