@@ -74,12 +74,16 @@ class MountWatcher:
 
     def start(self) -> str:
         """Start watching; returns "inotify" or "polling"."""
+        observer: Any = None
         try:
             observer = self._observer_factory()
             self._schedule(observer)
             observer.start()
             self.mode = "inotify"
         except OSError as exc:
+            if observer is not None:  # emitters started before the failing one keep threads
+                with contextlib.suppress(Exception):
+                    observer.unschedule_all()
             reason = errno.errorcode.get(exc.errno or 0, str(exc))
             if exc.errno in INOTIFY_LIMITS:
                 log.warning("inotify unavailable (%s): polling the mounts instead", reason)

@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import threading
 import time
 from pathlib import Path
 
 from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
+from watchdog.observers.inotify import InotifyEmitter
 
 from lab.kubelet import write_mount, write_subpath_style
 from supervisor.reload import Debouncer, Reloader
@@ -163,3 +166,22 @@ async def test_resync_catches_a_missed_change(rig: Rig, tmp_path: Path) -> None:
         await wait_for(lambda: "password = pw9" in rig.text("pjsip.conf"))
     finally:
         await stop(task)
+
+
+class _SecondMountFails(InotifyEmitter):
+    """inotify running out of watches on the second mount (ENOSPC), after the first started."""
+
+    def on_thread_start(self) -> None:
+        if self.watch.path.endswith("secrets"):
+            raise OSError(errno.ENOSPC, "inotify watch limit reached")
+        super().on_thread_start()
+
+
+async def test_partial_inotify_failure_leaves_no_emitter_running(rig: Rig) -> None:
+    """When inotify fails on one mount, the emitters already started are stopped and polling
+    takes over every mount."""
+    mode, hints = await watch_one_swap(rig, lambda: BaseObserver(emitter_class=_SecondMountFails))
+    assert mode == "polling"
+    assert hints >= 1
+    await asyncio.sleep(0.1)
+    assert [t for t in threading.enumerate() if isinstance(t, InotifyEmitter)] == []
