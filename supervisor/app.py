@@ -418,7 +418,16 @@ class Supervisor:
                 grace_s=self.settings.stop_grace_s,
             )
             log.info("Asterisk stopped (%s)", code)
+        asyncio.get_running_loop().call_later(5.0, self._report_stuck_tasks)
         raise _Stopped
+
+    def _report_stuck_tasks(self) -> None:
+        """Cancellation should end every task at once; name any that does not."""
+        for task in asyncio.all_tasks():
+            if task is not asyncio.current_task():
+                frames = task.get_stack(limit=8)
+                where = " <- ".join(f"{f.f_code.co_name}:{f.f_lineno}" for f in frames)
+                log.error("shutdown: task %s still running at %s", task.get_name(), where)
 
 
 async def _main(settings: Settings) -> int:

@@ -131,8 +131,11 @@ class AddressMonitor:
         try:
             while True:
                 await self._check_once(ipr)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can lose a cancellation that
+                # races with the wait finishing, and this task must stop when cancelled.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._hint.wait(), self.recheck_interval)
+                    async with asyncio.timeout(self.recheck_interval):
+                        await self._hint.wait()
                     # A change comes as a burst (address, route, flags): one check after it.
                     await asyncio.sleep(self.debounce)
                 self._hint.clear()
@@ -155,7 +158,8 @@ class AddressMonitor:
                 raise AddressesNotUsable(self._not_usable_message(timeout))
             checked = self._checked
             try:
-                await asyncio.wait_for(checked.wait(), min(remaining, progress_interval))
+                async with asyncio.timeout(min(remaining, progress_interval)):
+                    await checked.wait()
             except TimeoutError:
                 log.info(
                     "waiting for the pod's addresses (%.0f s left): %s",

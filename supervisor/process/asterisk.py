@@ -79,11 +79,13 @@ class AsteriskProcess:
 
     async def wait(self, limit_s: float | None = None) -> int:
         assert self.exited is not None
-        code = await asyncio.wait_for(asyncio.shield(self.exited), limit_s)
+        async with asyncio.timeout(limit_s):
+            code = await asyncio.shield(self.exited)
         if self._output is not None:
             # The pipe closes when Asterisk is gone; let the last lines reach the log.
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(self._output, 2.0)
+                async with asyncio.timeout(2.0):
+                    await self._output
         return code
 
     async def stop(self, grace_s: float = 10.0) -> int | None:

@@ -33,7 +33,8 @@ async def request_graceful_stop(argv: Sequence[str], reaper: Reaper) -> bool:
     process = spawn(argv)
     exited = reaper.watch(process.pid)
     try:
-        status = await asyncio.wait_for(asyncio.shield(exited), 1.0)
+        async with asyncio.timeout(1.0):
+            status = await asyncio.shield(exited)
     except TimeoutError:
         return True
     return status == 0

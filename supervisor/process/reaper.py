@@ -64,8 +64,12 @@ class Reaper:
         loop.add_signal_handler(signal.SIGCHLD, self._wake.set)
         try:
             while True:
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+                # that races with the inner wait finishing, and this wait finishes on every
+                # SIGCHLD (seen: a shutdown hung when Asterisk's exit met the cancel).
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), 1.0)
+                    async with asyncio.timeout(1.0):
+                        await self._wake.wait()
                 self._wake.clear()
                 self.reap()
         finally:

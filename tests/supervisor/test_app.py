@@ -1,0 +1,197 @@
+"""The entrypoint end to end: the supervisor process in the pod namespace starts a real Asterisk,
+gets ready, restarts it after crashes, reaps orphans and drains calls on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lab import netns, sipp
+from lab.asterisk import RunDir, wait_until
+from lab.fixtures import Started
+from lab.netns import Lab
+from lab.paths import REPO
+from lab.supervisor import SupervisorRun, read_dir
+
+pytestmark = pytest.mark.lab
+
+EXAMPLE = REPO / "examples" / "home"
+
+# The doorbell's calls answered by the PBX itself, so a call can last as long as a test needs
+# without a phone; the raw snippet is the site model's escape hatch.
+ANSWERING_SITE_PATCH = (("    context: doorbell\n", "    context: answer-test\n"),)
+ANSWERING_RAW = """
+raw:
+  extensions.conf: |
+    [answer-test]
+    exten => _X.,1,Answer()
+     same => n,Wait(60)
+     same => n,Hangup()
+"""
+
+
+def example_site(answering: bool = False) -> dict[str, str]:
+    site = read_dir(EXAMPLE / "site")
+    if answering:
+        text = site["site.yaml"]
+        for old, new in ANSWERING_SITE_PATCH:
+            assert old in text
+            text = text.replace(old, new)
+        site["site.yaml"] = text + ANSWERING_RAW
+    return site
+
+
+@pytest.fixture
+def supervisor_factory(
+    lab: Lab, run_dir: RunDir, started: Started
+) -> Iterator[type[SupervisorRun]]:
+    made: list[SupervisorRun] = []
+    secrets = read_dir(EXAMPLE / "secrets")
+    # The provider is up: Asterisk registers, and un-REGISTERs when it stops gracefully.
+    registrar = sipp.registrar(
+        lab, run_dir, netns.PROVIDER_V6, "pod1", secrets["provider-password"].strip()
+    )
+    started.add(registrar.stop)
+
+    class Factory(SupervisorRun):
+        def __init__(self, extra_args: list[str] | None = None, answering: bool = False) -> None:
+            super().__init__(lab, run_dir, example_site(answering), secrets, list(extra_args or []))
+            made.append(self)
+
+    yield Factory
+    for run in made:
+        run.stop()
+
+
+def asterisk_pids(lab: Lab) -> list[int]:
+    pids = []
+    for pid in netns.pids_in(lab.pod):
+        try:
+            if Path(f"/proc/{pid}/comm").read_text().strip() == "asterisk":
+                pids.append(pid)
+        except OSError:
+            pass
+    return pids
+
+
+def call(
+    lab: Lab, run: RunDir, started: Started, name: str, hold_ms: int, timeout_s: int = 40
+) -> sipp.Sipp:
+    c = sipp.call(
+        lab,
+        run,
+        "doorbell",
+        netns.DOORBELL_V4,
+        f"{netns.POD_V4}:5060",
+        "100",
+        hold_ms=hold_ms,
+        name=name,
+        timeout_s=timeout_s,
+    )
+    started.add(c.stop)
+    return c
+
+
+def test_ready_then_sigterm_without_calls_exits_within_2s(
+    supervisor_factory: type[SupervisorRun],
+) -> None:
+    """Cold start gets ready; SIGTERM with no call exits 0 within 2 s, not ready meanwhile."""
+    sup = supervisor_factory().start()
+    sup.wait_ready(30)
+    status = sup.status()
+    assert status["ready"] is True
+    names = {c["name"] for c in status["checks"]}
+    assert {"config", "asterisk booted", "ami", "address 2001:db8:e8b1::1:1"} <= names
+    assert sup.metric("asterisk_supervisor_asterisk_up") == 1.0
+    t0 = time.monotonic()
+    sup.signal(signal.SIGTERM)
+    assert sup.wait(10) == 0
+    assert time.monotonic() - t0 < 2.0
+    assert "drain complete" in sup.output()
+
+
+def test_sigterm_drains_an_active_call_and_refuses_new_ones(
+    lab: Lab, run_dir: RunDir, started: Started, supervisor_factory: type[SupervisorRun]
+) -> None:
+    """SIGTERM mid-call: not ready at once, a new doorbell call is refused, the running 20 s
+    call completes normally, and the supervisor exits 0 before the drain deadline."""
+    sup = supervisor_factory(["--drain-timeout", "40"], answering=True).start()
+    sup.wait_ready(30)
+    active = call(lab, run_dir, started, "long", hold_ms=20_000)
+    wait_until(
+        lambda: sup.metric("asterisk_supervisor_channels_active") == 1.0,
+        10,
+        what="the call to be up",
+    )
+    t0 = time.monotonic()
+    sup.signal(signal.SIGTERM)
+    wait_until(lambda: sup.get("/readyz")[0] == 503, 1.0, interval=0.02, what="not ready")
+    assert time.monotonic() - t0 < 1.0
+    refused = call(lab, run_dir, started, "refused", hold_ms=1000, timeout_s=8)
+    assert refused.wait(20) != 0, "a new call was accepted while draining"
+    assert active.wait(40) == 0, active.output()[-1500:]
+    assert sup.wait(20) == 0
+    assert time.monotonic() - t0 < 40
+    assert "drain complete: Asterisk exited after its calls ended" in sup.output()
+
+
+def test_kill_9_restarts_asterisk_and_a_crash_loop_exits_non_zero(
+    lab: Lab, supervisor_factory: type[SupervisorRun]
+) -> None:
+    """kill -9 of Asterisk: restarted, ready again, restart counted; then repeated crashes make
+    the supervisor exit non-zero so Kubernetes restarts the pod."""
+    sup = supervisor_factory(["--max-restarts", "2", "--restart-window", "120"]).start()
+    sup.wait_ready(30)
+    (first,) = asterisk_pids(lab)
+    os.kill(first, signal.SIGKILL)
+    wait_until(lambda: not sup.ready(), 5, interval=0.02, what="not ready after the crash")
+    sup.wait_ready(30)
+    assert asterisk_pids(lab) != [first]
+    assert sup.metric("asterisk_supervisor_asterisk_restarts_total") == 1.0
+    for _ in range(2):
+        wait_until(lambda: len(asterisk_pids(lab)) == 1, 30, what="Asterisk running again")
+        time.sleep(0.3)
+        for pid in asterisk_pids(lab):
+            os.kill(pid, signal.SIGKILL)
+    assert sup.wait(30) == 3
+    assert "giving up so that Kubernetes restarts the pod" in sup.output()
+
+
+def test_orphans_in_the_process_tree_are_reaped(
+    lab: Lab, run_dir: RunDir, supervisor_factory: type[SupervisorRun]
+) -> None:
+    """A process orphaned below Asterisk is re-parented to the supervisor and reaped."""
+    wrapper = run_dir.host / "asterisk-with-orphan"
+    wrapper.write_text('#!/bin/sh\n(sleep 2 &)\nexec /usr/sbin/asterisk "$@"\n')
+    wrapper.chmod(0o755)
+    sup = supervisor_factory(["--asterisk-binary", run_dir.inside(wrapper)]).start()
+    sup.wait_ready(30)
+    assert sup.process is not None
+    me = sup.process.pid
+
+    def children(state: str | None = None) -> list[tuple[int, str]]:
+        found = []
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                stat = (proc / "stat").read_text()
+            except OSError:
+                continue
+            comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if int(fields[1]) == me and (state is None or fields[0] == state):
+                found.append((int(proc.name), comm))
+        return found
+
+    # The orphaned sleep now belongs to the supervisor, not to init.
+    assert any(comm == "sleep" for _, comm in children())
+    time.sleep(3)  # the orphan has exited by now
+    assert children("Z") == []
+    assert not any(comm == "sleep" for _, comm in children())
+    assert sup.ready()
