@@ -20,7 +20,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, NoReturn
 
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from supervisor import http, logs
 from supervisor.addresses.fromsite import expected_from_site
@@ -143,8 +143,8 @@ class Supervisor:
             "Asterisk's process is running.",
             registry=self.registry,
         )
-        self.restarts = Gauge(
-            "asterisk_supervisor_asterisk_restarts_total",
+        self.crashes = Counter(
+            "asterisk_supervisor_asterisk_restarts",
             "Asterisk restarts after a crash (the pod's restarts not included).",
             registry=self.registry,
         )
@@ -317,6 +317,7 @@ class Supervisor:
                 policy=settings.restart,
                 on_start=self._asterisk_started,
                 on_exit=self._asterisk_exited,
+                on_crash=lambda _code: self.crashes.inc(),
             )
             tg.create_task(guard("asterisk", self.asterisk.run()), name="asterisk")
             tg.create_task(
@@ -357,8 +358,6 @@ class Supervisor:
     def _asterisk_exited(self, _code: int) -> None:
         self.up.set(0)
         self.booted.clear()
-        if self.asterisk is not None:
-            self.restarts.set(self.asterisk.restarts)
         self.ami.close()  # the session is dead; reconnect to the next Asterisk without waiting
 
     # -- restarts for changes Asterisk cannot reload --------------------------------------------

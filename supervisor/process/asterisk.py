@@ -128,12 +128,14 @@ class AsteriskSupervisor:
         policy: RestartPolicy,
         on_start: Callable[[AsteriskProcess], None] = lambda _p: None,
         on_exit: Callable[[int], None] = lambda _c: None,
+        on_crash: Callable[[int], None] = lambda _c: None,
     ) -> None:
         self.argv = list(argv)
         self.reaper = reaper
         self.policy = policy
         self.on_start = on_start
         self.on_exit = on_exit
+        self.on_crash = on_crash
         self.current: AsteriskProcess | None = None
         self.restarts = 0
         self.stopping = False
@@ -181,6 +183,7 @@ class AsteriskSupervisor:
                 await asyncio.Event().wait()
             runtime = time.monotonic() - self.current.started_at
             log.error("Asterisk %s after %.1f s", describe_exit(code), runtime)
+            self.on_crash(code)
             now = time.monotonic()
             self._crashes.append(now)
             while self._crashes and now - self._crashes[0] > self.policy.window_s:
