@@ -81,9 +81,11 @@ class MountWatcher:
             observer.start()
             self.mode = "inotify"
         except OSError as exc:
-            if observer is not None:  # emitters started before the failing one keep threads
+            if observer is not None:
+                # Emitters started before the failing one, and the observer's inotify reader,
+                # would keep running: stop() (never started, so no join) tears them down.
                 with contextlib.suppress(Exception):
-                    observer.unschedule_all()
+                    observer.stop()
             reason = errno.errorcode.get(exc.errno or 0, str(exc))
             if exc.errno in INOTIFY_LIMITS:
                 log.warning("inotify unavailable (%s): polling the mounts instead", reason)

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 from watchdog.observers import Observer
-from watchdog.observers.api import BaseObserver
-from watchdog.observers.inotify import InotifyEmitter
+from watchdog.observers.inotify import InotifyEmitter, InotifyObserver
+from watchdog.observers.inotify_c import InotifyFD
 
 from lab.kubelet import write_mount, write_subpath_style
 from supervisor.reload import Debouncer, Reloader
@@ -171,17 +171,31 @@ async def test_resync_catches_a_missed_change(rig: Rig, tmp_path: Path) -> None:
 class _SecondMountFails(InotifyEmitter):
     """inotify running out of watches on the second mount (ENOSPC), after the first started."""
 
+    started = 0
+
     def on_thread_start(self) -> None:
-        if self.watch.path.endswith("secrets"):
+        _SecondMountFails.started += 1
+        if _SecondMountFails.started == 2:
             raise OSError(errno.ENOSPC, "inotify watch limit reached")
         super().on_thread_start()
+
+
+class _FailingObserver(InotifyObserver):
+    def __init__(self) -> None:
+        super().__init__()
+        self._emitter_class = _SecondMountFails
 
 
 async def test_partial_inotify_failure_leaves_no_emitter_running(rig: Rig) -> None:
     """When inotify fails on one mount, the emitters already started are stopped and polling
     takes over every mount."""
-    mode, hints = await watch_one_swap(rig, lambda: BaseObserver(emitter_class=_SecondMountFails))
+
+    def inotify_threads() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if isinstance(t, InotifyEmitter | InotifyFD)}
+
+    before = inotify_threads()
+    _SecondMountFails.started = 0
+    mode, hints = await watch_one_swap(rig, _FailingObserver)
     assert mode == "polling"
     assert hints >= 1
-    await asyncio.sleep(0.1)
-    assert [t for t in threading.enumerate() if isinstance(t, InotifyEmitter)] == []
+    await wait_for(lambda: not inotify_threads() - before, 3)
