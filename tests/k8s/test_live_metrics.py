@@ -1,0 +1,71 @@
+"""Every metric the alerts and the dashboard use is exported by the running supervisor (a live
+scrape in the lab after a registration and a call), so a renamed metric cannot silently blind
+them."""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from lab import netns, sipp
+from lab.asterisk import RunDir, wait_until
+from lab.fixtures import Started
+from lab.k8s import metric_names_used
+from lab.netns import Lab
+from lab.paths import REPO
+from lab.supervisor import SupervisorRun, read_dir
+
+pytestmark = pytest.mark.lab
+
+EXAMPLE = REPO / "examples" / "home"
+
+
+def exported_names(text: str) -> set[str]:
+    """Names as the rules use them: counters with _total, histograms by family name."""
+    names = set()
+    for family in text_string_to_metric_families(text):
+        names.add(family.name)
+        if family.type == "counter":
+            names.add(family.name + "_total")
+        names.update(sample.name for sample in family.samples)
+    return names
+
+
+def test_alert_and_dashboard_metrics_are_all_exported(
+    lab: Lab, run_dir: RunDir, started: Started
+) -> None:
+    """A live scrape after one registration and one doorbell call has every metric they use."""
+    secrets = read_dir(EXAMPLE / "secrets")
+    registrar = sipp.registrar(
+        lab, run_dir, netns.PROVIDER_V6, "pod1", secrets["provider-password"].strip()
+    )
+    started.add(registrar.stop)
+    site = read_dir(EXAMPLE / "site")
+    site["site.yaml"] = site["site.yaml"].replace(
+        "    context: doorbell\n", "    context: answer-test\n"
+    ) + (
+        "\nraw:\n  extensions.conf: |\n    [answer-test]\n    exten => _X.,1,Answer()\n"
+        "     same => n,Wait(1)\n     same => n,Hangup()\n"
+    )
+    sup = SupervisorRun(lab, run_dir, site, secrets)
+    started.add(sup.stop)
+    sup.start().wait_ready(30)
+    wait_until(
+        lambda: sup.metric("asterisk_pjsip_outbound_registration_status") == 1.0,
+        20,
+        interval=0.5,
+        what="trunk registered",
+    )
+    call = sipp.call(
+        lab, run_dir, "doorbell", netns.DOORBELL_V4, f"{netns.POD_V4}:5060", "100", hold_ms=300
+    )
+    started.add(call.stop)
+    assert call.wait(30) == 0
+    wait_until(
+        lambda: (sup.metric("asterisk_supervisor_calls_total") or 0) >= 1,
+        10,
+        what="the call counted",
+    )
+    exported = exported_names(sup.get("/metrics")[1])
+    missing = sorted(metric_names_used() - exported)
+    assert missing == [], f"used by alerts/dashboard but not exported: {missing}"
