@@ -87,16 +87,24 @@ BAD_INPUTS = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
-async def test_bad_input_keeps_last_good_then_a_fix_applies(rig: Rig, case: str) -> None:
-    """Each bad input is rejected (counted, last_reload_successful=0, files untouched); the next
-    good config applies."""
+async def test_bad_input_keeps_last_good_then_a_fix_applies(
+    rig: Rig, case: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each bad input is rejected with one error line naming the file (counted,
+    last_reload_successful=0, files untouched); the next good config applies."""
     files, links, needle = BAD_INPUTS[case]
     rig.start()
     before = (rig.etc / "pjsip.conf").read_text()
     write_mount(rig.site, files, symlinks=links)
+    caplog.clear()
     result = await rig.applier.apply()
     assert result.outcome == "rejected"
     assert any(needle in p for p in result.problems), result.problems
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1
+    assert "\n" not in errors[0]
+    assert "site.yaml" in errors[0]
+    assert needle in errors[0]
     assert rig.value(REJECTED) == 1
     assert rig.value(LAST_OK) == 0
     assert (rig.etc / "pjsip.conf").read_text() == before

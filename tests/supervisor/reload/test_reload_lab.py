@@ -17,7 +17,7 @@ from lab import netns, sipp
 from lab.asterisk import wait_until
 from lab.kubelet import write_mount
 from supervisor.reload import Reloader
-from supervisor.site.mounts import Mount
+from supervisor.site.mounts import Mount, content_hash, read_mount
 from tests.supervisor.reload import sites
 from tests.supervisor.reload.labpbx import LabPbx
 
@@ -221,6 +221,8 @@ async def test_100_swaps_in_5_s_end_with_the_last_and_no_partial_file(baseline: 
                 await asyncio.sleep(max(0, start + (i + 1) * 0.05 - time.monotonic()))
             assert time.monotonic() - start < 5.5
             await until(lambda: baseline.endpoints() == sorted([*BASE, "s99"]), 5, "last")
+            last = content_hash([read_mount(baseline.site), read_mount(baseline.secrets)])
+            await until(lambda: applier.state.live_hash == last, 5, "last hash live")
             await until(
                 lambda: applier.state.live_hash is not None and applier.state.last_error is None,
                 5,
