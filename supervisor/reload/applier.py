@@ -346,11 +346,17 @@ class Applier:
         the provider sees the new credentials now, not at the next refresh."""
         for name in mod.registrations_with_changed_auth(old_pjsip, new_pjsip):
             try:
-                await self.ami.action(
+                reply = await self.ami.action(
                     {"Action": "PJSIPRegister", "Registration": name}, timeout=RELOAD_TIMEOUT
                 )
             except AmiError as exc:
                 log.warning("re-register %s: %s", name, exc)
+                continue
+            head = reply[0] if reply else {}
+            if head.get("Response") != "Success":
+                log.warning("re-register %s: %s", name, head.get("Message") or "no response")
+            else:
+                log.info("registration %s re-registers with its changed credentials", name)
 
     async def _restore(
         self, backup: Mapping[str, bytes | None], module_list: Sequence[str]
