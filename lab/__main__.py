@@ -1,5 +1,14 @@
-"""`python -m lab`: bring up the lab network, a sipp registrar as the provider, and Asterisk in the
-pod with the lab's minimal config; print where things are; Ctrl-C tears everything down."""
+"""The README's run command: a whole PBX pod on this machine.
+
+    python -m lab [--calls N] [--interval S] [--port P]     the demo (Ctrl-C stops it)
+    python -m lab swap MOUNT_DIR SOURCE_DIR                   publish a directory kubelet-style
+
+The demo brings up the lab network, a sipp registrar playing the VoIP provider, the supervisor as
+the pod's entrypoint (in the pod namespace, with examples/home as its ConfigMap and Secret, mounted
+the way kubelet mounts them), two desk phones that register and answer, and places a doorbell call
+every few seconds. /status and /metrics are forwarded to the host's loopback, as `kubectl
+port-forward` would. Ctrl-C (or --calls N) tears everything down.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +17,28 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 
-from lab import netns
+from lab import netns, sipp
 from lab.asterisk import RunDir, sweep_stale_runs, wait_until
-from lab.fixtures import MinimalPbx, Started
+from lab.kubelet import write_mount
 from lab.netns import Lab
+from lab.paths import REPO
+from lab.phones import Phones
+from lab.portforward import PortForward
 from lab.rootfs import ensure_rootfs
+from lab.supervisor import SupervisorRun, read_dir
+
+EXAMPLE = REPO / "examples" / "home"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m lab", description=__doc__)
-    parser.add_argument(
-        "--seconds",
-        type=float,
-        default=0,
-        help="stop after this many seconds (default: run until Ctrl-C)",
-    )
-    args = parser.parse_args()
+def say(text: str) -> None:
+    print(f"demo: {text}", flush=True)
+
+
+def demo(args: argparse.Namespace) -> int:
+    t_start = time.monotonic()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -33,44 +47,148 @@ def main() -> int:
     rootfs = ensure_rootfs()
     sweep_stale_runs(rootfs)
     lab = Lab()
-    started = Started()
-    run = RunDir(rootfs, f"{lab.prefix}-run")
+    run = RunDir(rootfs, f"{lab.prefix}-demo")
+    stoppers: list[Callable[[], object]] = []
+    say(f"lab prefix {lab.prefix} (namespaces {lab.prefix}-pod, -provider, -doorbell, -router)")
     try:
         lab.up()
         run.create()
-        pbx = MinimalPbx(lab, run, started)
-        pbx.registrar()
-        t0 = time.monotonic()
-        pbx.start()
-        print(
-            f"lab: Asterisk fully booted in the pod namespace {lab.pod} "
-            f"({time.monotonic() - t0:.2f} s); pod addresses {netns.POD_V6}, {netns.POD_V4}"
+        site, secrets = read_dir(EXAMPLE / "site"), read_dir(EXAMPLE / "secrets")
+        provider = sipp.registrar(
+            lab, run, netns.PROVIDER_V6, "pod1", secrets["provider-password"].strip()
         )
-        print(f"lab: Asterisk log: {pbx.asterisk.console_log}")
-        assert pbx.ami is not None
-        ami = pbx.ami
-
-        def registered() -> bool:
-            reply = ami.action({"Action": "PJSIPShowRegistrationsOutbound"})
-            return any(m.get("Status") == "Registered" for m in reply)
-
-        wait_until(registered, 20, interval=0.5, what="trunk registration")
-        print(
-            f"lab: trunk registered at the provider [{netns.PROVIDER_V6}]:5060 "
-            f"after {time.monotonic() - t0:.1f} s"
+        stoppers.append(provider.stop)
+        sup = SupervisorRun(lab, run, site, secrets)
+        stoppers.append(sup.stop)
+        sup.start()
+        ready_after = sup.wait_ready(60)
+        say(
+            f"supervisor ready {ready_after:.1f} s after it started "
+            f"(Asterisk 22 in the pod namespace, {netns.POD_V6} and {netns.POD_V4})"
         )
-        print(
-            f"lab: try  ip netns exec {lab.pod} chroot {rootfs} asterisk -r "
-            f"-C {run.inside(run.path('etc') / 'asterisk.conf')}"
+        forward = PortForward(lab.pod, sup.port, host_port=args.port).start()
+        stoppers.append(forward.stop)
+        base = f"http://127.0.0.1:{forward.port}"
+        say(f"status:  curl {base}/status      metrics: curl {base}/metrics")
+        say(f"logs:    {sup.log}")
+        phones = Phones(lab, run)
+        stoppers.append(phones.stop)
+        phones.start_ringer()
+        phones.register(
+            {
+                "desk": secrets["desk-password"].strip(),
+                "kitchen": secrets["kitchen-password"].strip(),
+            }
         )
-        print("lab: running; Ctrl-C to stop and tear down")
-        stop.wait(args.seconds or None)
+        say("desk and kitchen phones registered")
+        wait_until(
+            lambda: sup.metric("asterisk_pjsip_outbound_registration_status") == 1.0,
+            30,
+            interval=0.5,
+            what="the trunk to register",
+        )
+        say(
+            f"trunk 'provider' registered at [{netns.PROVIDER_V6}]:5060 "
+            f"({time.monotonic() - t_start:.1f} s after the run command started here)"
+        )
+        say(f"live reload: edit a copy of {EXAMPLE / 'site'} and publish it as kubelet would:")
+        say(f"  .venv/bin/python -m lab swap {sup.config_mount} YOUR_COPY")
+        placed = 0
+        while not stop.is_set() and (args.calls == 0 or placed < args.calls):
+            placed += 1
+            call = sipp.call(
+                lab,
+                run,
+                "doorbell",
+                netns.DOORBELL_V4,
+                f"{netns.POD_V4}:5060",
+                "100",
+                hold_ms=2000,
+                name=f"doorbell-{placed}",
+                timeout_s=30,
+            )
+            code = call.wait(40)
+            answered = (
+                sup.metric(
+                    "asterisk_supervisor_calls_total",
+                    {"direction": "internal", "outcome": "answered"},
+                )
+                or 0
+            )
+            say(
+                f"doorbell call {placed}: {'answered' if code == 0 else 'FAILED'} "
+                f"(calls answered so far: {answered:.0f})"
+            )
+            if placed == 1 and code == 0:
+                say(
+                    f"first doorbell call answered {time.monotonic() - t_start:.1f} s after "
+                    "the run command started"
+                )
+            if args.calls == 0 or placed < args.calls:
+                stop.wait(args.interval)
+        wait_until(
+            lambda: sup.metric("asterisk_supervisor_calls_active") == 0.0, 10, what="calls to end"
+        )
+        total = sum(
+            sup.metric("asterisk_supervisor_calls_total", {"outcome": o}) or 0
+            for o in ("answered", "busy", "no_answer", "cancelled", "failed")
+        )
+        say(
+            f"summary: {placed} doorbell calls placed, {total:.0f} calls counted by the "
+            "supervisor's metrics"
+        )
         return 0
     finally:
-        started.stop_all()
+        for stopper in reversed(stoppers):
+            try:
+                stopper()
+            except Exception as exc:  # keep tearing down
+                print(f"demo: teardown: {exc}", file=sys.stderr)
         run.remove()
         lab.down()
-        print("lab: torn down", file=sys.stderr)
+        left = netns.namespaces_with_prefix(lab.prefix)
+        say("torn down" if not left else f"teardown left namespaces: {left}")
+
+
+def swap(args: argparse.Namespace) -> int:
+    """Publish SOURCE_DIR's files into MOUNT_DIR the way kubelet updates a ConfigMap volume."""
+    source = Path(args.source)
+    files = {p.name: p.read_bytes() for p in sorted(source.iterdir()) if p.is_file()}
+    new = write_mount(Path(args.mount), files)
+    print(f"published {len(files)} file(s) into {args.mount} (..data -> {new.name})")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m lab",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--calls",
+        type=int,
+        default=0,
+        help="stop after N doorbell calls (default: run until Ctrl-C)",
+    )
+    parser.add_argument(
+        "--interval", type=float, default=5.0, help="seconds between doorbell calls (default 5)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=8080,
+        help="host loopback port for /status and /metrics (default 8080, "
+        "another free one if taken)",
+    )
+    sub = parser.add_subparsers(dest="command")
+    p_swap = sub.add_parser("swap", help="publish a directory into a mount, kubelet-style")
+    p_swap.add_argument("mount")
+    p_swap.add_argument("source")
+    args = parser.parse_args()
+    if args.command == "swap":
+        return swap(args)
+    return demo(args)
 
 
 if __name__ == "__main__":

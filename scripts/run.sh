@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's run command: set up what is missing, then bring up the lab and run the PBX in it.
+# The README's run command: set up what is missing, then run a whole PBX pod here (see lab/__main__.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh

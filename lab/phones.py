@@ -1,0 +1,76 @@
+"""Desk phones for the lab: sipp registers each phone's account with the PBX (digest auth) and a
+sipp UAS plays their ringer (answers INVITEs and qualify OPTIONS). They live on a second address
+of the provider namespace, so the phones are reached over IPv6 like the trunk."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from lab import netns, sipp
+from lab.asterisk import RunDir
+from lab.netns import Lab
+from lab.paths import SCENARIOS
+
+PHONES_V6 = "2001:db8:5060::21"
+RINGER_PORT = 5062
+
+
+class Phones:
+    def __init__(self, lab: Lab, run: RunDir) -> None:
+        self.lab, self.run = lab, run
+        self.processes: list[sipp.Sipp] = []
+
+    def start_ringer(self) -> None:
+        self.lab.add_address("provider", f"{PHONES_V6}/128")
+        self.lab.run("router", ["ip", "-6", "route", "replace", f"{PHONES_V6}/128", "dev", "prov0"])
+        ringer = sipp.Sipp(
+            self.lab,
+            self.run,
+            "provider",
+            ["-sn", "uas", "-i", PHONES_V6, "-p", str(RINGER_PORT), "-aa", "-m", "1000000"],
+            name="ringer",
+        ).start()
+        self.processes.append(ringer)
+
+    def register(self, accounts: Mapping[str, str], timeout_s: int = 15) -> None:
+        """Register each `username: password` account; raises if one is refused."""
+        template = (SCENARIOS / "phone-register.xml").read_text()
+        scenario = self.run.path("scenarios") / "phone-register-lab.xml"
+        scenario.parent.mkdir(exist_ok=True)
+        scenario.write_text(template.replace("@CONTACT_PORT@", str(RINGER_PORT)))
+        for username, password in accounts.items():
+            phone = sipp.Sipp(
+                self.lab,
+                self.run,
+                "provider",
+                [
+                    f"[{netns.POD_V6}]:5060",
+                    "-sf",
+                    self.run.inside(scenario),
+                    "-s",
+                    username,
+                    "-au",
+                    username,
+                    "-ap",
+                    password,
+                    "-i",
+                    PHONES_V6,
+                    "-p",
+                    "0",
+                    "-m",
+                    "1",
+                    "-timeout",
+                    f"{timeout_s}s",
+                    "-timeout_error",
+                ],
+                name=f"register-{username}",
+            ).start()
+            self.processes.append(phone)
+            if phone.wait(timeout_s + 5) != 0:
+                raise RuntimeError(
+                    f"phone {username} could not register:\n{phone.output()[-1500:]}"
+                )
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.stop()
