@@ -255,12 +255,14 @@ class AmiClient:
         try:
             await self.fully_booted.wait()
             await self._resync(proto, RESYNC_ACTIONS)
+            await self._contact_details(proto)
             resynced.set()
             log.info("AMI re-sync done")
             while True:
                 await self._reload_seen.wait()
                 self._reload_seen.clear()
                 await self._resync(proto, RELOAD_RESYNC_ACTIONS)
+                await self._contact_details(proto)
         except AmiError as exc:
             log.warning("AMI re-sync failed (%s): closing the connection", exc)
             proto.close()
@@ -268,12 +270,21 @@ class AmiClient:
             log.exception("AMI re-sync crashed: closing the connection")
             proto.close()
 
-    async def _resync(self, proto: AmiProtocol, names: Sequence[str]) -> None:
+    async def _contact_details(self, proto: AmiProtocol) -> None:
+        """Static contacts appear in no list with their status, and their ContactStatus event
+        came before we connected: ask their endpoints one by one (usually trunks and a few
+        fixed devices; phones register and come with PJSIPShowContacts)."""
+        for endpoint in self.state.endpoints_without_status():
+            await self._resync(proto, ("PJSIPShowEndpoint",), {"Endpoint": endpoint})
+
+    async def _resync(
+        self, proto: AmiProtocol, names: Sequence[str], fields: Mapping[str, str] | None = None
+    ) -> None:
         # Sent back to back (pipelined); each snapshot is applied by _on_complete at its place in
         # the stream, so waiting for them here only bounds the time.
         pending = []
         for name in names:
-            action_id, future = proto.send_action({"Action": name})
+            action_id, future = proto.send_action({"Action": name, **(fields or {})})
             self._resync_kinds[action_id] = name
             pending.append((name, action_id, future))
         try:

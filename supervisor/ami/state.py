@@ -195,6 +195,7 @@ class AsteriskState:
         self.endpoints: set[str] = set()
         self.contacts: dict[tuple[str, str], Contact] = {}
         self._by_endpoint: dict[str, set[tuple[str, str]]] = {}
+        self._listed_contacts: dict[tuple[str, str], str] = {}
         self._health: dict[str, tuple[int, float | None]] = {}
         # calls
         self.channels: dict[str, Channel] = {}
@@ -223,6 +224,7 @@ class AsteriskState:
             "PJSIPShowRegistrationsOutbound": self._snap_registrations,
             "PJSIPShowEndpoints": self._snap_endpoints,
             "PJSIPShowContacts": self._snap_contacts,
+            "PJSIPShowEndpoint": self._snap_contacts,
             "CoreShowChannels": self._snap_channels,
             "BridgeList": self._snap_bridges,
         }
@@ -317,43 +319,67 @@ class AsteriskState:
     # ---- endpoints and contacts ----------------------------------------------------------------
 
     def _snap_endpoints(self, items: Iterable[Event], now: float) -> None:
-        self.endpoints = {
-            item["ObjectName"]
-            for item in items
-            if item.get("Event") == "EndpointList" and item.get("ObjectName")
-        }
+        endpoints: set[str] = set()
+        existing: dict[tuple[str, str], str] = {}  # contact -> endpoint
+        for item in items:
+            name = item.get("ObjectName")
+            if item.get("Event") != "EndpointList" or not name:
+                continue
+            endpoints.add(name)
+            # "Contacts: aor/uri,aor/uri," lists static and registered contacts alike.
+            for entry in item.get("Contacts", "").split(","):
+                aor, sep, uri = entry.partition("/")
+                if sep:
+                    existing[(aor, uri)] = name
+        self.endpoints = endpoints
+        # Contacts gone while we were away disappear; the statuses of the others are kept (an
+        # unchanged status sends no event, and PJSIPShowContacts lists registered contacts only).
+        self.contacts = {k: c for k, c in self.contacts.items() if k in existing}
+        self._listed_contacts = existing
         self._rebuild_health()
 
     def _contact_status(self, msg: Event, now: float) -> None:
         key = (msg.get("AOR", ""), msg.get("URI", ""))
         status = msg.get("ContactStatus", "")
+        if status == "Removed":
+            self._set_contact(key, None)
+            return
+        endpoint = msg.get("EndpointName") or key[0]
+        contact = Contact(
+            endpoint, _CONTACT_STATUS.get(status, "unknown"), _rtt(msg.get("RoundtripUsec"))
+        )
+        self._set_contact(key, contact)
+
+    def _set_contact(self, key: tuple[str, str], contact: Contact | None) -> None:
         old = self.contacts.pop(key, None)
         if old is not None:
             self._by_endpoint.get(old.endpoint, set()).discard(key)
             self._refresh_health(old.endpoint)
-        if status == "Removed":
-            return
-        endpoint = msg.get("EndpointName") or key[0]
-        self.contacts[key] = Contact(
-            endpoint, _CONTACT_STATUS.get(status, "unknown"), _rtt(msg.get("RoundtripUsec"))
-        )
-        self._by_endpoint.setdefault(endpoint, set()).add(key)
-        self._refresh_health(endpoint)
+        if contact is not None:
+            self.contacts[key] = contact
+            self._by_endpoint.setdefault(contact.endpoint, set()).add(key)
+            self._refresh_health(contact.endpoint)
 
     def _snap_contacts(self, items: Iterable[Event], now: float) -> None:
-        contacts: dict[tuple[str, str], Contact] = {}
+        """PJSIPShowContacts (registered contacts: `Aor`, `Uri`, `Status`) or PJSIPShowEndpoint
+        (`ContactStatusDetail`: `AOR`, `URI`, `Status`): statuses merged per contact."""
         for item in items:
-            if item.get("Event") != "ContactList":
+            name = item.get("Event")
+            if name == "ContactList":
+                key = (item.get("Aor", ""), item.get("Uri", ""))
+                endpoint = item.get("Endpoint") or key[0]
+            elif name == "ContactStatusDetail":
+                key = (item.get("AOR", ""), item.get("URI", ""))
+                endpoint = item.get("EndpointName") or key[0]
+            else:
                 continue
-            key = (item.get("Aor", ""), item.get("Uri", ""))
-            endpoint = item.get("Endpoint") or key[0]
-            contacts[key] = Contact(
-                endpoint,
-                _CONTACT_STATUS.get(item.get("Status", ""), "unknown"),
-                _rtt(item.get("RoundtripUsec")),
-            )
-        self.contacts = contacts
-        self._rebuild_health()
+            status = _CONTACT_STATUS.get(item.get("Status", ""), "unknown")
+            self._set_contact(key, Contact(endpoint, status, _rtt(item.get("RoundtripUsec"))))
+
+    def endpoints_without_status(self) -> list[str]:
+        """Endpoints with a listed contact whose status we do not know (a static contact whose
+        qualify result has not changed since we connected): PJSIPShowEndpoint tells."""
+        return sorted({ep for key, ep in self._listed_contacts.items() if key not in self.contacts})
 
     # Per-endpoint health is kept up to date on each contact change (qualify results are few per
     # second even at 10,000 phones) so that a scrape only reads it.

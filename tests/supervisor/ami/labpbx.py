@@ -45,7 +45,9 @@ PHONES = {
     "phone1": ("doorbell", DOORBELL_V4, 5071, "uas_answer.xml", 1500),  # answers after 1.5 s
     "phone2": ("doorbell", DOORBELL_V4, 5072, "uas_busy.xml", 0),
     "phone3": ("doorbell", DOORBELL_V4, 5073, "uas_ring.xml", 0),  # never answers
+    "phone4": ("doorbell", DOORBELL_V4, 5074, "uas_options.xml", 0),  # answers qualify only
 }
+QUALIFIED = "phone4"  # the AOR qualified every second (reachability and RTT)
 PROVIDER_FAR_ENDS = {
     "answer": ("provider", PROVIDER_V6, 5070, "uas_answer.xml", 500),
     "busy": ("provider", PROVIDER_V6, 5071, "uas_busy.xml", 0),
@@ -86,6 +88,8 @@ aors = {name}
 [{name}]
 type = aor
 contact = sip:{name}@{address}:{port}
+{"qualify_frequency = 1" if name == QUALIFIED else ""}
+{"qualify_timeout = 0.5" if name == QUALIFIED else ""}
 """
         for name, (_, address, port, _, _) in PHONES.items()
     )
@@ -241,9 +245,9 @@ class AmiLab:
         write_config(self.run, files)
         sipp.install_scenarios(self.run)  # once: see _launch
         self.asterisk = Asterisk(self.lab, self.run)
-        self.far_ends = [
-            self._uas(name, *spec) for name, spec in {**PHONES, **PROVIDER_FAR_ENDS}.items()
-        ]
+        self.far_ends = {
+            name: self._uas(name, *spec) for name, spec in {**PHONES, **PROVIDER_FAR_ENDS}.items()
+        }
         self.registrar: sipp.Sipp | None = None
         self.loop = NetnsLoop(self.lab.pod)
         self.stoppers.append(self.loop.close)
@@ -279,6 +283,10 @@ class AmiLab:
         uas.args = ["-sf", uas.scenario(scenario), "-i", address, "-p", str(port)]
         uas.args += ["-m", "1000000", "-d", str(pause), "-t", "u1"]
         return self._launch(uas)
+
+    def restart_far_end(self, name: str) -> None:
+        self.far_ends[name].stop()
+        self.far_ends[name] = self._uas(name, *{**PHONES, **PROVIDER_FAR_ENDS}[name])
 
     def start_registrar(self) -> sipp.Sipp:
         """The provider's registrar granting 20 s (Asterisk refreshes at the granted expiry, so

@@ -17,7 +17,7 @@ import pytest
 from lab.ami import LabAmi
 from lab.asterisk import wait_until
 from lab.prometheus import Prometheus, http_get
-from tests.supervisor.ami.labpbx import CLIENT_URI, SERVER_URI, AmiLab
+from tests.supervisor.ami.labpbx import CLIENT_URI, QUALIFIED, SERVER_URI, AmiLab
 
 pytestmark = pytest.mark.lab
 
@@ -115,6 +115,24 @@ def test_trunk_status_follows_the_registrar(pbx: AmiLab) -> None:
     assert first_success is not None
     assert last is not None
     assert last > first_success
+
+
+def test_endpoint_reachability_and_rtt_follow_qualify(pbx: AmiLab) -> None:
+    """A qualified phone is reachable with its RTT; it stops answering -> 0; back -> 1. Phones
+    without qualify have no reachability series (unknown, not 0)."""
+
+    def reachable() -> float | None:
+        return pbx.value("asterisk_supervisor_endpoint_reachable", endpoint=QUALIFIED)
+
+    wait_until(lambda: reachable() == 1, 10, what="qualified phone reachable")
+    rtt = pbx.value("asterisk_supervisor_endpoint_rtt_seconds", endpoint=QUALIFIED)
+    assert rtt is not None
+    assert 0 < rtt < 0.5
+    assert pbx.value("asterisk_supervisor_endpoint_reachable", endpoint="phone1") is None
+    pbx.far_ends[QUALIFIED].stop()
+    wait_until(lambda: reachable() == 0, 10, what="unreachable once it stops answering")
+    pbx.restart_far_end(QUALIFIED)
+    wait_until(lambda: reachable() == 1, 10, what="reachable again")
 
 
 def test_thirty_calls_counted_exactly_by_direction_and_outcome(pbx: AmiLab) -> None:

@@ -185,3 +185,32 @@ async def test_wrong_secret_retries_without_connecting(fake: FakeAmi) -> None:
         assert not client.connected.is_set()
         with pytest.raises(AmiError, match="not connected"):
             await client.action({"Action": "CoreStatus"})
+
+
+async def test_status_checks_follow_the_connection(fake: FakeAmi) -> None:
+    """AMI and FullyBooted gate readiness; a registration is shown but does not gate."""
+    from supervisor.ami.checks import ami_checks
+
+    fake.handlers["PJSIPShowRegistrationsOutbound"] = lambda _a: list_reply(
+        [
+            {
+                "Event": "OutboundRegistrationDetail",
+                "ObjectName": "acme",
+                "ClientUri": "sip:pod1@x",
+                "ServerUri": "sip:x",
+                "Status": "Rejected",
+            }
+        ],
+        "OutboundRegistrationDetailComplete",
+    )
+    client = AmiClient(settings=settings(fake.port), state=AsteriskState())
+    source = ami_checks(client)
+    assert {c.name: c.ok for c in source()} == {"ami": False, "asterisk booted": False}
+    async with running(client):
+        await client.wait_fully_booted(5)
+        await until(lambda: bool(client.state.registrations))
+        checks = {c.name: c for c in source()}
+    assert checks["ami"].ok
+    assert checks["asterisk booted"].ok
+    assert not checks["trunk registration acme"].ok
+    assert not checks["trunk registration acme"].gates_readiness

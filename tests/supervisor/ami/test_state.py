@@ -173,3 +173,34 @@ def test_endpoint_health_from_contacts() -> None:
     assert s.endpoint_health() == {"phone1": (1, 0.003), "phone2": (0, None)}
     feed(s, contact_status("phone1", "sip:a@x", "Removed"))
     assert s.endpoint_health()["phone1"] == (0, None)
+
+
+def test_static_contact_status_survives_resync_and_gaps_are_listed() -> None:
+    """A re-sync keeps known contact statuses, drops contacts no longer listed, and names the
+    endpoints whose listed contacts still have no status (to ask with PJSIPShowEndpoint)."""
+    s = AsteriskState()
+    listing = [
+        {"Event": "EndpointList", "ObjectName": "door", "Contacts": "door/sip:d@x,"},
+        {"Event": "EndpointList", "ObjectName": "desk", "Contacts": "desk/sip:e@x,"},
+    ]
+    s.snapshot("PJSIPShowEndpoints", listing, 0.0)
+    feed(
+        s,
+        contact_status("door", "sip:d@x", "Reachable", "900"),
+        contact_status("gone", "u", "Reachable"),
+    )
+    s.snapshot("PJSIPShowEndpoints", listing, 1.0)  # reconnect
+    s.snapshot("PJSIPShowContacts", [], 1.0)  # "No Contacts found": only registrations count
+    assert s.endpoint_health() == {"door": (1, 0.0009)}
+    assert ("gone", "u") not in s.contacts
+    assert s.endpoints_without_status() == ["desk"]
+    detail = {
+        "Event": "ContactStatusDetail",
+        "AOR": "desk",
+        "URI": "sip:e@x",
+        "Status": "Unreachable",
+        "EndpointName": "desk",
+    }
+    s.snapshot("PJSIPShowEndpoint", [detail], 2.0)
+    assert s.endpoint_health()["desk"] == (0, None)
+    assert s.endpoints_without_status() == []

@@ -1,0 +1,47 @@
+"""The AMI connection's contribution to the status board (`StatusBoard.add(ami_checks(client))`).
+
+AMI logged in and Asterisk FullyBooted gate readiness; trunk registrations are shown but do not
+(a provider outage must not take the PBX out of service for internal calls).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from supervisor.ami.client import AmiClient
+from supervisor.ami.state import REGISTERED, REJECTED
+from supervisor.status import Check
+
+_STATUS_TEXT = {REGISTERED: "Registered", REJECTED: "Rejected"}
+
+
+def ami_checks(client: AmiClient) -> Callable[[], list[Check]]:
+    def checks() -> list[Check]:
+        state = client.state
+        where = f"{client.settings.host}:{client.settings.port}"
+        result = [
+            Check(
+                name="ami",
+                ok=client.connected.is_set(),
+                detail=f"logged in to {where}" if client.connected.is_set() else "not connected",
+            ),
+            Check(
+                name="asterisk booted",
+                ok=client.fully_booted.is_set(),
+                detail="FullyBooted" if client.fully_booted.is_set() else "not fully booted",
+            ),
+        ]
+        for reg in sorted(state.registrations.values(), key=lambda r: r.name):
+            result.append(
+                Check(
+                    name=f"trunk registration {reg.name}",
+                    ok=state.ami_connected and reg.status == REGISTERED,
+                    detail=_STATUS_TEXT.get(reg.status, "Unregistered")
+                    if state.ami_connected
+                    else "unknown (AMI not connected)",
+                    gates_readiness=False,
+                )
+            )
+        return result
+
+    return checks
