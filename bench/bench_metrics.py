@@ -36,6 +36,7 @@ def build(trunks: int, endpoints: int) -> AsteriskState:
     trunk_names = {f"trunk-{i:04d}": f"trunk-{i:04d}" for i in range(trunks)}
     state = AsteriskState(trunks=trunk_names)
     state.set_connected(True, 0.0)
+    state.set_synced()
     now = time.time()
     state.event({"Event": "FullyBooted", "Uptime": "3600", "LastReload": "60"}, now)
     state.core_settings({"AsteriskVersion": "22.10.1"})

@@ -35,10 +35,10 @@ def ami_checks(client: AmiClient) -> Callable[[], list[Check]]:
             result.append(
                 Check(
                     name=f"trunk registration {reg.name}",
-                    ok=state.ami_connected and reg.status == REGISTERED,
+                    ok=state.live and reg.status == REGISTERED,
                     detail=_STATUS_TEXT.get(reg.status, "Unregistered")
-                    if state.ami_connected
-                    else "unknown (AMI not connected)",
+                    if state.live
+                    else "unknown (AMI not connected or not re-synced)",
                     gates_readiness=False,
                 )
             )

@@ -1,13 +1,19 @@
 """The supervisor's AMI connection: login, bounded actions, ping, reconnect with backoff, re-sync.
 
-Usage (the composition root):
+Usage (the composition root; the renderer names a trunk's endpoint and registration after the
+trunk, so the map is the identity over the site's trunks):
 
-    state = AsteriskState(trunks={"provider": "provider"})      # endpoint name -> trunk name
-    client = AmiClient(settings=AmiSettings(username=..., secret=...), state=state)
-    tg.create_task(client.run(), name="ami")                    # never returns
-    await client.fully_booted.wait()                            # before reloading
+    state = AsteriskState(trunks={name: name for name in site.trunks})
+    client = AmiClient(settings=AmiSettings(username="supervisor", secret=ami_secret), state=state)
+    AsteriskCollector.register(registry, state)              # supervisor.metrics.asterisk
+    board.add(ami_checks(client))                            # supervisor.ami.checks
+    app = http.make_app(registry); runner = await http.start(app, host, port)
+    tg.create_task(client.run(), name="ami")                 # never returns
+    Reloader(..., booted=client.fully_booted)                # set while FullyBooted
+    await client.wait_fully_booted(timeout)                  # or wait for it directly
     reply = await client.action({"Action": "CoreSettings"}, timeout=5)
-    unsubscribe = client.subscribe("Reload", callback)          # sync callback, in stream order
+    unsubscribe = client.subscribe("Reload", callback)       # sync callback, in stream order
+    state.set_trunks(...)                                    # after a site change
 
 The connection lifecycle is ours, not panoramisk's Manager's: `while True: connect; login; wait for
 FullyBooted; full re-sync; serve until lost; back off`. Re-sync actions complete at their position
@@ -256,6 +262,7 @@ class AmiClient:
             await self.fully_booted.wait()
             await self._resync(proto, RESYNC_ACTIONS)
             await self._contact_details(proto)
+            self.state.set_synced()
             resynced.set()
             log.info("AMI re-sync done")
             while True:

@@ -179,6 +179,7 @@ class AsteriskState:
         self.trunks: dict[str, str] = dict(trunks or {})
         # AMI connection
         self.ami_connected = False
+        self.synced = False
         self.ami_reconnects = 0
         self.events_total = 0
         self.last_event_time: float | None = None
@@ -257,6 +258,21 @@ class AsteriskState:
         if not connected:
             # FullyBooted is per session: a new login gets a new one if Asterisk is up.
             self.fully_booted = False
+            self.synced = False
+
+    def set_synced(self) -> None:
+        """The full re-sync after a login is applied: the state describes Asterisk now."""
+        self.synced = True
+
+    @property
+    def live(self) -> bool:
+        """Logged in and re-synced: gauges of Asterisk's current state are meaningful."""
+        return self.ami_connected and self.synced
+
+    def set_trunks(self, trunks: Mapping[str, str]) -> None:
+        """New trunk endpoint -> trunk name map (after a site change); calls in progress keep
+        the direction they were given when their channels appeared."""
+        self.trunks = dict(trunks)
 
     # ---- core ----------------------------------------------------------------------------------
 

@@ -2,8 +2,8 @@
 
 Nothing here runs per event: the AMI path only updates the state's dicts and integers, and each
 scrape turns them into fresh metric families (client_python's custom-collector pattern). Gauges
-that describe Asterisk *now* are left out while AMI is disconnected (unknown is not zero);
-counters and histograms are always there.
+that describe Asterisk *now* are left out while AMI is disconnected or not yet re-synced
+(unknown is not zero); counters and histograms are always there.
 
 Names are the ones agreed in CONTRIBUTING.md; the res_prometheus ones keep its exact names and
 types (its counters have no `_total`, see exposition.py).
@@ -161,11 +161,14 @@ class AsteriskCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         st = self.state
         now = self._clock()
-        live = st.ami_connected
+        live = st.live
 
         # ---- AMI connection ----
         yield self._single(
-            P + "ami_connected", "1 while logged in to Asterisk's AMI.", "gauge", int(live)
+            P + "ami_connected",
+            "1 while logged in to Asterisk's AMI.",
+            "gauge",
+            int(st.ami_connected),
         )
         yield self._single(
             P + "ami_reconnects", "AMI logins after the first one.", "counter", st.ami_reconnects

@@ -26,6 +26,7 @@ URI = "sip:pod1@[2001:db8:5060::10]:5060"
 def busy_state() -> AsteriskState:
     s = AsteriskState(trunks={"provider": "acme"})
     s.set_connected(True, 0.0)
+    s.set_synced()
     s.event({"Event": "FullyBooted", "Uptime": "100", "LastReload": "40"}, 1000.0)
     s.core_settings({"AsteriskVersion": "22.10.1"})
     s.core_status({"CoreCurrentCalls": "1", "CoreProcessedCalls": "7"})
