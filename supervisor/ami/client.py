@@ -78,6 +78,7 @@ class AmiSettings:
     ping_timeout: float = 3.0
     backoff_initial: float = 0.2
     backoff_max: float = 10.0
+    resync_interval: float = 600.0  # full re-sync while connected, against drift
 
 
 def backoff_delay(
@@ -256,8 +257,9 @@ class AmiClient:
 
     async def _syncer(self, proto: AmiProtocol, resynced: asyncio.Event) -> None:
         """Full re-sync once Asterisk is FullyBooted (PJSIP lists are empty before), then a
-        partial one after each Reload event. A failed re-sync closes the connection: state
-        that cannot be re-read cannot be trusted, and the next login re-syncs from scratch."""
+        partial one after each Reload event and a full one every resync_interval. A failed
+        re-sync closes the connection: state that cannot be re-read cannot be trusted, and the
+        next login re-syncs from scratch."""
         try:
             await self.fully_booted.wait()
             await self._resync(proto, RESYNC_ACTIONS)
@@ -266,9 +268,15 @@ class AmiClient:
             resynced.set()
             log.info("AMI re-sync done")
             while True:
-                await self._reload_seen.wait()
-                self._reload_seen.clear()
-                await self._resync(proto, RELOAD_RESYNC_ACTIONS)
+                names = RESYNC_ACTIONS
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.settings.resync_interval):
+                        await self._reload_seen.wait()
+                    self._reload_seen.clear()
+                    names = RELOAD_RESYNC_ACTIONS
+                # Also a full re-sync now and then: a missed event (Asterisk under load, a bug)
+                # would otherwise keep a gauge wrong for the whole session.
+                await self._resync(proto, names)
                 await self._contact_details(proto)
         except AmiError as exc:
             log.warning("AMI re-sync failed (%s): closing the connection", exc)

@@ -214,3 +214,18 @@ async def test_status_checks_follow_the_connection(fake: FakeAmi) -> None:
     assert checks["asterisk booted"].ok
     assert not checks["trunk registration acme"].ok
     assert not checks["trunk registration acme"].gates_readiness
+
+
+async def test_periodic_resync_ends_a_call_whose_hangup_was_missed(fake: FakeAmi) -> None:
+    """A channel whose Hangup never arrived is ended (counted once) by the periodic re-sync."""
+    channels = [core_show_channel("PJSIP/phone1-00000001", "1.1")]
+    fake.handlers["CoreShowChannels"] = lambda _a: list_reply(
+        list(channels), "CoreShowChannelsComplete"
+    )
+    state = AsteriskState()
+    client = AmiClient(settings=settings(fake.port, resync_interval=0.2), state=state)
+    async with running(client):
+        await until(lambda: "1.1" in state.channels)
+        channels.clear()  # gone from Asterisk, no event
+        await until(lambda: not state.channels)
+    assert sum(state.calls_total.values()) == 1
