@@ -22,7 +22,12 @@ Facts checked on the lab's Asterisk 22.10 (`manager show command X`, and by tryi
 - Asterisk 22 accepts the advanced form `eventfilter(action(include),name(EventName)) =` (an empty
   value matches any event of that name; matched by hash, no regex). With any include filter
   present, every other event is dropped. Filters apply to events only: action responses and their
-  list items (CoreShowChannel, ContactList, ...) still arrive.
+  list items (CoreShowChannel, ContactList, ...) still arrive. Every name in EVENTS was seen
+  arriving through the filters (tests/supervisor/ami/test_ami_lab.py and the bench capture).
+- Effect (bench/reports/ami.md): about 60 AMI events per call for a `read = all` user without
+  filters, 8 for this user.
+- PJSIPShowContacts lists registered contacts only ("No Contacts found" with static ones), so the
+  client reads static contacts' status with PJSIPShowEndpoint (ContactStatusDetail).
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ ACTIONS: Final[tuple[str, ...]] = (
     "PJSIPShowEndpoint",
     "PJSIPShowContacts",
     "PJSIPShowAors",
+    "PJSIPQualify",
     "CoreShowChannels",
     "CoreStatus",
     "CoreSettings",
