@@ -20,7 +20,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, NoReturn
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics
 
 from supervisor import http, logs
 from supervisor.addresses.fromsite import expected_from_site
@@ -434,6 +434,8 @@ async def _main(settings: Settings) -> int:
 
 
 def main(settings: Settings) -> int:
+    # No `_created` series: they double the exposition and no dashboard or alert reads them.
+    disable_created_metrics()
     logs.configure(settings.log_format, settings.log_level)
     log.info("asterisk-supervisor starting (%s mode)", settings.mode.value)
     return asyncio.run(_main(settings))

@@ -55,14 +55,18 @@ Codecs = Annotated[tuple[Codec, ...], Field(min_length=1, max_length=8)]
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Attribute docstrings become field descriptions; the configuration reference is built from
+    # them.
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class Addresses(Model):
     """The pod's own addresses (from the Calico IP pools); at least one."""
 
     ipv6: IPv6 | None = None
+    """The pod's IPv6 /128 from the Calico pool (cni.projectcalico.org/ipv6pools)."""
     ipv4: IPv4 | None = None
+    """The pod's IPv4 /32 from the Calico pool, for IPv4-only devices such as a doorbell."""
 
     @model_validator(mode="after")
     def _at_least_one(self) -> Addresses:
@@ -78,44 +82,65 @@ class Transport(Model):
     """A SIP transport, bound to the site's address of its family (or its wildcard if asked)."""
 
     family: Family
+    """ipv6 or ipv4: the transport binds to the site's address of this family."""
     protocol: Protocol = "udp"
+    """udp or tcp."""
     port: Port = 5060
+    """SIP port."""
     bind: Literal["address", "wildcard"] = "address"
+    """address (the pod's own, the default) or wildcard (:: or 0.0.0.0)."""
 
 
 class Registration(Model):
     """Outbound registration of a trunk: expiry and retry intervals in seconds."""
 
     expiry: Annotated[Int, Field(ge=60, le=86400)] = 300
+    """Seconds the registration is requested for."""
     retry: Annotated[Int, Field(ge=5, le=3600)] = 60
+    """Seconds between attempts after a failure."""
     forbidden_retry: Annotated[Int, Field(ge=30, le=86400)] = 600
+    """Seconds to wait after the provider answered 403 Forbidden."""
 
 
 class TrunkAuth(Model):
     """Digest credentials: the password is the value of a key in the Secret, never inline."""
 
     username: SipUser
+    """The account's user name at the provider."""
     password_secret: SecretKey
+    """The key in the mounted Secret that holds the password."""
 
 
 class CallerId(Model):
     number: Did
+    """Caller number shown on calls out through the trunk (E.164)."""
     name: CallerName | None = None
+    """Caller name, where the provider passes it on."""
 
 
 class Trunk(Model):
     """A VoIP provider: hosts, registration, auth, identify-by-IP, codecs, DIDs, caller ID."""
 
     hosts: Annotated[tuple[Host, ...], Field(min_length=1, max_length=8)]
+    """The provider's SIP servers: IP literals or names; the first is the registrar."""
     port: Port = 5060
+    """The provider's SIP port."""
     transport: Name | None = None
+    """Which transport to use (default: the first of the trunk's family)."""
     family: Family | None = None
+    """ipv6 or ipv4 (default: the family of the hosts, or ipv6)."""
     auth: TrunkAuth | None = None
+    """Digest credentials for registration and calls out."""
     registration: Registration | None = None
+    """Register outbound (needs auth)."""
     identify: Annotated[tuple[Network, ...], Field(max_length=MAX_LIST)] | None = None
+    """Addresses or networks whose calls are this trunk's (default: the hosts given as IPs)."""
     codecs: Codecs = DEFAULT_CODECS
+    """Codecs offered and accepted, in order of preference."""
     dids: Annotated[tuple[Did, ...], Field(max_length=1000)] = ()
+    """Numbers the provider routes to this site (route them in dialplan.inbound)."""
     caller_id: CallerId | None = None
+    """Caller ID set on calls out through this trunk."""
     # Some providers want their account in the From header of calls out, whatever the caller ID.
     from_user: SipUser | None = None
     from_domain: Host | None = None
@@ -131,7 +156,9 @@ class EndpointAuth(Model):
     """Digest credentials of a phone; the user name defaults to the endpoint's name."""
 
     username: SipUser | None = None
+    """User name the phone authenticates with (default: the endpoint's name)."""
     password_secret: SecretKey
+    """The key in the mounted Secret that holds the password."""
 
 
 class Endpoint(Model):
@@ -141,13 +168,21 @@ class Endpoint(Model):
     the pod has an IPv6 address); after loading, `family` and `transport` are always set."""
 
     auth: EndpointAuth | None = None
+    """Digest credentials: the phone registers with them (exclusive with identify)."""
     identify: Annotated[tuple[Network, ...], Field(max_length=MAX_LIST)] = ()
+    """Addresses or networks that identify the device without a password (e.g. a doorbell)."""
     family: Family | None = None
+    """ipv6 or ipv4 (default: ipv6 when the pod has an IPv6 address)."""
     transport: Name | None = None
+    """Which transport (default: the first of the endpoint's family)."""
     context: Name = DEFAULT_CONTEXT
+    """Dialplan context of its calls: internal, local, doorbell or one from a raw snippet."""
     codecs: Codecs = DEFAULT_CODECS
+    """Codecs, in order of preference."""
     max_contacts: Annotated[Int, Field(ge=1, le=10)] = 1
+    """How many devices may register this account at once."""
     qualify: Annotated[Int, Field(ge=0, le=3600)] = 60
+    """Seconds between OPTIONS reachability checks (0: off)."""
 
     @model_validator(mode="after")
     def _auth_or_identify(self) -> Endpoint:
@@ -160,32 +195,46 @@ class RingGroup(Model):
     """Endpoints rung together for ring_time seconds, then the fallback target (or hang up)."""
 
     endpoints: Annotated[tuple[Name, ...], Field(min_length=1, max_length=MAX_LIST)]
+    """Endpoints rung at the same time."""
     ring_time: Annotated[Int, Field(ge=5, le=600)] = 30
+    """Seconds to ring before the fallback."""
     fallback: Name | None = None
+    """A ring group or endpoint tried when nobody answers (default: hang up)."""
 
 
 class OutboundRoute(Model):
     """Numbers matching `pattern` go out through `trunk`: strip leading digits, then prepend."""
 
     pattern: Pattern
+    """An Asterisk dial pattern, e.g. _0ZX. (X any digit, Z 1-9, N 2-9, . one or more)."""
     trunk: Name
+    """The trunk the call goes out through."""
     strip: Annotated[Int, Field(ge=0, le=20)] = 0
+    """Leading digits removed from the dialled number."""
     prepend: Prefix = ""
+    """Digits (or +) put in front after stripping."""
 
 
 class Doorbell(Model):
     """Whatever an endpoint in context `doorbell` dials rings this group or endpoint."""
 
     ring: Name
+    """A ring group or endpoint."""
 
 
 class Dialplan(Model):
     extensions: Annotated[dict[Extension, Name], Field(max_length=MAX_ENDPOINTS)] = {}
+    """Internal extension number -> endpoint or ring group."""
     ring_groups: Annotated[dict[Name, RingGroup], Field(max_length=1000)] = {}
+    """Named groups of endpoints rung together."""
     inbound: Annotated[dict[Did, Name], Field(max_length=1000)] = {}
+    """A trunk's DID -> endpoint or ring group."""
     outbound: Annotated[tuple[OutboundRoute, ...], Field(max_length=100)] = ()
+    """Outbound routes, first match wins."""
     doorbell: Doorbell | None = None
+    """What the doorbell context rings."""
     ring_time: Annotated[Int, Field(ge=5, le=600)] = 30
+    """Seconds an extension rings an endpoint."""
 
 
 class Site(Model):
@@ -193,14 +242,21 @@ class Site(Model):
     `transport` and `family` set."""
 
     addresses: Addresses
+    """The pod's expected addresses; transports bind to them and the supervisor checks them."""
     transports: Annotated[dict[Name, Transport], Field(max_length=16)] = {}
+    """SIP transports by name (default: udp6 and/or udp4 on port 5060)."""
     trunks: Annotated[dict[Name, Trunk], Field(max_length=MAX_TRUNKS)] = {}
+    """VoIP providers by name."""
     endpoints: Annotated[dict[Name, Endpoint], Field(max_length=MAX_ENDPOINTS)] = {}
+    """Phones and devices by name."""
     dialplan: Dialplan = Dialplan()
+    """Extensions, ring groups, inbound and outbound routes, the doorbell."""
     user_agent: Annotated[Str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._/-]{0,62}$")] = (
         "asterisk-supervisor"
     )
+    """The User-Agent Asterisk sends."""
     raw: Annotated[dict[RawFile, Annotated[Str, Field(max_length=65536)]], Field(max_length=8)] = {}
+    """Escape hatch: text appended to the named file, kept apart and syntax-checked."""
 
     def trunk_family(self, name: str) -> Family:
         family = self.trunks[name].family

@@ -1,8 +1,10 @@
 """Every metric the alerts and the dashboard use is exported by the running supervisor (a live
 scrape in the lab after a registration and a call), so a renamed metric cannot silently blind
-them."""
+them; the metrics reference in docs/ is generated from that scrape."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -13,11 +15,14 @@ from lab.fixtures import Started
 from lab.k8s import metric_names_used
 from lab.netns import Lab
 from lab.paths import REPO
+from lab.phones import Phones
+from lab.reference import metrics_reference
 from lab.supervisor import SupervisorRun, read_dir
 
 pytestmark = pytest.mark.lab
 
 EXAMPLE = REPO / "examples" / "home"
+METRICS_DOC = REPO / "docs" / "metrics.md"
 
 
 def exported_names(text: str) -> set[str]:
@@ -50,6 +55,17 @@ def test_alert_and_dashboard_metrics_are_all_exported(
     sup = SupervisorRun(lab, run_dir, site, secrets)
     started.add(sup.stop)
     sup.start().wait_ready(30)
+    phones = Phones(lab, run_dir)
+    started.add(phones.stop)
+    phones.start_ringer()
+    phones.register({"desk": secrets["desk-password"].strip()})
+    # One live reload, so that the per-module reload series exist.
+    sup.update_site(
+        {"site.yaml": site["site.yaml"].replace('"12": kitchen', '"12": kitchen\n    "13": desk')}
+    )
+    wait_until(
+        lambda: (sup.metric("asterisk_supervisor_reloads_total") or 0) >= 1, 10, what="a reload"
+    )
     wait_until(
         lambda: sup.metric("asterisk_pjsip_outbound_registration_status") == 1.0,
         20,
@@ -66,6 +82,14 @@ def test_alert_and_dashboard_metrics_are_all_exported(
         10,
         what="the call counted",
     )
-    exported = exported_names(sup.get("/metrics")[1])
+    scrape = sup.get("/metrics")[1]
+    exported = exported_names(scrape)
     missing = sorted(metric_names_used() - exported)
     assert missing == [], f"used by alerts/dashboard but not exported: {missing}"
+    # The metrics reference is generated from this same live registry.
+    generated = metrics_reference(scrape)
+    if os.environ.get("ASB_UPDATE_DOCS"):
+        METRICS_DOC.write_text(generated)
+    assert METRICS_DOC.read_text() == generated, (
+        "docs/metrics.md is out of date: ASB_UPDATE_DOCS=1 pytest tests/k8s/test_live_metrics.py"
+    )
