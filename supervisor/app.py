@@ -435,7 +435,7 @@ async def _main(settings: Settings) -> int:
 
 def main(settings: Settings) -> int:
     # No `_created` series: they double the exposition and no dashboard or alert reads them.
-    disable_created_metrics()
+    disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus_client
     logs.configure(settings.log_format, settings.log_level)
     log.info("asterisk-supervisor starting (%s mode)", settings.mode.value)
     return asyncio.run(_main(settings))
