@@ -3,8 +3,9 @@ UAS, and the doorbell's calls."""
 
 from __future__ import annotations
 
-import shutil
+import os
 import subprocess
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
@@ -21,7 +22,14 @@ def install_scenarios(run: RunDir) -> Path:
     target = run.path("scenarios")
     target.mkdir(exist_ok=True)
     for xml in SCENARIOS.glob("*.xml"):
-        shutil.copy(xml, target / xml.name)
+        dest = target / xml.name
+        content = xml.read_bytes()
+        if dest.exists() and dest.read_bytes() == content:
+            continue
+        # Atomic: a sipp starting meanwhile must never read a half-written scenario.
+        tmp = dest.with_name(f".{xml.name}.{os.getpid()}.{threading.get_ident()}")
+        tmp.write_bytes(content)
+        tmp.replace(dest)
     return target
 
 

@@ -132,6 +132,8 @@ class Supervisor:
             metrics=ReloadMetrics(self.registry),
             restart_check=lambda old, new: restart_required(old.site, new.site),
             on_restart_required=self._restart_required,
+            # Call direction and the trunk label follow the live site's trunks.
+            on_applied=lambda loaded: self.state.set_trunks({n: n for n in loaded.site.trunks}),
             module_map=MODULE_OF_FILE,
         )
         self.monitor: AddressMonitor | None = None
@@ -292,7 +294,6 @@ class Supervisor:
         loaded = self._load_initial()
         override = tuple(ExpectedAddress.parse(a) for a in settings.expect_addresses)
         expected, trunks = expected_from_site(loaded.site, override)
-        self.state.trunks = {name: name for name in loaded.site.trunks}
         try:
             self.applier.prepare()
         except StartupError as exc:

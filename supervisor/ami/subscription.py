@@ -3,7 +3,7 @@
 The renderer writes the supervisor's `[user]` section from these constants:
 
     read = system,call            (READ_CLASSES)
-    write = system                (WRITE_CLASSES)
+    write = system,reporting      (WRITE_CLASSES)
     eventfilter(action(include),name(FullyBooted)) =
     eventfilter(action(include),name(Registry)) =
     ...                           (one line per name in EVENTS)
@@ -15,7 +15,8 @@ Facts checked on the lab's Asterisk 22.10 (`manager show command X`, and by tryi
   CoreShowChannels, CoreStatus, CoreSettings `system,reporting`; PJSIPShowEndpoints,
   PJSIPShowEndpoint, PJSIPShowContacts, PJSIPShowAors, ModuleCheck, ModuleLoad `system`; Hangup
   `system,call`; Command `command` (not granted: it is a shell into the CLI and nobody needs it);
-  Ping, Events, Logoff none. So `write = system` covers every action in ACTIONS.
+  Ping, Events, Logoff none; ShowDialPlan `config,reporting`. So `write = system,reporting`
+  covers every action in ACTIONS (reporting only for the reload's dialplan read-back).
 - Events: FullyBooted, Shutdown, Reload, Registry and ContactStatus are class `system`; channel and
   bridge events are class `call`. The supervisor needs neither `cdr` (call outcomes come from
   channel and dial events) nor `reporting`/`dtmf`/`agent`/... events.
@@ -37,9 +38,10 @@ from typing import Final
 #: Event classes for `read =`.
 READ_CLASSES: Final[tuple[str, ...]] = ("system", "call")
 
-#: Action classes for `write =`: `system` alone grants every action in ACTIONS (any shared class
-#: suffices), and nothing broader (no `command`, no `originate`, no `config` writes).
-WRITE_CLASSES: Final[tuple[str, ...]] = ("system",)
+#: Action classes for `write =`: `system` grants every action in ACTIONS but ShowDialPlan, which
+#: needs `config` or `reporting` (read-only queries); nothing broader (no `command`, no
+#: `originate`, no `config` writes).
+WRITE_CLASSES: Final[tuple[str, ...]] = ("system", "reporting")
 
 #: The actions the supervisor sends (reload, drain and metrics together), for documentation and
 #: for the lab test that checks WRITE_CLASSES grants each of them.
@@ -59,6 +61,7 @@ ACTIONS: Final[tuple[str, ...]] = (
     "CoreSettings",
     "BridgeList",
     "Hangup",
+    "ShowDialPlan",
 )
 
 #: The events the supervisor consumes: one `eventfilter(action(include),name(...)) =` each.

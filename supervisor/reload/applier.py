@@ -102,6 +102,7 @@ class Applier:
         metrics: ReloadMetrics,
         restart_check: RestartCheck | None = None,
         on_restart_required: RestartHook | None = None,
+        on_applied: Callable[[Any], None] | None = None,
         module_map: Mapping[str, str | None] = mod.DEFAULT_MODULES,
         max_file_bytes: int | None = None,
         clock: Callable[[], float] = time.time,
@@ -115,6 +116,7 @@ class Applier:
         self.metrics = metrics
         self._restart_check = restart_check
         self._on_restart_required = on_restart_required
+        self._on_applied = on_applied
         self._module_map = module_map
         self._max_file_bytes = max_file_bytes
         self._clock = clock
@@ -180,6 +182,8 @@ class Applier:
             raise StartupError("site rejected: " + "; ".join(exc.problems)) from None
         self.config_dir.write(built.files)
         self._live = self._booted = built
+        if self._on_applied is not None:
+            self._on_applied(built.loaded)
         now = self._clock()
         # The start-up config counts as the first successful reload (thanos: the initial apply),
         # so "last reload successful == 0" means a change failed, not "nothing changed yet".
@@ -252,6 +256,8 @@ class Applier:
         if old_pjsip is not None and "pjsip.conf" in changes:
             await self._reregister(old_pjsip.decode(errors="replace"), built.files["pjsip.conf"])
         self._live = built
+        if self._on_applied is not None:
+            self._on_applied(built.loaded)
         now = self._clock()
         self.metrics.last_reload_successful.set(1)
         self.metrics.last_reload_success_timestamp.set(now)

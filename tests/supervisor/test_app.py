@@ -3,7 +3,9 @@ gets ready, restarts it after crashes, reaps orphans and drains calls on SIGTERM
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -12,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from lab import netns, sipp
-from lab.asterisk import RunDir, wait_until
+from lab.asterisk import Asterisk, RunDir, wait_until
 from lab.fixtures import Started
 from lab.netns import Lab
 from lab.paths import REPO
@@ -195,3 +197,60 @@ def test_orphans_in_the_process_tree_are_reaped(
     assert children("Z") == []
     assert not any(comm == "sleep" for _, comm in children())
     assert sup.ready()
+
+
+def test_secrets_never_reach_logs_status_or_metrics(
+    supervisor_factory: type[SupervisorRun],
+) -> None:
+    """Neither the per-boot AMI secret nor any Secret value appears in the log, /status or
+    /metrics; the rendered files holding them are not world-readable."""
+    sup = supervisor_factory(["--log-level", "DEBUG"]).start()
+    sup.wait_ready(30)
+    etc = sup.run.path("etc")
+    manager = (etc / "manager.conf").read_text()
+    ami_secret = re.search(r"^secret\s*=\s*(\S+)", manager, re.M)
+    assert ami_secret is not None
+    values = [ami_secret.group(1), *(v.strip() for v in read_dir(EXAMPLE / "secrets").values())]
+    exposed = sup.output() + sup.get("/status")[1] + sup.get("/status?format=json")[1]
+    exposed += sup.get("/metrics")[1]
+    for value in values:
+        assert value not in exposed
+    for name in ("manager.conf", "pjsip.conf"):
+        assert (etc / name).stat().st_mode & 0o007 == 0
+
+
+def test_json_logs_are_one_object_per_line(supervisor_factory: type[SupervisorRun]) -> None:
+    """--log-format json: every line of output is a JSON object with ts, level, logger, msg."""
+    sup = supervisor_factory(["--log-format", "json"]).start()
+    sup.wait_ready(30)
+    lines = [line for line in sup.output().splitlines() if line.strip()]
+    assert lines
+    for line in lines:
+        entry = json.loads(line)
+        assert {"ts", "level", "logger", "msg"} <= entry.keys()
+    assert any(json.loads(line)["logger"] == "asterisk" for line in lines)
+
+
+def test_sidecar_mode_renders_and_follows_an_asterisk_it_does_not_start(
+    lab: Lab, run_dir: RunDir, started: Started, supervisor_factory: type[SupervisorRun]
+) -> None:
+    """--mode sidecar: the config is rendered into the shared directory, no Asterisk is started;
+    once another container's Asterisk boots on it the pod is ready, and it follows its restarts."""
+    sup = supervisor_factory(["--mode", "sidecar"]).start()
+    wait_until(lambda: (run_dir.path("etc") / "pjsip.conf").exists(), 15, what="rendered config")
+    time.sleep(1.0)
+    assert asterisk_pids(lab) == []
+    assert not sup.ready()
+    other = Asterisk(lab, run_dir).start()  # "the Asterisk container", on the shared volume
+    started.add(other.stop)
+    sup.wait_ready(30)
+    other.stop()
+    wait_until(lambda: not sup.ready(), 10, interval=0.05, what="not ready without Asterisk")
+    assert sup.process is not None
+    assert sup.process.poll() is None  # the supervisor does not exit: the other container restarts
+    again = Asterisk(lab, run_dir).start()
+    started.add(again.stop)
+    sup.wait_ready(30)
+    sup.signal(signal.SIGTERM)
+    assert sup.wait(10) == 0
+    assert again.alive()  # not ours to stop

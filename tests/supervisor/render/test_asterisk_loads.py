@@ -19,6 +19,7 @@ from lab.ami import LabAmi
 from lab.asterisk import Asterisk, RunDir, directories_section, wait_until, write_config
 from lab.fixtures import Started
 from lab.netns import Lab
+from lab.phones import Phones
 from lab.prometheus import http_get
 from supervisor.render import Directories, Prometheus, RenderContext, render
 from supervisor.render.extensions import DOORBELL_EXTENSIONS
@@ -28,9 +29,6 @@ from tests.supervisor.site.sites import EXAMPLES
 
 pytestmark = pytest.mark.lab
 
-SCENARIOS = Path(__file__).parent / "scenarios"
-PHONES_V6 = "2001:db8:5060::21"  # the desk phones: a second address in the provider namespace
-PHONE_PORT = 5070
 PROVIDER_B_V6 = "2001:db8:5060::11"
 
 
@@ -166,41 +164,6 @@ def statuses(pbx: Pbx) -> dict[str, str]:
     }
 
 
-def register_phone(pbx: Pbx, started: Started, endpoint: str) -> None:
-    """A sipp phone at PHONES_V6 registers `endpoint` with its digest password."""
-    auth = pbx.site.endpoints[endpoint].auth
-    assert auth is not None
-    username = auth.username or endpoint
-    template = (SCENARIOS / "phone-register.xml").read_text()
-    scenario = pbx.run.path("scenarios") / "phone-register.xml"
-    scenario.parent.mkdir(exist_ok=True)
-    scenario.write_text(template.replace("@CONTACT_PORT@", str(PHONE_PORT)))
-    phone = sipp.Sipp(pbx.lab, pbx.run, "provider", [], name=f"register-{endpoint}")
-    phone.args = [
-        f"[{netns.POD_V6}]:5060",
-        "-sf",
-        pbx.run.inside(scenario),
-        "-s",
-        username,
-        "-au",
-        username,
-        "-ap",
-        pbx.loaded.secrets[auth.password_secret],
-        "-i",
-        PHONES_V6,
-        "-p",
-        "0",
-        "-m",
-        "1",
-        "-timeout",
-        "10s",
-        "-timeout_error",
-    ]
-    phone.start()
-    started.add(phone.stop)
-    assert phone.wait(15) == 0, phone.output()[-2000:]
-
-
 def dialled_endpoints(pbx: Pbx) -> set[str]:
     return {
         m.group(1)
@@ -216,22 +179,19 @@ def test_home_site_boots_clean_registers_and_the_doorbell_rings_everyone(
     """examples/home: no ERROR/WARNING, exact read-back, trunk Registered (password with `;`),
     phones register, and a doorbell call dials exactly the ring group's endpoints."""
     secret_dir = copy_secrets("home", tmp_path, provider_password="lab;provider")
-    lab.add_address("provider", f"{PHONES_V6}/128")
-    lab.run("router", ["ip", "-6", "route", "add", f"{PHONES_V6}/128", "dev", "prov0"])
     pbx = boot(lab, run_dir, started, EXAMPLES / "home" / "site", secret_dir)
     start_registrar(pbx, started, "provider", netns.PROVIDER_V6)
     check_read_back(pbx)
-    # The phones' ringer: answers INVITEs, auto-answers OPTIONS (qualify).
-    ringer = sipp.Sipp(
-        lab,
-        run_dir,
-        "provider",
-        ["-sn", "uas", "-i", PHONES_V6, "-p", str(PHONE_PORT), "-aa", "-m", "100"],
-        name="ringer",
-    ).start()
-    started.add(ringer.stop)
+    # The phones register (digest) and their ringer answers INVITEs and qualify OPTIONS.
+    phones = Phones(lab, run_dir)
+    started.add(phones.stop)
+    phones.start_ringer()
+    accounts = {}
     for phone in ("desk", "kitchen"):
-        register_phone(pbx, started, phone)
+        auth = pbx.site.endpoints[phone].auth
+        assert auth is not None
+        accounts[auth.username or phone] = pbx.loaded.secrets[auth.password_secret]
+    phones.register(accounts)
     contacts = {
         e["Endpoint"] for e in pbx.listing("PJSIPShowContacts", "ContactList") if e.get("Endpoint")
     }
