@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lab import proc
 from lab.netns import PREFIX_RE, Lab, _pid_alive
 from lab.rootfs import asterisk_ids
 
@@ -119,14 +120,7 @@ class Asterisk:
         )
 
     def start(self) -> Asterisk:
-        with open(self.console_log, "ab") as out:
-            self.process = subprocess.Popen(
-                self.argv(),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.process = proc.spawn(self.argv(), self.console_log)
         return self
 
     @property
@@ -139,16 +133,7 @@ class Asterisk:
 
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM by PID, SIGKILL after timeout; returns the exit status."""
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        return self.process.returncode
+        return proc.stop(self.process, timeout)
 
     def log_text(self) -> str:
         text = ""

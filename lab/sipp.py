@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
 
+from lab import proc
 from lab.asterisk import RunDir
 from lab.netns import Lab
 from lab.paths import SCENARIOS
@@ -66,14 +67,7 @@ class Sipp:
 
     def start(self) -> Sipp:
         install_scenarios(self.run)
-        with open(self.log, "ab") as out:
-            self.process = subprocess.Popen(
-                self.argv(),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.process = proc.spawn(self.argv(), self.log)
         return self
 
     def wait(self, timeout: float) -> int:

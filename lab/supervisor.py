@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lab import proc
 from lab.asterisk import RunDir
 from lab.kubelet import write_mount
 from lab.netns import Lab
@@ -49,29 +50,39 @@ class SupervisorRun:
         return self.lab.netns_exec(
             "pod",
             [
-                sys.executable, "-m", "supervisor", "run",
-                "--config", str(self.config_mount),
-                "--secrets", str(self.secret_mount),
-                "--asterisk-root", str(self.run.rootfs),
-                "--asterisk-etc", inside(self.run.path("etc")),
-                "--asterisk-run", inside(self.run.path("run")),
-                "--asterisk-log", inside(self.run.path("log")),
-                "--asterisk-spool", inside(self.run.path("spool")),
-                "--asterisk-lib", inside(self.run.path("lib")),
-                "--asterisk-db", inside(self.run.path("db")),
-                "--asterisk-user", "asterisk",
-                "--http-listen", f"127.0.0.1:{self.port}",
+                sys.executable,
+                "-m",
+                "supervisor",
+                "run",
+                "--config",
+                str(self.config_mount),
+                "--secrets",
+                str(self.secret_mount),
+                "--asterisk-root",
+                str(self.run.rootfs),
+                "--asterisk-etc",
+                inside(self.run.path("etc")),
+                "--asterisk-run",
+                inside(self.run.path("run")),
+                "--asterisk-log",
+                inside(self.run.path("log")),
+                "--asterisk-spool",
+                inside(self.run.path("spool")),
+                "--asterisk-lib",
+                inside(self.run.path("lib")),
+                "--asterisk-db",
+                inside(self.run.path("db")),
+                "--asterisk-user",
+                "asterisk",
+                "--http-listen",
+                f"127.0.0.1:{self.port}",
                 *self.extra_args,
             ],
         )
 
     def start(self) -> SupervisorRun:
         self.port = self.port or free_port(self.lab.pod)
-        with open(self.log, "ab") as out:
-            self.process = subprocess.Popen(
-                self.argv(), cwd=REPO, stdin=subprocess.DEVNULL, stdout=out,
-                stderr=subprocess.STDOUT, start_new_session=True,
-            )
+        self.process = proc.spawn(self.argv(), self.log, cwd=REPO)
         return self
 
     def get(self, path: str) -> tuple[int, str]:
@@ -99,8 +110,9 @@ class SupervisorRun:
             if self.ready():
                 return time.monotonic() - start
             time.sleep(0.05)
-        raise TimeoutError(f"not ready after {timeout} s:\n{self.get('/status')[1]}\n"
-                           f"{self.output()[-3000:]}")
+        raise TimeoutError(
+            f"not ready after {timeout} s:\n{self.get('/status')[1]}\n{self.output()[-3000:]}"
+        )
 
     def metric(self, name: str, labels: Mapping[str, str] | None = None) -> float | None:
         from prometheus_client.parser import text_string_to_metric_families
@@ -108,8 +120,9 @@ class SupervisorRun:
         text = self.get("/metrics")[1]
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
-                if sample.name == name and all(sample.labels.get(k) == v
-                                               for k, v in (labels or {}).items()):
+                if sample.name == name and all(
+                    sample.labels.get(k) == v for k, v in (labels or {}).items()
+                ):
                     return float(sample.value)
         return None
 
@@ -125,16 +138,8 @@ class SupervisorRun:
         return self.process.wait(timeout)
 
     def stop(self) -> int | None:
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(40)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        return self.process.returncode
+        # 40 s: a drain with calls in progress may take most of it.
+        return proc.stop(self.process, 40)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-import subprocess
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,7 +20,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from lab import minimal, sipp
+from lab import minimal, proc, sipp
 from lab.ami import NetnsLoop
 from lab.asterisk import Asterisk, RunDir, write_config
 from lab.netns import DOORBELL_V4, POD_V4, POD_V6, PROVIDER_V6, Lab
@@ -263,16 +262,8 @@ class AmiLab:
         self._registrars = 0
 
     def _launch(self, process: sipp.Sipp) -> sipp.Sipp:
-        """Sipp.start() without its scenario copy: copying rewrites every scenario file in place,
-        so a sipp starting concurrently can read a truncated file ("Unable to load or parse")."""
-        with open(process.log, "ab") as out:
-            process.process = subprocess.Popen(
-                process.argv(),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        """Start a sipp whose scenarios this PBX installed once."""
+        process.process = proc.spawn(process.argv(), process.log)
         self.stoppers.append(process.stop)
         return process
 
