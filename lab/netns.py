@@ -225,16 +225,16 @@ class Lab:
         # pod: dual-stack, both addresses as a Calico pool hands them out.
         self.add_address("pod", f"{POD_V6}/128")
         self.add_address("pod", f"{POD_V4}/32")
-        self._default_routes("pod", v4=True, v6=True)
+        self.default_routes("pod", v4=True, v6=True)
         _ip("-n", r, "-6", "route", "add", f"{POD_V6}/128", "dev", "pod0")
         _ip("-n", r, "route", "add", f"{POD_V4}/32", "dev", "pod0")
         # provider: the VoIP trunk, IPv6 only.
         self.add_address("provider", f"{PROVIDER_V6}/128")
-        self._default_routes("provider", v4=False, v6=True)
+        self.default_routes("provider", v4=False, v6=True)
         _ip("-n", r, "-6", "route", "add", f"{PROVIDER_V6}/128", "dev", "prov0")
         # doorbell: an IPv4-only SIP device.
         self.add_address("doorbell", f"{DOORBELL_V4}/32")
-        self._default_routes("doorbell", v4=True, v6=False)
+        self.default_routes("doorbell", v4=True, v6=False)
         _ip("-n", r, "route", "add", f"{DOORBELL_V4}/32", "dev", "door0")
 
     def add_address(self, host: str, cidr: str, dev: str = "eth0", nodad: bool = True) -> None:
@@ -244,13 +244,16 @@ class Lab:
     def del_address(self, host: str, cidr: str, dev: str = "eth0") -> None:
         _ip("-n", self.ns(host), "addr", "del", cidr, "dev", dev)
 
-    def _default_routes(self, host: str, *, v4: bool, v6: bool) -> None:
+    def default_routes(self, host: str, *, v4: bool, v6: bool) -> None:
+        """Calico-style routes to the link-local gateway (idempotent). Removing a namespace's
+        last IPv4 address flushes its IPv4 routes: re-adding the address, as CNI does, needs
+        these again."""
         ns = self.ns(host)
         if v4:
-            _ip("-n", ns, "route", "add", f"{GATEWAY_V4}/32", "dev", "eth0", "scope", "link")
-            _ip("-n", ns, "route", "add", "default", "via", GATEWAY_V4, "dev", "eth0")
+            _ip("-n", ns, "route", "replace", f"{GATEWAY_V4}/32", "dev", "eth0", "scope", "link")
+            _ip("-n", ns, "route", "replace", "default", "via", GATEWAY_V4, "dev", "eth0")
         if v6:
-            _ip("-n", ns, "-6", "route", "add", "default", "via", GATEWAY_V6, "dev", "eth0")
+            _ip("-n", ns, "-6", "route", "replace", "default", "via", GATEWAY_V6, "dev", "eth0")
 
     def down(self) -> None:
         for ns in namespaces_with_prefix(self.prefix):

@@ -305,10 +305,7 @@ class Supervisor:
             on_recovered=self._addresses_recovered,
         )
         tg.create_task(guard("addresses", self.monitor.run()), name="addresses")
-        try:
-            await self.monitor.wait_usable(settings.address_timeout_s)
-        except AddressesNotUsable as exc:
-            raise StartupFailure(str(exc)) from None
+        await self._wait_addresses()
         log.info("required addresses usable after %.2f s", time.monotonic() - self.started_at)
         tg.create_task(guard("ami", self.ami.run()), name="ami")
         if settings.mode is Mode.ENTRYPOINT:
@@ -319,6 +316,8 @@ class Supervisor:
                 on_start=self._asterisk_started,
                 on_exit=self._asterisk_exited,
                 on_crash=lambda _code: self.crashes.inc(),
+                # A restart too: Asterisk drops a transport whose address is not bindable.
+                before_start=self._wait_addresses,
             )
             tg.create_task(guard("asterisk", self.asterisk.run()), name="asterisk")
             tg.create_task(
@@ -333,6 +332,23 @@ class Supervisor:
         tg.create_task(guard("reload", self._reloader.run()), name="reload")
         while True:
             await self._track_boot()
+
+    async def _wait_addresses(self) -> None:
+        """Gate: every required address usable (present, not tentative, bindable)."""
+        assert self.monitor is not None
+        if self.monitor.report is not None and not self.monitor.all_required_usable:
+            missing = "; ".join(
+                f"{c.name}: {c.detail}"
+                for c in self.monitor.checks()
+                if c.gates_readiness and not c.ok
+            )
+            log.warning(
+                "not starting Asterisk until the required addresses are usable (%s)", missing
+            )
+        try:
+            await self.monitor.wait_usable(self.settings.address_timeout_s)
+        except AddressesNotUsable as exc:
+            raise StartupFailure(str(exc)) from None
 
     async def _track_boot(self) -> None:
         """One Asterisk life as AMI sees it: FullyBooted → config live → until the session ends."""

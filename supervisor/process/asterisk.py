@@ -11,7 +11,7 @@ import signal
 import subprocess
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from supervisor.process.reaper import Reaper
@@ -129,6 +129,7 @@ class AsteriskSupervisor:
         on_start: Callable[[AsteriskProcess], None] = lambda _p: None,
         on_exit: Callable[[int], None] = lambda _c: None,
         on_crash: Callable[[int], None] = lambda _c: None,
+        before_start: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.argv = list(argv)
         self.reaper = reaper
@@ -136,6 +137,7 @@ class AsteriskSupervisor:
         self.on_start = on_start
         self.on_exit = on_exit
         self.on_crash = on_crash
+        self.before_start = before_start
         self.current: AsteriskProcess | None = None
         self.restarts = 0
         self.stopping = False
@@ -161,6 +163,8 @@ class AsteriskSupervisor:
     async def run(self) -> None:
         backoff = self.policy.backoff_initial_s
         while True:
+            if self.before_start is not None:
+                await self.before_start()
             self.current = AsteriskProcess(self.argv, self.reaper)
             self.current.start()
             self.on_start(self.current)

@@ -259,3 +259,85 @@ def test_sidecar_mode_renders_and_follows_an_asterisk_it_does_not_start(
     sup.signal(signal.SIGTERM)
     assert sup.wait(10) == 0
     assert again.alive()  # not ours to stop
+
+
+def doorbell_call(
+    lab: Lab, run: RunDir, started: Started, name: str, port: int = 5060, timeout_s: int = 10
+) -> int:
+    c = sipp.call(
+        lab,
+        run,
+        "doorbell",
+        netns.DOORBELL_V4,
+        f"{netns.POD_V4}:{port}",
+        "100",
+        hold_ms=300,
+        name=name,
+        timeout_s=timeout_s,
+    )
+    started.add(c.stop)
+    return c.wait(timeout_s + 10)
+
+
+def test_address_lost_then_back_readiness_follows_and_calls_recover(
+    lab: Lab, run_dir: RunDir, started: Started, supervisor_factory: type[SupervisorRun]
+) -> None:
+    """The pod's IPv4 address removed at runtime: not ready, doorbell calls fail; restored: a
+    res_pjsip reload restores the transport, ready again, doorbell calls answered."""
+    sup = supervisor_factory(answering=True).start()
+    sup.wait_ready(30)
+    assert doorbell_call(lab, run_dir, started, "before") == 0
+    lab.del_address("pod", f"{netns.POD_V4}/32")
+    wait_until(lambda: not sup.ready(), 2, interval=0.02, what="not ready without the address")
+    assert sup.metric("asterisk_supervisor_address_usable", {"address": netns.POD_V4}) == 0.0
+    assert doorbell_call(lab, run_dir, started, "during", timeout_s=3) != 0
+    lab.add_address("pod", f"{netns.POD_V4}/32")
+    lab.default_routes("pod", v4=True, v6=False)  # as the CNI plugin sets the pod up again
+    sup.wait_ready(10)
+    wait_until(
+        lambda: "reloading res_pjsip to restore transports" in sup.output(),
+        5,
+        what="the recovery reload",
+    )
+    assert doorbell_call(lab, run_dir, started, "after") == 0
+
+
+def test_asterisk_is_not_restarted_while_a_required_address_is_missing(
+    lab: Lab, supervisor_factory: type[SupervisorRun]
+) -> None:
+    """After a crash, Asterisk waits for the pod's addresses before it is started again."""
+    sup = supervisor_factory().start()
+    sup.wait_ready(30)
+    lab.del_address("pod", f"{netns.POD_V6}/128")
+    (pid,) = asterisk_pids(lab)
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: "not starting Asterisk until" in sup.output(), 10, what="gating")
+    assert set(asterisk_pids(lab)) <= {pid}
+    lab.add_address("pod", f"{netns.POD_V6}/128")
+    sup.wait_ready(30)
+    assert set(asterisk_pids(lab)) - {pid}
+
+
+def test_transport_change_restarts_asterisk_when_no_call_is_active(
+    lab: Lab, run_dir: RunDir, started: Started, supervisor_factory: type[SupervisorRun]
+) -> None:
+    """A transport port change cannot be reloaded: it is reported as restart required, Asterisk
+    is restarted at once since no call is active, and the new port then answers."""
+    sup = supervisor_factory(answering=True).start()
+    sup.wait_ready(30)
+    (before,) = asterisk_pids(lab)
+    site = example_site(answering=True)
+    old = "  udp4: {family: ipv4, protocol: udp, port: 5060}\n"
+    assert old in site["site.yaml"]
+    site["site.yaml"] = site["site.yaml"].replace(old, old.replace("5060", "5080"))
+    sup.update_site(site)
+    wait_until(lambda: "restart required to apply" in sup.output(), 10, what="restart required")
+    wait_until(lambda: set(asterisk_pids(lab)) - {before}, 20, what="Asterisk restarted")
+    sup.wait_ready(30)
+    wait_until(
+        lambda: sup.metric("asterisk_supervisor_restart_required") == 0.0,
+        10,
+        what="restart no longer required",
+    )
+    assert doorbell_call(lab, run_dir, started, "new-port", port=5080) == 0
+    assert sup.metric("asterisk_supervisor_asterisk_restarts_total") == 0.0  # planned, no crash
