@@ -32,6 +32,7 @@ from supervisor.ami.types import AmiError
 from supervisor.health import add_health_routes
 from supervisor.metrics.asterisk import AsteriskCollector
 from supervisor.process.asterisk import AsteriskProcess, AsteriskSupervisor, CrashLoop
+from supervisor.process.console import run_command
 from supervisor.process.drain import drain
 from supervisor.process.reaper import Reaper, become_subreaper
 from supervisor.reload import Applier, ConfigDir, Reloader, ReloadMetrics, StartupError
@@ -298,6 +299,8 @@ class Supervisor:
             self.applier.prepare()
         except StartupError as exc:
             raise StartupFailure(str(exc)) from None
+        if settings.mode is Mode.SIDECAR:
+            await self._sidecar_manager_reload()
         self.monitor = AddressMonitor(
             expected=expected,
             trunks=trunks,
@@ -332,6 +335,18 @@ class Supervisor:
         tg.create_task(guard("reload", self._reloader.run()), name="reload")
         while True:
             await self._track_boot()
+
+    async def _sidecar_manager_reload(self) -> None:
+        """In sidecar mode Asterisk may outlive us: make it read the AMI secret of this boot
+        (over the shared control socket; no Asterisk yet is fine, it will read it at start)."""
+        argv = self.settings.asterisk.remote_argv("manager reload")
+        try:
+            status = await run_command(argv, self.reaper)
+        except (OSError, TimeoutError) as exc:
+            log.info("manager reload in the running Asterisk not possible: %s", exc)
+            return
+        if status == 0:
+            log.info("the running Asterisk reloaded its manager config (this boot's AMI secret)")
 
     async def _wait_addresses(self) -> None:
         """Gate: every required address usable (present, not tentative, bindable)."""

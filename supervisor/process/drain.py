@@ -10,20 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import subprocess
 from collections.abc import Sequence
 
 from supervisor.process.asterisk import AsteriskProcess
+from supervisor.process.console import spawn
 from supervisor.process.reaper import Reaper
 
 log = logging.getLogger(__name__)
-
-
-def spawn(argv: Sequence[str]) -> subprocess.Popen[bytes]:
-    # A fork+exec returns at once; the wait goes through the reaper, never through Popen.
-    return subprocess.Popen(
-        list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
 
 
 async def request_graceful_stop(argv: Sequence[str], reaper: Reaper) -> bool:

@@ -240,7 +240,8 @@ def test_sidecar_mode_renders_and_follows_an_asterisk_it_does_not_start(
     lab: Lab, run_dir: RunDir, started: Started, supervisor_factory: type[SupervisorRun]
 ) -> None:
     """--mode sidecar: the config is rendered into the shared directory, no Asterisk is started;
-    once another container's Asterisk boots on it the pod is ready, and it follows its restarts."""
+    once another container's Asterisk boots on it the pod is ready, it follows its restarts, and
+    a restarted supervisor gets the running Asterisk to accept its new AMI secret."""
     sup = supervisor_factory(["--mode", "sidecar"]).start()
     wait_until(lambda: (run_dir.path("etc") / "pjsip.conf").exists(), 15, what="rendered config")
     time.sleep(1.0)
@@ -259,6 +260,11 @@ def test_sidecar_mode_renders_and_follows_an_asterisk_it_does_not_start(
     sup.signal(signal.SIGTERM)
     assert sup.wait(10) == 0
     assert again.alive()  # not ours to stop
+    # A new supervisor (new per-boot AMI secret) with the same Asterisk still running: it makes
+    # Asterisk reload its manager config and logs in.
+    successor = supervisor_factory(["--mode", "sidecar"]).start()
+    successor.wait_ready(30)
+    assert "reloaded its manager config" in successor.output()
 
 
 def doorbell_call(
