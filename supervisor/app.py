@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import secrets
@@ -26,6 +27,7 @@ from supervisor import http, logs
 from supervisor.addresses.fromsite import expected_from_site
 from supervisor.addresses.model import ExpectedAddress
 from supervisor.addresses.monitor import AddressesNotUsable, AddressMonitor
+from supervisor.ami.checks import ami_checks
 from supervisor.ami.client import AmiClient, AmiSettings
 from supervisor.ami.state import AsteriskState
 from supervisor.ami.types import AmiError
@@ -161,6 +163,7 @@ class Supervisor:
             registry=self.registry,
         )
         self.draining_gauge.set_function(lambda: 1.0 if self.draining else 0.0)
+        self._ami_checks = ami_checks(self.ami)
         self.board.add(self._checks)
 
     # -- status --------------------------------------------------------------------------------
@@ -189,34 +192,12 @@ class Supervisor:
                     detail="running" if running else "not running",
                 )
             )
-        checks.append(
-            Check(
-                name="asterisk booted",
-                ok=self.booted.is_set(),
-                detail="FullyBooted" if self.booted.is_set() else "not booted",
-            )
-        )
-        connected = self.ami.connected.is_set()
-        checks.append(
-            Check(name="ami", ok=connected, detail="connected" if connected else "not connected")
-        )
         if self.monitor is not None:
             checks.extend(self.monitor.checks())
-        for name, registration in sorted(self.state.registrations.items()):
-            checks.append(
-                Check(
-                    name=f"trunk {name}",
-                    ok=registration.status == 1,
-                    detail=(
-                        "registered"
-                        if registration.status == 1
-                        else "rejected"
-                        if registration.status == 2
-                        else "unregistered"
-                    ),
-                    gates_readiness=self.settings.require_registered,
-                )
-            )
+        for check in self._ami_checks():
+            if self.settings.require_registered and check.name.startswith("trunk registration"):
+                check = dataclasses.replace(check, gates_readiness=True)
+            checks.append(check)
         return checks
 
     # -- life cycle ----------------------------------------------------------------------------

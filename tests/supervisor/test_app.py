@@ -347,3 +347,15 @@ def test_transport_change_restarts_asterisk_when_no_call_is_active(
     )
     assert doorbell_call(lab, run_dir, started, "new-port", port=5080) == 0
     assert sup.metric("asterisk_supervisor_asterisk_restarts_total") == 0.0  # planned, no crash
+
+
+def test_require_registered_makes_readiness_wait_for_the_trunk(
+    supervisor_factory: type[SupervisorRun],
+) -> None:
+    """--require-registered: the trunk's registration gates readiness (it is shown otherwise)."""
+    sup = supervisor_factory(["--require-registered"]).start()
+    sup.wait_ready(40)
+    # Asterisk delays its first REGISTER by 1-10 s, long after AMI is up: ready means registered.
+    assert sup.metric("asterisk_pjsip_outbound_registration_status") == 1.0
+    trunk = next(c for c in sup.status()["checks"] if c["name"] == "trunk registration provider")
+    assert trunk["gates_readiness"] is True
