@@ -103,7 +103,7 @@ class Applier:
         restart_check: RestartCheck | None = None,
         on_restart_required: RestartHook | None = None,
         on_applied: Callable[[Any], None] | None = None,
-        module_map: Mapping[str, str | None] = mod.DEFAULT_MODULES,
+        module_map: Mapping[str, str | None],
         max_file_bytes: int | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:

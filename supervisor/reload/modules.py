@@ -6,32 +6,13 @@ from collections.abc import Iterable, Mapping
 
 from supervisor.reload import conffile
 
-# File -> the module whose `Reload` re-reads it. None: Asterisk reads it only at start-up.
-DEFAULT_MODULES: Mapping[str, str | None] = {
-    "pjsip.conf": "res_pjsip.so",
-    "pjsip_wizard.conf": "res_pjsip_config_wizard.so",
-    "extensions.conf": "pbx_config.so",
-    "rtp.conf": "res_rtp_asterisk.so",
-    "logger.conf": "logger",
-    "manager.conf": "manager",
-    "http.conf": "http",
-    "prometheus.conf": "res_prometheus.so",
-    "features.conf": "features",
-    "cdr.conf": "cdr",
-    "cdr_manager.conf": "cdr_manager.so",
-    "musiconhold.conf": "res_musiconhold.so",
-    "indications.conf": "indications",
-    "udptl.conf": "udptl",
-    "acl.conf": "acl",
-    "asterisk.conf": None,
-    "modules.conf": None,
-}
-
 
 def affected_modules(
-    changed: Iterable[str], mapping: Mapping[str, str | None] = DEFAULT_MODULES
+    changed: Iterable[str], mapping: Mapping[str, str | None]
 ) -> tuple[list[str], list[str]]:
-    """(modules to reload in a stable order, files whose change needs a restart)."""
+    """(modules to reload in a stable order, files whose change needs a restart). `mapping` is
+    the renderer's MODULE_OF_FILE: file -> module whose Reload re-reads it (None: start-up only;
+    unknown files count as start-up only)."""
     modules: list[str] = []
     restart: list[str] = []
     for name in sorted(changed):

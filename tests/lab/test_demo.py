@@ -36,3 +36,26 @@ def test_demo_places_three_answered_calls_and_tears_down(rootfs: Path) -> None:
     assert netns.namespaces_with_prefix(prefix.group(1)) == []
     assert prefix.group(1) not in Path("/proc/mounts").read_text()
     assert not (rootfs / "srv" / "asterisk-lab" / f"{prefix.group(1)}-demo").exists()
+
+
+def test_swap_publishes_an_edited_site_as_kubelet_does(tmp_path: Path) -> None:
+    """`python -m lab swap MOUNT SRC` (the README's walkthrough) replaces the mount's content in
+    one `..data` swap that the supervisor's mount reader sees whole."""
+    from lab.kubelet import write_mount
+    from supervisor.site.mounts import read_mount
+
+    mount, source = tmp_path / "mount", tmp_path / "edited"
+    write_mount(mount, {"site.yaml": "old: 1\n"})
+    source.mkdir()
+    (source / "site.yaml").write_text("new: 2\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "lab", "swap", str(mount), str(source)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    snapshot = read_mount(mount)
+    assert snapshot.live
+    assert dict(snapshot.files) == {"site.yaml": b"new: 2\n"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from supervisor.reload import conffile, modules
+from supervisor.render import MODULE_OF_FILE
 
 PJSIP = """\
 ; comment
@@ -66,6 +67,8 @@ def test_auth_only_change_selects_its_registration() -> None:
 
 def test_affected_modules() -> None:
     """Each changed file maps to its module once; start-up-only files need a restart."""
-    mods, restart = modules.affected_modules(["pjsip.conf", "extensions.conf", "modules.conf"])
+    mods, restart = modules.affected_modules(
+        ["pjsip.conf", "extensions.conf", "modules.conf"], MODULE_OF_FILE
+    )
     assert mods == ["pbx_config.so", "res_pjsip.so"]
     assert restart == ["modules.conf"]
