@@ -19,6 +19,8 @@ from supervisor.process.reaper import Reaper
 log = logging.getLogger(__name__)
 asterisk_log = logging.getLogger("asterisk")
 
+RECENT_LINES = 20
+
 
 class CrashLoop(Exception):
     """Asterisk died too often in the window: let Kubernetes restart the pod."""
@@ -52,6 +54,8 @@ class AsteriskProcess:
         self.started_at = 0.0
         self._popen: subprocess.Popen[bytes] | None = None
         self._output: asyncio.Task[None] | None = None
+        # The last console lines, for the hang watchdog's diagnostics (bounded).
+        self._recent: deque[str] = deque(maxlen=RECENT_LINES)
 
     def start(self) -> None:
         # Popen, not asyncio's subprocess: the reaper must own waitpid() (see reaper.py). A new
@@ -68,9 +72,20 @@ class AsteriskProcess:
         self.started_at = time.monotonic()
         assert self._popen.stdout is not None
         self._output = asyncio.create_task(
-            forward_output(self._popen.stdout), name=f"asterisk-output-{self.pid}"
+            forward_output(self._popen.stdout, self._recent.append),
+            name=f"asterisk-output-{self.pid}",
         )
         log.info("started Asterisk (pid %d)", self.pid)
+
+    @property
+    def running(self) -> bool:
+        return self.exited is not None and not self.exited.done()
+
+    def kill(self) -> None:
+        self.send(signal.SIGKILL)
+
+    def recent_output(self) -> list[str]:
+        return list(self._recent)
 
     def send(self, sig: signal.Signals) -> None:
         if self.pid is not None and self.exited is not None and not self.exited.done():
@@ -102,8 +117,9 @@ class AsteriskProcess:
         return await self.wait(10.0)
 
 
-async def forward_output(pipe: object) -> None:
-    """Asterisk's console output, line by line, as log records of the `asterisk` logger."""
+async def forward_output(pipe: object, keep: Callable[[str], None] = lambda _l: None) -> None:
+    """Asterisk's console output, line by line, as log records of the `asterisk` logger (and to
+    `keep`)."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
@@ -112,6 +128,7 @@ async def forward_output(pipe: object) -> None:
             text = line.decode(errors="replace").rstrip()
             if text:
                 asterisk_log.info("%s", text)
+                keep(text)
     finally:
         transport.close()
 
@@ -146,11 +163,7 @@ class AsteriskSupervisor:
 
     @property
     def running(self) -> bool:
-        return (
-            self.current is not None
-            and self.current.exited is not None
-            and (not self.current.exited.done())
-        )
+        return self.current is not None and self.current.running
 
     def request_restart(self) -> None:
         """Planned restart (a config change Asterisk cannot reload): not counted as a crash."""
