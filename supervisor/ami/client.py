@@ -52,6 +52,8 @@ RESYNC_ACTIONS: tuple[str, ...] = (
     "CoreStatus",
     "CoreSettings",
 )
+#: On a timer while connected: calls and bridges, so a missed event never leaves a phantom.
+RECONCILE_ACTIONS: tuple[str, ...] = ("CoreShowChannels", "BridgeList")
 #: After a Reload event: what a reload can change (objects appear or vanish without events).
 RELOAD_RESYNC_ACTIONS: tuple[str, ...] = (
     "PJSIPShowRegistrationsOutbound",
@@ -78,7 +80,10 @@ class AmiSettings:
     ping_timeout: float = 3.0
     backoff_initial: float = 0.2
     backoff_max: float = 10.0
-    resync_interval: float = 600.0  # full re-sync while connected, against drift
+    # Calls and bridges re-read on this timer (two lists confirm a phantom: see state.py);
+    # one list is a few hundred bytes per active channel, nothing at this rate.
+    reconcile_interval: float = 30.0
+    resync_interval: float = 300.0  # full re-sync (trunks, contacts too) while connected
 
 
 def backoff_delay(
@@ -262,28 +267,43 @@ class AmiClient:
         next login re-syncs from scratch."""
         try:
             await self.fully_booted.wait()
-            await self._resync(proto, RESYNC_ACTIONS)
-            await self._contact_details(proto)
+            await self._reconcile(proto, RESYNC_ACTIONS)
             self.state.set_synced()
             resynced.set()
             log.info("AMI re-sync done")
+            loop = asyncio.get_running_loop()
+            next_full = loop.time() + self.settings.resync_interval
             while True:
-                names = RESYNC_ACTIONS
+                names = RECONCILE_ACTIONS
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.settings.resync_interval):
+                    async with asyncio.timeout(self.settings.reconcile_interval):
                         await self._reload_seen.wait()
                     self._reload_seen.clear()
                     names = RELOAD_RESYNC_ACTIONS
                 # Also a full re-sync now and then: a missed event (Asterisk under load, a bug)
                 # would otherwise keep a gauge wrong for the whole session.
-                await self._resync(proto, names)
-                await self._contact_details(proto)
+                if loop.time() >= next_full:
+                    names = RESYNC_ACTIONS
+                    next_full = loop.time() + self.settings.resync_interval
+                await self._reconcile(proto, names)
         except AmiError as exc:
             log.warning("AMI re-sync failed (%s): closing the connection", exc)
             proto.close()
         except Exception:  # a bug must not leave a half-synced connection looking healthy
             log.exception("AMI re-sync crashed: closing the connection")
             proto.close()
+
+    async def _reconcile(self, proto: AmiProtocol, names: Sequence[str]) -> None:
+        lost = self.state.calls_lost
+        await self._resync(proto, names)
+        if "PJSIPShowEndpoints" in names:
+            await self._contact_details(proto)
+        if self.state.calls_lost > lost:
+            log.warning(
+                "AMI re-sync: %d call(s) that Asterisk no longer has were closed "
+                "(their end was not seen; counted with outcome lost)",
+                self.state.calls_lost - lost,
+            )
 
     async def _contact_details(self, proto: AmiProtocol) -> None:
         """Static contacts appear in no list with their status, and their ContactStatus event

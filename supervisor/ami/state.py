@@ -9,10 +9,17 @@ Re-sync without loss or double counting:
 - Every operation is idempotent per key: a channel is keyed by Uniqueid, a call by Linkedid, a
   contact by (AOR, URI), a registration by its name, a bridge by its id.
 - A snapshot taken after a reconnect replaces what it covers. Channels we knew that are missing
-  from it hung up while we were away: their calls end then, counted once, without duration (the
-  end time is unknown). Channels in it that we did not know started while we were away: their
-  calls are tracked from now on, and flagged `partial` so that their histograms are not fed with
-  made-up times.
+  from it hung up while we were away: their calls end then, counted once with the outcome `lost`
+  (how they ended is unknown) and without duration. Channels in it that we did not know started
+  while we were away: their calls are tracked from now on, and flagged `partial` so that their
+  histograms are not fed with made-up times.
+- The same snapshots are taken on a timer while connected (the client's reconcile), so a missed
+  event can never leave a phantom call open for good. Asterisk publishes channel events
+  asynchronously (stasis), so a Hangup or Newchannel may still be in flight when a list is built:
+  on a timer, a discrepancy is acted on only when the next snapshot confirms it (a phantom lives
+  at most two reconcile periods; a call in flight is never miscounted).
+- Times come from the events' own `Timestamp` header (manager.conf `timestampevents = yes`),
+  not from their arrival: a backlog (after a stall, under load) does not stretch durations.
 - A call is counted when its last channel goes away and its Linkedid is remembered (bounded), so a
   late or replayed event for it never counts it again; a Uniqueid that hung up is remembered too,
   so a snapshot racing with its Hangup does not bring it back.
@@ -48,7 +55,9 @@ _CONTACT_STATUS: Final = {
     "Unavailable": "unreachable",
 }
 
-OUTCOMES: Final = ("answered", "busy", "no_answer", "cancelled", "failed")
+#: `lost`: the call ended while its events could not be seen (AMI down, Asterisk frozen or
+#: restarted); Asterisk no longer had it at the next re-sync.
+OUTCOMES: Final = ("answered", "busy", "no_answer", "cancelled", "failed", "lost")
 DIRECTIONS: Final = ("inbound", "outbound", "internal")
 
 # Dial results by how much they say about the call: one ANSWER among parallel legs decides;
@@ -139,6 +148,7 @@ class Call:
     cause: str | None = None  # Q.850 cause of the calling channel
     partial: bool = False  # started or answered while we were not watching: no histograms
     counted: bool = False  # already counted (a straggler of an ended call): never count again
+    lost: bool = False  # its end was not seen: Asterisk no longer had it at a re-sync
 
 
 def pjsip_endpoint(channel: str) -> str | None:
@@ -208,6 +218,10 @@ class AsteriskState:
         self.answer_delay = Histogram(ANSWER_DELAY_BUCKETS)
         self._gone_channels = _Recent(_REMEMBERED)
         self._ended_calls = _Recent(_REMEMBERED)
+        # Discrepancies seen by the last snapshot on a timer, acted on when the next confirms.
+        self._missing: set[str] = set()
+        self._unlisted: set[str] = set()
+        self.calls_lost = 0
         self._routes: dict[str, Callable[[Event, float], None]] = {
             "Newchannel": self._newchannel,
             "Newstate": self._newstate,
@@ -233,12 +247,13 @@ class AsteriskState:
     # ---- entry points --------------------------------------------------------------------------
 
     def event(self, msg: Event, now: float) -> None:
-        """Apply one AMI event (any name; unknown ones only count)."""
+        """Apply one AMI event (any name; unknown ones only count). `now` is its arrival; the
+        state's clock for it is Asterisk's `Timestamp` when present."""
         self.events_total += 1
         self.last_event_time = now
         handler = self._routes.get(msg.get("Event", ""))
         if handler is not None:
-            handler(msg, now)
+            handler(msg, event_time(msg, now))
 
     def snapshot(self, action: str, items: Iterable[Event], now: float) -> None:
         """Replace what a re-sync list action covers with its list items."""
@@ -259,6 +274,9 @@ class AsteriskState:
             # FullyBooted is per session: a new login gets a new one if Asterisk is up.
             self.fully_booted = False
             self.synced = False
+            # The next login's snapshot is authoritative: nothing of this session is in flight.
+            self._missing.clear()
+            self._unlisted.clear()
 
     def set_synced(self) -> None:
         """The full re-sync after a login is applied: the state describes Asterisk now."""
@@ -493,6 +511,9 @@ class AsteriskState:
         if call.counted:
             return
         call.counted = True
+        call.lost = not end_seen
+        if call.lost:
+            self.calls_lost += 1
         self._ended_calls.add(linkedid)
         direction, trunk = self._direction(call)
         outcome = self._outcome(call)
@@ -514,6 +535,8 @@ class AsteriskState:
 
     @staticmethod
     def _outcome(call: Call) -> str:
+        if call.lost:
+            return "lost"
         if call.answered_at is not None:
             return "answered"
         if call.dial is not None:
@@ -521,7 +544,11 @@ class AsteriskState:
         return _CAUSE_OUTCOME.get(call.cause or "", "failed")
 
     def _snap_channels(self, items: Iterable[Event], now: float) -> None:
+        # After a login (not yet synced) the list is the truth at once: nothing of this session
+        # can be in flight. On a timer, a channel event may be (see the module docstring).
+        confirm = self.synced
         seen: set[str] = set()
+        unlisted: set[str] = set()
         for item in items:
             if item.get("Event") != "CoreShowChannel":
                 continue
@@ -533,6 +560,9 @@ class AsteriskState:
             up = item.get("ChannelState") == _UP
             channel = self.channels.get(uid)
             if channel is None:
+                if confirm and uid not in self._unlisted:
+                    unlisted.add(uid)  # its Newchannel may be on the way
+                    continue
                 # Started while we were not watching: track it, but its times are unknown.
                 started = now - (_hms(item.get("Duration")) or 0.0)
                 call = self._add_channel(uid, linkedid, item.get("Channel", ""), started)
@@ -542,10 +572,20 @@ class AsteriskState:
             else:
                 call = self.calls[channel.linkedid]
             if up and uid == linkedid and call.answered_at is None:
+                if confirm and uid not in self._unlisted:
+                    unlisted.add(uid)  # its Newstate may be on the way
+                    continue
                 call.answered_at = now
                 call.partial = True  # answered while we were away: answer time unknown
-        for uid in [u for u in self.channels if u not in seen]:
-            # Hung up while we were away: the call ends without a known end time or cause.
+        missing = {u for u in self.channels if u not in seen}
+        if confirm:
+            gone, self._missing = missing & self._missing, missing - self._missing
+        else:
+            gone, self._missing = missing, set()
+        self._unlisted = unlisted
+        for uid in gone:
+            # Hung up while we were away (or its Hangup was lost): the call ends without a known
+            # end time or cause.
             channel = self.channels.pop(uid)
             self._gone_channels.add(uid)
             call = self.calls[channel.linkedid]
@@ -573,6 +613,20 @@ class AsteriskState:
             for item in items
             if item.get("Event") == "BridgeListItem" and item.get("BridgeUniqueid")
         }
+
+
+def event_time(msg: Event, default: float) -> float:
+    """An event's `Timestamp` (seconds since the epoch, with microseconds, rendered by
+    manager.conf's `timestampevents = yes`), or `default` when absent or malformed."""
+    value = msg.get("Timestamp")
+    if value:
+        try:
+            stamp = float(value)
+        except ValueError:
+            return default
+        if stamp > 0 and stamp == stamp:  # not NaN
+            return stamp
+    return default
 
 
 def _int(value: str | None) -> int | None:

@@ -112,6 +112,9 @@ def render_manager(context: RenderContext) -> str:
                     ("bindaddr", "127.0.0.1"),
                     ("port", context.ami_port),
                     ("displayconnects", "no"),
+                    # Every event carries Asterisk's own `Timestamp`: call durations and answer
+                    # delays are taken from it, so a backlog on our side does not stretch them.
+                    ("timestampevents", "yes"),
                 ],
             ),
             section(context.ami_username, user),

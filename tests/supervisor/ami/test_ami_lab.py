@@ -1,11 +1,14 @@
 """The AMI client and Asterisk metrics against a real Asterisk 22, sipp and Debian's Prometheus.
 
-One Asterisk for the module (tests run in file order and compare counter deltas); the last test
-restarts it.
+One Asterisk for the module; each test compares counter deltas and makes the calls it counts, so
+it passes alone and in any order (the restart test leaves a fresh Asterisk, the freeze test a
+resumed one).
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -207,12 +210,13 @@ def test_ami_cut_mid_call_resyncs_without_double_counting(pbx: AmiLab) -> None:
     linked = {m["Linkedid"] for m in truth if m.get("Event") == "CoreShowChannel"}
     assert pbx.value("asterisk_supervisor_calls_active") == len(linked) == 2
     assert pbx.value("asterisk_supervisor_channels_active") == 4
-    assert delta(counts(pbx)["calls"], before["calls"]) == {("inbound", "provider", "answered"): 1}
+    # The call that ended unseen is closed at the re-sync with the explicit outcome `lost`.
+    assert delta(counts(pbx)["calls"], before["calls"]) == {("inbound", "provider", "lost"): 1}
     finish(long_calls, timeout=20)
     wait_until(lambda: pbx.value("asterisk_supervisor_calls_active") == 0, 5)
     after = counts(pbx)
     assert delta(after["calls"], before["calls"]) == {
-        ("inbound", "provider", "answered"): 1,
+        ("inbound", "provider", "lost"): 1,
         ("internal", "", "answered"): 2,
     }
     # The call that ended unseen has no talk time; the two watched ones do.
@@ -222,6 +226,17 @@ def test_ami_cut_mid_call_resyncs_without_double_counting(pbx: AmiLab) -> None:
 def test_prometheus_scrapes_metrics_and_promtool_accepts_them(pbx: AmiLab) -> None:
     """Debian's Prometheus in the pod scrapes /metrics: target up, the agreed series present;
     promtool parses the live exposition and lints only res_prometheus' fixed names."""
+    # Its own inbound answered call (the series below exist only once one was counted).
+    before = counts(pbx)
+    finish(pbx.call("provider", "100", calls=1, hold_ms=300))
+    wait_until(
+        lambda: (
+            delta(counts(pbx)["calls"], before["calls"]).get(("inbound", "provider", "answered"))
+            == 1
+        ),
+        10,
+        what="the inbound call counted",
+    )
     prom = Prometheus(
         "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: supervisor\n"
         f"    static_configs:\n      - targets: ['127.0.0.1:{pbx.http_port}']\n",
@@ -294,3 +309,41 @@ def test_asterisk_restart_mid_call_counts_each_call_once(pbx: AmiLab) -> None:
     assert uptime is not None
     assert uptime < 30
     assert delta(counts(pbx)["calls"], before["calls"]) == {("internal", "", "answered"): 2}
+
+
+def test_freeze_mid_call_then_resume_leaves_no_phantom_call(pbx: AmiLab) -> None:
+    """Asterisk frozen (SIGSTOP) during a call, the caller hangs up meanwhile, SIGCONT: the AMI
+    session that went silent is dropped, and after the re-sync no phantom call is left; the call
+    whose end was not seen is counted once, as `lost`."""
+    before = counts(pbx)
+    uac = pbx.call("doorbell", "10", calls=1, hold_ms=2000)  # phone1 answers after 1.5 s
+    wait_until(lambda: answered_calls(pbx) == 1, 10, what="the call answered")
+    pid = pbx.asterisk.pid
+    pbx.proxy.refuse = True  # keep us away until Asterisk has processed the BYE
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        wait_until(
+            lambda: pbx.value("asterisk_supervisor_ami_connected") == 0,
+            10,
+            what="the silent session dropped (ping timeout)",
+        )
+        assert pbx.on_loop(lambda: pbx.state.calls_active) == 1  # gauge hidden: unknown
+        time.sleep(1.0)  # the caller's BYE goes out while Asterisk is frozen
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    finish(uac, timeout=40)  # sipp retransmits the BYE; the resumed Asterisk answers it
+    pbx.proxy.refuse = False
+    wait_until(
+        lambda: (
+            pbx.value("asterisk_supervisor_ami_connected") == 1
+            and counts(pbx)["reconnects"] > before["reconnects"]
+            and pbx.value("asterisk_supervisor_calls_active") == 0
+        ),
+        15,
+        what="reconnected and re-synced without the call",
+    )
+    assert pbx.client is not None
+    truth = pbx.run_async(pbx.client.action({"Action": "CoreShowChannels"}))
+    assert [m for m in truth if m.get("Event") == "CoreShowChannel"] == []
+    assert pbx.value("asterisk_supervisor_channels_active") == 0
+    assert delta(counts(pbx)["calls"], before["calls"]) == {("internal", "", "lost"): 1}

@@ -217,15 +217,16 @@ async def test_status_checks_follow_the_connection(fake: FakeAmi) -> None:
 
 
 async def test_periodic_resync_ends_a_call_whose_hangup_was_missed(fake: FakeAmi) -> None:
-    """A channel whose Hangup never arrived is ended (counted once) by the periodic re-sync."""
+    """A channel whose Hangup never arrived is ended by the reconcile timer once two lists
+    confirm it, counted once as `lost`."""
     channels = [core_show_channel("PJSIP/phone1-00000001", "1.1")]
     fake.handlers["CoreShowChannels"] = lambda _a: list_reply(
         list(channels), "CoreShowChannelsComplete"
     )
     state = AsteriskState()
-    client = AmiClient(settings=settings(fake.port, resync_interval=0.2), state=state)
+    client = AmiClient(settings=settings(fake.port, reconcile_interval=0.2), state=state)
     async with running(client):
         await until(lambda: "1.1" in state.channels)
         channels.clear()  # gone from Asterisk, no event
         await until(lambda: not state.channels)
-    assert sum(state.calls_total.values()) == 1
+    assert state.calls_total == {("internal", "", "lost"): 1}

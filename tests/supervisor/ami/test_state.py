@@ -93,7 +93,8 @@ def test_outcomes_and_directions() -> None:
 
 
 def test_snapshot_after_reconnect_ends_missing_calls_once_and_adopts_new_ones() -> None:
-    """Re-sync: a call that ended while away counts once (no duration); a new one is tracked."""
+    """Re-sync: a call that ended while away counts once as `lost` (no duration); a new one is
+    tracked."""
     s = AsteriskState(trunks=TRUNKS)
     feed(
         s,
@@ -109,7 +110,7 @@ def test_snapshot_after_reconnect_ends_missing_calls_once_and_adopts_new_ones() 
     ]
     s.snapshot("CoreShowChannels", snapshot, 2000.0)
     s.snapshot("CoreShowChannels", snapshot, 2001.0)  # twice: idempotent
-    assert s.calls_total == {("internal", "", "answered"): 1}
+    assert s.calls_total == {("internal", "", "lost"): 1}
     assert s.hangup_causes == {"unknown": 1}
     assert set(s.channels) == {"7.1", "8.1"}
     assert s.calls_active == 2
@@ -122,7 +123,11 @@ def test_snapshot_after_reconnect_ends_missing_calls_once_and_adopts_new_ones() 
         hangup("PJSIP/provider-00000003", "8.1"),
         t0=2003.0,
     )
-    assert s.calls_total == {("internal", "", "answered"): 2, ("inbound", "acme", "answered"): 1}
+    assert s.calls_total == {
+        ("internal", "", "lost"): 1,
+        ("internal", "", "answered"): 1,
+        ("inbound", "acme", "answered"): 1,
+    }
     # 7.1 was watched throughout: both histograms; 6.1's answer was seen but not its end; 8.1
     # was adopted mid-call: none.
     assert s.duration.count == 1
@@ -204,3 +209,64 @@ def test_static_contact_status_survives_resync_and_gaps_are_listed() -> None:
     s.snapshot("PJSIPShowEndpoint", [detail], 2.0)
     assert s.endpoint_health()["desk"] == (0, None)
     assert s.endpoints_without_status() == []
+
+
+def test_reconcile_on_a_timer_acts_only_on_confirmed_discrepancies() -> None:
+    """While synced, a channel missing from one list may have its Hangup in flight: it is closed
+    as `lost` only when the next list confirms it; an unknown listed channel is adopted only
+    when confirmed; a Hangup arriving in between counts the real outcome."""
+    s = AsteriskState(trunks=TRUNKS)
+    s.set_connected(True, 1000.0)
+    s.snapshot("CoreShowChannels", [], 1000.0)
+    s.set_synced()
+    feed(
+        s,
+        newchannel("PJSIP/phone1-00000001", "6.1"),
+        up("PJSIP/phone1-00000001", "6.1"),
+        newchannel("PJSIP/phone2-00000002", "7.1"),
+        up("PJSIP/phone2-00000002", "7.1"),
+        t0=1001.0,
+    )
+    new = [core_show_channel("PJSIP/phone3-00000003", "8.1")]
+    s.snapshot("CoreShowChannels", new, 1030.0)  # 6.1 and 7.1 missing, 8.1 unknown
+    assert s.calls_active == 2
+    assert not s.calls_total
+    feed(s, hangup("PJSIP/phone1-00000001", "6.1"), t0=1031.0)  # its Hangup was in flight
+    s.snapshot("CoreShowChannels", new, 1060.0)  # 7.1 still missing: a phantom
+    assert s.calls_total == {("internal", "", "answered"): 1, ("internal", "", "lost"): 1}
+    assert set(s.calls) == {"8.1"}
+    assert s.calls_lost == 1
+
+
+def test_a_missed_event_never_leaves_a_phantom_call_after_two_reconciles() -> None:
+    """Whatever events were lost, two lists without a channel close its call (any class of
+    gap: a dropped Hangup, a frozen Asterisk, a cut session)."""
+    s = AsteriskState()
+    s.set_connected(True, 1000.0)
+    s.snapshot("CoreShowChannels", [], 1000.0)
+    s.set_synced()
+    for i in range(50):
+        feed(s, newchannel(f"PJSIP/a-{i:08x}", f"9.{i}"), t0=1001.0)
+    for t in (1030.0, 1060.0):
+        s.snapshot("CoreShowChannels", [], t)
+    assert s.calls_active == 0
+    assert s.calls_total == {("internal", "", "lost"): 50}
+
+
+def test_times_come_from_asterisk_timestamps_not_arrival() -> None:
+    """Events processed late (a backlog) still give the durations Asterisk's Timestamp says."""
+    s = AsteriskState(trunks=TRUNKS)
+
+    def at(event: dict[str, str], stamp: float) -> dict[str, str]:
+        return {**event, "Timestamp": f"{stamp:.6f}"}
+
+    arrival = 5000.0  # all processed at once, long after
+    for event in (
+        at(newchannel("PJSIP/provider-00000001", "1.1"), 1000.0),
+        at(up("PJSIP/provider-00000001", "1.1"), 1002.5),
+        at(hangup("PJSIP/provider-00000001", "1.1"), 1010.5),
+    ):
+        s.event(event, arrival)
+    assert (s.answer_delay.count, s.answer_delay.sum) == (1, 2.5)
+    assert (s.duration.count, s.duration.sum) == (1, 8.0)
+    assert s.last_event_time == arrival
