@@ -7,13 +7,13 @@ site are appended after a marker to the file they name.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Final
 
 from supervisor.render import core
 from supervisor.render.context import Directories, Prometheus, RenderContext
 from supervisor.render.extensions import render_extensions
-from supervisor.render.pjsip import render_pjsip
+from supervisor.render.pjsip import TLS_FILE_RE, render_pjsip, render_tls_files
 from supervisor.site.load import LoadedSite
 
 __all__ = [
@@ -25,32 +25,65 @@ __all__ = [
     "render",
 ]
 
+
+class _ModuleOfFile(Mapping[str, str | None]):
+    """The fixed files, plus the TLS files of tls transports (named after the transport), which
+    res_pjsip re-reads on reload: it restarts a TLS listener whose certificate or key changed."""
+
+    def __init__(self, fixed: Mapping[str, str | None]) -> None:
+        self._fixed = dict(fixed)
+
+    def __getitem__(self, name: str) -> str | None:
+        if name in self._fixed:
+            return self._fixed[name]
+        if TLS_FILE_RE.fullmatch(name):
+            return "res_pjsip.so"
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._fixed)
+
+    def __len__(self) -> int:
+        return len(self._fixed)
+
+
+class _SecretFiles(frozenset[str]):
+    """Files holding secrets: the fixed ones and every tls transport's private key."""
+
+    def __contains__(self, name: object) -> bool:
+        if isinstance(name, str) and TLS_FILE_RE.fullmatch(name) and name.endswith(".key"):
+            return True
+        return super().__contains__(name)
+
+
 #: The module whose AMI `Reload` re-reads each rendered file; None: read only at start-up
 #: (changing it needs an Asterisk restart).
-MODULE_OF_FILE: Final[Mapping[str, str | None]] = {
-    "asterisk.conf": None,
-    "modules.conf": None,
-    "logger.conf": "logger",
-    "manager.conf": "manager",
-    "pjsip.conf": "res_pjsip.so",
-    "extensions.conf": "pbx_config.so",
-    "rtp.conf": "res_rtp_asterisk.so",
-    "http.conf": "http",
-    "prometheus.conf": "res_prometheus.so",
-    "cdr.conf": "cdr",
-    "cel.conf": "cel",
-    "features.conf": "features",
-    "acl.conf": "acl",
-    "udptl.conf": "udptl",
-    "ccss.conf": "ccss",
-    "indications.conf": "indications",
-    "geolocation.conf": "res_geolocation.so",
-    "pjproject.conf": "res_pjproject.so",
-    "stasis.conf": None,
-}
+MODULE_OF_FILE: Final[Mapping[str, str | None]] = _ModuleOfFile(
+    {
+        "asterisk.conf": None,
+        "modules.conf": None,
+        "logger.conf": "logger",
+        "manager.conf": "manager",
+        "pjsip.conf": "res_pjsip.so",
+        "extensions.conf": "pbx_config.so",
+        "rtp.conf": "res_rtp_asterisk.so",
+        "http.conf": "http",
+        "prometheus.conf": "res_prometheus.so",
+        "cdr.conf": "cdr",
+        "cel.conf": "cel",
+        "features.conf": "features",
+        "acl.conf": "acl",
+        "udptl.conf": "udptl",
+        "ccss.conf": "ccss",
+        "indications.conf": "indications",
+        "geolocation.conf": "res_geolocation.so",
+        "pjproject.conf": "res_pjproject.so",
+        "stasis.conf": None,
+    }
+)
 
 #: Files that hold secrets (write them 0640, never log their text).
-SECRET_FILES: Final[frozenset[str]] = frozenset({"pjsip.conf", "manager.conf"})
+SECRET_FILES: Final[frozenset[str]] = _SecretFiles({"pjsip.conf", "manager.conf"})
 
 RAW_MARK = "; ---- raw snippet from the site description (raw.{name}) ----\n"
 
@@ -63,7 +96,8 @@ def render(loaded: LoadedSite, context: RenderContext) -> dict[str, str]:
         "modules.conf": core.render_modules(site, context),
         "logger.conf": core.render_logger(),
         "manager.conf": core.render_manager(context),
-        "pjsip.conf": render_pjsip(site, loaded.secrets),
+        "pjsip.conf": render_pjsip(site, loaded.secrets, context.directories.astetcdir),
+        **render_tls_files(site, loaded.secrets),
         "extensions.conf": render_extensions(site),
         "rtp.conf": core.render_rtp(context),
         "http.conf": core.render_http(context),

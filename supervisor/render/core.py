@@ -56,6 +56,10 @@ def modules(site: Site, context: RenderContext) -> list[str]:
     used |= {c for e in site.endpoints.values() for c in e.codecs}
     names = list(BASE_MODULES)
     names += [CODEC_MODULES[c] for c in sorted(used | {"ulaw", "alaw"})]
+    encrypted = [t.media_encryption for t in site.trunks.values()]
+    encrypted += [e.media_encryption for e in site.endpoints.values()]
+    if any(encrypted):
+        names.append("res_srtp.so")
     if context.prometheus is not None:
         names += PROMETHEUS_MODULES
     return names

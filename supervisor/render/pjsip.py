@@ -1,13 +1,40 @@
 """pjsip.conf: transports bound to the pod's addresses, trunks (auth, aor, endpoint, identify,
-registration) and endpoints (auth or identify)."""
+registration) and endpoints (auth or identify); and the TLS files of tls transports.
+
+A tls transport's certificate, key and CA bundle are written next to pjsip.conf under names fixed
+by the transport's name (`tls-<transport>.crt`, `.key`, `-ca.crt`). The names must never change:
+Asterisk 22 restarts a TLS listener with a new certificate only when the file's name is the same
+and its size or mtime changed (see `supervisor.reload`); a new name leaves the old certificate
+served until Asterisk restarts.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from pathlib import PurePosixPath
+from typing import Final
 
 from supervisor.render.conf import GENERATED, Option, document, section
 from supervisor.site.grammar import escape_value, family_of
-from supervisor.site.model import Endpoint, Family, Site, Transport, Trunk
+from supervisor.site.model import Endpoint, Family, MediaEncryption, Site, Transport, Trunk
+
+#: Where Debian's ca-certificates puts the system's trusted CAs (hashed names, OpenSSL's -CApath).
+SYSTEM_CA_PATH: Final = "/etc/ssl/certs"
+#: The TLS files of a transport: `tls-<name>.crt`, `tls-<name>.key`, `tls-<name>-ca.crt`.
+TLS_FILE_RE: Final = re.compile(r"tls-[A-Za-z0-9][A-Za-z0-9_.-]{0,39}(?:\.crt|\.key|-ca\.crt)")
+METHOD_OF_VERSION: Final = {
+    # Measured on Asterisk 22.10 (OpenSSL 3): no method accepts no modern client at all;
+    # tlsv1_2 accepts only 1.2; sslv23 negotiates 1.3 or 1.2 (OpenSSL refuses 1.0/1.1);
+    # tlsv1_3 accepts only 1.3.
+    "1.2": "sslv23",
+    "1.3": "tlsv1_3",
+}
+
+
+def tls_files(name: str) -> tuple[str, str, str]:
+    """(certificate, key, CA bundle) file names of tls transport `name`."""
+    return f"tls-{name}.crt", f"tls-{name}.key", f"tls-{name}-ca.crt"
 
 
 def _hostport(host: str, port: int) -> str:
@@ -49,6 +76,31 @@ def _media(site: Site, codecs: tuple[str, ...], family: Family) -> list[Option]:
     ]
 
 
+def _media_encryption(media: MediaEncryption | None) -> list[Option]:
+    if media is None:
+        return []
+    options: list[Option] = [
+        ("media_encryption", media.method),
+        ("media_encryption_optimistic", "no" if media.required else "yes"),
+    ]
+    if media.method == "dtls":
+        # A per-boot self-signed DTLS certificate: peers check it against the SDP fingerprint.
+        options += [
+            ("dtls_auto_generate_cert", "yes"),
+            ("dtls_verify", "fingerprint"),
+            ("dtls_setup", "actpass"),
+        ]
+    return options
+
+
+def _uri_params(site: Site, transport: str) -> str:
+    """`;transport=tls` for a trunk over a tls transport (else nothing: UDP is the default), with
+    the `;` escaped (it starts a comment in Asterisk's config files). Without it pjsip would pick
+    UDP for the URI and refuse the tls transport the trunk names."""
+    spec = site.transports.get(transport)
+    return escape_value(";transport=tls") if spec is not None and spec.protocol == "tls" else ""
+
+
 def _identify(name: str, matches: tuple[str, ...]) -> str:
     return section(name, [("type", "identify"), ("endpoint", name), ("match", ",".join(matches))])
 
@@ -56,13 +108,15 @@ def _identify(name: str, matches: tuple[str, ...]) -> str:
 def trunk_sections(site: Site, name: str, trunk: Trunk, secrets: Mapping[str, str]) -> list[str]:
     transport = site.trunk_transport(name)
     family = site.trunk_family(name)
-    host = _hostport(trunk.hosts[0], trunk.port)
+    host = _hostport(trunk.hosts[0], site.trunk_port(name))
+    params = _uri_params(site, transport)
     out = []
     endpoint: list[Option] = [
         ("type", "endpoint"),
         ("transport", transport),
         ("context", f"from-{name}"),
         *_media(site, trunk.codecs, family),
+        *_media_encryption(trunk.media_encryption),
         ("aors", name),
     ]
     if trunk.auth is not None:
@@ -72,7 +126,7 @@ def trunk_sections(site: Site, name: str, trunk: Trunk, secrets: Mapping[str, st
         endpoint.append(("from_user", trunk.from_user))
     if trunk.from_domain is not None:
         endpoint.append(("from_domain", trunk.from_domain))
-    out.append(section(name, [("type", "aor"), ("contact", f"sip:{host}")]))
+    out.append(section(name, [("type", "aor"), ("contact", f"sip:{host}{params}")]))
     out.append(section(name, endpoint))
     if trunk.identify:
         out.append(_identify(name, trunk.identify))
@@ -86,7 +140,7 @@ def trunk_sections(site: Site, name: str, trunk: Trunk, secrets: Mapping[str, st
                     ("type", "registration"),
                     ("transport", transport),
                     ("outbound_auth", name),
-                    ("server_uri", f"sip:{host}"),
+                    ("server_uri", f"sip:{host}{params}"),
                     ("client_uri", f"sip:{user}@{host}"),
                     ("contact_user", user),
                     ("expiration", reg.expiry),
@@ -109,6 +163,7 @@ def endpoint_sections(
     if endpoint.transport is not None:
         options.append(("transport", endpoint.transport))
     options += [("context", endpoint.context), *_media(site, endpoint.codecs, family)]
+    options += _media_encryption(endpoint.media_encryption)
     if endpoint.auth is not None:
         username = endpoint.auth.username or name
         out.append(_auth(name, username, secrets[endpoint.auth.password_secret]))
@@ -130,21 +185,89 @@ def endpoint_sections(
     return out
 
 
-def render_pjsip(site: Site, secrets: Mapping[str, str]) -> str:
+def _ca_bundle(site: Site, name: str, secrets: Mapping[str, str]) -> tuple[list[str], bool]:
+    """(PEM texts trusted on transport `name`, whether the system store is needed): the
+    transport's CA (when the Secret has it) and the CAs of verifying trunks on it; a verifying
+    trunk without its own CA trusts the system store."""
+    transport = site.transports[name]
+    pems: list[str] = []
+    own = transport.tls.ca_secret if transport.tls is not None else None
+    if own is not None and own in secrets:
+        pems.append(secrets[own])
+    system = False
+    for trunk_name, trunk in site.trunks.items():
+        if site.trunk_transport(trunk_name) != name or trunk.tls is None or not trunk.tls.verify:
+            continue
+        if trunk.tls.ca_secret is None:
+            system = True
+        elif secrets[trunk.tls.ca_secret] not in pems:
+            pems.append(secrets[trunk.tls.ca_secret])
+    return pems, system
+
+
+def _verifies(site: Site, name: str) -> bool:
+    """Whether trunks on tls transport `name` verify their servers (checks make them agree)."""
+    for trunk_name, trunk in site.trunks.items():
+        if site.trunk_transport(trunk_name) == name and trunk.tls is not None:
+            return trunk.tls.verify
+    return True
+
+
+def _transport(
+    site: Site, name: str, transport: Transport, etc: str, secrets: Mapping[str, str]
+) -> str:
+    options: list[Option] = [
+        ("type", "transport"),
+        ("protocol", transport.protocol),
+        ("bind", _bind(site, transport)),
+    ]
+    if transport.protocol == "tls" and transport.tls is not None:
+        spec = transport.tls
+        cert, key, ca = (str(PurePosixPath(etc) / f) for f in tls_files(name))
+        pems, system = _ca_bundle(site, name, secrets)
+        options += [("cert_file", cert), ("priv_key_file", key)]
+        if pems:
+            options.append(("ca_list_file", ca))
+        if system:
+            options.append(("ca_list_path", SYSTEM_CA_PATH))
+        options += [
+            ("method", METHOD_OF_VERSION[spec.min_version]),
+            ("cipher", ",".join(spec.ciphers)),
+            ("verify_server", "yes" if _verifies(site, name) else "no"),
+            ("verify_client", "no"),
+            ("require_client_cert", "no"),
+            # "no" is what makes a certificate rotation live: a reload then restarts only the
+            # TLS listener, and only when the certificate or key file changed (see reload).
+            ("allow_reload", "no"),
+        ]
+    return section(name, options)
+
+
+def render_tls_files(site: Site, secrets: Mapping[str, str]) -> dict[str, str]:
+    """The certificate, key and CA bundle files of every tls transport."""
+    files: dict[str, str] = {}
+    for name, transport in site.transports.items():
+        if transport.protocol != "tls" or transport.tls is None:
+            continue
+        cert, key, ca = tls_files(name)
+        files[cert] = _pem(secrets[transport.tls.cert_secret])
+        files[key] = _pem(secrets[transport.tls.key_secret])
+        pems, _ = _ca_bundle(site, name, secrets)
+        if pems:
+            files[ca] = "".join(_pem(p) for p in pems)
+    return files
+
+
+def _pem(text: str) -> str:
+    return text.strip() + "\n"
+
+
+def render_pjsip(site: Site, secrets: Mapping[str, str], etc: str = "/etc/asterisk") -> str:
     sections = [
         section("global", [("type", "global"), ("user_agent", site.user_agent)]),
     ]
     for name, transport in site.transports.items():
-        sections.append(
-            section(
-                name,
-                [
-                    ("type", "transport"),
-                    ("protocol", transport.protocol),
-                    ("bind", _bind(site, transport)),
-                ],
-            )
-        )
+        sections.append(_transport(site, name, transport, etc, secrets))
     for name, trunk in site.trunks.items():
         sections += trunk_sections(site, name, trunk, secrets)
     for name, endpoint in site.endpoints.items():

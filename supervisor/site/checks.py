@@ -13,7 +13,18 @@ import re
 from collections.abc import Iterable, Iterator
 
 from supervisor.site.grammar import family_of
-from supervisor.site.model import BUILTIN_CONTEXTS, Endpoint, Family, Site, Transport, Trunk
+from supervisor.site.model import (
+    BUILTIN_CONTEXTS,
+    SIP_PORT,
+    SIPS_PORT,
+    Endpoint,
+    Family,
+    MediaEncryption,
+    Site,
+    Transport,
+    Trunk,
+    TrunkTls,
+)
 from supervisor.site.yamlsource import Path
 
 Found = tuple[Path, str]
@@ -73,16 +84,62 @@ def _endpoint_family(site: Site, endpoint: Endpoint, transports: dict[str, Trans
     return default_family(site)
 
 
+def _socket_kind(protocol: str) -> str:
+    """tcp and tls both listen on a TCP socket: they cannot share a port."""
+    return "udp" if protocol == "udp" else "tcp"
+
+
 def _check_transports(site: Site, transports: dict[str, Transport]) -> Iterator[Found]:
     seen: dict[tuple[str, str, int], str] = {}
     for name, transport in site.transports.items():
         path: Path = ("transports", name)
         if site.addresses.of(transport.family) is None:
             yield (*path, "family"), f"no {transport.family} address is given in addresses"
-        key = (transport.family, transport.protocol, transport.port)
+        kind = _socket_kind(transport.protocol)
+        key = (transport.family, kind, transport.port)
         if key in seen:
-            yield path, f"binds the same {transport.protocol} port as transport {seen[key]}"
+            yield path, f"binds the same {kind} port as transport {seen[key]}"
         seen[key] = name
+        if transport.protocol != "tls" and transport.tls is not None:
+            yield (
+                (*path, "tls"),
+                f"only a tls transport has tls settings (protocol is {transport.protocol})",
+            )
+
+
+def _tls_transports(transports: dict[str, Transport]) -> list[str]:
+    return [n for n, t in transports.items() if t.protocol == "tls"]
+
+
+def _check_media(
+    path: Path,
+    media: MediaEncryption | None,
+    transport: str | None,
+    transports: dict[str, Transport],
+    *,
+    trunk: bool,
+) -> Iterator[Found]:
+    """SRTP against the signalling transport: SDES sends the media keys inside the SDP, so on
+    anything but tls they cross the network in clear text; DTLS is for phones and WebRTC."""
+    if media is None:
+        return
+    where = (*path, "media_encryption", "method")
+    if media.method == "dtls" and trunk:
+        yield where, "dtls is for phones and WebRTC; providers use sdes (over a tls transport)"
+        return
+    if media.method != "sdes" or transport is None or transport not in transports:
+        return
+    protocol = transports[transport].protocol
+    if protocol != "tls":
+        tls = _tls_transports(transports)
+        hint = f": set transport to {tls[0]}" if tls else ": define a tls transport"
+        yield (
+            where,
+            (
+                f"sdes sends the media keys in the SDP, so it needs a tls transport "
+                f"(transport {transport} is {protocol}){hint}"
+            ),
+        )
 
 
 def _check_family(
@@ -124,6 +181,7 @@ def check(site: Site) -> list[Found]:
         found.append((("endpoints", name), f"the name {name!r} is also a trunk's name"))
 
     owners: dict[ipaddress.IPv4Network | ipaddress.IPv6Network, str] = {}
+    verifiers: dict[str, tuple[str, bool]] = {}
 
     def claim(path: Path, owner: str, item: str) -> None:
         network = ipaddress.ip_network(item)
@@ -159,6 +217,28 @@ def check(site: Site) -> list[Found]:
         explicit = trunk.transport is not None or trunk.family is not None
         if not explicit and _first_transport(transports, family) is None:
             found.append((path, f"no {family} transport is defined"))
+        chosen = trunk.transport or _first_transport(transports, family)
+        found += _check_media(path, trunk.media_encryption, chosen, transports, trunk=True)
+        if chosen in transports and transports[chosen].protocol == "tls":
+            verify = (trunk.tls or TrunkTls()).verify
+            other = verifiers.setdefault(chosen, (name, verify))
+            if other[1] != verify:
+                found.append(
+                    (
+                        (*path, "tls", "verify"),
+                        f"trunk {other[0]} on transport {chosen} has verify "
+                        f"{str(other[1]).lower()}: Asterisk verifies per transport, so trunks "
+                        "sharing one must agree (give this trunk its own tls transport)",
+                    )
+                )
+        elif trunk.tls is not None and chosen in transports:
+            found.append(
+                (
+                    (*path, "tls"),
+                    f"tls settings need a tls transport (transport {chosen} is "
+                    f"{transports[chosen].protocol})",
+                )
+            )
 
     contexts = set(BUILTIN_CONTEXTS) | raw_contexts(site)
     for name, endpoint in site.endpoints.items():
@@ -169,6 +249,8 @@ def check(site: Site) -> list[Found]:
         if implicit and _first_transport(transports, family) is None:
             found.append((path, f"no {family} transport is defined (the default family)"))
         found += _check_addresses((*path, "identify"), endpoint.identify, family)
+        chosen = endpoint.transport or _first_transport(transports, family)
+        found += _check_media(path, endpoint.media_encryption, chosen, transports, trunk=False)
         for index, item in enumerate(endpoint.identify):
             claim((*path, "identify", index), f"endpoint {name}", item)
         if endpoint.context not in contexts:
@@ -276,8 +358,16 @@ def resolve(site: Site) -> Site:
         identify = trunk.identify
         if identify is None:
             identify = tuple(h for h in trunk.hosts if family_of(h) is not None)
+        assert transport is not None
+        tls = transports[transport].protocol == "tls"
         trunks[name] = trunk.model_copy(
-            update={"family": family, "transport": transport, "identify": identify}
+            update={
+                "family": family,
+                "transport": transport,
+                "identify": identify,
+                "port": trunk.port or (SIPS_PORT if tls else SIP_PORT),
+                "tls": (trunk.tls or TrunkTls()) if tls else None,
+            }
         )
     endpoints = {}
     for name, endpoint in site.endpoints.items():

@@ -8,6 +8,7 @@ each with its file, line and key path. Secret values never appear in a message.
 from __future__ import annotations
 
 import difflib
+import time
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
@@ -17,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from supervisor.site import checks
+from supervisor.site import checks, tls
 from supervisor.site.errors import Problem, SiteInvalid
 from supervisor.site.grammar import password_problem
 from supervisor.site.model import Site
@@ -33,11 +34,15 @@ MERGEABLE = ("transports", "trunks", "endpoints")
 
 @dataclass(frozen=True)
 class LoadedSite:
-    """A valid site, the Secret values it references (key -> value) and the mounts' content hash."""
+    """A valid site, the Secret values it references (key -> value: passwords and PEM texts),
+    the mounts' content hash, and each tls transport's checked certificate (by transport)."""
 
     site: Site
     secrets: Mapping[str, str] = field(repr=False)
     hash: str
+    certificates: Mapping[str, tls.CertInfo] = field(
+        default_factory=lambda: types.MappingProxyType({})
+    )
 
 
 @dataclass
@@ -228,11 +233,85 @@ def _secret_problems(
     return values, problems
 
 
-def load_site(config: Sequence[Mount], secrets: Sequence[Mount] | None) -> LoadedSite:
+def _secret_text(key: str, secrets: Sequence[Mount], where: str) -> tuple[str | None, str | None]:
+    """(text of a Secret key, None) or (None, why it cannot be had)."""
+    found = next((m for m in reversed(secrets) if key in m.files), None)
+    if found is None:
+        broken = [p for m in secrets for p in m.problems if FsPath(p.file).name == key]
+        return None, (broken[0].message if broken else f"is not in the secrets ({where})")
+    return found.files[key].decode("utf-8"), None
+
+
+def _tls_problems(
+    site: Site, sources: _Sources, secrets: Sequence[Mount] | None, now: float
+) -> tuple[dict[str, str], dict[str, tls.CertInfo], list[Problem]]:
+    """Certificates, keys and CA bundles of tls transports and trunks: PEM texts by Secret key,
+    each transport's CertInfo, and the problems (a pair that does not match, expired, ...)."""
+    values: dict[str, str] = {}
+    infos: dict[str, tls.CertInfo] = {}
+    problems: list[Problem] = []
+    wanted: list[tuple[Path, str, bool]] = []  # (path, key, required)
+    for name, transport in site.transports.items():
+        if transport.protocol != "tls" or transport.tls is None:
+            continue
+        path: Path = ("transports", name, "tls")
+        wanted += [((*path, "cert_secret"), transport.tls.cert_secret, True)]
+        wanted += [((*path, "key_secret"), transport.tls.key_secret, True)]
+        if transport.tls.ca_secret is not None:
+            wanted += [((*path, "ca_secret"), transport.tls.ca_secret, False)]
+    for name, trunk in site.trunks.items():
+        if trunk.tls is not None and trunk.tls.ca_secret is not None:
+            wanted += [(("trunks", name, "tls", "ca_secret"), trunk.tls.ca_secret, True)]
+    if secrets is None:
+        return {key: f"(secret {key})" for _, key, _ in wanted}, {}, []
+    where = ", ".join(str(m.path) for m in secrets) or "no secret directory was given"
+    for path, key, required in wanted:
+        text, why = _secret_text(key, secrets, where)
+        if text is not None:
+            values[key] = text
+        elif required or "not in the secrets" not in (why or ""):
+            problems.append(sources.problem(path, f"secret key {key!r} {why}"))
+    for name, transport in site.transports.items():
+        spec = transport.tls
+        if transport.protocol != "tls" or spec is None:
+            continue
+        path = ("transports", name, "tls")
+        cert, private = values.get(spec.cert_secret), values.get(spec.key_secret)
+        if cert is not None and private is not None:
+            try:
+                infos[name] = tls.check_pair(
+                    cert,
+                    private,
+                    cert_what=f"secret key {spec.cert_secret!r}",
+                    key_what=f"secret key {spec.key_secret!r}",
+                    now=now,
+                )
+            except tls.TlsProblem as exc:
+                problems.append(sources.problem((*path, "cert_secret"), str(exc)))
+        if spec.ca_secret is not None and spec.ca_secret in values:
+            try:
+                tls.check_ca(values[spec.ca_secret], f"secret key {spec.ca_secret!r}")
+            except tls.TlsProblem as exc:
+                problems.append(sources.problem((*path, "ca_secret"), str(exc)))
+    for name, trunk in site.trunks.items():
+        if trunk.tls is None or trunk.tls.ca_secret not in values:
+            continue
+        assert trunk.tls.ca_secret is not None
+        try:
+            tls.check_ca(values[trunk.tls.ca_secret], f"secret key {trunk.tls.ca_secret!r}")
+        except tls.TlsProblem as exc:
+            problems.append(sources.problem(("trunks", name, "tls", "ca_secret"), str(exc)))
+    return values, infos, problems
+
+
+def load_site(
+    config: Sequence[Mount], secrets: Sequence[Mount] | None, *, now: float | None = None
+) -> LoadedSite:
     """Validate the site in `config` against `secrets`; raises SiteInvalid with every problem.
 
     `secrets=None` (no Secret at hand, e.g. checking a ConfigMap in CI) skips the secret checks
-    and fills each referenced password with a placeholder `(secret KEY)`.
+    and fills each referenced password with a placeholder `(secret KEY)`. `now` (default: the
+    clock) decides whether certificates are valid.
     """
     problems: list[Problem] = [p for m in config for p in m.problems]
     sources = _Sources()
@@ -261,10 +340,17 @@ def load_site(config: Sequence[Mount], secrets: Sequence[Mount] | None) -> Loade
     if problems:
         raise SiteInvalid(problems)
     values, _ = _secret_problems(site, sources, secrets)
+    resolved = checks.resolve(site)
+    pem, certificates, problems = _tls_problems(
+        resolved, sources, secrets, time.time() if now is None else now
+    )
+    if problems:
+        raise SiteInvalid(problems)
     return LoadedSite(
-        site=checks.resolve(site),
-        secrets=types.MappingProxyType(values),
+        site=resolved,
+        secrets=types.MappingProxyType({**values, **pem}),
         hash=content_hash([*config, *(secrets or ())]),
+        certificates=types.MappingProxyType(certificates),
     )
 
 

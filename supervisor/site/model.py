@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from supervisor.site.grammar import (
+    Bool,
     CallerName,
     Did,
     Extension,
@@ -29,7 +30,28 @@ from supervisor.site.grammar import (
 )
 
 Family = Literal["ipv6", "ipv4"]
-Protocol = Literal["udp", "tcp"]
+Protocol = Literal["udp", "tcp", "tls"]
+TlsVersion = Literal["1.2", "1.3"]
+# TLS 1.2 suites with forward secrecy and authenticated encryption only (what current guidance,
+# e.g. Mozilla's "intermediate" profile, keeps); TLS 1.3 suites are always AEAD and not listed.
+Cipher = Literal[
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-CHACHA20-POLY1305",
+    "ECDHE-RSA-CHACHA20-POLY1305",
+]
+DEFAULT_CIPHERS: tuple[Cipher, ...] = (
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-CHACHA20-POLY1305",
+    "ECDHE-RSA-CHACHA20-POLY1305",
+)
+SIP_PORT = 5060
+SIPS_PORT = 5061
 Codec = Literal["ulaw", "alaw", "g722", "gsm", "g726", "opus"]
 RawFile = Literal[
     "pjsip.conf",
@@ -78,17 +100,47 @@ class Addresses(Model):
         return self.ipv6 if family == "ipv6" else self.ipv4
 
 
+class TransportTls(Model):
+    """A tls transport's certificate and key: keys of the mounted Secret (by default the names
+    cert-manager writes). They are checked before use (a pair, valid now) and rotated live."""
+
+    cert_secret: SecretKey = "tls.crt"
+    """The Secret key holding the certificate (PEM, the server's first, then its chain)."""
+    key_secret: SecretKey = "tls.key"
+    """The Secret key holding its private key (PEM, unencrypted)."""
+    ca_secret: SecretKey | None = "ca.crt"
+    """A Secret key with CA certificates trusted for peers on this transport, used when the
+    Secret has it (cert-manager writes ca.crt for CA issuers); null: never."""
+    min_version: TlsVersion = "1.2"
+    """Lowest TLS version accepted: 1.2 (1.2 and 1.3) or 1.3 (1.3 only)."""
+    ciphers: Annotated[tuple[Cipher, ...], Field(min_length=1, max_length=6)] = DEFAULT_CIPHERS
+    """TLS 1.2 cipher suites, in order of preference (forward-secret AEAD suites only)."""
+
+
 class Transport(Model):
     """A SIP transport, bound to the site's address of its family (or its wildcard if asked)."""
 
     family: Family
     """ipv6 or ipv4: the transport binds to the site's address of this family."""
     protocol: Protocol = "udp"
-    """udp or tcp."""
-    port: Port = 5060
-    """SIP port."""
+    """udp, tcp or tls."""
+    port: Port = SIP_PORT
+    """SIP port (default 5060; 5061 for tls)."""
     bind: Literal["address", "wildcard"] = "address"
     """address (the pod's own, the default) or wildcard (:: or 0.0.0.0)."""
+    tls: TransportTls | None = None
+    """Certificate, key and TLS settings of a tls transport (default: cert-manager's keys)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tls_defaults(cls, data: object) -> object:
+        # The defaults of a tls transport differ: port 5061 and the Secret's tls.crt/tls.key.
+        if isinstance(data, dict) and data.get("protocol") == "tls":
+            data = dict(data)
+            data.setdefault("port", SIPS_PORT)
+            if data.get("tls") is None:
+                data["tls"] = {}
+        return data
 
 
 class Registration(Model):
@@ -111,6 +163,26 @@ class TrunkAuth(Model):
     """The key in the mounted Secret that holds the password."""
 
 
+class TrunkTls(Model):
+    """How a trunk on a tls transport checks the provider's certificate."""
+
+    verify: Bool = True
+    """Verify the provider's certificate and host name (default yes): against ca_secret, or the
+    system's CA store. Trunks sharing a transport must agree (Asterisk checks per transport)."""
+    ca_secret: SecretKey | None = None
+    """A Secret key with the provider's CA certificate(s) (PEM); default: the system store."""
+
+
+class MediaEncryption(Model):
+    """SRTP for the calls' media: sdes (keys in the SDP, so only over tls signalling) or dtls
+    (keys negotiated on the media path; phones and WebRTC, not providers)."""
+
+    method: Literal["sdes", "dtls"]
+    """sdes or dtls."""
+    required: Bool = True
+    """true: calls without SRTP are refused; false: SRTP offered, plain RTP accepted."""
+
+
 class CallerId(Model):
     number: Did
     """Caller number shown on calls out through the trunk (E.164)."""
@@ -123,10 +195,15 @@ class Trunk(Model):
 
     hosts: Annotated[tuple[Host, ...], Field(min_length=1, max_length=8)]
     """The provider's SIP servers: IP literals or names; the first is the registrar."""
-    port: Port = 5060
-    """The provider's SIP port."""
+    port: Port | None = None
+    """The provider's SIP port (default 5060; 5061 over a tls transport)."""
     transport: Name | None = None
     """Which transport to use (default: the first of the trunk's family)."""
+    tls: TrunkTls | None = None
+    """How the provider's certificate is verified (trunks on a tls transport; default: verify
+    against the system's CA store)."""
+    media_encryption: MediaEncryption | None = None
+    """SRTP for the trunk's calls (sdes; needs a tls transport). Default: plain RTP."""
     family: Family | None = None
     """ipv6 or ipv4 (default: the family of the hosts, or ipv6)."""
     auth: TrunkAuth | None = None
@@ -183,6 +260,8 @@ class Endpoint(Model):
     """How many devices may register this account at once."""
     qualify: Annotated[Int, Field(ge=0, le=3600)] = 60
     """Seconds between OPTIONS reachability checks (0: off)."""
+    media_encryption: MediaEncryption | None = None
+    """SRTP for the phone's calls (sdes needs a tls transport; dtls any). Default: plain RTP."""
 
     @model_validator(mode="after")
     def _auth_or_identify(self) -> Endpoint:
@@ -267,6 +346,11 @@ class Site(Model):
         family = self.endpoints[name].family
         assert family is not None, "an unresolved site: use the loader"
         return family
+
+    def trunk_port(self, name: str) -> int:
+        port = self.trunks[name].port
+        assert port is not None, "an unresolved site: use the loader"
+        return port
 
     def trunk_transport(self, name: str) -> str:
         transport = self.trunks[name].transport
