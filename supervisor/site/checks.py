@@ -11,8 +11,10 @@ import difflib
 import ipaddress
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from supervisor.site.grammar import family_of
+from supervisor.site.limits import DIAL_OUT_PREFIX, MAX_IDENTIFY_TOTAL
 from supervisor.site.model import (
     BUILTIN_CONTEXTS,
     SIP_PORT,
@@ -157,9 +159,14 @@ def _check_family(
             yield (*path, "family"), f"no {family} transport is defined"
 
 
+# A suggestion compares the name with every known one: offer it only while the known names are
+# few, so a site full of broken references still costs linear time.
+MAX_SUGGEST_AMONG = 200
+
+
 def _unknown(kind: str, name: str, known: Iterable[object]) -> str:
     names = sorted(str(n) for n in known)
-    close = difflib.get_close_matches(name, names, n=1)
+    close = difflib.get_close_matches(name, names, n=1) if len(names) <= MAX_SUGGEST_AMONG else []
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"unknown {kind} {name!r}{hint}"
 
@@ -180,16 +187,11 @@ def check(site: Site) -> list[Found]:
     for name in site.endpoints.keys() & site.trunks.keys():
         found.append((("endpoints", name), f"the name {name!r} is also a trunk's name"))
 
-    owners: dict[ipaddress.IPv4Network | ipaddress.IPv6Network, str] = {}
+    claims: list[_Claim] = []
     verifiers: dict[str, tuple[str, bool]] = {}
 
     def claim(path: Path, owner: str, item: str) -> None:
-        network = ipaddress.ip_network(item)
-        for other, who in owners.items():
-            if who != owner and network.version == other.version and network.overlaps(other):
-                found.append((path, f"{item} is also identified as {who}"))
-                return
-        owners[network] = owner
+        claims.append(_Claim(ipaddress.ip_network(item), len(claims), owner, path, item))
 
     for name, trunk in site.trunks.items():
         path: Path = ("trunks", name)
@@ -258,9 +260,135 @@ def check(site: Site) -> list[Found]:
         if endpoint.context == "doorbell" and site.dialplan.doorbell is None:
             found.append(((*path, "context"), "context doorbell needs dialplan.doorbell"))
 
+    found += _overlaps(claims)
+    if len(claims) > MAX_IDENTIFY_TOTAL:
+        found.append(
+            (
+                claims[MAX_IDENTIFY_TOTAL].path,
+                f"more than {MAX_IDENTIFY_TOTAL:,} identify entries in the site",
+            )
+        )
+    found += _check_dial_out(site, contexts)
     found += _check_dialplan(site)
     found += _check_raw_sections(site)
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    network: ipaddress.IPv4Network | ipaddress.IPv6Network
+    order: int
+    owner: str
+    path: Path
+    item: str
+
+
+# The two earliest claims of distinct owners in a set of claims: enough to answer "the earliest
+# claim in the set whose owner is not X" for any X.
+_Summary = tuple[_Claim, ...]
+
+
+def _merge(a: _Summary, b: _Summary) -> _Summary:
+    best: list[_Claim] = []
+    for claim in sorted((*a, *b), key=lambda c: c.order):
+        if not best or (len(best) == 1 and claim.owner != best[0].owner):
+            best.append(claim)
+    return tuple(best)
+
+
+def _earliest_other(summary: _Summary, owner: str) -> _Claim | None:
+    for claim in summary:
+        if claim.owner != owner:
+            return claim
+    return None
+
+
+def _overlaps(claims: list[_Claim]) -> list[Found]:
+    """Entries that overlap an earlier entry of another owner, found in n log n.
+
+    Two CIDR networks either nest or are disjoint, so the distinct networks form a forest; sorted
+    by (start, widest first) it is walked depth-first with a stack of the open networks (at most
+    129 deep). Each stack level keeps a summary of its ancestors' claims and of its subtree's
+    (children fold their subtree into the parent when closed); a claim overlaps exactly the
+    claims of its ancestors, its own network and its subtree, so one summary lookup answers
+    whether an earlier claim of another owner overlaps it."""
+    found: dict[int, tuple[_Claim, _Claim]] = {}
+    for version in (4, 6):
+        groups: dict[tuple[int, int], list[_Claim]] = {}
+        for claim in claims:
+            if claim.network.version == version:
+                key = (int(claim.network.network_address), claim.network.prefixlen)
+                groups.setdefault(key, []).append(claim)
+        # Stack levels: end address, the network's claims, summary of its own and its
+        # ancestors' claims, summary of its subtree (a one-item list: updated in place).
+        stack: list[_Level] = []
+        for start, prefixlen in sorted(groups):
+            own = groups[(start, prefixlen)]
+            size = 1 << (version_bits(version) - prefixlen)
+            while stack and stack[-1][0] < start:
+                _close(stack, found)
+            mine = _own_summary(own)
+            # Ancestors' claims and this network's own: what every claim below overlaps.
+            above = _merge(stack[-1][2], mine) if stack else mine
+            stack.append((start + size - 1, own, above, [mine]))
+        while stack:
+            _close(stack, found)
+    out: list[Found] = []
+    for order in sorted(found):
+        claim, other = found[order]
+        out.append((claim.path, f"{claim.item} is also identified as {other.owner}"))
+    return out
+
+
+_Level = tuple[int, list[_Claim], _Summary, list[_Summary]]
+
+
+def _close(stack: list[_Level], found: dict[int, tuple[_Claim, _Claim]]) -> None:
+    """Pop the innermost open network: judge its claims, fold its subtree into its parent."""
+    _, own, above, below = stack.pop()
+    everything = _merge(above, below[0])
+    for claim in own:
+        other = _earliest_other(everything, claim.owner)
+        if other is not None and other.order < claim.order:
+            found[claim.order] = (claim, other)
+    if stack:
+        stack[-1][3][0] = _merge(stack[-1][3][0], below[0])
+
+
+def version_bits(version: int) -> int:
+    return 32 if version == 4 else 128
+
+
+def _own_summary(own: list[_Claim]) -> _Summary:
+    summary: _Summary = ()
+    for claim in own:
+        summary = _merge(summary, (claim,))
+    return summary
+
+
+def dial_out_contexts(site: Site, contexts: Iterable[str]) -> set[str]:
+    """Contexts from which a call can go out through a trunk: `internal` (it includes
+    `outbound`) and, since their text is not interpreted here, every context of a raw snippet."""
+    return {"internal"} | (set(contexts) - set(BUILTIN_CONTEXTS))
+
+
+def _check_dial_out(site: Site, contexts: set[str]) -> Iterator[Found]:
+    """An identify entry lets every address in it call without a password: where the
+    context can call out through a trunk, it must be no wider than a LAN."""
+    dial_out = dial_out_contexts(site, contexts)
+    for name, endpoint in site.endpoints.items():
+        if endpoint.context not in dial_out:
+            continue
+        for index, item in enumerate(endpoint.identify):
+            network = ipaddress.ip_network(item)
+            widest = DIAL_OUT_PREFIX[network.version]
+            if network.prefixlen < widest:
+                yield (
+                    ("endpoints", name, "identify", index),
+                    f"{item} is wider than /{widest}, and context {endpoint.context} can call "
+                    f"out through a trunk: anyone in that network could call on the site's "
+                    f"bill (give the device's address, or a context that cannot call out)",
+                )
 
 
 def generated_sections(site: Site, file: str) -> set[str]:
@@ -317,18 +445,26 @@ def _check_dialplan(site: Site) -> Iterator[Found]:
                 )
         if group.fallback is not None:
             yield from target((*path, "fallback"), group.fallback)
-    # A fallback chain must end: a -> b -> a would ring forever.
+    # A fallback chain must end: a -> b -> a would ring forever. Each group is walked once
+    # (colouring), so a long chain costs linear time, not quadratic.
+    state: dict[str, int] = {}
     for name in groups:
-        seen = [name]
-        current = groups[name].fallback
-        while current in groups:
-            if current in seen:
-                chain = " -> ".join([*seen[seen.index(current) :], current])
-                if current == name:
-                    yield ("dialplan", "ring_groups", name, "fallback"), f"loops: {chain}"
-                break
-            seen.append(current)
+        chain: list[str] = []
+        current: str | None = name
+        while current in groups and current not in state:
+            state[current] = 1
+            chain.append(current)
             current = groups[current].fallback
+        if current in groups and state.get(current) == 1 and current in chain:
+            loop = chain[chain.index(current) :]
+            for at, member in enumerate(loop):
+                names = [*loop[at:], *loop[:at], member]
+                if len(names) > 9:  # a message stays one short line
+                    names = [*names[:4], "...", *names[-4:]]
+                shown = " -> ".join(names)
+                yield ("dialplan", "ring_groups", member, "fallback"), f"loops: {shown}"
+        for member in chain:
+            state[member] = 2
     dids = {did for trunk in site.trunks.values() for did in trunk.dids}
     for did, name in plan.inbound.items():
         path = ("dialplan", "inbound", did)

@@ -16,13 +16,24 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        where = self.file if self.line is None else f"{self.file}:{self.line}"
-        if self.key:
-            return f"{where}: {self.key}: {self.message}"
-        return f"{where}: {self.message}"
+        # Every part may hold text from the input (a key with a newline, a file name): escaped,
+        # so one problem is always one line and cannot forge another.
+        file, key, message = escape(self.file), escape(self.key), escape(self.message)
+        where = file if self.line is None else f"{file}:{self.line}"
+        if key:
+            return f"{where}: {key}: {message}"
+        return f"{where}: {message}"
 
     def as_dict(self) -> dict[str, str | int | None]:
         return {"file": self.file, "line": self.line, "key": self.key, "message": self.message}
+
+
+def escape(text: str) -> str:
+    """`text` with every character that is not printable (line breaks of any kind, controls,
+    bidi overrides) written as a Python escape; printable text is left as it is."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
 def sort_key(problem: Problem) -> tuple[str, int, str, str]:

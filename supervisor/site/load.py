@@ -7,6 +7,7 @@ each with its file, line and key path. Secret values never appear in a message.
 
 from __future__ import annotations
 
+import collections
 import difflib
 import time
 import types
@@ -21,11 +22,12 @@ from pydantic import BaseModel, ValidationError
 from supervisor.site import checks, tls
 from supervisor.site.errors import Problem, SiteInvalid
 from supervisor.site.grammar import password_problem
+from supervisor.site.limits import MAX_DIRS, MAX_SITE_BYTES, MAX_SITE_FILES, MiB
 from supervisor.site.model import Site
 from supervisor.site.mounts import Mount, content_hash, read_mount
 from supervisor.site.prune import prune
 from supervisor.site.raw import raw_problems
-from supervisor.site.yamlsource import Document, Origin, Path, parse
+from supervisor.site.yamlsource import Document, Origin, Path, key_name, parse
 
 SITE_SUFFIXES = (".yaml", ".yml")
 # Named collections that several files may each contribute entries to.
@@ -50,6 +52,10 @@ class _Sources:
     data: dict[str, Any] = field(default_factory=dict)
     origins: dict[Path, Origin] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    #: Key paths whose value was refused while parsing (their problem is reported already).
+    dropped: set[Path] = field(default_factory=set)
+    #: False when some file (or part of the top level) could not be read.
+    complete: bool = True
 
     def locate(self, path: Path) -> Origin | None:
         for end in range(len(path), 0, -1):
@@ -64,6 +70,14 @@ class _Sources:
         return Problem(file, origin.line if origin else None, key_name(path), message)
 
     def merge(self, doc: Document) -> list[Problem]:
+        """Add one file's keys; each origin is copied once (linear in the file's size)."""
+        self.complete &= doc.complete and () not in doc.dropped
+        self.dropped |= doc.dropped - {()}
+        groups: dict[Path, list[tuple[Path, Origin]]] = {}
+        for path, origin in doc.origins.items():
+            groups.setdefault(path[:1], []).append((path, origin))
+            if len(path) >= 2 and path[0] in MERGEABLE:
+                groups.setdefault(path[:2], []).append((path, origin))
         problems = []
         for key, value in doc.data.items():
             here = doc.origins[(key,)]
@@ -85,7 +99,7 @@ class _Sources:
                         )
                         continue
                     existing[name] = item
-                    self._take_origins(doc, (key, name))
+                    self.origins.update(groups.get((key, name), ()))
             elif key in self.data:
                 first = self.origins[(key,)]
                 problems.append(
@@ -98,21 +112,14 @@ class _Sources:
                 )
             else:
                 self.data[key] = value
-                self._take_origins(doc, (key,))
+                self.origins.update(groups.get((key,), ()))
         return problems
 
-    def _take_origins(self, doc: Document, prefix: Path) -> None:
-        size = len(prefix)
-        for path, origin in doc.origins.items():
-            if path[:size] == prefix:
-                self.origins[path] = origin
-
-
-def key_name(path: Iterable[str | int]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
+    def hides(self, path: Path, kind: str) -> bool:
+        """Whether a validation error at `path` may come from what parsing refused."""
+        if kind == "missing" and not self.complete:
+            return True
+        return any(path[: len(d)] == d or d[: len(path)] == path for d in self.dropped)
 
 
 def _field_type(model: type[BaseModel], path: Sequence[str | int]) -> Any:
@@ -185,9 +192,9 @@ def _message(error: Any) -> str:
     return str(error["msg"])
 
 
-def _validation_problems(exc: ValidationError, sources: _Sources) -> list[Problem]:
+def _validation_problems(errors: Iterable[Any], sources: _Sources) -> list[Problem]:
     problems = []
-    for error in exc.errors():
+    for error in errors:
         path: Path = tuple(p for p in error["loc"] if p != "[key]")
         message = _message(error)
         if error["type"] == "extra_forbidden":
@@ -216,11 +223,23 @@ def _secret_problems(
     if secrets is None:
         return {key: f"(secret {key})" for _, key in refs}, []
     where = ", ".join(str(m.path) for m in secrets) or "no secret directory was given"
+    # What each key's absence may be explained by, looked up once (linear in the refs).
+    broken: dict[str, str] = {}
+    for mount in reversed(secrets):
+        for name in mount.directories:
+            broken.setdefault(name, f"is a directory in {mount.path}, not a file")
+        for found_problem in mount.problems:
+            broken.setdefault(FsPath(found_problem.file).name, found_problem.message)
+    unreadable = [f"{m.path} {m.unreadable}" for m in secrets if m.unreadable is not None]
     for path, key in refs:
         found = next((m for m in reversed(secrets) if key in m.files), None)
         if found is None:
-            broken = [p for m in secrets for p in m.problems if FsPath(p.file).name == key]
-            reason = broken[0].message if broken else f"is not in the secrets ({where})"
+            if key in broken:
+                reason = broken[key]
+            elif unreadable:
+                reason = f"cannot be checked: the secrets directory {'; '.join(unreadable)}"
+            else:
+                reason = f"is not in the secrets ({where})"
             problems.append(sources.problem(path, f"secret key {key!r} {reason}"))
             continue
         # A file made by `kubectl create secret --from-file` often ends in one newline.
@@ -314,13 +333,26 @@ def load_site(
     clock) decides whether certificates are valid.
     """
     problems: list[Problem] = [p for m in config for p in m.problems]
-    sources = _Sources()
+    sources = _Sources(complete=not problems)
+    problems += _count_problems(config, secrets)
     names = [name for m in config for name in m.files if name.endswith(SITE_SUFFIXES)]
+    counts = collections.Counter(names)
+    total = 0
     for mount in config:
         for name in sorted(mount.files):
             if not name.endswith(SITE_SUFFIXES):
                 continue
-            shown = name if names.count(name) == 1 else str(mount.path / name)
+            shown = name if counts[name] == 1 else str(mount.path / name)
+            total += len(mount.files[name])
+            if len(sources.files) >= MAX_SITE_FILES or total > MAX_SITE_BYTES:
+                limit = (
+                    f"more than {MAX_SITE_FILES} site files"
+                    if len(sources.files) >= MAX_SITE_FILES
+                    else f"the site files hold more than {MAX_SITE_BYTES // MiB} MiB together"
+                )
+                problems.append(Problem(shown, None, "", f"not read: {limit}"))
+                sources.complete = False
+                continue
             sources.files.append(shown)
             doc, found = parse(shown, mount.files[name].decode("utf-8"))
             problems += found
@@ -328,12 +360,14 @@ def load_site(
     if not sources.files:
         where = ", ".join(str(m.path) for m in config) or "no config directory was given"
         problems.append(Problem(where, None, "", "no site file (*.yaml) found"))
+        sources.complete = False
     if problems:
-        raise SiteInvalid(problems)
+        # Still report the field problems of what could be read, so one run lists them all.
+        raise SiteInvalid(problems + _partial_problems(sources))
     try:
         site = Site.model_validate(sources.data)
     except ValidationError as exc:
-        problems = _validation_problems(exc, sources)
+        problems = _validation_problems(exc.errors(), sources)
         failed = [tuple(p for p in e["loc"] if p != "[key]") for e in exc.errors()]
         raise SiteInvalid(problems + _second_look(sources, failed, secrets)) from None
     problems += _semantic_problems(site, sources, secrets)
@@ -352,6 +386,31 @@ def load_site(
         hash=content_hash([*config, *(secrets or ())]),
         certificates=types.MappingProxyType(certificates),
     )
+
+
+def _count_problems(config: Sequence[Mount], secrets: Sequence[Mount] | None) -> list[Problem]:
+    problems = []
+    for kind, mounts in (("config", config), ("secret", secrets or ())):
+        if len(mounts) > MAX_DIRS:
+            where = str(mounts[MAX_DIRS].path)
+            problems.append(Problem(where, None, "", f"more than {MAX_DIRS} {kind} directories"))
+    return problems
+
+
+def _partial_problems(sources: _Sources) -> list[Problem]:
+    """Field problems of a site some of whose parts could not be read: only those that cannot
+    come from the missing parts (no "required" when a file is missing, nothing at a refused
+    key)."""
+    try:
+        Site.model_validate(sources.data)
+    except ValidationError as exc:
+        kept = [
+            e
+            for e in exc.errors()
+            if not sources.hides(tuple(p for p in e["loc"] if p != "[key]"), e["type"])
+        ]
+        return _validation_problems(kept, sources)
+    return []
 
 
 def _second_look(

@@ -8,6 +8,7 @@ swaps it. A plain directory (or a subPath mount: no `..data`) is read as is and 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
@@ -17,9 +18,14 @@ from pathlib import Path
 from types import MappingProxyType
 
 from supervisor.site.errors import Problem
+from supervisor.site.limits import (
+    MAX_DIR_BYTES,
+    MAX_ENTRIES_PER_DIR,
+    MAX_FILE_BYTES,
+    MAX_SYMLINK_HOPS,
+)
 
-MiB = 1024 * 1024
-DEFAULT_MAX_FILE_BYTES = MiB
+DEFAULT_MAX_FILE_BYTES = MAX_FILE_BYTES
 DATA_LINK = "..data"
 
 
@@ -31,6 +37,10 @@ class Mount:
     files: Mapping[str, bytes] = field(default_factory=lambda: MappingProxyType({}))
     live: bool = False
     problems: tuple[Problem, ...] = ()
+    #: Why nothing of the mount could be read (missing, not a directory, broken ..data), if so.
+    unreadable: str | None = None
+    #: Keys that are directories (skipped: a key is a file).
+    directories: frozenset[str] = frozenset()
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -41,13 +51,30 @@ def _problem(path: Path, message: str) -> Problem:
     return Problem(file=str(path), line=None, key="", message=message)
 
 
+def _reason(exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return f"is a symlink loop (or a chain of more than {MAX_SYMLINK_HOPS} links)"
+    return f"cannot be read: {exc.strerror or exc}"
+
+
+def _resolve(path: Path) -> Path:
+    """The real path of `path`; OSError (ELOOP for a loop, as the kernel reports it after
+    40 links) if it cannot be resolved. Never RuntimeError, unlike Path.resolve."""
+    os.stat(path)  # the kernel follows the links, with its own bound
+    return Path(os.path.realpath(path, strict=True))
+
+
+def _unreadable(path: Path, message: str, *, live: bool = False) -> Mount:
+    return Mount(path=path, live=live, problems=(_problem(path, message),), unreadable=message)
+
+
 def _read_one(
     entry: Path, *, root: Path, max_file_bytes: int
 ) -> tuple[bytes | None, Problem | None]:
     """The content of one entry, or a problem; (None, None) for what is not a file (directories)."""
     try:
         if entry.is_symlink():
-            target = entry.resolve(strict=True)
+            target = _resolve(entry)
             if not _inside(target, root):
                 return None, _problem(entry, "is a symlink pointing outside the mount")
         else:
@@ -62,7 +89,7 @@ def _read_one(
         with target.open("rb") as handle:
             content = handle.read(max_file_bytes + 1)
     except OSError as exc:
-        return None, _problem(entry, f"cannot be read: {exc.strerror or exc}")
+        return None, _problem(entry, _reason(exc))
     if len(content) > max_file_bytes:
         return None, _problem(entry, f"is larger than the limit of {max_file_bytes} bytes")
     if b"\0" in content:
@@ -79,34 +106,33 @@ def read_mount(path: Path, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> M
     path = Path(path)
     problems: list[Problem] = []
     try:
-        root = path.resolve(strict=True)
+        root = _resolve(path)
     except OSError as exc:
-        return Mount(path=path, problems=(_problem(path, f"cannot be read: {exc.strerror}"),))
+        return _unreadable(path, _reason(exc))
     if not root.is_dir():
-        return Mount(path=path, problems=(_problem(path, "is not a directory"),))
+        return _unreadable(path, "is not a directory")
     data_link = root / DATA_LINK
     live = os.path.lexists(data_link)
     source = root
     if live:
         try:
-            source = data_link.resolve(strict=True)
+            source = _resolve(data_link)
         except OSError as exc:
-            reason = exc.strerror or str(exc)
-            return Mount(path=path, live=True, problems=(_problem(data_link, reason),))
+            return _unreadable(data_link, _reason(exc), live=True)
         if not _inside(source, root) or not source.is_dir():
-            return Mount(
-                path=path,
-                live=True,
-                problems=(_problem(data_link, "does not point to a directory inside the mount"),),
+            return _unreadable(
+                data_link, "does not point to a directory inside the mount", live=True
             )
     files: dict[str, bytes] = {}
+    directories: set[str] = set()
     try:
-        names = sorted(os.listdir(source))
+        names = _list(source)
     except OSError as exc:
-        return Mount(path=path, live=live, problems=(_problem(source, f"{exc.strerror}"),))
+        return _unreadable(path, _reason(exc), live=live)
+    if len(names) > MAX_ENTRIES_PER_DIR:
+        return _unreadable(path, f"holds more than {MAX_ENTRIES_PER_DIR:,} entries", live=live)
+    total = 0
     for name in names:
-        if name.startswith("."):
-            continue
         content, problem = _read_one(source / name, root=root, max_file_bytes=max_file_bytes)
         if problem is not None:
             # Name the file as the user knows it: the key in the mount, not the timestamped dir.
@@ -114,8 +140,34 @@ def read_mount(path: Path, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> M
                 Problem(file=str(path / name), line=None, key="", message=problem.message)
             )
         elif content is not None:
+            total += len(content)
+            if total > MAX_DIR_BYTES:
+                return _unreadable(
+                    path, f"holds more than {MAX_DIR_BYTES // 1024 // 1024} MiB", live=live
+                )
             files[name] = content
-    return Mount(path=path, files=MappingProxyType(files), live=live, problems=tuple(problems))
+        else:
+            directories.add(name)
+    return Mount(
+        path=path,
+        files=MappingProxyType(files),
+        live=live,
+        problems=tuple(problems),
+        directories=frozenset(directories),
+    )
+
+
+def _list(directory: Path) -> list[str]:
+    """Sorted names of the non-dot entries; stops one past the limit (a huge directory is
+    refused without listing it all)."""
+    names = []
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if not entry.name.startswith("."):
+                names.append(entry.name)
+                if len(names) > MAX_ENTRIES_PER_DIR:
+                    break
+    return sorted(names)
 
 
 def content_hash(mounts: Iterable[Mount]) -> str:

@@ -1,24 +1,38 @@
 """YAML text -> plain Python values plus the file and line of every key path.
 
-PyYAML's node API keeps a mark per node, so each mapping key and sequence item gets a line.
-Mapping keys are kept as written (`0301:` stays the string "0301", not an octal number); values
-use YAML's usual types, so a field that needs a string can tell an unquoted number apart.
-Anchors and aliases are refused: they are not needed for a site and could multiply its size
-(an alias composes to the very node it names, so a node met twice is an alias, caught before it
-is expanded). libyaml's parser is used when PyYAML has it (about 20 times faster).
+Built straight from the parser's event stream (libyaml's when PyYAML has it), never through
+PyYAML's constructors, so nothing in a file can pick a Python type or surprise a reader:
+
+- Anchors, aliases (also as mapping keys), merge keys and tags on any node (`!!set`,
+  `!!python/object:...`, `!foo`, even `!!str`) are refused.
+- Mapping keys are kept as written (`0301:` stays the string "0301").
+- Plain values follow the YAML 1.2 core schema, but only where YAML 1.1 reads them the same way:
+  `null`/`~`/empty, `true`/`false`, plain decimal integers and decimals. Every other form that
+  either version would read as a number, boolean, null or date (`011704`, `0x1e`, `0o17`,
+  `1_000`, `1:30`, `1e3`, `.inf`, `yes`, `on`, `2024-01-01`) is refused as ambiguous: quote it.
+- Depth, value and key size, entries per collection and integer digits are bounded
+  (supervisor/site/limits.py); a bound crossed is one located problem, and the rest of the file
+  is skipped without recursion.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import yaml
 
 from supervisor.site.errors import Problem
+from supervisor.site.limits import (
+    MAX_COLLECTION,
+    MAX_DEPTH,
+    MAX_INT_DIGITS,
+    MAX_KEY_CHARS,
+    MAX_SCALAR_CHARS,
+)
 
 Path = tuple[str | int, ...]
-STR_TAG = "tag:yaml.org,2002:str"
 
 
 class Origin(NamedTuple):
@@ -28,101 +42,244 @@ class Origin(NamedTuple):
 
 @dataclass
 class Document:
-    """One YAML file's top-level mapping and the origin of each key path in it."""
+    """One YAML file's top-level mapping and the origin of each key path in it.
+
+    `dropped` holds the key paths whose value was refused (their problem is already reported);
+    `complete` is False when the file could not be read to its end (a syntax error)."""
 
     file: str
     data: dict[str, Any] = field(default_factory=dict)
     origins: dict[Path, Origin] = field(default_factory=dict)
+    dropped: set[Path] = field(default_factory=set)
+    complete: bool = True
 
 
 Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+_NULL = frozenset({"", "~", "null", "Null", "NULL"})
+_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_INT_RE = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
+_FLOAT_RE = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\.[0-9]+")
+# YAML 1.2 core forms (beyond the accepted ones) and YAML 1.1 forms of non-strings.
+_CORE_OTHER_RE = re.compile(
+    r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+"
+    r"|[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
+)
+_RESOLVER: Any = yaml.resolver.Resolver()  # YAML 1.1's rules, to spot what it reads apart
+_STR_TAG = "tag:yaml.org,2002:str"
+_VALUE_TAG = "tag:yaml.org,2002:value"
+_KINDS = {
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "null": "null",
+    "timestamp": "a date",
+    "str": "text",
+}
+_LOOKS_TYPED = frozenset("0123456789+-.~:yYnNoOtTfF")
 
-class _Converter:
-    def __init__(self, file: str) -> None:
+
+class _Stop(Exception):
+    """A bound was crossed: the rest of the file is not read."""
+
+
+class _Reader:
+    def __init__(self, file: str, loader: Any) -> None:
         self.file = file
+        self.loader = loader
         self.origins: dict[Path, Origin] = {}
+        self.dropped: set[Path] = set()
         self.problems: list[Problem] = []
-        self.constructor = yaml.constructor.SafeConstructor()
-        self.seen: set[int] = set()
 
-    def key_name(self, path: Path) -> str:
-        return ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in path).replace(".[", "[")
+    def problem(self, line: int, path: Path, message: str) -> None:
+        self.problems.append(Problem(self.file, line, key_name(path), message))
 
-    def problem(self, node: yaml.Node, path: Path, message: str) -> None:
-        line = node.start_mark.line + 1
-        self.problems.append(Problem(self.file, line, self.key_name(path), message))
+    def refused(self, event: Any, path: Path) -> str | None:
+        """Why a node's decoration is refused (alias, anchor, tag), or None."""
+        if isinstance(event, yaml.AliasEvent):
+            return "anchors and aliases (*name) are not supported"
+        if event.anchor is not None:
+            return "anchors and aliases (&name) are not supported"
+        if event.tag is not None:
+            return f"tags ({_show(event.tag)}) are not supported"
+        return None
 
-    def convert(self, node: yaml.Node, path: Path, line: int = 1) -> Any:
-        if id(node) in self.seen:
-            self.problems.append(
-                Problem(
-                    self.file,
-                    line,
-                    self.key_name(path),
-                    "anchors and aliases (*name) are not supported",
-                )
-            )
-            return None
-        self.seen.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            result: dict[str, Any] = {}
-            first: dict[str, int] = {}
-            for key_node, value_node in node.value:
-                if not isinstance(key_node, yaml.ScalarNode):
-                    self.problem(key_node, path, "a key must be a plain value")
-                    continue
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    self.problem(key_node, path, "merge keys (<<) are not supported")
-                    continue
-                key = str(key_node.value)
-                line = key_node.start_mark.line + 1
-                if key in first:
-                    self.problem(
-                        key_node, (*path, key), f"duplicate key (first given at line {first[key]})"
-                    )
-                    continue
-                first[key] = line
-                self.origins[(*path, key)] = Origin(self.file, line)
-                result[key] = self.convert(value_node, (*path, key), line)
-            return result
-        if isinstance(node, yaml.SequenceNode):
-            items = []
-            for index, item in enumerate(node.value):
-                # An alias's node carries its anchor's mark: report it at the sequence's line.
-                at = line if id(item) in self.seen else item.start_mark.line + 1
-                self.origins[(*path, index)] = Origin(self.file, at)
-                items.append(self.convert(item, (*path, index), at))
-            return items
-        assert isinstance(node, yaml.ScalarNode)
-        if node.tag == STR_TAG:
-            return node.value
-        try:
-            return self.constructor.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
-            self.problem(node, path, f"cannot read this value: {getattr(exc, 'problem', exc)}")
-            return None
+    def node(self, path: Path, depth: int) -> tuple[Any, bool]:
+        """The next node's value, and whether it is usable (False: a problem was reported)."""
+        event = self.loader.get_event()
+        line = event.start_mark.line + 1
+        why = self.refused(event, path)
+        if why is not None:
+            self.problem(line, path, why)
+            self.skip(event)
+            return None, False
+        if isinstance(event, yaml.ScalarEvent):
+            return self.scalar(event, path, line)
+        if depth >= MAX_DEPTH:
+            self.problem(line, path, f"nested deeper than {MAX_DEPTH} levels")
+            raise _Stop
+        if isinstance(event, yaml.MappingStartEvent):
+            return self.mapping(path, depth + 1), True
+        assert isinstance(event, yaml.SequenceStartEvent)
+        items: list[Any] = []
+        ok = True
+        while not self.loader.check_event(yaml.SequenceEndEvent):
+            index = len(items)
+            if index >= MAX_COLLECTION:
+                self.problem(line, path, f"more than {MAX_COLLECTION:,} items")
+                raise _Stop
+            at = self.loader.peek_event().start_mark.line + 1
+            self.origins[(*path, index)] = Origin(self.file, at)
+            value, usable = self.node((*path, index), depth + 1)
+            ok &= usable
+            items.append(value)
+        self.loader.get_event()
+        if not ok:
+            # A list with a refused item is dropped whole: validating the rest would renumber.
+            self.dropped.add(path)
+            return None, False
+        return items, True
+
+    def mapping(self, path: Path, depth: int) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        first: dict[str, int] = {}
+        while not self.loader.check_event(yaml.MappingEndEvent):
+            event = self.loader.get_event()
+            line = event.start_mark.line + 1
+            why = self.refused(event, path)
+            if why is None and not isinstance(event, yaml.ScalarEvent):
+                why = "a key must be a plain value"
+            elif why is None and len(event.value) > MAX_KEY_CHARS:
+                why = f"a key longer than {MAX_KEY_CHARS} characters"
+            elif why is None and event.value == "<<" and event.implicit[0]:
+                why = "merge keys (<<) are not supported"
+            if why is not None:
+                self.problem(line, path, why)
+                self.skip(event)
+                self.skip(self.loader.get_event())  # its value
+                self.dropped.add(path)
+                continue
+            if len(result) >= MAX_COLLECTION:
+                self.problem(line, path, f"more than {MAX_COLLECTION:,} keys")
+                raise _Stop
+            key = str(event.value)
+            here = (*path, key)
+            if key in first:
+                self.problem(line, here, f"duplicate key (first given at line {first[key]})")
+                self.skip(self.loader.get_event())
+                continue
+            first[key] = line
+            self.origins[here] = Origin(self.file, line)
+            value, usable = self.node(here, depth)
+            if usable:
+                result[key] = value
+            else:
+                self.dropped.add(here)
+        self.loader.get_event()
+        return result
+
+    def skip(self, event: Any) -> None:
+        """Consume the rest of a node whose start `event` was read (iteratively: no recursion)."""
+        level = 1 if isinstance(event, yaml.CollectionStartEvent) else 0
+        while level:
+            event = self.loader.get_event()
+            if isinstance(event, yaml.CollectionStartEvent):
+                level += 1
+            elif isinstance(event, yaml.CollectionEndEvent):
+                level -= 1
+
+    def scalar(self, event: Any, path: Path, line: int) -> tuple[Any, bool]:
+        value: str = event.value
+        if len(value) > MAX_SCALAR_CHARS:
+            self.problem(line, path, f"a value longer than {MAX_SCALAR_CHARS:,} characters")
+            return None, False
+        if not event.implicit[0] or event.style:
+            return value, True  # quoted or block: a string, as written
+        typed, why = resolve_plain(value)
+        if why is not None:
+            self.problem(line, path, why)
+            return None, False
+        return typed, True
+
+
+def resolve_plain(value: str) -> tuple[Any, str | None]:
+    """A plain (unquoted) scalar's value, or the reason it is refused as ambiguous."""
+    if value in _NULL:
+        return None, None
+    if value in _BOOL:
+        return _BOOL[value], None
+    if not value or value[0] not in _LOOKS_TYPED:
+        return value, None
+    if _INT_RE.fullmatch(value):
+        digits = len(value.lstrip("+-"))
+        if digits > MAX_INT_DIGITS:
+            return None, f"a number with more than {MAX_INT_DIGITS} digits"
+        return int(value), None
+    if _FLOAT_RE.fullmatch(value):
+        if len(value) > 2 * MAX_INT_DIGITS:
+            return None, f"a number with more than {2 * MAX_INT_DIGITS} digits"
+        return float(value), None
+    yaml11 = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))
+    if yaml11 not in (_STR_TAG, _VALUE_TAG) or _CORE_OTHER_RE.fullmatch(value):
+        kind = _KINDS.get(yaml11.rsplit(":", 1)[-1], "a number")
+        return None, (
+            f"{_show(value)} is ambiguous (YAML 1.1 reads it as {kind}, YAML 1.2 "
+            f"differently): quote it as a string, or write a plain decimal number"
+        )
+    return value, None
+
+
+def _show(value: str) -> str:
+    return repr(value) if len(value) <= 60 else repr(value[:57] + "...")
+
+
+def key_name(path: Path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
 
 
 def parse(file: str, text: str) -> tuple[Document, list[Problem]]:
-    """Parse one YAML file; a syntax error gives one problem with its line."""
+    """Parse one YAML file: its values, the line of each key path, and every problem found."""
     loader = Loader(text)
+    reader = _Reader(file, loader)
+    data: dict[str, Any] = {}
+    complete = True
     try:
-        root = loader.get_single_node()
+        loader.get_event()  # stream start
+        if loader.check_event(yaml.StreamEndEvent):
+            return Document(file), []
+        loader.get_event()  # document start
+        event = loader.peek_event()
+        if isinstance(event, yaml.MappingStartEvent) and reader.refused(event, ()) is None:
+            loader.get_event()
+            data = reader.mapping((), 1)
+        elif isinstance(event, yaml.ScalarEvent) and event.value == "" and event.implicit[0]:
+            loader.get_event()  # an empty document (only comments)
+        else:
+            why = reader.refused(event, ()) or "the file must be a mapping of keys"
+            reader.problem(event.start_mark.line + 1, (), why)
+            complete = False
+        if complete:
+            loader.get_event()  # document end
+            if not loader.check_event(yaml.StreamEndEvent):
+                line = loader.peek_event().start_mark.line + 1
+                reader.problem(line, (), "a site file holds one YAML document (found a second)")
+                complete = False
+    except _Stop:
+        complete = False
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
+        line = mark.line + 1 if mark is not None else 1
         detail = " ".join(str(x) for x in (exc.context, exc.problem) if x)
-        return Document(file), [Problem(file, line, "", f"YAML syntax: {detail}")]
+        reader.problems.append(Problem(file, line, "", f"YAML syntax: {detail}"))
+        complete = False
     except yaml.YAMLError as exc:
-        return Document(file), [Problem(file, None, "", f"YAML syntax: {exc}")]
+        reader.problems.append(Problem(file, None, "", f"YAML syntax: {exc}"))
+        complete = False
     finally:
         loader.dispose()
-    if root is None:
-        return Document(file), []
-    if not isinstance(root, yaml.MappingNode):
-        line = root.start_mark.line + 1
-        return Document(file), [Problem(file, line, "", "the file must be a mapping of keys")]
-    converter = _Converter(file)
-    data = converter.convert(root, ())
-    return Document(file, data, converter.origins), converter.problems
+    document = Document(file, data, reader.origins, reader.dropped, complete)
+    return document, reader.problems

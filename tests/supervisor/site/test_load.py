@@ -366,9 +366,10 @@ def test_raw_snippets_are_checked_with_their_lines() -> None:
 
 
 def test_aliases_are_refused() -> None:
-    """YAML anchors/aliases are refused where they are used."""
-    assert problems_of("a: &x [1]\nb: *x\n") == [
-        "site.yaml:2: b: anchors and aliases (*name) are not supported"
+    """YAML anchors and aliases are refused where they are written."""
+    assert problems_of(MINIMAL + "a: &x [1]\nb: *x\n") == [
+        "site.yaml:3: a: anchors and aliases (&name) are not supported",
+        "site.yaml:4: b: anchors and aliases (*name) are not supported",
     ]
 
 
@@ -379,7 +380,7 @@ def test_alias_bomb_is_refused_quickly() -> None:
     started = time.perf_counter()
     problems = problems_of("\n".join(lines) + "\n")
     assert time.perf_counter() - started < 2
-    assert problems[0] == "site.yaml:2: l1[0]: anchors and aliases (*name) are not supported"
+    assert "site.yaml:2: l1: anchors and aliases (&name) are not supported" in problems
 
 
 def test_no_site_file() -> None:
