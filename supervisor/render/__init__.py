@@ -1,7 +1,8 @@
 """Rendering: a loaded site + a render context -> Asterisk's config files `{name: text}`, pure.
 
 `render()` is deterministic: the same inputs give byte-identical files. Secrets appear only in
-pjsip.conf auth sections and (the supervisor's own AMI secret) manager.conf. Raw snippets from the
+pjsip.conf auth sections, voicemail.conf box PINs and (the supervisor's own AMI secret)
+manager.conf. Raw snippets from the
 site are appended after a marker to the file they name.
 """
 
@@ -14,6 +15,7 @@ from supervisor.render import core
 from supervisor.render.context import Directories, Prometheus, RenderContext
 from supervisor.render.extensions import render_extensions
 from supervisor.render.pjsip import TLS_FILE_RE, render_pjsip, render_tls_files
+from supervisor.render.voicemail import render_voicemail
 from supervisor.site.load import LoadedSite
 
 __all__ = [
@@ -79,11 +81,12 @@ MODULE_OF_FILE: Final[Mapping[str, str | None]] = _ModuleOfFile(
         "geolocation.conf": "res_geolocation.so",
         "pjproject.conf": "res_pjproject.so",
         "stasis.conf": None,
+        "voicemail.conf": "app_voicemail.so",
     }
 )
 
 #: Files that hold secrets (write them 0640, never log their text).
-SECRET_FILES: Final[frozenset[str]] = _SecretFiles({"pjsip.conf", "manager.conf"})
+SECRET_FILES: Final[frozenset[str]] = _SecretFiles({"pjsip.conf", "manager.conf", "voicemail.conf"})
 
 RAW_MARK = "; ---- raw snippet from the site description (raw.{name}) ----\n"
 
@@ -101,6 +104,7 @@ def render(loaded: LoadedSite, context: RenderContext) -> dict[str, str]:
         "extensions.conf": render_extensions(site),
         "rtp.conf": core.render_rtp(context),
         "http.conf": core.render_http(context),
+        "voicemail.conf": render_voicemail(site, loaded.secrets),
         **core.quiet_files(),
     }
     if context.prometheus is not None:

@@ -39,6 +39,15 @@ BASE_MODULES = (
     "func_channel.so",
     "bridge_simple.so",
     "bridge_native_rtp.so",
+    # Voicemail, always loaded (adding the first box is then a reload, not a restart): the
+    # plain file-spool app_voicemail (app_voicemail_odbc/_imap would collide with it), MWI
+    # NOTIFYs, WAV messages and the GSM prompts it plays.
+    "app_voicemail.so",
+    "res_pjsip_mwi.so",
+    "res_pjsip_mwi_body_generator.so",
+    "format_wav.so",
+    "format_gsm.so",
+    "codec_gsm.so",
 )
 CODEC_MODULES = {
     "ulaw": "codec_ulaw.so",
@@ -55,7 +64,8 @@ def modules(site: Site, context: RenderContext) -> list[str]:
     used = {c for t in site.trunks.values() for c in t.codecs}
     used |= {c for e in site.endpoints.values() for c in e.codecs}
     names = list(BASE_MODULES)
-    names += [CODEC_MODULES[c] for c in sorted(used | {"ulaw", "alaw"})]
+    codecs = [CODEC_MODULES[c] for c in sorted(used | {"ulaw", "alaw"})]
+    names += [m for m in codecs if m not in names]  # codec_gsm is a base module
     encrypted = [t.media_encryption for t in site.trunks.values()]
     encrypted += [e.media_encryption for e in site.endpoints.values()]
     if any(encrypted):

@@ -1,36 +1,100 @@
 """extensions.conf: internal extensions, ring groups with fallback, inbound DIDs per trunk,
-outbound patterns to trunks, and the doorbell.
+outbound patterns to trunks, the doorbell, and voicemail (a message on no answer or busy, the
+access extensions).
 
 Contexts: `extensions` (internal numbers), `outbound` (patterns to trunks), `internal`
 (both: the default for phones), `local` (internal numbers only), `doorbell`, `from-<trunk>` and
-`ring-<group>`. Every value written here comes from a grammar without `,()$;"\\` and spaces.
+`ring-<group>`. Every value written here comes from a grammar without `,()$;"\\` and spaces; the
+few expressions with `$[...]` are constants of this module.
 """
 
 from __future__ import annotations
 
 from supervisor.render.conf import GENERATED, document, section
+from supervisor.render.voicemail import BOX_VARIABLE, CONTEXT, mailbox
 from supervisor.site.model import Site
 
 Line = tuple[str, str]
 # Anything a doorbell may dial: one character or more, digits, letters, * # +.
 DOORBELL_EXTENSIONS = ("_[0-9a-zA-Z*#+]!", "s")
+# The ring-group entry that never ends in voicemail (an extension with `voicemail: false`).
+NO_VOICEMAIL = "novm"
+BUSY = '$["${DIALSTATUS}"="BUSY"]'
 
 
 def _priorities(exten: str, apps: list[str]) -> list[Line]:
+    """`exten => X,1,App` then `same => n,App`; an app written `(label)App` gets that label."""
     lines = [("exten", f"{exten},1,{apps[0]}")]
-    lines += [("same", f"n,{app}") for app in apps[1:]]
+    for app in apps[1:]:
+        label = ""
+        if app.startswith("("):
+            name, app = app[1:].split(")", 1)
+            label = f"({name})"
+        lines.append(("same", f"n{label},{app}"))
     return lines
 
 
-def _ring(site: Site, target: str) -> list[str]:
-    """Applications that ring `target`: a ring group's context or one endpoint."""
+def _leave_message(number: str) -> list[str]:
+    """After a Dial nobody answered: the box's busy greeting if every callee was busy, its
+    unavailable greeting otherwise (no answer, not registered)."""
+    box = mailbox(number)
+    return [
+        f"GotoIf({BUSY}?busy)",
+        f"VoiceMail({box},u)",
+        "Hangup()",
+        f"(busy)VoiceMail({box},b)",
+        "Hangup()",
+    ]
+
+
+def group_box(site: Site, group: str) -> str | None:
+    """The endpoint whose box a ring group ends in, following fallbacks (checked loop-free)."""
+    groups = site.dialplan.ring_groups
+    seen: set[str] = set()
+    current: str | None = group
+    while current is not None and current in groups and current not in seen:
+        seen.add(current)
+        if groups[current].voicemail is not None:
+            return groups[current].voicemail
+        current = groups[current].fallback
+    endpoint = site.endpoints.get(current) if current is not None else None
+    if current is not None and endpoint is not None and endpoint.voicemail is not None:
+        return current
+    return None
+
+
+def _ring(site: Site, target: str, *, voicemail: bool = True) -> list[str]:
+    """Applications that ring `target`: a ring group's context or one endpoint, then (with
+    `voicemail`) the target's box on no answer or busy."""
     if target in site.dialplan.ring_groups:
-        return [f"Goto(ring-{target},s,1)"]
-    return [f"Dial(PJSIP/{target},{site.dialplan.ring_time})", "Hangup()"]
+        entry = "s" if voicemail or group_box(site, target) is None else NO_VOICEMAIL
+        return [f"Goto(ring-{target},{entry},1)"]
+    apps = [f"Dial(PJSIP/{target},{site.dialplan.ring_time})"]
+    if voicemail and site.endpoints[target].voicemail is not None:
+        return apps + _leave_message(site.mailbox_number(target))
+    return [*apps, "Hangup()"]
 
 
 def _context(name: str, lines: list[Line]) -> str:
     return section(name, lines, arrow=True)
+
+
+def _ring_group(site: Site, name: str) -> list[Line]:
+    group = site.dialplan.ring_groups[name]
+    members = "&".join(f"PJSIP/{member}" for member in group.endpoints)
+    dial = f"Dial({members},{group.ring_time})"
+    if group.fallback:
+        apps = [dial, *_ring(site, group.fallback)]
+    elif group.voicemail:
+        apps = [dial, *_leave_message(site.mailbox_number(group.voicemail))]
+    else:
+        apps = [dial, "Hangup()"]
+    lines = _priorities("s", apps)
+    if group_box(site, name) is not None:
+        # The same ring, ending without a message (an extension with `voicemail: false`).
+        after = _ring(site, group.fallback, voicemail=False) if group.fallback else ["Hangup()"]
+        lines += _priorities(NO_VOICEMAIL, [dial, *after])
+    return lines
 
 
 def render_extensions(site: Site) -> str:
@@ -48,8 +112,15 @@ def render_extensions(site: Site) -> str:
         section("globals", []),
     ]
     lines: list[Line] = []
-    for number, target in plan.extensions.items():
-        lines += _priorities(number, _ring(site, target))
+    for number, extension in plan.extensions.items():
+        lines += _priorities(number, _ring(site, extension.ring, voicemail=extension.voicemail))
+    if site.mailboxes():
+        access = site.voicemail
+        # VOICEMAIL_BOX is set on each phone's channels by its endpoint (pjsip set_var): its own
+        # box, PIN asked. Empty (a phone without a box): VoiceMailMain asks for the box number.
+        own = f"VoiceMailMain(${{{BOX_VARIABLE}}}@{CONTEXT})"
+        lines += _priorities(access.access, [own, "Hangup()"])
+        lines += _priorities(access.access_any, [f"VoiceMailMain(@{CONTEXT})", "Hangup()"])
     sections.append(_context("extensions", lines))
     lines = []
     for route in plan.outbound:
@@ -69,7 +140,8 @@ def render_extensions(site: Site) -> str:
     lines = []
     if plan.doorbell is not None:
         for exten in DOORBELL_EXTENSIONS:
-            lines += _priorities(exten, _ring(site, plan.doorbell.ring))
+            # A doorbell nobody answers leaves no message.
+            lines += _priorities(exten, _ring(site, plan.doorbell.ring, voicemail=False))
     sections.append(_context("doorbell", lines))
     for trunk_name, trunk in site.trunks.items():
         lines = []
@@ -77,9 +149,6 @@ def render_extensions(site: Site) -> str:
             routed = plan.inbound.get(did)
             lines += _priorities(did, _ring(site, routed) if routed else ["Hangup(1)"])
         sections.append(_context(f"from-{trunk_name}", lines))
-    for name, group in plan.ring_groups.items():
-        members = "&".join(f"PJSIP/{member}" for member in group.endpoints)
-        apps = [f"Dial({members},{group.ring_time})"]
-        apps += _ring(site, group.fallback) if group.fallback else ["Hangup()"]
-        sections.append(_context(f"ring-{name}", _priorities("s", apps)))
+    for name in plan.ring_groups:
+        sections.append(_context(f"ring-{name}", _ring_group(site, name)))
     return document(GENERATED, sections)

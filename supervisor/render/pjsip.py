@@ -16,6 +16,7 @@ from pathlib import PurePosixPath
 from typing import Final
 
 from supervisor.render.conf import GENERATED, Option, document, section
+from supervisor.render.voicemail import BOX_VARIABLE, mailbox
 from supervisor.site.grammar import escape_value, family_of
 from supervisor.site.model import Endpoint, Family, MediaEncryption, Site, Transport, Trunk
 
@@ -167,18 +168,25 @@ def endpoint_sections(
     if endpoint.auth is not None:
         username = endpoint.auth.username or name
         out.append(_auth(name, username, secrets[endpoint.auth.password_secret]))
-        out.append(
-            section(
-                name,
-                [
-                    ("type", "aor"),
-                    ("max_contacts", endpoint.max_contacts),
-                    ("remove_existing", "yes"),
-                    ("qualify_frequency", endpoint.qualify),
-                ],
-            )
-        )
+        aor: list[Option] = [
+            ("type", "aor"),
+            ("max_contacts", endpoint.max_contacts),
+            ("remove_existing", "yes"),
+            ("qualify_frequency", endpoint.qualify),
+        ]
         options += [("auth", name), ("aors", name)]
+        if endpoint.voicemail is not None:
+            box = mailbox(site.mailbox_number(name))
+            # Unsolicited message-summary NOTIFYs to the registered contacts (endpoint), and
+            # SUBSCRIBE accepted for phones that ask (AOR); a subscription replaces the
+            # unsolicited ones, so a phone never gets both.
+            aor.append(("mailboxes", box))
+            options += [
+                ("mailboxes", box),
+                ("mwi_subscribe_replaces_unsolicited", "yes"),
+                ("set_var", f"{BOX_VARIABLE}={site.mailbox_number(name)}"),
+            ]
+        out.append(section(name, aor))
     out.append(section(name, options))
     if endpoint.identify:
         out.append(_identify(name, endpoint.identify))

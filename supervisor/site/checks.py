@@ -270,6 +270,7 @@ def check(site: Site) -> list[Found]:
         )
     found += _check_dial_out(site, contexts)
     found += _check_dialplan(site)
+    found += _check_voicemail(site)
     found += _check_raw_sections(site)
     return found
 
@@ -391,6 +392,36 @@ def _check_dial_out(site: Site, contexts: set[str]) -> Iterator[Found]:
                 )
 
 
+def _check_voicemail(site: Site) -> Iterator[Found]:
+    """Boxes belong to phones, their numbers are known and unique, and the access extensions
+    are free."""
+    extensions = site.dialplan.extensions
+    numbers: dict[str, str] = {}
+    for name, endpoint in site.endpoints.items():
+        box = endpoint.voicemail
+        if box is None:
+            continue
+        path: Path = ("endpoints", name, "voicemail")
+        if endpoint.auth is None:
+            yield path, "a voicemail box needs auth: its phone must register to be called"
+            continue
+        number = box.number
+        if number is None:
+            rung = sorted(n for n, r in extensions.items() if r.ring == name)
+            if not rung:
+                yield path, f"give number: no extension in dialplan.extensions rings {name}"
+                continue
+            number = rung[0]
+        where = (*path, "number") if box.number is not None else path
+        if number in numbers:
+            yield where, f"box number {number} is also endpoint {numbers[number]}'s"
+        numbers.setdefault(number, name)
+    access = site.voicemail
+    for key, number in (("access", access.access), ("access_any", access.access_any)):
+        if number in extensions:
+            yield ("voicemail", key), f"{number} is also in dialplan.extensions"
+
+
 def generated_sections(site: Site, file: str) -> set[str]:
     """Section names the renderer writes into `file` (raw snippets must not reuse them)."""
     if file == "pjsip.conf":
@@ -431,8 +462,8 @@ def _check_dialplan(site: Site) -> Iterator[Found]:
 
     for name in groups.keys() & endpoints.keys():
         yield ("dialplan", "ring_groups", name), f"{name!r} is also an endpoint's name"
-    for number, name in plan.extensions.items():
-        yield from target(("dialplan", "extensions", number), name)
+    for number, extension in plan.extensions.items():
+        yield from target(("dialplan", "extensions", number), extension.ring)
     for name, group in groups.items():
         path: Path = ("dialplan", "ring_groups", name)
         for index, member in enumerate(group.endpoints):
@@ -445,6 +476,16 @@ def _check_dialplan(site: Site) -> Iterator[Found]:
                 )
         if group.fallback is not None:
             yield from target((*path, "fallback"), group.fallback)
+        if group.voicemail is not None:
+            if group.fallback is not None:
+                yield (
+                    (*path, "voicemail"),
+                    "give fallback or voicemail, not both (the fallback's own voicemail applies)",
+                )
+            elif group.voicemail not in endpoints:
+                yield (*path, "voicemail"), _unknown("endpoint", group.voicemail, endpoints)
+            elif endpoints[group.voicemail].voicemail is None:
+                yield (*path, "voicemail"), f"endpoint {group.voicemail} has no voicemail box"
     # A fallback chain must end: a -> b -> a would ring forever. Each group is walked once
     # (colouring), so a long chain costs linear time, not quadratic.
     state: dict[str, int] = {}

@@ -28,6 +28,9 @@ HOSTNAME_RE = re.compile(
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
 )
 SECRET_KEY_RE = re.compile(r"[A-Za-z0-9_.-]{1,253}")
+# A plain address: no quotes, commas, `|` (app_voicemail's separators) or spaces.
+EMAIL_RE = re.compile(r"[A-Za-z0-9_.+-]{1,64}@" + HOSTNAME_RE.pattern)
+PIN_RE = re.compile(r"[0-9]{4,12}")
 MAX_PASSWORD = 128
 
 
@@ -158,6 +161,13 @@ def password_problem(value: str) -> str | None:
     return None
 
 
+def pin_problem(value: str) -> str | None:
+    """Why a secret value cannot be a voicemail PIN, or None. Never shows the value."""
+    if not PIN_RE.fullmatch(value):
+        return "is not a PIN (4 to 12 digits)"
+    return None
+
+
 def escape_value(value: str) -> str:
     """A value as Asterisk's config parser must see it: `;` escaped as `\\;` (the only escape)."""
     return value.replace(";", "\\;")
@@ -182,6 +192,7 @@ Prefix = Annotated[Str, _matching(PREFIX_RE, "a digit prefix (digits, '*', '#', 
 CallerName = Annotated[
     Str, _matching(CALLER_NAME_RE, "a caller ID name (letters, digits, space, ._'-; at most 40)")
 ]
+Email = Annotated[Str, _matching(EMAIL_RE, "an e-mail address (user@host, no spaces or quotes)")]
 SecretKey = Annotated[Str, _matching(SECRET_KEY_RE, "a Secret key name (letters, digits, _.-)")]
 IPv6 = Annotated[Str, AfterValidator(lambda v: _ip(v, 6))]
 IPv4 = Annotated[Str, AfterValidator(lambda v: _ip(v, 4))]

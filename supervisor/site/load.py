@@ -12,7 +12,7 @@ import difflib
 import time
 import types
 import typing
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from supervisor.site import checks, tls
 from supervisor.site.errors import Problem, SiteInvalid
-from supervisor.site.grammar import password_problem
+from supervisor.site.grammar import password_problem, pin_problem
 from supervisor.site.limits import MAX_DIRS, MAX_SITE_BYTES, MAX_SITE_FILES, MiB
 from supervisor.site.model import Site
 from supervisor.site.mounts import Mount, content_hash, read_mount
@@ -210,18 +210,26 @@ def _validation_problems(errors: Iterable[Any], sources: _Sources) -> list[Probl
 def _secret_problems(
     site: Site, sources: _Sources, secrets: Sequence[Mount] | None
 ) -> tuple[dict[str, str], list[Problem]]:
-    refs: list[tuple[Path, str]] = []
+    # (key path, Secret key, why its value is unusable or None)
+    refs: list[tuple[Path, str, Callable[[str], str | None]]] = []
     for name, trunk in site.trunks.items():
         if trunk.auth is not None:
-            refs.append((("trunks", name, "auth", "password_secret"), trunk.auth.password_secret))
+            path: Path = ("trunks", name, "auth", "password_secret")
+            refs.append((path, trunk.auth.password_secret, password_problem))
     for name, endpoint in site.endpoints.items():
         if endpoint.auth is not None:
-            path: Path = ("endpoints", name, "auth", "password_secret")
-            refs.append((path, endpoint.auth.password_secret))
+            path = ("endpoints", name, "auth", "password_secret")
+            refs.append((path, endpoint.auth.password_secret, password_problem))
+        if endpoint.voicemail is not None:
+            path = ("endpoints", name, "voicemail", "pin_secret")
+            refs.append((path, endpoint.voicemail.pin_secret, pin_problem))
     values: dict[str, str] = {}
     problems: list[Problem] = []
     if secrets is None:
-        return {key: f"(secret {key})" for _, key in refs}, []
+        # Placeholders that fit each kind (a PIN placeholder must still be digits).
+        return {
+            key: "0000" if check is pin_problem else f"(secret {key})" for _, key, check in refs
+        }, []
     where = ", ".join(str(m.path) for m in secrets) or "no secret directory was given"
     # What each key's absence may be explained by, looked up once (linear in the refs).
     broken: dict[str, str] = {}
@@ -231,7 +239,7 @@ def _secret_problems(
         for found_problem in mount.problems:
             broken.setdefault(FsPath(found_problem.file).name, found_problem.message)
     unreadable = [f"{m.path} {m.unreadable}" for m in secrets if m.unreadable is not None]
-    for path, key in refs:
+    for path, key, check in refs:
         found = next((m for m in reversed(secrets) if key in m.files), None)
         if found is None:
             if key in broken:
@@ -244,7 +252,7 @@ def _secret_problems(
             continue
         # A file made by `kubectl create secret --from-file` often ends in one newline.
         text = found.files[key].decode("utf-8").removesuffix("\n").removesuffix("\r")
-        unusable = password_problem(text)
+        unusable = check(text)
         if unusable is not None:
             problems.append(sources.problem(path, f"secret key {key!r} {unusable}"))
             continue

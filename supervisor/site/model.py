@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from supervisor.site.grammar import (
     Bool,
     CallerName,
     Did,
+    Email,
     Extension,
     Host,
     Int,
@@ -238,6 +239,20 @@ class EndpointAuth(Model):
     """The key in the mounted Secret that holds the password."""
 
 
+class Mailbox(Model):
+    """A voicemail box of an endpoint. Its PIN is the value of a key in the Secret (4 to 12
+    digits), never inline. Messages live in Asterisk's spool, on the persistent volume."""
+
+    pin_secret: SecretKey
+    """The key in the mounted Secret that holds the box's PIN (4 to 12 digits)."""
+    number: Extension | None = None
+    """The digits the box is known by at the voicemail-access extension (default: the lowest
+    extension number that rings this endpoint directly)."""
+    email: Email | None = None
+    """Kept for later: the pod has no mail relay, so no message is e-mailed (see
+    docs/voicemail.md); the address is validated and written nowhere."""
+
+
 class Endpoint(Model):
     """A phone or device: authenticated by a Secret password or identified by its IP address.
 
@@ -262,6 +277,9 @@ class Endpoint(Model):
     """Seconds between OPTIONS reachability checks (0: off)."""
     media_encryption: MediaEncryption | None = None
     """SRTP for the phone's calls (sdes needs a tls transport; dtls any). Default: plain RTP."""
+    voicemail: Mailbox | None = None
+    """A voicemail box: unanswered or busy calls to the endpoint leave a message there, and
+    its phones get message-waiting notifications (needs auth)."""
 
     @model_validator(mode="after")
     def _auth_or_identify(self) -> Endpoint:
@@ -279,6 +297,28 @@ class RingGroup(Model):
     """Seconds to ring before the fallback."""
     fallback: Name | None = None
     """A ring group or endpoint tried when nobody answers (default: hang up)."""
+    voicemail: Name | None = None
+    """An endpoint whose voicemail box takes the message when nobody answers or all are busy
+    (instead of a fallback; default: none, hang up)."""
+
+
+def _route_shorthand(value: object) -> object:
+    # `"11": desk` is short for `"11": {ring: desk}`.
+    return {"ring": value} if isinstance(value, str) else value
+
+
+class ExtensionRoute(Model):
+    """What an internal extension rings; written as just the name, or as a mapping to turn the
+    voicemail fallback off for this extension."""
+
+    ring: Name
+    """An endpoint or ring group."""
+    voicemail: Bool = True
+    """On no answer or busy, leave a message in the target's box (an endpoint's own, a ring
+    group's `voicemail`), if it has one."""
+
+
+Route = Annotated[ExtensionRoute, BeforeValidator(_route_shorthand)]
 
 
 class OutboundRoute(Model):
@@ -302,8 +342,8 @@ class Doorbell(Model):
 
 
 class Dialplan(Model):
-    extensions: Annotated[dict[Extension, Name], Field(max_length=MAX_ENDPOINTS)] = {}
-    """Internal extension number -> endpoint or ring group."""
+    extensions: Annotated[dict[Extension, Route], Field(max_length=MAX_ENDPOINTS)] = {}
+    """Internal extension number -> endpoint or ring group (or {ring: name, voicemail: false})."""
     ring_groups: Annotated[dict[Name, RingGroup], Field(max_length=1000)] = {}
     """Named groups of endpoints rung together."""
     inbound: Annotated[dict[Did, Name], Field(max_length=1000)] = {}
@@ -314,6 +354,31 @@ class Dialplan(Model):
     """What the doorbell context rings."""
     ring_time: Annotated[Int, Field(ge=5, le=600)] = 30
     """Seconds an extension rings an endpoint."""
+
+
+class Voicemail(Model):
+    """Voicemail for the whole site: the access extensions and the limits of every box."""
+
+    access: Extension = "*97"
+    """Dialled from a phone: its own box (asks the box's PIN)."""
+    access_any: Extension = "*98"
+    """Dialled from a phone: any box (asks the box number, then that box's PIN)."""
+    max_message_s: Annotated[Int, Field(ge=10, le=3600)] = 180
+    """Longest message, in seconds."""
+    min_message_s: Annotated[Int, Field(ge=0, le=10)] = 2
+    """Shorter messages are discarded (a caller hanging up at the beep)."""
+    max_greeting_s: Annotated[Int, Field(ge=5, le=300)] = 60
+    """Longest greeting a box owner may record, in seconds."""
+    max_messages: Annotated[Int, Field(ge=1, le=9999)] = 100
+    """Messages a box holds; a full box tells callers so and takes nothing more."""
+    max_logins: Annotated[Int, Field(ge=1, le=10)] = 3
+    """Wrong PINs before the access extension hangs up."""
+
+    @model_validator(mode="after")
+    def _different_access(self) -> Voicemail:
+        if self.access == self.access_any:
+            raise ValueError("access and access_any must be different extensions")
+        return self
 
 
 class Site(Model):
@@ -330,6 +395,8 @@ class Site(Model):
     """Phones and devices by name."""
     dialplan: Dialplan = Dialplan()
     """Extensions, ring groups, inbound and outbound routes, the doorbell."""
+    voicemail: Voicemail = Voicemail()
+    """Voicemail access extensions and limits (the boxes are per endpoint)."""
     user_agent: Annotated[Str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._/-]{0,62}$")] = (
         "asterisk-supervisor"
     )
@@ -351,6 +418,20 @@ class Site(Model):
         port = self.trunks[name].port
         assert port is not None, "an unresolved site: use the loader"
         return port
+
+    def mailbox_number(self, name: str) -> str:
+        """The number of endpoint `name`'s voicemail box (explicit or its lowest extension)."""
+        box = self.endpoints[name].voicemail
+        assert box is not None, f"endpoint {name} has no voicemail box"
+        if box.number is not None:
+            return box.number
+        numbers = sorted(n for n, r in self.dialplan.extensions.items() if r.ring == name)
+        assert numbers, "an unchecked site: use the loader"
+        return numbers[0]
+
+    def mailboxes(self) -> dict[str, str]:
+        """Endpoint name -> its box number, for every endpoint with a voicemail box."""
+        return {n: self.mailbox_number(n) for n, e in self.endpoints.items() if e.voicemail}
 
     def trunk_transport(self, name: str) -> str:
         transport = self.trunks[name].transport

@@ -22,7 +22,7 @@ from lab.netns import Lab
 from lab.phones import Phones
 from lab.prometheus import http_get
 from supervisor.render import Directories, Prometheus, RenderContext, render
-from supervisor.render.extensions import DOORBELL_EXTENSIONS
+from supervisor.render.extensions import DOORBELL_EXTENSIONS, NO_VOICEMAIL, group_box
 from supervisor.site.load import LoadedSite, load_site_dirs
 from supervisor.site.model import Site
 from tests.supervisor.site.sites import EXAMPLES
@@ -116,6 +116,9 @@ def expected_dialplan(site: Site) -> set[tuple[str, str]]:
     if plan.doorbell is not None:
         out |= {("doorbell", exten) for exten in DOORBELL_EXTENSIONS}
     out |= {(f"from-{name}", did) for name, trunk in site.trunks.items() for did in trunk.dids}
+    if site.mailboxes():
+        out |= {("extensions", site.voicemail.access), ("extensions", site.voicemail.access_any)}
+    out |= {(f"ring-{name}", NO_VOICEMAIL) for name in plan.ring_groups if group_box(site, name)}
     return out | {(f"ring-{name}", "s") for name in plan.ring_groups}
 
 

@@ -51,7 +51,10 @@ def test_example_home_loads_resolved() -> None:
         "provider-password": "provider-secret",
         "desk-password": "desk-secret",
         "kitchen-password": "kitchen;secret",
+        "desk-voicemail-pin": "1357",
+        "kitchen-voicemail-pin": "2468",
     }
+    assert site.mailboxes() == {"desk": "11", "kitchen": "12"}
     assert len(loaded.hash) == 64
 
 
@@ -361,7 +364,7 @@ def test_raw_snippets_are_checked_with_their_lines() -> None:
         "site.yaml:8: raw.pjsip.conf: #include and #exec are not allowed",
         "site.yaml:9: raw.extensions.conf: section [internal] is generated from the model",
         "site.yaml:12: manager: unknown key (known: addresses, transports, trunks, endpoints, "
-        "dialplan, user_agent, raw)",
+        "dialplan, voicemail, user_agent, raw)",
     ]
 
 
