@@ -195,7 +195,9 @@ class AmiClient:
         s = self.settings
         async with asyncio.timeout(s.connect_timeout):
             _, proto = await loop.create_connection(
-                lambda: AmiProtocol(self._on_event, self._on_complete), s.host, s.port
+                lambda: AmiProtocol(self._on_event, self._on_complete, self.state.protocol_error),
+                s.host,
+                s.port,
             )
         self._protocol = proto
         try:

@@ -12,11 +12,18 @@ not be placed at its position in the stream. Here:
   stream, before any later event, and only then is the future resolved.
 - `AuthDetail` events (they carry trunk passwords in clear text) are dropped on arrival, before
   parsing, whether they come as events or as list items; nothing here logs raw traffic.
+- Input is bounded and read in linear time: bytes are kept until a message's blank line, which is
+  looked for only in the bytes not yet scanned; a message (or a greeting) longer than the cap
+  closes the connection with a counted protocol error. A message is decoded as UTF-8 only once it
+  is complete (its end is ASCII, so a character split across reads is never cut). The greeting
+  must be Asterisk's (`Asterisk Call Manager/<version>`): anything else is not an AMI server, and
+  is logged and counted as such.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -24,12 +31,24 @@ from panoramisk import actions
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
+from supervisor.site.errors import escape
+
+log = logging.getLogger(__name__)
+
 EOL = "\r\n"
-_SEP = "\r\n\r\n"
+_SEP = b"\r\n\r\n"
 _AUTH_DETAIL = "Event: AuthDetail\r\n"
+GREETING_PREFIX = "Asterisk Call Manager/"
+#: The largest message accepted (a big list item or a Command output stays far below it).
+MAX_MESSAGE_BYTES = 1024 * 1024
+#: The greeting is one short line; a peer that sends more without a line end is not Asterisk.
+MAX_GREETING_BYTES = 256
+#: The bounded vocabulary of `asterisk_supervisor_ami_protocol_errors_total{reason}`.
+PROTOCOL_ERRORS = ("not_ami", "message_too_large")
 
 EventSink = Callable[[dict[str, str]], None]
 CompleteSink = Callable[[Any, list[Any]], None]
+ErrorSink = Callable[[str], None]
 
 
 class _NoFactory:
@@ -45,12 +64,26 @@ class _NoFactory:
 class AmiProtocol(AMIProtocol):  # type: ignore[misc]
     """One AMI TCP connection. `lost` resolves when the connection ends, for whatever reason."""
 
-    def __init__(self, on_event: EventSink, on_complete: CompleteSink) -> None:
+    def __init__(
+        self,
+        on_event: EventSink,
+        on_complete: CompleteSink,
+        on_protocol_error: ErrorSink | None = None,
+        *,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+    ) -> None:
         self.on_event = on_event
         self.on_complete = on_complete
+        self.on_protocol_error = on_protocol_error
+        self.max_message_bytes = max_message_bytes
         self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._tail = ""
+        self._buffer = bytearray()
+        self._scanned = 0  # bytes of the buffer known to hold no message end
         self.greeting: str | None = None
+        #: Why this side closed the connection (a PROTOCOL_ERRORS reason), if it did.
+        self.protocol_error: str | None = None
+        #: Bytes searched for a message end in all (for the linearity test: about the bytes read).
+        self.bytes_scanned = 0
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
@@ -58,18 +91,40 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]
         self.encoding = "utf-8"
 
     def data_received(self, data: bytes) -> None:
-        text = self._tail + data.decode("utf-8", "replace")
+        if self.protocol_error is not None:
+            return
+        buffer = self._buffer
+        buffer += data
+        start = 0
         if self.greeting is None:
             # The first line is "Asterisk Call Manager/<version>" without a blank line after it.
-            line, sep, rest = text.partition(EOL)
-            if not sep:
-                self._tail = text
+            end = buffer.find(b"\r\n", max(0, self._scanned - 1))
+            self.bytes_scanned += len(buffer) - max(0, self._scanned - 1)
+            if end < 0:
+                self._scanned = len(buffer)
+                if len(buffer) > MAX_GREETING_BYTES:
+                    self._fail(
+                        "not_ami", f"no greeting line in the first {MAX_GREETING_BYTES} bytes"
+                    )
                 return
-            self.greeting, text = line, rest
-        blocks = text.split(_SEP)
-        self._tail = blocks.pop()
+            greeting = buffer[:end].decode("utf-8", "replace")
+            if not greeting.startswith(GREETING_PREFIX):
+                self._fail("not_ami", f"it greeted with {escape(greeting[:80])!r}")
+                return
+            self.greeting = greeting
+            start = self._scanned = end + 2
         on_event = self.on_event
-        for block in blocks:
+        while True:
+            # Only the bytes not scanned yet (less the 3 that may begin a split separator).
+            scan_from = max(start, self._scanned - 3)
+            end = buffer.find(_SEP, scan_from)
+            if end < 0:
+                self.bytes_scanned += len(buffer) - scan_from
+                self._scanned = len(buffer)
+                break
+            self.bytes_scanned += end + 4 - scan_from
+            block = buffer[start:end].decode("utf-8", "replace")
+            start = self._scanned = end + 4
             if block.startswith(_AUTH_DETAIL):  # Asterisk always writes Event: first
                 continue  # a password travels in it: drop before anything else sees it
             if block.startswith("Event: ") and "\r\nActionID: " not in block:
@@ -83,6 +138,28 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]
             message = Message.from_line(block.strip())
             if message is not None:
                 self.handle_message(message)
+            if self.protocol_error is not None or self.closed:
+                return
+        if start:
+            del buffer[:start]
+            self._scanned -= start
+        if len(buffer) > self.max_message_bytes:
+            self._fail(
+                "message_too_large",
+                f"a message longer than {self.max_message_bytes} bytes (no end in sight)",
+            )
+
+    def _fail(self, reason: str, detail: str) -> None:
+        """Close the connection over a protocol error: logged, counted, the buffer released."""
+        self.protocol_error = reason
+        self._buffer = bytearray()
+        transport = getattr(self, "transport", None)
+        peer = transport.get_extra_info("peername") if transport is not None else None
+        what = "not an Asterisk manager" if reason == "not_ami" else "protocol error"
+        log.warning("AMI peer %s: %s: %s; closing the connection", peer, what, detail)
+        if self.on_protocol_error is not None:
+            self.on_protocol_error(reason)
+        self.close()
 
     def handle_message(self, message: Any) -> None:
         response = self.responses.get(message.id)

@@ -33,6 +33,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
+from supervisor.ami.protocol import PROTOCOL_ERRORS
+
 Event = Mapping[str, str]
 
 #: asterisk_pjsip_outbound_registration_status values (res_prometheus: 0/1/2).
@@ -191,6 +193,8 @@ class AsteriskState:
         self.ami_connected = False
         self.synced = False
         self.ami_reconnects = 0
+        #: Connections this side closed over a protocol error, by reason (PROTOCOL_ERRORS).
+        self.ami_protocol_errors: dict[str, int] = dict.fromkeys(PROTOCOL_ERRORS, 0)
         self.events_total = 0
         self.last_event_time: float | None = None
         # core
@@ -245,6 +249,11 @@ class AsteriskState:
         }
 
     # ---- entry points --------------------------------------------------------------------------
+
+    def protocol_error(self, reason: str) -> None:
+        """Count a connection closed over an AMI protocol error (a bounded reason)."""
+        if reason in self.ami_protocol_errors:
+            self.ami_protocol_errors[reason] += 1
 
     def event(self, msg: Event, now: float) -> None:
         """Apply one AMI event (any name; unknown ones only count). `now` is its arrival; the

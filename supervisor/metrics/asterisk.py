@@ -174,6 +174,15 @@ class AsteriskCollector(Collector):
             P + "ami_reconnects", "AMI logins after the first one.", "counter", st.ami_reconnects
         )
         yield self._single(P + "ami_events", "AMI events processed.", "counter", st.events_total)
+        yield self._labelled(
+            P + "ami_protocol_errors",
+            "AMI connections closed by the supervisor over a protocol error: not_ami (the peer "
+            "did not greet as Asterisk's manager), message_too_large (a message over the cap).",
+            "counter",
+            P + "ami_protocol_errors_total",
+            ("reason",),
+            list(st.ami_protocol_errors.items()),
+        )
         if st.last_event_time is not None:
             yield self._single(
                 P + "ami_last_event_timestamp_seconds",
