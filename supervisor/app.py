@@ -39,6 +39,10 @@ from supervisor.process.drain import drain
 from supervisor.process.reaper import Reaper, become_subreaper
 from supervisor.reload import Applier, ConfigDir, Reloader, ReloadMetrics, StartupError
 from supervisor.render import MODULE_OF_FILE, Directories, RenderContext, render
+from supervisor.security import events as security_events
+from supervisor.security.fromsite import policy_settings
+from supervisor.security.guard import SecurityGuard
+from supervisor.security.store import BanStore
 from supervisor.settings import Mode, Settings
 from supervisor.site.changes import restart_required
 from supervisor.site.errors import SiteInvalid
@@ -123,6 +127,14 @@ class Supervisor:
             state=self.state,
         )
         AsteriskCollector.register(self.registry, self.state)
+        # Bans live beside Asterisk's own state (a writable volume): they survive restarts of
+        # Asterisk and of the supervisor.
+        self.security = SecurityGuard(
+            registry=self.registry,
+            store=BanStore(paths.host(paths.lib) / "supervisor" / "bans.json"),
+        )
+        for name in security_events.SUBSCRIBED:
+            self.ami.subscribe(name, self.security.on_event)
         self.applier = Applier(
             config_mounts=settings.config_dirs,
             secret_mounts=settings.secret_dirs,
@@ -130,13 +142,14 @@ class Supervisor:
                 paths.host(paths.etc), gid=asterisk_group(paths.root, settings.asterisk_user)
             ),
             load=load_site,
-            render=lambda loaded: render(loaded, self.context),
+            render=lambda loaded: render(
+                loaded, self.context, self.security.blocked(policy_settings(loaded.site))
+            ),
             ami=self.ami,
             metrics=ReloadMetrics(self.registry),
             restart_check=lambda old, new: restart_required(old.site, new.site),
             on_restart_required=self._restart_required,
-            # Call direction and the trunk label follow the live site's trunks.
-            on_applied=lambda loaded: self.state.set_trunks({n: n for n in loaded.site.trunks}),
+            on_applied=self._site_applied,
             module_map=MODULE_OF_FILE,
         )
         self.monitor: AddressMonitor | None = None
@@ -165,6 +178,14 @@ class Supervisor:
         self.draining_gauge.set_function(lambda: 1.0 if self.draining else 0.0)
         self._ami_checks = ami_checks(self.ami)
         self.board.add(self._checks)
+        self.board.add(self.security.checks)
+        self.board.add_section("security", self.security.status)
+
+    def _site_applied(self, loaded: LoadedSite) -> None:
+        # Call direction and the trunk label follow the live site's trunks; the ban policy
+        # (thresholds, never-blocked sources) follows its `security` section.
+        self.state.set_trunks({n: n for n in loaded.site.trunks})
+        self.security.configure(policy_settings(loaded.site))
 
     # -- status --------------------------------------------------------------------------------
 
@@ -314,6 +335,10 @@ class Supervisor:
             resync=settings.resync_s,
         )
         tg.create_task(guard("reload", self._reloader.run()), name="reload")
+        tg.create_task(
+            guard("security", self.security.run(apply=self.applier.refresh, ready=self.booted)),
+            name="security",
+        )
         while True:
             await self._track_boot()
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 
 
@@ -18,6 +19,7 @@ class Check:
 
 
 CheckSource = Callable[[], Iterable[Check]]
+SectionSource = Callable[[], Mapping[str, object]]
 
 
 class Heartbeat:
@@ -43,9 +45,18 @@ class Heartbeat:
 class StatusBoard:
     def __init__(self) -> None:
         self._sources: list[CheckSource] = []
+        self._sections: dict[str, SectionSource] = {}
 
     def add(self, source: CheckSource) -> None:
         self._sources.append(source)
+
+    def add_section(self, name: str, source: SectionSource) -> None:
+        """Structured detail shown after the checks (e.g. the top offending SIP sources); the
+        source must return JSON-compatible, bounded data."""
+        self._sections[name] = source
+
+    def sections(self) -> dict[str, Mapping[str, object]]:
+        return {name: source() for name, source in self._sections.items()}
 
     def checks(self) -> list[Check]:
         return [check for source in self._sources for check in source()]
@@ -55,10 +66,12 @@ class StatusBoard:
 
     def as_dict(self) -> dict[str, object]:
         checks = self.checks()
-        return {
+        out: dict[str, object] = {
             "ready": all(c.ok for c in checks if c.gates_readiness),
             "checks": [asdict(c) for c in checks],
         }
+        out.update(self.sections())
+        return out
 
     def as_text(self) -> str:
         checks = self.checks()
@@ -67,4 +80,12 @@ class StatusBoard:
         for c in checks:
             mark = "ok  " if c.ok else ("FAIL" if c.gates_readiness else "warn")
             lines.append(f"  [{mark}] {c.name}: {c.detail}")
+        for name, data in self.sections().items():
+            lines.append(f"{name}:")
+            for key, value in data.items():
+                if isinstance(value, list):
+                    lines.append(f"  {key}:" + ("" if value else " none"))
+                    lines += [f"    {json.dumps(item, sort_keys=True)}" for item in value]
+                else:
+                    lines.append(f"  {key}: {value}")
         return "\n".join(lines) + "\n"

@@ -2,7 +2,7 @@
 
 The renderer writes the supervisor's `[user]` section from these constants:
 
-    read = system,call            (READ_CLASSES)
+    read = system,call,security   (READ_CLASSES)
     write = system,reporting      (WRITE_CLASSES)
     eventfilter(action(include),name(FullyBooted)) =
     eventfilter(action(include),name(Registry)) =
@@ -35,8 +35,11 @@ from __future__ import annotations
 
 from typing import Final
 
-#: Event classes for `read =`.
-READ_CLASSES: Final[tuple[str, ...]] = ("system", "call")
+from supervisor.security import events as security_events
+
+#: Event classes for `read =`: `security` carries Asterisk's security events (failed logins,
+#: unknown accounts, ACL refusals) for supervisor.security.
+READ_CLASSES: Final[tuple[str, ...]] = ("system", "call", "security")
 
 #: Action classes for `write =`: `system` grants every action in ACTIONS but ShowDialPlan, which
 #: needs `config` or `reporting` (read-only queries); nothing broader (no `command`, no
@@ -81,4 +84,6 @@ EVENTS: Final[tuple[str, ...]] = (
     # asterisk_bridges_count.
     "BridgeCreate",
     "BridgeDestroy",
+    # Security (class security): counted, and failures feed the ban policy.
+    *security_events.SUBSCRIBED,
 )

@@ -224,6 +224,22 @@ class Applier:
                 return self._fail(exc.hash, exc.problems, "rejected")
             return await self._apply_built(built)
 
+    async def refresh(self) -> ApplyResult:
+        """Re-render the live site and apply the result: for render inputs besides the mounts
+        (the security guard's ban list). The mounts are not re-read, so a broken ConfigMap
+        waiting to be fixed cannot hold back a ban."""
+        async with self._lock:
+            live = self._live
+            if live is None:
+                return ApplyResult("unchanged", "")
+            self.metrics.apply_operations.inc()
+            self.update_state(last_attempt=self._clock())
+            try:
+                files = dict(await asyncio.to_thread(self._render, live.loaded))
+            except Exception as exc:  # a renderer bug must not stop the loop
+                return self._fail(live.hash, _problems_of(exc), "rejected")
+            return await self._apply_built(_Built(hash=live.hash, loaded=live.loaded, files=files))
+
     async def _apply_built(self, built: _Built) -> ApplyResult:
         managed = list(self._live.files) if self._live else []
         changes = await asyncio.to_thread(self.config_dir.changed, built.files, managed)

@@ -8,7 +8,7 @@ site are appended after a marker to the file they name.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Final
 
 from supervisor.render import core
@@ -16,6 +16,7 @@ from supervisor.render.context import Directories, Prometheus, RenderContext
 from supervisor.render.extensions import render_extensions
 from supervisor.render.pjsip import TLS_FILE_RE, render_pjsip, render_tls_files
 from supervisor.render.voicemail import render_voicemail
+from supervisor.security.events import IPAddress
 from supervisor.site.load import LoadedSite
 
 __all__ = [
@@ -91,15 +92,18 @@ SECRET_FILES: Final[frozenset[str]] = _SecretFiles({"pjsip.conf", "manager.conf"
 RAW_MARK = "; ---- raw snippet from the site description (raw.{name}) ----\n"
 
 
-def render(loaded: LoadedSite, context: RenderContext) -> dict[str, str]:
-    """Every config file Asterisk needs for `loaded`, keyed by file name, in a stable order."""
+def render(
+    loaded: LoadedSite, context: RenderContext, blocked: Iterable[IPAddress] = ()
+) -> dict[str, str]:
+    """Every config file Asterisk needs for `loaded`, keyed by file name, in a stable order;
+    `blocked`: sources the security guard banned (a deny ACL in pjsip.conf)."""
     site = loaded.site
     files = {
         "asterisk.conf": core.render_asterisk(context),
         "modules.conf": core.render_modules(site, context),
         "logger.conf": core.render_logger(),
         "manager.conf": core.render_manager(context),
-        "pjsip.conf": render_pjsip(site, loaded.secrets, context.directories.astetcdir),
+        "pjsip.conf": render_pjsip(site, loaded.secrets, context.directories.astetcdir, blocked),
         **render_tls_files(site, loaded.secrets),
         "extensions.conf": render_extensions(site),
         "rtp.conf": core.render_rtp(context),

@@ -27,6 +27,7 @@ BASE_MODULES = (
     "res_pjsip_outbound_authenticator_digest.so",
     "res_pjsip_endpoint_identifier_ip.so",
     "res_pjsip_endpoint_identifier_user.so",
+    "res_pjsip_acl.so",  # the security guard's deny ACL
     "res_pjsip_outbound_registration.so",
     "res_pjsip_registrar.so",
     "res_pjsip_sdp_rtp.so",

@@ -11,12 +11,14 @@ served until Asterisk restarts.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import PurePosixPath
 from typing import Final
 
 from supervisor.render.conf import GENERATED, Option, document, section
 from supervisor.render.voicemail import BOX_VARIABLE, mailbox
+from supervisor.security.acl import acl_section
+from supervisor.security.events import IPAddress
 from supervisor.site.grammar import escape_value, family_of
 from supervisor.site.model import Endpoint, Family, MediaEncryption, Site, Transport, Trunk
 
@@ -270,9 +272,30 @@ def _pem(text: str) -> str:
     return text.strip() + "\n"
 
 
-def render_pjsip(site: Site, secrets: Mapping[str, str], etc: str = "/etc/asterisk") -> str:
+#: Hardened globals (docs/security.md says why each). Unknown users and wrong passwords get the
+#: same 401 from Asterisk itself (its artificial endpoint and auth); these add: no `anonymous`
+#: identifier (no guest calls, even from a raw `[anonymous]` endpoint), and Asterisk's own
+#: reporting of repeated unidentified requests from one source (3 within 5 s).
+HARDENED_GLOBALS: list[Option] = [
+    ("endpoint_identifier_order", "ip,username"),
+    ("unidentified_request_count", 3),
+    ("unidentified_request_period", 5),
+    ("unidentified_request_prune_interval", 30),
+]
+
+
+def render_pjsip(
+    site: Site,
+    secrets: Mapping[str, str],
+    etc: str = "/etc/asterisk",
+    blocked: Iterable[IPAddress] = (),
+) -> str:
+    """pjsip.conf; `blocked` sources are denied by a res_pjsip ACL (supervisor.security)."""
     sections = [
-        section("global", [("type", "global"), ("user_agent", site.user_agent)]),
+        section(
+            "global",
+            [("type", "global"), ("user_agent", site.user_agent), *HARDENED_GLOBALS],
+        ),
     ]
     for name, transport in site.transports.items():
         sections.append(_transport(site, name, transport, etc, secrets))
@@ -280,4 +303,7 @@ def render_pjsip(site: Site, secrets: Mapping[str, str], etc: str = "/etc/asteri
         sections += trunk_sections(site, name, trunk, secrets)
     for name, endpoint in site.endpoints.items():
         sections += endpoint_sections(site, name, endpoint, secrets)
+    acl = acl_section(blocked)
+    if acl is not None:
+        sections.append(acl)
     return document(GENERATED, sections)

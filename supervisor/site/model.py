@@ -381,6 +381,27 @@ class Voicemail(Model):
         return self
 
 
+class Security(Model):
+    """Blocking of password guessers and scanners: a source whose failures (Asterisk's security
+    events: unknown account, wrong password, ACL refusals, malformed requests) reach
+    `max_failures` within `window` seconds is denied by a res_pjsip ACL for `ban_time` seconds.
+    Trunk hosts, identified devices, the pod's own addresses and `allow` are never blocked."""
+
+    block: Bool = True
+    """Block offending sources (false: only count and report them)."""
+    max_failures: Annotated[Int, Field(ge=1, le=10000)] = 5
+    """Failures from one source within `window` that block it."""
+    window: Annotated[Int, Field(ge=1, le=86400)] = 600
+    """Seconds over which failures are counted."""
+    ban_time: Annotated[Int, Field(ge=1, le=2592000)] = 3600
+    """Seconds a blocked source stays blocked."""
+    max_bans: Annotated[Int, Field(ge=1, le=10000)] = 1000
+    """At most this many sources are blocked at once; a new block then replaces the one that
+    would expire first."""
+    allow: Annotated[tuple[Network, ...], Field(max_length=MAX_LIST)] = ()
+    """Addresses or networks never blocked (e.g. an office NAT with several phones)."""
+
+
 class Site(Model):
     """A whole site. After loading, `transports` is never empty and every trunk has its
     `transport` and `family` set."""
@@ -401,6 +422,8 @@ class Site(Model):
         "asterisk-supervisor"
     )
     """The User-Agent Asterisk sends."""
+    security: Security = Security()
+    """Blocking of password guessers and scanners (on by default)."""
     raw: Annotated[dict[RawFile, Annotated[Str, Field(max_length=65536)]], Field(max_length=8)] = {}
     """Escape hatch: text appended to the named file, kept apart and syntax-checked."""
 

@@ -1,0 +1,109 @@
+"""Asterisk's security events as AMI delivers them (class `security`), parsed into values.
+
+Asterisk 22 defines these event types (main/security_events.c); res_pjsip reports
+InvalidAccountID (no endpoint matched), ChallengeSent, ChallengeResponseFailed (wrong password,
+or any response for an unknown account), SuccessfulAuth, FailedACL (an endpoint's own ACL),
+RequestNotSupported and MemoryLimit; the AMI reports its own login failures (InvalidAccountID,
+InvalidPassword, FailedACL, RequestNotAllowed, ...). Every event carries `Service`, `AccountID`
+and `RemoteAddress` (`IPV4/UDP/203.0.113.5/5060`, `IPV6/UDP/2001:db8::5/5060`).
+
+Labels stay bounded: an event name outside KNOWN_EVENTS counts as `other`, a service outside
+KNOWN_SERVICES as `other`. Addresses and account names never become labels.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+#: Every security event type Asterisk 22 defines, in its own order.
+KNOWN_EVENTS: Final[tuple[str, ...]] = (
+    "FailedACL",
+    "InvalidAccountID",
+    "SessionLimit",
+    "MemoryLimit",
+    "LoadAverageLimit",
+    "RequestNotSupported",
+    "RequestNotAllowed",
+    "AuthMethodNotAllowed",
+    "RequestBadFormat",
+    "SuccessfulAuth",
+    "UnexpectedAddress",
+    "ChallengeResponseFailed",
+    "InvalidPassword",
+    "ChallengeSent",
+    "InvalidTransport",
+)
+
+#: The events the supervisor subscribes to. ChallengeSent is left out: Asterisk sends one before
+#: every successful digest login too (each phone's REGISTER refresh), it says nothing the
+#: failure events do not, and it would double the event volume during an attack.
+SUBSCRIBED: Final[tuple[str, ...]] = tuple(e for e in KNOWN_EVENTS if e != "ChallengeSent")
+
+#: Events that count against their source: a request that was refused for what the sender did.
+#: Not failures: SuccessfulAuth, ChallengeSent, and the limits (SessionLimit, MemoryLimit,
+#: LoadAverageLimit), which describe the PBX's load rather than the sender's intent.
+FAILURES: Final[frozenset[str]] = frozenset(
+    {
+        "FailedACL",
+        "InvalidAccountID",
+        "RequestNotSupported",
+        "RequestNotAllowed",
+        "AuthMethodNotAllowed",
+        "RequestBadFormat",
+        "UnexpectedAddress",
+        "ChallengeResponseFailed",
+        "InvalidPassword",
+        "InvalidTransport",
+    }
+)
+
+KNOWN_SERVICES: Final[tuple[str, ...]] = ("PJSIP", "AMI", "ARI", "HTTP")
+OTHER: Final = "other"
+
+# An account name as reported (the From user of a SIP request: anything a scanner sends);
+# kept only when it is short and harmless, for /status.
+_ACCOUNT_RE = re.compile(r"[A-Za-z0-9_.+~!*'@-]{1,64}")
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityEvent:
+    kind: str  # one of KNOWN_EVENTS or "other"
+    service: str  # one of KNOWN_SERVICES or "other"
+    source: IPAddress | None  # None when the event carries no usable address
+    account: str | None  # the account tried, when it is a plain name
+    failure: bool
+
+
+def parse_address(value: str) -> IPAddress | None:
+    """`IPV4/UDP/203.0.113.5/5060` -> 203.0.113.5 (IPv4-mapped IPv6 is unmapped); None when
+    the field is missing or malformed."""
+    parts = value.split("/")
+    if len(parts) < 3:
+        return None
+    try:
+        address = ipaddress.ip_address(parts[2].strip("[]").split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def parse(event: Mapping[str, str]) -> SecurityEvent:
+    name = event.get("Event", "")
+    kind = name if name in KNOWN_EVENTS else OTHER
+    service = event.get("Service", "")
+    account = event.get("AccountID", "")
+    return SecurityEvent(
+        kind=kind,
+        service=service if service in KNOWN_SERVICES else OTHER,
+        source=parse_address(event.get("RemoteAddress", "")),
+        account=account if _ACCOUNT_RE.fullmatch(account) else None,
+        failure=kind in FAILURES,
+    )

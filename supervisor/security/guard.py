@@ -1,0 +1,209 @@
+"""The security guard: Asterisk's security events in, bans out as a deny ACL Asterisk runs.
+
+    guard = SecurityGuard(registry=registry, store=BanStore(path))       # bans from the store
+    for name in events.SUBSCRIBED: ami.subscribe(name, guard.on_event)   # AMI stream, in order
+    render = lambda loaded: render(loaded, context, guard.blocked(policy_settings(loaded.site)))
+    Applier(..., on_applied=lambda loaded: guard.configure(policy_settings(loaded.site)))
+    tg.create_task(guard.run(apply=applier.refresh, ready=booted))       # apply ban changes
+
+Data flows one way: events -> policy -> ban list (+ store) -> render(site, bans) -> apply.
+A ban change wakes `run`, which persists the list and re-applies the live site with it (only
+pjsip.conf changes; res_pjsip reloads; the usual read-back verifies). Changes that arrive while
+one is applied are taken together by the next apply. Expiry is a timer on the earliest ban.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, NoReturn
+
+from prometheus_client import CollectorRegistry
+
+from supervisor.security import events
+from supervisor.security.metrics import SecurityMetrics
+from supervisor.security.offenders import Offenders
+from supervisor.security.policy import Ban, BanPolicy, PolicySettings
+from supervisor.security.store import BanStore
+from supervisor.status import Check
+
+log = logging.getLogger(__name__)
+
+RETRY_S = 5.0  # after a failed apply (Asterisk down, a reload refused)
+TOP = 10  # offenders shown in /status
+
+
+class SecurityGuard:
+    def __init__(
+        self,
+        *,
+        registry: CollectorRegistry,
+        settings: PolicySettings | None = None,
+        store: BanStore | None = None,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._clock = clock
+        self._monotonic = monotonic
+        self.store = store
+        settings = settings or PolicySettings()
+        loaded = store.load(clock(), settings.max_bans) if store is not None else []
+        self.policy = BanPolicy(settings, loaded)
+        if loaded and store is not None:
+            log.info("%d blocked source(s) restored from %s", len(self.policy.bans), store.path)
+        self.offenders = Offenders()
+        self.metrics = SecurityMetrics(registry, lambda: len(self.policy.bans))
+        self._changed = asyncio.Event()
+        self._generation = 0  # bumped on every ban list change
+        self._applied = 0  # the generation Asterisk runs (0: the bans rendered at start-up)
+        self._pending: dict[events.IPAddress, float] = {}  # banned -> monotonic time of ban
+        self.last_error: str | None = None
+
+    # -- inputs --------------------------------------------------------------------------------
+
+    def on_event(self, message: Mapping[str, str]) -> None:
+        """An AMI security event (synchronous, in stream order)."""
+        event = events.parse(message)
+        self.metrics.events.labels(event=event.kind, service=event.service).inc()
+        if not event.failure or event.source is None:
+            return
+        now = self._clock()
+        self.offenders.record(event, now)
+        ban = self.policy.failure(event.source, now)
+        if ban is not None:
+            self._banned(ban)
+
+    def configure(self, settings: PolicySettings) -> None:
+        """The site's policy (called after each applied site); lifts bans now exempt."""
+        if settings == self.policy.settings:
+            return
+        lifted = self.policy.reconfigure(settings)
+        for ban in lifted:
+            log.info("unblocked %s (site change: exempt, or blocking off)", ban.address)
+        if lifted:
+            self._bump()
+
+    # -- outputs -------------------------------------------------------------------------------
+
+    def blocked(self, settings: PolicySettings | None = None) -> tuple[events.IPAddress, ...]:
+        """The sources the rendered ACL denies now; with `settings` (of a site about to be
+        applied), as that site's policy would have it: its exempt sources, or all when its
+        blocking is off, left out."""
+        if settings is not None and not settings.block:
+            return ()
+        return tuple(
+            b.address
+            for b in self.policy.bans
+            if settings is None or not settings.exempts(b.address)
+        )
+
+    def checks(self) -> list[Check]:
+        bans = len(self.policy.bans)
+        detail = (
+            f"{bans} source(s) blocked, {len(self.offenders)} offending source(s) seen"
+            if self.policy.settings.block
+            else f"blocking off; {len(self.offenders)} offending source(s) seen"
+        )
+        if self._applied != self._generation:
+            detail += "; ban list change not yet live in Asterisk"
+        if self.last_error:
+            detail += f"; last apply failed: {self.last_error}"
+        return [Check(name="security", ok=True, detail=detail, gates_readiness=False)]
+
+    def status(self) -> dict[str, object]:
+        """/status: the top offenders (bounded) and the current bans (bounded by max_bans)."""
+        return {
+            "top_offenders": [
+                {**o.as_dict(), "blocked": self.policy.banned(o.address)}
+                for o in self.offenders.top(TOP)
+            ],
+            "blocked": [
+                {"address": str(b.address), "since": b.since, "until": b.until}
+                for b in self.policy.bans[:TOP]
+            ],
+            "blocked_total": len(self.policy.bans),
+        }
+
+    # -- the apply loop ------------------------------------------------------------------------
+
+    async def run(
+        self, *, apply: Callable[[], Awaitable[Any]], ready: asyncio.Event | None = None
+    ) -> NoReturn:
+        """Expire bans on time and make Asterisk run each new ban list; never returns.
+
+        `apply` re-applies the live site (rendering `blocked()`), returning an object whose
+        `outcome` is "applied" on success; `ready` is set while Asterisk can take a reload."""
+        while True:
+            self._expire()
+            if self._applied != self._generation and (ready is None or ready.is_set()):
+                await self._apply(apply)
+            await self._sleep(ready)
+
+    async def _sleep(self, ready: asyncio.Event | None) -> None:
+        timeout = None
+        expiry = self.policy.next_expiry()
+        if expiry is not None:
+            timeout = max(0.0, expiry - self._clock()) + 0.01
+        if self._applied != self._generation:
+            timeout = RETRY_S if timeout is None else min(timeout, RETRY_S)
+        waiters = [asyncio.ensure_future(self._changed.wait())]
+        if ready is not None and not ready.is_set() and self._applied != self._generation:
+            waiters.append(asyncio.ensure_future(ready.wait()))
+        try:
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        self._changed.clear()
+
+    async def _apply(self, apply: Callable[[], Awaitable[Any]]) -> None:
+        generation = self._generation
+        pending = dict(self._pending)
+        if self.store is not None:
+            try:
+                await asyncio.to_thread(self.store.save, self.policy.bans)
+            except OSError as exc:
+                log.warning("ban list not saved to %s: %s", self.store.path, exc)
+        result = await apply()
+        if getattr(result, "outcome", None) in ("applied", "unchanged"):
+            self._applied = generation
+            self.last_error = None
+            now = self._monotonic()
+            for address, since in pending.items():
+                self.metrics.block_latency.observe(now - since)
+                self._pending.pop(address, None)
+        else:
+            self.metrics.apply_failures.inc()
+            problems = getattr(result, "problems", ()) or ("no result",)
+            self.last_error = "; ".join(str(p) for p in problems)
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _banned(self, ban: Ban) -> None:
+        self.metrics.blocks.inc()
+        offender = self.offenders.get(ban.address)
+        tried = ", ".join(offender.accounts) if offender is not None and offender.accounts else ""
+        log.warning(
+            "blocking %s for %d s: %d failures within %d s%s",
+            ban.address,
+            round(ban.until - ban.since),
+            ban.failures,
+            round(self.policy.settings.window),
+            f" (accounts tried: {tried})" if tried else "",
+        )
+        self._pending[ban.address] = self._monotonic()
+        self._bump()
+
+    def _expire(self) -> None:
+        expired = self.policy.expire(self._clock())
+        for ban in expired:
+            log.info("unblocked %s (ban time over)", ban.address)
+            self._pending.pop(ban.address, None)
+        if expired:
+            self._bump()
+
+    def _bump(self) -> None:
+        self._generation += 1
+        self._changed.set()

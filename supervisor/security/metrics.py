@@ -1,0 +1,46 @@
+"""The security metrics, on an injected registry. Labels are bounded: `event` is one of
+events.KNOWN_EVENTS or `other`, `service` one of events.KNOWN_SERVICES or `other`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from supervisor.security import events
+
+
+class SecurityMetrics:
+    def __init__(self, registry: CollectorRegistry, blocked: Callable[[], int]) -> None:
+        self.events = Counter(
+            "asterisk_supervisor_security_events",
+            "Asterisk security events (AMI class security) by kind and service.",
+            ["event", "service"],
+            registry=registry,
+        )
+        # Present from the start, so rate() and the dashboard see zeros rather than nothing.
+        for kind in events.FAILURES:
+            self.events.labels(event=kind, service="PJSIP")
+        self.blocks = Counter(
+            "asterisk_supervisor_blocks",
+            "Sources blocked by the security guard (a deny ACL in Asterisk).",
+            registry=registry,
+        )
+        self.blocked = Gauge(
+            "asterisk_supervisor_blocked_sources",
+            "Sources blocked now.",
+            registry=registry,
+        )
+        self.blocked.set_function(lambda: float(blocked()))
+        self.block_latency = Histogram(
+            "asterisk_supervisor_block_latency_seconds",
+            "From the failure that crossed the threshold to Asterisk running the ACL that "
+            "denies its source (reload verified).",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+            registry=registry,
+        )
+        self.apply_failures = Counter(
+            "asterisk_supervisor_block_apply_failures",
+            "Ban list changes Asterisk could not be made to run (retried).",
+            registry=registry,
+        )

@@ -1,0 +1,65 @@
+"""Bans persisted across supervisor and Asterisk restarts: one small JSON file, replaced
+atomically (the config directory's writer), read back with expired and malformed entries
+dropped and at most `limit` kept. A missing or unreadable file means no bans, with a warning:
+losing the list must never stop the PBX."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+from supervisor.reload.configdir import ConfigDir
+from supervisor.security.policy import Ban
+
+log = logging.getLogger(__name__)
+
+VERSION = 1
+MAX_BYTES = 4 * 1024 * 1024
+
+
+class BanStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._dir = ConfigDir(path.parent)
+
+    def load(self, now: float, limit: int) -> list[Ban]:
+        try:
+            if self.path.stat().st_size > MAX_BYTES:
+                raise ValueError(f"larger than {MAX_BYTES} bytes")
+            data = json.loads(self.path.read_text())
+            entries = data["bans"] if isinstance(data, dict) else None
+            if not isinstance(entries, list):
+                raise ValueError("no list of bans")
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("ban list %s unreadable (%s): starting without bans", self.path, exc)
+            return []
+        bans = []
+        for entry in entries:
+            try:
+                ban = Ban(
+                    address=ipaddress.ip_address(entry["address"]),
+                    since=float(entry["since"]),
+                    until=float(entry["until"]),
+                    failures=int(entry["failures"]),
+                )
+            except (TypeError, ValueError, KeyError):
+                continue
+            if ban.until > now:
+                bans.append(ban)
+        # The latest bans are the ones worth keeping when the limit shrank.
+        return sorted(bans, key=lambda b: b.until)[-limit:]
+
+    def save(self, bans: Iterable[Ban]) -> None:
+        """Replace the file atomically; raises OSError (the caller logs and keeps running)."""
+        entries = [
+            {"address": str(b.address), "since": b.since, "until": b.until, "failures": b.failures}
+            for b in bans
+        ]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps({"version": VERSION, "bans": entries}, separators=(",", ":"))
+        self._dir.write({self.path.name: text + "\n"})

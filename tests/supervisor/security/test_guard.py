@@ -1,0 +1,180 @@
+"""The guard: events counted by kind, one ban at the threshold, ban lists applied, expiry,
+persistence across a restart, and a failed apply retried."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from supervisor.security.guard import SecurityGuard
+from supervisor.security.policy import PolicySettings
+from supervisor.security.store import BanStore
+
+SCANNER = "198.51.100.66"
+
+
+def event(name: str, source: str = SCANNER, account: str = "100") -> dict[str, str]:
+    return {
+        "Event": name,
+        "Service": "PJSIP",
+        "AccountID": account,
+        "RemoteAddress": f"IPV4/UDP/{source}/5060",
+    }
+
+
+@dataclass
+class FakeApplier:
+    """Stands in for Applier.refresh: records what the renderer would see at each apply."""
+
+    guard: SecurityGuard | None = None
+    seen: list[tuple[str, ...]] = field(default_factory=list)
+    fail: int = 0
+    applied: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def refresh(self) -> object:
+        assert self.guard is not None
+        self.seen.append(tuple(str(a) for a in self.guard.blocked()))
+        if self.fail:
+            self.fail -= 1
+            return type("R", (), {"outcome": "failed", "problems": ("reload refused",)})()
+        self.applied.set()
+        return type("R", (), {"outcome": "applied"})()
+
+
+@contextlib.asynccontextmanager
+async def running(guard: SecurityGuard, applier: FakeApplier) -> AsyncIterator[None]:
+    applier.guard = guard
+    task = asyncio.create_task(guard.run(apply=applier.refresh))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 2.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.01)
+
+
+def value(registry: CollectorRegistry, name: str, **labels: str) -> float:
+    return registry.get_sample_value(name, labels) or 0.0
+
+
+async def test_threshold_bans_once_logs_once_and_applies(caplog: pytest.LogCaptureFixture) -> None:
+    """Three failures ban the source: one log line, blocks_total 1, the ACL list applied with it."""
+    registry = CollectorRegistry()
+    guard = SecurityGuard(registry=registry, settings=PolicySettings(max_failures=3))
+    applier = FakeApplier()
+    caplog.set_level(logging.INFO, "supervisor.security")
+    async with running(guard, applier):
+        for name in ("InvalidAccountID", "ChallengeResponseFailed", "InvalidAccountID"):
+            guard.on_event(event(name))
+        for _ in range(5):  # more packets before Asterisk refuses them: no more log lines
+            guard.on_event(event("ChallengeResponseFailed"))
+        await until(lambda: (SCANNER,) in applier.seen)
+    assert value(registry, "asterisk_supervisor_blocks_total") == 1
+    assert value(registry, "asterisk_supervisor_blocked_sources") == 1
+    assert (
+        value(
+            registry,
+            "asterisk_supervisor_security_events_total",
+            event="ChallengeResponseFailed",
+            service="PJSIP",
+        )
+        == 6
+    )
+    assert value(registry, "asterisk_supervisor_block_latency_seconds_count") == 1
+    blocking = [r for r in caplog.records if "blocking" in r.getMessage()]
+    assert len(blocking) == 1
+    assert SCANNER in blocking[0].getMessage()
+    assert "accounts tried: 100" in blocking[0].getMessage()
+
+
+async def test_ban_expires_and_is_lifted_from_asterisk() -> None:
+    """After ban_time the source leaves the ACL (a second apply without it)."""
+    guard = SecurityGuard(
+        registry=CollectorRegistry(), settings=PolicySettings(max_failures=1, ban_time=0.3)
+    )
+    applier = FakeApplier()
+    async with running(guard, applier):
+        guard.on_event(event("InvalidPassword"))
+        await until(lambda: applier.seen[-1:] == [(SCANNER,)])
+        await until(lambda: applier.seen[-1:] == [()], timeout=3.0)
+    assert guard.blocked() == ()
+
+
+async def test_failed_apply_is_retried_and_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An apply that fails is retried until Asterisk runs the list; status says so meanwhile."""
+    monkeypatch.setattr("supervisor.security.guard.RETRY_S", 0.05)
+    registry = CollectorRegistry()
+    guard = SecurityGuard(registry=registry, settings=PolicySettings(max_failures=1))
+    applier = FakeApplier(fail=2)
+    async with running(guard, applier):
+        guard.on_event(event("InvalidAccountID"))
+        await until(lambda: len(applier.seen) >= 2)
+        assert "not yet live" in guard.checks()[0].detail
+        await applier.applied.wait()
+    assert value(registry, "asterisk_supervisor_block_apply_failures_total") == 2
+    assert "not yet live" not in guard.checks()[0].detail
+
+
+async def test_bans_survive_a_restart(tmp_path: Path) -> None:
+    """A new guard on the same store starts with the bans, and its first render has them."""
+    store = BanStore(tmp_path / "bans.json")
+    first = SecurityGuard(
+        registry=CollectorRegistry(), settings=PolicySettings(max_failures=1), store=store
+    )
+    applier = FakeApplier()
+    async with running(first, applier):
+        first.on_event(event("InvalidAccountID", source="2001:db8:bad::66"))
+        await applier.applied.wait()
+    second = SecurityGuard(registry=CollectorRegistry(), store=store)
+    assert second.blocked() == (ipaddress.ip_address("2001:db8:bad::66"),)
+
+
+async def test_exempt_sources_are_counted_not_banned() -> None:
+    """A trunk host's failures show in metrics and status but never ban it."""
+    registry = CollectorRegistry()
+    trunk = "2001:db8:5060::10"
+    guard = SecurityGuard(
+        registry=registry,
+        settings=PolicySettings(max_failures=1, exempt=(ipaddress.ip_network(f"{trunk}/128"),)),
+    )
+    guard.on_event(event("ChallengeResponseFailed", source=trunk))
+    assert guard.blocked() == ()
+    status = guard.status()
+    assert status["top_offenders"] == [
+        {
+            "address": trunk,
+            "failures": 1,
+            "first_seen": pytest.approx(status["top_offenders"][0]["first_seen"]),  # type: ignore[index]
+            "last_seen": pytest.approx(status["top_offenders"][0]["last_seen"]),  # type: ignore[index]
+            "accounts": ["100"],
+            "events": {"ChallengeResponseFailed": 1},
+            "blocked": False,
+        }
+    ]
+
+
+async def test_site_change_lifts_a_ban_now_allowed() -> None:
+    """configure() with the source in the allow-list lifts its ban and applies the list."""
+    guard = SecurityGuard(registry=CollectorRegistry(), settings=PolicySettings(max_failures=1))
+    applier = FakeApplier()
+    async with running(guard, applier):
+        guard.on_event(event("InvalidAccountID"))
+        await until(lambda: applier.seen[-1:] == [(SCANNER,)])
+        guard.configure(
+            PolicySettings(max_failures=1, exempt=(ipaddress.ip_network(f"{SCANNER}/32"),))
+        )
+        await until(lambda: applier.seen[-1:] == [()])

@@ -1,0 +1,127 @@
+"""The ban policy: threshold in a window, expiry, exemptions, bounds and eviction order."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from supervisor.security.policy import Ban, BanPolicy, PolicySettings
+
+
+def ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    return ipaddress.ip_address(text)
+
+
+SCANNER = ip("198.51.100.66")
+
+
+def policy(**changes: object) -> BanPolicy:
+    base: dict[str, object] = {"max_failures": 3, "window": 10.0, "ban_time": 60.0}
+    return BanPolicy(PolicySettings(**{**base, **changes}))  # type: ignore[arg-type]
+
+
+def test_nth_failure_within_window_bans() -> None:
+    """The max_failures-th failure within the window bans, for ban_time from then."""
+    p = policy()
+    assert p.failure(SCANNER, 0.0) is None
+    assert p.failure(SCANNER, 1.0) is None
+    ban = p.failure(SCANNER, 2.0)
+    assert ban == Ban(address=SCANNER, since=2.0, until=62.0, failures=3)
+    assert p.banned(SCANNER)
+    assert p.failure(SCANNER, 3.0) is None  # already banned: no second ban
+
+
+def test_failures_spread_wider_than_the_window_do_not_ban() -> None:
+    """Slow failures (each window holds fewer than max_failures) never ban."""
+    p = policy()
+    assert all(p.failure(SCANNER, t * 6.0) is None for t in range(20))
+    assert not p.banned(SCANNER)
+
+
+def test_bans_expire_at_their_time() -> None:
+    """expire() lifts exactly the bans whose time is up, and next_expiry names the earliest."""
+    p = policy(max_failures=1)
+    p.failure(SCANNER, 0.0)
+    other = ip("2001:db8:bad::1")
+    p.failure(other, 30.0)
+    assert p.next_expiry() == 60.0
+    assert p.expire(59.9) == []
+    assert [b.address for b in p.expire(60.0)] == [SCANNER]
+    assert p.bans == (Ban(address=other, since=30.0, until=90.0, failures=1),)
+    assert [b.address for b in p.expire(1000.0)] == [other]
+    assert p.next_expiry() is None
+
+
+def test_exempt_networks_are_never_banned() -> None:
+    """A source inside an exempt network (v4 or v6) is never banned, however often it fails."""
+    exempt = (ipaddress.ip_network("198.51.100.0/24"), ipaddress.ip_network("2001:db8:5060::/48"))
+    p = policy(max_failures=1, exempt=exempt)
+    for address in ("198.51.100.66", "2001:db8:5060::10"):
+        assert p.failure(ip(address), 0.0) is None
+    assert p.failure(ip("203.0.113.9"), 0.0) is not None
+
+
+def test_full_ban_list_replaces_the_ban_that_expires_first() -> None:
+    """At max_bans a new ban evicts the one expiring soonest; the list never grows past it."""
+    p = policy(max_failures=1, max_bans=3)
+    for i in range(10):
+        p.failure(ip(f"203.0.113.{i + 1}"), float(i))
+        assert len(p.bans) <= 3
+    assert {str(b.address) for b in p.bans} == {"203.0.113.8", "203.0.113.9", "203.0.113.10"}
+    assert p.evicted == 7
+
+
+def test_tracked_sources_are_bounded() -> None:
+    """Failure windows are kept for at most max_tracked sources (least recently active go)."""
+    p = policy(max_tracked=100)
+    for i in range(1000):
+        p.failure(ip(f"2001:db8:1::{i:x}"), float(i))
+    assert p.tracked() == 100
+
+
+def test_reconfigure_lifts_newly_exempt_and_disabled() -> None:
+    """A site change that allows a banned source, or turns blocking off, lifts its ban."""
+    p = policy(max_failures=1)
+    p.failure(SCANNER, 0.0)
+    p.failure(ip("203.0.113.5"), 0.0)
+    lifted = p.reconfigure(
+        PolicySettings(max_failures=1, exempt=(ipaddress.ip_network("198.51.100.66/32"),))
+    )
+    assert [b.address for b in lifted] == [SCANNER]
+    assert len(p.reconfigure(PolicySettings(block=False))) == 1
+    assert p.bans == ()
+
+
+def test_blocking_off_only_counts() -> None:
+    """With block false nothing is ever banned."""
+    p = policy(max_failures=1, block=False)
+    assert p.failure(SCANNER, 0.0) is None
+
+
+def test_restored_bans_keep_their_times_and_respect_exemptions() -> None:
+    """Bans handed in (from the store) are kept as they were, exempt ones dropped."""
+    bans = [
+        Ban(address=SCANNER, since=0.0, until=100.0, failures=5),
+        Ban(address=ip("2001:db8:5060::10"), since=0.0, until=100.0, failures=5),
+    ]
+    p = BanPolicy(PolicySettings(exempt=(ipaddress.ip_network("2001:db8:5060::/48"),)), bans)
+    assert p.bans == (bans[0],)
+
+
+def test_invalid_settings_are_refused() -> None:
+    """Zero thresholds or times are refused at construction."""
+    with pytest.raises(ValueError, match="at least 1"):
+        PolicySettings(max_failures=0)
+    with pytest.raises(ValueError, match="positive"):
+        PolicySettings(ban_time=0)
+
+
+def test_cost_stays_logarithmic_for_many_sources() -> None:
+    """100k failures from 5k sources with a 1,000-ban cap: bans, windows and heap stay bounded."""
+    p = policy(max_failures=2, max_bans=1000, max_tracked=6000)
+    for i in range(100_000):
+        p.failure(ip(f"2001:db8:2::{i % 5000:x}"), float(i) / 100_000)
+    assert len(p.bans) == 1000
+    assert p.tracked() <= 6000
+    assert len(p._heap) <= 2 * 1000 + 64 + 1

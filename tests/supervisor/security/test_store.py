@@ -1,0 +1,57 @@
+"""The persisted ban list: round trip, expiry and bounds on load, damaged files tolerated."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from supervisor.security.policy import Ban
+from supervisor.security.store import BanStore
+
+
+def ban(address: str, until: float) -> Ban:
+    return Ban(address=ipaddress.ip_address(address), since=0.0, until=until, failures=5)
+
+
+def test_round_trip_drops_expired(tmp_path: Path) -> None:
+    """Saved bans load back unchanged, except those expired by then."""
+    store = BanStore(tmp_path / "state" / "bans.json")
+    store.save([ban("198.51.100.66", 100.0), ban("2001:db8:bad::1", 10.0)])
+    assert store.load(now=50.0, limit=10) == [ban("198.51.100.66", 100.0)]
+    assert not stat.S_IMODE(store.path.stat().st_mode) & 0o007  # not world-readable
+    assert [p.name for p in store.path.parent.iterdir()] == ["bans.json"]  # no temp left
+
+
+def test_load_keeps_the_latest_within_limit(tmp_path: Path) -> None:
+    """A file with more bans than the limit keeps the ones expiring last."""
+    store = BanStore(tmp_path / "bans.json")
+    store.save([ban(f"203.0.113.{i}", 100.0 + i) for i in range(1, 11)])
+    assert [str(b.address) for b in store.load(now=0.0, limit=2)] == ["203.0.113.9", "203.0.113.10"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["", "{not json", "[]", '{"bans": 3}', '{"bans": [{"address": "nope"}, 7]}'],
+)
+def test_damaged_files_mean_no_bans(tmp_path: Path, content: str) -> None:
+    """A damaged or foreign file loads as no (or only the valid) bans, never an exception."""
+    path = tmp_path / "bans.json"
+    path.write_text(content)
+    assert BanStore(path).load(now=0.0, limit=10) == []
+
+
+def test_missing_file_is_no_bans(tmp_path: Path) -> None:
+    """No file yet: no bans."""
+    assert BanStore(tmp_path / "none.json").load(now=0.0, limit=10) == []
+
+
+def test_valid_entries_survive_beside_broken_ones(tmp_path: Path) -> None:
+    """One malformed entry does not lose the others."""
+    path = tmp_path / "bans.json"
+    good = {"address": "198.51.100.66", "since": 0, "until": 100, "failures": 5}
+    path.write_text(json.dumps({"version": 1, "bans": [{"address": "x"}, good]}))
+    assert BanStore(path).load(now=0.0, limit=10) == [ban("198.51.100.66", 100.0)]
