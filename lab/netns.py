@@ -7,6 +7,8 @@ Topology (documentation prefixes only; no link to the host's namespace or uplink
     router -- prov0 ~ eth0 -- provider (2001:db8:5060::10/128, IPv6 only)
       |  door0 ~ eth0
     doorbell (198.51.100.20/32, IPv4 only)
+      |  scan0 ~ eth0
+    scanner (2001:db8:bad::66/128, 198.51.100.66/32): a SIP scanner from another network
 
 Like a Calico pod, each host reaches the router through a default route to a link-local next hop
 (169.254.1.1, fe80::1) and holds a single /128 or /32; the router has one on-link host route per
@@ -35,10 +37,12 @@ POD_V6 = "2001:db8:e8b1::1:1"
 POD_V4 = "203.0.113.10"
 PROVIDER_V6 = "2001:db8:5060::10"
 DOORBELL_V4 = "198.51.100.20"
+SCANNER_V6 = "2001:db8:bad::66"
+SCANNER_V4 = "198.51.100.66"
 GATEWAY_V4 = "169.254.1.1"
 GATEWAY_V6 = "fe80::1"
 
-HOSTS = ("pod", "provider", "doorbell")
+HOSTS = ("pod", "provider", "doorbell", "scanner")
 ROUTER = "router"
 NETNS_DIR = Path("/run/netns")
 PREFIX_RE = re.compile(r"^asl(\d+)x(\d+)-")
@@ -178,6 +182,10 @@ class Lab:
         return self.ns("doorbell")
 
     @property
+    def scanner(self) -> str:
+        return self.ns("scanner")
+
+    @property
     def router(self) -> str:
         return self.ns(ROUTER)
 
@@ -214,7 +222,7 @@ class Lab:
             ROUTER, ["sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"]
         )
         # Router-side interface names: pod0, prov0, door0 (15-character limit, names per netns).
-        sides = {"pod": "pod0", "provider": "prov0", "doorbell": "door0"}
+        sides = {"pod": "pod0", "provider": "prov0", "doorbell": "door0", "scanner": "scan0"}
         for host, rif in sides.items():
             peer = self.ns(host)
             _ip("-n", r, "link", "add", rif, "type", "veth", "peer", "name", "eth0", "netns", peer)
@@ -236,6 +244,12 @@ class Lab:
         self.add_address("doorbell", f"{DOORBELL_V4}/32")
         self.default_routes("doorbell", v4=True, v6=False)
         _ip("-n", r, "route", "add", f"{DOORBELL_V4}/32", "dev", "door0")
+        # scanner: a host on another network, dual-stack, that guesses passwords.
+        self.add_address("scanner", f"{SCANNER_V6}/128")
+        self.add_address("scanner", f"{SCANNER_V4}/32")
+        self.default_routes("scanner", v4=True, v6=True)
+        _ip("-n", r, "-6", "route", "add", f"{SCANNER_V6}/128", "dev", "scan0")
+        _ip("-n", r, "route", "add", f"{SCANNER_V4}/32", "dev", "scan0")
 
     def add_address(self, host: str, cidr: str, dev: str = "eth0", nodad: bool = True) -> None:
         extra = ["nodad"] if nodad and ":" in cidr else []

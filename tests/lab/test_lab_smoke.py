@@ -29,6 +29,9 @@ def test_namespaces_route_only_among_lab_hosts(lab: Lab) -> None:
     assert (
         lab.run("provider", ["ping", "-c1", "-W1", netns.DOORBELL_V4], check=False).returncode != 0
     )
+    # The scanner reaches the pod over both families, like any host on the internet.
+    assert lab.run("scanner", ["ping", "-c1", "-W2", netns.POD_V4], check=False).returncode == 0
+    assert lab.run("scanner", ["ping", "-c1", "-W2", netns.POD_V6], check=False).returncode == 0
     # No route out of the lab: an address outside it is unreachable from the pod.
     assert lab.run("pod", ["ping", "-c1", "-W1", "203.0.113.99"], check=False).returncode != 0
 
@@ -36,7 +39,7 @@ def test_namespaces_route_only_among_lab_hosts(lab: Lab) -> None:
 def test_setup_is_idempotent(lab: Lab) -> None:
     """A second up() keeps the same namespaces working."""
     lab.up()
-    assert len(netns.namespaces_with_prefix(lab.prefix)) == 4
+    assert len(netns.namespaces_with_prefix(lab.prefix)) == len(netns.HOSTS) + 1
     assert lab.run("doorbell", ["ping", "-c1", "-W2", netns.POD_V4], check=False).returncode == 0
 
 
