@@ -10,6 +10,7 @@ from lab import netns, sipp
 from lab.asterisk import RunDir
 from lab.netns import Lab
 from lab.paths import SCENARIOS
+from lab.pki import Issued
 
 PHONES_V6 = "2001:db8:5060::21"
 RINGER_PORT = 5062
@@ -20,9 +21,14 @@ class Phones:
         self.lab, self.run = lab, run
         self.processes: list[sipp.Sipp] = []
 
-    def start_ringer(self) -> None:
+    def _address(self) -> None:
+        if PHONES_V6 in self.lab.run("provider", ["ip", "-6", "addr", "show"]).stdout:
+            return
         self.lab.add_address("provider", f"{PHONES_V6}/128")
         self.lab.run("router", ["ip", "-6", "route", "replace", f"{PHONES_V6}/128", "dev", "prov0"])
+
+    def start_ringer(self) -> None:
+        self._address()
         ringer = sipp.Sipp(
             self.lab,
             self.run,
@@ -74,3 +80,63 @@ class Phones:
     def stop(self) -> None:
         for process in self.processes:
             process.stop()
+
+
+def tls_phone(
+    lab: Lab,
+    run: RunDir,
+    username: str,
+    password: str,
+    extension: str,
+    cert: Issued,
+    *,
+    hold_ms: int,
+    port: int = 5061,
+    timeout_s: int = 60,
+    name: str = "tls-phone",
+) -> sipp.Sipp:
+    """A desk phone over TLS (sipp -t l1 with its own certificate): registers, calls
+    `extension`, holds the answered call for `hold_ms` and hangs up, all on one connection."""
+    Phones(lab, run)._address()
+    files = run.path("tls")
+    files.mkdir(exist_ok=True)
+    (files / f"{name}.crt").write_text(cert.cert_pem)
+    (files / f"{name}.key").write_text(cert.key_pem)
+    template = (SCENARIOS / "phone-tls-call.xml").read_text()
+    scenario = run.path("scenarios") / f"{name}.xml"
+    scenario.parent.mkdir(exist_ok=True)
+    scenario.write_text(template.replace("@EXTENSION@", extension))
+    return sipp.Sipp(
+        lab,
+        run,
+        "provider",
+        [
+            f"[{netns.POD_V6}]:{port}",
+            "-sf",
+            run.inside(scenario),
+            "-t",
+            "l1",
+            "-tls_cert",
+            run.inside(files / f"{name}.crt"),
+            "-tls_key",
+            run.inside(files / f"{name}.key"),
+            "-s",
+            username,
+            "-au",
+            username,
+            "-ap",
+            password,
+            "-i",
+            PHONES_V6,
+            "-p",
+            "0",
+            "-m",
+            "1",
+            "-d",
+            str(hold_ms),
+            "-timeout",
+            f"{timeout_s}s",
+            "-timeout_error",
+        ],
+        name=name,
+    ).start()

@@ -92,6 +92,7 @@ class LabPbx:
         *,
         ami: Any = None,
         on_restart_required: Callable[[tuple[str, ...]], None] | None = None,
+        on_applied: Callable[[Any], None] | None = None,
     ) -> Applier:
         if ami is None:
             assert self.client is not None
@@ -107,6 +108,7 @@ class LabPbx:
             metrics=ReloadMetrics(registry or CollectorRegistry()),
             restart_check=sites.restart_check,
             on_restart_required=on_restart_required,
+            on_applied=on_applied,
             module_map=sites.MODULES,
             max_file_bytes=64 * 1024,
         )
