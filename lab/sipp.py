@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
 
-from lab import proc
+from lab import audio, proc
 from lab.asterisk import RunDir
 from lab.netns import Lab
 from lab.paths import SCENARIOS
@@ -18,17 +18,23 @@ from lab.paths import SCENARIOS
 QUOTES = {'"': "&quot;", "'": "&apos;"}
 
 
+#: Seconds of tone in audio.pcap, which the *_audio scenarios play: longer than any lab call (sipp
+#: stops a play when its call ends).
+AUDIO_SECONDS = 60
+
+
 def install_scenarios(run: RunDir) -> Path:
-    """Copy the lab's scenarios where the chrooted sipp can read them."""
+    """Copy the lab's scenarios, and the audio they play, where the chrooted sipp can read them."""
     target = run.path("scenarios")
     target.mkdir(exist_ok=True)
-    for xml in SCENARIOS.glob("*.xml"):
-        dest = target / xml.name
-        content = xml.read_bytes()
+    files = {xml.name: xml.read_bytes() for xml in SCENARIOS.glob("*.xml")}
+    files["audio.pcap"] = audio.tone_pcap_cached(AUDIO_SECONDS)
+    for name, content in files.items():
+        dest = target / name
         if dest.exists() and dest.read_bytes() == content:
             continue
         # Atomic: a sipp starting meanwhile must never read a half-written scenario.
-        tmp = dest.with_name(f".{xml.name}.{os.getpid()}.{threading.get_ident()}")
+        tmp = dest.with_name(f".{name}.{os.getpid()}.{threading.get_ident()}")
         tmp.write_bytes(content)
         tmp.replace(dest)
     return target

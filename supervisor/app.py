@@ -29,10 +29,12 @@ from supervisor.addresses.model import ExpectedAddress
 from supervisor.addresses.monitor import AddressesNotUsable, AddressMonitor
 from supervisor.ami.checks import ami_checks
 from supervisor.ami.client import AmiClient, AmiSettings
+from supervisor.ami.quality import CallQuality
 from supervisor.ami.state import AsteriskState
 from supervisor.ami.types import AmiError
 from supervisor.health import add_health_routes
 from supervisor.metrics.asterisk import AsteriskCollector
+from supervisor.metrics.quality import QualityCollector
 from supervisor.process.asterisk import AsteriskProcess, AsteriskSupervisor, CrashLoop
 from supervisor.process.console import run_command
 from supervisor.process.drain import drain
@@ -120,6 +122,9 @@ class Supervisor:
             run_user=settings.asterisk_user,
         )
         self.state = AsteriskState()
+        # Call quality: RTPAUDIOQOS VarSet events + the state's ended calls (direction, trunk).
+        self.quality = CallQuality(trunks=lambda: self.state.trunks.values())
+        self.state.call_observers.append(self.quality.call_ended)
         self.ami = AmiClient(
             settings=AmiSettings(
                 username=self.context.ami_username, secret=ami_secret, port=settings.ami_port
@@ -135,6 +140,8 @@ class Supervisor:
         )
         for name in security_events.SUBSCRIBED:
             self.ami.subscribe(name, self.security.on_event)
+        self.ami.subscribe("VarSet", self.quality.varset)
+        QualityCollector.register(self.registry, self.quality)
         self.applier = Applier(
             config_mounts=settings.config_dirs,
             secret_mounts=settings.secret_dirs,
@@ -180,6 +187,7 @@ class Supervisor:
         self.board.add(self._checks)
         self.board.add(self.security.checks)
         self.board.add_section("security", self.security.status)
+        self.board.add_section("call_quality", self.quality.status)
 
     def _site_applied(self, loaded: LoadedSite) -> None:
         # Call direction and the trunk label follow the live site's trunks; the ban policy

@@ -153,6 +153,22 @@ class Call:
     lost: bool = False  # its end was not seen: Asterisk no longer had it at a re-sync
 
 
+@dataclass(frozen=True, slots=True)
+class EndedCall:
+    """What call observers (supervisor.ami.quality) learn when a call's last channel is gone."""
+
+    linkedid: str
+    direction: str
+    trunk: str
+    answered_at: float | None
+    ended_at: float
+    end_seen: bool  # False: it ended while we were not watching (ended_at is the re-sync time)
+    partial: bool  # started or answered while we were not watching
+
+
+CallObserver = Callable[[EndedCall], None]
+
+
 def pjsip_endpoint(channel: str) -> str | None:
     """`PJSIP/<endpoint>-<8 hex>` -> endpoint; other technologies (Local, ...) -> None."""
     if not channel.startswith("PJSIP/"):
@@ -187,8 +203,15 @@ class AsteriskState:
     registration and endpoint names in Asterisk's config, and from fixed vocabularies.
     """
 
-    def __init__(self, *, trunks: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        trunks: Mapping[str, str] | None = None,
+        call_observers: Iterable[CallObserver] = (),
+    ) -> None:
         self.trunks: dict[str, str] = dict(trunks or {})
+        #: Told about every ended call once, after it is counted (e.g. call quality).
+        self.call_observers: list[CallObserver] = list(call_observers)
         # AMI connection
         self.ami_connected = False
         self.synced = False
@@ -534,6 +557,12 @@ class AsteriskState:
             self.answer_delay.observe(call.answered_at - call.start)
             if end_seen:
                 self.duration.observe(now - call.answered_at)
+        if self.call_observers:
+            ended = EndedCall(
+                linkedid, direction, trunk, call.answered_at, now, end_seen, call.partial
+            )
+            for observer in self.call_observers:
+                observer(ended)
 
     def _direction(self, call: Call) -> tuple[str, str]:
         if call.origin is not None and call.origin in self.trunks:

@@ -2,11 +2,13 @@
 
 The renderer writes the supervisor's `[user]` section from these constants:
 
-    read = system,call,security   (READ_CLASSES)
+    read = system,call,security,dialplan   (READ_CLASSES)
     write = system,reporting      (WRITE_CLASSES)
     eventfilter(action(include),name(FullyBooted)) =
     eventfilter(action(include),name(Registry)) =
     ...                           (one line per name in EVENTS)
+    eventfilter(action(include),name(VarSet),header(Variable),method(exact)) = RTPAUDIOQOS
+                                  (one line per entry of HEADER_EVENTS)
 
 Facts checked on the lab's Asterisk 22.10 (`manager show command X`, and by trying):
 
@@ -25,8 +27,13 @@ Facts checked on the lab's Asterisk 22.10 (`manager show command X`, and by tryi
   present, every other event is dropped. Filters apply to events only: action responses and their
   list items (CoreShowChannel, ContactList, ...) still arrive. Every name in EVENTS was seen
   arriving through the filters (tests/supervisor/ami/test_ami_lab.py and the bench capture).
+- `VarSet` is class `dialplan`. With the header form `eventfilter(action(include),name(VarSet),
+  header(Variable),method(exact)) = RTPAUDIOQOS` only the VarSet of that one variable passes:
+  chan_pjsip sets it once per channel with RTP, when the channel's session ends, with the
+  channel's RTP counters (supervisor/ami/quality.py). Every other VarSet (about 6 per call) and
+  every other `dialplan` event (Newexten, ...) stays filtered out.
 - Effect (bench/reports/ami.md): about 60 AMI events per call for a `read = all` user without
-  filters, 8 for this user.
+  filters, 8 for this user, plus one RTPAUDIOQOS VarSet per answered PJSIP leg.
 - PJSIPShowContacts lists registered contacts only ("No Contacts found" with static ones), so the
   client reads static contacts' status with PJSIPShowEndpoint (ContactStatusDetail).
 """
@@ -38,8 +45,9 @@ from typing import Final
 from supervisor.security import events as security_events
 
 #: Event classes for `read =`: `security` carries Asterisk's security events (failed logins,
-#: unknown accounts, ACL refusals) for supervisor.security.
-READ_CLASSES: Final[tuple[str, ...]] = ("system", "call", "security")
+#: unknown accounts, ACL refusals) for supervisor.security; `dialplan` carries VarSet, of which
+#: only RTPAUDIOQOS passes the filters (HEADER_EVENTS).
+READ_CLASSES: Final[tuple[str, ...]] = ("system", "call", "security", "dialplan")
 
 #: Action classes for `write =`: `system` grants every action in ACTIONS but ShowDialPlan, which
 #: needs `config` or `reporting` (read-only queries); nothing broader (no `command`, no
@@ -86,4 +94,11 @@ EVENTS: Final[tuple[str, ...]] = (
     "BridgeDestroy",
     # Security (class security): counted, and failures feed the ban policy.
     *security_events.SUBSCRIBED,
+)
+
+#: Events the supervisor consumes only when one header has one exact value:
+#: `eventfilter(action(include),name(EVENT),header(HEADER),method(exact)) = VALUE` each.
+HEADER_EVENTS: Final[tuple[tuple[str, str, str], ...]] = (
+    # Call quality: one channel's RTP statistics at its end (supervisor/ami/quality.py).
+    ("VarSet", "Variable", "RTPAUDIOQOS"),
 )

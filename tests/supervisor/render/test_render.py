@@ -76,8 +76,14 @@ def test_manager_listens_on_loopback_with_subscription_classes() -> None:
     user = find(manager, "supervisor")
     assert user.get("read") == ",".join(subscription.READ_CLASSES)
     assert user.get("write") == ",".join(subscription.WRITE_CLASSES)
-    filters = [k for k, _ in user.options if k.startswith("eventfilter")]
-    assert filters == [f"eventfilter(action(include),name({e}))" for e in subscription.EVENTS]
+    filters = [(k, v) for k, v in user.options if k.startswith("eventfilter")]
+    assert filters == [
+        *((f"eventfilter(action(include),name({e}))", "") for e in subscription.EVENTS),
+        *(
+            (f"eventfilter(action(include),name({e}),header({h}),method(exact))", v)
+            for e, h, v in subscription.HEADER_EVENTS
+        ),
+    ]
 
 
 def test_transports_bind_to_the_site_addresses() -> None:

@@ -1,0 +1,117 @@
+"""Audio for lab calls: a G.711 mu-law (PCMU) tone as RTP packets in a pcap file, written here in
+code so that the repo carries no binary blobs.
+
+sipp's `play_pcap_audio` sends each captured UDP payload with the capture's timing, rewriting only
+ports and addresses: one RTP packet of 160 samples (20 ms at 8 kHz) every 20 ms, sequence numbers
+and timestamps consecutive, is exactly what a phone sends for G.711 without silence suppression.
+
+    path = write_tone_pcap(run.path("audio") / "tone.pcap", seconds=10)
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import struct
+from pathlib import Path
+
+RATE = 8000
+PTIME_MS = 20
+SAMPLES_PER_PACKET = RATE * PTIME_MS // 1000
+PACKETS_PER_SECOND = 1000 // PTIME_MS
+PAYLOAD_PCMU = 0
+#: The pcap's own addresses and ports are placeholders: sipp replaces them with the call's.
+_SRC, _DST = bytes([198, 51, 100, 1]), bytes([198, 51, 100, 2])
+_SPORT, _DPORT = 6000, 6000
+
+_BIAS = 0x21
+_CLIP = 8159
+_SEGMENT_ENDS = (0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF, 0x1FFF)
+
+
+def mulaw(sample: int) -> int:
+    """One 16-bit linear sample -> one G.711 mu-law byte (the reference 14-bit encoder)."""
+    value = sample >> 2
+    if value < 0:
+        value, mask = -value, 0x7F
+    else:
+        mask = 0xFF
+    value = min(value, _CLIP) + _BIAS
+    segment = next((i for i, end in enumerate(_SEGMENT_ENDS) if value <= end), 8)
+    if segment >= 8:
+        return 0x7F ^ mask
+    return ((segment << 4) | ((value >> (segment + 1)) & 0x0F)) ^ mask
+
+
+def tone_payloads(seconds: float, hz: int = 440, amplitude: int = 8000) -> list[bytes]:
+    """PCMU payloads of a sine tone, one per 20 ms. An integer frequency repeats every second,
+    so one second is encoded and reused."""
+    second = bytes(
+        mulaw(round(amplitude * math.sin(2 * math.pi * hz * i / RATE))) for i in range(RATE)
+    )
+    count = round(seconds * PACKETS_PER_SECOND)
+    return [second[(n * SAMPLES_PER_PACKET) % RATE :][:SAMPLES_PER_PACKET] for n in range(count)]
+
+
+def rtp_packet(seq: int, timestamp: int, ssrc: int, payload: bytes, *, marker: bool) -> bytes:
+    header = struct.pack(
+        "!BBHII",
+        0x80,  # version 2, no padding, no extension, no CSRC
+        (0x80 if marker else 0) | PAYLOAD_PCMU,
+        seq & 0xFFFF,
+        timestamp & 0xFFFFFFFF,
+        ssrc,
+    )
+    return header + payload
+
+
+def _checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def _frame(rtp: bytes) -> bytes:
+    """Ethernet + IPv4 + UDP around one RTP packet."""
+    udp_len = 8 + len(rtp)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + udp_len, 0, 0x4000, 64, 17, 0, _SRC, _DST)
+    ip = ip[:10] + struct.pack("!H", _checksum(ip)) + ip[12:]
+    udp = struct.pack("!HHHH", _SPORT, _DPORT, udp_len, 0)
+    pseudo = _SRC + _DST + struct.pack("!BBH", 0, 17, udp_len)
+    udp = udp[:6] + struct.pack("!H", _checksum(pseudo + udp + rtp) or 0xFFFF)
+    ether = b"\x02\x00\x00\x00\x00\x02" + b"\x02\x00\x00\x00\x00\x01" + b"\x08\x00"
+    return ether + ip + udp + rtp
+
+
+def tone_pcap(seconds: float, *, ssrc: int = 0x5EED0001, hz: int = 440) -> bytes:
+    """A pcap (Ethernet, microsecond timestamps) of `seconds` of PCMU tone as RTP."""
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
+    for n, payload in enumerate(tone_payloads(seconds, hz)):
+        frame = _frame(rtp_packet(n, n * SAMPLES_PER_PACKET, ssrc, payload, marker=n == 0))
+        usec = n * PTIME_MS * 1000
+        out.append(
+            struct.pack("<IIII", usec // 1_000_000, usec % 1_000_000, len(frame), len(frame))
+        )
+        out.append(frame)
+    return b"".join(out)
+
+
+@functools.cache
+def tone_pcap_cached(seconds: float) -> bytes:
+    """The default tone, built once per process (about 0.1 s per 10 s of audio)."""
+    return tone_pcap(seconds)
+
+
+def write_tone_pcap(path: Path, seconds: float, *, ssrc: int = 0x5EED0001, hz: int = 440) -> Path:
+    """Write the tone pcap (atomically: sipps may be reading an older one) and return its path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = tone_pcap(seconds, ssrc=ssrc, hz=hz)
+    if path.exists() and path.read_bytes() == data:
+        return path
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return path
