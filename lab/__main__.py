@@ -6,8 +6,10 @@
 The demo brings up the lab network, a sipp registrar playing the VoIP provider, the supervisor as
 the pod's entrypoint (in the pod namespace, with examples/home as its ConfigMap and Secret, mounted
 the way kubelet mounts them), two desk phones that register and answer, and places a doorbell call
-every few seconds. /status and /metrics are forwarded to the host's loopback, as `kubectl
-port-forward` would. Ctrl-C (or --calls N) tears everything down.
+every few seconds. Calls carry audio both ways (a PCMU tone, lab/audio.py), and each call's line
+and the summary report the received packet loss and one-way audio the supervisor measured.
+/status and /metrics are forwarded to the host's loopback, as `kubectl port-forward` would.
+Ctrl-C (or --calls N) tears everything down.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from lab import netns, sipp
@@ -96,6 +99,7 @@ def demo(args: argparse.Namespace) -> int:
         placed = 0
         while not stop.is_set() and (args.calls == 0 or placed < args.calls):
             placed += 1
+            before = Audio.read(sup)
             call = sipp.call(
                 lab,
                 run,
@@ -103,9 +107,11 @@ def demo(args: argparse.Namespace) -> int:
                 netns.DOORBELL_V4,
                 f"{netns.POD_V4}:5060",
                 "100",
-                hold_ms=2000,
+                hold_ms=4000,  # talk long enough for one-way detection (3 s)
                 name=f"doorbell-{placed}",
                 timeout_s=30,
+                scenario="uac_audio.xml",
+                extra=["-mp", "6000"],
             )
             code = call.wait(40)
             answered = (
@@ -115,9 +121,10 @@ def demo(args: argparse.Namespace) -> int:
                 )
                 or 0
             )
+            audio = Audio.settled(sup, before)
             say(
-                f"doorbell call {placed}: {'answered' if code == 0 else 'FAILED'} "
-                f"(calls answered so far: {answered:.0f})"
+                f"doorbell call {placed}: {'answered' if code == 0 else 'FAILED'}, "
+                f"{audio.describe()} (calls answered so far: {answered:.0f})"
             )
             if placed == 1 and code == 0:
                 say(
@@ -133,9 +140,11 @@ def demo(args: argparse.Namespace) -> int:
             sup.metric("asterisk_supervisor_calls_total", {"outcome": o}) or 0
             for o in ("answered", "busy", "no_answer", "cancelled", "failed")
         )
+        audio = Audio.read(sup)
         say(
             f"summary: {placed} doorbell calls placed, {total:.0f} calls counted by the "
-            "supervisor's metrics"
+            f"supervisor's metrics; audio: {audio.calls:.0f} calls with RTP statistics, mean "
+            f"received loss {audio.mean_loss * 100:.1f} %, {audio.one_way:.0f} one-way"
         )
         return 0
     finally:
@@ -148,6 +157,52 @@ def demo(args: argparse.Namespace) -> int:
         lab.down()
         left = netns.namespaces_with_prefix(lab.prefix)
         say("torn down" if not left else f"teardown left namespaces: {left}")
+
+
+@dataclass(frozen=True)
+class Audio:
+    """The supervisor's call-quality counters for internal calls (the doorbell's), summed."""
+
+    calls: float  # answered calls with loss statistics
+    loss_sum: float
+    one_way: float
+
+    @classmethod
+    def read(cls, sup: SupervisorRun) -> Audio:
+        def value(name: str) -> float:
+            return sup.metric(name, {"direction": "internal", "trunk": ""}) or 0.0
+
+        return cls(
+            value("asterisk_supervisor_call_packet_loss_ratio_count"),
+            value("asterisk_supervisor_call_packet_loss_ratio_sum"),
+            value("asterisk_supervisor_calls_one_way_media_total"),
+        )
+
+    @classmethod
+    def settled(cls, sup: SupervisorRun, before: Audio) -> Audio:
+        """The change since `before`, once the call's statistics arrived (or 5 s passed)."""
+        deadline = time.monotonic() + 5
+        while True:
+            now = cls.read(sup)
+            changed = now.calls > before.calls or now.one_way > before.one_way
+            if changed or time.monotonic() > deadline:
+                return cls(
+                    now.calls - before.calls,
+                    now.loss_sum - before.loss_sum,
+                    now.one_way - before.one_way,
+                )
+            time.sleep(0.2)
+
+    @property
+    def mean_loss(self) -> float:
+        return self.loss_sum / self.calls if self.calls else 0.0
+
+    def describe(self) -> str:
+        if self.one_way:
+            return "ONE-WAY audio (see /status)"
+        if not self.calls:
+            return "no RTP statistics"
+        return f"audio both ways, received loss {self.mean_loss * 100:.1f} %"
 
 
 def swap(args: argparse.Namespace) -> int:

@@ -1,6 +1,7 @@
 """Desk phones for the lab: sipp registers each phone's account with the PBX (digest auth) and a
-sipp UAS plays their ringer (answers INVITEs and qualify OPTIONS). They live on a second address
-of the provider namespace, so the phones are reached over IPv6 like the trunk."""
+sipp UAS plays their ringer (answers INVITEs and talks: RTP both ways; answers qualify OPTIONS).
+They live on a second address of the provider namespace, so the phones are reached over IPv6 like
+the trunk."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from lab.pki import Issued
 
 PHONES_V6 = "2001:db8:5060::21"
 RINGER_PORT = 5062
+RINGER_MEDIA_PORT = 16000  # the ringer sends its RTP from here (unique in the provider namespace)
 
 
 class Phones:
@@ -29,13 +31,13 @@ class Phones:
 
     def start_ringer(self) -> None:
         self._address()
-        ringer = sipp.Sipp(
-            self.lab,
-            self.run,
-            "provider",
-            ["-sn", "uas", "-i", PHONES_V6, "-p", str(RINGER_PORT), "-aa", "-m", "1000000"],
-            name="ringer",
-        ).start()
+        # Answers after 0.3 s and talks (a PCMU tone) until the caller hangs up; -aa answers
+        # qualify OPTIONS.
+        ringer = sipp.Sipp(self.lab, self.run, "provider", [], name="ringer")
+        ringer.args = ["-sf", ringer.scenario("uas_answer_audio.xml"), "-i", PHONES_V6]
+        ringer.args += ["-p", str(RINGER_PORT), "-mp", str(RINGER_MEDIA_PORT), "-aa"]
+        ringer.args += ["-d", "300", "-m", "1000000"]
+        ringer.start()
         self.processes.append(ringer)
 
     def register(self, accounts: Mapping[str, str], timeout_s: int = 15) -> None:

@@ -17,7 +17,8 @@ pytestmark = pytest.mark.lab
 
 
 def test_demo_places_three_answered_calls_and_tears_down(rootfs: Path) -> None:
-    """`python -m lab --calls 3`: trunk registered, 3 calls counted, no namespace or mount left."""
+    """`python -m lab --calls 3`: trunk registered, 3 calls counted with audio both ways (no
+    loss, no one-way), no namespace or mount left."""
     done = subprocess.run(
         [sys.executable, "-m", "lab", "--calls", "3", "--interval", "1", "--port", "0"],
         cwd=REPO,
@@ -29,7 +30,10 @@ def test_demo_places_three_answered_calls_and_tears_down(rootfs: Path) -> None:
     assert done.returncode == 0, out
     assert "trunk 'provider' registered" in out
     assert re.search(r"summary: 3 doorbell calls placed, 3 calls counted", out), out
-    assert "doorbell call 3: answered" in out
+    assert "doorbell call 3: answered, audio both ways" in out
+    assert re.search(
+        r"audio: 3 calls with RTP statistics, mean received loss 0\.\d %, 0 one-way", out
+    )
     prefix = re.search(r"lab prefix (\S+)", out)
     assert prefix is not None
     assert "demo: torn down" in out
