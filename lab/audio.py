@@ -115,3 +115,54 @@ def write_tone_pcap(path: Path, seconds: float, *, ssrc: int = 0x5EED0001, hz: i
     tmp.write_bytes(data)
     tmp.replace(path)
     return path
+
+
+PAYLOAD_EVENT = 101  # the telephone-event payload type the lab's DTMF scenarios offer
+DTMF_EVENTS = {**{str(d): d for d in range(10)}, "*": 10, "#": 11}
+
+
+def dtmf_pcap(plan: list[tuple[float, str]], *, press_ms: int = 160, gap_ms: int = 240) -> bytes:
+    """RFC 4733 telephone-events as an RTP pcap: for each (pause in seconds, digits) of `plan`,
+    silence then the digits, each held `press_ms` with `gap_ms` between them.
+
+    One stream for the whole plan: each press has its own RTP timestamp and sequence numbers, so
+    a digit repeated (a PIN like 1111, a menu key after a PIN containing it) is a new event, which
+    replaying one fixed per-digit capture (sipp's dtmf_2833_N.pcap) is not: Asterisk drops it as
+    a duplicate of the event it already saw (measured)."""
+    frames: list[tuple[int, bytes]] = []  # (time in us, RTP packet)
+    ssrc = 0x5EED0101
+    seq = 0
+    now_ms = 0
+    for pause, digits in plan:
+        now_ms += int(pause * 1000)
+        for digit in digits:
+            event = DTMF_EVENTS[digit]
+            stamp = now_ms * RATE // 1000
+            steps = max(1, press_ms // PTIME_MS)
+            for step in range(steps):
+                head = struct.pack(
+                    "!BBHII", 0x80, (0x80 if step == 0 else 0) | PAYLOAD_EVENT, seq, stamp, ssrc
+                )
+                body = struct.pack("!BBH", event, 10, (step + 1) * SAMPLES_PER_PACKET)
+                frames.append(((now_ms + step * PTIME_MS) * 1000, head + body))
+                seq += 1
+            end_ms = now_ms + steps * PTIME_MS
+            head = struct.pack("!BBHII", 0x80, PAYLOAD_EVENT, seq, stamp, ssrc)
+            body = struct.pack("!BBH", event, 0x80 | 10, steps * SAMPLES_PER_PACKET)
+            seq += 1
+            frames += [(end_ms * 1000, head + body)] * 3  # the end, sent three times (RFC 4733)
+            now_ms = end_ms + gap_ms
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
+    for usec, packet in frames:
+        frame = _frame(packet)
+        out.append(
+            struct.pack("<IIII", usec // 1_000_000, usec % 1_000_000, len(frame), len(frame))
+        )
+        out.append(frame)
+    return b"".join(out)
+
+
+def plan_seconds(plan: list[tuple[float, str]], *, press_ms: int = 160, gap_ms: int = 240) -> float:
+    """How long `dtmf_pcap(plan)` plays."""
+    presses = sum(len(digits) for _, digits in plan)
+    return sum(pause for pause, _ in plan) + presses * (press_ms + PTIME_MS + gap_ms) / 1000

@@ -50,6 +50,7 @@ from supervisor.site.changes import restart_required
 from supervisor.site.errors import SiteInvalid
 from supervisor.site.load import LoadedSite, load_site, load_site_dirs
 from supervisor.status import Check, Heartbeat, StatusBoard
+from supervisor.storage import PersistenceError, RunUser, check_persistent
 
 log = logging.getLogger("supervisor")
 
@@ -311,6 +312,8 @@ class Supervisor:
             raise StartupFailure(str(exc)) from None
         if settings.mode is Mode.SIDECAR:
             await self._sidecar_manager_reload()
+        else:
+            self._check_persistent()
         self.monitor = AddressMonitor(
             expected=expected,
             trunks=trunks,
@@ -361,6 +364,16 @@ class Supervisor:
             return
         if status == 0:
             log.info("the running Asterisk reloaded its manager config (this boot's AMI secret)")
+
+    def _check_persistent(self) -> None:
+        """Refuse to start an Asterisk that would lose voicemail and astdb (storage.py)."""
+        paths = self.settings.asterisk
+        user = self.settings.asterisk_user
+        try:
+            run_user = RunUser.current() if user is None else RunUser.from_root(paths.root, user)
+            check_persistent([(paths.host(p), str(p)) for p in paths.persistent], run_user)
+        except PersistenceError as exc:
+            raise StartupFailure(str(exc)) from None
 
     async def _wait_addresses(self) -> None:
         """Gate: every required address usable (present, not tentative, bindable)."""

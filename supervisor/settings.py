@@ -33,6 +33,12 @@ class AsteriskPaths:
     lib: PurePosixPath = PurePosixPath("/var/lib/asterisk")
     db: PurePosixPath = PurePosixPath("/var/lib/asterisk")
 
+    @property
+    def persistent(self) -> tuple[PurePosixPath, ...]:
+        """What must survive a pod restart: the spool (voicemail, recordings) and astdb (phone
+        registrations, per-phone settings); the Deployment mounts a PersistentVolumeClaim."""
+        return tuple(dict.fromkeys((self.spool, self.db)))
+
     def host(self, path: PurePosixPath) -> Path:
         """Where a path Asterisk sees is on our side of the (optional) chroot."""
         return self.root / path.relative_to("/")
