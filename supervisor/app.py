@@ -35,12 +35,14 @@ from supervisor.ami.types import AmiError
 from supervisor.health import add_health_routes
 from supervisor.metrics.asterisk import AsteriskCollector
 from supervisor.metrics.quality import QualityCollector
+from supervisor.metrics.voicemail import MailboxCounts, MailboxPoller, VoicemailCollector
 from supervisor.process.asterisk import AsteriskProcess, AsteriskSupervisor, CrashLoop
 from supervisor.process.console import run_command
 from supervisor.process.drain import drain
 from supervisor.process.reaper import Reaper, become_subreaper
 from supervisor.reload import Applier, ConfigDir, Reloader, ReloadMetrics, StartupError
 from supervisor.render import MODULE_OF_FILE, Directories, RenderContext, render
+from supervisor.render.voicemail import mailbox
 from supervisor.security import events as security_events
 from supervisor.security.fromsite import policy_settings
 from supervisor.security.guard import SecurityGuard
@@ -143,6 +145,11 @@ class Supervisor:
             self.ami.subscribe(name, self.security.on_event)
         self.ami.subscribe("VarSet", self.quality.varset)
         QualityCollector.register(self.registry, self.quality)
+        self.mailboxes = MailboxCounts()
+        VoicemailCollector.register(self.registry, self.mailboxes)
+        self.mailbox_poller = MailboxPoller(ami=self.ami, counts=self.mailboxes, booted=self.booted)
+        for event in ("FullyBooted", "Reload", "MessageWaiting"):
+            self.ami.subscribe(event, self.mailbox_poller.hint)
         self.applier = Applier(
             config_mounts=settings.config_dirs,
             secret_mounts=settings.secret_dirs,
@@ -195,6 +202,11 @@ class Supervisor:
         # (thresholds, never-blocked sources) follows its `security` section.
         self.state.set_trunks({n: n for n in loaded.site.trunks})
         self.security.configure(policy_settings(loaded.site))
+        # The voicemail metrics follow its boxes.
+        self.mailboxes.set_boxes(
+            {name: mailbox(number) for name, number in loaded.site.mailboxes().items()}
+        )
+        self.mailbox_poller.hint()
 
     # -- status --------------------------------------------------------------------------------
 
@@ -350,6 +362,7 @@ class Supervisor:
             guard("security", self.security.run(apply=self.applier.refresh, ready=self.booted)),
             name="security",
         )
+        tg.create_task(guard("voicemail", self.mailbox_poller.run()), name="voicemail")
         while True:
             await self._track_boot()
 
@@ -417,6 +430,7 @@ class Supervisor:
     def _asterisk_exited(self, _code: int) -> None:
         self.up.set(0)
         self.booted.clear()
+        self.mailbox_poller.hint()  # its counts are unknown until Asterisk is back
         self.ami.close()  # the session is dead; reconnect to the next Asterisk without waiting
 
     # -- restarts for changes Asterisk cannot reload --------------------------------------------

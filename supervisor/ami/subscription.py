@@ -17,8 +17,9 @@ Facts checked on the lab's Asterisk 22.10 (`manager show command X`, and by tryi
   CoreShowChannels, CoreStatus, CoreSettings `system,reporting`; PJSIPShowEndpoints,
   PJSIPShowEndpoint, PJSIPShowContacts, PJSIPShowAors, ModuleCheck, ModuleLoad `system`; Hangup
   `system,call`; Command `command` (not granted: it is a shell into the CLI and nobody needs it);
-  Ping, Events, Logoff none; ShowDialPlan `config,reporting`. So `write = system,reporting`
-  covers every action in ACTIONS (reporting only for the reload's dialplan read-back).
+  Ping, Events, Logoff none; ShowDialPlan `config,reporting`; VoicemailUsersList
+  `call,reporting`. So `write = system,reporting` covers every action in ACTIONS (reporting only
+  for the read-backs of the dialplan and of the voicemail boxes).
 - Events: FullyBooted, Shutdown, Reload, Registry and ContactStatus are class `system`; channel and
   bridge events are class `call`. The supervisor needs neither `cdr` (call outcomes come from
   channel and dial events) nor `reporting`/`dtmf`/`agent`/... events.
@@ -73,6 +74,7 @@ ACTIONS: Final[tuple[str, ...]] = (
     "BridgeList",
     "Hangup",
     "ShowDialPlan",
+    "VoicemailUsersList",
 )
 
 #: The events the supervisor consumes: one `eventfilter(action(include),name(...)) =` each.
@@ -94,6 +96,8 @@ EVENTS: Final[tuple[str, ...]] = (
     "BridgeDestroy",
     # Security (class security): counted, and failures feed the ban policy.
     *security_events.SUBSCRIBED,
+    # A voicemail box's counts changed (class call): re-read them (metrics/voicemail.py).
+    "MessageWaiting",
 )
 
 #: Events the supervisor consumes only when one header has one exact value:

@@ -2,7 +2,8 @@
 
 A `Reload` of res_pjsip answers Success even for a broken file (the old object is kept, or a new
 one is simply missing), so success is decided only by reading the objects back: endpoints, auths,
-AORs and outbound registrations with their key fields, and the dialplan pbx_config loaded.
+AORs and outbound registrations with their key fields, the dialplan pbx_config loaded, and the
+voicemail boxes app_voicemail loaded.
 Passwords are compared, never reported.
 """
 
@@ -239,6 +240,47 @@ async def verify_dialplan(ami: AmiActions, text: str) -> list[str]:
     return problems
 
 
+# voicemail.conf [general] options as VoicemailUsersList reports them on every box.
+VOICEMAIL_GENERAL = (("maxmsg", "MaxMessageCount"), ("maxsecs", "MaxMessageLength"))
+_NOT_BOX_CONTEXTS = {"general", "zonemessages"}
+
+
+async def verify_voicemail(ami: AmiActions, text: str) -> list[str]:
+    """Problems found comparing voicemail.conf's boxes (`number => pin,name`: the name and the
+    shared limits; the PIN is not reported by Asterisk) with the boxes app_voicemail loaded. A
+    broken voicemail.conf is answered "Module Reloaded" and the old boxes kept: only this
+    read-back can tell."""
+    sections = [s for s in conffile.parse(text) if not s.template]
+    general = next((s for s in sections if s.name == "general"), conffile.Section("general"))
+    want: dict[str, str] = {}
+    for section in sections:
+        if section.name in _NOT_BOX_CONTEXTS:
+            continue
+        for number, value in section.options:
+            fields = value.split(",")
+            want[f"{number}@{section.name}"] = fields[1].strip() if len(fields) > 1 else ""
+    rows = await _list(
+        ami, {"Action": "VoicemailUsersList"}, "VoicemailUserEntry", empty="voicemail users"
+    )
+    live = {f"{r.get('VoiceMailbox', '')}@{r.get('VMContext', '')}": r for r in rows}
+    problems = _compare_names("voicemail boxes", list(want), list(live))
+    for box, name in want.items():
+        row = live.get(box)
+        if row is None:
+            continue
+        if name and row.get("Fullname") not in (None, name):
+            problems.append(
+                f"voicemail box {box}: name is {row.get('Fullname')!r}, config says {name!r}"
+            )
+        for option, field in VOICEMAIL_GENERAL:
+            limit = general.get(option)
+            if limit is not None and row.get(field) not in (None, limit):
+                problems.append(
+                    f"voicemail box {box}: {option} is {row.get(field)!r}, config says {limit!r}"
+                )
+    return problems
+
+
 async def verify(
     ami: AmiActions, files: Mapping[str, str], previous: Mapping[str, str] | None = None
 ) -> list[str]:
@@ -250,5 +292,7 @@ async def verify(
         checks.append(verify_pjsip(ami, files["pjsip.conf"], before))
     if "extensions.conf" in files:
         checks.append(_skippable(verify_dialplan, ami, files["extensions.conf"]))
+    if "voicemail.conf" in files:
+        checks.append(_skippable(verify_voicemail, ami, files["voicemail.conf"]))
     results = await asyncio.gather(*checks)
     return [p for found in results for p in found]

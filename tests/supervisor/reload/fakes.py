@@ -16,6 +16,7 @@ class FakeAsterisk:
         self.etc = etc
         self.pjsip = ""
         self.extensions = ""
+        self.voicemail = ""
         self.actions: list[dict[str, str]] = []
         self.keep_old = False
         self.pbx_error = False
@@ -25,6 +26,8 @@ class FakeAsterisk:
     def boot(self) -> None:
         self.pjsip = (self.etc / "pjsip.conf").read_text()
         self.extensions = (self.etc / "extensions.conf").read_text()
+        voicemail = self.etc / "voicemail.conf"
+        self.voicemail = voicemail.read_text() if voicemail.exists() else ""
 
     @property
     def reloads(self) -> list[str]:
@@ -47,6 +50,8 @@ class FakeAsterisk:
                 if self.pbx_error:
                     return [{"Response": "Error", "Message": "An unknown error occurred"}]
                 self.extensions = (self.etc / "extensions.conf").read_text()
+            elif act["Module"] == "app_voicemail.so" and not self.keep_old:
+                self.voicemail = (self.etc / "voicemail.conf").read_text()
             return [{**ok, "Message": "Module Reloaded"}]
         if name == "PJSIPShowEndpoints":
             eps = conffile.objects(self.pjsip, "endpoint")
@@ -112,6 +117,31 @@ class FakeAsterisk:
                             }
                         )
             return rows
+        if name == "VoicemailUsersList":
+            sections = conffile.parse(self.voicemail)
+            limits = next((s for s in sections if s.name == "general"), None)
+            boxes: list[Message] = [
+                {
+                    "Event": "VoicemailUserEntry",
+                    "VMContext": sec.name,
+                    "VoiceMailbox": number,
+                    "Fullname": value.split(",")[1],
+                    "MaxMessageCount": (limits.get("maxmsg") if limits else None) or "100",
+                    "NewMessageCount": "0",
+                    "OldMessageCount": "0",
+                }
+                for sec in sections
+                if sec.name != "general"
+                for number, value in sec.options
+            ]
+            if not boxes:
+                return [
+                    {
+                        "Response": "Error",
+                        "Message": "There are no voicemail users currently defined.",
+                    }
+                ]
+            return [ok, *boxes]
         if name == "PJSIPRegister":
             return [ok]
         return [{"Response": "Error", "Message": f"Invalid/unknown command: {name}"}]

@@ -1,0 +1,45 @@
+"""Live voicemail changes through the apply pipeline (fake Asterisk speaking AMI's replies): a PIN
+or a limit change reloads only app_voicemail and is read back; a box Asterisk did not load fails
+the apply and the previous voicemail.conf is restored."""
+
+from __future__ import annotations
+
+from tests.supervisor.reload import sites
+from tests.supervisor.reload.conftest import Rig
+
+
+async def test_pin_change_reloads_app_voicemail_only(rig: Rig) -> None:
+    """A new PIN in the Secret rewrites voicemail.conf only and reloads app_voicemail.so only."""
+    rig.start()
+    rig.swap_secrets({**sites.secrets(), "desk-voicemail-pin": "97531"})
+    result = await rig.applier.apply()
+    assert result.outcome == "applied", result.problems
+    assert result.changed == ("voicemail.conf",)
+    assert rig.asterisk.reloads == ["app_voicemail.so"]
+    assert "11 => 97531,desk" in rig.text("voicemail.conf")
+    assert any(a["Action"] == "VoicemailUsersList" for a in rig.asterisk.actions)
+
+
+async def test_limit_change_is_read_back(rig: Rig) -> None:
+    """A changed limit is compared with what every box reports (MaxMessageCount)."""
+    rig.start()
+    rig.swap_site(sites.home(voicemail={"max_messages": 25}))
+    result = await rig.applier.apply()
+    assert result.outcome == "applied", result.problems
+    assert "maxmsg = 25" in rig.text("voicemail.conf")
+
+
+async def test_box_asterisk_did_not_load_fails_and_restores(rig: Rig) -> None:
+    """app_voicemail keeping its old boxes (a file it could not use) is caught by the
+    read-back: the apply fails, names the box, and the previous voicemail.conf is back."""
+    rig.start()
+    before = rig.text("voicemail.conf")
+    site = sites.home()
+    site["endpoints"]["desk"]["voicemail"]["number"] = "19"
+    rig.asterisk.keep_old = True
+    rig.swap_site(site)
+    result = await rig.applier.apply()
+    assert result.outcome == "failed"
+    assert any("voicemail boxes missing in Asterisk: 19@default" in p for p in result.problems)
+    assert rig.text("voicemail.conf") == before
+    assert rig.value("asterisk_supervisor_last_reload_successful") == 0
