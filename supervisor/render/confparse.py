@@ -1,0 +1,281 @@
+"""Asterisk's config file syntax, read exactly as main/config.c reads it (Asterisk 22).
+
+The reader is the oracle of the rendered-output guard (`guard.py`) and of the raw-snippet checks:
+what it finds in a text is what Asterisk will find. Asterisk's rules, restated:
+
+- Lines end at `\\n` only (fgets): a CR, VT, FF, U+0085 or U+2028 is a character inside a line.
+  A line longer than 8190 bytes is skipped (with a warning). A UTF-8 BOM opens line 1 harmlessly.
+  A NUL byte ends the line's text (C strings).
+- Comments: `;` starts a comment unless escaped as `\\;` (the backslash is dropped). `;--` opens
+  a block comment anywhere in a line (not `;---`), `--;` closes one; they nest (up to 128), the
+  text on either side is joined. A `--;` with no block open makes Asterisk ignore every later line.
+- What remains is stripped of every character below 33 (space and all controls) at both ends.
+- `[name]` opens a section, name up to the first `]`; `(...)` right after it lists `!`
+  (template), `+` (add to an existing section) and sections to inherit from; anything else after
+  `]` is ignored. A missing `]` or `)`, or an unknown section to add to or inherit from, makes
+  Asterisk refuse the whole file.
+- `#include`, `#tryinclude`, `#exec` read other files (or run programs); other `#` words are
+  ignored with a warning.
+- Otherwise `name = value`, `name => value` (an object) or `name += value` (append), split at the
+  first `=` (after an optional leading `\\`); a line without `=` is ignored with a warning; an
+  option before any section makes Asterisk refuse the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_LINE_BYTES = 8190
+MAX_NESTED_COMMENTS = 128
+_SPACE = frozenset(" \t\n\v\f\r")  # C isspace in the "C" locale
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """`[name]` or `[name](options)`; `options` None without parentheses."""
+
+    line: int
+    name: str
+    options: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """`name = value`; `arrow` for `=>`, `append` for `+=`."""
+
+    line: int
+    name: str
+    value: str
+    arrow: bool = False
+    append: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Directive:
+    """`#include`, `#tryinclude` or `#exec` and its argument."""
+
+    line: int
+    name: str
+    argument: str
+
+
+@dataclass(frozen=True, slots=True)
+class Flaw:
+    """Something Asterisk warns about and ignores, or (`fatal`) refuses the whole file for."""
+
+    line: int
+    message: str
+    fatal: bool = False
+
+
+Item = Header | Setting | Directive | Flaw
+
+
+def _strip(text: str) -> str:
+    """ast_strip: drop every character below 33 at both ends."""
+    start, end = 0, len(text)
+    while start < end and text[start] < "!":
+        start += 1
+    while end > start and text[end - 1] < "!":
+        end -= 1
+    return text[start:end]
+
+
+def _cstr(buf: list[str], start: int) -> str:
+    """The C string at `start`: up to the first NUL."""
+    end = buf.index("\0", start)
+    return "".join(buf[start:end])
+
+
+class _Comments:
+    """The block-comment state that carries from line to line, and the per-line scan."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.opened: list[int] = []
+
+    def strip(self, text: str, lineno: int, flaws: list[Flaw]) -> str | None:
+        """The part of a line Asterisk processes (None: none of it), as config.c computes it."""
+        if ";" not in text:  # the common case, and the same answer as the scan below
+            return None if self.depth else text
+        buf = [*text, "\0"]
+        new = 0
+        process: int | None = None if self.depth else 0
+        while True:
+            at = _find_semicolon(buf, new)
+            if at < 0:
+                break
+            if at > new and buf[at - 1] == "\\":
+                # `\;`: drop the backslash (memmove up to and including the NUL).
+                end = buf.index("\0", at)
+                buf[at - 1 : end] = buf[at : end + 1]
+                new = at
+            elif buf[at + 1] == "-" and buf[at + 2] == "-" and buf[at + 3] != "-":
+                if self.depth >= MAX_NESTED_COMMENTS:
+                    flaws.append(Flaw(lineno, "more than 128 nested block comments", True))
+                    return None
+                buf[at] = "\0"
+                new = at + 3
+                self.depth += 1
+                self.opened.append(lineno)
+            elif at >= new + 2 and buf[at - 1] == "-" and buf[at - 2] == "-":
+                self.depth -= 1
+                if self.opened:
+                    self.opened.pop()
+                new = at + 1
+                if self.depth < 0:
+                    flaws.append(
+                        Flaw(lineno, "'--;' closes no block comment: Asterisk ignores the rest")
+                    )
+                if not self.depth:
+                    if process is not None:
+                        old = buf.index("\0", process)
+                        end = buf.index("\0", new)
+                        buf[old : old + end - new + 1] = buf[new : end + 1]
+                        new = old
+                    else:
+                        process = new
+            elif not self.depth:
+                while at > new and buf[at - 1] in _SPACE:
+                    at -= 1
+                if at != new and buf[at] == " " and buf[at + 1] == " ":
+                    at += 2
+                buf[at] = "\0"
+                new = at
+            else:
+                new = at + 1
+        if process is None:
+            return None
+        return _cstr(buf, process)
+
+
+def _find_semicolon(buf: list[str], start: int) -> int:
+    """strchr(start, ';'): the index of the next `;` before the string's NUL, or -1."""
+    for index in range(start, len(buf)):
+        char = buf[index]
+        if char == ";":
+            return index
+        if char == "\0":
+            return -1
+    return -1
+
+
+def parse(text: str) -> list[Item]:
+    """Every header, setting, directive and flaw Asterisk finds in `text`, in order."""
+    items: list[Item] = []
+    comments = _Comments()
+    sections: set[str] = set()
+    in_section = False
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    for lineno, line in enumerate(lines, start=1):
+        if lineno == 1 and line.startswith("\ufeff"):
+            line = line[1:]
+        flaws: list[Flaw] = []
+        if (
+            len(line) * 4 > MAX_LINE_BYTES
+            and len(line.encode("utf-8", "surrogatepass")) > MAX_LINE_BYTES
+        ):
+            items.append(Flaw(lineno, f"longer than {MAX_LINE_BYTES} bytes: Asterisk skips it"))
+            continue
+        if "\0" in line:
+            flaws.append(Flaw(lineno, "a NUL character ends the line for Asterisk"))
+            line = line[: line.index("\0")]
+        kept = comments.strip(line, lineno, flaws)
+        items += flaws
+        if any(f.fatal for f in flaws):
+            return items
+        if kept is None:
+            continue
+        body = _strip(kept)
+        if not body:
+            continue
+        item = _line(body, lineno, sections, in_section)
+        items.append(item)
+        if isinstance(item, Header):
+            in_section = True
+        if isinstance(item, Flaw) and item.fatal:
+            return items
+    if comments.depth > 0:
+        items.append(
+            Flaw(comments.opened[0] if comments.opened else 0, "unterminated block comment")
+        )
+    return items
+
+
+def _line(cur: str, lineno: int, sections: set[str], in_section: bool) -> Item:
+    """process_text_line for one stripped, uncommented, non-empty line."""
+    if cur[0] == "[":
+        close = cur.find("]")
+        if close < 0:
+            return Flaw(lineno, "no closing ']'", True)
+        name = cur[1:close]
+        rest = cur[close + 1 :]
+        options: tuple[str, ...] | None = None
+        if rest.startswith("("):
+            end = rest.find(")", 1)
+            if end < 0:
+                return Flaw(lineno, "no closing ')'", True)
+            options = tuple(rest[1:end].split(","))
+            for option in options:
+                if option == "!":
+                    continue
+                base = name if option.startswith("+") else option
+                if base not in sections:
+                    return Flaw(
+                        lineno, f"section [{base}] to add to or inherit from is unknown", True
+                    )
+        sections.add(name)
+        return Header(lineno, name, options)
+    if cur[0] == "#":
+        end = 1
+        while end < len(cur) and cur[end] > " ":
+            end += 1
+        name = cur[1:end]
+        argument = _strip(cur[end + 1 :]) if end < len(cur) else ""
+        if name.lower() not in ("include", "tryinclude", "exec"):
+            return Flaw(lineno, f"unknown directive #{name}")
+        if not argument:
+            return Flaw(lineno, f"#{name} without an argument")
+        return Directive(lineno, name.lower(), argument)
+    if not in_section:
+        return Flaw(lineno, "an option before any section", True)
+    escaped = cur[0] == "\\"
+    if escaped:
+        cur = cur[1:]
+        if not cur or cur[0] < "!":
+            return Flaw(lineno, "invalid escape", True)
+    equals = cur.find("=", 1 if escaped else 0)
+    if equals < 0:
+        return Flaw(lineno, "no '=' in the line")
+    if equals > (1 if escaped else 0) and cur[equals - 1] == "+":
+        name = _strip(cur[: equals - 1])
+        if not name:
+            return Flaw(lineno, "no option name")
+        return Setting(lineno, name, _strip(cur[equals + 1 :]), append=True)
+    value = cur[equals + 1 :]
+    arrow = value.startswith(">")
+    if arrow:
+        value = value[1:]
+    name = _strip(cur[:equals])
+    if not name:
+        return Flaw(lineno, "no option name")
+    return Setting(lineno, name, _strip(value), arrow=arrow)
+
+
+Structure = list[tuple[Header, list[Setting]]]
+
+
+def structure(items: list[Item]) -> tuple[Structure, list[Item]]:
+    """Sections with their settings, and everything else found (directives, flaws)."""
+    sections: Structure = []
+    other: list[Item] = []
+    for item in items:
+        if isinstance(item, Header):
+            sections.append((item, []))
+        elif isinstance(item, Setting) and sections:
+            sections[-1][1].append(item)
+        else:
+            other.append(item)
+    return sections, other
