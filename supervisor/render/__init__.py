@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Final
 
-from supervisor.render import core
+from supervisor.render import core, guard
 from supervisor.render.context import Directories, Prometheus, RenderContext
 from supervisor.render.extensions import render_extensions
 from supervisor.render.pjsip import TLS_FILE_RE, render_pjsip, render_tls_files
 from supervisor.render.voicemail import render_voicemail
 from supervisor.security.events import IPAddress
+from supervisor.site.errors import SiteInvalid
 from supervisor.site.load import LoadedSite
 
 __all__ = [
@@ -113,7 +114,23 @@ def render(
     }
     if context.prometheus is not None:
         files["prometheus.conf"] = core.render_prometheus()
-    for name, text in sorted(site.raw.items()):
-        files[name] = files.get(name, "") + "\n" + RAW_MARK.format(name=name) + text.rstrip()
-        files[name] += "\n"
+    raw: dict[str, str] = {
+        name: "\n" + RAW_MARK.format(name=name) + text.rstrip() + "\n"
+        for name, text in sorted(site.raw.items())
+    }
+    mismatches = guard.check(files, raw)
+    if mismatches:
+        trunks, endpoints = set(site.trunks), set(site.endpoints)
+        raise SiteInvalid(
+            loaded.problem(
+                guard.source_of(m, trunks, endpoints),
+                f"refused: {m.file}"
+                + (f" [{m.section}]" if m.section else "")
+                + (f" {m.key}" if m.key else "")
+                + f": {m.message} (Asterisk would not read what was meant)",
+            )
+            for m in mismatches
+        )
+    for name, part in raw.items():
+        files[name] = files.get(name, "") + part
     return dict(sorted(files.items()))

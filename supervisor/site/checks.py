@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -27,6 +26,7 @@ from supervisor.site.model import (
     Trunk,
     TrunkTls,
 )
+from supervisor.site.raw import raw_headers, raw_sections
 from supervisor.site.yamlsource import Path
 
 Found = tuple[Path, str]
@@ -54,11 +54,8 @@ def _first_transport(transports: dict[str, Transport], family: Family) -> str | 
 
 
 def raw_contexts(site: Site) -> set[str]:
-    text = site.raw.get("extensions.conf", "")
-    return {m.group(1) for m in SECTION_RE.finditer(text)}
-
-
-SECTION_RE = re.compile(r"^\s*\[([^\]]+)\]", re.MULTILINE)
+    """Contexts a raw extensions.conf snippet defines, as Asterisk reads them."""
+    return set(raw_sections(site.raw.get("extensions.conf", "")))
 
 
 def _trunk_family(trunk: Trunk, transports: dict[str, Transport]) -> Family | None:
@@ -443,9 +440,16 @@ def generated_sections(site: Site, file: str) -> set[str]:
 def _check_raw_sections(site: Site) -> Iterator[Found]:
     for file, text in site.raw.items():
         taken = generated_sections(site, file)
-        for match in SECTION_RE.finditer(text):
-            if match.group(1) in taken:
-                yield ("raw", file), f"section [{match.group(1)}] is generated from the model"
+        for header in raw_headers(text):
+            if header.name in taken:
+                yield ("raw", file), f"section [{header.name}] is generated from the model"
+            for base in header.options or ():
+                if base.lstrip("+") in taken and base not in ("!", "+"):
+                    yield (
+                        ("raw", file),
+                        f"section [{header.name}] inherits from [{base}], which is generated "
+                        "from the model",
+                    )
 
 
 def _check_dialplan(site: Site) -> Iterator[Found]:

@@ -108,7 +108,7 @@ def _ip(value: str, version: int | None = None) -> str:
     return str(address)
 
 
-def _network(value: str) -> str:
+def _network(value: str, *, identify: bool = False) -> str:
     try:
         network = ipaddress.ip_network(_ip_text(value, "an IP address or network"), strict=True)
     except ValueError as exc:
@@ -116,7 +116,7 @@ def _network(value: str) -> str:
             raise
         raise ValueError(f"{_show(value)} is not an IP address or network ({exc})") from None
     widest = ANY_IDENTIFY_PREFIX[network.version]
-    if network.prefixlen < widest:
+    if identify and network.prefixlen < widest:
         raise ValueError(
             f"{network} is wider than /{widest}: anyone in it could pose as this peer "
             f"(the limit for IPv{network.version} is /{widest})"
@@ -198,6 +198,8 @@ IPv6 = Annotated[Str, AfterValidator(lambda v: _ip(v, 6))]
 IPv4 = Annotated[Str, AfterValidator(lambda v: _ip(v, 4))]
 Host = Annotated[Str, AfterValidator(_host)]
 Network = Annotated[Str, AfterValidator(_network)]
+#: A network whose addresses are let in without a password: no wider than ANY_IDENTIFY_PREFIX.
+IdentifyNetwork = Annotated[Str, AfterValidator(lambda v: _network(v, identify=True))]
 
 
 def family_of(address_or_network: str) -> str | None:

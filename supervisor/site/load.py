@@ -45,6 +45,19 @@ class LoadedSite:
     certificates: Mapping[str, tls.CertInfo] = field(
         default_factory=lambda: types.MappingProxyType({})
     )
+    #: Where each key path was written (for problems found later, e.g. by the output guard).
+    origins: Mapping[Path, Origin] = field(
+        default_factory=lambda: types.MappingProxyType({}), repr=False
+    )
+
+    def problem(self, path: Path, message: str) -> Problem:
+        """A problem located at the nearest written key of `path`."""
+        for end in range(len(path), 0, -1):
+            origin = self.origins.get(path[:end])
+            if origin is not None:
+                return Problem(origin.file, origin.line, key_name(path), message)
+        first = min((o.file for o in self.origins.values()), default="site")
+        return Problem(first, None, key_name(path), message)
 
 
 @dataclass
@@ -393,6 +406,7 @@ def load_site(
         secrets=types.MappingProxyType({**values, **pem}),
         hash=content_hash([*config, *(secrets or ())]),
         certificates=types.MappingProxyType(certificates),
+        origins=types.MappingProxyType(sources.origins),
     )
 
 

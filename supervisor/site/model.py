@@ -18,6 +18,7 @@ from supervisor.site.grammar import (
     Email,
     Extension,
     Host,
+    IdentifyNetwork,
     Int,
     IPv4,
     IPv6,
@@ -211,7 +212,7 @@ class Trunk(Model):
     """Digest credentials for registration and calls out."""
     registration: Registration | None = None
     """Register outbound (needs auth)."""
-    identify: Annotated[tuple[Network, ...], Field(max_length=MAX_LIST)] | None = None
+    identify: Annotated[tuple[IdentifyNetwork, ...], Field(max_length=MAX_LIST)] | None = None
     """Addresses or networks whose calls are this trunk's (default: the hosts given as IPs)."""
     codecs: Codecs = DEFAULT_CODECS
     """Codecs offered and accepted, in order of preference."""
@@ -261,7 +262,7 @@ class Endpoint(Model):
 
     auth: EndpointAuth | None = None
     """Digest credentials: the phone registers with them (exclusive with identify)."""
-    identify: Annotated[tuple[Network, ...], Field(max_length=MAX_LIST)] = ()
+    identify: Annotated[tuple[IdentifyNetwork, ...], Field(max_length=MAX_LIST)] = ()
     """Addresses or networks that identify the device without a password (e.g. a doorbell)."""
     family: Family | None = None
     """ipv6 or ipv4 (default: ipv6 when the pod has an IPv6 address)."""

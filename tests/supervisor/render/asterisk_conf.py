@@ -1,10 +1,11 @@
-"""A small reader of Asterisk's config syntax, written from main/config.c, for the tests: a line
-is a comment (`;`, with `\\;` a literal semicolon), a `[section]` (optionally `(template)`), or
-`key = value` / `key => value` split at the first `=`, both sides stripped of white space."""
+"""Sections and options of a rendered file for the tests, read by supervisor.confparse (the
+reader of Asterisk's config syntax that the output guard uses)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from supervisor import confparse
 
 
 @dataclass
@@ -21,43 +22,17 @@ class ConfError(ValueError):
     """A line Asterisk would not read as a section, an option or a comment."""
 
 
-def _uncomment(line: str) -> str:
-    out: list[str] = []
-    i = 0
-    while i < len(line):
-        if line[i] == ";":
-            if out and out[-1] == "\\":
-                out[-1] = ";"
-                i += 1
-                continue
-            break
-        out.append(line[i])
-        i += 1
-    return "".join(out)
-
-
 def parse(text: str) -> list[Section]:
+    """The sections Asterisk reads (supervisor.confparse, checked against the real one); a
+    directive, a flaw or an option outside a section raises ConfError."""
     sections: list[Section] = []
-    # Asterisk splits lines at \n only; a \r would stay inside a value, so treat it as a break.
-    for raw in text.replace("\r", "\n").split("\n"):
-        line = _uncomment(raw).strip()
-        if not line:
-            continue
-        if line.startswith("#"):
-            raise ConfError(f"directive: {raw!r}")
-        if line.startswith("["):
-            end = line.find("]")
-            if end < 0:
-                raise ConfError(f"unterminated section: {raw!r}")
-            sections.append(Section(line[1:end]))
-            continue
-        key, sep, value = line.partition("=")
-        if not sep:
-            raise ConfError(f"no '=': {raw!r}")
-        if not sections:
-            raise ConfError(f"option before any section: {raw!r}")
-        value = value[1:] if value.startswith(">") else value
-        sections[-1].options.append((key.strip(), value.strip()))
+    for item in confparse.parse(text):
+        if isinstance(item, confparse.Header):
+            sections.append(Section(item.name))
+        elif isinstance(item, confparse.Setting) and sections and not item.append:
+            sections[-1].options.append((item.name, item.value))
+        else:
+            raise ConfError(f"line {item.line}: {item}")
     return sections
 
 

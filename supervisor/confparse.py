@@ -17,8 +17,13 @@ what it finds in a text is what Asterisk will find. Asterisk's rules, restated:
 - `#include`, `#tryinclude`, `#exec` read other files (or run programs); other `#` words are
   ignored with a warning.
 - Otherwise `name = value`, `name => value` (an object) or `name += value` (append), split at the
-  first `=` (after an optional leading `\\`); a line without `=` is ignored with a warning; an
-  option before any section makes Asterisk refuse the file.
+  first `=` (after an optional leading `\\` and the character it escapes); a line without `=` is
+  ignored with a warning; an option before any section makes Asterisk refuse the file.
+- Where config.c compares a plain (signed) `char`, a non-ASCII byte counts as below 33: a `\\`
+  before a non-ASCII character is an invalid escape (the file is refused), and a directive's
+  name ends at one.
+
+Checked against the lab's Asterisk: tests/supervisor/test_confparse_asterisk.py.
 """
 
 from __future__ import annotations
@@ -41,7 +46,9 @@ class Header:
 
 @dataclass(frozen=True, slots=True)
 class Setting:
-    """`name = value`; `arrow` for `=>`, `append` for `+=`."""
+    """`name = value`; `arrow` for `=>`, `append` for `+=`. An append's `value` is the text after
+    `+=` unstripped: Asterisk adds it to the option's last value, then strips the result (or, if
+    the option is new, strips it alone)."""
 
     line: int
     name: str
@@ -118,6 +125,7 @@ class _Comments:
                 new = at + 3
                 self.depth += 1
                 self.opened.append(lineno)
+                flaws.append(Flaw(lineno, "a block comment (;-- ... --;)"))
             elif at >= new + 2 and buf[at - 1] == "-" and buf[at - 2] == "-":
                 self.depth -= 1
                 if self.opened:
@@ -160,8 +168,9 @@ def _find_semicolon(buf: list[str], start: int) -> int:
     return -1
 
 
-def parse(text: str) -> list[Item]:
-    """Every header, setting, directive and flaw Asterisk finds in `text`, in order."""
+def parse(text: str, *, keep_going: bool = False) -> list[Item]:
+    """Every header, setting, directive and flaw Asterisk finds in `text`, in order. Asterisk
+    stops at a fatal flaw (refusing the file); `keep_going` reads on, to report every line."""
     items: list[Item] = []
     comments = _Comments()
     sections: set[str] = set()
@@ -184,7 +193,7 @@ def parse(text: str) -> list[Item]:
             line = line[: line.index("\0")]
         kept = comments.strip(line, lineno, flaws)
         items += flaws
-        if any(f.fatal for f in flaws):
+        if any(f.fatal for f in flaws) and not keep_going:
             return items
         if kept is None:
             continue
@@ -195,7 +204,7 @@ def parse(text: str) -> list[Item]:
         items.append(item)
         if isinstance(item, Header):
             in_section = True
-        if isinstance(item, Flaw) and item.fatal:
+        if isinstance(item, Flaw) and item.fatal and not keep_going:
             return items
     if comments.depth > 0:
         items.append(
@@ -230,7 +239,7 @@ def _line(cur: str, lineno: int, sections: set[str], in_section: bool) -> Item:
         return Header(lineno, name, options)
     if cur[0] == "#":
         end = 1
-        while end < len(cur) and cur[end] > " ":
+        while end < len(cur) and " " < cur[end] < "\x80":  # signed char: non-ASCII ends it
             end += 1
         name = cur[1:end]
         argument = _strip(cur[end + 1 :]) if end < len(cur) else ""
@@ -244,7 +253,7 @@ def _line(cur: str, lineno: int, sections: set[str], in_section: bool) -> Item:
     escaped = cur[0] == "\\"
     if escaped:
         cur = cur[1:]
-        if not cur or cur[0] < "!":
+        if not cur or not "!" <= cur[0] < "\x80":  # signed char: non-ASCII is below 33
             return Flaw(lineno, "invalid escape", True)
     equals = cur.find("=", 1 if escaped else 0)
     if equals < 0:
@@ -253,7 +262,7 @@ def _line(cur: str, lineno: int, sections: set[str], in_section: bool) -> Item:
         name = _strip(cur[: equals - 1])
         if not name:
             return Flaw(lineno, "no option name")
-        return Setting(lineno, name, _strip(cur[equals + 1 :]), append=True)
+        return Setting(lineno, name, cur[equals + 1 :], append=True)
     value = cur[equals + 1 :]
     arrow = value.startswith(">")
     if arrow:

@@ -1,0 +1,159 @@
+"""The rendered-output guard: every generated config file must read back, with Asterisk's own
+rules (`confparse`), as exactly the sections and options the renderer meant to write, followed by
+the raw snippet as it reads on its own. Anything else (an option split by a value, a section
+opened by a value, a comment that swallows text, a directive) refuses the site before any file is
+written, naming the field the offending section comes from.
+
+Messages never quote rendered text: a value may be a password.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from supervisor.confparse import Directive, Flaw, Item, Setting, parse, structure
+from supervisor.render.conf import ConfText, Intended
+from supervisor.site.yamlsource import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    """Where a rendered file does not read back as meant: the section and option involved;
+    `in_raw` when it is in the part that comes from the raw snippet."""
+
+    file: str
+    section: str | None
+    key: str | None
+    message: str
+    in_raw: bool = False
+
+
+def _printable(text: str) -> bool:
+    return text.isprintable() or text.replace("\t", "").isprintable()
+
+
+def _op(setting: Setting) -> str:
+    return "+=" if setting.append else "=>" if setting.arrow else "="
+
+
+def read_back(items: list[Item]) -> tuple[list[Intended], str | None]:
+    """The sections found, and the first thing found that is not a section or an option."""
+    sections, other = structure(items)
+    trouble = None
+    for item in other:
+        if isinstance(item, Directive):
+            trouble = f"line {item.line} is a #{item.name} directive"
+        elif isinstance(item, Flaw):
+            trouble = f"line {item.line}: {item.message}"
+        elif isinstance(item, Setting):
+            trouble = f"line {item.line} is an option before any section"
+        if trouble:
+            break
+    found = [
+        Intended(h.name, tuple((s.name, _op(s), s.value) for s in settings), h.options)
+        for h, settings in sections
+    ]
+    return found, trouble
+
+
+def check_file(name: str, generated: str, raw: str | None) -> Mismatch | None:
+    """The first way `generated` + `raw` (the appended snippet part) does not read back as the
+    generated sections followed by the snippet's own sections."""
+    if not isinstance(generated, ConfText) or generated.sections is None:
+        return Mismatch(name, None, None, "the renderer gave no structure for it")
+    expected = list(generated.sections)
+    ours = len(expected)
+    for want in expected:
+        for key, _, value in want.settings:
+            if not _printable(want.name + key + value):
+                # Asterisk would keep it inside the option, but it would reach SIP headers or
+                # the dialplan: no field may carry one.
+                return Mismatch(name, want.name, key, "a control character or line separator")
+    if raw is not None:
+        expected += read_back(parse(raw))[0]
+    found, trouble = read_back(parse(generated + (raw or "")))
+    for index, want in enumerate(expected):
+        in_raw = index >= ours
+        if index >= len(found):
+            return Mismatch(name, want.name, None, "a section is missing when read back", in_raw)
+        got = found[index]
+        if (got.name, got.options) != (want.name, want.options):
+            return Mismatch(
+                name, want.name, None, "a section header reads back differently", in_raw
+            )
+        for at, setting in enumerate(want.settings):
+            if at >= len(got.settings) or got.settings[at] != setting:
+                return Mismatch(
+                    name, want.name, setting[0], "the option reads back differently", in_raw
+                )
+        if len(got.settings) != len(want.settings):
+            return Mismatch(name, want.name, None, "a value adds options when read back", in_raw)
+    if len(found) > len(expected):
+        last = expected[-1].name if expected else None
+        return Mismatch(
+            name, last, None, "a value adds a section when read back", len(expected) > ours
+        )
+    if trouble is not None:
+        return Mismatch(name, None, None, trouble, raw is not None)
+    return None
+
+
+def check(generated: Mapping[str, str], raw: Mapping[str, str]) -> list[Mismatch]:
+    """Every file's first mismatch. `generated`: the renderer's texts (only ConfText files are
+    config syntax; TLS keys and certificates are skipped); `raw`: the text appended to a file."""
+    out = []
+    for name, text in generated.items():
+        if name not in raw and not isinstance(text, ConfText):
+            continue
+        found = check_file(name, text, raw.get(name))
+        if found is not None:
+            out.append(found)
+    return out
+
+
+# Option keys of a rendered section -> the field of the site entry they come from.
+_TRUNK_FIELDS = {
+    "contact": "hosts",
+    "server_uri": "hosts",
+    "client_uri": "hosts",
+    "outbound_proxy": "hosts",
+    "from_user": "from_user",
+    "from_domain": "from_domain",
+    "username": "auth",
+    "password": "auth",
+    "contact_user": "auth",
+    "match": "identify",
+}
+_ENDPOINT_FIELDS = {
+    "username": "auth",
+    "password": "auth",
+    "match": "identify",
+    "context": "context",
+}
+
+
+def source_of(mismatch: Mismatch, trunks: set[str], endpoints: set[str]) -> Path:
+    """The site key path a mismatching section (and option) comes from, as near as known."""
+    name, key = mismatch.section, mismatch.key
+    if mismatch.in_raw:
+        return ("raw", mismatch.file)
+    if name is None:
+        return ()
+    if mismatch.file == "pjsip.conf":
+        if name in trunks:
+            field = _TRUNK_FIELDS.get(key or "")
+            return ("trunks", name, field) if field else ("trunks", name)
+        if name in endpoints:
+            field = _ENDPOINT_FIELDS.get(key or "")
+            return ("endpoints", name, field) if field else ("endpoints", name)
+        if key == "user_agent":
+            return ("user_agent",)
+        return ("transports", name)
+    if mismatch.file == "extensions.conf":
+        if name.startswith("from-") and name[5:] in trunks:
+            return ("trunks", name[5:], "dids")
+        if name.startswith("ring-"):
+            return ("dialplan", "ring_groups", name[5:])
+        return ("dialplan", name) if name in ("extensions", "outbound", "doorbell") else ()
+    return ()
