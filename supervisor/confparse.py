@@ -202,7 +202,8 @@ def parse(text: str, *, keep_going: bool = False) -> list[Item]:
             continue
         item = _line(body, lineno, sections, in_section)
         items.append(item)
-        if isinstance(item, Header):
+        # A header (even one Asterisk refuses, when reading on) opens a section.
+        if isinstance(item, Header) or body[0] == "[":
             in_section = True
         if isinstance(item, Flaw) and item.fatal and not keep_going:
             return items

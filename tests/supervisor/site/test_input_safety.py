@@ -4,6 +4,7 @@ bounds (depth, digits, sizes), symlink loops, secrets directories, message escap
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import random
 from pathlib import Path
@@ -357,3 +358,38 @@ def test_secret_values_are_not_echoed() -> None:
     found = problems(base(), secrets)
     assert found
     assert not any("hunter2" in p for p in found)
+
+
+RAW_REFUSED = [
+    ("[extra]\nx = 1\r[internal]\ny = 2\n", "U+000D"),
+    ("[extra]\nexten => 1,1,NoOp() ;-- hidden\n[internal]\n--;\n", "block comments"),
+    ("[extra]\nx = 1\x0b\n", "U+000B"),
+    ("[extra]\nx = 1\x0c\n", "U+000C"),
+    ("[extra]\nx = a\u0085b\n", "U+0085"),
+    ("[extra]\nx = a\u2028[internal]\n", "U+2028"),
+    ("[extra]\n  #include /etc/passwd\n", "#include"),
+    ("[extra]\n#tryinclude x.conf\n", "#include"),
+    ("x = 1\n[extra]\n", "must start with a [section]"),
+    ("[extra](internal)\nx = 1\n", "[internal]"),
+    ("[internal](+)\nx = 1\n", "[internal]"),
+]
+
+
+@pytest.mark.parametrize(("snippet", "why"), RAW_REFUSED)
+def test_raw_snippets_are_judged_as_asterisk_reads_them(snippet: str, why: str) -> None:
+    """CR-separated headers, mid-line ;--, controls and separators, directives are refused."""
+    # JSON escapes are YAML double-quoted escapes: the characters arrive as themselves.
+    text = "addresses:\n  ipv6: 2001:db8::1\nraw:\n  extensions.conf: " + json.dumps(snippet)
+    found = text_problems(text + "\n")
+    assert any("raw.extensions.conf: " in p and why in p for p in found), found
+
+
+def test_raw_snippet_with_tabs_is_accepted() -> None:
+    """A tab is white space to Asterisk: allowed in raw snippets."""
+    site = base()
+    site["raw"] = {"extensions.conf": "[extra]\n\texten\t=>\t1,1,Hangup()\t; note\n"}
+    loaded = load_site([config_mount(("site.yaml", yaml.safe_dump(site)))], [secret_mount()])
+    assert (
+        "\texten\t=>\t1,1,Hangup()"
+        in render(loaded, RenderContext(ami_secret="x"))["extensions.conf"]
+    )
