@@ -2,6 +2,8 @@
 
     python -m bench.bench_ami capture    # as root: the lab's Asterisk, 30 calls, raw AMI bytes
     python -m bench.bench_ami            # replay: our pipeline vs bare panoramisk dispatch
+    python -m bench.bench_ami quality-capture   # as root: 20 calls with audio both ways
+    python -m bench.bench_ami quality    # replay it: call quality's extra events and CPU per call
 
 `capture` records, byte for byte, what two AMI users receive during the 30-call mix of the lab
 tests: the supervisor's rendered user (classes and event filters) and an unfiltered `read = all`
@@ -29,10 +31,12 @@ from typing import Any
 from panoramisk import Manager
 
 from supervisor.ami.client import AmiClient, AmiSettings
+from supervisor.ami.quality import CallQuality
 from supervisor.ami.state import AsteriskState
 
 DATA = Path(__file__).resolve().parent / "data"
 STREAMS = {"unfiltered": "ami-calls-unfiltered.txt.gz", "filtered": "ami-calls-filtered.txt.gz"}
+QUALITY_STREAM = "ami-calls-audio-filtered.txt.gz"
 END = b"Event: BenchEnd\r\nPrivilege: system,all\r\n\r\n"
 _UNIQUEID = re.compile(rb"\b(\d{10})\.(\d+)\b")
 
@@ -114,8 +118,46 @@ async def record(user: str, secret: str, stop: asyncio.Event) -> bytes:
 # ---- replay ----------------------------------------------------------------------------------
 
 
+def capture_quality() -> None:
+    """The rendered user's stream during 20 answered calls with audio both ways (10 inbound
+    from the provider, 10 outbound to it; 3 s of talk), as the quality lab test places them."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from lab.asterisk import wait_until, write_config
+    from lab.rootfs import ensure_rootfs
+    from supervisor.render.context import RenderContext
+    from supervisor.render.core import render_rtp
+    from tests.supervisor.ami.test_quality_lab import QualityLab
+
+    pbx = QualityLab(ensure_rootfs())
+    try:
+        context = RenderContext(ami_secret=pbx.ami_secret, rtp_start=10000, rtp_end=10100)
+        write_config(pbx.run, {"rtp.conf": render_rtp(context)})
+        pbx.talking_far_ends()
+        pbx.start_asterisk()
+        pbx.start_supervisor()
+        pbx.wait_booted()
+        stop = asyncio.Event()
+        future = pbx.loop.submit(record(pbx.ami_user, pbx.ami_secret, stop))
+        time.sleep(0.5)
+        uacs = [pbx.talk("inbound", 10, hold_ms=3000), pbx.talk("outbound", 10, hold_ms=3000)]
+        for uac in uacs:
+            assert uac.wait(60) == 0, uac.output()[-1500:]
+        wait_until(lambda: pbx.on_loop(lambda: pbx.state.calls_active) == 0, 10)
+        time.sleep(1.0)
+        pbx.loop.loop.call_soon_threadsafe(stop.set)
+        data = future.result(10)
+        for secret in (pbx.ami_secret, pbx.all_secret, pbx.trunk_password):
+            assert secret.encode() not in data, "a secret in the capture"
+        (DATA / QUALITY_STREAM).write_bytes(gzip.compress(data, mtime=0))
+        print(
+            f"{data.count(b'Event: ')} events, {data.count(b'Variable: RTPAUDIOQOS')} RTPAUDIOQOS"
+        )
+    finally:
+        pbx.close()
+
+
 def load(name: str) -> bytes:
-    return gzip.decompress((DATA / STREAMS[name]).read_bytes())
+    return gzip.decompress((DATA / STREAMS.get(name, name)).read_bytes())
 
 
 def repeated(stream: bytes, rounds: int) -> bytes:
@@ -168,13 +210,17 @@ class ReplayServer:
                         sent = True
                         writer.write(self.payload + END)
                 await writer.drain()
-        except ConnectionError:
+        except (ConnectionError, asyncio.CancelledError):
+            # Ending normally when close() cancels: asyncio's stream callback would otherwise
+            # print a CancelledError traceback for each connection as the loop shuts down.
             pass
         finally:
             writer.close()
 
 
-async def run_ours(payload: bytes) -> float:
+async def run_ours(payload: bytes, *, quality: bool = False) -> float:
+    """Seconds until the whole stream went through the client and the state (with call quality
+    attached, as app.py wires it, when `quality`)."""
     server = await ReplayServer(payload).start()
     state = AsteriskState(trunks={"provider": "provider"})
     done = asyncio.Event()
@@ -183,6 +229,10 @@ async def run_ours(payload: bytes) -> float:
     )
     client = AmiClient(settings=settings, state=state)
     client.subscribe("BenchEnd", lambda _e: done.set())
+    if quality:
+        calls = CallQuality(trunks=lambda: state.trunks.values())
+        state.call_observers.append(calls.call_ended)
+        client.subscribe("VarSet", calls.varset)
     start = time.perf_counter()
     task = asyncio.create_task(client.run(), name="ami-bench")
     await done.wait()
@@ -238,14 +288,59 @@ def replay(name: str, rounds: int, repeats: int) -> dict[str, float]:
     }
 
 
+def replay_quality(rounds: int, repeats: int) -> None:
+    """Events per call in the audio capture, and CPU per call: the stream without its
+    RTPAUDIOQOS events (the user before call quality), with them but nothing listening, and
+    with CallQuality attached as app.py wires it.
+
+    CPU is process time for the whole replay (fake server included, the same in all three);
+    best of `repeats` runs each, alternating."""
+    stream = load(QUALITY_STREAM)
+    calls = len(set(re.findall(rb"Linkedid: (\S+)", stream)))
+    events = stream.count(b"Event: ")
+    varsets = stream.count(b"Variable: RTPAUDIOQOS")
+    messages = stream.split(b"\r\n\r\n")
+    stripped = b"\r\n\r\n".join(m for m in messages if b"Variable: RTPAUDIOQOS" not in m)
+    variants = {
+        "stream without RTPAUDIOQOS (before)": (repeated(stripped, rounds), False),
+        "with RTPAUDIOQOS, not used": (repeated(stream, rounds), False),
+        "with RTPAUDIOQOS and CallQuality (now)": (repeated(stream, rounds), True),
+    }
+    best = dict.fromkeys(variants, float("inf"))
+    for _ in range(repeats):
+        for name, (payload, quality) in variants.items():
+            cpu = time.process_time()
+            asyncio.run(run_ours(payload, quality=quality))
+            best[name] = min(best[name], time.process_time() - cpu)
+    total = calls * rounds
+    print(f"capture: {calls} calls, {events} events ({events / calls:.1f} per call), ")
+    print(f"  {varsets} RTPAUDIOQOS VarSet ({varsets / calls:.1f} per call)")
+    print(f"replay: {rounds} rounds = {total} calls, best of {repeats}; CPU per call:")
+    for name, seconds in best.items():
+        print(f"  {name}: {seconds / total * 1e6:.0f} us")
+    first, last = best[next(iter(variants))], best[list(variants)[-1]]
+    print(f"  call quality adds {(last - first) / total * 1e6:.0f} us per call")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_ami", description=__doc__)
-    parser.add_argument("mode", nargs="?", choices=("replay", "capture"), default="replay")
+    parser.add_argument(
+        "mode",
+        nargs="?",
+        choices=("replay", "capture", "quality", "quality-capture"),
+        default="replay",
+    )
     parser.add_argument("--rounds", type=int, default=60, help="copies of the capture per run")
     parser.add_argument("--repeats", type=int, default=5, help="runs per pipeline (best kept)")
     args = parser.parse_args()
     if args.mode == "capture":
         capture()
+        return 0
+    if args.mode == "quality-capture":
+        capture_quality()
+        return 0
+    if args.mode == "quality":
+        replay_quality(args.rounds, args.repeats)
         return 0
     print("| stream | events | ours (events/s) | bare panoramisk (events/s) | ours / bare |")
     print("|---|---:|---:|---:|---:|")

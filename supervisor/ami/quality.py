@@ -31,7 +31,6 @@ that were answered (ChannelState Up when their statistics were taken):
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from collections import OrderedDict, deque
@@ -67,13 +66,12 @@ _MAX_COUNT: Final = 2**32 - 1  # res_rtp_asterisk's counters are unsigned 32-bit
 _MAX_SECONDS: Final = 3600.0  # jitter and RTT above an hour are not measurements
 _UP: Final = "6"
 
-_PAIR = re.compile(r"([a-z]{2,10})=([0-9]{1,10}(?:\.[0-9]{1,9})?)")
+# The whole grammar in one match: 1-32 `key=number` pairs joined by `;` (Asterisk writes 11;
+# a newer one may add some), numbers unsigned decimals, no sign, exponent, space or newline.
+_PAIR = r"[a-z]{2,10}=[0-9]{1,10}(?:\.[0-9]{1,9})?"
+_VALUE = re.compile(rf"{_PAIR}(?:;{_PAIR}){{0,31}}")
 _REQUIRED: Final = ("lp", "rxcount", "txcount", "txjitter")
-_KNOWN: Final = frozenset(
-    {"ssrc", "themssrc", "lp", "rxjitter", "rxcount", "txjitter", "txcount", "rlp", "rtt"}
-    | {"rxmes", "txmes"}
-)
-_INTEGER: Final = frozenset({"ssrc", "themssrc", "lp", "rxcount", "txcount", "rlp"})
+_INTEGER: Final = ("ssrc", "themssrc", "lp", "rxcount", "txcount", "rlp")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,40 +94,24 @@ class RtpStats:
 def parse_rtpqos(value: str) -> RtpStats | None:
     """Strictly parse an RTPAUDIOQOS value; None if it is not exactly what res_rtp_asterisk
     writes (`key=number` pairs joined by `;`, each key once, the counters present)."""
-    if not value or len(value) > _MAX_VALUE_LEN:
+    if len(value) > _MAX_VALUE_LEN or _VALUE.fullmatch(value) is None:
         return None
-    fields: dict[str, str] = {}
-    for part in value.split(";"):
-        match = _PAIR.fullmatch(part)
-        if match is None:
-            return None
-        key, number = match.groups()
-        if key in fields:
-            return None
-        fields[key] = number
+    fields = dict(part.split("=", 1) for part in value.split(";"))
+    if len(fields) != value.count(";") + 1:
+        return None  # a key twice
     if any(key not in fields for key in _REQUIRED):
         return None
-    numbers: dict[str, float] = {}
-    for key, text in fields.items():
-        if key not in _KNOWN:
-            continue  # a newer Asterisk's extra counter: well-formed, not used
-        if key in _INTEGER:
-            if "." in text or int(text) > _MAX_COUNT:
-                return None
-            numbers[key] = int(text)
-        else:
-            number = float(text)
-            if not math.isfinite(number):
-                return None
-            numbers[key] = number
-    jitter, rtt = numbers["txjitter"], numbers.get("rtt", 0.0)
-    mes = numbers.get("txmes", 0.0)
-    if jitter > _MAX_SECONDS or rtt > _MAX_SECONDS or mes > 100.0:
+    if any("." in fields[key] for key in _INTEGER if key in fields):
+        return None
+    counts = [int(fields[key]) for key in ("rxcount", "txcount", "lp")]
+    jitter = float(fields["txjitter"])
+    rtt, mes = float(fields.get("rtt", "0")), float(fields.get("txmes", "0"))
+    if max(counts) > _MAX_COUNT or jitter > _MAX_SECONDS or rtt > _MAX_SECONDS or mes > 100.0:
         return None
     return RtpStats(
-        received=int(numbers["rxcount"]),
-        sent=int(numbers["txcount"]),
-        lost=int(numbers["lp"]),
+        received=counts[0],
+        sent=counts[1],
+        lost=counts[2],
         jitter=jitter,
         rtt=rtt if rtt > 0 else None,
         mes=mes if mes > 0 else None,
