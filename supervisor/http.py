@@ -7,6 +7,7 @@ and status routes are added by their owners (`health.add_health_routes(app, ...)
 from __future__ import annotations
 
 import asyncio
+import socket
 
 from aiohttp import web
 from prometheus_client.registry import CollectorRegistry
@@ -34,13 +35,34 @@ async def start(app: web.Application, host: str, port: int) -> web.AppRunner:
     # handle_signals=False: signals belong to the composition root, not to the HTTP server.
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
     try:
+        site: web.BaseSite
+        if host == "::":
+            site = web.SockSite(runner, dual_stack_socket(port))
+        else:
+            site = web.TCPSite(runner, host, port)
         await site.start()
     except BaseException:
         await asyncio.shield(runner.cleanup())
         raise
     return runner
+
+
+def dual_stack_socket(port: int) -> socket.socket:
+    """A listener on the IPv6 wildcard that takes IPv4 too. asyncio sets IPV6_V6ONLY on every
+    IPv6 listener it makes, so `[::]:8080` alone would refuse a kubelet probing the pod's IPv4
+    address and a Prometheus scraping over IPv4 (measured in the image: connection refused)."""
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.bind(("::", port))
+        sock.listen(128)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def bound_port(runner: web.AppRunner) -> int:

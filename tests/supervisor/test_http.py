@@ -23,3 +23,16 @@ async def test_metrics_served_from_private_registry() -> None:
         await runner.cleanup()
     assert "asterisk_supervisor_test_gauge 3.0" in body
     assert "python_gc" not in body  # not the global registry
+
+
+async def test_the_ipv6_wildcard_also_serves_ipv4() -> None:
+    """Listening on [::] (the default) answers on 127.0.0.1 and ::1: kubelet may probe IPv4."""
+    runner = await start(make_app(CollectorRegistry()), "::", 0)
+    try:
+        port = bound_port(runner)
+        async with aiohttp.ClientSession() as session:
+            for host in ("127.0.0.1", "[::1]"):
+                async with session.get(f"http://{host}:{port}/metrics") as resp:
+                    assert resp.status == 200, host
+    finally:
+        await runner.cleanup()
