@@ -40,12 +40,14 @@ def write_mount(
     mode: int = 0o644,
     symlinks: Mapping[str, str] | None = None,
     keep_mtime: float | None = None,
+    group: int | None = None,
 ) -> Path:
     """Publish `files` (flat key -> content) in `target` as one atomic kubelet update.
 
     `symlinks` adds keys that are symlinks inside the payload (key -> link text), to build a
     hostile mount; `keep_mtime` stamps every file with that mtime, as kubelet may leave mtimes
-    unchanged. Returns the new timestamped directory.
+    unchanged; `group` gives the payload to that group, as kubelet does for a pod's fsGroup
+(with `mode` 0o440: readable by the pod's group only). Returns the new timestamped directory.
     """
     target.mkdir(parents=True, exist_ok=True)
     old = _old_target(target)
@@ -54,12 +56,16 @@ def write_mount(
         old_keys = {p.name for p in (target / old).iterdir()}
     new_dir = Path(tempfile.mkdtemp(prefix=_timestamp(), dir=target))
     os.chmod(new_dir, 0o755)
+    if group is not None:
+        os.chown(new_dir, -1, group)
     for key, content in files.items():
         path = new_dir / key
         data = content.encode() if isinstance(content, str) else content
         with open(path, "wb") as out:
             out.write(data)
         os.chmod(path, mode)
+        if group is not None:
+            os.chown(path, -1, group)
         if keep_mtime is not None:
             os.utime(path, (keep_mtime, keep_mtime))
     for key, link in (symlinks or {}).items():

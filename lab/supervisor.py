@@ -37,13 +37,20 @@ class SupervisorRun:
     extra_args: list[str] = field(default_factory=list)
     process: subprocess.Popen[bytes] | None = None
     port: int = 0
+    # The pod's fsGroup: when set, the mounts are written as the Deployment asks kubelet to
+    # (ConfigMap 0444, Secret 0440 owned by this group), for a process that does not run as root.
+    fs_group: int | None = None
 
     def __post_init__(self) -> None:
         self.config_mount = self.run.host / "mounts" / "site"
         self.secret_mount = self.run.host / "mounts" / "secrets"
         self.log = self.run.path("log") / "supervisor.out"
-        write_mount(self.config_mount, dict(self.site))
-        write_mount(self.secret_mount, dict(self.secrets), mode=0o600)
+        if self.fs_group is None:
+            write_mount(self.config_mount, dict(self.site))
+            write_mount(self.secret_mount, dict(self.secrets), mode=0o600)
+        else:
+            write_mount(self.config_mount, dict(self.site), mode=0o444, group=self.fs_group)
+            write_mount(self.secret_mount, dict(self.secrets), mode=0o440, group=self.fs_group)
 
     def argv(self) -> list[str]:
         inside = self.run.inside
@@ -110,9 +117,11 @@ class SupervisorRun:
             if self.ready():
                 return time.monotonic() - start
             time.sleep(0.05)
-        raise TimeoutError(
-            f"not ready after {timeout} s:\n{self.get('/status')[1]}\n{self.output()[-3000:]}"
-        )
+        try:
+            status = self.get("/status")[1]
+        except OSError as exc:  # the log below says more than a refused connection
+            status = f"(no /status: {exc})"
+        raise TimeoutError(f"not ready after {timeout} s:\n{status}\n{self.output()[-3000:]}")
 
     def metric(self, name: str, labels: Mapping[str, str] | None = None) -> float | None:
         from prometheus_client.parser import text_string_to_metric_families
@@ -127,7 +136,10 @@ class SupervisorRun:
         return None
 
     def update_site(self, site: Mapping[str, str]) -> None:
-        write_mount(self.config_mount, dict(site))
+        if self.fs_group is None:
+            write_mount(self.config_mount, dict(site))
+        else:
+            write_mount(self.config_mount, dict(site), mode=0o444, group=self.fs_group)
 
     def signal(self, sig: signal.Signals) -> None:
         assert self.process is not None

@@ -9,6 +9,9 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v ping >/dev/null || need+=(iputils-ping)
 command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
 command -v prometheus >/dev/null || need+=(prometheus)
+# The container image is built and run with podman, which needs runc here (crun does not work).
+command -v podman >/dev/null || need+=(podman)
+command -v runc >/dev/null || need+=(runc)
 command -v python3 >/dev/null || need+=(python3)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
@@ -33,4 +36,7 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   echo "$want" > "$stamp"
 fi
 
-echo "setup: Asterisk root filesystem at $(.venv/bin/python -m lab.rootfs)"
+# scripts/image.sh needs no lab root filesystem.
+if [ "${ASB_SETUP_ROOTFS:-yes}" != no ]; then
+  echo "setup: Asterisk root filesystem at $(.venv/bin/python -m lab.rootfs)"
+fi

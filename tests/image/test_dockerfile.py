@@ -5,15 +5,17 @@ its declared layout is checked against the contract and the other files that dep
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
-from pathlib import PurePosixPath
+import subprocess
+from pathlib import Path, PurePosixPath
 
 import pytest
 
 from lab import image
 from lab.paths import PACKAGE_LIST, REPO
-from lab.rootfs import COMPLETE_MARK, asterisk_ids, rootfs_path
+from lab.rootfs import COMPLETE_MARK, asterisk_ids, packages, rootfs_path
 
 CONTRACT_VOLUMES = {
     "/etc/asterisk",
@@ -107,16 +109,71 @@ def test_supervisor_lives_in_the_venv_on_path(facts: image.ImageFacts) -> None:
 
 
 def test_all_stages_share_the_snapshot_base(facts: image.ImageFacts) -> None:
-    """Build and runtime stages derive from the one stage whose apt points at the snapshot."""
+    """Every later stage derives (through others) from the one stage whose apt points at the
+    snapshot, and the runtime stage directly from it."""
     first, *rest = facts.stages
     assert first.base == "${DEBIAN_BASE}"
-    assert [s.base for s in rest] == [first.name] * len(rest)
+    names = {first.name}
+    for stage in rest:
+        assert stage.base in names, f"stage {stage.name} derives from {stage.base}"
+        names.add(stage.name)
+    assert facts.stages[-1].base == first.name
     args = dict(a.partition("=")[::2] for a in first.values("ARG"))
     assert re.fullmatch(r"\d{8}T\d{6}Z", args["DEBIAN_SNAPSHOT"])
     assert args["DEBIAN_ARCHIVE"] == "", "the repository names no mirror: no default archive URL"
     source = " ".join(run_lines(first))
     assert "${DEBIAN_ARCHIVE%/}/${DEBIAN_SNAPSHOT}/" in source
     assert "Suites: sid" in source
+
+
+@pytest.mark.parametrize(
+    ("snapshot", "uri"),
+    [
+        ("20261101T000000Z", "http://archive.invalid/debian/20261101T000000Z/"),
+        ("", "http://archive.invalid/debian"),
+    ],
+)
+def test_apt_source_is_the_snapshot_or_a_plain_mirror(
+    facts: image.ImageFacts, tmp_path: Path, snapshot: str, uri: str
+) -> None:
+    """The base stage's RUN writes the snapshot's URI, or the archive itself when DEBIAN_SNAPSHOT
+    is empty (scripts/image.sh: the host's plain mirror): run on a scratch tree."""
+    (script,) = run_lines(facts.stages[0])
+    for directory in ("etc/apt/sources.list.d", "etc/apt/apt.conf.d", "etc/dpkg/dpkg.cfg.d"):
+        (tmp_path / directory).mkdir(parents=True)
+    confined = script.replace(" /etc/", f" {tmp_path}/etc/")
+    assert "/etc/" not in confined.replace(f"{tmp_path}/etc/", "")
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", confined],
+        env={
+            "PATH": os.environ["PATH"],
+            "DEBIAN_ARCHIVE": "http://archive.invalid/debian",
+            "DEBIAN_SNAPSHOT": snapshot,
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    sources = (tmp_path / "etc/apt/sources.list.d/debian-snapshot.sources").read_text()
+    assert f"URIs: {uri}\n" in sources
+    nodoc = (tmp_path / "etc/dpkg/dpkg.cfg.d/80asterisk-supervisor-nodoc").read_text()
+    assert "path-exclude=/usr/share/doc/*" in nodoc
+    assert "path-include=/usr/share/doc/*/copyright" in nodoc
+
+
+def test_lab_only_packages_stay_out_of_the_image(facts: image.ImageFacts, tmp_path: Path) -> None:
+    """The runtime stage's filter, run on image/packages.txt, keeps every package of the lab's
+    list except those marked lab-only (sipp)."""
+    install = next(r for r in run_lines(facts.stages[-1]) if "apt-get install" in r)
+    target = next(
+        shlex.split(v)[-1] for v in facts.stages[-1].values("COPY") if facts.package_list in v
+    )
+    pipeline = install.split("&&", 1)[1].split("|", 1)[0].replace(target, str(PACKAGE_LIST))
+    done = subprocess.run(["bash", "-c", pipeline], capture_output=True, text=True, check=True)
+    kept = done.stdout.split()
+    assert "sip-tester" in packages()
+    assert kept == [p for p in packages() if p != "sip-tester"]
 
 
 def test_names_no_host(facts: image.ImageFacts) -> None:

@@ -1,0 +1,336 @@
+"""The real image, built from image/Dockerfile with podman (as scripts/image.sh builds it) and run
+as Kubernetes runs the pod: read-only root, uid 101, no capability, a tmpfs on exactly each VOLUME,
+the site and the Secret mounted kubelet-style, in the lab's pod network namespace, with the lab's
+provider (sipp registrar), desk phones and doorbell (sipp) around it.
+
+One container serves the module; a test that stops it leaves the next test a fresh one."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lab import container, netns, sipp
+from lab.asterisk import RunDir, wait_until
+from lab.container import ContainerRun
+from lab.image import ImageFacts, image_facts
+from lab.netns import Lab
+from lab.paths import REPO
+from lab.phones import Phones
+from lab.supervisor import read_dir
+
+pytestmark = pytest.mark.lab
+
+EXAMPLE = REPO / "examples" / "home"
+GRACE_S = 30  # terminationGracePeriodSeconds of k8s/deployment.yaml (drain 25 + 5)
+
+
+@pytest.fixture(scope="module")
+def built(rootfs: Path) -> container.Built:
+    """The image, built by what scripts/image.sh runs (podman's layer cache when unchanged)."""
+    try:
+        return container.build()
+    except container.BuildError as exc:
+        pytest.fail(f"the image did not build: {exc}", pytrace=False)
+
+
+class Pod:
+    """The lab around the pod, and the image running as the pod's container."""
+
+    def __init__(self, lab: Lab, run: RunDir, image: str) -> None:
+        self.lab, self.run, self.image = lab, run, image
+        self.site = read_dir(EXAMPLE / "site")
+        self.secrets = read_dir(EXAMPLE / "secrets")
+        self.current: ContainerRun | None = None
+        self.phones = Phones(lab, run)
+        self.registrar: sipp.Sipp | None = None
+        self.calls: list[sipp.Sipp] = []
+
+    def up(self) -> Pod:
+        self.registrar = sipp.registrar(
+            self.lab, self.run, netns.PROVIDER_V6, "pod1", self.secret("provider-password")
+        )
+        self.phones.start_ringer()
+        return self
+
+    def secret(self, key: str) -> str:
+        return self.secrets[key].strip()
+
+    def container(self) -> ContainerRun:
+        """The running container, ready, with the desk phones registered to it."""
+        if self.current is not None and self.current.running():
+            return self.current
+        if self.current is not None:
+            self.current.stop()
+        self.current = ContainerRun(
+            self.lab, self.run, self.site, self.secrets, image=self.image, grace_s=GRACE_S
+        ).start()
+        self.current.wait_ready(60)
+        self.phones.register(
+            {"desk": self.secret("desk-password"), "kitchen": self.secret("kitchen-password")}
+        )
+        return self.current
+
+    def doorbell_call(self, name: str, hold_ms: int) -> sipp.Sipp:
+        call = sipp.call(
+            self.lab,
+            self.run,
+            "doorbell",
+            netns.DOORBELL_V4,
+            f"{netns.POD_V4}:5060",
+            "100",
+            hold_ms=hold_ms,
+            name=name,
+            timeout_s=30,
+        )
+        self.calls.append(call)
+        return call
+
+    def down(self) -> None:
+        for call in self.calls:
+            call.stop()
+        if self.current is not None:
+            self.current.stop()
+        self.phones.stop()
+        if self.registrar is not None:
+            self.registrar.stop()
+
+
+@pytest.fixture(scope="module")
+def pod(built: container.Built, rootfs: Path) -> Iterator[Pod]:
+    container.sweep_stale()
+    lab = Lab()
+    run = RunDir(rootfs, f"{lab.prefix}-image")
+    the_pod = Pod(lab, run, built.image_id)
+    try:
+        lab.up()
+        run.create()
+        yield the_pod.up()
+    finally:
+        try:
+            the_pod.down()
+        finally:
+            run.remove()
+            lab.down()
+
+
+@pytest.fixture(scope="module")
+def facts() -> ImageFacts:
+    return image_facts()
+
+
+def processes(pod: Pod) -> dict[int, str]:
+    """host PID -> command name of every process in the pod's network namespace."""
+    found = {}
+    for pid in netns.pids_in(pod.lab.pod):
+        with contextlib.suppress(OSError):
+            found[pid] = Path(f"/proc/{pid}/comm").read_text().strip()
+    return found
+
+
+def asterisk_pids(pod: Pod) -> list[int]:
+    return [pid for pid, comm in processes(pod).items() if comm == "asterisk"]
+
+
+def parent(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2 :].split()[1])
+
+
+def proc_status(pid: int, key: str) -> str:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return line.split(":", 1)[1].strip()
+    raise KeyError(key)
+
+
+def mounts_of(pid: int) -> dict[str, tuple[str, str]]:
+    """Mount point -> (file system type, options) as the container's process sees them."""
+    found = {}
+    for line in Path(f"/proc/{pid}/mountinfo").read_text().splitlines():
+        left, _, right = line.partition(" - ")
+        fields = left.split()
+        fstype, _source, super_options = right.split()[:3]
+        found[fields[4]] = (fstype, fields[5] + "," + super_options)
+    return found
+
+
+def regular(path: Path) -> bool:
+    return path.is_file() and not path.is_symlink()
+
+
+def test_the_image_is_built_and_trimmed(built: container.Built, facts: ImageFacts) -> None:
+    """The Dockerfile builds here; the image has no pip, build tools, docs or package caches."""
+    assert built.image_id
+    with container.mounted(built.image_id) as root:
+        venv = root / facts.venv.relative_to("/")
+        assert (venv / "bin" / "asterisk-supervisor").exists()
+        assert (root / "usr/sbin/asterisk").exists()
+        assert not (venv / "bin" / "pip").exists()
+        assert not list(venv.glob("lib/python3*/site-packages/pip"))
+        for tool in ("gcc", "cc", "make", "pip", "pip3", "sipp"):
+            assert not (root / "usr/bin" / tool).exists(), tool
+        # Regular files only: Debian's doc directories keep some symlinks to each other.
+        docs = [p for p in (root / "usr/share/doc").rglob("*") if regular(p)]
+        assert docs
+        assert all(p.name == "copyright" for p in docs)
+        for empty in ("usr/share/man", "usr/share/info", "var/lib/apt/lists", "var/cache/apt"):
+            path = root / empty
+            # info's "dir" is the (empty) index that the base keeps, not documentation.
+            left = [p for p in path.rglob("*") if regular(p) and p.name != "dir"]
+            assert not left, empty
+        assert not any((root / "etc/asterisk").iterdir()), "the supervisor renders all config"
+
+
+def test_the_container_becomes_ready_as_kubernetes_runs_it(pod: Pod, facts: ImageFacts) -> None:
+    """Ready, the supervisor PID 1 with Asterisk its child, uid 101, no capabilities, nothing
+    writable but a tmpfs on each VOLUME, site and Secret read-only kubelet mounts."""
+    run = pod.container()
+    supervisor = run.host_pid()
+    (asterisk,) = asterisk_pids(pod)
+    assert parent(asterisk) == supervisor
+    assert "asterisk-supervisor" in Path(f"/proc/{supervisor}/cmdline").read_text()
+    assert proc_status(supervisor, "NSpid").split()[-1] == "1"
+    for pid in (supervisor, asterisk):
+        assert proc_status(pid, "Uid").split() == [str(facts.uid)] * 4
+        assert proc_status(pid, "Gid").split()[0] == str(facts.gid)
+        for capabilities in ("CapEff", "CapPrm", "CapBnd"):
+            assert int(proc_status(pid, capabilities), 16) == 0, capabilities
+        assert proc_status(pid, "NoNewPrivs") == "1"
+    mounts = mounts_of(supervisor)
+    assert "ro" in mounts["/"][1].split(",")
+    volumes = {str(v) for v in facts.volumes}
+    writable = {
+        point
+        for point, (_fstype, options) in mounts.items()
+        if "rw" in options.split(",")[:1]
+        and not point.startswith(("/proc", "/sys", "/dev"))
+        and point not in ("/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/run/.containerenv")
+    }
+    # /var/run is a symlink to /run in Debian: the mount is on the resolved path.
+    assert writable == {v.replace("/var/run/", "/run/") for v in volumes}
+    assert all(mounts[p][0] == "tmpfs" for p in writable)
+    for point in (str(p) for p in facts.mount_points):
+        assert "ro" in mounts[point][1].split(",")[:1], point
+    denied = subprocess.run(
+        ["podman", "exec", run.name, "touch", "/opt/probe"], capture_output=True, text=True
+    )
+    assert denied.returncode != 0
+    assert "Read-only file system" in denied.stderr
+    rendered = Path(f"/proc/{asterisk}/root/etc/asterisk/pjsip.conf").read_text()
+    assert netns.POD_V6 in rendered
+
+
+def test_the_trunk_registers_with_the_provider(pod: Pod) -> None:
+    """The trunk registers from the pod's own address with the lab provider's registrar."""
+    run = pod.container()
+    wait_until(
+        lambda: run.metric("asterisk_pjsip_outbound_registration_status") == 1.0,
+        30,
+        interval=0.3,
+        what="the trunk to register",
+    )
+
+
+def test_a_doorbell_call_is_answered(pod: Pod) -> None:
+    """The IPv4-only doorbell calls the pod's /32; the desk phones ring and one answers."""
+    run = pod.container()
+    before = run.metric("asterisk_supervisor_calls_total", {"outcome": "answered"}) or 0.0
+    call = pod.doorbell_call("doorbell-answered", hold_ms=500)
+    assert call.wait(40) == 0, call.output()[-1500:]
+    wait_until(
+        lambda: (
+            (run.metric("asterisk_supervisor_calls_total", {"outcome": "answered"}) or 0) > before
+        ),
+        10,
+        what="the answered call to be counted",
+    )
+
+
+def test_a_kubelet_swap_of_the_site_is_applied_live(pod: Pod) -> None:
+    """A new site published kubelet-style (..data swap) is rendered and reloaded in the running
+    container without restarting Asterisk."""
+    run = pod.container()
+    (asterisk,) = asterisk_pids(pod)
+    before = run.status()
+    site = dict(pod.site)
+    text = site["site.yaml"]
+    assert '    "12": kitchen\n' in text
+    site["site.yaml"] = text.replace('    "12": kitchen\n', '    "12": kitchen\n    "13": desk\n')
+    run.update_site(site)
+    extensions = Path(f"/proc/{asterisk}/root/etc/asterisk/extensions.conf")
+
+    def applied() -> bool:
+        return bool(re.search(r"exten => 13,", extensions.read_text()))
+
+    wait_until(applied, 15, interval=0.2, what="the new extension to be rendered")
+    wait_until(
+        lambda: (
+            run.metric("asterisk_supervisor_last_reload_successful") == 1.0
+            and run.status() != before
+        ),
+        15,
+        interval=0.2,
+        what="the reload to be verified",
+    )
+    assert asterisk_pids(pod) == [asterisk], "a dialplan change must not restart Asterisk"
+    assert run.ready()
+
+
+def test_kill_9_of_asterisk_restarts_it_inside_the_same_container(pod: Pod) -> None:
+    """SIGKILL to Asterisk (its PID as the host sees it): the supervisor, still PID 1 of the same
+    container, starts a new Asterisk and the pod is ready again."""
+    run = pod.container()
+    container_id, supervisor = run.container_id(), run.host_pid()
+    restarts = run.metric("asterisk_supervisor_asterisk_restarts_total") or 0.0
+    (first,) = asterisk_pids(pod)
+    os.kill(first, signal.SIGKILL)
+    wait_until(lambda: set(asterisk_pids(pod)) - {first}, 30, interval=0.1, what="a new Asterisk")
+    run.wait_ready(30)
+    (second,) = set(asterisk_pids(pod)) - {first}
+    assert parent(second) == supervisor
+    assert run.container_id() == container_id
+    assert run.host_pid() == supervisor
+    assert run.metric("asterisk_supervisor_asterisk_restarts_total") == restarts + 1
+
+
+def test_podman_stop_drains_an_active_call_and_exits_0(pod: Pod) -> None:
+    """`podman stop` (SIGTERM, SIGKILL after the grace period) mid-call: the call finishes
+    normally, then the container exits 0 well within the grace period."""
+    run = pod.container()
+    hold_s = 6.0
+    call = pod.doorbell_call("doorbell-draining", hold_ms=int(hold_s * 1000))
+    wait_until(
+        lambda: run.metric("asterisk_supervisor_calls_active") == 1.0,
+        15,
+        interval=0.1,
+        what="the call to be up",
+    )
+    answered_at = time.monotonic()
+    stopper = run.podman_stop(GRACE_S)
+    wait_until(lambda: not run.ready(), 5, interval=0.05, what="not ready while draining")
+    assert call.wait(30) == 0, call.output()[-1500:]
+    assert stopper.wait(GRACE_S + 10) == 0
+    assert run.process is not None
+    assert run.process.wait(10) == 0, run.output()[-3000:]
+    elapsed = time.monotonic() - answered_at
+    assert hold_s - 1.5 < elapsed < GRACE_S, elapsed
+    assert "drain complete" in run.output()
+
+
+def test_a_stopped_container_is_gone_and_its_name_is_per_run(pod: Pod) -> None:
+    """Container names carry the run's PID prefix, and a stopped container is removed, so a
+    later run never meets a stale one (and sweep_stale removes those of dead runs)."""
+    run = pod.container()
+    assert run.name.startswith(f"asl{os.getpid()}x")
+    run.stop()
+    exists = subprocess.run(["podman", "container", "exists", run.name], check=False)
+    assert exists.returncode == 1
