@@ -46,6 +46,8 @@ FAR_ENDS = (
 class QualityLab(AmiLab):
     quality: CallQuality
     _talks = 0
+    #: (Event, Variable) of every dialplan-class event the supervisor's user received.
+    dialplan_events: list[tuple[str, str]]
 
     def attach_quality(self) -> None:
         """As app.py wires it: state observer, VarSet subscription, collector."""
@@ -56,6 +58,11 @@ class QualityLab(AmiLab):
             self.state.call_observers.append(self.quality.call_ended)
             self.client.subscribe("VarSet", self.quality.varset)
             QualityCollector.register(self.registry, self.quality)
+            self.dialplan_events = []
+            for name in ("VarSet", "Newexten"):
+                self.client.subscribe(
+                    name, lambda e: self.dialplan_events.append((e["Event"], e.get("Variable", "")))
+                )
 
         self.on_loop(attach)
 
@@ -167,10 +174,13 @@ def finish(*uacs: sipp.Sipp) -> None:
 def test_healthy_calls_have_no_loss_and_no_one_way(pbx: QualityLab) -> None:
     """Audio both ways, no impairment: loss about 0 in both directions (under 1 %: a stray
     packet on this shared 2-core machine is not the network), jitter and MES observed, no
-    one-way count."""
+    one-way count; of the dialplan class only the 4 legs' RTPAUDIOQOS reached the supervisor."""
     before = snapshot(pbx)
+    seen = pbx.on_loop(lambda: len(pbx.dialplan_events))
     finish(pbx.talk("inbound", 1), pbx.talk("outbound", 1))
     d = settle(pbx, before, 1, 1)
+    dialplan = pbx.on_loop(lambda: pbx.dialplan_events[seen:])
+    assert dialplan == [("VarSet", "RTPAUDIOQOS")] * 4
     assert d["loss_n_in"] == 1
     assert d["loss_n_out"] == 1
     assert d["loss_01_in"] == 1
