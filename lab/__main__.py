@@ -15,13 +15,15 @@ Ctrl-C (or --calls N) tears everything down.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from lab import netns, sipp
 from lab.asterisk import RunDir, sweep_stale_runs, wait_until
@@ -32,6 +34,7 @@ from lab.phones import Phones
 from lab.portforward import PortForward
 from lab.rootfs import ensure_rootfs
 from lab.supervisor import SupervisorRun, read_dir
+from supervisor.ami.state import OUTCOMES
 
 EXAMPLE = REPO / "examples" / "home"
 
@@ -52,6 +55,8 @@ def demo(args: argparse.Namespace) -> int:
     lab = Lab()
     run = RunDir(rootfs, f"{lab.prefix}-demo")
     stoppers: list[Callable[[], object]] = []
+    sup: SupervisorRun | None = None
+    placed = answered_by_sipp = 0
     say(f"lab prefix {lab.prefix} (namespaces {lab.prefix}-pod, -provider, -doorbell, -router)")
     try:
         lab.up()
@@ -96,7 +101,7 @@ def demo(args: argparse.Namespace) -> int:
         )
         say(f"live reload: edit a copy of {EXAMPLE / 'site'} and publish it as kubelet would:")
         say(f"  .venv/bin/python -m lab swap {sup.config_mount} YOUR_COPY")
-        placed = 0
+        placed = answered_by_sipp = 0
         while not stop.is_set() and (args.calls == 0 or placed < args.calls):
             placed += 1
             before = Audio.read(sup)
@@ -114,13 +119,8 @@ def demo(args: argparse.Namespace) -> int:
                 extra=["-mp", "6000"],
             )
             code = call.wait(40)
-            answered = (
-                sup.metric(
-                    "asterisk_supervisor_calls_total",
-                    {"direction": "internal", "outcome": "answered"},
-                )
-                or 0
-            )
+            answered_by_sipp += code == 0
+            answered = counted(sup).get("answered", 0)
             audio = Audio.settled(sup, before)
             say(
                 f"doorbell call {placed}: {'answered' if code == 0 else 'FAILED'}, "
@@ -133,21 +133,13 @@ def demo(args: argparse.Namespace) -> int:
                 )
             if args.calls == 0 or placed < args.calls:
                 stop.wait(args.interval)
-        wait_until(
-            lambda: sup.metric("asterisk_supervisor_calls_active") == 0.0, 10, what="calls to end"
-        )
-        total = sum(
-            sup.metric("asterisk_supervisor_calls_total", {"outcome": o}) or 0
-            for o in ("answered", "busy", "no_answer", "cancelled", "failed")
-        )
-        audio = Audio.read(sup)
-        say(
-            f"summary: {placed} doorbell calls placed, {total:.0f} calls counted by the "
-            f"supervisor's metrics; audio: {audio.calls:.0f} calls with RTP statistics, mean "
-            f"received loss {audio.mean_loss * 100:.1f} %, {audio.one_way:.0f} one-way"
-        )
         return 0
+    except Exception as exc:  # the summary and the teardown below still run: no traceback
+        say(f"stopped early: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        return 1
     finally:
+        if sup is not None:
+            summary(sup, placed, answered_by_sipp, audio=audio_summary(sup))
         for stopper in reversed(stoppers):
             try:
                 stopper()
@@ -203,6 +195,93 @@ class Audio:
         if not self.calls:
             return "no RTP statistics"
         return f"audio both ways, received loss {self.mean_loss * 100:.1f} %"
+
+
+def audio_summary(sup: SupervisorRun) -> Callable[[], str]:
+    def line() -> str:
+        audio = Audio.read(sup)
+        return (
+            f"audio: {audio.calls:.0f} calls with RTP statistics, mean received loss "
+            f"{audio.mean_loss * 100:.1f} %, {audio.one_way:.0f} one-way"
+        )
+
+    return line
+
+
+def counted(sup: Metrics) -> dict[str, float]:
+    """The supervisor's calls_total by outcome (all directions); {} if /metrics is not there."""
+    result: dict[str, float] = {}
+    for outcome in OUTCOMES:
+        try:
+            value = sup.metric("asterisk_supervisor_calls_total", {"outcome": outcome})
+        except (OSError, ValueError):
+            return {}
+        if value:
+            result[outcome] = value
+    return result
+
+
+class Metrics(Protocol):
+    def metric(self, name: str, labels: Mapping[str, str] | None = None) -> float | None: ...
+
+
+def summary(
+    sup: Metrics,
+    placed: int,
+    answered_by_sipp: int,
+    settle_s: float = 10.0,
+    audio: Callable[[], str] | None = None,
+) -> None:
+    """Calls placed (sipp's view) against calls counted (the supervisor's), every difference
+    explained; never raises, whatever the counts are."""
+    active: float | None = 0.0
+    try:
+        with contextlib.suppress(TimeoutError):
+            wait_until(
+                lambda: sup.metric("asterisk_supervisor_calls_active") in (0.0, None),
+                settle_s,
+                what="calls to end",
+            )
+        active = sup.metric("asterisk_supervisor_calls_active")
+    except (OSError, ValueError):
+        active = 0.0  # no /metrics at all: said below
+    by_outcome = counted(sup)
+    total = sum(by_outcome.values())
+    outcomes = ", ".join(f"{n:.0f} {o}" for o, n in by_outcome.items()) or "none"
+    say(
+        f"summary: {placed} doorbell calls placed ({answered_by_sipp} answered by sipp's "
+        f"account), {total:.0f} counted by the supervisor's metrics ({outcomes})"
+    )
+    notes = []
+    if not by_outcome and placed:
+        notes.append("the supervisor's /metrics did not answer (it may have exited: see its log)")
+    if active and active > 0:
+        notes.append(
+            f"{active:.0f} call(s) still active in the supervisor's view after {settle_s:g} s"
+        )
+    elif active is None:
+        notes.append("AMI is not connected now, so active calls are unknown")
+    if by_outcome.get("lost"):
+        notes.append(
+            f"{by_outcome['lost']:.0f} call(s) ended while the supervisor could not see their "
+            "end (AMI down, Asterisk frozen or restarted): counted as lost at the re-sync"
+        )
+    if by_outcome and total < placed:
+        notes.append(
+            f"{placed - total:.0f} call(s) never reached the supervisor's view (refused or "
+            "failed before Asterisk created a channel, e.g. while it restarted)"
+        )
+    if total > placed:
+        notes.append(f"{total - placed:.0f} call(s) came from elsewhere (phones, another client)")
+    for note in notes:
+        say(f"  difference: {note}")
+    if not notes:
+        say("  every placed call was counted, each once")
+    if audio is not None:
+        try:
+            say(f"  {audio()}")
+        except (OSError, ValueError) as exc:
+            say(f"  audio: unknown ({exc})")
 
 
 def swap(args: argparse.Namespace) -> int:

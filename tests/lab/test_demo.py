@@ -29,7 +29,13 @@ def test_demo_places_three_answered_calls_and_tears_down(rootfs: Path) -> None:
     out = done.stdout + done.stderr
     assert done.returncode == 0, out
     assert "trunk 'provider' registered" in out
-    assert re.search(r"summary: 3 doorbell calls placed, 3 calls counted", out), out
+    assert re.search(
+        r"summary: 3 doorbell calls placed \(3 answered by sipp's account\), 3 counted by the "
+        r"supervisor's metrics \(3 answered\)",
+        out,
+    ), out
+    assert "every placed call was counted, each once" in out
+    assert "Traceback" not in out
     assert "doorbell call 3: answered, audio both ways" in out
     assert re.search(
         r"audio: 3 calls with RTP statistics, mean received loss 0\.\d %, 0 one-way", out
