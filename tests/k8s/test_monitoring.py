@@ -55,6 +55,8 @@ def test_required_alerts_exist(built: list[dict[str, Any]]) -> None:
         "AsteriskConfigReloadFailing",
         "AsteriskRestarting",
         "AsteriskAmiDown",
+        "AsteriskSipBruteForce",
+        "AsteriskSipBlockFlood",
     } <= names
     for rule in rules:
         assert rule["labels"]["severity"] in {"critical", "warning", "info"}
@@ -185,6 +187,49 @@ ALERT_TESTS: list[dict[str, Any]] = [
             {"eval_time": "4m", "alertname": "AsteriskAmiDown", "exp_alerts": []},
         ],
     },
+    {
+        # A scanner at 5 failures/s for 15 minutes; an unlucky phone at 0.5/s never alerts.
+        "interval": "1m",
+        "input_series": [
+            {
+                "series": 'asterisk_supervisor_security_events_total{event="InvalidAccountID",'
+                'service="PJSIP",pod="a"}',
+                "values": "0+300x20",
+            },
+            {
+                "series": 'asterisk_supervisor_security_events_total{event="SuccessfulAuth",'
+                'service="PJSIP",pod="a"}',
+                "values": "0+6000x20",
+            },
+            {
+                "series": "asterisk_supervisor_security_events_total{"
+                'event="ChallengeResponseFailed",service="PJSIP",pod="b"}',
+                "values": "0+30x20",
+            },
+        ],
+        "alert_rule_test": [
+            {"eval_time": "10m", "alertname": "AsteriskSipBruteForce", "exp_alerts": []},
+            {
+                "eval_time": "16m",
+                "alertname": "AsteriskSipBruteForce",
+                "exp_alerts": [{"exp_labels": {"severity": "warning", "pod": "a"}}],
+            },
+        ],
+    },
+    {
+        "interval": "1m",
+        "input_series": [
+            {"series": "asterisk_supervisor_blocks_total", "values": "0 5 10 70 70"},
+        ],
+        "alert_rule_test": [
+            {"eval_time": "2m", "alertname": "AsteriskSipBlockFlood", "exp_alerts": []},
+            {
+                "eval_time": "4m",
+                "alertname": "AsteriskSipBlockFlood",
+                "exp_alerts": [{"exp_labels": {"severity": "warning"}}],
+            },
+        ],
+    },
 ]
 
 
@@ -201,8 +246,9 @@ def run_rule_tests(rules: dict[str, Any], tests: list[dict[str, Any]], where: Pa
 
 
 def test_alerts_fire_when_they_should(built: list[dict[str, Any]], tmp_path: Path) -> None:
-    """promtool unit tests: trunk down 5 min, address lost, reload failing, restart, AMI down
-    fire; a short blip, a recovered reload and AMI loss while draining do not."""
+    """promtool unit tests: trunk down 5 min, address lost, reload failing, restart, AMI down,
+    SIP brute force and a flood of blocks fire; a short blip, a recovered reload, AMI loss while
+    draining, successful logins and a slow trickle of failures do not."""
     spec = copy.deepcopy(k8s.one(built, "PrometheusRule")["spec"])
     for group in spec["groups"]:
         for rule in group["rules"]:
@@ -281,6 +327,9 @@ def test_every_metric_used_is_agreed_in_contributing(built: list[dict[str, Any]]
         "asterisk_supervisor_address_present",
         "asterisk_supervisor_ami_connected",
         "asterisk_supervisor_asterisk_restarts_total",
+        "asterisk_supervisor_security_events_total",
+        "asterisk_supervisor_blocked_sources",
+        "asterisk_supervisor_blocks_total",
     ):
         assert needed in used
 
@@ -310,7 +359,7 @@ def test_dashboard_covers_registrations_calls_reloads_addresses(
     """The Grafana dashboard ConfigMap carries the sidecar label and a row for each subject."""
     (dashboard,) = k8s.dashboards(built)
     rows = {p["title"] for p in dashboard["panels"] if p["type"] == "row"}
-    assert {"Registrations", "Calls", "Configuration reloads", "Addresses"} <= rows
+    assert {"Registrations", "Calls", "Configuration reloads", "Addresses", "Security"} <= rows
     ids = [p["id"] for p in dashboard["panels"]]
     assert len(ids) == len(set(ids))
     assert dashboard["uid"] == "asterisk-supervisor"
