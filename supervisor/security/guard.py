@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 from prometheus_client import CollectorRegistry
 
 from supervisor.security import events
+from supervisor.security.logfilter import RefusalSummary
 from supervisor.security.metrics import SecurityMetrics
 from supervisor.security.offenders import Offenders
 from supervisor.security.policy import Ban, BanPolicy, PolicySettings
@@ -84,6 +85,11 @@ class SecurityGuard:
             log.info("unblocked %s (site change: exempt, or blocking off)", ban.address)
         if lifted:
             self._bump()
+
+    def log_filter(self, interval: float = 60.0) -> logging.Filter:
+        """For the `asterisk` logger: Asterisk's per-request ACL refusal lines counted and
+        summarised (see logfilter.py)."""
+        return RefusalSummary(interval=interval, on_refused=self.metrics.refused.inc)
 
     # -- outputs -------------------------------------------------------------------------------
 

@@ -39,6 +39,11 @@ class SecurityMetrics:
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
             registry=registry,
         )
+        self.refused = Counter(
+            "asterisk_supervisor_refused_requests",
+            "SIP requests Asterisk refused by ACL (from blocked sources), from its log.",
+            registry=registry,
+        )
         self.apply_failures = Counter(
             "asterisk_supervisor_block_apply_failures",
             "Ban list changes Asterisk could not be made to run (retried).",

@@ -253,7 +253,11 @@ def test_scanner_is_blocked_while_the_site_keeps_working(site: Site) -> None:
     assert top[netns.SCANNER_V6]["blocked"] is True
     assert "desk" in top[netns.SCANNER_V6]["accounts"]
     assert "nosuchuser" in top[netns.SCANNER_V4]["accounts"]
-    assert sup.output().count(f"blocking {netns.SCANNER_V6} ") == 1  # one line, not per packet
+    # One line per blocked source, not per packet: Asterisk's own per-request refusal lines are
+    # counted, not relayed.
+    assert sup.output().count(f"blocking {netns.SCANNER_V6} ") == 1
+    assert "did not pass ACL test" not in sup.output()
+    assert (sup.metric("asterisk_supervisor_refused_requests_total") or 0) >= 3
     # The site kept working.
     assert sup.metric("asterisk_pjsip_outbound_registration_status") == 1.0
     assert sup.metric("asterisk_supervisor_endpoint_reachable", {"endpoint": "desk"}) == 1.0
