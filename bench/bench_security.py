@@ -263,8 +263,10 @@ def main() -> None:
         "An attempt is REGISTER, 401 challenge, REGISTER with a wrong digest, 401: two requests "
         "and one ChallengeResponseFailed event. From a blocked source Asterisk answers the first "
         "REGISTER with a stateless 403 (res_pjsip_acl) before any endpoint lookup or digest "
-        "work, and reports no security event, so the supervisor sees nothing; Asterisk still "
-        "logs two lines per refused request (see docs/security.md).",
+        "work, and reports no security event; what the supervisor still spends is reading "
+        "Asterisk's two console lines per refused request, which it counts "
+        "(asterisk_supervisor_refused_requests_total) and summarises once a minute instead of "
+        "relaying (docs/security.md).",
         "",
     ]
     REPORT.write_text("\n".join(lines))

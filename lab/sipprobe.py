@@ -150,18 +150,29 @@ def register_in(
     return netns.call_in(lab.ns(host), go)
 
 
-def options_in(
-    lab: netns.Lab, host: str, source: str, target: str, timeout: float = 1.0
+def request_in(
+    lab: netns.Lab,
+    host: str,
+    source: str,
+    target: str,
+    method: str = "OPTIONS",
+    user: str = "probe",
+    timeout: float = 1.0,
 ) -> Response | None:
-    """One OPTIONS from `source` in `host`; its final answer or None."""
+    """One out-of-dialog request (no body) from `source` in `host`; its final answer or None."""
 
     def go() -> Response | None:
         probe = Probe(source, target)
         try:
-            return probe.request(
-                "OPTIONS", "probe", cseq=1, call_id=os.urandom(8).hex(), timeout=timeout
-            )
+            return probe.request(method, user, cseq=1, call_id=os.urandom(8).hex(), timeout=timeout)
         finally:
             probe.close()
 
     return netns.call_in(lab.ns(host), go)
+
+
+def options_in(
+    lab: netns.Lab, host: str, source: str, target: str, timeout: float = 1.0
+) -> Response | None:
+    """One OPTIONS from `source` in `host`; its final answer or None."""
+    return request_in(lab, host, source, target, "OPTIONS", "probe", timeout)

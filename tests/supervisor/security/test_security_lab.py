@@ -92,34 +92,43 @@ def site(rootfs: Path) -> Iterator[Site]:
 
 
 def test_unknown_account_and_wrong_password_look_the_same(site: Site) -> None:
-    """On the wire, a missing account and a wrong password get the same 401 twice (same realm,
-    same headers, no version in Server), and each is counted by its kind."""
+    """On the wire, a missing account and a wrong password get the same 401 twice (same status
+    line, realm and headers but the nonce, no version in Server); an anonymous INVITE is
+    challenged, not put through; each failure is counted by its kind within a second."""
     before_invalid = site.events("InvalidAccountID")
     before_failed = site.events("ChallengeResponseFailed")
     source = site.source()
     pod = netns.POD_V6
     wrong = sipprobe.register_in(site.lab, "scanner", source, pod, "desk", "guess")
     missing = sipprobe.register_in(site.lab, "scanner", source, pod, "nosuchuser", "guess")
-    for answers in (wrong, missing):
-        assert [a.status if a else None for a in answers] == [401, 401]
-    shape = [
-        [
-            (k, v if k != "WWW-Authenticate" else v.split("nonce=")[0])
-            for k, v in a.headers
-            if k not in ("Via", "From", "To", "Call-ID", "CSeq")
-        ]
-        for a in (*wrong, *missing)
-        if a is not None
-    ]
-    assert shape[0] == shape[1] == shape[2] == shape[3]
-    headers = dict(shape[0])
+    echoed = ("Via", "From", "To", "Call-ID", "CSeq")
+    shapes = []
+    for answer in (*wrong, *missing):
+        assert answer is not None
+        assert answer.status == 401
+        shapes.append(
+            (
+                answer.reason,
+                [
+                    (k, v.split("nonce=")[0] if k == "WWW-Authenticate" else v)
+                    for k, v in answer.headers
+                    if k not in echoed
+                ],
+            )
+        )
+    assert len(shapes) == 4
+    assert all(shape == shapes[0] for shape in shapes)
+    headers = dict(shapes[0][1])
     assert headers.get("Server") == USER_AGENT
     assert 'realm="asterisk"' in headers["WWW-Authenticate"]
+    anonymous = sipprobe.request_in(site.lab, "scanner", source, pod, "INVITE", "anonymous")
+    assert anonymous is not None
+    assert anonymous.status == 401
     # Counted by kind within a second of the last answer.
     wait_until(
         lambda: (
             site.events("ChallengeResponseFailed") >= before_failed + 2
-            and site.events("InvalidAccountID") >= before_invalid + 1
+            and site.events("InvalidAccountID") >= before_invalid + 2
         ),
         1.0,
         interval=0.05,
