@@ -63,6 +63,7 @@ _PENDING_CALLS: Final = 10_000  # calls with statistics awaiting their end (olde
 _LEGS_PER_CALL: Final = 32  # legs kept per call (a ring group of more is still one call)
 _MAX_VALUE_LEN: Final = 512  # the real value is ~170 characters
 _MAX_COUNT: Final = 2**32 - 1  # res_rtp_asterisk's counters are unsigned 32-bit
+_MAX_LOST: Final = 2**31 - 1  # above: a negative difference wrapped (a year of loss is 1.6e9)
 _MAX_SECONDS: Final = 3600.0  # jitter and RTT above an hour are not measurements
 _UP: Final = "6"
 
@@ -108,6 +109,8 @@ def parse_rtpqos(value: str) -> RtpStats | None:
     rtt, mes = float(fields.get("rtt", "0")), float(fields.get("txmes", "0"))
     if max(counts) > _MAX_COUNT or jitter > _MAX_SECONDS or rtt > _MAX_SECONDS or mes > 100.0:
         return None
+    if counts[2] > _MAX_LOST:
+        return None  # `lp` is a difference printed unsigned: a wrapped negative, not a loss
     return RtpStats(
         received=counts[0],
         sent=counts[1],

@@ -120,6 +120,7 @@ def test_parses_asterisk_values() -> None:
         HEALTHY.replace("lp=0", "lp=-1"),
         HEALTHY.replace("lp=0", "lp=1e9"),
         HEALTHY.replace("lp=0", "lp=4294967296"),  # above 32 bits
+        HEALTHY.replace("lp=0", "lp=4294967295"),  # -1 printed unsigned
         HEALTHY.replace("lp=0", "lp=0.5"),  # a counter with a fraction
         HEALTHY.replace("txjitter=0.000125", "txjitter=nan"),
         HEALTHY.replace("txjitter=0.000125", "txjitter=99999.0"),
