@@ -103,20 +103,50 @@ def test_site_and_secret_are_whole_directory_mounts(
     assert "items" not in secret["secret"]
 
 
+def writable(by_path: dict[str, str], vols: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Mount path -> volume kind, for the writable volumes (emptyDir or the claim)."""
+    kinds = ("emptyDir", "persistentVolumeClaim")
+    return {p: k for p, n in by_path.items() for k in kinds if k in vols[n]}
+
+
 def test_writable_paths_are_exactly_the_image_volumes(
     pod: dict[str, Any], container: dict[str, Any], settings: Settings
 ) -> None:
-    """Each image VOLUME is an emptyDir, and Asterisk's paths in the settings are among them."""
+    """Each image VOLUME is an emptyDir or the persistent claim, and Asterisk's paths in the
+    settings are among them."""
     by_path, vols = mounts(container), volumes(pod)
     facts = image.image_facts()
-    empty = {path for path, name in by_path.items() if "emptyDir" in vols[name]}
-    assert empty == {str(v) for v in facts.volumes}
+    rw = writable(by_path, vols)
+    assert set(rw) == {str(v) for v in facts.volumes}
     paths = settings.asterisk
     for path in (paths.etc, paths.run, paths.log, paths.spool, paths.lib, paths.db):
-        assert str(path) in empty, f"Asterisk writes to {path}, which is not writable in the pod"
+        assert any(PurePosixPath(path).is_relative_to(m) for m in rw), (
+            f"Asterisk writes to {path}, which is not writable in the pod"
+        )
     for path, name in by_path.items():
-        if "emptyDir" not in vols[name]:
+        if path not in rw:
             assert next(m for m in container["volumeMounts"] if m["mountPath"] == path)["readOnly"]
+
+
+def test_voicemail_and_astdb_are_on_the_persistent_claim(
+    built: list[dict[str, Any]], pod: dict[str, Any], container: dict[str, Any], settings: Settings
+) -> None:
+    """Every persistent path of the settings (spool, astdb) is on the ReadWriteOnce claim, which
+    one pod at a time mounts (replicas 1, Recreate), writable through fsGroup 101."""
+    by_path, vols = mounts(container), volumes(pod)
+    claim = k8s.one(built, "PersistentVolumeClaim")
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    on_claim = {
+        p
+        for p, n in by_path.items()
+        if vols[n].get("persistentVolumeClaim", {}).get("claimName") == claim["metadata"]["name"]
+    }
+    assert on_claim == {str(settings.asterisk.spool)}
+    for path in settings.asterisk.persistent:
+        assert any(PurePosixPath(path).is_relative_to(m) for m in on_claim), path
+    spec = k8s.one(built, "Deployment")["spec"]
+    assert (spec["replicas"], spec["strategy"]["type"]) == (1, "Recreate")
+    assert pod["spec"]["securityContext"]["fsGroup"] == 101
 
 
 def test_security_context_is_least_privilege(

@@ -38,6 +38,7 @@ def test_kustomize_builds_the_expected_objects() -> None:
         "Deployment/asterisk",
         "IPPool/asterisk-ipv4",
         "IPPool/asterisk-ipv6",
+        "PersistentVolumeClaim/asterisk-data",
         "PodMonitor/asterisk",
         "PrometheusRule/asterisk",
         "Service/asterisk-metrics",
@@ -54,7 +55,13 @@ def test_kustomize_builds_the_expected_objects() -> None:
 def test_core_objects_pass_strict_validation(objects: list[dict[str, Any]], version: str) -> None:
     """Every core object is valid, with no unknown field, for current Kubernetes versions."""
     core = [o for o in objects if not is_custom(o)]
-    assert {o["kind"] for o in core} == {"ConfigMap", "Deployment", "Service", "Secret"}
+    assert {o["kind"] for o in core} == {
+        "ConfigMap",
+        "Deployment",
+        "PersistentVolumeClaim",
+        "Service",
+        "Secret",
+    }
     for obj in core:
         kubernetes_validate.validate(obj, version, strict=True)
 

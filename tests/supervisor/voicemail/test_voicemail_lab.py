@@ -1,0 +1,271 @@
+"""Voicemail end to end with real parts: the supervisor process and Asterisk 22 in the pod
+namespace running examples/home, a phone (sipp) that rings without answering and records its MWI
+NOTIFYs, a caller (sipp) that talks (a PCMU tone from a pcap made in code), and a phone dialling
+the access extension with RFC 4733 DTMF.
+
+One PBX for the module (a pod with its persistent directories); each test leaves the messages it
+needs itself, so any test passes alone and in any order.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import signal
+import struct
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from lab import netns, sipp
+from lab.asterisk import RunDir, sweep_stale_runs, wait_until
+from lab.fixtures import require_root
+from lab.netns import Lab
+from lab.paths import REPO
+from lab.rootfs import ensure_rootfs
+from lab.supervisor import SupervisorRun, read_dir
+from lab.voicemail import WAV_HEADER, Message, MwiPhone, dial_with_dtmf, leave_message, messages
+
+pytestmark = pytest.mark.lab
+
+EXAMPLE = REPO / "examples" / "home"
+DESK_DID = "+4930123457"  # examples/home routes it to desk (box 11)
+DESK_BOX = "11"
+RING_S = 5  # the site's ring time here: an unanswered call reaches voicemail after 5 s
+# The unavailable greeting ("the person at extension 1 1 is unavailable", the instructions,
+# the beep) takes about 9.5 s after the answer; the caller talks for 14 s from the answer.
+HOLD_MS = 14_000
+PHONE_PORT = 5064
+EPHEMERAL = ("etc", "run", "lib")  # emptyDirs in the pod: a new pod starts with them empty
+
+
+def site() -> dict[str, str]:
+    files = read_dir(EXAMPLE / "site")
+    text = files["site.yaml"]
+    assert "dialplan:\n" in text
+    files["site.yaml"] = text.replace("dialplan:\n", f"dialplan:\n  ring_time: {RING_S}\n", 1)
+    return files
+
+
+@dataclass
+class Pod:
+    """The lab, the pod's run directory (spool and astdb persistent), the supervisor, the desk
+    phone and the provider's registrar."""
+
+    lab: Lab
+    run: RunDir
+    secrets: dict[str, str]
+    supervisor: SupervisorRun
+    desk: MwiPhone
+
+    @property
+    def spool(self) -> Path:
+        return self.run.path("spool")
+
+    def pin(self) -> str:
+        return self.secrets["desk-voicemail-pin"].strip()
+
+    def password(self) -> str:
+        return self.secrets["desk-password"].strip()
+
+    def box(self) -> list[Message]:
+        return messages(self.spool, DESK_BOX)
+
+    def inbox(self) -> list[Message]:
+        return [m for m in self.box() if m.folder == "INBOX"]
+
+    def metric(self, folder: str) -> float | None:
+        return self.supervisor.metric(
+            "asterisk_supervisor_voicemail_messages", {"mailbox": "desk", "folder": folder}
+        )
+
+    def start_supervisor(self) -> SupervisorRun:
+        self.supervisor = SupervisorRun(self.lab, self.run, site(), self.secrets).start()
+        self.supervisor.wait_ready(40)
+        return self.supervisor
+
+    def asterisk_cli(self, command: str) -> str:
+        conf = self.run.inside(self.run.path("etc") / "asterisk.conf")
+        argv = ["chroot", str(self.run.rootfs), "/usr/sbin/asterisk", "-C", conf, "-rx", command]
+        return self.lab.run("pod", argv, check=False).stdout
+
+    def leave_message(self, name: str) -> Message:
+        """An unanswered call to the desk's DID with a talking caller; the new INBOX message."""
+        before = {m.wav.name for m in self.inbox()}
+        caller = leave_message(self.lab, self.run, DESK_DID, talk_s=20, hold_ms=HOLD_MS, name=name)
+        try:
+            assert caller.wait(HOLD_MS / 1000 + RING_S + 30) == 0, caller.output()[-2000:]
+        finally:
+            caller.stop()
+        wait_until(lambda: len(self.inbox()) > len(before), 5, what="the message file")
+        (new,) = [m for m in self.inbox() if m.wav.name not in before]
+        return new
+
+
+@pytest.fixture(scope="module")
+def pod() -> Iterator[Pod]:
+    require_root()
+    netns.sweep_stale()
+    rootfs = ensure_rootfs()
+    sweep_stale_runs(rootfs)
+    lab = Lab().up()
+    run = RunDir(rootfs, f"{lab.prefix}-vm").create()
+    stoppers = []
+    try:
+        secrets = read_dir(EXAMPLE / "secrets")
+        registrar = sipp.registrar(
+            lab, run, netns.PROVIDER_V6, "pod1", secrets["provider-password"].strip()
+        )
+        stoppers.append(registrar.stop)
+        the_pod = Pod(lab, run, secrets, SupervisorRun(lab, run, site(), secrets), None)  # type: ignore[arg-type]
+        the_pod.start_supervisor()
+        stoppers.append(lambda: the_pod.supervisor.stop())
+        the_pod.desk = MwiPhone(lab, run, "desk", the_pod.password(), PHONE_PORT).start()
+        stoppers.append(the_pod.desk.stop)
+        the_pod.desk.register()
+        yield the_pod
+    finally:
+        for stop in reversed(stoppers):
+            stop()
+        run.remove()
+        lab.down()
+
+
+def rms(message: Message) -> float:
+    data = message.wav.read_bytes()[WAV_HEADER:]
+    samples = struct.unpack(f"<{len(data) // 2}h", data[: len(data) // 2 * 2])
+    return math.sqrt(sum(s * s for s in samples) / max(1, len(samples)))
+
+
+def test_unanswered_call_leaves_a_message_with_audio_and_the_phone_gets_mwi(pod: Pod) -> None:
+    """Nobody answers the desk: the caller's tone is recorded in box 11 (a WAV of plausible
+    length, at the tone's level), the desk phone gets a message-summary NOTIFY saying so, and
+    the supervisor's metric counts it."""
+    message = pod.leave_message("unanswered")
+    # The caller talked 14 s after the answer, of which the greeting took about 9.5 s.
+    assert 2.0 <= message.audio_s <= HOLD_MS / 1000, message
+    assert abs(message.duration_s - message.audio_s) <= 1.5, message
+    assert rms(message) > 2000, "the recording is not the caller's tone"  # the tone: ~5,650
+    count = len(pod.inbox())
+    wait_until(
+        lambda: any(s.waiting and s.new == count for s in pod.desk.summaries()),
+        10,
+        what=f"an MWI NOTIFY with {count} new message(s)",
+    )
+    wait_until(lambda: pod.metric("new") == count, 10, what="the metric to count it")
+
+
+def test_messages_and_astdb_survive_an_asterisk_restart_and_a_pod_restart(pod: Pod) -> None:
+    """Kill Asterisk (the supervisor restarts it), then a whole new pod (new supervisor, new
+    Asterisk, fresh emptyDirs) on the same persistent spool and astdb: the messages, their
+    audio and an astdb key are all there, counted, and the phone is told on re-registering."""
+    if not pod.inbox():
+        pod.leave_message("before-restart")
+    before = {m.wav.name: m.wav.read_bytes() for m in pod.box()}
+    new = len(pod.inbox())
+    assert "Updated database successfully" in pod.asterisk_cli("database put lab persisted yes")
+
+    asterisk = [
+        p
+        for p in netns.pids_in(pod.lab.pod)
+        if Path(f"/proc/{p}/comm").read_text().strip() == "asterisk"
+    ]
+    assert asterisk
+    os.kill(asterisk[0], signal.SIGKILL)
+    wait_until(
+        lambda: pod.supervisor.metric("asterisk_supervisor_asterisk_restarts_total") == 1,
+        15,
+        what="the crash counted",
+    )
+    pod.supervisor.wait_ready(40)
+    assert {m.wav.name: m.wav.read_bytes() for m in pod.box()} == before
+    wait_until(lambda: pod.metric("new") == new, 15, what="the count after the restart")
+
+    # A pod restart: SIGTERM (drain, stop), the emptyDirs go, a new pod mounts the same volume.
+    pod.supervisor.signal(signal.SIGTERM)
+    assert pod.supervisor.wait(30) == 0
+    for name in EPHEMERAL:
+        shutil.rmtree(pod.run.path(name))
+    pod.run.create()
+    pod.start_supervisor()
+    assert {m.wav.name: m.wav.read_bytes() for m in pod.box()} == before
+    assert "Value: yes" in pod.asterisk_cli("database get lab persisted")
+    wait_until(lambda: pod.metric("new") == new, 15, what="the count in the new pod")
+    seen = len(pod.desk.summaries())
+    pod.desk.register()
+    wait_until(
+        lambda: any(s.waiting and s.new == new for s in pod.desk.summaries()[seen:]),
+        10,
+        what="MWI from the new pod",
+    )
+
+
+def test_access_extension_with_the_right_pin_plays_the_box_and_a_wrong_pin_is_refused(
+    pod: Pod,
+) -> None:
+    """*97 from the desk: a wrong PIN then the play key leaves the messages unheard; the right
+    PIN then the play key plays the first message, which moves to Old, and the phone's MWI and
+    the metric follow."""
+    if not pod.inbox():
+        pod.leave_message("for-access")
+    new, old = len(pod.inbox()), len(pod.box()) - len(pod.inbox())
+    wrong = "0000" if pod.pin() != "0000" else "9999"
+    call = dial_with_dtmf(
+        pod.lab,
+        pod.run,
+        "desk",
+        pod.password(),
+        "*97",
+        [(1.5, wrong + "#"), (3.0, "1")],
+        after_s=2.0,
+        name="wrong-pin",
+    )
+    assert call.wait(60) == 0, call.output()[-2000:]
+    assert len(pod.inbox()) == new, "a wrong PIN opened the box"
+
+    seen = len(pod.desk.summaries())
+    call = dial_with_dtmf(
+        pod.lab,
+        pod.run,
+        "desk",
+        pod.password(),
+        "*97",
+        [(1.5, pod.pin() + "#"), (4.0, "1")],
+        after_s=7.0,
+        name="right-pin",
+    )
+    assert call.wait(60) == 0, call.output()[-2000:]
+    wait_until(lambda: len(pod.inbox()) == new - 1, 5, what="the message to move to Old")
+    assert len(pod.box()) - len(pod.inbox()) == old + 1
+    wait_until(
+        lambda: any(s.new == new - 1 and s.old == old + 1 for s in pod.desk.summaries()[seen:]),
+        10,
+        what="the MWI NOTIFY after listening",
+    )
+    wait_until(lambda: pod.metric("old") == old + 1, 10, what="the metric's old count")
+
+
+def test_a_read_only_spool_is_refused_at_start(pod: Pod, tmp_path: Path) -> None:
+    """A spool on a read-only filesystem (no volume mounted on a read-only root) makes the
+    supervisor exit 1 naming the path, before Asterisk starts."""
+    run = RunDir(pod.run.rootfs, f"{pod.lab.prefix}-ro").create()
+    spool = run.path("spool")
+    subprocess.run(["mount", "--bind", str(spool), str(spool)], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(spool)], check=True)
+        sup = SupervisorRun(pod.lab, run, site(), pod.secrets).start()
+        try:
+            code = sup.wait(30)
+        finally:
+            sup.stop()
+        out = sup.output()
+        assert code == 1, out[-2000:]
+        assert f"{run.inside(spool)} is on a read-only filesystem" in out
+        assert "Asterisk fully booted" not in out
+    finally:
+        subprocess.run(["umount", "-l", str(spool)], check=False)
+        run.remove()
