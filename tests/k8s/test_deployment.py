@@ -123,7 +123,7 @@ def test_writable_paths_are_exactly_the_image_volumes(
         assert any(PurePosixPath(path).is_relative_to(m) for m in rw), (
             f"Asterisk writes to {path}, which is not writable in the pod"
         )
-    for path, name in by_path.items():
+    for path in by_path:
         if path not in rw:
             assert next(m for m in container["volumeMounts"] if m["mountPath"] == path)["readOnly"]
 
