@@ -16,6 +16,8 @@ from lab.pki import Issued
 PHONES_V6 = "2001:db8:5060::21"
 RINGER_PORT = 5062
 RINGER_MEDIA_PORT = 16000  # the ringer sends its RTP from here (unique in the provider namespace)
+TLS_RINGER_PORT = 5063
+TLS_RINGER_MEDIA_PORT = 16002
 
 
 class Phones:
@@ -29,30 +31,60 @@ class Phones:
         self.lab.add_address("provider", f"{PHONES_V6}/128")
         self.lab.run("router", ["ip", "-6", "route", "replace", f"{PHONES_V6}/128", "dev", "prov0"])
 
-    def start_ringer(self) -> None:
+    def _tls_files(self, name: str, cert: Issued) -> list[str]:
+        """sipp's -tls_cert/-tls_key arguments for `cert`, written where the chroot reads them."""
+        files = self.run.path("tls")
+        files.mkdir(exist_ok=True)
+        (files / f"{name}.crt").write_text(cert.cert_pem)
+        (files / f"{name}.key").write_text(cert.key_pem)
+        return [
+            "-t",
+            "l1",
+            "-tls_cert",
+            self.run.inside(files / f"{name}.crt"),
+            "-tls_key",
+            self.run.inside(files / f"{name}.key"),
+        ]
+
+    def start_ringer(self, tls: Issued | None = None) -> None:
+        """The phones' ringer on UDP (or, with a certificate, on TLS at TLS_RINGER_PORT)."""
         self._address()
         # Answers after 0.3 s and talks (a PCMU tone) until the caller hangs up; -aa answers
         # qualify OPTIONS.
-        ringer = sipp.Sipp(self.lab, self.run, "provider", [], name="ringer")
+        name = "tls-ringer" if tls is not None else "ringer"
+        port, media = (RINGER_PORT, RINGER_MEDIA_PORT)
+        if tls is not None:
+            port, media = (TLS_RINGER_PORT, TLS_RINGER_MEDIA_PORT)
+        ringer = sipp.Sipp(self.lab, self.run, "provider", [], name=name)
         ringer.args = ["-sf", ringer.scenario("uas_answer_audio.xml"), "-i", PHONES_V6]
-        ringer.args += ["-p", str(RINGER_PORT), "-mp", str(RINGER_MEDIA_PORT), "-aa"]
+        ringer.args += ["-p", str(port), "-mp", str(media), "-aa"]
         ringer.args += ["-d", "300", "-m", "1000000"]
+        if tls is not None:
+            ringer.args += self._tls_files("tls-ringer", tls)
         ringer.start()
         self.processes.append(ringer)
 
-    def register(self, accounts: Mapping[str, str], timeout_s: int = 15) -> None:
-        """Register each `username: password` account; raises if one is refused."""
+    def register(
+        self, accounts: Mapping[str, str], timeout_s: int = 15, *, tls: Issued | None = None
+    ) -> None:
+        """Register each `username: password` account; raises if one is refused. With a
+        certificate: over TLS to port 5061, the contact being the TLS ringer."""
         template = (SCENARIOS / "phone-register.xml").read_text()
-        scenario = self.run.path("scenarios") / "phone-register-lab.xml"
+        kind = "tls" if tls is not None else "udp"
+        contact = f"{TLS_RINGER_PORT};transport=tls" if tls is not None else str(RINGER_PORT)
+        scenario = self.run.path("scenarios") / f"phone-register-lab-{kind}.xml"
         scenario.parent.mkdir(exist_ok=True)
-        scenario.write_text(template.replace("@CONTACT_PORT@", str(RINGER_PORT)))
+        scenario.write_text(template.replace("@CONTACT_PORT@", contact))
+        target = f"[{netns.POD_V6}]:{5061 if tls is not None else 5060}"
+        transport = self._tls_files("tls-phone", tls) if tls is not None else []
         for username, password in accounts.items():
             phone = sipp.Sipp(
                 self.lab,
                 self.run,
                 "provider",
                 [
-                    f"[{netns.POD_V6}]:5060",
+                    target,
+                    *transport,
                     "-sf",
                     self.run.inside(scenario),
                     "-s",
@@ -99,11 +131,9 @@ def tls_phone(
 ) -> sipp.Sipp:
     """A desk phone over TLS (sipp -t l1 with its own certificate): registers, calls
     `extension`, holds the answered call for `hold_ms` and hangs up, all on one connection."""
-    Phones(lab, run)._address()
-    files = run.path("tls")
-    files.mkdir(exist_ok=True)
-    (files / f"{name}.crt").write_text(cert.cert_pem)
-    (files / f"{name}.key").write_text(cert.key_pem)
+    helper = Phones(lab, run)
+    helper._address()
+    transport = helper._tls_files(name, cert)
     template = (SCENARIOS / "phone-tls-call.xml").read_text()
     scenario = run.path("scenarios") / f"{name}.xml"
     scenario.parent.mkdir(exist_ok=True)
@@ -116,12 +146,7 @@ def tls_phone(
             f"[{netns.POD_V6}]:{port}",
             "-sf",
             run.inside(scenario),
-            "-t",
-            "l1",
-            "-tls_cert",
-            run.inside(files / f"{name}.crt"),
-            "-tls_key",
-            run.inside(files / f"{name}.key"),
+            *transport,
             "-s",
             username,
             "-au",

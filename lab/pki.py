@@ -49,6 +49,7 @@ class Ca:
     """A self-signed CA; `issue()` makes a server certificate for names and IP addresses."""
 
     name: str = "lab CA"
+    days: float = 365
     key: ec.EllipticCurvePrivateKey = field(
         default_factory=lambda: ec.generate_private_key(ec.SECP256R1()), repr=False
     )
@@ -64,7 +65,7 @@ class Ca:
             .public_key(self.key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(days=365))
+            .not_valid_after(now + datetime.timedelta(days=self.days))
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(
                 x509.KeyUsage(

@@ -41,6 +41,7 @@ from supervisor.process.console import run_command
 from supervisor.process.drain import drain
 from supervisor.process.reaper import Reaper, become_subreaper
 from supervisor.reload import Applier, ConfigDir, Reloader, ReloadMetrics, StartupError
+from supervisor.reload.served import ServedCertificates
 from supervisor.render import MODULE_OF_FILE, Directories, RenderContext, render
 from supervisor.render.voicemail import mailbox
 from supervisor.security import events as security_events
@@ -150,6 +151,8 @@ class Supervisor:
         self.mailbox_poller = MailboxPoller(ami=self.ami, counts=self.mailboxes, booted=self.booted)
         for event in ("FullyBooted", "Reload", "MessageWaiting"):
             self.ami.subscribe(event, self.mailbox_poller.hint)
+        # Which certificate each tls transport really serves (a handshake after every apply).
+        self.served = ServedCertificates(registry=self.registry)
         self.applier = Applier(
             config_mounts=settings.config_dirs,
             secret_mounts=settings.secret_dirs,
@@ -194,6 +197,7 @@ class Supervisor:
         self._ami_checks = ami_checks(self.ami)
         self.board.add(self._checks)
         self.board.add(self.security.checks)
+        self.board.add(self.served.checks)
         self.board.add_section("security", self.security.status)
         self.board.add_section("call_quality", self.quality.status)
 
@@ -207,6 +211,7 @@ class Supervisor:
             {name: mailbox(number) for name, number in loaded.site.mailboxes().items()}
         )
         self.mailbox_poller.hint()
+        self.served.expect(loaded)
 
     # -- status --------------------------------------------------------------------------------
 
@@ -367,6 +372,7 @@ class Supervisor:
             name="security",
         )
         tg.create_task(guard("voicemail", self.mailbox_poller.run()), name="voicemail")
+        tg.create_task(guard("tls-served", self.served.run(ready=self.booted)), name="tls-served")
         while True:
             await self._track_boot()
 

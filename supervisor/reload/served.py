@@ -164,7 +164,10 @@ class ServedCertificates:
 
     def expect(self, loaded: Any) -> None:
         """The live config changed (or Asterisk booted with it): check what is served now."""
-        targets = targets_of(loaded)
+        self.watch(targets_of(loaded))
+
+    def watch(self, targets: Mapping[str, Target]) -> None:
+        """Check these transports from now on (the others are forgotten)."""
         for name in set(self._state) - set(targets):
             del self._state[name]
             for metric in (self.expiry, self.matches, self.mismatches):
@@ -227,12 +230,20 @@ class ServedCertificates:
         self._state[name] = dataclasses.replace(served, mismatches=current.mismatches)
         self.matches.labels(transport=name).set(1 if served.matches else 0)
 
-    async def run(self) -> NoReturn:
-        """Forever: verify after each `expect()` and at least every `interval` seconds."""
+    def recheck(self) -> None:
+        """Verify now (e.g. Asterisk restarted: its listeners are new)."""
+        self._wake.set()
+
+    async def run(self, ready: asyncio.Event | None = None) -> NoReturn:
+        """Forever: verify after each `expect()` and at least every `interval` seconds, only
+        while `ready` (Asterisk fully booted) is set, and again after each boot."""
         while True:
+            if ready is not None and not ready.is_set():
+                await ready.wait()
+                self.recheck()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval)
-            if self._state:
+            if self._state and (ready is None or ready.is_set()):
                 await self.verify()
 
     def checks(self) -> list[Check]:

@@ -105,7 +105,6 @@ def render(
         "logger.conf": core.render_logger(),
         "manager.conf": core.render_manager(context),
         "pjsip.conf": render_pjsip(site, loaded.secrets, context.directories.astetcdir, blocked),
-        **render_tls_files(site, loaded.secrets),
         "extensions.conf": render_extensions(site),
         "rtp.conf": core.render_rtp(context),
         "http.conf": core.render_http(context),
@@ -133,4 +132,6 @@ def render(
         )
     for name, part in raw.items():
         files[name] = files.get(name, "") + part
+    # PEM files, not config syntax (no raw snippet, nothing for a config reader to check).
+    files |= render_tls_files(site, loaded.secrets)
     return dict(sorted(files.items()))

@@ -216,11 +216,14 @@ def _ca_bundle(site: Site, name: str, secrets: Mapping[str, str]) -> tuple[list[
 
 
 def _verifies(site: Site, name: str) -> bool:
-    """Whether trunks on tls transport `name` verify their servers (checks make them agree)."""
+    """Whether Asterisk verifies the servers it connects to over tls transport `name`: as the
+    trunks on it say (the checks make them agree). A transport for phones only does not: Asterisk
+    reaches a phone over the connection it registered on, and phones rarely hold certificates
+    from a CA (their own certificates are not what secures the call)."""
     for trunk_name, trunk in site.trunks.items():
         if site.trunk_transport(trunk_name) == name and trunk.tls is not None:
             return trunk.tls.verify
-    return True
+    return False
 
 
 def _transport(

@@ -14,10 +14,12 @@ import yaml
 
 from lab import image, k8s
 from lab.paths import REPO
+from lab.pki import Ca
 from supervisor import cli, cli_run
 from supervisor.settings import Settings
 
 EXAMPLE = REPO / "examples" / "home"
+TLS_KEYS = {"tls.crt", "tls.key", "ca.crt"}
 
 
 @pytest.fixture(scope="module")
@@ -88,13 +90,18 @@ def test_probes_hit_the_entrypoint_http_port(container: dict[str, Any], settings
 def test_site_and_secret_are_whole_directory_mounts(
     built: list[dict[str, Any]], pod: dict[str, Any], container: dict[str, Any], settings: Settings
 ) -> None:
-    """ConfigMap and Secret are directory mounts where --config/--secrets point, no subPath."""
+    """ConfigMap and Secrets are directory mounts where --config/--secrets point, no subPath;
+    the second Secret is cert-manager's (the example Certificate's), optional."""
     by_path, vols = mounts(container), volumes(pod)
     assert all("subPath" not in m and "subPathExpr" not in m for m in container["volumeMounts"])
     (config_dir,) = settings.config_dirs
-    (secret_dir,) = settings.secret_dirs
+    secret_dir, tls_dir = settings.secret_dirs
     site = vols[by_path[str(config_dir)]]
     secret = vols[by_path[str(secret_dir)]]
+    tls = vols[by_path[str(tls_dir)]]
+    assert tls["secret"]["secretName"] == certificate()["spec"]["secretName"]
+    assert tls["secret"]["optional"] is True
+    assert "items" not in tls["secret"]
     site_map = k8s.one([o for o in built if o["metadata"]["name"] == "asterisk-site"], "ConfigMap")
     assert site["configMap"]["name"] == site_map["metadata"]["name"]
     template = yaml.safe_load(k8s.SECRET_TEMPLATE.read_text())
@@ -241,7 +248,8 @@ def test_secret_template_has_placeholders_for_every_key_the_site_uses() -> None:
     template = yaml.safe_load(k8s.SECRET_TEMPLATE.read_text())
     keys = set(template["stringData"])
     example_keys = {p.name for p in (EXAMPLE / "secrets").iterdir() if p.is_file()}
-    assert keys == example_keys
+    # The certificate's keys are in cert-manager's Secret, not in the template.
+    assert keys == example_keys - TLS_KEYS
     site_text = (EXAMPLE / "site" / "site.yaml").read_text()
     for key in keys:
         assert key in site_text, f"{key} is not referred to by the site"
@@ -265,11 +273,47 @@ def test_site_configmap_is_valid_with_the_secret_template_keys(tmp_path: Path) -
     template = yaml.safe_load(k8s.SECRET_TEMPLATE.read_text())
     for key, value in template["stringData"].items():
         (tmp_path / key).write_text(value)
+    tls = tmp_path / "tls"
+    tls.mkdir()
+    ca = Ca()
+    for key, value in ca.issue(("pbx.home.example",)).secret_files(ca).items():
+        (tls / key).write_text(value)
     site = k8s.K8S / "site"
-    assert cli.main(["check", str(site), "--secrets", str(tmp_path)]) == 0
+    both = ["--secrets", str(tmp_path), "--secrets", str(tls)]
+    assert cli.main(["check", str(site), *both]) == 0
+    assert cli.main(["check", str(site), "--secrets", str(tmp_path)]) == 1  # no certificate
     missing = tmp_path / "provider-password"
     missing.unlink()
-    assert cli.main(["check", str(site), "--secrets", str(tmp_path)]) == 1
+    assert cli.main(["check", str(site), *both]) == 1
+
+
+def certificate() -> dict[str, Any]:
+    """The cert-manager Certificate of k8s/certificate.example.yaml (commented out there: its
+    CRD is not part of this base)."""
+    text = (k8s.K8S / "certificate.example.yaml").read_text()
+    body = "\n".join(
+        line[2:] if line.startswith("# ") else line[1:]
+        for line in text.splitlines()
+        if line.startswith("#")
+    )
+    docs = [d for d in yaml.safe_load_all(body.split("\n---\n", 1)[1]) if d]
+    return k8s.one(docs, "Certificate")
+
+
+def test_certificate_example_feeds_the_tls_keys_the_example_site_reads() -> None:
+    """The example Certificate writes the Secret the Deployment mounts, with the keys the example
+    site's tls transport reads by default (cert-manager's tls.crt, tls.key, ca.crt)."""
+    from supervisor.site.load import load_site_dirs
+
+    cert = certificate()
+    assert cert["apiVersion"] == "cert-manager.io/v1"
+    assert cert["spec"]["secretName"] == "asterisk-tls"
+    assert cert["spec"]["renewBefore"] == "720h"  # renewed well before the 14-day alert
+    loaded = load_site_dirs([EXAMPLE / "site"], [EXAMPLE / "secrets"])
+    (spec,) = [t.tls for t in loaded.site.transports.values() if t.tls is not None]
+    assert {spec.cert_secret, spec.key_secret, spec.ca_secret} == TLS_KEYS
+    site = yaml.safe_load((EXAMPLE / "site" / "site.yaml").read_text())
+    assert set(cert["spec"]["ipAddresses"]) <= set(site["addresses"].values())
 
 
 def test_service_and_podmonitor_select_the_pod_and_its_http_port(

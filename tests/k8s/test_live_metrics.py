@@ -55,10 +55,17 @@ def test_alert_and_dashboard_metrics_are_all_exported(
     sup = SupervisorRun(lab, run_dir, site, secrets)
     started.add(sup.stop)
     sup.start().wait_ready(30)
+    # The example's tls transport: the supervisor's handshake finds the Secret's certificate.
+    wait_until(
+        lambda: sup.metric("asterisk_supervisor_tls_certificate_served_matches") == 1.0,
+        10,
+        what="the served certificate verified",
+    )
     phones = Phones(lab, run_dir)
     started.add(phones.stop)
     phones.start_ringer()
-    phones.register({"desk": secrets["desk-password"].strip()})
+    # kitchen: a UDP phone (desk's transport is the example's tls one).
+    phones.register({"kitchen": secrets["kitchen-password"].strip()})
     # One live reload, so that the per-module reload series exist.
     sup.update_site(
         {"site.yaml": site["site.yaml"].replace('"12": kitchen', '"12": kitchen\n    "13": desk')}

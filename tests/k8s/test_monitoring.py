@@ -57,6 +57,8 @@ def test_required_alerts_exist(built: list[dict[str, Any]]) -> None:
         "AsteriskAmiDown",
         "AsteriskSipBruteForce",
         "AsteriskSipBlockFlood",
+        "AsteriskTlsCertificateExpiring",
+        "AsteriskTlsCertificateNotServed",
     } <= names
     for rule in rules:
         assert rule["labels"]["severity"] in {"critical", "warning", "info"}
@@ -227,6 +229,52 @@ ALERT_TESTS: list[dict[str, Any]] = [
                 "eval_time": "4m",
                 "alertname": "AsteriskSipBlockFlood",
                 "exp_alerts": [{"exp_labels": {"severity": "warning"}}],
+            },
+        ],
+    },
+]
+
+
+EXPIRY = "asterisk_supervisor_tls_certificate_expiry_timestamp_seconds"
+# The TLS alerts: expiry under 14 days (the series holds a fixed Unix time; promtool's clock
+# starts at 0, so 20 days ahead is 1728000 and 10 days 864000) and a lasting mismatch.
+ALERT_TESTS += [
+    {
+        "interval": "1m",
+        "input_series": [
+            {
+                "series": EXPIRY + '{transport="tls6"}',
+                "values": "1728000x90",
+            },
+            {
+                "series": EXPIRY + '{transport="tls4"}',
+                "values": "864000x90",
+            },
+        ],
+        "alert_rule_test": [
+            {"eval_time": "30m", "alertname": "AsteriskTlsCertificateExpiring", "exp_alerts": []},
+            {
+                "eval_time": "90m",
+                "alertname": "AsteriskTlsCertificateExpiring",
+                "exp_alerts": [{"exp_labels": {"severity": "warning", "transport": "tls4"}}],
+            },
+        ],
+    },
+    {
+        "interval": "1m",
+        "input_series": [
+            {
+                "series": 'asterisk_supervisor_tls_certificate_served_matches{transport="tls6"}',
+                "values": "1 0 0 1 0x20",
+            },
+        ],
+        "alert_rule_test": [
+            # A blip right after a rotation does not fire; 15 minutes of mismatch do.
+            {"eval_time": "10m", "alertname": "AsteriskTlsCertificateNotServed", "exp_alerts": []},
+            {
+                "eval_time": "20m",
+                "alertname": "AsteriskTlsCertificateNotServed",
+                "exp_alerts": [{"exp_labels": {"severity": "warning", "transport": "tls6"}}],
             },
         ],
     },

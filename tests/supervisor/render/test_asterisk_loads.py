@@ -19,7 +19,8 @@ from lab.ami import LabAmi
 from lab.asterisk import Asterisk, RunDir, directories_section, wait_until, write_config
 from lab.fixtures import Started
 from lab.netns import Lab
-from lab.phones import Phones
+from lab.phones import PHONES_V6, Phones
+from lab.pki import Ca
 from lab.prometheus import http_get
 from supervisor.render import Directories, Prometheus, RenderContext, render
 from supervisor.render.extensions import DOORBELL_EXTENSIONS, NO_VOICEMAIL, group_box
@@ -88,10 +89,11 @@ def copy_secrets(example: str, tmp_path: Path, **override: str) -> Path:
     return target
 
 
-def udp_listeners(lab: Lab, ports: set[int]) -> set[str]:
+def udp_listeners(lab: Lab, ports: set[int], flags: str = "-Hlun") -> set[str]:
     """Local UDP sockets in the pod on the given ports (Asterisk also holds a pair of
-    ephemeral-port client sockets, pjproject's DNS resolver's, which are not SIP listeners)."""
-    out = lab.run("pod", ["ss", "-Hlun"]).stdout
+    ephemeral-port client sockets, pjproject's DNS resolver's, which are not SIP listeners);
+    `flags="-Hltn"`: TCP listeners instead."""
+    out = lab.run("pod", ["ss", flags]).stdout
     sockets = {line.split()[3] for line in out.splitlines() if line.strip()}
     return {s for s in sockets if int(s.rpartition(":")[2]) in ports}
 
@@ -100,9 +102,11 @@ def sip_ports(site: Site) -> set[int]:
     return {t.port for t in site.transports.values()}
 
 
-def expected_binds(site: Site) -> set[str]:
+def expected_binds(site: Site, stream: bool = False) -> set[str]:
     binds = set()
     for transport in site.transports.values():
+        if (transport.protocol != "udp") != stream:
+            continue
         address = site.addresses.of(transport.family)
         host = f"[{address}]" if transport.family == "ipv6" else address
         binds.add(f"{host}:{transport.port}")
@@ -133,10 +137,11 @@ def check_read_back(pbx: Pbx) -> None:
     expected = {}
     for name, trunk in site.trunks.items():
         assert trunk.auth is not None
-        host = f"[{trunk.hosts[0]}]:{trunk.port}"
+        host = f"[{trunk.hosts[0]}]:{pbx.site.trunk_port(name)}"
         expected[name] = (f"sip:{host}", f"sip:{trunk.auth.username}@{host}")
     assert registrations == expected
     assert udp_listeners(pbx.lab, sip_ports(site)) == expected_binds(site)
+    assert udp_listeners(pbx.lab, sip_ports(site), "-Hltn") == expected_binds(site, stream=True)
     dialplan = {
         (e["Context"], e["Extension"])
         for e in pbx.listing("ShowDialPlan", "ListDialplan")
@@ -185,16 +190,20 @@ def test_home_site_boots_clean_registers_and_the_doorbell_rings_everyone(
     pbx = boot(lab, run_dir, started, EXAMPLES / "home" / "site", secret_dir)
     start_registrar(pbx, started, "provider", netns.PROVIDER_V6)
     check_read_back(pbx)
-    # The phones register (digest) and their ringer answers INVITEs and qualify OPTIONS.
+    # The phones register (digest) and their ringers answer INVITEs and qualify OPTIONS; the
+    # desk phone over TLS (its transport), the kitchen phone over UDP.
     phones = Phones(lab, run_dir)
     started.add(phones.stop)
+    phone_ca = Ca("phones CA")
     phones.start_ringer()
-    accounts = {}
+    phones.start_ringer(tls=phone_ca.issue((PHONES_V6,)))
     for phone in ("desk", "kitchen"):
         auth = pbx.site.endpoints[phone].auth
         assert auth is not None
-        accounts[auth.username or phone] = pbx.loaded.secrets[auth.password_secret]
-    phones.register(accounts)
+        accounts = {auth.username or phone: pbx.loaded.secrets[auth.password_secret]}
+        over_tls = pbx.site.transports[pbx.site.endpoints[phone].transport or ""].protocol
+        tls = phone_ca.issue((PHONES_V6,)) if over_tls == "tls" else None
+        phones.register(accounts, tls=tls)
     contacts = {
         e["Endpoint"] for e in pbx.listing("PJSIPShowContacts", "ContactList") if e.get("Endpoint")
     }

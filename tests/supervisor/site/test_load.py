@@ -46,14 +46,18 @@ def test_example_home_loads_resolved() -> None:
     assert (provider.family, provider.transport) == ("ipv6", "udp6")
     assert provider.identify == ("2001:db8:5060::10",)
     assert site.endpoints["doorbell"].transport == "udp4"
-    # Only referenced secrets are kept; one trailing newline of a Secret file is dropped.
-    assert dict(loaded.secrets) == {
+    # Only referenced secrets are kept; one trailing newline of a Secret file is dropped
+    # (PEM texts are kept whole).
+    pem = {"tls.crt", "tls.key", "ca.crt"}
+    assert {k: v for k, v in loaded.secrets.items() if k not in pem} == {
         "provider-password": "provider-secret",
         "desk-password": "desk-secret",
         "kitchen-password": "kitchen;secret",
         "desk-voicemail-pin": "1357",
         "kitchen-voicemail-pin": "2468",
     }
+    assert set(loaded.secrets) >= pem
+    assert set(loaded.certificates) == {"tls6"}
     assert site.mailboxes() == {"desk": "11", "kitchen": "12"}
     assert len(loaded.hash) == 64
 

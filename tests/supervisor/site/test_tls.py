@@ -58,6 +58,7 @@ def test_tls_transport_defaults_render_cert_manager_keys_on_5061() -> None:
     assert "GCM" in (transport.get("cipher") or "")
     assert "CBC" not in (transport.get("cipher") or "")
     assert transport.get("allow_reload") == "no"
+    assert transport.get("verify_server") == "no"  # phones only: no trunk to verify
     assert files["tls-tls6.crt"] == CERT.cert_pem
     assert files["tls-tls6.key"] == CERT.key_pem
     assert files["tls-tls6-ca.crt"] == CA.cert_pem
