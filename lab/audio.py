@@ -20,6 +20,7 @@ PTIME_MS = 20
 SAMPLES_PER_PACKET = RATE * PTIME_MS // 1000
 PACKETS_PER_SECOND = 1000 // PTIME_MS
 PAYLOAD_PCMU = 0
+DEFAULT_SSRC = 0x5EED0001  # every lab tone's RTP source (an RTCP responder answers for it)
 #: The pcap's own addresses and ports are placeholders: sipp replaces them with the call's.
 _SRC, _DST = bytes([198, 51, 100, 1]), bytes([198, 51, 100, 2])
 _SPORT, _DPORT = 6000, 6000
@@ -86,7 +87,7 @@ def _frame(rtp: bytes) -> bytes:
     return ether + ip + udp + rtp
 
 
-def tone_pcap(seconds: float, *, ssrc: int = 0x5EED0001, hz: int = 440) -> bytes:
+def tone_pcap(seconds: float, *, ssrc: int = DEFAULT_SSRC, hz: int = 440) -> bytes:
     """A pcap (Ethernet, microsecond timestamps) of `seconds` of PCMU tone as RTP."""
     out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
     for n, payload in enumerate(tone_payloads(seconds, hz)):
@@ -105,7 +106,7 @@ def tone_pcap_cached(seconds: float) -> bytes:
     return tone_pcap(seconds)
 
 
-def write_tone_pcap(path: Path, seconds: float, *, ssrc: int = 0x5EED0001, hz: int = 440) -> Path:
+def write_tone_pcap(path: Path, seconds: float, *, ssrc: int = DEFAULT_SSRC, hz: int = 440) -> Path:
     """Write the tone pcap (atomically: sipps may be reading an older one) and return its path."""
     path.parent.mkdir(parents=True, exist_ok=True)
     data = tone_pcap(seconds, ssrc=ssrc, hz=hz)

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from lab import sipp
+from lab import audio, sipp
 from lab.asterisk import wait_until, write_config
 from lab.netns import DOORBELL_V4, POD_V4, POD_V6, PROVIDER_V6
+from lab.rtcp import RtcpResponder
 from supervisor.ami.quality import CallQuality
 from supervisor.metrics.quality import QualityCollector
 from supervisor.render.context import RenderContext
@@ -36,11 +37,14 @@ INBOUND = {"direction": "inbound", "trunk": "provider"}
 OUTBOUND = {"direction": "outbound", "trunk": "provider"}
 TALK_MS = 4500
 # The talking far ends replace the module PBX's silent ones: (name, host, address, SIP port,
-# media port). Media ports are unique per namespace (sipp sends its RTP from them).
+# media port). Media ports are unique per namespace (sipp sends its RTP from them and binds the
+# next even port for video); each far end's RTCP port (media + 1) gets a receiver-report
+# responder that holds its answers RTT_HOLD seconds, so the callee legs have a known RTT.
 FAR_ENDS = (
     ("phone1", "doorbell", DOORBELL_V4, 5071, 17000),
-    ("answer", "provider", PROVIDER_V6, 5070, 17002),
+    ("answer", "provider", PROVIDER_V6, 5070, 17004),
 )
+RTT_HOLD = 0.05
 
 
 class QualityLab(AmiLab):
@@ -68,6 +72,10 @@ class QualityLab(AmiLab):
 
     def talking_far_ends(self) -> None:
         for name, host, address, port, media in FAR_ENDS:
+            responder = RtcpResponder(
+                self.lab.ns(host), address, media + 1, ssrc=audio.DEFAULT_SSRC, hold=RTT_HOLD
+            )
+            self.stoppers.append(responder.start().stop)
             self.far_ends[name].stop()
             uas = sipp.Sipp(self.lab, self.run, host, [], name=f"uas-audio-{name}")
             uas.args = ["-sf", uas.scenario("uas_answer_audio.xml"), "-i", address]
@@ -84,7 +92,7 @@ class QualityLab(AmiLab):
             host, address, target, exten = "doorbell", DOORBELL_V4, f"{POD_V4}:5060", "20"
         uac = sipp.Sipp(self.lab, self.run, host, [], name=f"uac-audio-{self._talks}")
         uac.args = [target, "-sf", uac.scenario("uac_audio.xml"), "-s", exten, "-i", address]
-        uac.args += ["-p", "0", "-mp", str(18000 + 2 * self._talks), "-m", str(calls)]
+        uac.args += ["-p", "0", "-mp", str(18000 + 4 * self._talks), "-m", str(calls)]
         uac.args += ["-l", str(calls), "-r", "50", "-d", str(hold_ms)]
         uac.args += ["-timeout", "40s", "-timeout_error"]
         return self._launch(uac)
@@ -142,6 +150,10 @@ def snapshot(pbx: QualityLab) -> dict[str, float]:
             {**INBOUND, "le": "0.08"},
         ),
         "jitter_n_in": ("asterisk_supervisor_call_jitter_seconds_count", INBOUND),
+        "rtt_n_in": ("asterisk_supervisor_call_rtt_seconds_count", INBOUND),
+        "rtt_sum_in": ("asterisk_supervisor_call_rtt_seconds_sum", INBOUND),
+        "rtt_n_out": ("asterisk_supervisor_call_rtt_seconds_count", OUTBOUND),
+        "rtt_sum_out": ("asterisk_supervisor_call_rtt_seconds_sum", OUTBOUND),
         "mes_n_in": ("asterisk_supervisor_call_media_experience_score_count", INBOUND),
         "calls_in": ("asterisk_supervisor_calls_total", {**INBOUND, "outcome": "answered"}),
         "calls_out": ("asterisk_supervisor_calls_total", {**OUTBOUND, "outcome": "answered"}),
@@ -174,7 +186,8 @@ def finish(*uacs: sipp.Sipp) -> None:
 def test_healthy_calls_have_no_loss_and_no_one_way(pbx: QualityLab) -> None:
     """Audio both ways, no impairment: loss about 0 in both directions (under 1 %: a stray
     packet on this shared 2-core machine is not the network), jitter and MES observed, no
-    one-way count; of the dialplan class only the 4 legs' RTPAUDIOQOS reached the supervisor."""
+    one-way count; the RTCP round trip is the far ends' 50 ms hold (+ up to 40 ms of scheduling on
+    this shared machine); of the dialplan class only the 4 legs' RTPAUDIOQOS reached us."""
     before = snapshot(pbx)
     seen = pbx.on_loop(lambda: len(pbx.dialplan_events))
     finish(pbx.talk("inbound", 1), pbx.talk("outbound", 1))
@@ -189,6 +202,11 @@ def test_healthy_calls_have_no_loss_and_no_one_way(pbx: QualityLab) -> None:
     assert d["jitter_n_in"] == 1
     assert d["mes_n_in"] == 1
     assert d["one_way_in"] + d["one_way_out"] == 0
+    print(f"RTT held {RTT_HOLD} s, measured {d['rtt_sum_in']:.4f} s in, {d['rtt_sum_out']:.4f} out")
+    assert d["rtt_n_in"] == 1
+    assert d["rtt_n_out"] == 1
+    for rtt in (d["rtt_sum_in"], d["rtt_sum_out"]):
+        assert RTT_HOLD <= rtt <= RTT_HOLD + 0.04
 
 
 def test_rtp_dropped_toward_the_pod_is_one_way_in_the_right_direction(
