@@ -16,7 +16,7 @@ class Rig:
     """Two kubelet-style mounts, an Asterisk config dir, the real site loader and renderer, an
     applier and a fake Asterisk."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, render: Any = None) -> None:
         self.site = root / "site"
         self.secrets = root / "secrets"
         self.etc = root / "etc"
@@ -32,7 +32,7 @@ class Rig:
             secret_mounts=[self.secrets],
             config_dir=ConfigDir(self.etc),
             load=sites.load,
-            render=sites.renderer(sites.context()),
+            render=render or sites.renderer(sites.context()),
             ami=self.asterisk,
             metrics=self.metrics,
             restart_check=sites.restart_check,

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
 from lab.kubelet import write_mount
 from supervisor.reload import ConfigDir, StartupError
+from supervisor.render import render
+from supervisor.security.events import IPAddress
+from supervisor.site.load import LoadedSite
 from tests.supervisor.reload import sites
 from tests.supervisor.reload.conftest import Rig
 
@@ -34,6 +39,31 @@ def test_prepare_rejects_an_invalid_site_with_one_line(rig: Rig) -> None:
     write_mount(rig.site, {"site.yaml": "endpoints: [a\n"})
     with pytest.raises(StartupError, match=r"site\.yaml:2"):
         rig.applier.prepare()
+
+
+async def test_refresh_applies_other_render_inputs_even_with_broken_mounts(
+    tmp_path: Path,
+) -> None:
+    """refresh() re-renders the live site with the renderer's other inputs (the ban list): only
+    pjsip.conf changes, only res_pjsip reloads, and a broken ConfigMap waiting meanwhile neither
+    blocks it nor is applied by it."""
+    blocked: list[IPAddress] = []
+
+    def renderer(loaded: LoadedSite) -> dict[str, str]:
+        return render(loaded, sites.context(), blocked)
+
+    rig = Rig(tmp_path, render=renderer).start()
+    write_mount(rig.site, {"site.yaml": "endpoints: [a\n"})
+    blocked.append(ipaddress.ip_address("198.51.100.66"))
+    result = await rig.applier.refresh()
+    assert result.outcome == "applied", result.problems
+    assert result.changed == ("pjsip.conf",)
+    assert rig.asterisk.reloads == ["res_pjsip.so"]
+    assert "deny = 198.51.100.66/32" in rig.text("pjsip.conf")
+    assert "[kitchen]" in rig.text("pjsip.conf")  # still the live site, not the broken one
+    blocked.clear()
+    assert (await rig.applier.refresh()).outcome == "applied"
+    assert "supervisor-blocked" not in rig.text("pjsip.conf")
 
 
 async def test_unchanged_mounts_reload_nothing(rig: Rig) -> None:
