@@ -136,11 +136,11 @@ class Supervisor:
             state=self.state,
         )
         AsteriskCollector.register(self.registry, self.state)
-        # Bans live beside Asterisk's own state (a writable volume): they survive restarts of
-        # Asterisk and of the supervisor.
+        # Bans live on the spool's volume (the PersistentVolumeClaim in the Deployment): they
+        # survive restarts of Asterisk, of the supervisor and of the pod.
         self.security = SecurityGuard(
             registry=self.registry,
-            store=BanStore(paths.host(paths.lib) / "supervisor" / "bans.json"),
+            store=BanStore(paths.host(paths.spool) / "supervisor" / "bans.json"),
         )
         for name in security_events.SUBSCRIBED:
             self.ami.subscribe(name, self.security.on_event)
