@@ -1,6 +1,6 @@
 """The policy settings a site asks for: its `security:` section, plus the sources never to
 block: every trunk host given as an IP, every trunk's and device's `identify` network, the
-allow-list, and the pod's own addresses."""
+allow-list, the pod's own addresses and loopback (the pod's own processes)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ def exempt_networks(site: Site) -> tuple[IPNetwork, ...]:
         found += endpoint.identify
     found += site.security.allow
     found += [a for a in (site.addresses.ipv6, site.addresses.ipv4) if a is not None]
+    found += ["127.0.0.0/8", "::1"]
     networks = {ipaddress.ip_network(n, strict=False) for n in found}
     return tuple(sorted(networks, key=lambda n: (n.version, n)))
 

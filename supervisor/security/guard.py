@@ -32,6 +32,7 @@ from supervisor.status import Check
 
 log = logging.getLogger(__name__)
 
+BANNABLE_SERVICE = "PJSIP"  # what a res_pjsip ACL can refuse
 RETRY_S = 5.0  # after a failed apply (Asterisk down, a reload refused)
 TOP = 10  # offenders shown in /status
 
@@ -72,6 +73,9 @@ class SecurityGuard:
             return
         now = self._clock()
         self.offenders.record(event, now)
+        if event.service != BANNABLE_SERVICE:
+            # The ACL only guards SIP; AMI (loopback only) and HTTP failures are reported.
+            return
         ban = self.policy.failure(event.source, now)
         if ban is not None:
             self._banned(ban)

@@ -178,3 +178,22 @@ async def test_site_change_lifts_a_ban_now_allowed() -> None:
             PolicySettings(max_failures=1, exempt=(ipaddress.ip_network(f"{SCANNER}/32"),))
         )
         await until(lambda: applier.seen[-1:] == [()])
+
+
+def test_failures_of_other_services_are_reported_not_banned() -> None:
+    """AMI login failures (the ACL guards SIP only) count and show, but never ban."""
+    registry = CollectorRegistry()
+    guard = SecurityGuard(registry=registry, settings=PolicySettings(max_failures=1))
+    for _ in range(3):
+        guard.on_event({**event("InvalidPassword"), "Service": "AMI"})
+    assert guard.blocked() == ()
+    assert (
+        value(
+            registry,
+            "asterisk_supervisor_security_events_total",
+            event="InvalidPassword",
+            service="AMI",
+        )
+        == 3
+    )
+    assert guard.status()["top_offenders"][0]["failures"] == 3  # type: ignore[index]

@@ -1,0 +1,33 @@
+"""The policy a site asks for: its thresholds, and every source it must never block."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from supervisor.security.fromsite import policy_settings
+from supervisor.site.load import load_site_dirs
+from tests.supervisor.site.sites import EXAMPLES
+
+
+def test_home_exempts_trunk_devices_pod_and_loopback() -> None:
+    """examples/home: the provider's host, the doorbell's identify, the pod's addresses and
+    loopback are exempt; a scanner is not; the defaults are on (5 in 600 s, 3600 s)."""
+    site = load_site_dirs([EXAMPLES / "home" / "site"], [EXAMPLES / "home" / "secrets"]).site
+    settings = policy_settings(site)
+    assert (settings.block, settings.max_failures, settings.window, settings.ban_time) == (
+        True,
+        5,
+        600.0,
+        3600.0,
+    )
+    for address in (
+        "2001:db8:5060::10",
+        "198.51.100.20",
+        "2001:db8:e8b1::1:1",
+        "203.0.113.10",
+        "127.0.0.1",
+        "::1",
+    ):
+        assert settings.exempts(ipaddress.ip_address(address)), address
+    assert not settings.exempts(ipaddress.ip_address("198.51.100.66"))
+    assert not settings.exempts(ipaddress.ip_address("2001:db8:bad::66"))
