@@ -53,6 +53,7 @@ class SecurityGuard:
         settings = settings or PolicySettings()
         loaded = store.load(clock(), settings.max_bans) if store is not None else []
         self.policy = BanPolicy(settings, loaded)
+        self._snapshot: tuple[Ban, ...] = self.policy.bans
         if loaded and store is not None:
             log.info("%d blocked source(s) restored from %s", len(self.policy.bans), store.path)
         self.offenders = Offenders()
@@ -103,9 +104,11 @@ class SecurityGuard:
         blocking is off, left out."""
         if settings is not None and not settings.block:
             return ()
+        # The renderer runs in a worker thread: it reads the snapshot (an immutable tuple
+        # replaced on the event loop at every change), never the policy's live dict.
         return tuple(
             b.address
-            for b in self.policy.bans
+            for b in self._snapshot
             if settings is None or not settings.exempts(b.address)
         )
 
@@ -215,5 +218,6 @@ class SecurityGuard:
             self._bump()
 
     def _bump(self) -> None:
+        self._snapshot = self.policy.bans
         self._generation += 1
         self._changed.set()
