@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from lab import netns, sipp
+from lab import netns, sipp, voicemail
 from lab.asterisk import RunDir, sweep_stale_runs, wait_until
 from lab.kubelet import write_mount
 from lab.netns import Lab
@@ -82,13 +82,8 @@ def demo(args: argparse.Namespace) -> int:
         phones = Phones(lab, run)
         stoppers.append(phones.stop)
         phones.start_ringer()
-        phones.register(
-            {
-                "desk": secrets["desk-password"].strip(),
-                "kitchen": secrets["kitchen-password"].strip(),
-            }
-        )
-        say("desk and kitchen phones registered")
+        phones.register({"kitchen": secrets["kitchen-password"].strip()})
+        say("kitchen phone registered; the desk phone is off for now")
         wait_until(
             lambda: sup.metric("asterisk_pjsip_outbound_registration_status") == 1.0,
             30,
@@ -99,6 +94,10 @@ def demo(args: argparse.Namespace) -> int:
             f"trunk 'provider' registered at [{netns.PROVIDER_V6}]:5060 "
             f"({time.monotonic() - t_start:.1f} s after the run command started here)"
         )
+        lamp = voicemail.demo_message(lab, run, sup, secrets["desk-password"].strip(), say)
+        stoppers.append(lamp.stop)
+        phones.register({"desk": secrets["desk-password"].strip()})
+        say("desk and kitchen phones registered")
         say(f"live reload: edit a copy of {EXAMPLE / 'site'} and publish it as kubelet would:")
         say(f"  .venv/bin/python -m lab swap {sup.config_mount} YOUR_COPY")
         placed = answered_by_sipp = 0
@@ -208,12 +207,14 @@ def audio_summary(sup: SupervisorRun) -> Callable[[], str]:
     return line
 
 
-def counted(sup: Metrics) -> dict[str, float]:
-    """The supervisor's calls_total by outcome (all directions); {} if /metrics is not there."""
+def counted(sup: Metrics, direction: str = "internal") -> dict[str, float]:
+    """The supervisor's calls_total by outcome for one direction (the doorbell's calls are
+    internal; the voicemail call comes in from the trunk); {} if /metrics is not there."""
     result: dict[str, float] = {}
     for outcome in OUTCOMES:
         try:
-            value = sup.metric("asterisk_supervisor_calls_total", {"outcome": outcome})
+            labels = {"outcome": outcome, "direction": direction}
+            value = sup.metric("asterisk_supervisor_calls_total", labels)
         except (OSError, ValueError):
             return {}
         if value:

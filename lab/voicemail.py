@@ -6,15 +6,17 @@ made by lab.audio), and a reader for the messages in Asterisk's spool."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from lab import netns, sipp
-from lab.asterisk import RunDir
+from lab.asterisk import RunDir, wait_until
 from lab.audio import dtmf_pcap, plan_seconds, write_tone_pcap
 from lab.netns import Lab
 from lab.paths import SCENARIOS
 from lab.phones import PHONES_V6
+from lab.supervisor import SupervisorRun
 
 WAV_HEADER = 44
 WAV_BYTES_PER_S = 16000  # 8 kHz, 16-bit mono: app_voicemail's `wav` format
@@ -251,3 +253,47 @@ def messages(spool: Path, number: str, context: str = "default") -> list[Message
             )
         )
     return out
+
+
+DEMO_DID = "+4930123457"  # examples/home: the desk's number, box 11
+DEMO_MWI_PORT = 5064
+
+
+def demo_message(
+    lab: Lab,
+    run: RunDir,
+    sup: SupervisorRun,
+    password: str,
+    say: Callable[[str], None],
+) -> MwiPhone:
+    """The demo's voicemail part: the provider calls the desk's number while the desk phone is
+    off, the caller talks, the message lands in box 11; then the desk phone registers and its
+    message-waiting lamp comes on. Returns the lamp's phone (the caller stops it)."""
+    caller = leave_message(lab, run, DEMO_DID, talk_s=17, hold_ms=15_000, name="demo-voicemail")
+    try:
+        code = caller.wait(60)
+    finally:
+        caller.stop()
+    if code != 0:
+        raise RuntimeError(f"the voicemail call failed:\n{caller.output()[-1500:]}")
+    spool = run.path("spool")
+    wait_until(lambda: messages(spool, "11"), 5, what="the message file")
+    message = messages(spool, "11")[-1]
+    labels = {"mailbox": "desk", "folder": "new"}
+    metric = "asterisk_supervisor_voicemail_messages"
+    wait_until(lambda: (sup.metric(metric, labels) or 0) >= 1, 10, what="the message counted")
+    say(
+        f"voicemail: the provider called {DEMO_DID} (desk, whose phone is off); the caller "
+        f"left a {message.audio_s:.1f} s message in box 11 "
+        f"({message.wav.relative_to(run.host)}), counted by {metric}"
+        f'{{mailbox="desk",folder="new"}} = {sup.metric(metric, labels):.0f}'
+    )
+    lamp = MwiPhone(lab, run, "desk", password, DEMO_MWI_PORT).start()
+    lamp.register()
+    wait_until(lambda: any(s.waiting for s in lamp.summaries()), 10, what="the MWI NOTIFY")
+    waiting = next(s for s in lamp.summaries() if s.waiting)
+    say(
+        f"desk phone registered: message waiting (NOTIFY message-summary: {waiting.new} new, "
+        f"{waiting.old} old); it listens with *97 and its PIN"
+    )
+    return lamp

@@ -17,8 +17,8 @@ pytestmark = pytest.mark.lab
 
 
 def test_demo_places_three_answered_calls_and_tears_down(rootfs: Path) -> None:
-    """`python -m lab --calls 3`: trunk registered, 3 calls counted with audio both ways (no
-    loss, no one-way), no namespace or mount left."""
+    """`python -m lab --calls 3`: trunk registered, a voicemail message left and signalled,
+    3 calls counted with audio both ways (no loss, no one-way), no namespace or mount left."""
     done = subprocess.run(
         [sys.executable, "-m", "lab", "--calls", "3", "--interval", "1", "--port", "0"],
         cwd=REPO,
@@ -29,6 +29,14 @@ def test_demo_places_three_answered_calls_and_tears_down(rootfs: Path) -> None:
     out = done.stdout + done.stderr
     assert done.returncode == 0, out
     assert "trunk 'provider' registered" in out
+    # The voicemail part: a message left with audio, counted, and the desk phone's MWI.
+    assert re.search(
+        r"the caller left a \d+\.\d s message in box 11 \(spool/voicemail/default/11/INBOX/"
+        r"msg0000\.wav\), counted by asterisk_supervisor_voicemail_messages"
+        r'\{mailbox="desk",folder="new"\} = 1',
+        out,
+    ), out
+    assert "desk phone registered: message waiting (NOTIFY message-summary: 1 new, 0 old)" in out
     assert re.search(
         r"summary: 3 doorbell calls placed \(3 answered by sipp's account\), 3 counted by the "
         r"supervisor's metrics \(3 answered\)",
