@@ -89,7 +89,10 @@ def _run(argv: Sequence[str], step: str) -> subprocess.CompletedProcess[str]:
 def ensure_tools() -> None:
     """What a fresh Debian machine lacks for the build (idempotent, from Debian's archive)."""
     for tool, package in (("podman", "podman"), ("runc", "runc"), ("mmdebstrap", "mmdebstrap")):
-        ensure_host_tool(tool, package)
+        try:
+            ensure_host_tool(tool, package)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            raise BuildError(f"installing {package} with apt-get failed: {exc}") from exc
 
 
 @contextmanager
