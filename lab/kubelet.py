@@ -47,7 +47,7 @@ def write_mount(
     `symlinks` adds keys that are symlinks inside the payload (key -> link text), to build a
     hostile mount; `keep_mtime` stamps every file with that mtime, as kubelet may leave mtimes
     unchanged; `group` gives the payload to that group, as kubelet does for a pod's fsGroup
-(with `mode` 0o440: readable by the pod's group only). Returns the new timestamped directory.
+    (with `mode` 0o440: readable by the pod's group only). Returns the new timestamped directory.
     """
     target.mkdir(parents=True, exist_ok=True)
     old = _old_target(target)
