@@ -107,9 +107,7 @@ class SecurityGuard:
         # The renderer runs in a worker thread: it reads the snapshot (an immutable tuple
         # replaced on the event loop at every change), never the policy's live dict.
         return tuple(
-            b.address
-            for b in self._snapshot
-            if settings is None or not settings.exempts(b.address)
+            b.address for b in self._snapshot if settings is None or not settings.exempts(b.address)
         )
 
     def checks(self) -> list[Check]:

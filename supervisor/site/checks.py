@@ -402,13 +402,10 @@ def _check_voicemail(site: Site) -> Iterator[Found]:
         if endpoint.auth is None:
             yield path, "a voicemail box needs auth: its phone must register to be called"
             continue
-        number = box.number
+        number = box.number or site.default_mailbox_number(name)
         if number is None:
-            rung = sorted(n for n, r in extensions.items() if r.ring == name)
-            if not rung:
-                yield path, f"give number: no extension in dialplan.extensions rings {name}"
-                continue
-            number = rung[0]
+            yield path, f"give number: no extension in dialplan.extensions rings {name}"
+            continue
         where = (*path, "number") if box.number is not None else path
         if number in numbers:
             yield where, f"box number {number} is also endpoint {numbers[number]}'s"

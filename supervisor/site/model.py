@@ -7,6 +7,8 @@ filled in by `resolve.py`; the `Site` a loader returns has them all set.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -248,7 +250,7 @@ class Mailbox(Model):
     """The key in the mounted Secret that holds the box's PIN (4 to 12 digits)."""
     number: Extension | None = None
     """The digits the box is known by at the voicemail-access extension (default: the lowest
-    extension number that rings this endpoint directly)."""
+    extension number, shorter first, that rings this endpoint directly)."""
     email: Email | None = None
     """Kept for later: the pod has no mail relay, so no message is e-mailed (see
     docs/voicemail.md); the address is validated and written nowhere."""
@@ -301,6 +303,36 @@ class RingGroup(Model):
     voicemail: Name | None = None
     """An endpoint whose voicemail box takes the message when nobody answers or all are busy
     (instead of a fallback; default: none, hang up)."""
+
+
+def extension_order(number: str) -> tuple[int, str]:
+    """Extensions in dialling order: shorter first, so 11 comes before 100."""
+    return (len(number), number)
+
+
+# extensions mapping id -> (that mapping, target -> lowest extension). The mapping is held, so its
+# id cannot be reused while cached; a few entries cover the live and the candidate site.
+_LOWEST: dict[int, tuple[object, dict[str, str]]] = {}
+_LOWEST_LOCK = threading.Lock()
+
+
+def lowest_extensions(extensions: Mapping[str, ExtensionRoute]) -> dict[str, str]:
+    """Target name -> the lowest extension number ringing it: one linear pass per extensions
+    mapping (renderer and checks ask once per box, so a per-call scan would be quadratic)."""
+    with _LOWEST_LOCK:  # the renderer runs in worker threads
+        hit = _LOWEST.get(id(extensions))
+        if hit is not None and hit[0] is extensions:
+            return hit[1]
+    lowest: dict[str, str] = {}
+    for number, route in extensions.items():
+        current = lowest.get(route.ring)
+        if current is None or extension_order(number) < extension_order(current):
+            lowest[route.ring] = number
+    with _LOWEST_LOCK:
+        if len(_LOWEST) >= 8:
+            _LOWEST.pop(next(iter(_LOWEST)))
+        _LOWEST[id(extensions)] = (extensions, lowest)
+    return lowest
 
 
 def _route_shorthand(value: object) -> object:
@@ -443,15 +475,17 @@ class Site(Model):
         assert port is not None, "an unresolved site: use the loader"
         return port
 
+    def default_mailbox_number(self, name: str) -> str | None:
+        """The box number endpoint `name` gets without `number`: its lowest extension."""
+        return lowest_extensions(self.dialplan.extensions).get(name)
+
     def mailbox_number(self, name: str) -> str:
         """The number of endpoint `name`'s voicemail box (explicit or its lowest extension)."""
         box = self.endpoints[name].voicemail
         assert box is not None, f"endpoint {name} has no voicemail box"
-        if box.number is not None:
-            return box.number
-        numbers = sorted(n for n, r in self.dialplan.extensions.items() if r.ring == name)
-        assert numbers, "an unchecked site: use the loader"
-        return numbers[0]
+        number = box.number or self.default_mailbox_number(name)
+        assert number is not None, "an unchecked site: use the loader"
+        return number
 
     def mailboxes(self) -> dict[str, str]:
         """Endpoint name -> its box number, for every endpoint with a voicemail box."""

@@ -410,9 +410,10 @@ def test_the_documented_format_is_a_valid_site() -> None:
     """The YAML block in examples/README.md validates, so the reference cannot drift."""
     text = (EXAMPLES / "README.md").read_text()
     block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
-    secrets = {"provider-password": "x", "desk-password": "y"}
+    secrets = {"provider-password": "x", "desk-password": "y", "desk-pin": "2468"}
     site = load_text(block, secrets).site
     assert set(site.endpoints) == {"desk", "doorbell"}
+    assert site.mailboxes() == {"desk": "11"}
     assert site.trunks["provider"].identify == ("2001:db8:5060::/64",)
 
 

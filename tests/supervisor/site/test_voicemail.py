@@ -35,9 +35,12 @@ def problems(text: str, secrets: dict[str, str] | None = None) -> list[str]:
 
 
 def test_box_number_defaults_to_the_extension_that_rings_the_endpoint() -> None:
-    """A box without `number` is known by the lowest extension that rings its endpoint."""
-    site = load_text(SITE + '    "10": desk\n', SECRETS)
-    assert site.site.mailboxes() == {"desk": "10"}
+    """A box without `number` is known by the lowest extension (in dialling order: shorter
+    first) that rings its endpoint."""
+    site = load_text(SITE + '    "10": desk\n    "100": desk\n    "09": desk\n', SECRETS)
+    assert site.site.mailboxes() == {"desk": "09"}
+    site = load_text(SITE + '    "100": desk\n', SECRETS)
+    assert site.site.mailboxes() == {"desk": "11"}
     assert site.secrets["desk-pin"] == "4321"
 
 

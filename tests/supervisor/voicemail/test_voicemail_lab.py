@@ -24,11 +24,13 @@ import pytest
 from lab import netns, sipp
 from lab.asterisk import RunDir, sweep_stale_runs, wait_until
 from lab.fixtures import require_root
+from lab.kubelet import write_mount
 from lab.netns import Lab
 from lab.paths import REPO
 from lab.rootfs import ensure_rootfs
 from lab.supervisor import SupervisorRun, read_dir
 from lab.voicemail import WAV_HEADER, Message, MwiPhone, dial_with_dtmf, leave_message, messages
+from supervisor.site.mounts import content_hash, read_mount
 
 pytestmark = pytest.mark.lab
 
@@ -271,3 +273,44 @@ def test_a_read_only_spool_is_refused_at_start(pod: Pod, tmp_path: Path) -> None
     finally:
         subprocess.run(["umount", "-l", str(spool)], check=False)
         run.remove()
+
+
+def test_live_voicemail_changes_reload_app_voicemail_only_and_are_read_back(pod: Pod) -> None:
+    """A limit changed in the ConfigMap and a PIN changed in the Secret go live like every other
+    change: voicemail.conf rewritten, only app_voicemail reloaded, read back, hash live."""
+    sup = pod.supervisor
+    module = {"module": "app_voicemail.so"}
+
+    def reloads(labels: dict[str, str]) -> float:
+        return sup.metric("asterisk_supervisor_reloads_total", labels) or 0.0
+
+    def live(digest: str) -> bool:
+        return sup.metric("asterisk_supervisor_config_info", {"hash": digest}) == 1
+
+    def mounts_hash() -> str:
+        return content_hash([read_mount(sup.config_mount), read_mount(sup.secret_mount)])
+
+    before_vm, before_pjsip = reloads(module), reloads({"module": "res_pjsip.so"})
+    original = site()
+    changed = dict(original)
+    changed["site.yaml"] = original["site.yaml"].replace("max_messages: 100", "max_messages: 42")
+    assert changed != original
+    new_pin = "24680" if pod.pin() != "24680" else "13579"
+    try:
+        sup.update_site(changed)
+        digest = mounts_hash()
+        wait_until(lambda: live(digest), 10, what="the limit change live")
+        assert reloads(module) == before_vm + 1
+        assert "maxmsg = 42" in (pod.run.path("etc") / "voicemail.conf").read_text()
+        write_mount(sup.secret_mount, {**pod.secrets, "desk-voicemail-pin": new_pin}, mode=0o600)
+        digest = mounts_hash()
+        wait_until(lambda: live(digest), 10, what="the PIN change live")
+        assert reloads(module) == before_vm + 2
+        assert f"11 => {new_pin},desk" in (pod.run.path("etc") / "voicemail.conf").read_text()
+        assert reloads({"module": "res_pjsip.so"}) == before_pjsip  # nothing else reloaded
+        assert sup.metric("asterisk_supervisor_last_reload_successful") == 1
+    finally:
+        write_mount(sup.secret_mount, pod.secrets, mode=0o600)
+        sup.update_site(original)
+        digest = mounts_hash()
+        wait_until(lambda: live(digest), 10, what="the original config live again")
