@@ -294,9 +294,6 @@ class Supervisor:
             self.settings.http_port,
         )
         code = EXIT_OK
-        # Asterisk's per-request ACL refusal lines are counted and summarised, not relayed.
-        refusals = self.security.log_filter()
-        logging.getLogger("asterisk").addFilter(refusals)
         try:
             async with asyncio.TaskGroup() as tg:
                 for name, coro in (
@@ -317,7 +314,6 @@ class Supervisor:
                 log.error("%s", crash)
             code = EXIT_CRASH_LOOP
         finally:
-            logging.getLogger("asterisk").removeFilter(refusals)
             with contextlib.suppress(Exception):
                 await asyncio.shield(runner.cleanup())
         return code

@@ -4,7 +4,8 @@
     for name in events.SUBSCRIBED: ami.subscribe(name, guard.on_event)   # AMI stream, in order
     render = lambda loaded: render(loaded, context, guard.blocked(policy_settings(loaded.site)))
     Applier(..., on_applied=lambda loaded: guard.configure(policy_settings(loaded.site)))
-    tg.create_task(guard.run(apply=applier.refresh, ready=booted))       # apply ban changes
+    tg.create_task(guard.run(apply=applier.refresh, ready=booted))       # apply ban changes, and
+                                                     # summarise Asterisk's ACL refusal lines
 
 Data flows one way: events -> policy -> ban list (+ store) -> render(site, bans) -> apply.
 A ban change wakes `run`, which persists the list and re-applies the live site with it (only
@@ -32,6 +33,7 @@ from supervisor.status import Check
 
 log = logging.getLogger(__name__)
 
+ASTERISK_LOGGER = "asterisk"  # where supervisor.process relays Asterisk's console output
 BANNABLE_SERVICE = "PJSIP"  # what a res_pjsip ACL can refuse
 RETRY_S = 5.0  # after a failed apply (Asterisk down, a reload refused)
 TOP = 10  # offenders shown in /status
@@ -145,12 +147,20 @@ class SecurityGuard:
         """Expire bans on time and make Asterisk run each new ban list; never returns.
 
         `apply` re-applies the live site (rendering `blocked()`), returning an object whose
-        `outcome` is "applied" on success; `ready` is set while Asterisk can take a reload."""
-        while True:
-            self._expire()
-            if self._applied != self._generation and (ready is None or ready.is_set()):
-                await self._apply(apply)
-            await self._sleep(ready)
+        `outcome` is "applied" on success; `ready` is set while Asterisk can take a reload.
+        While it runs, Asterisk's per-request ACL refusal lines (the `asterisk` logger) are
+        counted and summarised instead of relayed (logfilter.py)."""
+        asterisk_log = logging.getLogger(ASTERISK_LOGGER)
+        refusals = self.log_filter()
+        asterisk_log.addFilter(refusals)
+        try:
+            while True:
+                self._expire()
+                if self._applied != self._generation and (ready is None or ready.is_set()):
+                    await self._apply(apply)
+                await self._sleep(ready)
+        finally:
+            asterisk_log.removeFilter(refusals)
 
     async def _sleep(self, ready: asyncio.Event | None) -> None:
         timeout = None

@@ -197,3 +197,20 @@ def test_failures_of_other_services_are_reported_not_banned() -> None:
         == 3
     )
     assert guard.status()["top_offenders"][0]["failures"] == 3  # type: ignore[index]
+
+
+async def test_asterisk_refusal_lines_are_filtered_while_running() -> None:
+    """While the guard runs, the `asterisk` logger drops and counts ACL refusal lines; after it
+    stops, nothing of it stays attached."""
+    registry = CollectorRegistry()
+    guard = SecurityGuard(registry=registry)
+    asterisk = logging.getLogger("asterisk")
+    line = "res_pjsip_acl.c:158 apply_acl: Incoming SIP message from x did not pass ACL test"
+    record = logging.LogRecord("asterisk", logging.INFO, __file__, 1, "%s", (line,), None)
+    before = list(asterisk.filters)
+    async with running(guard, FakeApplier()):
+        await asyncio.sleep(0)
+        assert asterisk.filter(record) is False
+    assert asterisk.filters == before
+    assert asterisk.filter(record) is True
+    assert value(registry, "asterisk_supervisor_refused_requests_total") == 1
