@@ -152,7 +152,8 @@ def contents(tag: str) -> tuple[list[tuple[str, int]], list[tuple[str, int]], in
     return rows, largest, total
 
 
-def start_to_ready(image: str, runs: int) -> list[float]:
+def start_to_ready(image: str, runs: int) -> list[tuple[float, float]]:
+    """(podman run -> /readyz 200, the supervisor's own start -> ready) of each run."""
     rootfs = ensure_rootfs()
     secrets = read_dir(EXAMPLE / "secrets")
     times = []
@@ -168,7 +169,9 @@ def start_to_ready(image: str, runs: int) -> list[float]:
                 )
                 try:
                     pod.start()
-                    times.append(pod.wait_ready(60))
+                    wall = pod.wait_ready(60)
+                    match = re.search(r"ready ([0-9.]+) s after start", pod.output())
+                    times.append((wall, float(match.group(1)) if match else float("nan")))
                 finally:
                     pod.stop()
         finally:
@@ -193,10 +196,16 @@ def main() -> None:
     parser.add_argument("--report", type=Path, default=REPORT)
     args = parser.parse_args()
     builds = [] if args.skip_cold else cold_and_warm()
+    kept: list[str] = []
+    if args.skip_cold and args.report.exists():
+        # Keep the build table measured by the last full run.
+        text = args.report.read_text()
+        kept = text[text.index("| build |") : text.index("\nInstalling podman")].splitlines()
     built = container.build()
     size = container.image_size(built.tag)
     rows, largest, total = contents(built.tag)
     ready = start_to_ready(built.image_id, args.runs)
+    walls, inside = [r[0] for r in ready], [r[1] for r in ready]
     load = os.getloadavg()[0]
     lines = [
         "# The container image: build times, size, contents, start to ready",
@@ -208,9 +217,13 @@ def main() -> None:
         "",
         "## Build (`scripts/image.sh`, i.e. `python -m lab.container build`)",
         "",
-        "| build | total | base (mmdebstrap + import) | python stage | wheels | podman build |",
-        "|---|---|---|---|---|---|",
     ]
+    if not kept:
+        lines += [
+            "| build | total | base (mmdebstrap + import) | python stage | wheels | podman build |",
+            "|---|---|---|---|---|---|",
+        ]
+    lines += kept[:-1] if kept and not kept[-1] else kept
     for name, steps in builds:
         lines.append(
             f"| {name} | {steps['total']:.1f} s | {steps.get('base', 0):.1f} s "
@@ -239,8 +252,10 @@ def main() -> None:
         "## Start to ready",
         "",
         f"`podman run` (read-only root, uid 101, no capabilities, tmpfs volumes, lab pod namespace)"
-        f" until /readyz answers 200: median {statistics.median(ready):.2f} s of {len(ready)} "
-        f"(min {min(ready):.2f}, max {max(ready):.2f}).",
+        f" until /readyz answers 200: median {statistics.median(walls):.2f} s of {len(walls)} "
+        f"(min {min(walls):.2f}, max {max(walls):.2f}); of which the supervisor's own start to "
+        f"ready (its log): median {statistics.median(inside):.2f} s (max {max(inside):.2f}). The "
+        "rest is podman and runc making the container and Python starting.",
     ]
     args.report.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -1,6 +1,7 @@
-"""The container image's facts, read from image/Dockerfile (its final stage), so that tests which
-rebuild the image's layout from the lab root filesystem (no container engine here) use exactly the
-user, volumes, entrypoint and virtual environment the Dockerfile declares."""
+"""The container image's facts, read from image/Dockerfile (its final stage), so that the tests
+that run the built image (lab/container.py, with podman) and the fast ones that rebuild its layout
+from the lab root filesystem (no container engine) use exactly the user, volumes, entrypoint and
+virtual environment the Dockerfile declares."""
 
 from __future__ import annotations
 

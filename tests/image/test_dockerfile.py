@@ -1,7 +1,8 @@
 """The Dockerfile's facts that the manifests, the lab and the entrypoint contract rely on.
 
-No container engine runs here, so the Dockerfile is parsed (dockerfile-parse, via lab.image) and
-its declared layout is checked against the contract and the other files that depend on it."""
+The Dockerfile is parsed (dockerfile-parse, via lab.image) and its declared layout is checked
+against the contract and the other files that depend on it, in a second, without building it
+(tests/image/test_container.py builds and runs it)."""
 
 from __future__ import annotations
 
