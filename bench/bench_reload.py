@@ -63,18 +63,8 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def run(pbx: LabPbx, changes: int, debounce: float) -> dict[str, Any]:
-    base = pbx.applier()
-    applier = TimedApplier(
-        config_mounts=base.config_mounts,
-        secret_mounts=base.secret_mounts,
-        config_dir=base.config_dir,
-        load=sites.load,
-        render=pbx.render,
-        ami=base.ami,
-        metrics=base.metrics.__class__(CollectorRegistry()),
-        restart_check=sites.restart_check,
-        module_map=sites.MODULES,
-    )
+    applier = pbx.applier(CollectorRegistry(), factory=TimedApplier)
+    assert isinstance(applier, TimedApplier)
     pbx.set_site(sites.home())
     pbx.set_password(pbx.password)
     await applier.apply()

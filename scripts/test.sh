@@ -8,5 +8,7 @@ echo "== ruff"
 .venv/bin/ruff check supervisor tests lab bench
 echo "== mypy --strict supervisor"
 .venv/bin/mypy --strict supervisor
+echo "== import contracts (.importlinter)"
+.venv/bin/lint-imports --no-cache
 echo "== pytest"
 exec .venv/bin/python -m pytest "$@"

@@ -1,4 +1,4 @@
-"""Settings: built once from the command line (see cli_run.py), frozen, passed down."""
+"""Settings: built once from the command line (see cli/run.py), frozen, passed down."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from enum import StrEnum
 from pathlib import Path, PurePosixPath
 
 from supervisor.process.asterisk import RestartPolicy
+from supervisor.render import Directories, RenderContext
 
 
 class Mode(StrEnum):
@@ -38,6 +39,17 @@ class AsteriskPaths:
         """What must survive a pod restart: the spool (voicemail, recordings) and astdb (phone
         registrations, per-phone settings); the Deployment mounts a PersistentVolumeClaim."""
         return tuple(dict.fromkeys((self.spool, self.db)))
+
+    def directories(self) -> Directories:
+        """The `[directories]` of the rendered asterisk.conf."""
+        return Directories(
+            astetcdir=str(self.etc),
+            astrundir=str(self.run),
+            astlogdir=str(self.log),
+            astspooldir=str(self.spool),
+            astvarlibdir=str(self.lib),
+            astdbdir=str(self.db),
+        )
 
     def host(self, path: PurePosixPath) -> Path:
         """Where a path Asterisk sees is on our side of the (optional) chroot."""
@@ -77,10 +89,18 @@ class Settings:
     drain_timeout_s: float = 25.0
     stop_grace_s: float = 5.0
     address_timeout_s: float = 120.0
-    boot_timeout_s: float = 60.0
     restart: RestartPolicy = field(default_factory=RestartPolicy)
     restart_deadline_s: float = 3600.0
     debounce_s: float = 1.0
     resync_s: float = 60.0
     require_registered: bool = False
     expect_addresses: tuple[str, ...] = ()
+
+    def render_context(self, ami_secret: str) -> RenderContext:
+        """What the renderer needs besides the site: this boot's AMI secret, Asterisk's paths."""
+        return RenderContext(
+            ami_secret=ami_secret,
+            ami_port=self.ami_port,
+            directories=self.asterisk.directories(),
+            run_user=self.asterisk_user,
+        )

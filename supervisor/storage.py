@@ -19,14 +19,16 @@ from pathlib import Path
 
 @dataclass(frozen=True, kw_only=True)
 class RunUser:
-    """Who Asterisk runs as: its uid and every gid it has (primary and supplementary)."""
+    """Who Asterisk runs as: its uid, its primary group `gid` (the group of the config files it
+    reads) and every gid it has (primary and supplementary)."""
 
     uid: int
+    gid: int
     gids: frozenset[int]
 
     @classmethod
     def current(cls) -> RunUser:
-        return cls(uid=os.getuid(), gids=frozenset({os.getgid(), *os.getgroups()}))
+        return cls(uid=os.getuid(), gid=os.getgid(), gids=frozenset({os.getgid(), *os.getgroups()}))
 
     @classmethod
     def from_root(cls, root: Path, name: str) -> RunUser:
@@ -45,7 +47,7 @@ class RunUser:
                 fields = line.split(":")
                 if len(fields) > 3 and name in fields[3].split(","):
                     gids.add(int(fields[2]))
-        return cls(uid=uid, gids=frozenset(gids))
+        return cls(uid=uid, gid=gid, gids=frozenset(gids))
 
 
 class PersistenceError(Exception):

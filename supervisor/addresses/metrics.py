@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Sequence
+from typing import Protocol
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-if TYPE_CHECKING:
-    from supervisor.addresses.monitor import AddressMonitor
+from supervisor.addresses.model import ExpectedAddress, Report
+
+
+class AddressView(Protocol):
+    """What the collector reads (the monitor): the expected addresses, the last verdict and the
+    number of changes seen."""
+
+    @property
+    def expected(self) -> Sequence[ExpectedAddress]: ...
+
+    @property
+    def report(self) -> Report | None: ...
+
+    @property
+    def changes(self) -> int: ...
 
 
 class AddressCollector(Collector):
     """Labels come only from configuration: expected addresses and trunk names."""
 
-    def __init__(self, monitor: AddressMonitor) -> None:
+    def __init__(self, monitor: AddressView) -> None:
         self.monitor = monitor
 
     def collect(self) -> Iterator[Metric]:

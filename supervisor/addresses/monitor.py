@@ -26,6 +26,7 @@ from pyroute2.netlink.rtnl import (
 from supervisor.addresses.check import Probe, check_async
 from supervisor.addresses.metrics import AddressCollector
 from supervisor.addresses.model import AddressStatus, ExpectedAddress, Report, Trunk
+from supervisor.backoff import Backoff
 from supervisor.status import Check
 
 log = logging.getLogger(__name__)
@@ -144,6 +145,18 @@ class AddressMonitor:
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
             ipr.close()
+
+    async def gate(self, timeout: float) -> Report:
+        """Start gating (before every Asterisk start, restarts included: Asterisk drops a
+        transport whose address is not bindable): say what is missing, then `wait_usable`."""
+        if self.report is not None and not self.all_required_usable:
+            missing = "; ".join(
+                f"{c.name}: {c.detail}" for c in self.checks() if c.gates_readiness and not c.ok
+            )
+            log.warning(
+                "not starting Asterisk until the required addresses are usable (%s)", missing
+            )
+        return await self.wait_usable(timeout)
 
     async def wait_usable(self, timeout: float, progress_interval: float = 5.0) -> Report:
         """Wait until every required address is usable; log progress; raise on timeout."""
@@ -266,7 +279,7 @@ class AddressMonitor:
             log.exception("recovery after %s came back failed", names)
 
     async def _watch_netlink(self) -> None:
-        backoff = 0.5
+        backoff = Backoff(initial=0.5, maximum=30.0, jitter=False)
         while True:
             ev = AsyncIPRoute()
             try:
@@ -280,12 +293,12 @@ class AddressMonitor:
                         self._hint.set()
                     if not received:
                         raise ConnectionError("netlink event socket closed")
-                    backoff = 0.5
+                    backoff.reset()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # overflow (ENOBUFS) or a closed socket: resubscribe
-                log.warning("netlink events lost (%s); resubscribing in %.1f s", exc, backoff)
+                delay = backoff.next()
+                log.warning("netlink events lost (%s); resubscribing in %.1f s", exc, delay)
             finally:
                 ev.close()
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 30.0)
+            await asyncio.sleep(delay)

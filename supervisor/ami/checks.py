@@ -1,7 +1,8 @@
 """The AMI connection's contribution to the status board (`StatusBoard.add(ami_checks(client))`).
 
 AMI logged in and Asterisk FullyBooted gate readiness; trunk registrations are shown but do not
-(a provider outage must not take the PBX out of service for internal calls).
+(a provider outage must not take the PBX out of service for internal calls), unless
+`require_registered` (the operator's choice: `run --require-registered`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from supervisor.status import Check
 _STATUS_TEXT = {REGISTERED: "Registered", REJECTED: "Rejected"}
 
 
-def ami_checks(client: AmiClient) -> Callable[[], list[Check]]:
+def ami_checks(client: AmiClient, *, require_registered: bool = False) -> Callable[[], list[Check]]:
     def checks() -> list[Check]:
         state = client.state
         where = f"{client.settings.host}:{client.settings.port}"
@@ -39,9 +40,14 @@ def ami_checks(client: AmiClient) -> Callable[[], list[Check]]:
                     detail=_STATUS_TEXT.get(reg.status, "Unregistered")
                     if state.live
                     else "unknown (AMI not connected or not re-synced)",
-                    gates_readiness=False,
+                    gates_readiness=require_registered,
                 )
             )
+        if require_registered and not state.live:
+            # Before the re-sync the registrations are not known: none listed is not "all
+            # registered" (readiness would pass in the moment between FullyBooted and the list).
+            detail = "unknown until the AMI re-sync (AMI not connected or not re-synced)"
+            result.append(Check(name="trunk registrations", ok=False, detail=detail))
         return result
 
     return checks

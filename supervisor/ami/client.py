@@ -10,6 +10,7 @@ trunk, so the map is the identity over the site's trunks):
     app = http.make_app(registry); runner = await http.start(app, host, port)
     tg.create_task(client.run(), name="ami")                 # never returns
     Reloader(..., booted=client.fully_booted)                # set while FullyBooted
+    client.on_boot(applier.asterisk_started)                 # at each FullyBooted edge
     await client.wait_fully_booted(timeout)                  # or wait for it directly
     reply = await client.action({"Action": "CoreSettings"}, timeout=5)
     unsubscribe = client.subscribe("Reload", callback)       # sync callback, in stream order
@@ -35,12 +36,15 @@ from typing import Any, NoReturn
 from supervisor.ami.protocol import AmiProtocol
 from supervisor.ami.state import AsteriskState
 from supervisor.ami.types import AmiError, Message
+from supervisor.backoff import Backoff, backoff_delay
 
 # Timeouts use asyncio.timeout(), never wait_for(): on Python 3.11 wait_for() swallows a
 # cancellation that arrives as the awaited future completes, and the client's task would then
 # survive its own shutdown (seen in the replay benchmark).
 
 log = logging.getLogger(__name__)
+
+__all__ = ["AmiAuthError", "AmiClient", "AmiSettings", "backoff_delay"]
 
 #: The full re-sync after every login: list actions whose results replace state, then core facts.
 RESYNC_ACTIONS: tuple[str, ...] = (
@@ -86,16 +90,6 @@ class AmiSettings:
     resync_interval: float = 300.0  # full re-sync (trunks, contacts too) while connected
 
 
-def backoff_delay(
-    attempt: int, *, initial: float, maximum: float, rng: Callable[[], float] = random.random
-) -> float:
-    """Exponential backoff with jitter: a uniform draw in [d/2, d], d = min(max, initial * 2^n).
-    The jitter keeps several supervisors (or a restarting Asterisk's clients) from reconnecting in
-    lockstep; the lower half-bound keeps the delay growing."""
-    delay = min(maximum, initial * 2.0 ** min(attempt, 30))
-    return delay * (0.5 + 0.5 * rng())
-
-
 class AmiClient:
     """Implements `supervisor.ami.types.AmiActions` over one managed AMI connection."""
 
@@ -111,8 +105,10 @@ class AmiClient:
         self.state = state
         self._clock = clock
         self._rng = rng
-        #: Set while the current session has seen FullyBooted; cleared on disconnect/Shutdown.
+        #: Set while the current session has seen FullyBooted; cleared on disconnect, Shutdown
+        #: and close(). The one place that knows whether Asterisk is booted (see on_boot).
         self.fully_booted = asyncio.Event()
+        self._boot_listeners: list[Callable[[], None]] = []
         #: Set while logged in.
         self.connected = asyncio.Event()
         self._protocol: AmiProtocol | None = None
@@ -139,7 +135,7 @@ class AmiClient:
     def subscribe(self, event: str, callback: EventCallback) -> Callable[[], None]:
         """Call `callback(event)` synchronously for each event of that name, in stream order,
         after the state has applied it. Returns the unsubscribe function. Only events listed in
-        subscription.EVENTS reach the supervisor's AMI user."""
+        amiaccess.EVENTS reach the supervisor's AMI user."""
         self._subscribers.setdefault(event, []).append(callback)
         self._watched = frozenset({"FullyBooted", "Shutdown", "Reload", *self._subscribers})
 
@@ -149,6 +145,12 @@ class AmiClient:
 
         return unsubscribe
 
+    def on_boot(self, callback: Callable[[], None]) -> None:
+        """Call `callback()` at each rising edge of `fully_booted` (Asterisk started, or a new
+        session to a running one), before anything waiting on `fully_booted` runs: a listener
+        that marks the config as running in Asterisk does so before the reload loop wakes."""
+        self._boot_listeners.append(callback)
+
     async def wait_fully_booted(self, timeout: float | None = None) -> None:
         """Wait until the connected Asterisk has sent FullyBooted (TimeoutError after timeout)."""
         async with asyncio.timeout(timeout):
@@ -156,7 +158,9 @@ class AmiClient:
 
     async def run(self) -> NoReturn:
         """Keep a session up forever; never returns (run it as a named, guarded task)."""
-        attempt = 0
+        backoff = Backoff(
+            initial=self.settings.backoff_initial, maximum=self.settings.backoff_max, rng=self._rng
+        )
         while True:
             resynced = False
             try:
@@ -168,20 +172,31 @@ class AmiClient:
             finally:
                 self._disconnected()
             # A session that got through a re-sync was healthy: start the backoff over.
-            attempt = 0 if resynced else attempt + 1
-            delay = backoff_delay(
-                attempt,
-                initial=self.settings.backoff_initial,
-                maximum=self.settings.backoff_max,
-                rng=self._rng,
-            )
+            if resynced:
+                backoff.reset()
+            delay = backoff.next()
             log.info("AMI reconnect in %.2f s", delay)
             await asyncio.sleep(delay)
 
     def close(self) -> None:
-        """Close the current connection (run() then reconnects unless it is cancelled)."""
+        """Close the current connection (run() then reconnects unless it is cancelled). Asterisk
+        counts as not booted from now on, not only once the session's end is noticed."""
+        self._set_booted(False)
         if self._protocol is not None:
             self._protocol.close()
+
+    def _set_booted(self, booted: bool) -> None:
+        if booted == self.fully_booted.is_set():
+            return
+        if not booted:
+            self.fully_booted.clear()
+            return
+        for callback in self._boot_listeners:
+            try:
+                callback()
+            except Exception:  # one listener's bug must not keep Asterisk from counting as booted
+                log.exception("FullyBooted listener failed")
+        self.fully_booted.set()
 
     # ---- session -------------------------------------------------------------------------------
 
@@ -233,7 +248,7 @@ class AmiClient:
         self._protocol = None
         self._resync_kinds.clear()
         self.connected.clear()
-        self.fully_booted.clear()
+        self._set_booted(False)
         self.state.set_connected(False, self._clock())
 
     async def _send(self, proto: AmiProtocol, fields: dict[str, str], timeout: float) -> list[Any]:
@@ -351,9 +366,9 @@ class AmiClient:
         if name not in self._watched:
             return
         if name == "FullyBooted":
-            self.fully_booted.set()
+            self._set_booted(True)
         elif name == "Shutdown":
-            self.fully_booted.clear()
+            self._set_booted(False)
         elif name == "Reload":
             self._reload_seen.set()
         for callback in self._subscribers.get(name, ()):

@@ -220,8 +220,7 @@ class AsteriskState:
         self.ami_protocol_errors: dict[str, int] = dict.fromkeys(PROTOCOL_ERRORS, 0)
         self.events_total = 0
         self.last_event_time: float | None = None
-        # core
-        self.fully_booted = False
+        # core (whether Asterisk is FullyBooted is the AMI client's, one place: AmiClient.booted)
         self.version: str | None = None
         self.started_at: float | None = None
         self.reloaded_at: float | None = None
@@ -259,7 +258,6 @@ class AsteriskState:
             "Registry": self._registry,
             "ContactStatus": self._contact_status,
             "FullyBooted": self._fully_booted,
-            "Shutdown": self._shutdown,
             "Reload": self._reload,
         }
         self._snapshots: dict[str, Callable[[Iterable[Event], float], None]] = {
@@ -303,8 +301,6 @@ class AsteriskState:
     def set_connected(self, connected: bool, now: float) -> None:
         self.ami_connected = connected
         if not connected:
-            # FullyBooted is per session: a new login gets a new one if Asterisk is up.
-            self.fully_booted = False
             self.synced = False
             # The next login's snapshot is authoritative: nothing of this session is in flight.
             self._missing.clear()
@@ -327,15 +323,11 @@ class AsteriskState:
     # ---- core ----------------------------------------------------------------------------------
 
     def _fully_booted(self, msg: Event, now: float) -> None:
-        self.fully_booted = True
         uptime, last_reload = _int(msg.get("Uptime")), _int(msg.get("LastReload"))
         if uptime is not None:
             self.started_at = now - uptime
         if last_reload is not None:
             self.reloaded_at = now - last_reload
-
-    def _shutdown(self, msg: Event, now: float) -> None:
-        self.fully_booted = False
 
     def _reload(self, msg: Event, now: float) -> None:
         self.reloaded_at = now

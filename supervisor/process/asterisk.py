@@ -14,7 +14,9 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from supervisor.backoff import Backoff
 from supervisor.process.reaper import Reaper
+from supervisor.status import Check
 
 log = logging.getLogger(__name__)
 asterisk_log = logging.getLogger("asterisk")
@@ -146,7 +148,7 @@ class AsteriskSupervisor:
         on_start: Callable[[AsteriskProcess], None] = lambda _p: None,
         on_exit: Callable[[int], None] = lambda _c: None,
         on_crash: Callable[[int], None] = lambda _c: None,
-        before_start: Callable[[], Awaitable[None]] | None = None,
+        before_start: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self.argv = list(argv)
         self.reaper = reaper
@@ -157,6 +159,7 @@ class AsteriskSupervisor:
         self.before_start = before_start
         self.current: AsteriskProcess | None = None
         self.restarts = 0
+        self.crashes = 0  # exits not asked for (the metric asterisk_supervisor_asterisk_restarts)
         self.stopping = False
         self._crashes: deque[float] = deque()
         self._restart_now = asyncio.Event()
@@ -164,6 +167,11 @@ class AsteriskSupervisor:
     @property
     def running(self) -> bool:
         return self.current is not None and self.current.running
+
+    def checks(self) -> list[Check]:
+        """For the status board: Asterisk's process runs (gates readiness)."""
+        detail = "running" if self.running else "not running"
+        return [Check(name="asterisk process", ok=self.running, detail=detail)]
 
     def request_restart(self) -> None:
         """Planned restart (a config change Asterisk cannot reload): not counted as a crash."""
@@ -174,7 +182,9 @@ class AsteriskSupervisor:
         return 0
 
     async def run(self) -> None:
-        backoff = self.policy.backoff_initial_s
+        backoff = Backoff(
+            initial=self.policy.backoff_initial_s, maximum=self.policy.backoff_max_s, jitter=False
+        )
         while True:
             if self.before_start is not None:
                 await self.before_start()
@@ -200,6 +210,7 @@ class AsteriskSupervisor:
                 await asyncio.Event().wait()
             runtime = time.monotonic() - self.current.started_at
             log.error("Asterisk %s after %.1f s", describe_exit(code), runtime)
+            self.crashes += 1
             self.on_crash(code)
             now = time.monotonic()
             self._crashes.append(now)
@@ -211,8 +222,8 @@ class AsteriskSupervisor:
                     f"{self.policy.window_s:.0f} s; giving up so that Kubernetes restarts the pod"
                 )
             if runtime > self.policy.window_s:
-                backoff = self.policy.backoff_initial_s
+                backoff.reset()
             self.restarts += 1
-            log.info("restarting Asterisk in %.1f s (restart %d)", backoff, self.restarts)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, self.policy.backoff_max_s)
+            delay = backoff.next()
+            log.info("restarting Asterisk in %.1f s (restart %d)", delay, self.restarts)
+            await asyncio.sleep(delay)

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 
 from supervisor.process.asterisk import AsteriskProcess
-from supervisor.process.console import spawn
+from supervisor.process.console import run_command
 from supervisor.process.reaper import Reaper
 
 log = logging.getLogger(__name__)
@@ -23,11 +23,8 @@ async def request_graceful_stop(argv: Sequence[str], reaper: Reaper) -> bool:
     """Send `core stop gracefully` with `asterisk -rx`. The remote console stays connected until
     Asterisk exits, so success is "still connected, or exited 0, after a moment"; a quick
     non-zero exit means the control socket was unusable."""
-    process = spawn(argv)
-    exited = reaper.watch(process.pid)
     try:
-        async with asyncio.timeout(1.0):
-            status = await asyncio.shield(exited)
+        status = await run_command(argv, reaper, 1.0, kill=False)
     except TimeoutError:
         return True
     return status == 0

@@ -4,43 +4,56 @@ verify by read-back, keep the last good config.
 Wiring (the composition root)::
 
     applier = Applier(
-        config_mounts=[...], secret_mounts=[...],             # the kubelet mount directories
+        mounts=Mounts(config=(...), secrets=(...)),       # the kubelet mount directories
         config_dir=ConfigDir(Path("/etc/asterisk"), gid=asterisk_gid),
-        load=load_site,                                       # raises SiteInvalid(problems)
-        render=lambda loaded: render(loaded, context),        # RenderContext bound in
-        ami=ami_client,                                       # AmiActions
+        build=SiteConfigBuilder(render_context),          # site loader + renderer, typed
+        asterisk=AmiReload(ami_client),                   # AsteriskReload over AMI
         metrics=ReloadMetrics(registry),
-        restart_check=lambda old, new: restart_required(old.site, new.site),
         on_restart_required=hook,      # called with the reasons; () once no longer needed
-        module_map=MODULE_OF_FILE,
     )
     applier.prepare()          # before Asterisk starts: writes every file; StartupError -> exit 1
-    reloader = Reloader(applier=applier, booted=booted_event, debounce=1.0, resync=60.0)
+    reloader = Reloader(applier=applier, booted=ami_client.fully_booted)
     tg.create_task(guard("reload", reloader.run()), name="reload")   # never returns
-    applier.asterisk_started() # at each FullyBooted: Asterisk now runs the files on disk
+    ami_client.on_boot(applier.asterisk_started)   # Asterisk now runs the files on disk
     reloader.hint()            # e.g. on SIGHUP: look at the mounts now (after the debounce)
-    applier.state              # ReloadState for /status and /readyz
+    applier.state, reloader.state   # ReloadState, WatchState for /status and /readyz
 
-`booted_event` is set while Asterisk is FullyBooted and cleared when it goes away: applies wait
-for it. A restart-required change is written and the rest of it reloaded; Asterisk runs it fully
-after the entrypoint restarts it (then `asterisk_started()` clears the reasons).
+What a change takes (files, modules, restart reasons, re-registrations) is decided by
+`plan.plan(live, new)` only. A restart-required change is written and the rest of it reloaded;
+Asterisk runs it fully after the entrypoint restarts it (then `asterisk_started()` clears the
+reasons).
 """
 
 from __future__ import annotations
 
 from supervisor.reload.applier import Applier, ApplyResult, StartupError
+from supervisor.reload.asterisk import AmiReload, AsteriskReload
+from supervisor.reload.build import Config, ConfigBuilder, ConfigRejected, SiteConfigBuilder
 from supervisor.reload.configdir import ConfigDir
 from supervisor.reload.loop import Debouncer, Reloader
 from supervisor.reload.metrics import ReloadMetrics
-from supervisor.reload.state import ReloadState
+from supervisor.reload.mounts import Mounts
+from supervisor.reload.plan import Plan, RestartReason, plan
+from supervisor.reload.state import ReloadState, WatchState
 
 __all__ = [
+    "AmiReload",
     "Applier",
     "ApplyResult",
+    "AsteriskReload",
+    "Config",
+    "ConfigBuilder",
     "ConfigDir",
+    "ConfigRejected",
     "Debouncer",
+    "Mounts",
+    "Plan",
     "ReloadMetrics",
     "ReloadState",
     "Reloader",
+    "RestartReason",
+    "SiteConfigBuilder",
     "StartupError",
+    "WatchState",
+    "plan",
 ]

@@ -1,9 +1,10 @@
-"""One config apply: snapshot the mounts, validate, render, replace changed files atomically,
-reload only the affected modules, read back over AMI, and restore the previous files on failure.
+"""One config apply: snapshot the mounts, build the config, plan, replace changed files
+atomically, reload the planned modules, read back, and restore the previous files on failure.
 
 The content hash of the mounts is recorded as live only after a verified reload, so a failed
 apply is retried at the next hint or resync (thanos reloader semantics), and a fixed config
-applies as soon as it arrives. Applies never overlap.
+applies as soon as it arrives. Applies never overlap. What to write, reload, restart and
+re-register is decided by `plan.plan` alone; the applier carries it out.
 """
 
 from __future__ import annotations
@@ -14,39 +15,19 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Literal
 
-from supervisor.ami.types import AmiActions, AmiError
-from supervisor.reload import modules as mod
+from supervisor.reload.asterisk import AsteriskReload
+from supervisor.reload.build import Config, ConfigBuilder, ConfigRejected
 from supervisor.reload.configdir import ConfigDir
 from supervisor.reload.metrics import ReloadMetrics
+from supervisor.reload.mounts import Mounts, Snapshot
+from supervisor.reload.plan import Live, Plan, RestartReason, plan
 from supervisor.reload.state import ReloadState
-from supervisor.reload.verify import VerifyError, verify
-from supervisor.site.mounts import Mount, content_hash, read_mount
 
 log = logging.getLogger(__name__)
 
-RELOAD_TIMEOUT = 10.0
-
-
-class Loader(Protocol):
-    """Site model from the config and secret mounts; raises an exception with `problems` (each
-    printing as `file:line: key: message`) when the site is invalid."""
-
-    def __call__(self, config: Sequence[Mount], secrets: Sequence[Mount], /) -> Any: ...
-
-
-class Renderer(Protocol):
-    """Asterisk config files `{name: text}` from a loaded site (the render context bound in)."""
-
-    def __call__(self, loaded: Any, /) -> Mapping[str, str]: ...
-
-
-RestartCheck = Callable[[Any, Any], Sequence[str]]
-"""Reasons why going from the first loaded site to the second needs an Asterisk restart."""
-
-RestartHook = Callable[[tuple[str, ...]], None]
+RestartHook = Callable[[tuple[RestartReason, ...]], None]
 """Called (on the event loop) when the reasons for a restart change; empty: no longer needed."""
 
 Outcome = Literal["unchanged", "applied", "rejected", "failed"]
@@ -59,32 +40,20 @@ class ApplyResult:
     changed: tuple[str, ...] = ()
     modules: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()
-    restart_required: tuple[str, ...] = ()
+    restart_required: tuple[RestartReason, ...] = ()
 
 
 class StartupError(Exception):
-    """The initial config cannot be used: the supervisor must exit with this one line."""
+    """The initial config cannot be used and there is no last good one yet: the supervisor exits
+    with this one line, every problem in it (file, line, key)."""
 
-
-@dataclass(frozen=True)
-class _Built:
-    hash: str
-    loaded: Any
-    files: dict[str, str]
-
-
-class _Rejected(Exception):
-    def __init__(self, digest: str, problems: Sequence[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.hash = digest
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("site rejected: " + "; ".join(problems))
         self.problems = tuple(problems)
 
 
-def _problems_of(exc: BaseException) -> list[str]:
-    problems = getattr(exc, "problems", None)
-    if problems:
-        return [str(p) for p in problems]
-    return [f"{type(exc).__name__}: {exc}"]
+def _nothing(_value: object) -> None:
+    return None
 
 
 class Applier:
@@ -93,112 +62,91 @@ class Applier:
     def __init__(
         self,
         *,
-        config_mounts: Sequence[Path],
-        secret_mounts: Sequence[Path],
+        mounts: Mounts,
         config_dir: ConfigDir,
-        load: Loader,
-        render: Renderer,
-        ami: AmiActions,
+        build: ConfigBuilder,
+        asterisk: AsteriskReload,
         metrics: ReloadMetrics,
-        restart_check: RestartCheck | None = None,
-        on_restart_required: RestartHook | None = None,
-        on_applied: Callable[[Any], None] | None = None,
-        module_map: Mapping[str, str | None],
-        max_file_bytes: int | None = None,
+        on_restart_required: RestartHook = _nothing,
+        on_applied: Callable[[Config], None] = _nothing,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.config_mounts = tuple(Path(p) for p in config_mounts)
-        self.secret_mounts = tuple(Path(p) for p in secret_mounts)
+        self.mounts = mounts
         self.config_dir = config_dir
-        self._load = load
-        self._render = render
-        self.ami = ami
+        self.builder = build
+        self.asterisk = asterisk
         self.metrics = metrics
-        self._restart_check = restart_check
         self._on_restart_required = on_restart_required
         self._on_applied = on_applied
-        self._module_map = module_map
-        self._max_file_bytes = max_file_bytes
         self._clock = clock
         self._lock = asyncio.Lock()
         self._state = ReloadState()
-        self._live: _Built | None = None  # last verified (or booted) config
-        self._booted: _Built | None = None  # what Asterisk read at its last start
+        self._live: Config | None = None  # last verified (or booted) config
+        self._booted: Config | None = None  # what Asterisk read at its last start
         self._failed_hash: str | None = None
 
-    # -- state -----------------------------------------------------------------------------
+    # -- state (read-only outside) ---------------------------------------------------------
 
     @property
     def state(self) -> ReloadState:
         return self._state
 
-    def update_state(self, **changes: Any) -> None:
-        self._state = dataclasses.replace(self._state, **changes)
-
     @property
-    def live_files(self) -> Mapping[str, str]:
-        return dict(self._live.files) if self._live else {}
+    def live(self) -> Config | None:
+        return self._live
+
+    def _update(self, **changes: object) -> None:
+        self._state = dataclasses.replace(self._state, **changes)  # type: ignore[arg-type]
 
     # -- building --------------------------------------------------------------------------
 
-    def _read(self, path: Path) -> Mount:
-        if self._max_file_bytes is None:
-            return read_mount(path)
-        return read_mount(path, max_file_bytes=self._max_file_bytes)
-
-    def snapshot(self) -> tuple[list[Mount], list[Mount], str]:
-        config = [self._read(p) for p in self.config_mounts]
-        secrets = [self._read(p) for p in self.secret_mounts]
-        return config, secrets, content_hash([*config, *secrets])
-
-    def _build(self, config: list[Mount], secrets: list[Mount], digest: str) -> _Built:
-        problems = [str(p) for m in (*config, *secrets) for p in m.problems]
+    def _build(self, snapshot: Snapshot) -> Config:
+        problems = snapshot.problems
         if problems:
-            raise _Rejected(digest, problems)
+            raise ConfigRejected(problems)
         try:
-            loaded = self._load(config, secrets)
-            files = dict(self._render(loaded))
-        except Exception as exc:  # the loader/renderer reject input: report, keep last good
-            raise _Rejected(digest, _problems_of(exc)) from exc
-        return _Built(hash=digest, loaded=loaded, files=files)
+            return self.builder.build(snapshot.config, snapshot.secrets, snapshot.hash)
+        except ConfigRejected:
+            raise
+        except Exception as exc:  # a renderer bug rejects the input: report, keep last good
+            raise ConfigRejected([f"{type(exc).__name__}: {exc}"]) from exc
 
-    def not_live_mounts(self) -> list[str]:
-        """Mounts without `..data` (subPath mounts, plain directories): they never update."""
-        out = []
-        for path in (*self.config_mounts, *self.secret_mounts):
-            if not self._read(path).live:
-                out.append(str(path))
-        return out
+    def _rerender(self, live: Config) -> Config:
+        try:
+            return self.builder.rerender(live)
+        except ConfigRejected:
+            raise
+        except Exception as exc:  # a renderer bug must not stop the caller's loop
+            raise ConfigRejected([f"{type(exc).__name__}: {exc}"]) from exc
 
     # -- start-up --------------------------------------------------------------------------
 
-    def prepare(self) -> ApplyResult:
+    def prepare(self) -> Config:
         """Before Asterisk starts: build the config and write every file. Raises StartupError
         (one line) if the site is invalid; Asterisk then reads exactly this config."""
-        config, secrets, digest = self.snapshot()
+        snapshot = self.mounts.snapshot()
         try:
-            built = self._build(config, secrets, digest)
-        except _Rejected as exc:
-            raise StartupError("site rejected: " + "; ".join(exc.problems)) from None
-        self.config_dir.write(built.files)
-        self._live = self._booted = built
-        if self._on_applied is not None:
-            self._on_applied(built.loaded)
+            config = self._build(snapshot)
+        except ConfigRejected as exc:
+            raise StartupError(exc.problems) from None
+        self.config_dir.write(config.files)
+        self._live = self._booted = config
+        self._on_applied(config)
         now = self._clock()
         # The start-up config counts as the first successful reload (thanos: the initial apply),
         # so "last reload successful == 0" means a change failed, not "nothing changed yet".
         self.metrics.last_reload_successful.set(1)
         self.metrics.last_reload_success_timestamp.set(now)
-        self.metrics.set_live_hash(digest)
-        self.update_state(live_hash=digest, last_success=now)
-        log.info("config %s written: %s", digest[:12], ", ".join(sorted(built.files)))
-        return ApplyResult("applied", digest, changed=tuple(sorted(built.files)))
+        self.metrics.set_live_hash(config.hash)
+        self._update(live_hash=config.hash, last_success=now)
+        log.info("config %s written: %s", config.hash[:12], ", ".join(sorted(config.files)))
+        return config
 
-    def asterisk_started(self, *, verified: bool = True) -> None:
+    def asterisk_started(self) -> None:
         """Asterisk (re)started and read the files on disk: pending restart reasons are done."""
         if self._live is not None:
             self._booted = self._live
-        self.update_state(config_live=verified and self._live is not None)
+        self._update(config_live=self._live is not None)
         self._set_restart(())
 
     # -- steady state ----------------------------------------------------------------------
@@ -208,21 +156,22 @@ class Applier:
         with `force`). Never raises for bad input or Asterisk failures: they are reported."""
         async with self._lock:
             self.metrics.apply_operations.inc()
-            self.update_state(last_attempt=self._clock())
-            config, secrets, digest = await asyncio.to_thread(self.snapshot)
+            self._update(last_attempt=self._clock())
+            snapshot = await asyncio.to_thread(self.mounts.snapshot)
+            digest = snapshot.hash
             if not force and self._live is not None and digest == self._live.hash:
                 if self._failed_hash is not None:
                     # Reverted to the live config after a failure: the mounts and Asterisk agree.
                     self._failed_hash = None
                     self.metrics.last_reload_successful.set(1)
-                    self.update_state(last_error=None)
+                    self._update(last_error=None)
                     log.info("config %s is live again (mounts reverted)", digest[:12])
                 return ApplyResult("unchanged", digest)
             try:
-                built = await asyncio.to_thread(self._build, config, secrets, digest)
-            except _Rejected as exc:
-                return self._fail(exc.hash, exc.problems, "rejected")
-            return await self._apply_built(built)
+                config = await asyncio.to_thread(self._build, snapshot)
+            except ConfigRejected as exc:
+                return self._fail(digest, exc.problems, "rejected")
+            return await self._apply(config)
 
     async def refresh(self) -> ApplyResult:
         """Re-render the live site and apply the result: for render inputs besides the mounts
@@ -233,175 +182,104 @@ class Applier:
             if live is None:
                 return ApplyResult("unchanged", "")
             self.metrics.apply_operations.inc()
-            self.update_state(last_attempt=self._clock())
+            self._update(last_attempt=self._clock())
             try:
-                files = dict(await asyncio.to_thread(self._render, live.loaded))
-            except Exception as exc:  # a renderer bug must not stop the loop
-                return self._fail(live.hash, _problems_of(exc), "rejected")
-            return await self._apply_built(_Built(hash=live.hash, loaded=live.loaded, files=files))
+                config = await asyncio.to_thread(self._rerender, live)
+            except ConfigRejected as exc:
+                return self._fail(live.hash, exc.problems, "rejected")
+            return await self._apply(config)
 
-    async def _apply_built(self, built: _Built) -> ApplyResult:
-        managed = list(self._live.files) if self._live else []
-        changes = await asyncio.to_thread(self.config_dir.changed, built.files, managed)
-        module_list, _ = mod.affected_modules(changes, self._module_map)
-        restart = self._restart_reasons(built)
-        backup = await asyncio.to_thread(self.config_dir.read, list(changes))
+    def record_crash(self, exc: BaseException) -> None:
+        """An apply crashed (a bug): count it as a failed apply, keep the last good config."""
+        self.metrics.apply_operations_failed.inc()
+        self.metrics.last_reload_successful.set(0)
+        self._update(last_error=f"internal error: {type(exc).__name__}: {exc}")
+
+    async def _apply(self, config: Config) -> ApplyResult:
+        managed = set(self._live.files) if self._live else set()
+        on_disk = await asyncio.to_thread(self.config_dir.read_text, managed | set(config.files))
+        steps = plan(Live(booted=self._booted, files=on_disk), config)
+        backup = {name: on_disk.get(name) for name in steps.writes}
         try:
-            await asyncio.to_thread(self.config_dir.write, changes)
+            await asyncio.to_thread(self.config_dir.write, steps.writes)
         except OSError as exc:
             try:
                 await asyncio.to_thread(self.config_dir.write, backup)
             except OSError as again:
                 log.error("restoring the previous config files failed: %s", again)
-            return self._fail(built.hash, [f"writing {self.config_dir.path}: {exc}"], "failed")
-        problems = await self._reload(module_list)
+            return self._fail(config.hash, [f"writing {self.config_dir.path}: {exc}"], "failed")
+        problems = await self._reload(steps.modules)
         if not problems:
-            previous = {
-                name: data.decode(errors="replace")
-                for name, data in backup.items()
-                if data is not None
-            }
-            unchanged = {n: t for n, t in built.files.items() if n not in changes}
-            problems = await self._verify(built.files, {**unchanged, **previous})
+            before = {n: t for n, t in on_disk.items() if t is not None and n in config.files}
+            problems = await self.asterisk.verify(config.files, before)
         if problems:
-            await self._restore(backup, module_list)
-            for module in module_list:
+            await self._restore(backup, steps.modules)
+            for module in steps.modules:
                 self.metrics.reloads_failed.labels(module=module).inc()
-            return self._fail(built.hash, problems, "failed", changed=changes, modules=module_list)
-        old_pjsip = backup.get("pjsip.conf")
-        if old_pjsip is not None and "pjsip.conf" in changes:
-            await self._reregister(old_pjsip.decode(errors="replace"), built.files["pjsip.conf"])
-        self._live = built
-        if self._on_applied is not None:
-            self._on_applied(built.loaded)
+            return self._fail(config.hash, problems, "failed", steps)
+        if steps.reregister:
+            await self.asterisk.reregister(steps.reregister)
+        return self._applied(config, steps)
+
+    def _applied(self, config: Config, steps: Plan) -> ApplyResult:
+        self._live = config
+        self._on_applied(config)
         now = self._clock()
         self.metrics.last_reload_successful.set(1)
         self.metrics.last_reload_success_timestamp.set(now)
-        self.metrics.set_live_hash(built.hash)
+        self.metrics.set_live_hash(config.hash)
         self._failed_hash = None
-        self.update_state(
+        self._update(
             config_live=True,
-            live_hash=built.hash,
+            live_hash=config.hash,
             last_error=None,
             last_success=now,
             applies=self._state.applies + 1,
         )
-        self._set_restart(tuple(restart))
+        self._set_restart(steps.restart)
         log.info(
             "config %s live: changed %s; reloaded %s%s",
-            built.hash[:12],
-            ", ".join(sorted(changes)) or "nothing",
-            ", ".join(module_list) or "nothing",
-            f"; restart required: {'; '.join(restart)}" if restart else "",
+            config.hash[:12],
+            ", ".join(steps.changed) or "nothing",
+            ", ".join(steps.modules) or "nothing",
+            f"; restart required: {'; '.join(map(str, steps.restart))}" if steps.restart else "",
         )
         return ApplyResult(
             "applied",
-            built.hash,
-            changed=tuple(sorted(changes)),
-            modules=tuple(module_list),
-            restart_required=tuple(restart),
+            config.hash,
+            changed=steps.changed,
+            modules=steps.modules,
+            restart_required=steps.restart,
         )
 
-    def _restart_reasons(self, built: _Built) -> list[str]:
-        base = self._booted
-        if base is None:
-            return []
-        reasons: list[str] = []
-        for name in sorted(set(base.files) | set(built.files)):
-            if self._module_map.get(name, None) is None and base.files.get(name) != built.files.get(
-                name
-            ):
-                reasons.append(f"{name} changed (read only at start-up)")
-        model: list[str] = []
-        if self._restart_check is not None:
-            try:
-                model = [str(r) for r in self._restart_check(base.loaded, built.loaded)]
-            except Exception as exc:  # a faulty check must not block the apply
-                log.warning("restart check failed: %s", exc)
-        reasons += model
-        # The rendered files catch what the model cannot see (raw snippets); a transport the
-        # model already explained is not reported twice.
-        for reason in mod.transport_changes(
-            base.files.get("pjsip.conf"), built.files.get("pjsip.conf")
-        ):
-            name = reason.split()[1]
-            if not any(r.startswith(f"transport {name} ") for r in model):
-                reasons.append(reason)
-        return list(dict.fromkeys(reasons))
-
-    def _set_restart(self, reasons: tuple[str, ...]) -> None:
+    def _set_restart(self, reasons: tuple[RestartReason, ...]) -> None:
         if reasons == self._state.restart_required:
             return
-        self.update_state(restart_required=reasons)
+        self._update(restart_required=reasons)
         self.metrics.restart_required.set(1 if reasons else 0)
         if reasons:
-            log.warning("Asterisk restart required: %s", "; ".join(reasons))
-        if self._on_restart_required is not None:
-            self._on_restart_required(reasons)
+            log.warning("Asterisk restart required: %s", "; ".join(map(str, reasons)))
+        self._on_restart_required(reasons)
 
-    async def _reload(self, module_list: Sequence[str]) -> list[str]:
-        problems = []
-        for module in module_list:
+    async def _reload(self, modules: Sequence[str]) -> list[str]:
+        for module in modules:
             self.metrics.reloads.labels(module=module).inc()
-            try:
-                reply = await self.ami.action(
-                    {"Action": "Reload", "Module": module}, timeout=RELOAD_TIMEOUT
-                )
-            except AmiError as exc:
-                problems.append(f"reload {module}: {exc}")
-                continue
-            head = reply[0] if reply else {}
-            if head.get("Response") != "Success":
-                problems.append(f"reload {module}: {head.get('Message') or 'no response'}")
-        return problems
+        return await self.asterisk.reload(modules)
 
-    async def _verify(
-        self, files: Mapping[str, str], previous: Mapping[str, str] | None = None
-    ) -> list[str]:
-        try:
-            return await verify(self.ami, files, previous)
-        except (AmiError, VerifyError) as exc:
-            return [f"read-back: {exc}"]
-
-    async def _reregister(self, old_pjsip: str, new_pjsip: str) -> None:
-        """A changed auth alone does not restart a registration: ask for a fresh REGISTER so
-        the provider sees the new credentials now, not at the next refresh."""
-        for name in mod.registrations_with_changed_auth(old_pjsip, new_pjsip):
-            try:
-                reply = await self.ami.action(
-                    {"Action": "PJSIPRegister", "Registration": name}, timeout=RELOAD_TIMEOUT
-                )
-            except AmiError as exc:
-                log.warning("re-register %s: %s", name, exc)
-                continue
-            head = reply[0] if reply else {}
-            if head.get("Response") != "Success":
-                log.warning("re-register %s: %s", name, head.get("Message") or "no response")
-            else:
-                log.info("registration %s re-registers with its changed credentials", name)
-
-    async def _restore(
-        self, backup: Mapping[str, bytes | None], module_list: Sequence[str]
-    ) -> None:
+    async def _restore(self, backup: Mapping[str, str | None], modules: Sequence[str]) -> None:
         try:
             await asyncio.to_thread(self.config_dir.write, backup)
         except OSError as exc:
             log.error("restoring the previous config files failed: %s", exc)
             return
-        problems = await self._reload(module_list)
+        problems = await self._reload(modules)
         if not problems and self._live is not None:
-            problems = await self._verify(self._live.files)
+            problems = await self.asterisk.verify(self._live.files)
         if problems:
             log.error("after restoring the previous config: %s", "; ".join(problems))
 
     def _fail(
-        self,
-        digest: str,
-        problems: Sequence[str],
-        outcome: Outcome,
-        *,
-        changed: Mapping[str, object] | None = None,
-        modules: Sequence[str] = (),
+        self, digest: str, problems: Sequence[str], outcome: Outcome, steps: Plan | None = None
     ) -> ApplyResult:
         self.metrics.apply_operations_failed.inc()
         self.metrics.last_reload_successful.set(0)
@@ -409,11 +287,11 @@ class Applier:
         verb = "rejected" if outcome == "rejected" else "not applied, previous config kept"
         log.error("config %s %s: %s", digest[:12], verb, line)
         self._failed_hash = digest
-        self.update_state(last_error=line, failures=self._state.failures + 1)
+        self._update(last_error=line, failures=self._state.failures + 1)
         return ApplyResult(
             outcome,
             digest,
-            changed=tuple(sorted(changed or {})),
-            modules=tuple(modules),
+            changed=steps.changed if steps else (),
+            modules=steps.modules if steps else (),
             problems=tuple(problems),
         )

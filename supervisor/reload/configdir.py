@@ -1,17 +1,17 @@
 """Asterisk's config directory: read the live files, replace files atomically, restore them.
 
-Each file is written to a temporary name in the same directory, fsynced, given mode 0640 and
-Asterisk's group, then renamed over the live name: a reader sees the old or the new file, never a
-partial one. The directory is fsynced after the renames.
+Each file is replaced by `files.write_atomic` (temp file, fsync, mode 0640 and Asterisk's group,
+rename); the directory is fsynced after the renames.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from supervisor.files import fsync_dir, write_atomic
 
 MODE = 0o640
 
@@ -33,20 +33,13 @@ class ConfigDir:
                 out[name] = None
         return out
 
-    def changed(
-        self, files: Mapping[str, str], managed: Iterable[str] = ()
-    ) -> dict[str, str | None]:
-        """The files whose content differs from `files`; managed files no longer rendered map
-        to None (to be removed)."""
-        live = self.read(set(files) | set(managed))
-        out: dict[str, str | None] = {}
-        for name, text in files.items():
-            if live.get(name) != text.encode():
-                out[name] = text
-        for name in managed:
-            if name not in files and live.get(name) is not None:
-                out[name] = None
-        return out
+    def read_text(self, names: Iterable[str]) -> dict[str, str | None]:
+        """Current text of each name (None if absent; undecodable bytes replaced, so such a
+        file never equals a rendered one and is rewritten)."""
+        return {
+            name: None if data is None else data.decode(errors="replace")
+            for name, data in self.read(names).items()
+        }
 
     def write(self, files: Mapping[str, str | bytes | None]) -> None:
         """Replace each file atomically (None removes it); fsync the directory at the end."""
@@ -58,30 +51,8 @@ class ConfigDir:
                     target.unlink()
                 continue
             data = content.encode() if isinstance(content, str) else content
-            tmp = self.path / f".{name}.supervisor-tmp"
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, MODE)
-            try:
-                try:
-                    view = memoryview(data)
-                    while view:
-                        written = os.write(fd, view)
-                        view = view[written:]
-                    os.fchmod(fd, MODE)
-                    if self.gid is not None:
-                        os.fchown(fd, -1, self.gid)
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-                os.replace(tmp, target)
-            except OSError:
-                with contextlib.suppress(FileNotFoundError):
-                    tmp.unlink()
-                raise
-        dir_fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+            write_atomic(target, data, mode=MODE, gid=self.gid)
+        fsync_dir(self.path)
 
 
 def _check_name(name: str) -> None:

@@ -4,10 +4,14 @@ time, and no apply before Asterisk is FullyBooted (changes wait)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-from typing import NoReturn
+from typing import NoReturn, Protocol
 
-from supervisor.reload.applier import Applier
+from supervisor.reload.applier import ApplyResult
+from supervisor.reload.metrics import ReloadMetrics
+from supervisor.reload.mounts import Mounts
+from supervisor.reload.state import WatchState
 from supervisor.reload.watcher import MountWatcher, ObserverFactory
 
 log = logging.getLogger(__name__)
@@ -25,8 +29,11 @@ class Debouncer:
 
     async def wait(self, timeout: float | None) -> bool:
         """Wait for a hint; False when `timeout` passed without one."""
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can lose a cancellation that races
+        # with the wait finishing, and this task must stop when cancelled.
         try:
-            await asyncio.wait_for(self.event.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self.event.wait()
         except TimeoutError:
             return False
         return True
@@ -38,16 +45,30 @@ class Debouncer:
                 return
 
 
+class Applies(Protocol):
+    """What the loop may do with the applier: apply, report a crashed apply, and read."""
+
+    @property
+    def mounts(self) -> Mounts: ...
+
+    @property
+    def metrics(self) -> ReloadMetrics: ...
+
+    async def apply(self, *, force: bool = False) -> ApplyResult: ...
+
+    def record_crash(self, exc: BaseException) -> None: ...
+
+
 class Reloader:
     """Runs forever (a named task of the composition root); see the module docstring.
 
-    `booted` is set by the entrypoint while Asterisk is FullyBooted and cleared when it stops.
+    `booted` is set while Asterisk is FullyBooted (the AMI client's `fully_booted`).
     """
 
     def __init__(
         self,
         *,
-        applier: Applier,
+        applier: Applies,
         booted: asyncio.Event,
         debounce: float = 1.0,
         resync: float = 60.0,
@@ -60,6 +81,14 @@ class Reloader:
         self.debouncer = Debouncer(debounce)
         self._polling_interval = polling_interval
         self._observer_factory = observer_factory
+        self._state = WatchState()
+
+    @property
+    def state(self) -> WatchState:
+        return self._state
+
+    def _update(self, **changes: object) -> None:
+        self._state = dataclasses.replace(self._state, **changes)  # type: ignore[arg-type]
 
     def hint(self) -> None:
         """A file system event (or anything else) says the mounts may have changed."""
@@ -67,13 +96,13 @@ class Reloader:
         self.debouncer.hint()
 
     def _report_not_live(self) -> None:
-        not_live = self.applier.not_live_mounts()
+        not_live = self.applier.mounts.not_live()
         for path in not_live:
             log.warning(
                 "mount %s has no ..data (subPath or plain directory): it will not update live",
                 path,
             )
-        self.applier.update_state(not_live=tuple(not_live))
+        self._update(not_live=tuple(not_live))
 
     async def run(self) -> NoReturn:
         loop = asyncio.get_running_loop()
@@ -81,7 +110,7 @@ class Reloader:
             {} if self._observer_factory is None else {"observer_factory": self._observer_factory}
         )
         watcher = MountWatcher(
-            paths=[*self.applier.config_mounts, *self.applier.secret_mounts],
+            paths=self.applier.mounts.paths,
             loop=loop,
             hint=self.hint,
             metrics=self.applier.metrics,
@@ -89,7 +118,7 @@ class Reloader:
             **kwargs,
         )
         mode = await asyncio.to_thread(watcher.start)
-        self.applier.update_state(watch_mode=mode)
+        self._update(watch_mode=mode)
         try:
             await asyncio.to_thread(self._report_not_live)
             while True:
@@ -99,7 +128,7 @@ class Reloader:
                     await self.debouncer.settle()
         finally:
             await asyncio.shield(asyncio.to_thread(watcher.stop))
-            self.applier.update_state(watch_mode="stopped")
+            self._update(watch_mode="stopped")
 
     async def _apply(self) -> None:
         """One apply; a bug in it is logged and counted, and the loop goes on (the next hint or
@@ -108,14 +137,12 @@ class Reloader:
             await self.applier.apply()
         except Exception as exc:
             log.exception("config apply crashed")
-            self.applier.metrics.apply_operations_failed.inc()
-            self.applier.metrics.last_reload_successful.set(0)
-            self.applier.update_state(last_error=f"internal error: {type(exc).__name__}: {exc}")
+            self.applier.record_crash(exc)
 
     async def _wait_booted(self) -> None:
         if self.booted.is_set():
             return
-        self.applier.update_state(pending=True)
+        self._update(pending=True)
         log.info("config changes wait until Asterisk is fully booted")
         await self.booted.wait()
-        self.applier.update_state(pending=False)
+        self._update(pending=False)

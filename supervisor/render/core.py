@@ -4,7 +4,7 @@ Asterisk logs errors or warnings on every start)."""
 
 from __future__ import annotations
 
-from supervisor.ami import subscription
+from supervisor import amiaccess
 from supervisor.render.conf import GENERATED, document, section
 from supervisor.render.context import RenderContext
 from supervisor.site.grammar import escape_value
@@ -111,14 +111,14 @@ def render_manager(context: RenderContext) -> str:
         ("secret", escape_value(context.ami_secret)),
         ("deny", "0.0.0.0/0.0.0.0"),
         ("permit", "127.0.0.1/255.255.255.255"),
-        ("read", ",".join(subscription.READ_CLASSES)),
-        ("write", ",".join(subscription.WRITE_CLASSES)),
+        ("read", ",".join(amiaccess.READ_CLASSES)),
+        ("write", ",".join(amiaccess.WRITE_CLASSES)),
         ("writetimeout", "1000"),
     ]
-    user += [(f"eventfilter(action(include),name({event}))", "") for event in subscription.EVENTS]
+    user += [(f"eventfilter(action(include),name({event}))", "") for event in amiaccess.EVENTS]
     user += [
         (f"eventfilter(action(include),name({event}),header({header}),method(exact))", value)
-        for event, header, value in subscription.HEADER_EVENTS
+        for event, header, value in amiaccess.HEADER_EVENTS
     ]
     return document(
         GENERATED,

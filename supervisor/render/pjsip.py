@@ -15,9 +15,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import PurePosixPath
 from typing import Final
 
+from supervisor.render.acl import acl_section
 from supervisor.render.conf import GENERATED, Option, document, section
 from supervisor.render.voicemail import BOX_VARIABLE, mailbox
-from supervisor.security.acl import acl_section
 from supervisor.security.events import IPAddress
 from supervisor.site.grammar import escape_value, family_of
 from supervisor.site.model import Endpoint, Family, MediaEncryption, Site, Transport, Trunk

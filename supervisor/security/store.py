@@ -1,5 +1,5 @@
 """Bans persisted across supervisor and Asterisk restarts: one small JSON file, replaced
-atomically (the config directory's writer), read back with expired and malformed entries
+atomically (files.write_atomic), read back with expired and malformed entries
 dropped and at most `limit` kept. A missing or unreadable file means no bans, with a warning:
 losing the list must never stop the PBX."""
 
@@ -11,19 +11,19 @@ import logging
 from collections.abc import Iterable
 from pathlib import Path
 
-from supervisor.reload.configdir import ConfigDir
+from supervisor.files import fsync_dir, write_atomic
 from supervisor.security.policy import Ban
 
 log = logging.getLogger(__name__)
 
 VERSION = 1
+MODE = 0o640
 MAX_BYTES = 4 * 1024 * 1024
 
 
 class BanStore:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._dir = ConfigDir(path.parent)
 
     def load(self, now: float, limit: int) -> list[Ban]:
         try:
@@ -62,4 +62,5 @@ class BanStore:
         ]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps({"version": VERSION, "bans": entries}, separators=(",", ":"))
-        self._dir.write({self.path.name: text + "\n"})
+        write_atomic(self.path, (text + "\n").encode(), mode=MODE)
+        fsync_dir(self.path.parent)

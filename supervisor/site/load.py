@@ -345,13 +345,18 @@ def _tls_problems(
 
 
 def load_site(
-    config: Sequence[Mount], secrets: Sequence[Mount] | None, *, now: float | None = None
+    config: Sequence[Mount],
+    secrets: Sequence[Mount] | None,
+    *,
+    now: float | None = None,
+    digest: str | None = None,
 ) -> LoadedSite:
     """Validate the site in `config` against `secrets`; raises SiteInvalid with every problem.
 
     `secrets=None` (no Secret at hand, e.g. checking a ConfigMap in CI) skips the secret checks
     and fills each referenced password with a placeholder `(secret KEY)`. `now` (default: the
-    clock) decides whether certificates are valid.
+    clock) decides whether certificates are valid. `digest`: the mounts' content hash when the
+    caller has it already (the reload path hashes each snapshot once).
     """
     problems: list[Problem] = [p for m in config for p in m.problems]
     sources = _Sources(complete=not problems)
@@ -404,7 +409,7 @@ def load_site(
     return LoadedSite(
         site=resolved,
         secrets=types.MappingProxyType({**values, **pem}),
-        hash=content_hash([*config, *(secrets or ())]),
+        hash=digest if digest is not None else content_hash([*config, *(secrets or ())]),
         certificates=types.MappingProxyType(certificates),
         origins=types.MappingProxyType(sources.origins),
     )

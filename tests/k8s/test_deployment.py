@@ -15,7 +15,8 @@ import yaml
 from lab import image, k8s
 from lab.paths import REPO
 from lab.pki import Ca
-from supervisor import cli, cli_run
+from supervisor import cli
+from supervisor.cli import run as cli_run
 from supervisor.settings import Settings
 
 EXAMPLE = REPO / "examples" / "home"

@@ -12,7 +12,7 @@ import pytest
 
 from supervisor.storage import PersistenceError, RunUser, check_persistent
 
-ASTERISK = RunUser(uid=101, gids=frozenset({101}))
+ASTERISK = RunUser(uid=101, gid=101, gids=frozenset({101}))
 
 
 def refusal(path: Path, user: RunUser = ASTERISK) -> str:
@@ -24,10 +24,12 @@ def refusal(path: Path, user: RunUser = ASTERISK) -> str:
 def test_a_directory_owned_by_the_user_or_its_group_passes(tmp_path: Path) -> None:
     """Owner with u+wx, or a group of the user's with g+wx (fsGroup), is enough."""
     os.chmod(tmp_path, 0o700)
-    owner = RunUser(uid=tmp_path.stat().st_uid, gids=frozenset({12345}))
+    owner = RunUser(uid=tmp_path.stat().st_uid, gid=12345, gids=frozenset({12345}))
     check_persistent([(tmp_path, "/var/spool/asterisk")], owner)
     os.chmod(tmp_path, 0o2770)
-    grouped = RunUser(uid=54321, gids=frozenset({tmp_path.stat().st_gid}))
+    grouped = RunUser(
+        uid=54321, gid=tmp_path.stat().st_gid, gids=frozenset({tmp_path.stat().st_gid})
+    )
     check_persistent([(tmp_path, "/var/spool/asterisk")], grouped)
 
 
@@ -43,7 +45,7 @@ def test_missing_and_not_a_directory_are_refused(tmp_path: Path) -> None:
 def test_not_writable_by_the_asterisk_user_is_refused(tmp_path: Path) -> None:
     """Root-owned 0755 (what a volume without fsGroup looks like) is refused for uid 101."""
     os.chmod(tmp_path, 0o755)
-    message = refusal(tmp_path, RunUser(uid=101, gids=frozenset({101})))
+    message = refusal(tmp_path, RunUser(uid=101, gid=101, gids=frozenset({101})))
     if tmp_path.stat().st_uid == 101:
         pytest.skip("the test directory belongs to uid 101")
     assert "is not writable by uid 101" in message
@@ -81,3 +83,15 @@ def test_every_bad_path_is_named_once(tmp_path: Path) -> None:
     message = str(caught.value)
     assert message.count("/spool cannot be used") == 1
     assert "/db cannot be used" in message
+
+
+def test_run_user_of_a_root_has_its_primary_group(tmp_path: Path) -> None:
+    """The run user's primary group (the config files' group) is read from the root's passwd;
+    an unknown user is a PersistenceError naming the file."""
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "passwd").write_text(
+        "root:x:0:0::/root:/bin/sh\nbroken\nasterisk:x:101:104::/var/lib/asterisk:/bin/false\n"
+    )
+    assert RunUser.from_root(tmp_path, "asterisk").gid == 104
+    with pytest.raises(PersistenceError, match="'nobody' not found"):
+        RunUser.from_root(tmp_path, "nobody")

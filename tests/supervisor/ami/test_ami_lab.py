@@ -20,6 +20,7 @@ import pytest
 from lab.ami import LabAmi
 from lab.asterisk import wait_until
 from lab.prometheus import Prometheus, http_get
+from supervisor import amiaccess
 from tests.supervisor.ami.labpbx import CLIENT_URI, QUALIFIED, SERVER_URI, AmiLab
 
 pytestmark = pytest.mark.lab
@@ -261,6 +262,21 @@ def test_prometheus_scrapes_metrics_and_promtool_accepts_them(pbx: AmiLab) -> No
     assert result.returncode in (0, 3), problems
     legacy = ("asterisk_core_", "asterisk_calls_", "asterisk_channels_", "asterisk_endpoints_")
     assert all(p.startswith((*legacy, "asterisk_bridges_")) for p in problems), problems
+
+
+def test_the_rendered_user_may_send_every_listed_action(pbx: AmiLab) -> None:
+    """Each action in amiaccess.ACTIONS, sent as the rendered supervisor user, is not refused for
+    lack of privilege (the write classes grant exactly what the code sends)."""
+    ami = LabAmi(pbx.lab.pod, pbx.ami_user, pbx.ami_secret)
+    try:
+        ami.connect()
+        for name in amiaccess.ACTIONS:
+            # A harmless target: a module reload and a re-register of objects that do not exist.
+            fields = {"Module": "nonexistent.so", "Registration": "none", "Endpoint": "none"}
+            reply = ami.action({"Action": name, **fields})
+            assert "Permission denied" not in reply[0].get("Message", ""), (name, reply[0])
+    finally:
+        ami.close()
 
 
 def test_event_volume_per_call_with_and_without_filters(pbx: AmiLab) -> None:

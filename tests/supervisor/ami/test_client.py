@@ -230,3 +230,63 @@ async def test_periodic_resync_ends_a_call_whose_hangup_was_missed(fake: FakeAmi
         channels.clear()  # gone from Asterisk, no event
         await until(lambda: not state.channels)
     assert state.calls_total == {("internal", "", "lost"): 1}
+
+
+async def test_boot_edge_calls_listeners_once_per_boot_before_waiters(fake: FakeAmi) -> None:
+    """on_boot listeners run once per FullyBooted edge (not per repeat), before anything waiting
+    on fully_booted; Shutdown and close() end the boot at once."""
+    order: list[str] = []
+    client = AmiClient(settings=settings(fake.port), state=AsteriskState())
+    client.on_boot(lambda: order.append("listener"))
+
+    async def waiter() -> None:
+        await client.fully_booted.wait()
+        order.append("waiter")
+
+    waiting = asyncio.create_task(waiter())
+    async with running(client):
+        await client.wait_fully_booted(5)
+        await waiting
+        assert order == ["listener", "waiter"]
+        fake.push({"Event": "FullyBooted", "Privilege": "system,all", "Status": "Fully Booted"})
+        await asyncio.sleep(0.1)
+        assert order == ["listener", "waiter"]  # a repeated FullyBooted is no new edge
+        fake.push({"Event": "Shutdown", "Privilege": "system,all", "Shutdown": "Cleanly"})
+        await until(lambda: not client.fully_booted.is_set())
+        fake.push({"Event": "FullyBooted", "Privilege": "system,all", "Status": "Fully Booted"})
+        await client.wait_fully_booted(5)
+        assert order.count("listener") == 2
+        client.close()
+        assert not client.fully_booted.is_set()  # at once, not when the session's end is seen
+        await client.wait_fully_booted(5)  # the reconnect's FullyBooted
+        assert order.count("listener") == 3
+
+
+async def test_require_registered_makes_trunk_checks_gate(fake: FakeAmi) -> None:
+    """With require_registered the trunk registration checks gate readiness, and so does not
+    knowing them yet (before the re-sync)."""
+    from supervisor.ami.checks import ami_checks
+
+    fake.handlers["PJSIPShowRegistrationsOutbound"] = lambda _a: list_reply(
+        [
+            {
+                "Event": "OutboundRegistrationDetail",
+                "ObjectName": "acme",
+                "ClientUri": "sip:pod1@x",
+                "ServerUri": "sip:x",
+                "Status": "Registered",
+            }
+        ],
+        "OutboundRegistrationDetailComplete",
+    )
+    client = AmiClient(settings=settings(fake.port), state=AsteriskState())
+    source = ami_checks(client, require_registered=True)
+    unknown = next(c for c in source() if c.name == "trunk registrations")
+    assert unknown.gates_readiness
+    assert not unknown.ok  # before the re-sync nothing is known: not ready
+    async with running(client):
+        await until(lambda: bool(client.state.registrations))
+        checks = {c.name: c for c in source()}
+    assert checks["trunk registration acme"].gates_readiness
+    assert checks["trunk registration acme"].ok
+    assert "trunk registrations" not in checks

@@ -7,7 +7,15 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from lab.kubelet import write_mount
-from supervisor.reload import Applier, ConfigDir, ReloadMetrics
+from supervisor.reload import (
+    AmiReload,
+    Applier,
+    ConfigBuilder,
+    ConfigDir,
+    Mounts,
+    ReloadMetrics,
+    RestartReason,
+)
 from tests.supervisor.reload import sites
 from tests.supervisor.reload.fakes import FakeAsterisk
 
@@ -16,7 +24,7 @@ class Rig:
     """Two kubelet-style mounts, an Asterisk config dir, the real site loader and renderer, an
     applier and a fake Asterisk."""
 
-    def __init__(self, root: Path, render: Any = None) -> None:
+    def __init__(self, root: Path, build: ConfigBuilder | None = None) -> None:
         self.site = root / "site"
         self.secrets = root / "secrets"
         self.etc = root / "etc"
@@ -24,21 +32,16 @@ class Rig:
         self.registry = CollectorRegistry()
         self.metrics = ReloadMetrics(self.registry)
         self.asterisk = FakeAsterisk(self.etc)
-        self.restarts: list[tuple[str, ...]] = []
+        self.restarts: list[tuple[RestartReason, ...]] = []
         self.swap_site(sites.home())
         self.swap_secrets(sites.secrets())
         self.applier = Applier(
-            config_mounts=[self.site],
-            secret_mounts=[self.secrets],
+            mounts=Mounts(config=(self.site,), secrets=(self.secrets,), max_file_bytes=64 * 1024),
             config_dir=ConfigDir(self.etc),
-            load=sites.load,
-            render=render or sites.renderer(sites.context()),
-            ami=self.asterisk,
+            build=build or sites.builder(sites.context()),
+            asterisk=AmiReload(self.asterisk),
             metrics=self.metrics,
-            restart_check=sites.restart_check,
             on_restart_required=self.restarts.append,
-            module_map=sites.MODULES,
-            max_file_bytes=64 * 1024,
         )
 
     def start(self) -> Rig:

@@ -23,8 +23,10 @@ from lab.rootfs import asterisk_ids
 from supervisor.ami.client import AmiClient, AmiSettings
 from supervisor.ami.state import AsteriskState
 from supervisor.ami.types import AmiError, Message
-from supervisor.reload import Applier, ConfigDir, ReloadMetrics
+from supervisor.reload import AmiReload, Applier, Config, ConfigDir, Mounts, ReloadMetrics
+from supervisor.reload.applier import RestartHook
 from supervisor.render import Directories
+from supervisor.site.mounts import Mount
 from tests.supervisor.reload import sites
 
 
@@ -77,8 +79,8 @@ class LabPbx:
     def etc(self) -> Path:
         return self.run.path("etc")
 
-    def render(self, loaded: Any) -> dict[str, str]:
-        return dict(sites.renderer(self.context)(loaded))
+    def build(self, config: Sequence[Mount], secrets: Sequence[Mount]) -> Config:
+        return sites.builder(self.context).build(config, secrets, "test")
 
     def set_site(self, site: dict[str, Any]) -> None:
         write_mount(self.site, sites.site_files(site))
@@ -91,26 +93,22 @@ class LabPbx:
         registry: CollectorRegistry | None = None,
         *,
         ami: Any = None,
-        on_restart_required: Callable[[tuple[str, ...]], None] | None = None,
-        on_applied: Callable[[Any], None] | None = None,
+        on_restart_required: RestartHook = lambda _reasons: None,
+        factory: type[Applier] = Applier,
+        on_applied: Callable[[Config], None] = lambda _config: None,
     ) -> Applier:
         if ami is None:
             assert self.client is not None
             assert self.pod_loop is not None
             ami = CrossLoopAmi(self.client, self.pod_loop)
-        return Applier(
-            config_mounts=[self.site],
-            secret_mounts=[self.secrets],
+        return factory(
+            mounts=Mounts(config=(self.site,), secrets=(self.secrets,), max_file_bytes=64 * 1024),
             config_dir=ConfigDir(self.etc, gid=self.gid),
-            load=sites.load,
-            render=self.render,
-            ami=ami,
+            build=sites.builder(self.context),
+            asterisk=AmiReload(ami),
             metrics=ReloadMetrics(registry or CollectorRegistry()),
-            restart_check=sites.restart_check,
             on_restart_required=on_restart_required,
             on_applied=on_applied,
-            module_map=sites.MODULES,
-            max_file_bytes=64 * 1024,
         )
 
     def start(self) -> LabPbx:

@@ -12,14 +12,11 @@ from typing import Any
 import yaml
 
 from lab.paths import REPO
-from supervisor.render import MODULE_OF_FILE, RenderContext, render
-from supervisor.site.changes import restart_required
-from supervisor.site.load import LoadedSite, load_site
+from supervisor.reload import SiteConfigBuilder
+from supervisor.render import RenderContext
 
 HOME = REPO / "examples" / "home"
 HOLD = "[hold]\nexten => 100,1,Answer()\n same => n,Wait(600)\n same => n,Hangup()\n"
-MODULES = MODULE_OF_FILE
-load = load_site
 
 
 @functools.cache
@@ -59,20 +56,13 @@ def secrets(provider_password: str = "provider-secret") -> dict[str, str]:
     return values
 
 
-def renderer(context: RenderContext) -> Any:
-    return functools.partial(_render, context=context)
-
-
-def _render(loaded: LoadedSite, context: RenderContext) -> dict[str, str]:
-    return render(loaded, context)
-
-
-def restart_check(old: LoadedSite, new: LoadedSite) -> list[str]:
-    return restart_required(old.site, new.site)
+def builder(context: RenderContext) -> SiteConfigBuilder:
+    """The product's config builder (site loader + renderer) with this render context."""
+    return SiteConfigBuilder(context)
 
 
 def context(ami_secret: str = "reload-tests-0123456789", **kwargs: Any) -> RenderContext:
     return RenderContext(ami_secret=ami_secret, **kwargs)
 
 
-__all__ = ["HOME", "MODULES", "Path", "load"]
+__all__ = ["HOME", "Path"]

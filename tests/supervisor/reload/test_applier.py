@@ -11,10 +11,8 @@ from pathlib import Path
 import pytest
 
 from lab.kubelet import write_mount
-from supervisor.reload import ConfigDir, StartupError
-from supervisor.render import render
+from supervisor.reload import ConfigDir, SiteConfigBuilder, StartupError
 from supervisor.security.events import IPAddress
-from supervisor.site.load import LoadedSite
 from tests.supervisor.reload import sites
 from tests.supervisor.reload.conftest import Rig
 
@@ -49,10 +47,7 @@ async def test_refresh_applies_other_render_inputs_even_with_broken_mounts(
     blocks it nor is applied by it."""
     blocked: list[IPAddress] = []
 
-    def renderer(loaded: LoadedSite) -> dict[str, str]:
-        return render(loaded, sites.context(), blocked)
-
-    rig = Rig(tmp_path, render=renderer).start()
+    rig = Rig(tmp_path, build=SiteConfigBuilder(sites.context(), lambda _site: blocked)).start()
     write_mount(rig.site, {"site.yaml": "endpoints: [a\n"})
     blocked.append(ipaddress.ip_address("198.51.100.66"))
     result = await rig.applier.refresh()
@@ -208,8 +203,10 @@ async def test_transport_change_requires_restart(rig: Rig) -> None:
     result = await rig.applier.apply()
     assert result.outcome == "applied"
     assert len(result.restart_required) == 1, result.restart_required
-    assert "transport udp6 changed" in result.restart_required[0]
-    assert ":5060 -> " in result.restart_required[0]
+    (reason,) = result.restart_required
+    assert reason.subject == "transport udp6"
+    assert reason.change.startswith("changed: ")
+    assert ":5060 -> " in str(reason)
     assert rig.value("asterisk_supervisor_restart_required") == 1
     assert rig.restarts
     assert rig.restarts[-1] == result.restart_required

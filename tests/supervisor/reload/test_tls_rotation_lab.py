@@ -20,6 +20,7 @@ from lab.kubelet import write_mount
 from lab.pki import Ca, Issued
 from supervisor.reload import Applier, Reloader
 from supervisor.reload.served import ServedCertificates, handshake
+from supervisor.site.load import load_site
 from supervisor.site.mounts import read_mount
 from tests.supervisor.reload import sites
 from tests.supervisor.reload.labpbx import LabPbx
@@ -91,11 +92,12 @@ async def reloading(applier: Applier) -> AsyncIterator[None]:
     booted = asyncio.Event()
     booted.set()
     await applier.apply()
-    task = asyncio.create_task(Reloader(applier=applier, booted=booted).run(), name="reload")
+    reloader = Reloader(applier=applier, booted=booted)
+    task = asyncio.create_task(reloader.run(), name="reload")
     try:
         # Measure from a quiet loop: watching, first apply done.
         deadline = time.monotonic() + 10
-        while applier.state.watch_mode == "stopped" or applier.state.last_attempt is None:
+        while reloader.state.watch_mode == "stopped" or applier.state.last_attempt is None:
             assert time.monotonic() < deadline, "the reload loop did not start"
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.2)
@@ -112,11 +114,11 @@ def checker(pbx: LabPbx) -> tuple[ServedCertificates, CollectorRegistry, Applier
     set_certificate(pbx, FIRST)
     registry = CollectorRegistry()
     served_certs = ServedCertificates(registry=registry, settle=2.0, poll=0.1)
-    applier = pbx.applier(registry, on_applied=served_certs.expect)
+    applier = pbx.applier(registry, on_applied=lambda config: served_certs.expect(config.loaded))
     assert pbx.pod_loop is not None
     result = pbx.pod_loop.run(_apply(pbx, applier), 30)
     assert result in ("applied", "unchanged")
-    loaded = sites.load([read_mount(pbx.site)], [read_mount(pbx.secrets)])
+    loaded = load_site([read_mount(pbx.site)], [read_mount(pbx.secrets)])
     served_certs.expect(loaded)
     return served_certs, registry, applier
 
@@ -155,6 +157,7 @@ async def test_rotation_is_served_within_seconds_and_the_call_goes_on(
         assert any(";transport=tls" in uri for uri in uris), uris  # registered over TLS
         second = CA.issue((netns.POD_V6,))
         async with reloading(applier):
+            applies = applier.state.applies
             swapped = time.monotonic()
             set_certificate(pbx, second)
             deadline = swapped + 10
@@ -162,6 +165,11 @@ async def test_rotation_is_served_within_seconds_and_the_call_goes_on(
                 assert time.monotonic() < deadline, "the new certificate was not served in 10 s"
                 await asyncio.sleep(0.05)
             elapsed = time.monotonic() - swapped
+            # Served as soon as res_pjsip reloaded; the apply (read-back, then the new
+            # expectation of the checker) ends a moment later: leave the loop after it.
+            while applier.state.applies == applies:
+                assert time.monotonic() < deadline, "the apply did not complete in 10 s"
+                await asyncio.sleep(0.05)
         print(f"rotation: new certificate served {elapsed:.2f} s after the Secret swap")
         assert any(c.startswith("PJSIP/desk-") for c in channels(pbx)), "the call was cut"
         assert uptime(pbx) == started_at, "Asterisk was restarted"
@@ -211,7 +219,7 @@ async def test_certificate_not_served_is_a_counted_mismatch(
     served_certs, registry, _ = checker
     other = CA.issue((netns.POD_V6,))
     set_certificate(pbx, other)
-    served_certs.expect(sites.load([read_mount(pbx.site)], [read_mount(pbx.secrets)]))
+    served_certs.expect(load_site([read_mount(pbx.site)], [read_mount(pbx.secrets)]))
     assert verify(pbx, served_certs) == {"tls6": False}
     labels = {"transport": "tls6"}
     assert (

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import threading
 import time
@@ -137,15 +138,15 @@ async def test_changes_wait_for_fully_booted(rig: Rig) -> None:
     """Before FullyBooted nothing is reloaded and the state says pending; then it applies."""
     rig.start()
     booted = asyncio.Event()
-    _, task = await run_loop(rig, booted, debounce=0.05, resync=60)
+    reloader, task = await run_loop(rig, booted, debounce=0.05, resync=60)
     try:
         rig.swap_site(sites.home("erin"))
-        await wait_for(lambda: rig.applier.state.pending)
+        await wait_for(lambda: reloader.state.pending)
         await asyncio.sleep(0.2)
         assert rig.asterisk.reloads == []
         booted.set()
         await wait_for(lambda: rig.asterisk.reloads == ["res_pjsip.so"])
-        assert not rig.applier.state.pending
+        assert not reloader.state.pending
     finally:
         await stop(task)
 
@@ -155,13 +156,13 @@ async def test_resync_catches_a_missed_change(rig: Rig, tmp_path: Path) -> None:
     such a mount is reported as not updating live."""
     plain = tmp_path / "plain-secrets"
     write_subpath_style(plain, sites.secrets())
-    rig.applier.secret_mounts = (plain,)
+    rig.applier.mounts = dataclasses.replace(rig.applier.mounts, secrets=(plain,))
     rig.start()
     booted = asyncio.Event()
     booted.set()
-    _, task = await run_loop(rig, booted, debounce=0.05, resync=0.3)
+    reloader, task = await run_loop(rig, booted, debounce=0.05, resync=0.3)
     try:
-        await wait_for(lambda: rig.applier.state.not_live == (str(plain),))
+        await wait_for(lambda: reloader.state.not_live == (str(plain),))
         (plain / "provider-password").write_text("pw9")
         await wait_for(lambda: "password = pw9" in rig.text("pjsip.conf"))
     finally:

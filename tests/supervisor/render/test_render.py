@@ -71,20 +71,20 @@ def test_secrets_appear_only_in_auth_sections_and_manager() -> None:
 
 def test_manager_listens_on_loopback_with_subscription_classes() -> None:
     """manager.conf: 127.0.0.1 only, the supervisor's user with its classes and event filters."""
-    from supervisor.ami import subscription
+    from supervisor import amiaccess
 
     manager = parse(home()["manager.conf"])
     general = find(manager, "general")
     assert general.get("bindaddr") == "127.0.0.1"
     user = find(manager, "supervisor")
-    assert user.get("read") == ",".join(subscription.READ_CLASSES)
-    assert user.get("write") == ",".join(subscription.WRITE_CLASSES)
+    assert user.get("read") == ",".join(amiaccess.READ_CLASSES)
+    assert user.get("write") == ",".join(amiaccess.WRITE_CLASSES)
     filters = [(k, v) for k, v in user.options if k.startswith("eventfilter")]
     assert filters == [
-        *((f"eventfilter(action(include),name({e}))", "") for e in subscription.EVENTS),
+        *((f"eventfilter(action(include),name({e}))", "") for e in amiaccess.EVENTS),
         *(
             (f"eventfilter(action(include),name({e}),header({h}),method(exact))", v)
-            for e, h, v in subscription.HEADER_EVENTS
+            for e, h, v in amiaccess.HEADER_EVENTS
         ),
     ]
 

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from supervisor.cli.options import add_secrets
 from supervisor.process.asterisk import RestartPolicy
 from supervisor.settings import AsteriskPaths, LogFormat, Mode, Settings
 
@@ -46,14 +47,7 @@ def register(subparsers: Any) -> None:
         metavar="DIR",
         help="site config directory (repeatable)",
     )
-    p.add_argument(
-        "--secrets",
-        action="append",
-        type=Path,
-        default=[],
-        metavar="DIR",
-        help="secret directory, one file per key (repeatable)",
-    )
+    add_secrets(p)
     p.add_argument(
         "--mode",
         choices=[m.value for m in Mode],
@@ -150,21 +144,19 @@ def register(subparsers: Any) -> None:
     p.set_defaults(handler=handle)
 
 
+# The --asterisk-NAME options, one per AsteriskPaths field but the root.
+PATH_OPTIONS = ("binary", "etc", "run", "log", "spool", "lib", "db")
+
+
 def settings_from(args: argparse.Namespace) -> Settings:
     host, port = args.http_listen
     return Settings(
         mode=Mode(args.mode),
         config_dirs=tuple(args.config),
-        secret_dirs=tuple(args.secrets),
+        secret_dirs=tuple(args.secrets or ()),
         asterisk=AsteriskPaths(
             root=args.asterisk_root,
-            binary=PurePosixPath(args.asterisk_binary),
-            etc=PurePosixPath(args.asterisk_etc),
-            run=PurePosixPath(args.asterisk_run),
-            log=PurePosixPath(args.asterisk_log),
-            spool=PurePosixPath(args.asterisk_spool),
-            lib=PurePosixPath(args.asterisk_lib),
-            db=PurePosixPath(args.asterisk_db),
+            **{name: PurePosixPath(getattr(args, f"asterisk_{name}")) for name in PATH_OPTIONS},
         ),
         asterisk_user=args.asterisk_user,
         http_host=host,
@@ -184,6 +176,6 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 def handle(args: argparse.Namespace) -> int:
     # The composition root is imported only when it runs: `check` and `render` stay light.
-    from supervisor.app import main as run_supervisor
+    from supervisor.runner import main as run_supervisor
 
     return run_supervisor(settings_from(args))

@@ -8,16 +8,15 @@ manager.conf gets a fresh random AMI secret each time, as at each boot.
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
-import sys
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from supervisor.cli.options import add_config_dirs, add_secrets
+from supervisor.cli.report import OK
+from supervisor.files import fsync_dir, write_atomic
 from supervisor.render import RenderContext, render
-from supervisor.site.errors import SiteInvalid
 from supervisor.site.load import load_site_dirs
 
 FILE_MODE = 0o640
@@ -29,49 +28,27 @@ def register(subparsers: Any) -> None:
         help="write the Asterisk config files for a site into a directory",
         description=(
             "Render Asterisk's configuration for the site in the config directories into --out. "
-            "Exit 0 when written, 1 when the site is invalid, 2 on a usage error."
+            "Exit 0 when written, 1 when the site is invalid, 2 when it could not run (usage "
+            "error, unwritable --out, internal error)."
         ),
     )
-    p.add_argument("config", nargs="+", type=Path, metavar="CONFIG_DIR")
+    add_config_dirs(p)
     p.add_argument("--out", type=Path, required=True, metavar="DIR")
-    p.add_argument(
-        "--secrets",
-        action="append",
-        type=Path,
-        metavar="DIR",
-        help="secret directory (repeatable); without it passwords are placeholders",
-    )
+    add_secrets(p, without="passwords are placeholders")
     p.set_defaults(handler=run)
 
 
 def write_files(out: Path, files: Mapping[str, str]) -> None:
-    """Write each file atomically (temp file + rename) with mode 0640."""
+    """Write each file atomically with mode 0640 (files.write_atomic)."""
     out.mkdir(mode=0o750, parents=True, exist_ok=True)
     for name, text in files.items():
-        fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.")
-        try:
-            os.fchmod(fd, FILE_MODE)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(tmp, out / name)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(out / name, text.encode(), mode=FILE_MODE)
+    fsync_dir(out)
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        loaded = load_site_dirs(args.config, args.secrets)
-    except SiteInvalid as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        print(exc.args[0], file=sys.stderr)
-        return 1
+    loaded = load_site_dirs(args.config, args.secrets)
     files = render(loaded, RenderContext(ami_secret=secrets.token_hex(16)))
-    try:
-        write_files(args.out, files)
-    except OSError as exc:
-        print(f"{args.out}: cannot write: {exc.strerror or exc}", file=sys.stderr)
-        return 1
+    write_files(args.out, files)
     print(f"wrote {len(files)} files to {args.out}")
-    return 0
+    return OK

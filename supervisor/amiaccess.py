@@ -1,4 +1,6 @@
-"""What the supervisor's AMI user may read and do: the single source for the rendered manager.conf.
+"""What the supervisor's AMI user may read and do: the single source for the rendered manager.conf
+(the renderer writes it; the AMI client and the reload side act within it). A top-level module
+because both sides use it and the renderer must not depend on the AMI package.
 
 The renderer writes the supervisor's `[user]` section from these constants:
 
@@ -15,11 +17,12 @@ Facts checked on the lab's Asterisk 22.10 (`manager show command X`, and by tryi
 - An action is allowed when the user's write mask shares *any* class with the action's privilege.
   Privileges: Reload and GetConfig `system,config`; PJSIPShowRegistrationsOutbound, PJSIPQualify,
   CoreShowChannels, CoreStatus, CoreSettings `system,reporting`; PJSIPShowEndpoints,
-  PJSIPShowEndpoint, PJSIPShowContacts, PJSIPShowAors, ModuleCheck, ModuleLoad `system`; Hangup
-  `system,call`; Command `command` (not granted: it is a shell into the CLI and nobody needs it);
-  Ping, Events, Logoff none; ShowDialPlan `config,reporting`; VoicemailUsersList
-  `call,reporting`. So `write = system,reporting` covers every action in ACTIONS (reporting only
-  for the read-backs of the dialplan and of the voicemail boxes).
+  PJSIPShowEndpoint, PJSIPShowContacts, PJSIPShowAors, PJSIPShowAuths, PJSIPRegister, ModuleCheck,
+  ModuleLoad `system`; Hangup `system,call`; Command `command` (not granted: it is a shell into the
+  CLI and nobody needs it); Ping, Events, Logoff none; ShowDialPlan `config,reporting`;
+  VoicemailUsersList `call,reporting`. So `write = system,reporting` covers every action in
+  ACTIONS (reporting only for the read-backs of the dialplan and of the voicemail boxes);
+  tests/supervisor/ami/test_ami_lab.py sends each one as this user.
 - Events: FullyBooted, Shutdown, Reload, Registry and ContactStatus are class `system`; channel and
   bridge events are class `call`. The supervisor needs neither `cdr` (call outcomes come from
   channel and dial events) nor `reporting`/`dtmf`/`agent`/... events.
@@ -55,26 +58,28 @@ READ_CLASSES: Final[tuple[str, ...]] = ("system", "call", "security", "dialplan"
 #: `originate`, no `config` writes).
 WRITE_CLASSES: Final[tuple[str, ...]] = ("system", "reporting")
 
-#: The actions the supervisor sends (reload, drain and metrics together), for documentation and
-#: for the lab test that checks WRITE_CLASSES grants each of them.
+#: Exactly the actions the supervisor sends (Login aside): the AMI client's ping and re-sync, the
+#: reload, its read-back and re-registration, the hang watchdog's probe. A unit test checks the
+#: code sends no other, and the lab test that WRITE_CLASSES grants each of them.
 ACTIONS: Final[tuple[str, ...]] = (
-    "Ping",
-    "Reload",
-    "GetConfig",
-    "ModuleCheck",
+    # AMI client: ping (CoreStatus) and re-sync.
+    "CoreStatus",
+    "CoreSettings",
     "PJSIPShowRegistrationsOutbound",
     "PJSIPShowEndpoints",
     "PJSIPShowEndpoint",
     "PJSIPShowContacts",
-    "PJSIPShowAors",
-    "PJSIPQualify",
     "CoreShowChannels",
-    "CoreStatus",
-    "CoreSettings",
     "BridgeList",
-    "Hangup",
+    # Reload: module reloads, read-back, re-registration after an auth change.
+    "Reload",
+    "PJSIPShowAuths",
+    "PJSIPShowAors",
     "ShowDialPlan",
     "VoicemailUsersList",
+    "PJSIPRegister",
+    # Hang watchdog: is Asterisk's manager thread answering at all (Ping needs no class).
+    "Ping",
 )
 
 #: The events the supervisor consumes: one `eventfilter(action(include),name(...)) =` each.

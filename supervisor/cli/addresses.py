@@ -9,11 +9,9 @@ from typing import Any
 from supervisor.addresses import ExpectedAddress, Trunk, check
 from supervisor.addresses.display import format_json, format_table
 from supervisor.addresses.fromsite import expected_from_site
-from supervisor.site.errors import SiteInvalid
+from supervisor.cli.options import add_config_dirs, add_format, add_secrets
+from supervisor.cli.report import INVALID, OK, could_not_run
 from supervisor.site.load import load_site_dirs
-
-PROBLEM = 1
-USAGE_ERROR = 2
 
 
 def register(subparsers: Any) -> None:
@@ -23,17 +21,12 @@ def register(subparsers: Any) -> None:
         description=(
             "Print the pod's expected addresses against what the kernel has (presence, flags, "
             "bindability, prefix length) and the source address selected toward each trunk. "
-            "Exit status 1 on any problem."
+            "Exit 0 when all is well, 1 on any problem (or an invalid site), 2 when it could not "
+            "run."
         ),
     )
-    parser.add_argument("config_dirs", nargs="*", metavar="CONFIG_DIR", help="site directories")
-    parser.add_argument(
-        "--secrets",
-        action="append",
-        default=[],
-        metavar="DIR",
-        help="the Secret's mount (the site is validated as a whole, secrets included)",
-    )
+    add_config_dirs(parser, required=False)
+    add_secrets(parser, without="secrets are not checked")
     parser.add_argument(
         "--expect",
         action="append",
@@ -48,7 +41,7 @@ def register(subparsers: Any) -> None:
         metavar="NAME=HOST[,HOST...]",
         help="a trunk (besides the site's) to check the egress source toward",
     )
-    parser.add_argument("--format", choices=("table", "json"), default="table")
+    add_format(parser, text="table")
     parser.set_defaults(handler=run)
 
 
@@ -60,27 +53,20 @@ def _parse_trunk(text: str) -> Trunk:
 
 
 def run(args: argparse.Namespace) -> int:
+    as_json = args.format == "json"
     try:
         expected = [ExpectedAddress.parse(text) for text in args.expect]
         trunks = [_parse_trunk(text) for text in args.trunk]
     except ValueError as exc:
-        print(f"asterisk-supervisor addresses: {exc}", file=sys.stderr)
-        return USAGE_ERROR
-    if args.config_dirs:
-        try:
-            loaded = load_site_dirs(args.config_dirs, args.secrets)
-        except (SiteInvalid, OSError) as exc:
-            print(f"asterisk-supervisor addresses: {exc}", file=sys.stderr)
-            return USAGE_ERROR
+        return could_not_run("addresses", "usage", str(exc), as_json=as_json)
+    if args.config:
+        loaded = load_site_dirs(args.config, args.secrets)
         expected_list, site_trunks = expected_from_site(loaded.site, expected)
         expected, trunks = list(expected_list), [*site_trunks, *trunks]
     if not expected:
-        print(
-            "asterisk-supervisor addresses: no expected address (give CONFIG_DIR or --expect)",
-            file=sys.stderr,
-        )
-        return USAGE_ERROR
+        message = "no expected address (give CONFIG_DIR or --expect)"
+        return could_not_run("addresses", "usage", message, as_json=as_json)
     report = check(expected, trunks)
-    out = format_json(report) if args.format == "json" else format_table(report)
+    out = format_json(report) if as_json else format_table(report)
     sys.stdout.write(out)
-    return 0 if report.ok else PROBLEM
+    return OK if report.ok else INVALID

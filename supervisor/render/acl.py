@@ -1,4 +1,5 @@
-"""The deny ACL that makes Asterisk itself refuse banned sources (res_pjsip_acl).
+"""The deny ACL that makes Asterisk itself refuse banned sources (res_pjsip_acl); the ban list
+comes from supervisor.security, the rendering is the renderer's.
 
 res_pjsip_acl checks every incoming request against every `type=acl` object in pjsip.conf
 before any other SIP processing (module priority 1): a request from a denied source gets a

@@ -1,0 +1,81 @@
+"""From the mounts' content to a config: the site model and the rendered files, typed.
+
+The applier asks a `ConfigBuilder`; the product's is `SiteConfigBuilder` (the site loader and the
+renderer with this boot's render context). A rejected input raises `ConfigRejected` with every
+problem, one line each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from supervisor.render import RenderContext, render
+from supervisor.security.events import IPAddress
+from supervisor.site.errors import SiteInvalid
+from supervisor.site.load import LoadedSite, load_site
+from supervisor.site.model import Site
+from supervisor.site.mounts import Mount
+
+
+@dataclass(frozen=True)
+class Config:
+    """A built config: the mounts' content hash, the loaded site (model and Secret values) and
+    the rendered files."""
+
+    hash: str
+    loaded: LoadedSite = field(repr=False)
+    files: Mapping[str, str] = field(repr=False)
+
+    @property
+    def site(self) -> Site:
+        return self.loaded.site
+
+
+class ConfigRejected(Exception):
+    """The mounts' content cannot become a config; `problems`, one line each (file, line, key)."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = tuple(problems)
+
+
+class ConfigBuilder(Protocol):
+    """Builds configs. Both methods raise ConfigRejected for bad input."""
+
+    def build(self, config: Sequence[Mount], secrets: Sequence[Mount], digest: str) -> Config:
+        """The config for a snapshot of the mounts (`digest`: their content hash, computed
+        once by the caller)."""
+        ...
+
+    def rerender(self, config: Config) -> Config:
+        """The same site rendered again: for render inputs besides the mounts (bans)."""
+        ...
+
+
+Blocked = Callable[[Site], Iterable[IPAddress]]
+"""Sources the security guard bans, under the site's policy (a deny ACL in pjsip.conf)."""
+
+
+class SiteConfigBuilder:
+    """The site loader and the renderer, with the render context of this boot bound in, and the
+    render inputs that do not come from the mounts (`blocked`)."""
+
+    def __init__(self, context: RenderContext, blocked: Blocked = lambda _site: ()) -> None:
+        self.context = context
+        self.blocked = blocked
+
+    def build(self, config: Sequence[Mount], secrets: Sequence[Mount], digest: str) -> Config:
+        try:
+            loaded = load_site(config, secrets, digest=digest)
+        except SiteInvalid as exc:
+            raise ConfigRejected([str(p) for p in exc.problems]) from None
+        return self._render(loaded)
+
+    def rerender(self, config: Config) -> Config:
+        return self._render(config.loaded)
+
+    def _render(self, loaded: LoadedSite) -> Config:
+        files = render(loaded, self.context, self.blocked(loaded.site))
+        return Config(hash=loaded.hash, loaded=loaded, files=files)

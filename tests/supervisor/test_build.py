@@ -1,0 +1,61 @@
+"""The composition root's wiring, without running it: every part built up front, the initial
+config written, each part's checks, metrics and named tasks in place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lab.paths import REPO
+from supervisor.app import build
+from supervisor.reload import StartupError
+from supervisor.settings import AsteriskPaths, Mode, Settings
+
+EXAMPLE = REPO / "examples" / "home"
+
+
+def settings(tmp_path: Path, mode: Mode, site: Path = EXAMPLE / "site") -> Settings:
+    for where in ("etc/asterisk", "var/spool/asterisk", "var/lib/asterisk"):
+        (tmp_path / where).mkdir(parents=True)  # the persistent paths must exist
+    return Settings(
+        mode=mode,
+        config_dirs=(site,),
+        secret_dirs=(EXAMPLE / "secrets",),
+        asterisk=AsteriskPaths(root=tmp_path),
+    )
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+def test_build_wires_every_part_and_writes_the_config(tmp_path: Path, mode: Mode) -> None:
+    """build() writes the initial config and lists the checks, metrics and tasks of the mode."""
+    parts = build(settings(tmp_path, mode))
+    assert (tmp_path / "etc" / "asterisk" / "pjsip.conf").is_file()
+    assert parts.applier.state.live_hash
+    entrypoint = mode is Mode.ENTRYPOINT
+    assert [t.name for t in parts.tasks] == ["heartbeat", "reaper", "shutdown", "addresses"]
+    assert [t.name for t in parts.gated_tasks] == ["ami"] + (
+        ["asterisk", "restart-when-idle"] if entrypoint else []
+    ) + ["reload", "security", "voicemail", "tls-served"]
+    names = [c.name for c in parts.board.checks()]
+    assert names[:2] == ["draining", "config"]
+    assert ("asterisk process" in names) is entrypoint
+    assert {"ami", "asterisk booted", "addresses"} <= set(names)
+    assert not parts.board.ready()  # nothing runs yet
+    for metric in (
+        "asterisk_supervisor_asterisk_up",
+        "asterisk_supervisor_ready",
+        "asterisk_supervisor_draining",
+        "asterisk_supervisor_last_reload_successful",
+    ):
+        assert parts.registry.get_sample_value(metric) is not None, metric
+
+
+def test_an_invalid_site_fails_the_build_with_its_problems(tmp_path: Path) -> None:
+    """An invalid site is a start-up error naming the file and line; nothing is written."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "site.yaml").write_text("endpoints: [a\n")
+    with pytest.raises(StartupError, match=r"site\.yaml:2"):
+        build(settings(tmp_path, Mode.SIDECAR, site))
+    assert not list((tmp_path / "etc" / "asterisk").iterdir())
