@@ -296,9 +296,10 @@ def build(tag: str = TAG) -> Built:
             image_id = iidfile.read_text().strip()
         timed("podman build", t)
         # Each rebuild leaves the previous image (and stage leaves) untagged: drop those after a
-        # few days, not at once, since untagged stage images are also this build's cache.
+        # day, not at once, since untagged stage images are also this build's cache (and that of
+        # other checkouts building in turn).
         subprocess.run(
-            ["podman", "image", "prune", "--force", "--filter", "until=72h"],
+            ["podman", "image", "prune", "--force", "--filter", "until=24h"],
             capture_output=True,
             check=False,
         )

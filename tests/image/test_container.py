@@ -26,6 +26,7 @@ from lab.image import ImageFacts, image_facts
 from lab.netns import Lab
 from lab.paths import REPO
 from lab.phones import Phones
+from lab.rootfs import host_mirror
 from lab.supervisor import read_dir
 from supervisor.site.mounts import content_hash, read_mount
 
@@ -190,6 +191,24 @@ def test_the_image_is_built_and_trimmed(built: container.Built, facts: ImageFact
             left = [p for p in path.rglob("*") if regular(p) and p.name != "dir"]
             assert not left, empty
         assert not any((root / "etc/asterisk").iterdir()), "the supervisor renders all config"
+
+
+def test_a_failing_build_step_is_named_with_its_output(
+    built: container.Built, tmp_path: Path
+) -> None:
+    """A build step that fails raises BuildError naming the step, with the step's own output
+    (what the module's fixture turns into a failure of every test here, never a skip)."""
+    base = container.ensure_base(host_mirror())
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(
+        f"FROM {base}\nRUN echo 'E: Unable to locate package nonesuch' >&2; exit 100\n"
+    )
+    argv = container._podman_build("--layers=false", "-f", str(dockerfile), str(tmp_path))
+    with pytest.raises(container.BuildError) as raised:
+        container._run(argv, "podman build of a broken Dockerfile")
+    message = str(raised.value)
+    assert message.startswith("podman build of a broken Dockerfile failed (exit ")
+    assert "E: Unable to locate package nonesuch" in message
 
 
 def test_the_container_becomes_ready_as_kubernetes_runs_it(pod: Pod, facts: ImageFacts) -> None:
