@@ -93,7 +93,7 @@ def detection(lab: Lab, sup: SupervisorRun, samples: int) -> list[float]:
 def block(lab: Lab, sup: SupervisorRun, samples: int) -> list[float]:
     out = []
     for i in range(samples):
-        source = add_source(lab, f"2001:db8:bad::2:{i + 1:x}")
+        source = add_source(lab, f"2001:db8:bad:{0x100 + i:x}::1")  # a fresh /64 each
         for _ in range(MAX_FAILURES):
             answers = sipprobe.register_in(lab, "scanner", source, netns.POD_V6, "desk", "guess")
             if answers[-1] is None or answers[-1].status != 401:
@@ -209,7 +209,7 @@ def main() -> None:
         internal_sum = sup.metric("asterisk_supervisor_block_latency_seconds_sum") or 0.0
         internal_n = sup.metric("asterisk_supervisor_block_latency_seconds_count") or 1.0
         flood = cpu(lab, run, sup, add_source(lab, ALLOWED + "f"), args.rate, args.seconds)
-        blocked_source = add_source(lab, "2001:db8:bad::3:1")
+        blocked_source = add_source(lab, "2001:db8:bad:300::1")
         for _ in range(MAX_FAILURES):
             sipprobe.register_in(lab, "scanner", blocked_source, netns.POD_V6, "desk", "guess")
         wait_until(

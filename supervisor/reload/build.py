@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from supervisor.render import RenderContext, render
-from supervisor.security.events import IPAddress
+from supervisor.security.events import IPNetwork
 from supervisor.site.errors import SiteInvalid
 from supervisor.site.load import LoadedSite, load_site
 from supervisor.site.model import Site
@@ -54,7 +54,7 @@ class ConfigBuilder(Protocol):
         ...
 
 
-Blocked = Callable[[Site], Iterable[IPAddress]]
+Blocked = Callable[[Site], Iterable[IPNetwork]]
 """Sources the security guard bans, under the site's policy (a deny ACL in pjsip.conf)."""
 
 

@@ -16,7 +16,7 @@ from supervisor.render.context import Directories, Prometheus, RenderContext
 from supervisor.render.extensions import render_extensions
 from supervisor.render.pjsip import TLS_FILE_RE, render_pjsip, render_tls_files
 from supervisor.render.voicemail import render_voicemail
-from supervisor.security.events import IPAddress
+from supervisor.security.events import IPNetwork
 from supervisor.site.errors import SiteInvalid
 from supervisor.site.load import LoadedSite
 
@@ -94,7 +94,7 @@ RAW_MARK = "; ---- raw snippet from the site description (raw.{name}) ----\n"
 
 
 def render(
-    loaded: LoadedSite, context: RenderContext, blocked: Iterable[IPAddress] = ()
+    loaded: LoadedSite, context: RenderContext, blocked: Iterable[IPNetwork] = ()
 ) -> dict[str, str]:
     """Every config file Asterisk needs for `loaded`, keyed by file name, in a stable order;
     `blocked`: sources the security guard banned (a deny ACL in pjsip.conf)."""

@@ -13,18 +13,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from supervisor.render.conf import section
-from supervisor.security.events import IPAddress
+from supervisor.security.events import IPNetwork
 
 SECTION = "supervisor-blocked"
 
 
-def deny_entry(address: IPAddress) -> str:
-    """A single-address network in the canonical form (`203.0.113.5/32`, `2001:db8::5/128`)."""
-    return f"{address.compressed}/{address.max_prefixlen}"
+def deny_entry(source: IPNetwork) -> str:
+    """A network in the canonical form with its prefix length always written (`203.0.113.5/32`,
+    `2001:db8:bad::/64`): Asterisk's ACL parser takes address/CIDR for both families."""
+    return f"{source.network_address.compressed}/{source.prefixlen}"
 
 
-def acl_section(addresses: Iterable[IPAddress]) -> str | None:
-    ordered = sorted(set(addresses), key=lambda a: (a.version, a))
+def acl_section(sources: Iterable[IPNetwork]) -> str | None:
+    ordered = sorted(set(sources), key=lambda n: (n.version, n))
     if not ordered:
         return None
-    return section(SECTION, [("type", "acl"), *(("deny", deny_entry(a)) for a in ordered)])
+    return section(SECTION, [("type", "acl"), *(("deny", deny_entry(n)) for n in ordered)])

@@ -18,7 +18,7 @@ from typing import Final
 from supervisor.render.acl import acl_section
 from supervisor.render.conf import GENERATED, Option, document, section
 from supervisor.render.voicemail import BOX_VARIABLE, mailbox
-from supervisor.security.events import IPAddress
+from supervisor.security.events import IPNetwork
 from supervisor.site.grammar import escape_value, family_of
 from supervisor.site.model import Endpoint, Family, MediaEncryption, Site, Transport, Trunk
 
@@ -288,7 +288,7 @@ def render_pjsip(
     site: Site,
     secrets: Mapping[str, str],
     etc: str = "/etc/asterisk",
-    blocked: Iterable[IPAddress] = (),
+    blocked: Iterable[IPNetwork] = (),
 ) -> str:
     """pjsip.conf; `blocked` sources are denied by a res_pjsip ACL (supervisor.security)."""
     sections = [

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Final
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 #: Every security event type Asterisk 22 defines, in its own order.
 KNOWN_EVENTS: Final[tuple[str, ...]] = (

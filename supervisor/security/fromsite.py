@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import ipaddress
 
-from supervisor.security.policy import IPNetwork, PolicySettings
+from supervisor.security.events import IPNetwork
+from supervisor.security.policy import PolicySettings
 from supervisor.site.grammar import family_of
 from supervisor.site.model import Site
 
@@ -33,5 +34,6 @@ def policy_settings(site: Site) -> PolicySettings:
         window=float(sec.window),
         ban_time=float(sec.ban_time),
         max_bans=sec.max_bans,
+        ipv6_prefix=sec.ipv6_prefix,
         exempt=exempt_networks(site),
     )

@@ -63,7 +63,7 @@ class SecurityGuard:
         self._changed = asyncio.Event()
         self._generation = 0  # bumped on every ban list change
         self._applied = 0  # the generation Asterisk runs (0: the bans rendered at start-up)
-        self._pending: dict[events.IPAddress, float] = {}  # banned -> monotonic time of ban
+        self._pending: dict[events.IPNetwork, float] = {}  # banned -> monotonic time of ban
         self.last_error: str | None = None
 
     # -- inputs --------------------------------------------------------------------------------
@@ -81,7 +81,7 @@ class SecurityGuard:
             return
         ban = self.policy.failure(event.source, now)
         if ban is not None:
-            self._banned(ban)
+            self._banned(ban, event.source)
 
     def configure(self, settings: PolicySettings) -> None:
         """The site's policy (called after each applied site); lifts bans now exempt."""
@@ -89,7 +89,7 @@ class SecurityGuard:
             return
         lifted = self.policy.reconfigure(settings)
         for ban in lifted:
-            log.info("unblocked %s (site change: exempt, or blocking off)", ban.address)
+            log.info("unblocked %s (site change: exempt, or blocking off)", ban.source)
         if lifted:
             self._bump()
 
@@ -100,7 +100,7 @@ class SecurityGuard:
 
     # -- outputs -------------------------------------------------------------------------------
 
-    def blocked(self, settings: PolicySettings | None = None) -> tuple[events.IPAddress, ...]:
+    def blocked(self, settings: PolicySettings | None = None) -> tuple[events.IPNetwork, ...]:
         """The sources the rendered ACL denies now; with `settings` (of a site about to be
         applied), as that site's policy would have it: its exempt sources, or all when its
         blocking is off, left out."""
@@ -109,7 +109,9 @@ class SecurityGuard:
         # The renderer runs in a worker thread: it reads the snapshot (an immutable tuple
         # replaced on the event loop at every change), never the policy's live dict.
         return tuple(
-            b.address for b in self._snapshot if settings is None or not settings.exempts(b.address)
+            b.source
+            for b in self._snapshot
+            if settings is None or not settings.overlaps_exempt(b.source)
         )
 
     def checks(self) -> list[Check]:
@@ -133,7 +135,7 @@ class SecurityGuard:
                 for o in self.offenders.top(TOP)
             ],
             "blocked": [
-                {"address": str(b.address), "since": b.since, "until": b.until}
+                {"source": str(b.source), "since": b.since, "until": b.until}
                 for b in self.policy.bans[:TOP]
             ],
             "blocked_total": len(self.policy.bans),
@@ -202,26 +204,27 @@ class SecurityGuard:
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _banned(self, ban: Ban) -> None:
+    def _banned(self, ban: Ban, address: events.IPAddress) -> None:
         self.metrics.blocks.inc()
-        offender = self.offenders.get(ban.address)
+        offender = self.offenders.get(address)
         tried = ", ".join(offender.accounts) if offender is not None and offender.accounts else ""
         log.warning(
-            "blocking %s for %d s: %d failures within %d s%s",
-            ban.address,
+            "blocking %s for %d s: %d failures within %d s (last from %s%s)",
+            ban.source,
             round(ban.until - ban.since),
             ban.failures,
             round(self.policy.settings.window),
-            f" (accounts tried: {tried})" if tried else "",
+            address,
+            f"; accounts tried: {tried}" if tried else "",
         )
-        self._pending[ban.address] = self._monotonic()
+        self._pending[ban.source] = self._monotonic()
         self._bump()
 
     def _expire(self) -> None:
         expired = self.policy.expire(self._clock())
         for ban in expired:
-            log.info("unblocked %s (ban time over)", ban.address)
-            self._pending.pop(ban.address, None)
+            log.info("unblocked %s (ban time over)", ban.source)
+            self._pending.pop(ban.source, None)
         if expired:
             self._bump()
 

@@ -16,7 +16,7 @@ from supervisor.security.policy import Ban
 
 log = logging.getLogger(__name__)
 
-VERSION = 1
+VERSION = 2  # 2: sources are networks (an IPv6 /64, an IPv4 /32)
 MODE = 0o640
 MAX_BYTES = 4 * 1024 * 1024
 
@@ -31,6 +31,8 @@ class BanStore:
                 raise ValueError(f"larger than {MAX_BYTES} bytes")
             data = json.loads(self.path.read_text())
             entries = data["bans"] if isinstance(data, dict) else None
+            if isinstance(data, dict) and data.get("version") != VERSION:
+                raise ValueError(f"version {data.get('version')!r}, expected {VERSION}")
             if not isinstance(entries, list):
                 raise ValueError("no list of bans")
         except FileNotFoundError:
@@ -42,7 +44,7 @@ class BanStore:
         for entry in entries:
             try:
                 ban = Ban(
-                    address=ipaddress.ip_address(entry["address"]),
+                    source=ipaddress.ip_network(entry["source"]),
                     since=float(entry["since"]),
                     until=float(entry["until"]),
                     failures=int(entry["failures"]),
@@ -57,7 +59,7 @@ class BanStore:
     def save(self, bans: Iterable[Ban]) -> None:
         """Replace the file atomically; raises OSError (the caller logs and keeps running)."""
         entries = [
-            {"address": str(b.address), "since": b.since, "until": b.until, "failures": b.failures}
+            {"source": str(b.source), "since": b.since, "until": b.until, "failures": b.failures}
             for b in bans
         ]
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -431,6 +431,9 @@ class Security(Model):
     max_bans: Annotated[Int, Field(ge=1, le=10000)] = 1000
     """At most this many sources are blocked at once; a new block then replaces the one that
     would expire first."""
+    ipv6_prefix: Annotated[Int, Field(ge=48, le=128)] = 64
+    """IPv6 sources are counted and blocked by this prefix (one host usually holds a /64 and
+    can use a new address for every request); 128: per address."""
     allow: Annotated[tuple[Network, ...], Field(max_length=MAX_LIST)] = ()
     """Addresses or networks never blocked (e.g. an office NAT with several phones)."""
 

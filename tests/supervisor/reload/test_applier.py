@@ -12,7 +12,7 @@ import pytest
 
 from lab.kubelet import write_mount
 from supervisor.reload import ConfigDir, SiteConfigBuilder, StartupError
-from supervisor.security.events import IPAddress
+from supervisor.security.events import IPNetwork
 from tests.supervisor.reload import sites
 from tests.supervisor.reload.conftest import Rig
 
@@ -45,11 +45,11 @@ async def test_refresh_applies_other_render_inputs_even_with_broken_mounts(
     """refresh() re-renders the live site with the renderer's other inputs (the ban list): only
     pjsip.conf changes, only res_pjsip reloads, and a broken ConfigMap waiting meanwhile neither
     blocks it nor is applied by it."""
-    blocked: list[IPAddress] = []
+    blocked: list[IPNetwork] = []
 
     rig = Rig(tmp_path, build=SiteConfigBuilder(sites.context(), lambda _site: blocked)).start()
     write_mount(rig.site, {"site.yaml": "endpoints: [a\n"})
-    blocked.append(ipaddress.ip_address("198.51.100.66"))
+    blocked.append(ipaddress.ip_network("198.51.100.66/32"))
     result = await rig.applier.refresh()
     assert result.outcome == "applied", result.problems
     assert result.changed == ("pjsip.conf",)

@@ -147,14 +147,14 @@ def test_trunk_from_header_options() -> None:
 
 
 def test_blocked_sources_render_one_deny_acl() -> None:
-    """Bans render one `type=acl` section of canonical, sorted, de-duplicated deny lines (IPv4
-    /32 before IPv6 /128); none at all without bans."""
+    """Bans render one `type=acl` section of canonical, sorted, de-duplicated deny lines with
+    their prefix length (IPv4 before IPv6); none at all without bans."""
     import ipaddress
 
     loaded = load_site_dirs([EXAMPLES / "home" / "site"], [EXAMPLES / "home" / "secrets"])
     blocked = [
-        ipaddress.ip_address(a)
-        for a in ("2001:db8:bad:0::66", "198.51.100.66", "198.51.100.7", "198.51.100.66")
+        ipaddress.ip_network(a)
+        for a in ("2001:db8:bad:0::/64", "198.51.100.66/32", "198.51.100.7", "198.51.100.66")
     ]
     sections = parse(render(loaded, CONTEXT, blocked)["pjsip.conf"])
     acl = find(sections, "supervisor-blocked")
@@ -162,6 +162,6 @@ def test_blocked_sources_render_one_deny_acl() -> None:
         ("type", "acl"),
         ("deny", "198.51.100.7/32"),
         ("deny", "198.51.100.66/32"),
-        ("deny", "2001:db8:bad::66/128"),
+        ("deny", "2001:db8:bad::/64"),
     ]
     assert "supervisor-blocked" not in render(loaded, CONTEXT)["pjsip.conf"]

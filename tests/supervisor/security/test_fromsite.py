@@ -14,12 +14,13 @@ def test_home_exempts_trunk_devices_pod_and_loopback() -> None:
     loopback are exempt; a scanner is not; the defaults are on (5 in 600 s, 3600 s)."""
     site = load_site_dirs([EXAMPLES / "home" / "site"], [EXAMPLES / "home" / "secrets"]).site
     settings = policy_settings(site)
-    assert (settings.block, settings.max_failures, settings.window, settings.ban_time) == (
-        True,
-        5,
-        600.0,
-        3600.0,
-    )
+    assert (
+        settings.block,
+        settings.max_failures,
+        settings.window,
+        settings.ban_time,
+        settings.ipv6_prefix,
+    ) == (True, 5, 600.0, 3600.0, 64)
     for address in (
         "2001:db8:5060::10",
         "198.51.100.20",

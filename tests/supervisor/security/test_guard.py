@@ -19,6 +19,7 @@ from supervisor.security.policy import PolicySettings
 from supervisor.security.store import BanStore
 
 SCANNER = "198.51.100.66"
+BLOCKED = "198.51.100.66/32"  # what the ACL denies for it
 
 
 def event(name: str, source: str = SCANNER, account: str = "100") -> dict[str, str]:
@@ -82,7 +83,7 @@ async def test_threshold_bans_once_logs_once_and_applies(caplog: pytest.LogCaptu
             guard.on_event(event(name))
         for _ in range(5):  # more packets before Asterisk refuses them: no more log lines
             guard.on_event(event("ChallengeResponseFailed"))
-        await until(lambda: (SCANNER,) in applier.seen)
+        await until(lambda: (BLOCKED,) in applier.seen)
     assert value(registry, "asterisk_supervisor_blocks_total") == 1
     assert value(registry, "asterisk_supervisor_blocked_sources") == 1
     assert (
@@ -98,6 +99,7 @@ async def test_threshold_bans_once_logs_once_and_applies(caplog: pytest.LogCaptu
     blocking = [r for r in caplog.records if "blocking" in r.getMessage()]
     assert len(blocking) == 1
     assert SCANNER in blocking[0].getMessage()
+    assert "198.51.100.66/32 for 3600 s: 3 failures within 600 s" in blocking[0].getMessage()
     assert "accounts tried: 100" in blocking[0].getMessage()
 
 
@@ -109,7 +111,7 @@ async def test_ban_expires_and_is_lifted_from_asterisk() -> None:
     applier = FakeApplier()
     async with running(guard, applier):
         guard.on_event(event("InvalidPassword"))
-        await until(lambda: applier.seen[-1:] == [(SCANNER,)])
+        await until(lambda: applier.seen[-1:] == [(BLOCKED,)])
         await until(lambda: applier.seen[-1:] == [()], timeout=3.0)
     assert guard.blocked() == ()
 
@@ -140,7 +142,7 @@ async def test_bans_survive_a_restart(tmp_path: Path) -> None:
         first.on_event(event("InvalidAccountID", source="2001:db8:bad::66"))
         await applier.applied.wait()
     second = SecurityGuard(registry=CollectorRegistry(), store=store)
-    assert second.blocked() == (ipaddress.ip_address("2001:db8:bad::66"),)
+    assert second.blocked() == (ipaddress.ip_network("2001:db8:bad::/64"),)
 
 
 async def test_exempt_sources_are_counted_not_banned() -> None:
@@ -173,7 +175,7 @@ async def test_site_change_lifts_a_ban_now_allowed() -> None:
     applier = FakeApplier()
     async with running(guard, applier):
         guard.on_event(event("InvalidAccountID"))
-        await until(lambda: applier.seen[-1:] == [(SCANNER,)])
+        await until(lambda: applier.seen[-1:] == [(BLOCKED,)])
         guard.configure(
             PolicySettings(max_failures=1, exempt=(ipaddress.ip_network(f"{SCANNER}/32"),))
         )

@@ -13,6 +13,10 @@ def ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     return ipaddress.ip_address(text)
 
 
+def net(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    return ipaddress.ip_network(text)
+
+
 SCANNER = ip("198.51.100.66")
 
 
@@ -27,7 +31,7 @@ def test_nth_failure_within_window_bans() -> None:
     assert p.failure(SCANNER, 0.0) is None
     assert p.failure(SCANNER, 1.0) is None
     ban = p.failure(SCANNER, 2.0)
-    assert ban == Ban(address=SCANNER, since=2.0, until=62.0, failures=3)
+    assert ban == Ban(source=net("198.51.100.66/32"), since=2.0, until=62.0, failures=3)
     assert p.banned(SCANNER)
     assert p.failure(SCANNER, 3.0) is None  # already banned: no second ban
 
@@ -47,9 +51,9 @@ def test_bans_expire_at_their_time() -> None:
     p.failure(other, 30.0)
     assert p.next_expiry() == 60.0
     assert p.expire(59.9) == []
-    assert [b.address for b in p.expire(60.0)] == [SCANNER]
-    assert p.bans == (Ban(address=other, since=30.0, until=90.0, failures=1),)
-    assert [b.address for b in p.expire(1000.0)] == [other]
+    assert [b.source for b in p.expire(60.0)] == [net("198.51.100.66/32")]
+    assert p.bans == (Ban(source=net("2001:db8:bad::/64"), since=30.0, until=90.0, failures=1),)
+    assert [b.source for b in p.expire(1000.0)] == [net("2001:db8:bad::/64")]
     assert p.next_expiry() is None
 
 
@@ -68,7 +72,11 @@ def test_full_ban_list_replaces_the_ban_that_expires_first() -> None:
     for i in range(10):
         p.failure(ip(f"203.0.113.{i + 1}"), float(i))
         assert len(p.bans) <= 3
-    assert {str(b.address) for b in p.bans} == {"203.0.113.8", "203.0.113.9", "203.0.113.10"}
+    assert {str(b.source) for b in p.bans} == {
+        "203.0.113.8/32",
+        "203.0.113.9/32",
+        "203.0.113.10/32",
+    }
     assert p.evicted == 7
 
 
@@ -76,7 +84,7 @@ def test_tracked_sources_are_bounded() -> None:
     """Failure windows are kept for at most max_tracked sources (least recently active go)."""
     p = policy(max_tracked=100)
     for i in range(1000):
-        p.failure(ip(f"2001:db8:1::{i:x}"), float(i))
+        p.failure(ip(f"2001:db8:1:{i:x}::1"), float(i))
     assert p.tracked() == 100
 
 
@@ -88,7 +96,7 @@ def test_reconfigure_lifts_newly_exempt_and_disabled() -> None:
     lifted = p.reconfigure(
         PolicySettings(max_failures=1, exempt=(ipaddress.ip_network("198.51.100.66/32"),))
     )
-    assert [b.address for b in lifted] == [SCANNER]
+    assert [b.source for b in lifted] == [net("198.51.100.66/32")]
     assert len(p.reconfigure(PolicySettings(block=False))) == 1
     assert p.bans == ()
 
@@ -102,8 +110,8 @@ def test_blocking_off_only_counts() -> None:
 def test_restored_bans_keep_their_times_and_respect_exemptions() -> None:
     """Bans handed in (from the store) are kept as they were, exempt ones dropped."""
     bans = [
-        Ban(address=SCANNER, since=0.0, until=100.0, failures=5),
-        Ban(address=ip("2001:db8:5060::10"), since=0.0, until=100.0, failures=5),
+        Ban(source=net("198.51.100.66/32"), since=0.0, until=100.0, failures=5),
+        Ban(source=net("2001:db8:5060::/64"), since=0.0, until=100.0, failures=5),
     ]
     p = BanPolicy(PolicySettings(exempt=(ipaddress.ip_network("2001:db8:5060::/48"),)), bans)
     assert p.bans == (bans[0],)
@@ -121,7 +129,33 @@ def test_cost_stays_logarithmic_for_many_sources() -> None:
     """100k failures from 5k sources with a 1,000-ban cap: bans, windows and heap stay bounded."""
     p = policy(max_failures=2, max_bans=1000, max_tracked=6000)
     for i in range(100_000):
-        p.failure(ip(f"2001:db8:2::{i % 5000:x}"), float(i) / 100_000)
+        p.failure(ip(f"2001:db8:2:{i % 5000:x}::1"), float(i) / 100_000)
     assert len(p.bans) == 1000
     assert p.tracked() <= 6000
     assert len(p._heap) <= 2 * 1000 + 64 + 1
+
+
+def test_ipv6_sources_are_their_64_and_rotation_does_not_help() -> None:
+    """Failures from different addresses of one IPv6 /64 add up, and the ban covers the /64;
+    IPv4 stays per address; with ipv6_prefix 128 IPv6 is per address too."""
+    p = policy()
+    for i in range(2):
+        assert p.failure(ip(f"2001:db8:bad::{i + 1:x}"), float(i)) is None
+    ban = p.failure(ip("2001:db8:bad::ffff:1"), 2.0)
+    assert ban is not None
+    assert ban.source == net("2001:db8:bad::/64")
+    assert p.banned(ip("2001:db8:bad::abcd"))
+    assert not p.banned(ip("2001:db8:bad:1::1"))
+    per_address = policy(ipv6_prefix=128)
+    for i in range(3):
+        assert per_address.failure(ip(f"2001:db8:bad::{i + 1:x}"), float(i)) is None
+
+
+def test_a_64_holding_an_exempt_address_is_counted_per_address() -> None:
+    """A scanner in the trunk's /64 is banned by its own address, never the trunk's network."""
+    exempt = (net("2001:db8:5060::10/128"),)
+    p = policy(max_failures=1, exempt=exempt)
+    ban = p.failure(ip("2001:db8:5060::66"), 0.0)
+    assert ban is not None
+    assert ban.source == net("2001:db8:5060::66/128")
+    assert p.failure(ip("2001:db8:5060::10"), 0.0) is None

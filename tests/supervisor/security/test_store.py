@@ -13,15 +13,15 @@ from supervisor.security.policy import Ban
 from supervisor.security.store import BanStore
 
 
-def ban(address: str, until: float) -> Ban:
-    return Ban(address=ipaddress.ip_address(address), since=0.0, until=until, failures=5)
+def ban(source: str, until: float) -> Ban:
+    return Ban(source=ipaddress.ip_network(source), since=0.0, until=until, failures=5)
 
 
 def test_round_trip_drops_expired(tmp_path: Path) -> None:
     """Saved bans load back unchanged, except those expired by then."""
     store = BanStore(tmp_path / "state" / "bans.json")
-    store.save([ban("198.51.100.66", 100.0), ban("2001:db8:bad::1", 10.0)])
-    assert store.load(now=50.0, limit=10) == [ban("198.51.100.66", 100.0)]
+    store.save([ban("198.51.100.66/32", 100.0), ban("2001:db8:bad::/64", 10.0)])
+    assert store.load(now=50.0, limit=10) == [ban("198.51.100.66/32", 100.0)]
     assert not stat.S_IMODE(store.path.stat().st_mode) & 0o007  # not world-readable
     assert [p.name for p in store.path.parent.iterdir()] == ["bans.json"]  # no temp left
 
@@ -30,12 +30,21 @@ def test_load_keeps_the_latest_within_limit(tmp_path: Path) -> None:
     """A file with more bans than the limit keeps the ones expiring last."""
     store = BanStore(tmp_path / "bans.json")
     store.save([ban(f"203.0.113.{i}", 100.0 + i) for i in range(1, 11)])
-    assert [str(b.address) for b in store.load(now=0.0, limit=2)] == ["203.0.113.9", "203.0.113.10"]
+    loaded = store.load(now=0.0, limit=2)
+    assert [str(b.source) for b in loaded] == ["203.0.113.9/32", "203.0.113.10/32"]
 
 
 @pytest.mark.parametrize(
     "content",
-    ["", "{not json", "[]", '{"bans": 3}', '{"bans": [{"address": "nope"}, 7]}'],
+    [
+        "",
+        "{not json",
+        "[]",
+        '{"version": 2, "bans": 3}',
+        '{"version": 2, "bans": [{"source": "nope"}, 7]}',
+        '{"version": 1, "bans": [{"address": "198.51.100.66", "since": 0, "until": 9e9, '
+        '"failures": 5}]}',
+    ],
 )
 def test_damaged_files_mean_no_bans(tmp_path: Path, content: str) -> None:
     """A damaged or foreign file loads as no (or only the valid) bans, never an exception."""
@@ -52,6 +61,6 @@ def test_missing_file_is_no_bans(tmp_path: Path) -> None:
 def test_valid_entries_survive_beside_broken_ones(tmp_path: Path) -> None:
     """One malformed entry does not lose the others."""
     path = tmp_path / "bans.json"
-    good = {"address": "198.51.100.66", "since": 0, "until": 100, "failures": 5}
-    path.write_text(json.dumps({"version": 1, "bans": [{"address": "x"}, good]}))
-    assert BanStore(path).load(now=0.0, limit=10) == [ban("198.51.100.66", 100.0)]
+    good = {"source": "198.51.100.66/32", "since": 0, "until": 100, "failures": 5}
+    path.write_text(json.dumps({"version": 2, "bans": [{"source": "x"}, good]}))
+    assert BanStore(path).load(now=0.0, limit=10) == [ban("198.51.100.66/32", 100.0)]
