@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from lab.paths import REPO
 from supervisor.cli import build_parser
+from supervisor.site import limits
 from supervisor.site.model import Site
 
 DOCS = REPO / "docs"
@@ -96,6 +97,14 @@ def config_reference() -> str:
                 f"| `{key}` | {_type(field, defs)} | {_default(field, key in required)} "
                 f"| {_constraints(field)} | {meaning} |\n"
             )
+    out.append("\n## Input rules\n\n")
+    out += [f"- {rule}\n" for rule in limits.RULES]
+    out.append(
+        "\n## Limits\n\nA site over a limit is refused with a located problem; "
+        "bench/reports/limits.md measures the worst site they allow.\n\n"
+        "| what | limit | why |\n|---|---|---|\n"
+    )
+    out += [f"| {item.what} | {item.value} | {item.reason} |\n" for item in limits.LIMITS]
     return "".join(out)
 
 

@@ -28,15 +28,14 @@ Checked against the lab's Asterisk: tests/supervisor/test_confparse_asterisk.py.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 MAX_LINE_BYTES = 8190
 MAX_NESTED_COMMENTS = 128
 _SPACE = frozenset(" \t\n\v\f\r")  # C isspace in the "C" locale
 
 
-@dataclass(frozen=True, slots=True)
-class Header:
+class Header(NamedTuple):
     """`[name]` or `[name](options)`; `options` None without parentheses."""
 
     line: int
@@ -44,8 +43,7 @@ class Header:
     options: tuple[str, ...] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Setting:
+class Setting(NamedTuple):
     """`name = value`; `arrow` for `=>`, `append` for `+=`. An append's `value` is the text after
     `+=` unstripped: Asterisk adds it to the option's last value, then strips the result (or, if
     the option is new, strips it alone)."""
@@ -57,8 +55,7 @@ class Setting:
     append: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Directive:
+class Directive(NamedTuple):
     """`#include`, `#tryinclude` or `#exec` and its argument."""
 
     line: int
@@ -66,8 +63,7 @@ class Directive:
     argument: str
 
 
-@dataclass(frozen=True, slots=True)
-class Flaw:
+class Flaw(NamedTuple):
     """Something Asterisk warns about and ignores, or (`fatal`) refuses the whole file for."""
 
     line: int
@@ -78,14 +74,13 @@ class Flaw:
 Item = Header | Setting | Directive | Flaw
 
 
+#: What ast_strip drops at both ends: every character below 33.
+BLANKS = "".join(map(chr, range(33)))
+
+
 def _strip(text: str) -> str:
     """ast_strip: drop every character below 33 at both ends."""
-    start, end = 0, len(text)
-    while start < end and text[start] < "!":
-        start += 1
-    while end > start and text[end - 1] < "!":
-        end -= 1
-    return text[start:end]
+    return text.strip(BLANKS)
 
 
 def _cstr(buf: list[str], start: int) -> str:
@@ -178,15 +173,42 @@ def parse(text: str, *, keep_going: bool = False) -> list[Item]:
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
+    if lines and lines[0].startswith("\ufeff"):
+        lines[0] = lines[0][1:]
+    append = items.append
     for lineno, line in enumerate(lines, start=1):
-        if lineno == 1 and line.startswith("\ufeff"):
-            line = line[1:]
+        if not comments.depth and ";" not in line and "\0" not in line and len(line) < 2048:
+            # The common line, short and without comments: the same steps, inlined.
+            body = line.strip(BLANKS)
+            if not body:
+                continue
+            first = body[0]
+            if first != "[" and first != "#" and first != "\\" and in_section:
+                equals = body.find("=")
+                if equals > 0 and body[equals - 1] != "+":
+                    value = body[equals + 1 :]
+                    arrow = value.startswith(">")
+                    name = body[:equals].strip(BLANKS)
+                    if name:
+                        append(
+                            Setting(
+                                lineno, name, (value[1:] if arrow else value).strip(BLANKS), arrow
+                            )
+                        )
+                        continue
+            item = _line(body, lineno, sections, in_section)
+            append(item)
+            if first == "[":
+                in_section = True
+            if type(item) is Flaw and item.fatal and not keep_going:
+                return items
+            continue
         flaws: list[Flaw] = []
         if (
             len(line) * 4 > MAX_LINE_BYTES
             and len(line.encode("utf-8", "surrogatepass")) > MAX_LINE_BYTES
         ):
-            items.append(Flaw(lineno, f"longer than {MAX_LINE_BYTES} bytes: Asterisk skips it"))
+            append(Flaw(lineno, f"longer than {MAX_LINE_BYTES} bytes: Asterisk skips it"))
             continue
         if "\0" in line:
             flaws.append(Flaw(lineno, "a NUL character ends the line for Asterisk"))
@@ -197,11 +219,11 @@ def parse(text: str, *, keep_going: bool = False) -> list[Item]:
             return items
         if kept is None:
             continue
-        body = _strip(kept)
+        body = kept.strip(BLANKS)
         if not body:
             continue
         item = _line(body, lineno, sections, in_section)
-        items.append(item)
+        append(item)
         # A header (even one Asterisk refuses, when reading on) opens a section.
         if isinstance(item, Header) or body[0] == "[":
             in_section = True

@@ -32,6 +32,7 @@ from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
 from supervisor.site.errors import escape
+from supervisor.site.limits import MAX_AMI_GREETING_BYTES, MAX_AMI_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +41,9 @@ _SEP = b"\r\n\r\n"
 _AUTH_DETAIL = "Event: AuthDetail\r\n"
 GREETING_PREFIX = "Asterisk Call Manager/"
 #: The largest message accepted (a big list item or a Command output stays far below it).
-MAX_MESSAGE_BYTES = 1024 * 1024
+MAX_MESSAGE_BYTES = MAX_AMI_MESSAGE_BYTES
 #: The greeting is one short line; a peer that sends more without a line end is not Asterisk.
-MAX_GREETING_BYTES = 256
+MAX_GREETING_BYTES = MAX_AMI_GREETING_BYTES
 #: The bounded vocabulary of `asterisk_supervisor_ami_protocol_errors_total{reason}`.
 PROTOCOL_ERRORS = ("not_ami", "message_too_large")
 

@@ -46,9 +46,11 @@ def section(name: str, options: Iterable[Option], *, arrow: bool = False) -> str
     sep = " => " if arrow else " = "
     lines = [f"[{name}]"]
     settings = []
+    op = sep.strip()
     for key, value in options:
-        lines.append(f"{key}{sep}{value}".rstrip())
-        settings.append((key, sep.strip(), meant(str(value))))
+        text = str(value)
+        lines.append(f"{key}{sep}{text}".rstrip())
+        settings.append((key, op, meant(text) if "\\" in text else text))
     text = SectionText("\n".join(lines) + "\n")
     text.intended = Intended(name, tuple(settings))
     return text

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from supervisor.confparse import Directive, Flaw, Item, Setting, parse, structure
+from supervisor.confparse import Directive, Flaw, Header, Item, Setting, parse, structure
 from supervisor.render.conf import ConfText, Intended
 from supervisor.site.yamlsource import Path
 
@@ -57,43 +57,78 @@ def read_back(items: list[Item]) -> tuple[list[Intended], str | None]:
     return found, trouble
 
 
+def _flat(sections: list[Intended]) -> list[tuple[str, ...]]:
+    """Sections as one list: (name, "[", options) then each (key, operator, value)."""
+    out: list[tuple[str, ...]] = []
+    for section in sections:
+        out.append((section.name, "[", repr(section.options)))
+        out.extend(section.settings)
+    return out
+
+
+def _flat_items(items: list[Item]) -> tuple[list[tuple[str, ...]], str | None]:
+    """What was read, in the form of `_flat`, and the first thing that is neither."""
+    out: list[tuple[str, ...]] = []
+    append = out.append
+    trouble = None
+    for item in items:
+        kind = type(item)
+        if kind is Setting and out:
+            _, name, value, arrow, extra = item  # type: ignore[misc]
+            append((name, "+=" if extra else "=>" if arrow else "=", value))
+        elif kind is Header:
+            append((item[1], "[", repr(item[2])))
+        elif trouble is None:
+            if isinstance(item, Directive):
+                trouble = f"line {item.line} is a #{item.name} directive"
+            elif isinstance(item, Flaw):
+                trouble = f"line {item.line}: {item.message}"
+            else:
+                trouble = f"line {item.line} is an option before any section"
+    return out, trouble
+
+
 def check_file(name: str, generated: str, raw: str | None) -> Mismatch | None:
     """The first way `generated` + `raw` (the appended snippet part) does not read back as the
     generated sections followed by the snippet's own sections."""
     if not isinstance(generated, ConfText) or generated.sections is None:
         return Mismatch(name, None, None, "the renderer gave no structure for it")
-    expected = list(generated.sections)
-    ours = len(expected)
-    for want in expected:
-        for key, _, value in want.settings:
-            if not _printable(want.name + key + value):
-                # Asterisk would keep it inside the option, but it would reach SIP headers or
-                # the dialplan: no field may carry one.
-                return Mismatch(name, want.name, key, "a control character or line separator")
+    sections = list(generated.sections)
+    if not generated.replace("\n", "").replace("\t", "").isprintable():
+        for want in sections:
+            for option, _, value in want.settings:
+                if not _printable(want.name + option + value):
+                    # Asterisk would keep it inside the option, but it would reach SIP headers
+                    # or the dialplan: no field may carry one.
+                    return Mismatch(
+                        name, want.name, option, "a control character or line separator"
+                    )
+    ours = sum(1 + len(section.settings) for section in sections)
     if raw is not None:
-        expected += read_back(parse(raw))[0]
-    found, trouble = read_back(parse(generated + (raw or "")))
-    for index, want in enumerate(expected):
-        in_raw = index >= ours
-        if index >= len(found):
-            return Mismatch(name, want.name, None, "a section is missing when read back", in_raw)
-        got = found[index]
-        if (got.name, got.options) != (want.name, want.options):
-            return Mismatch(
-                name, want.name, None, "a section header reads back differently", in_raw
-            )
-        for at, setting in enumerate(want.settings):
-            if at >= len(got.settings) or got.settings[at] != setting:
-                return Mismatch(
-                    name, want.name, setting[0], "the option reads back differently", in_raw
-                )
-        if len(got.settings) != len(want.settings):
-            return Mismatch(name, want.name, None, "a value adds options when read back", in_raw)
-    if len(found) > len(expected):
-        last = expected[-1].name if expected else None
-        return Mismatch(
-            name, last, None, "a value adds a section when read back", len(expected) > ours
+        sections += read_back(parse(raw))[0]
+    expected = _flat(sections)
+    found, trouble = _flat_items(parse(generated + (raw or "")))
+    if found != expected:
+        at = next(
+            (i for i, (a, b) in enumerate(zip(found, expected, strict=False)) if a != b),
+            min(len(found), len(expected)),
         )
+        section: str | None = None
+        key: str | None = None
+        for entry in expected[: at + 1]:
+            if entry[1] == "[":
+                section, key = entry[0], None
+            else:
+                key = entry[0]
+        if at >= len(expected):
+            message = "a value adds lines when read back"
+        elif at >= len(found):
+            message = "lines are missing when read back"
+        elif expected[at][1] == "[":
+            message = "a section header reads back differently"
+        else:
+            message = "the option reads back differently"
+        return Mismatch(name, section, key, message, at >= ours)
     if trouble is not None:
         return Mismatch(name, None, None, trouble, raw is not None)
     return None

@@ -8,10 +8,10 @@ found nothing.
 from __future__ import annotations
 
 import difflib
-import ipaddress
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
+from supervisor.site import ipnet
 from supervisor.site.grammar import family_of
 from supervisor.site.limits import DIAL_OUT_PREFIX, MAX_IDENTIFY_TOTAL
 from supervisor.site.model import (
@@ -188,7 +188,7 @@ def check(site: Site) -> list[Found]:
     verifiers: dict[str, tuple[str, bool]] = {}
 
     def claim(path: Path, owner: str, item: str) -> None:
-        claims.append(_Claim(ipaddress.ip_network(item), len(claims), owner, path, item))
+        claims.append(_Claim(ipnet.parse_network(item), len(claims), owner, path, item))
 
     for name, trunk in site.trunks.items():
         path: Path = ("trunks", name)
@@ -257,7 +257,6 @@ def check(site: Site) -> list[Found]:
         if endpoint.context == "doorbell" and site.dialplan.doorbell is None:
             found.append(((*path, "context"), "context doorbell needs dialplan.doorbell"))
 
-    found += _overlaps(claims)
     if len(claims) > MAX_IDENTIFY_TOTAL:
         found.append(
             (
@@ -265,6 +264,8 @@ def check(site: Site) -> list[Found]:
                 f"more than {MAX_IDENTIFY_TOTAL:,} identify entries in the site",
             )
         )
+    else:
+        found += _overlaps(claims)
     found += _check_dial_out(site, contexts)
     found += _check_dialplan(site)
     found += _check_voicemail(site)
@@ -272,9 +273,8 @@ def check(site: Site) -> list[Found]:
     return found
 
 
-@dataclass(frozen=True, slots=True)
-class _Claim:
-    network: ipaddress.IPv4Network | ipaddress.IPv6Network
+class _Claim(NamedTuple):
+    network: ipnet.Net
     order: int
     owner: str
     path: Path
@@ -287,11 +287,20 @@ _Summary = tuple[_Claim, ...]
 
 
 def _merge(a: _Summary, b: _Summary) -> _Summary:
-    best: list[_Claim] = []
-    for claim in sorted((*a, *b), key=lambda c: c.order):
-        if not best or (len(best) == 1 and claim.owner != best[0].owner):
-            best.append(claim)
-    return tuple(best)
+    if not b:
+        return a
+    if not a:
+        return b
+    both = a + b
+    first = both[0]
+    for claim in both:
+        if claim.order < first.order:
+            first = claim
+    second = None
+    for claim in both:
+        if claim.owner != first.owner and (second is None or claim.order < second.order):
+            second = claim
+    return (first,) if second is None else (first, second)
 
 
 def _earliest_other(summary: _Summary, owner: str) -> _Claim | None:
@@ -311,18 +320,20 @@ def _overlaps(claims: list[_Claim]) -> list[Found]:
     claims of its ancestors, its own network and its subtree, so one summary lookup answers
     whether an earlier claim of another owner overlaps it."""
     found: dict[int, tuple[_Claim, _Claim]] = {}
+    if _disjoint(claims):
+        return []  # the common case, told in one sort
     for version in (4, 6):
         groups: dict[tuple[int, int], list[_Claim]] = {}
         for claim in claims:
             if claim.network.version == version:
-                key = (int(claim.network.network_address), claim.network.prefixlen)
+                key = (claim.network.start, claim.network.prefixlen)
                 groups.setdefault(key, []).append(claim)
         # Stack levels: end address, the network's claims, summary of its own and its
         # ancestors' claims, summary of its subtree (a one-item list: updated in place).
         stack: list[_Level] = []
         for start, prefixlen in sorted(groups):
             own = groups[(start, prefixlen)]
-            size = 1 << (version_bits(version) - prefixlen)
+            size = 1 << (ipnet.BITS[version] - prefixlen)
             while stack and stack[-1][0] < start:
                 _close(stack, found)
             mine = _own_summary(own)
@@ -338,6 +349,24 @@ def _overlaps(claims: list[_Claim]) -> list[Found]:
     return out
 
 
+def _disjoint(claims: list[_Claim]) -> bool:
+    """Whether no two entries overlap at all (then no owner can clash)."""
+    spans = sorted(
+        (
+            c.network.version,
+            c.network.start,
+            c.network.start + (1 << (ipnet.BITS[c.network.version] - c.network.prefixlen)) - 1,
+        )
+        for c in claims
+    )
+    last_version, last_end = 0, -1
+    for version, start, end in spans:
+        if version == last_version and start <= last_end:
+            return False
+        last_version, last_end = version, end
+    return True
+
+
 _Level = tuple[int, list[_Claim], _Summary, list[_Summary]]
 
 
@@ -351,10 +380,6 @@ def _close(stack: list[_Level], found: dict[int, tuple[_Claim, _Claim]]) -> None
             found[claim.order] = (claim, other)
     if stack:
         stack[-1][3][0] = _merge(stack[-1][3][0], below[0])
-
-
-def version_bits(version: int) -> int:
-    return 32 if version == 4 else 128
 
 
 def _own_summary(own: list[_Claim]) -> _Summary:
@@ -378,7 +403,7 @@ def _check_dial_out(site: Site, contexts: set[str]) -> Iterator[Found]:
         if endpoint.context not in dial_out:
             continue
         for index, item in enumerate(endpoint.identify):
-            network = ipaddress.ip_network(item)
+            network = ipnet.parse_network(item)
             widest = DIAL_OUT_PREFIX[network.version]
             if network.prefixlen < widest:
                 yield (

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from supervisor.site.limits import MAX_PROBLEMS
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:
@@ -44,7 +46,22 @@ class SiteInvalid(Exception):
     """The site cannot be used; `problems` lists every problem found, in file/line order."""
 
     def __init__(self, problems: Iterable[Problem]) -> None:
-        self.problems: list[Problem] = sorted(set(problems), key=sort_key)
+        found = sorted(set(problems), key=sort_key)
+        if len(found) > MAX_PROBLEMS:
+            # Past the limit, the rest would only bury the first ones (and cost time).
+            rest = len(found) - MAX_PROBLEMS
+            last = found[MAX_PROBLEMS - 1]
+            found = found[:MAX_PROBLEMS]
+            found.append(
+                Problem(
+                    last.file,
+                    None,
+                    "",
+                    f"more problems not listed (only the first {MAX_PROBLEMS} are, at least "
+                    f"{rest} more): fix these first",
+                )
+            )
+        self.problems: list[Problem] = found
         count = len(self.problems)
         super().__init__(f"{count} problem{'s' if count != 1 else ''} in the site description")
 

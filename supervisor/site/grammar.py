@@ -8,12 +8,12 @@ a grammar that admits none of that, except passwords, whose `;` the renderer esc
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Annotated
 
 from pydantic import AfterValidator, Strict
 
+from supervisor.site import ipnet
 from supervisor.site.limits import ANY_IDENTIFY_PREFIX
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
@@ -49,41 +49,10 @@ def _matching(pattern: re.Pattern[str], what: str) -> AfterValidator:
 
 IP_CHARS_RE = re.compile(r"[0-9A-Fa-f:./]{2,49}")
 
-# Ranges no pod and no peer on the internet can hold, and why (checked for every IP field).
-_UNUSABLE: tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str], ...] = tuple(
-    (ipaddress.ip_network(net), why)
-    for net, why in (
-        ("0.0.0.0/32", "the unspecified address"),
-        ("0.0.0.0/8", "in 0.0.0.0/8 ('this network', never a host's address)"),
-        ("127.0.0.0/8", "a loopback address (the pod itself, never a peer)"),
-        ("169.254.0.0/16", "link-local (it does not leave the link)"),
-        ("224.0.0.0/4", "a multicast address (SIP needs a unicast peer)"),
-        ("255.255.255.255/32", "the broadcast address"),
-        ("240.0.0.0/4", "reserved (240.0.0.0/4 is not routed)"),
-        ("::/128", "the unspecified address"),
-        ("::1/128", "a loopback address (the pod itself, never a peer)"),
-        ("::ffff:0:0/96", "IPv4-mapped: write the IPv4 address instead"),
-        ("::/96", "IPv4-compatible (deprecated, not routed)"),
-        ("fe80::/10", "link-local (it does not leave the link; needs a zone)"),
-        ("fec0::/10", "site-local (deprecated, not routed)"),
-        ("ff00::/8", "a multicast address (SIP needs a unicast peer)"),
-    )
-)
-
-
-def unusable(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str | None:
-    """Why no pod or peer can hold an address in `network`, or None."""
-    for bad, why in _UNUSABLE:
-        if bad.version == network.version and network.overlaps(bad):
-            if network.prefixlen == network.max_prefixlen:
-                return f"is {why}"
-            return f"overlaps {bad}: {why}"
-    return None
-
 
 def _ip_text(value: str, kind: str) -> str:
-    """Refuse what is not plainly an IP literal before parsing it: zone IDs (`%eth0`) are
-    accepted by Python's parser with any text after them, and would be written verbatim."""
+    """Refuse what is not plainly an IP literal before parsing it: zone IDs (`%eth0`) would
+    otherwise carry any text, and be written verbatim."""
     if "%" in value:
         raise ValueError(f"{_show(value)}: zone IDs (%...) are not allowed")
     if not IP_CHARS_RE.fullmatch(value):
@@ -94,14 +63,14 @@ def _ip_text(value: str, kind: str) -> str:
 def _ip(value: str, version: int | None = None) -> str:
     kind = {4: "an IPv4 address", 6: "an IPv6 address", None: "an IP address"}[version]
     try:
-        address = ipaddress.ip_address(_ip_text(value, kind))
+        address = ipnet.parse_address(_ip_text(value, kind))
     except ValueError as exc:
         if "zone" in str(exc):
             raise
         raise ValueError(f"{_show(value)} is not {kind}") from None
     if version is not None and address.version != version:
         raise ValueError(f"{value} is an IPv{address.version} address, expected IPv{version}")
-    why = unusable(ipaddress.ip_network(address))
+    why = ipnet.unusable(address)
     if why is not None:
         raise ValueError(f"{value} {why}")
     # Canonical form, never the user's spelling.
@@ -110,9 +79,9 @@ def _ip(value: str, version: int | None = None) -> str:
 
 def _network(value: str, *, identify: bool = False) -> str:
     try:
-        network = ipaddress.ip_network(_ip_text(value, "an IP address or network"), strict=True)
+        network = ipnet.parse_network(_ip_text(value, "an IP address or network"))
     except ValueError as exc:
-        if "zone" in str(exc) or "not an IP" in str(exc):
+        if "zone" in str(exc) or "is not an IP" in str(exc):
             raise
         raise ValueError(f"{_show(value)} is not an IP address or network ({exc})") from None
     widest = ANY_IDENTIFY_PREFIX[network.version]
@@ -121,22 +90,16 @@ def _network(value: str, *, identify: bool = False) -> str:
             f"{network} is wider than /{widest}: anyone in it could pose as this peer "
             f"(the limit for IPv{network.version} is /{widest})"
         )
-    why = unusable(network)
+    why = ipnet.unusable(network)
     if why is not None:
         raise ValueError(f"{network} {why}")
-    if network.prefixlen == network.max_prefixlen:
-        return str(network.network_address)
     return str(network)
 
 
 def _host(value: str) -> str:
-    if (IP_CHARS_RE.fullmatch(value) and ":" in value) or "%" in value:
-        return _ip(value)
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        pass
-    else:
+    if (IP_CHARS_RE.fullmatch(value) and (":" in value or value.replace(".", "").isdigit())) or (
+        "%" in value
+    ):
         return _ip(value)
     if value.startswith("[") and value.endswith("]"):
         raise ValueError(f"{_show(value)}: write an IPv6 address without brackets")
@@ -203,9 +166,5 @@ IdentifyNetwork = Annotated[Str, AfterValidator(lambda v: _network(v, identify=T
 
 
 def family_of(address_or_network: str) -> str | None:
-    """'ipv6' or 'ipv4' for an IP literal or network, None for a host name."""
-    try:
-        version = ipaddress.ip_network(address_or_network, strict=False).version
-    except ValueError:
-        return None
-    return f"ipv{version}"
+    """'ipv6' or 'ipv4' for a validated IP literal or network, None for a host name."""
+    return ipnet.family_of(address_or_network)

@@ -18,7 +18,7 @@ MAX_ENTRIES_PER_DIR = 20_000
 MAX_FILE_BYTES = 1 * MiB
 MAX_DIR_BYTES = 4 * MiB
 MAX_SITE_FILES = 16
-MAX_SITE_BYTES = 4 * MiB
+MAX_SITE_BYTES = 3 * MiB
 MAX_SYMLINK_HOPS = 40
 
 # YAML.
@@ -32,6 +32,13 @@ MAX_INT_DIGITS = 18
 MAX_IDENTIFY_TOTAL = 100_000
 DIAL_OUT_PREFIX = {4: 24, 6: 48}
 ANY_IDENTIFY_PREFIX = {4: 16, 6: 32}
+
+# Reporting: past this many problems the rest are counted, not listed.
+MAX_PROBLEMS = 1000
+
+# The AMI connection to Asterisk (supervisor/ami/protocol.py).
+MAX_AMI_MESSAGE_BYTES = 1 * MiB
+MAX_AMI_GREETING_BYTES = 256
 
 # Raw snippets: Asterisk skips a config line longer than 8190 bytes (its 8 KiB line buffer).
 MAX_RAW_LINE_BYTES = 4096
@@ -123,8 +130,49 @@ LIMITS: tuple[Limit, ...] = (
         "pose as the provider",
     ),
     Limit(
+        "problems listed for one site",
+        f"{MAX_PROBLEMS:,}",
+        "more would bury the first ones; the rest are counted in a last line",
+    ),
+    Limit(
+        "bytes of one AMI message from Asterisk",
+        f"{MAX_AMI_MESSAGE_BYTES // MiB} MiB",
+        "far above any event or list item; a peer that sends more is disconnected and counted "
+        '(asterisk_supervisor_ami_protocol_errors_total{reason="message_too_large"})',
+    ),
+    Limit(
+        "bytes before the AMI greeting line",
+        f"{MAX_AMI_GREETING_BYTES}",
+        "the greeting is one short line; a peer that sends anything else is not Asterisk "
+        '(reason="not_ami")',
+    ),
+    Limit(
         "bytes in one line of a raw snippet",
         f"{MAX_RAW_LINE_BYTES}",
         "Asterisk silently skips a config line longer than 8190 bytes",
     ),
+)
+
+
+#: How input is read and what is refused whatever the field (docs/configuration.md lists them).
+RULES: tuple[str, ...] = (
+    "YAML: plain values follow the YAML 1.2 core schema only where YAML 1.1 reads them the "
+    "same way: `null`/`~`/empty, `true`/`false`, plain decimal integers and decimals. Every "
+    "other form either version reads as a number, boolean, null or date (`011704`, `0x1e`, "
+    "`0o17`, `1_000`, `1:30`, `1e3`, `.inf`, `yes`, `on`, `y`, `2024-01-01`) is refused as "
+    "ambiguous: quote it. Keys are kept as written (`0301:` is the text 0301).",
+    "YAML: anchors, aliases (also as keys), merge keys (`<<`) and tags on any node (`!!set`, "
+    "`!!python/object:...`, `!foo`, even `!!str`) are refused; one document per file.",
+    "IP fields (the pod's addresses, trunk hosts and from_domain, identify, security.allow) are "
+    "parsed and written back in canonical form, never as typed. Refused: zone IDs (`%eth0`), "
+    "and addresses no pod or peer can hold: unspecified, loopback, multicast, link-local, "
+    "site-local, IPv4-mapped and IPv4-compatible IPv6, 0.0.0.0/8, 240.0.0.0/4, broadcast.",
+    "Every rendered file is read back with Asterisk's own rules; if any value would change "
+    "its structure (a section, an option, a comment, a directive), the site is refused at the "
+    "field it comes from and nothing is written.",
+    "Raw snippets are read with the same rules: lines end at `\\n` only; refused are "
+    "characters that are not printable (CR, VT, FF, U+0085, U+2028...; a tab is allowed), "
+    "`#include`/`#tryinclude`/`#exec`, block comments (`;--` anywhere in a line), options "
+    "before the first section, and sections generated from the model (also as templates).",
+    "Problems are printed one per line as `file:line: key: message`, every part escaped.",
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import difflib
+import itertools
 import time
 import types
 import typing
@@ -17,12 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from supervisor.site import checks, tls
+from supervisor.site import checks, staged, tls
 from supervisor.site.errors import Problem, SiteInvalid
 from supervisor.site.grammar import password_problem, pin_problem
-from supervisor.site.limits import MAX_DIRS, MAX_SITE_BYTES, MAX_SITE_FILES, MiB
+from supervisor.site.limits import MAX_DIRS, MAX_PROBLEMS, MAX_SITE_BYTES, MAX_SITE_FILES, MiB
 from supervisor.site.model import Site
 from supervisor.site.mounts import Mount, content_hash, read_mount
 from supervisor.site.prune import prune
@@ -86,17 +87,14 @@ class _Sources:
         """Add one file's keys; each origin is copied once (linear in the file's size)."""
         self.complete &= doc.complete and () not in doc.dropped
         self.dropped |= doc.dropped - {()}
-        groups: dict[Path, list[tuple[Path, Origin]]] = {}
-        for path, origin in doc.origins.items():
-            groups.setdefault(path[:1], []).append((path, origin))
-            if len(path) >= 2 and path[0] in MERGEABLE:
-                groups.setdefault(path[:2], []).append((path, origin))
         problems = []
+        refused: set[Path] = set()  # entries not taken (a name or key given before)
         for key, value in doc.data.items():
             here = doc.origins[(key,)]
             if key in MERGEABLE and isinstance(value, dict) and key in self.data:
                 existing = self.data[key]
                 if not isinstance(existing, dict):
+                    refused.add((key,))
                     continue
                 for name, item in value.items():
                     if name in existing:
@@ -110,9 +108,9 @@ class _Sources:
                                 f"duplicate name (also at {first.file}:{first.line})",
                             )
                         )
+                        refused.add((key, name))
                         continue
                     existing[name] = item
-                    self.origins.update(groups.get((key, name), ()))
             elif key in self.data:
                 first = self.origins[(key,)]
                 problems.append(
@@ -123,9 +121,19 @@ class _Sources:
                         f"given in two files (also at {first.file}:{first.line})",
                     )
                 )
+                refused.add((key,))
             else:
                 self.data[key] = value
-                self.origins.update(groups.get((key,), ()))
+        # Every origin of what was taken, in one pass (linear in the file's size); a merged
+        # collection keeps the line where it was first given.
+        setdefault = self.origins.setdefault
+        if not refused:
+            for path, origin in doc.origins.items():
+                setdefault(path, origin)
+        else:
+            for path, origin in doc.origins.items():
+                if path[:1] not in refused and path[:2] not in refused:
+                    setdefault(path, origin)
         return problems
 
     def hides(self, path: Path, kind: str) -> bool:
@@ -207,7 +215,7 @@ def _message(error: Any) -> str:
 
 def _validation_problems(errors: Iterable[Any], sources: _Sources) -> list[Problem]:
     problems = []
-    for error in errors:
+    for error in itertools.islice(errors, MAX_PROBLEMS + 1):
         path: Path = tuple(p for p in error["loc"] if p != "[key]")
         message = _message(error)
         if error["type"] == "extra_forbidden":
@@ -391,10 +399,13 @@ def load_site(
         # Still report the field problems of what could be read, so one run lists them all.
         raise SiteInvalid(problems + _partial_problems(sources))
     try:
-        site = Site.model_validate(sources.data)
-    except ValidationError as exc:
-        problems = _validation_problems(exc.errors(), sources)
-        failed = [tuple(p for p in e["loc"] if p != "[key]") for e in exc.errors()]
+        site = staged.validate(sources.data)
+    except staged.Invalid as exc:
+        errors = exc.errors
+        problems = _validation_problems(errors, sources)
+        if len(errors) > MAX_PROBLEMS:  # the second look could not be reported anyway
+            raise SiteInvalid(problems) from None
+        failed = [tuple(p for p in e["loc"] if p != "[key]") for e in errors]
         raise SiteInvalid(problems + _second_look(sources, failed, secrets)) from None
     problems += _semantic_problems(site, sources, secrets)
     if problems:
@@ -429,11 +440,11 @@ def _partial_problems(sources: _Sources) -> list[Problem]:
     come from the missing parts (no "required" when a file is missing, nothing at a refused
     key)."""
     try:
-        Site.model_validate(sources.data)
-    except ValidationError as exc:
+        staged.validate(sources.data)
+    except staged.Invalid as exc:
         kept = [
             e
-            for e in exc.errors()
+            for e in exc.errors
             if not sources.hides(tuple(p for p in e["loc"] if p != "[key]"), e["type"])
         ]
         return _validation_problems(kept, sources)
@@ -448,8 +459,8 @@ def _second_look(
     if pruned is None:
         return []
     try:
-        site = Site.model_validate(pruned.data)
-    except ValidationError:
+        site = staged.validate(pruned.data)
+    except staged.Invalid:
         return []
     return [p for p in _semantic_problems(site, sources, secrets) if pruned.keeps(p.message)]
 
@@ -457,7 +468,8 @@ def _second_look(
 def _semantic_problems(
     site: Site, sources: _Sources, secrets: Sequence[Mount] | None
 ) -> list[Problem]:
-    problems = [sources.problem(path, message) for path, message in checks.check(site)]
+    found = checks.check(site)
+    problems = [sources.problem(path, message) for path, message in found[: MAX_PROBLEMS + 1]]
     for target, text in site.raw.items():
         origin = sources.locate(("raw", target))
         for offset, message in raw_problems(text):

@@ -57,6 +57,8 @@ class Document:
 Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _NULL = frozenset({"", "~", "null", "Null", "NULL"})
+# YAML 1.1's one-letter booleans (PyYAML reads them as strings, other YAML 1.1 readers do not).
+_LETTER_BOOLS = frozenset("yYnN")
 _BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
 _INT_RE = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
 _FLOAT_RE = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\.[0-9]+")
@@ -67,6 +69,20 @@ _CORE_OTHER_RE = re.compile(
     r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
 )
 _RESOLVER: Any = yaml.resolver.Resolver()  # YAML 1.1's rules, to spot what it reads apart
+# One pattern for every YAML 1.1 implicit type but str (built from PyYAML's own resolvers), so
+# the common string is told apart in one C-level match before asking the resolver which type.
+_YAML11_TYPED = re.compile(
+    "|".join(
+        sorted(
+            {
+                f"(?:{rx.pattern})"
+                for resolvers in yaml.resolver.Resolver.yaml_implicit_resolvers.values()
+                for _, rx in resolvers
+            }
+        )
+    ),
+    re.X,
+)
 _STR_TAG = "tag:yaml.org,2002:str"
 _VALUE_TAG = "tag:yaml.org,2002:value"
 _KINDS = {
@@ -107,34 +123,39 @@ class _Reader:
 
     def node(self, path: Path, depth: int) -> tuple[Any, bool]:
         """The next node's value, and whether it is usable (False: a problem was reported)."""
-        event = self.loader.get_event()
-        line = event.start_mark.line + 1
-        why = self.refused(event, path)
-        if why is not None:
-            self.problem(line, path, why)
+        return self.value(self.loader.get_event(), path, depth)
+
+    def value(self, event: Any, path: Path, depth: int) -> tuple[Any, bool]:
+        """The value of the node `event` starts."""
+        kind = type(event)
+        if event.anchor is not None or kind is yaml.AliasEvent or event.tag is not None:
+            self.problem(event.start_mark.line + 1, path, self.refused(event, path) or "")
             self.skip(event)
             return None, False
-        if isinstance(event, yaml.ScalarEvent):
-            return self.scalar(event, path, line)
+        if kind is yaml.ScalarEvent:
+            return self.scalar(event, path, event.start_mark.line + 1)
         if depth >= MAX_DEPTH:
-            self.problem(line, path, f"nested deeper than {MAX_DEPTH} levels")
+            self.problem(event.start_mark.line + 1, path, f"nested deeper than {MAX_DEPTH} levels")
             raise _Stop
-        if isinstance(event, yaml.MappingStartEvent):
+        if kind is yaml.MappingStartEvent:
             return self.mapping(path, depth + 1), True
-        assert isinstance(event, yaml.SequenceStartEvent)
         items: list[Any] = []
         ok = True
-        while not self.loader.check_event(yaml.SequenceEndEvent):
+        get = self.loader.get_event
+        origins = self.origins
+        while True:
+            item = get()
+            if type(item) is yaml.SequenceEndEvent:
+                break
             index = len(items)
             if index >= MAX_COLLECTION:
-                self.problem(line, path, f"more than {MAX_COLLECTION:,} items")
+                self.problem(event.start_mark.line + 1, path, f"more than {MAX_COLLECTION:,} items")
                 raise _Stop
-            at = self.loader.peek_event().start_mark.line + 1
-            self.origins[(*path, index)] = Origin(self.file, at)
-            value, usable = self.node((*path, index), depth + 1)
-            ok &= usable
+            here = (*path, index)
+            origins[here] = Origin(self.file, item.start_mark.line + 1)
+            value, usable = self.value(item, here, depth + 1)
+            ok = ok and usable
             items.append(value)
-        self.loader.get_event()
         if not ok:
             # A list with a refused item is dropped whole: validating the rest would renumber.
             self.dropped.add(path)
@@ -144,40 +165,43 @@ class _Reader:
     def mapping(self, path: Path, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
         first: dict[str, int] = {}
-        while not self.loader.check_event(yaml.MappingEndEvent):
-            event = self.loader.get_event()
+        get = self.loader.get_event
+        origins = self.origins
+        while True:
+            event = get()
+            kind = type(event)
+            if kind is yaml.MappingEndEvent:
+                return result
             line = event.start_mark.line + 1
-            why = self.refused(event, path)
-            if why is None and not isinstance(event, yaml.ScalarEvent):
-                why = "a key must be a plain value"
-            elif why is None and len(event.value) > MAX_KEY_CHARS:
+            why = None
+            if kind is not yaml.ScalarEvent or event.anchor is not None or event.tag is not None:
+                why = self.refused(event, path) or "a key must be a plain value"
+            elif len(event.value) > MAX_KEY_CHARS:
                 why = f"a key longer than {MAX_KEY_CHARS} characters"
-            elif why is None and event.value == "<<" and event.implicit[0]:
+            elif event.value == "<<" and event.implicit[0]:
                 why = "merge keys (<<) are not supported"
             if why is not None:
                 self.problem(line, path, why)
                 self.skip(event)
-                self.skip(self.loader.get_event())  # its value
+                self.skip(get())  # its value
                 self.dropped.add(path)
                 continue
             if len(result) >= MAX_COLLECTION:
                 self.problem(line, path, f"more than {MAX_COLLECTION:,} keys")
                 raise _Stop
-            key = str(event.value)
+            key = event.value
             here = (*path, key)
             if key in first:
                 self.problem(line, here, f"duplicate key (first given at line {first[key]})")
-                self.skip(self.loader.get_event())
+                self.skip(get())
                 continue
             first[key] = line
-            self.origins[here] = Origin(self.file, line)
-            value, usable = self.node(here, depth)
+            origins[here] = Origin(self.file, line)
+            value, usable = self.value(get(), here, depth)
             if usable:
                 result[key] = value
             else:
                 self.dropped.add(here)
-        self.loader.get_event()
-        return result
 
     def skip(self, event: Any) -> None:
         """Consume the rest of a node whose start `event` was read (iteratively: no recursion)."""
@@ -211,6 +235,8 @@ def resolve_plain(value: str) -> tuple[Any, str | None]:
         return _BOOL[value], None
     if not value or value[0] not in _LOOKS_TYPED:
         return value, None
+    if value in _LETTER_BOOLS:
+        return None, (f"{_show(value)} is ambiguous (YAML 1.1 reads it as true or false): quote it")
     if _INT_RE.fullmatch(value):
         digits = len(value.lstrip("+-"))
         if digits > MAX_INT_DIGITS:
@@ -220,8 +246,11 @@ def resolve_plain(value: str) -> tuple[Any, str | None]:
         if len(value) > 2 * MAX_INT_DIGITS:
             return None, f"a number with more than {2 * MAX_INT_DIGITS} digits"
         return float(value), None
+    core = _CORE_OTHER_RE.fullmatch(value)
+    if not core and not _YAML11_TYPED.match(value):
+        return value, None
     yaml11 = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))
-    if yaml11 not in (_STR_TAG, _VALUE_TAG) or _CORE_OTHER_RE.fullmatch(value):
+    if yaml11 not in (_STR_TAG, _VALUE_TAG) or core:
         kind = _KINDS.get(yaml11.rsplit(":", 1)[-1], "a number")
         return None, (
             f"{_show(value)} is ambiguous (YAML 1.1 reads it as {kind}, YAML 1.2 "

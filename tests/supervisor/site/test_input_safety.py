@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from supervisor.render import RenderContext, render
-from supervisor.site import checks
+from supervisor.site import checks, ipnet
 from supervisor.site.errors import Problem, SiteInvalid
 from supervisor.site.limits import MAX_DEPTH, MAX_INT_DIGITS, MAX_SITE_FILES
 from supervisor.site.load import load_site, load_site_dirs
@@ -168,7 +168,7 @@ def test_sorted_overlap_check_matches_the_pairwise_definition(seed: int) -> None
         claims.append((str(net), f"endpoint e{rng.randint(0, 3)}"))
     found = checks._overlaps(
         [
-            checks._Claim(ipaddress.ip_network(n), i, o, ("x", i), n)
+            checks._Claim(ipnet.parse_network(n), i, o, ("x", i), n)
             for i, (n, o) in enumerate(claims)
         ]
     )
