@@ -14,8 +14,9 @@ from collections.abc import Iterable
 
 from supervisor.render.conf import section
 from supervisor.security.events import IPNetwork
+from supervisor.site.checks import BLOCKED_ACL_SECTION
 
-SECTION = "supervisor-blocked"
+SECTION = BLOCKED_ACL_SECTION
 
 
 def deny_entry(source: IPNetwork) -> str:

@@ -441,11 +441,16 @@ def _check_voicemail(site: Site) -> Iterator[Found]:
             yield ("voicemail", key), f"{number} is also in dialplan.extensions"
 
 
+#: The pjsip.conf section of the security guard's deny ACL (rendered by render/acl.py, only while
+#: something is blocked): a raw snippet must not define it either.
+BLOCKED_ACL_SECTION = "supervisor-blocked"
+
+
 def generated_sections(site: Site, file: str) -> set[str]:
     """Section names the renderer writes into `file` (raw snippets must not reuse them)."""
     if file == "pjsip.conf":
         return (
-            {"global", "system"}
+            {"global", "system", BLOCKED_ACL_SECTION}
             | set(default_transports(site))
             | set(site.trunks)
             | set(site.endpoints)

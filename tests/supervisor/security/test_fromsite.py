@@ -32,3 +32,16 @@ def test_home_exempts_trunk_devices_pod_and_loopback() -> None:
         assert settings.exempts(ipaddress.ip_address(address)), address
     assert not settings.exempts(ipaddress.ip_address("198.51.100.66"))
     assert not settings.exempts(ipaddress.ip_address("2001:db8:bad::66"))
+
+
+def test_a_raw_snippet_cannot_define_the_blocked_acl_section() -> None:
+    """raw pjsip.conf may not define [supervisor-blocked]: the guard's ACL owns that name."""
+    import pytest
+
+    from supervisor.site.errors import SiteInvalid
+    from tests.supervisor.site.sites import base, load_dict
+
+    site = base()
+    site["raw"] = {"pjsip.conf": "[supervisor-blocked]\ntype = acl\npermit = 0.0.0.0/0\n"}
+    with pytest.raises(SiteInvalid, match=r"section \[supervisor-blocked\] is generated"):
+        load_dict(site)
