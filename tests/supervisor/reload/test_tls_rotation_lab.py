@@ -154,7 +154,7 @@ async def test_rotation_is_served_within_seconds_and_the_call_goes_on(
         assert pbx.ami is not None
         contacts = pbx.ami.action({"Action": "PJSIPShowContacts"})
         uris = [m.get("Uri", "") for m in contacts if m.get("Endpoint") == "desk"]
-        assert any(";transport=tls" in uri for uri in uris), uris  # registered over TLS
+        assert any(";transport=tls" in uri.lower() for uri in uris), uris  # registered over TLS
         second = CA.issue((netns.POD_V6,))
         async with reloading(applier):
             applies = applier.state.applies
