@@ -31,21 +31,6 @@ class Phones:
         self.lab.add_address("provider", f"{PHONES_V6}/128")
         self.lab.run("router", ["ip", "-6", "route", "replace", f"{PHONES_V6}/128", "dev", "prov0"])
 
-    def _tls_files(self, name: str, cert: Issued) -> list[str]:
-        """sipp's -tls_cert/-tls_key arguments for `cert`, written where the chroot reads them."""
-        files = self.run.path("tls")
-        files.mkdir(exist_ok=True)
-        (files / f"{name}.crt").write_text(cert.cert_pem)
-        (files / f"{name}.key").write_text(cert.key_pem)
-        return [
-            "-t",
-            "l1",
-            "-tls_cert",
-            self.run.inside(files / f"{name}.crt"),
-            "-tls_key",
-            self.run.inside(files / f"{name}.key"),
-        ]
-
     def start_ringer(self, tls: Issued | None = None) -> None:
         """The phones' ringer on UDP (or, with a certificate, on TLS at TLS_RINGER_PORT)."""
         self._address()
@@ -60,7 +45,7 @@ class Phones:
         ringer.args += ["-p", str(port), "-mp", str(media), "-aa"]
         ringer.args += ["-d", "300", "-m", "1000000"]
         if tls is not None:
-            ringer.args += self._tls_files("tls-ringer", tls)
+            ringer.args += sipp.tls_args(self.run, "tls-ringer", tls)
         ringer.start()
         self.processes.append(ringer)
 
@@ -76,7 +61,7 @@ class Phones:
         scenario.parent.mkdir(exist_ok=True)
         scenario.write_text(template.replace("@CONTACT_PORT@", contact))
         target = f"[{netns.POD_V6}]:{5061 if tls is not None else 5060}"
-        transport = self._tls_files("tls-phone", tls) if tls is not None else []
+        transport = sipp.tls_args(self.run, "tls-phone", tls) if tls is not None else []
         for username, password in accounts.items():
             phone = sipp.Sipp(
                 self.lab,
@@ -133,7 +118,7 @@ def tls_phone(
     `extension`, holds the answered call for `hold_ms` and hangs up, all on one connection."""
     helper = Phones(lab, run)
     helper._address()
-    transport = helper._tls_files(name, cert)
+    transport = sipp.tls_args(run, name, cert)
     template = (SCENARIOS / "phone-tls-call.xml").read_text()
     scenario = run.path("scenarios") / f"{name}.xml"
     scenario.parent.mkdir(exist_ok=True)

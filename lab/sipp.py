@@ -14,6 +14,7 @@ from lab import audio, proc
 from lab.asterisk import RunDir
 from lab.netns import Lab
 from lab.paths import SCENARIOS
+from lab.pki import Issued
 
 QUOTES = {'"': "&quot;", "'": "&apos;"}
 
@@ -92,10 +93,35 @@ class Sipp:
         return self.run.inside(self.run.path("scenarios") / name)
 
 
+def tls_args(run: RunDir, name: str, cert: Issued) -> list[str]:
+    """sipp's TLS arguments with `cert` as its own certificate (written where the chroot reads
+    it): sipp needs one as a client too."""
+    files = run.path("tls")
+    files.mkdir(exist_ok=True)
+    (files / f"{name}.crt").write_text(cert.cert_pem)
+    (files / f"{name}.key").write_text(cert.key_pem)
+    return [
+        "-t",
+        "l1",
+        "-tls_cert",
+        run.inside(files / f"{name}.crt"),
+        "-tls_key",
+        run.inside(files / f"{name}.key"),
+    ]
+
+
 def registrar(
-    lab: Lab, run: RunDir, address: str, username: str, password: str, port: int = 5060
+    lab: Lab,
+    run: RunDir,
+    address: str,
+    username: str,
+    password: str,
+    port: int = 5060,
+    *,
+    transport: list[str] | None = None,
 ) -> Sipp:
-    """A digest-auth registrar in the provider namespace (IPv6, UDP)."""
+    """A digest-auth registrar in the provider namespace (IPv6, UDP; or `transport`, e.g.
+    sipp's TLS arguments `-t l1 -tls_cert ... -tls_key ...`)."""
     sipp = Sipp(lab, run, "provider", [], name=f"registrar-{port}")
     # verifyauth takes literal credentials (sipp refuses its authentication keywords in a UAS).
     template = (SCENARIOS / "registrar.xml").read_text()
@@ -113,8 +139,7 @@ def registrar(
         address,
         "-p",
         str(port),
-        "-t",
-        "u1",
+        *(transport if transport is not None else ["-t", "u1"]),
         "-m",
         "1000000",
     ]

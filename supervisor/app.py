@@ -46,6 +46,7 @@ from supervisor.reload import (
     SiteConfigBuilder,
 )
 from supervisor.reload.checks import config_checks
+from supervisor.reload.providers import ProviderCertificates
 from supervisor.reload.served import ServedCertificates
 from supervisor.render.voicemail import mailbox
 from supervisor.security import events as security_events
@@ -106,6 +107,8 @@ def build(settings: Settings) -> Parts:
     )
     # Which certificate each tls transport really serves (a handshake after every apply).
     served = ServedCertificates(registry=registry)
+    # Whether the providers reached over TLS present certificates Asterisk will trust.
+    providers = ProviderCertificates()
     for name in security_events.SUBSCRIBED:
         ami.subscribe(name, security.on_event)
 
@@ -140,6 +143,7 @@ def build(settings: Settings) -> Parts:
         mailboxes.set_boxes({name: mailbox(number) for name, number in site.mailboxes().items()})
         poller.hint()
         served.expect(config.loaded)
+        providers.expect(config.loaded)
 
     applier = Applier(
         mounts=Mounts(config=settings.config_dirs, secrets=settings.secret_dirs),
@@ -193,6 +197,7 @@ def build(settings: Settings) -> Parts:
     board.add(ami_checks(ami, require_registered=settings.require_registered))
     board.add(security.checks)
     board.add(served.checks)
+    board.add(providers.checks)
     board.add_section("security", security.status)
     board.add_section("call_quality", quality.status)
     parts = Parts(
@@ -225,5 +230,6 @@ def build(settings: Settings) -> Parts:
         Task("security", lambda: security.run(apply=applier.refresh, ready=ami.fully_booted)),
         Task("voicemail", poller.run),
         Task("tls-served", lambda: served.run(ready=ami.fully_booted)),
+        Task("tls-providers", lambda: providers.run(ready=ami.fully_booted)),
     ]
     return parts

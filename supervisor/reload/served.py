@@ -100,6 +100,25 @@ class Served:
         return self.served == self.target.fingerprint
 
 
+async def run_checks(
+    wake: asyncio.Event,
+    interval: float,
+    ready: asyncio.Event | None,
+    check: Callable[[], Awaitable[None]],
+) -> NoReturn:
+    """The loop of a periodic check: after each `wake` and at least every `interval` seconds,
+    only while `ready` is set (Asterisk fully booted), and at once after each boot."""
+    while True:
+        if ready is not None and not ready.is_set():
+            await ready.wait()
+            wake.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), interval)
+        wake.clear()
+        if ready is None or ready.is_set():
+            await check()
+
+
 def targets_of(loaded: Any) -> dict[str, Target]:
     """Each tls transport of a loaded site with its address, port and certificate."""
     site = loaded.site
@@ -237,14 +256,11 @@ class ServedCertificates:
     async def run(self, ready: asyncio.Event | None = None) -> NoReturn:
         """Forever: verify after each `expect()` and at least every `interval` seconds, only
         while `ready` (Asterisk fully booted) is set, and again after each boot."""
-        while True:
-            if ready is not None and not ready.is_set():
-                await ready.wait()
-                self.recheck()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
-            if self._state and (ready is None or ready.is_set()):
-                await self.verify()
+        await run_checks(self._wake, self._interval, ready, self._verify_if_any)
+
+    async def _verify_if_any(self) -> None:
+        if self._state:
+            await self.verify()
 
     def checks(self) -> list[Check]:
         """One /status line per tls transport (shown, not gating readiness: calls still work)."""
