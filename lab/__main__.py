@@ -5,7 +5,8 @@
 
 The demo brings up the lab network, a sipp registrar playing the VoIP provider, the supervisor as
 the pod's entrypoint (in the pod namespace, with examples/home as its ConfigMap and Secret, mounted
-the way kubelet mounts them), two desk phones that register and answer, and places a doorbell call
+the way kubelet mounts them; a throw-away CA and certificate replace the example's tls.crt/tls.key),
+two desk phones that register (the kitchen's over TLS) and answer, and places a doorbell call
 every few seconds. Calls carry audio both ways (a PCMU tone, lab/audio.py), and each call's line
 and the summary report the received packet loss and one-way audio the supervisor measured.
 /status and /metrics are forwarded to the host's loopback, as `kubectl port-forward` would.
@@ -30,7 +31,8 @@ from lab.asterisk import RunDir, sweep_stale_runs, wait_until
 from lab.kubelet import write_mount
 from lab.netns import Lab
 from lab.paths import REPO
-from lab.phones import Phones
+from lab.phones import PHONES_V6, Phones
+from lab.pki import Ca
 from lab.portforward import PortForward
 from lab.rootfs import ensure_rootfs
 from lab.supervisor import SupervisorRun, read_dir
@@ -62,6 +64,11 @@ def demo(args: argparse.Namespace) -> int:
         lab.up()
         run.create()
         site, secrets = read_dir(EXAMPLE / "site"), read_dir(EXAMPLE / "secrets")
+        # A throw-away CA and the pod's certificate, in the Secret as cert-manager writes them
+        # (tls.crt, tls.key, ca.crt): the kitchen phone registers over TLS and trusts this CA.
+        ca = Ca("asterisk-supervisor demo CA (throw-away)")
+        server = ca.issue(("pbx.home.example", netns.POD_V6, netns.POD_V4))
+        secrets |= server.secret_files(ca)
         provider = sipp.registrar(
             lab, run, netns.PROVIDER_V6, "pod1", secrets["provider-password"].strip()
         )
@@ -79,11 +86,25 @@ def demo(args: argparse.Namespace) -> int:
         base = f"http://127.0.0.1:{forward.port}"
         say(f"status:  curl {base}/status      metrics: curl {base}/metrics")
         say(f"logs:    {sup.log}")
+        wait_until(
+            lambda: sup.metric("asterisk_supervisor_tls_certificate_served_matches") == 1.0,
+            15,
+            interval=0.2,
+            what="the served certificate to be verified",
+        )
+        say(
+            f"TLS on [{netns.POD_V6}]:5061 serves the Secret's certificate "
+            f"sha256 {server.fingerprint[:16]}... (checked by the supervisor's own handshake)"
+        )
         phones = Phones(lab, run)
         stoppers.append(phones.stop)
         phones.start_ringer()
-        phones.register({"kitchen": secrets["kitchen-password"].strip()})
-        say("kitchen phone registered; the desk phone is off for now")
+        phones.start_ringer(tls=ca.issue((PHONES_V6,)))
+        phones.register(
+            {"kitchen": secrets["kitchen-password"].strip()},
+            tls=ca.issue((PHONES_V6,), client=True),
+        )
+        say("kitchen phone registered over TLS (port 5061); the desk phone is off for now")
         wait_until(
             lambda: sup.metric("asterisk_pjsip_outbound_registration_status") == 1.0,
             30,

@@ -64,8 +64,7 @@ def test_alert_and_dashboard_metrics_are_all_exported(
     phones = Phones(lab, run_dir)
     started.add(phones.stop)
     phones.start_ringer()
-    # kitchen: a UDP phone (desk's transport is the example's tls one).
-    phones.register({"kitchen": secrets["kitchen-password"].strip()})
+    phones.register({"desk": secrets["desk-password"].strip()})  # a UDP phone
     # One live reload, so that the per-module reload series exist.
     sup.update_site(
         {"site.yaml": site["site.yaml"].replace('"12": kitchen', '"12": kitchen\n    "13": desk')}
@@ -88,6 +87,13 @@ def test_alert_and_dashboard_metrics_are_all_exported(
         lambda: (sup.metric("asterisk_supervisor_calls_total") or 0) >= 1,
         10,
         what="the call counted",
+    )
+    # Voicemail counts are absent until the first poll of the boxes (after a boot, a reload or
+    # a message): wait for them rather than race them.
+    wait_until(
+        lambda: sup.metric("asterisk_supervisor_voicemail_messages") is not None,
+        10,
+        what="the voicemail boxes polled",
     )
     scrape = sup.get("/metrics")[1]
     exported = exported_names(scrape)

@@ -17,8 +17,8 @@ pytestmark = pytest.mark.lab
 
 
 def test_demo_places_three_answered_calls_and_tears_down(rootfs: Path) -> None:
-    """`python -m lab --calls 3`: trunk registered, a voicemail message left and signalled,
-    3 calls counted with audio both ways (no loss, no one-way), no namespace or mount left."""
+    """`python -m lab --calls 3`: trunk registered, TLS served and used, a voicemail message left
+    and signalled, 3 calls counted with audio both ways (no loss, no one-way), nothing left."""
     done = subprocess.run(
         [sys.executable, "-m", "lab", "--calls", "3", "--interval", "1", "--port", "0"],
         cwd=REPO,
@@ -29,6 +29,9 @@ def test_demo_places_three_answered_calls_and_tears_down(rootfs: Path) -> None:
     out = done.stdout + done.stderr
     assert done.returncode == 0, out
     assert "trunk 'provider' registered" in out
+    # The throw-away certificate is served (the supervisor's handshake) and a phone uses TLS.
+    assert re.search(r"TLS on \S+:5061 serves the Secret's certificate sha256 [0-9a-f]{16}", out)
+    assert "kitchen phone registered over TLS (port 5061)" in out
     # The voicemail part: a message left with audio, counted, and the desk phone's MWI.
     assert re.search(
         r"the caller left a \d+\.\d s message in box 11 \(spool/voicemail/default/11/INBOX/"
