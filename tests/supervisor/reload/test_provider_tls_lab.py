@@ -15,6 +15,7 @@ from lab.asterisk import wait_until
 from lab.kubelet import write_mount
 from lab.pki import Ca
 from supervisor.reload.providers import ProviderCertificates
+from supervisor.site.load import load_site
 from supervisor.site.mounts import read_mount
 from tests.supervisor.reload import sites
 from tests.supervisor.reload.labpbx import LabPbx
@@ -77,7 +78,7 @@ def register_now(pbx: LabPbx) -> None:
 def check_providers(pbx: LabPbx) -> ProviderCertificates:
     """The supervisor's provider check, run from the pod on the live mounts' site."""
     checker = ProviderCertificates()
-    checker.expect(sites.load([read_mount(pbx.site)], [read_mount(pbx.secrets)]))
+    checker.expect(load_site([read_mount(pbx.site)], [read_mount(pbx.secrets)]))
     assert pbx.pod_loop is not None
     pbx.pod_loop.run(checker.verify(), 20)
     return checker
