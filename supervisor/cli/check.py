@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from supervisor.cli.options import add_config_dirs, add_format, add_secrets
+from supervisor.cli.options import add_config_dirs, add_format, add_secrets, require_directories
 from supervisor.cli.report import OK, print_json
+from supervisor.render import RenderContext, render
 from supervisor.site.load import load_site_dirs
 
 
@@ -31,7 +32,11 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    require_directories([*args.config, *(args.secrets or ())])
     loaded = load_site_dirs(args.config, args.secrets)
+    # What apply would refuse, check refuses: the output guard reads every rendered file back
+    # (a placeholder AMI secret: the context's own values are not the site's).
+    render(loaded, RenderContext(ami_secret="check-only-placeholder"))
     if args.format == "json":
         print_json({"valid": True, "problems": [], "hash": loaded.hash})
     else:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import os
+import stat
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -37,3 +41,13 @@ def add_format(parser: argparse.ArgumentParser, text: str = "text") -> None:
         default=text,
         help=f"output format (default {text}); json prints one JSON document, errors included",
     )
+
+
+def require_directories(paths: Iterable[Path]) -> None:
+    """Each path given on the command line is a directory that can be listed, else OSError
+    (the command could not run). What is inside (a broken `..data`, a symlink loop, a file
+    that cannot be read) is the site's problem, reported with its location instead."""
+    for path in paths:
+        if not stat.S_ISDIR(os.stat(path).st_mode):  # ELOOP, ENOENT, EACCES as they are
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path))
+        os.listdir(path)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from supervisor.cli.options import add_config_dirs, add_secrets
+from supervisor.cli.options import add_config_dirs, add_secrets, require_directories
 from supervisor.cli.report import OK
 from supervisor.files import fsync_dir, write_atomic
 from supervisor.render import RenderContext, render
@@ -47,6 +47,7 @@ def write_files(out: Path, files: Mapping[str, str]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    require_directories([*args.config, *(args.secrets or ())])
     loaded = load_site_dirs(args.config, args.secrets)
     files = render(loaded, RenderContext(ami_secret=secrets.token_hex(16)))
     write_files(args.out, files)

@@ -77,5 +77,8 @@ class SiteConfigBuilder:
         return self._render(config.loaded)
 
     def _render(self, loaded: LoadedSite) -> Config:
-        files = render(loaded, self.context, self.blocked(loaded.site))
+        try:
+            files = render(loaded, self.context, self.blocked(loaded.site))
+        except SiteInvalid as exc:  # the output guard: located like the loader's problems
+            raise ConfigRejected([str(p) for p in exc.problems]) from None
         return Config(hash=loaded.hash, loaded=loaded, files=files)

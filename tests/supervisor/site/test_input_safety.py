@@ -393,3 +393,25 @@ def test_raw_snippet_with_tabs_is_accepted() -> None:
         "\texten\t=>\t1,1,Hangup()"
         in render(loaded, RenderContext(ami_secret="x"))["extensions.conf"]
     )
+
+
+def test_reload_builder_reports_guard_refusals_located() -> None:
+    """On reload, a site the output guard refuses is rejected with file:line: key lines."""
+    import dataclasses
+
+    from supervisor.reload.build import ConfigRejected, SiteConfigBuilder
+
+    builder = SiteConfigBuilder(RenderContext(ami_secret="x"))
+    good = builder.build(
+        [config_mount(("site.yaml", yaml.safe_dump(base())))], [secret_mount()], "digest"
+    )
+    broken = dataclasses.replace(
+        good.loaded, secrets={**good.loaded.secrets, "desk-password": "pw\n[desk]\ntype=aor"}
+    )
+    with pytest.raises(ConfigRejected) as caught:
+        builder.rerender(dataclasses.replace(good, loaded=broken))
+    assert any(
+        p.startswith("site.yaml:") and "endpoints.desk.auth: refused" in p
+        for p in caught.value.problems
+    ), caught.value.problems
+    assert not any("\n" in p for p in caught.value.problems)
