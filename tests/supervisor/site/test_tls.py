@@ -9,6 +9,8 @@ import pytest
 import yaml
 
 from lab.pki import Ca
+from supervisor.reload.build import Config
+from supervisor.reload.plan import Live, plan
 from supervisor.render import MODULE_OF_FILE, SECRET_FILES, RenderContext, render
 from supervisor.site.errors import SiteInvalid
 from supervisor.site.load import LoadedSite, load_site
@@ -222,3 +224,22 @@ def test_trunks_sharing_a_tls_transport_must_agree_on_verify() -> None:
     assert problems(site) == [
         "trunks.provider.tls: tls settings need a tls transport (transport udp6 is udp)"
     ]
+
+
+def test_rotation_plan_reloads_res_pjsip_and_needs_no_restart() -> None:
+    """The reload plan of a renewed certificate: the certificate and key files written, one
+    res_pjsip reload (it restarts only the TLS listener), no Asterisk restart; a changed TLS
+    version is a transport change Asterisk does not reload, so it asks for a restart."""
+    old = load_dict(tls_site(), tls_secrets())
+    booted = Config(hash="a", loaded=old, files=render(old, CONTEXT))
+    live = Live(booted=booted, files=dict(booted.files))
+    new = load_dict(tls_site(), tls_secrets(**CA.issue().secret_files()))
+    rotation = plan(live, Config(hash="b", loaded=new, files=render(new, CONTEXT)))
+    assert rotation.changed == ("tls-tls6.crt", "tls-tls6.key")
+    assert rotation.modules == ("res_pjsip.so",)
+    assert rotation.restart == ()
+    site = tls_site()
+    site["transports"]["tls6"]["tls"] = {"min_version": "1.3"}
+    stricter = load_dict(site, tls_secrets())
+    change = plan(live, Config(hash="c", loaded=stricter, files=render(stricter, CONTEXT)))
+    assert [str(r) for r in change.restart] == ["transport tls6 changed: method"]
