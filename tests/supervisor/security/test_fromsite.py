@@ -45,3 +45,26 @@ def test_a_raw_snippet_cannot_define_the_blocked_acl_section() -> None:
     site["raw"] = {"pjsip.conf": "[supervisor-blocked]\ntype = acl\npermit = 0.0.0.0/0\n"}
     with pytest.raises(SiteInvalid, match=r"section \[supervisor-blocked\] is generated"):
         load_dict(site)
+
+
+def test_bad_security_settings_are_located_problems() -> None:
+    """Out-of-range, mistyped and unknown `security` keys are refused as file:line: key: why."""
+    import pytest
+
+    from supervisor.site.errors import SiteInvalid
+    from tests.supervisor.site.sites import base, load_dict
+
+    cases = {
+        "max_failures": (0, "security.max_failures: must be at least 1"),
+        "ipv6_prefix": (40, "security.ipv6_prefix: must be at least 48"),
+        "block": ("yes", "security.block: must be true or false"),
+        "allow": (["not-an-ip"], "security.allow[0]:"),
+    }
+    for key, (value, message) in cases.items():
+        site = base()
+        site["security"] = {key: value}
+        with pytest.raises(SiteInvalid) as caught:
+            load_dict(site)
+        (problem,) = [str(p) for p in caught.value.problems]
+        assert problem.startswith("site.yaml:"), problem
+        assert message in problem, problem
