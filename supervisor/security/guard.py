@@ -19,6 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from prometheus_client import CollectorRegistry
@@ -37,6 +38,12 @@ ASTERISK_LOGGER = "asterisk"  # where supervisor.process relays Asterisk's conso
 BANNABLE_SERVICE = "PJSIP"  # what a res_pjsip ACL can refuse
 RETRY_S = 5.0  # after a failed apply (Asterisk down, a reload refused)
 TOP = 10  # offenders shown in /status
+
+
+@dataclass(frozen=True)
+class _Failed:
+    problems: tuple[str, ...]
+    outcome: str = "failed"
 
 
 class SecurityGuard:
@@ -189,7 +196,11 @@ class SecurityGuard:
                 await asyncio.to_thread(self.store.save, self.policy.bans)
             except OSError as exc:
                 log.warning("ban list not saved to %s: %s", self.store.path, exc)
-        result = await apply()
+        try:
+            result = await apply()
+        except Exception as exc:  # a bug below must not end the guard: count, log, retry
+            log.exception("applying the ban list failed")
+            result = _Failed((f"internal error: {type(exc).__name__}: {exc}",))
         if getattr(result, "outcome", None) in ("applied", "unchanged"):
             self._applied = generation
             self.last_error = None

@@ -216,3 +216,30 @@ async def test_asterisk_refusal_lines_are_filtered_while_running() -> None:
     assert asterisk.filters == before
     assert asterisk.filter(record) is True
     assert value(registry, "asterisk_supervisor_refused_requests_total") == 1
+
+
+async def test_a_crashing_apply_is_counted_and_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exception from the applier (a bug) does not end the guard: counted, then retried."""
+    monkeypatch.setattr("supervisor.security.guard.RETRY_S", 0.05)
+    registry = CollectorRegistry()
+    guard = SecurityGuard(registry=registry, settings=PolicySettings(max_failures=1))
+    applier = FakeApplier()
+    calls = []
+
+    async def flaky() -> object:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        return await applier.refresh()
+
+    applier.guard = guard
+    task = asyncio.create_task(guard.run(apply=flaky))
+    try:
+        guard.on_event(event("InvalidAccountID"))
+        await asyncio.wait_for(applier.applied.wait(), 2)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert value(registry, "asterisk_supervisor_block_apply_failures_total") == 1
+    assert len(calls) == 2
