@@ -38,9 +38,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from lab import proc
 from lab.image import DOCKERFILE, ImageFacts, _wheel_tags, image_facts
+from lab.kubelet import write_mount
 from lab.netns import NETNS_DIR
 from lab.paths import CACHE, REPO
 from lab.rootfs import ensure_host_tool, host_mirror
@@ -341,31 +343,168 @@ def usage(root: Path, paths: Sequence[str]) -> dict[str, int]:
 _names = itertools.count(1)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Mount:
+    """One volume mount of the pod's container: `kind` is the pod volume's type (configMap,
+    secret, emptyDir, persistentVolumeClaim); `volume` its name in the pod."""
+
+    path: str
+    kind: str
+    volume: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class PodContainer:
+    """What the pod asks of its container, in the terms podman needs."""
+
+    args: tuple[str, ...]
+    uid: int
+    gid: int
+    fs_group: int
+    read_only_root: bool
+    drop_all_capabilities: bool
+    no_new_privileges: bool
+    grace_s: int
+    mounts: tuple[Mount, ...]
+
+    @classmethod
+    def image_defaults(cls, facts: ImageFacts) -> PodContainer:
+        """The image's own defaults: its CMD, an emptyDir on each VOLUME, the site and the
+        Secret at the CMD's directories, and the manifests' restrictions."""
+        config, secrets = (str(p) for p in facts.mount_points)
+        return cls(
+            args=facts.cmd,
+            uid=facts.uid,
+            gid=facts.gid,
+            fs_group=facts.gid,
+            read_only_root=True,
+            drop_all_capabilities=True,
+            no_new_privileges=True,
+            grace_s=30,
+            mounts=(
+                Mount(path=config, kind="configMap", volume="site", read_only=True),
+                Mount(path=secrets, kind="secret", volume="secrets", read_only=True),
+                *(Mount(path=str(v), kind="emptyDir", volume=str(v)) for v in facts.volumes),
+            ),
+        )
+
+    @classmethod
+    def from_deployment(cls, deployment: dict[str, Any]) -> PodContainer:
+        """The Deployment's (k8s/) only container: its args, security context, grace period
+        and volume mounts, each with its pod volume's type."""
+        pod = deployment["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        pod_security = pod.get("securityContext", {})
+        security = {**pod_security, **container.get("securityContext", {})}
+        volumes = {v["name"]: v for v in pod.get("volumes", [])}
+        kinds = ("configMap", "secret", "emptyDir", "persistentVolumeClaim")
+        mounts = []
+        for mount in container.get("volumeMounts", []):
+            volume = volumes[mount["name"]]
+            (kind,) = [k for k in kinds if k in volume]
+            mounts.append(
+                Mount(
+                    path=mount["mountPath"],
+                    kind=kind,
+                    volume=mount["name"],
+                    read_only=bool(mount.get("readOnly", False)),
+                )
+            )
+        return cls(
+            args=tuple(str(a) for a in container.get("args", [])),
+            uid=int(security["runAsUser"]),
+            gid=int(security["runAsGroup"]),
+            fs_group=int(pod_security["fsGroup"]),
+            read_only_root=bool(security.get("readOnlyRootFilesystem", False)),
+            drop_all_capabilities="ALL" in security.get("capabilities", {}).get("drop", []),
+            no_new_privileges=security.get("allowPrivilegeEscalation") is False,
+            grace_s=int(pod.get("terminationGracePeriodSeconds", 30)),
+            mounts=tuple(mounts),
+        )
+
+
 @dataclass
 class ContainerRun(SupervisorRun):
-    """The image as the pod's one container, in the lab's pod namespace; HTTP on the image's
-    default port (8080 in the pod's own network namespace). `process` is the attached
-    `podman run --rm`, whose exit status is the container's."""
+    """The image as the pod's one container, in the lab's pod namespace, as `spec` asks (the
+    image's defaults, or the Deployment's container: PodContainer.from_deployment); HTTP on the
+    image's default port (8080 in the pod's own network namespace). `process` is the attached
+    `podman run --rm`, whose exit status is the container's.
+
+    Volumes as kubelet makes them: the site ConfigMap (0444) and the Secret (0440, group
+    fsGroup) with the `..data` layout, any other Secret (optional, e.g. TLS) as an empty such
+    mount, an emptyDir as a fresh tmpfs owned by the pod's user, a PersistentVolumeClaim as a
+    directory of the run given to fsGroup (setgid, group-writable)."""
 
     image: str = TAG
-    grace_s: int = 30
     facts: ImageFacts = field(default_factory=image_facts)
+    spec: PodContainer | None = None
     name: str = ""
 
     def __post_init__(self) -> None:
-        self.fs_group = self.facts.gid
+        if self.spec is None:
+            self.spec = PodContainer.image_defaults(self.facts)
+        self.fs_group = self.spec.fs_group
+        self.sources: dict[str, Path] = {}  # mount path -> host directory, once argv() ran
         super().__post_init__()
         self.name = self.name or f"{self.lab.prefix}-asb{next(_names)}"
         self.log = self.run.path("log") / f"{self.name}.out"
         self.port = 8080
 
+    @property
+    def grace_s(self) -> int:
+        assert self.spec is not None
+        return self.spec.grace_s
+
+    def _volume_flags(self, spec: PodContainer) -> list[str]:
+        flags: list[str] = []
+        self.sources.clear()
+        for mount in spec.mounts:
+            if mount.kind == "emptyDir":
+                # Empty (no copy-up of the image's files), owned by the pod's user (U), as
+                # fsGroup makes an emptyDir writable; podman ignores a tmpfs mode.
+                flags += ["--tmpfs", f"{mount.path}:rw,nosuid,nodev,U,notmpcopyup"]
+                continue
+            if mount.kind == "configMap":
+                source = self.config_mount
+            elif mount.kind == "secret" and mount.volume == "secrets":
+                source = self.secret_mount
+            elif mount.kind == "secret":
+                # An optional Secret the lab does not have: kubelet mounts it empty.
+                source = self.run.host / "mounts" / mount.volume
+                if not source.exists():
+                    write_mount(source, {}, mode=0o440, group=spec.fs_group)
+            else:  # persistentVolumeClaim: a directory of this run, as a fresh volume
+                source = self.run.host / "volumes" / mount.volume
+                source.mkdir(parents=True, exist_ok=True)
+                os.chown(source, 0, spec.fs_group)
+                os.chmod(source, 0o2775)
+            self.sources[mount.path] = source
+            flags += ["--volume", f"{source}:{mount.path}:{'ro' if mount.read_only else 'rw'}"]
+        return flags
+
+    def mounted_dirs(self, flag: str) -> list[Path]:
+        """The host directories behind the container's `flag` (--config, --secrets) paths, in
+        the order of its arguments."""
+        assert self.spec is not None
+        args = self.spec.args
+        return [self.sources[v] for f, v in itertools.pairwise(args) if f == flag]
+
     def argv(self) -> list[str]:
-        config_point, secret_point = (str(p) for p in self.facts.mount_points)
-        volumes: list[str] = []
-        for volume in self.facts.volumes:
-            # An emptyDir: empty (no copy-up of the image's files), writable by the pod's user
-            # (U: owned by it, as fsGroup makes an emptyDir writable; podman ignores a mode).
-            volumes += ["--tmpfs", f"{volume}:rw,nosuid,nodev,U,notmpcopyup"]
+        spec = self.spec
+        assert spec is not None
+        security: list[str] = [
+            "--user",
+            f"{spec.uid}:{spec.gid}",
+            "--group-add",
+            str(spec.fs_group),
+        ]
+        if spec.read_only_root:
+            security += ["--read-only", "--read-only-tmpfs=false"]
+        if spec.drop_all_capabilities:
+            security += ["--cap-drop", "all"]
+        if spec.no_new_privileges:
+            security += ["--security-opt", "no-new-privileges"]
         return [
             "podman",
             *RUNTIME,
@@ -375,30 +514,17 @@ class ContainerRun(SupervisorRun):
             self.name,
             "--network",
             f"ns:{NETNS_DIR / self.lab.pod}",
-            "--read-only",
-            "--read-only-tmpfs=false",
-            "--user",
-            f"{self.facts.uid}:{self.facts.gid}",
-            "--group-add",
-            str(self.facts.gid),
-            "--cap-drop",
-            "all",
-            "--security-opt",
-            "no-new-privileges",
+            *security,
             # As the lab's root filesystem does: no lookup leaves the lab (one that fails at
             # once; the host's resolver is unreachable from the pod namespace anyway).
             "--dns",
             "127.0.0.1",
             "--stop-timeout",
-            str(self.grace_s),
+            str(spec.grace_s),
             *ULIMITS,
-            *volumes,
-            "--volume",
-            f"{self.config_mount}:{config_point}:ro",
-            "--volume",
-            f"{self.secret_mount}:{secret_point}:ro",
+            *self._volume_flags(spec),
             self.image,
-            *self.facts.cmd,
+            *spec.args,
             *self.extra_args,
         ]
 

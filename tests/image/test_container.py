@@ -1,6 +1,7 @@
 """The real image, built from image/Dockerfile with podman (as scripts/image.sh builds it) and run
-as Kubernetes runs the pod: read-only root, uid 101, no capability, a tmpfs on exactly each VOLUME,
-the site and the Secret mounted kubelet-style, in the lab's pod network namespace, with the lab's
+as the Deployment in k8s/ runs the pod (its args, security context, grace period and volumes:
+read-only root, uid 101, no capability, an emptyDir tmpfs or the claim on exactly each VOLUME, the
+site and the Secrets mounted kubelet-style), in the lab's pod network namespace, with the lab's
 provider (sipp registrar), desk phones and doorbell (sipp) around it.
 
 One container serves the module; a test that stops it leaves the next test a fresh one. When the
@@ -19,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from lab import container, netns, sipp
+from lab import container, k8s, netns, sipp
 from lab.asterisk import RunDir, wait_until
-from lab.container import ContainerRun
+from lab.container import ContainerRun, PodContainer
 from lab.image import ImageFacts, image_facts
 from lab.netns import Lab
 from lab.paths import REPO
@@ -33,7 +34,6 @@ from supervisor.site.mounts import content_hash, read_mount
 pytestmark = pytest.mark.lab
 
 EXAMPLE = REPO / "examples" / "home"
-GRACE_S = 30  # terminationGracePeriodSeconds of k8s/deployment.yaml (drain 25 + 5)
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +50,7 @@ class Pod:
 
     def __init__(self, lab: Lab, run: RunDir, image: str) -> None:
         self.lab, self.run, self.image = lab, run, image
+        self.spec = PodContainer.from_deployment(k8s.one(k8s.build(), "Deployment"))
         self.site = read_dir(EXAMPLE / "site")
         self.secrets = read_dir(EXAMPLE / "secrets")
         self.current: ContainerRun | None = None
@@ -74,7 +75,7 @@ class Pod:
         if self.current is not None:
             self.current.stop()
         self.current = ContainerRun(
-            self.lab, self.run, self.site, self.secrets, image=self.image, grace_s=GRACE_S
+            self.lab, self.run, self.site, self.secrets, image=self.image, spec=self.spec
         ).start()
         self.current.wait_ready(60)
         self.phones.register(
@@ -213,7 +214,7 @@ def test_a_failing_build_step_is_named_with_its_output(
 
 def test_the_container_becomes_ready_as_kubernetes_runs_it(pod: Pod, facts: ImageFacts) -> None:
     """Ready, the supervisor PID 1 with Asterisk its child, uid 101, no capabilities, nothing
-    writable but a tmpfs on each VOLUME, site and Secret read-only kubelet mounts."""
+    writable but each VOLUME (emptyDirs as tmpfs, the claim), the site and Secrets read-only."""
     run = pod.container()
     supervisor = run.host_pid()
     (asterisk,) = asterisk_pids(pod)
@@ -236,11 +237,24 @@ def test_the_container_becomes_ready_as_kubernetes_runs_it(pod: Pod, facts: Imag
         and not point.startswith(("/proc", "/sys", "/dev"))
         and point not in ("/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/run/.containerenv")
     }
+
     # /var/run is a symlink to /run in Debian: the mount is on the resolved path.
-    assert writable == {v.replace("/var/run/", "/run/") for v in volumes}
-    assert all(mounts[p][0] == "tmpfs" for p in writable)
+    def seen(path: str) -> str:
+        return path.replace("/var/run/", "/run/")
+
+    assert writable == {seen(v) for v in volumes}
+    spec = pod.spec
+    assert {seen(m.path) for m in spec.mounts if not m.read_only} == writable
+    for mount in spec.mounts:
+        fstype, options = mounts[seen(mount.path)]
+        assert (fstype == "tmpfs") == (mount.kind == "emptyDir"), mount
+        assert options.split(",")[0] == ("ro" if mount.read_only else "rw"), mount
     for point in (str(p) for p in facts.mount_points):
         assert "ro" in mounts[point][1].split(",")[:1], point
+    secret = Path(f"/proc/{supervisor}/root{facts.mount_points[1]}")
+    for key in pod.secrets:
+        info = (secret / key).stat()
+        assert (oct(info.st_mode & 0o777), info.st_gid) == (oct(0o440), spec.fs_group), key
     denied = subprocess.run(
         ["podman", "exec", run.name, "touch", "/opt/probe"], capture_output=True, text=True
     )
@@ -286,7 +300,9 @@ def test_a_kubelet_swap_of_the_site_is_applied_live(pod: Pod) -> None:
     assert '    "12": kitchen\n' in text
     site["site.yaml"] = text.replace('    "12": kitchen\n', '    "12": kitchen\n    "13": desk\n')
     run.update_site(site)
-    digest = content_hash([read_mount(run.config_mount), read_mount(run.secret_mount)])
+    # The hash covers every --config and --secrets mount, in that order (the TLS one included).
+    mounts = [*run.mounted_dirs("--config"), *run.mounted_dirs("--secrets")]
+    digest = content_hash([read_mount(m) for m in mounts])
     wait_until(
         lambda: run.metric("asterisk_supervisor_config_info", {"hash": digest}) == 1,
         15,
@@ -336,14 +352,15 @@ def test_podman_stop_drains_an_active_call_and_exits_0(pod: Pod) -> None:
         what="the call to be up",
     )
     answered_at = time.monotonic()
-    stopper = run.podman_stop(GRACE_S)
+    grace_s = pod.spec.grace_s
+    stopper = run.podman_stop(grace_s)
     wait_until(lambda: not run.ready(), 5, interval=0.05, what="not ready while draining")
     assert call.wait(30) == 0, call.output()[-1500:]
-    assert stopper.wait(GRACE_S + 10) == 0
+    assert stopper.wait(grace_s + 10) == 0
     assert run.process is not None
     assert run.process.wait(10) == 0, run.output()[-3000:]
     elapsed = time.monotonic() - answered_at
-    assert hold_s - 1.5 < elapsed < GRACE_S, elapsed
+    assert hold_s - 1.5 < elapsed < grace_s, elapsed
     assert "drain complete" in run.output()
     # --rm: nothing of this run is left for the next (names also carry the run's PID prefix).
     assert run.name.startswith(f"asl{os.getpid()}x")
