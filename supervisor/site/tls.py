@@ -7,7 +7,8 @@ a bad one is refused like any bad input (the last good files stay live):
 
 - the certificate (chain) must be PEM X.509, the first one the server's own;
 - the key must be an unencrypted PEM private key whose public key is the certificate's;
-- the certificate must be valid now (not expired, not yet valid);
+- the certificate must be valid now (not expired, not yet valid, 5 minutes of clock skew
+  allowed);
 - a CA bundle must hold at least one PEM certificate.
 
 Parsing uses the `cryptography` package (X.509 and key parsing, public key comparison): the
@@ -26,6 +27,9 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 PEM_CERT = "-----BEGIN CERTIFICATE-----"
 MAX_CHAIN = 10
+# A certificate issued a moment ago on a node whose clock is a little ahead is not refused (the
+# pod's clock may be behind the issuer's).
+CLOCK_SKEW = datetime.timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,7 @@ def check_pair(
         raise TlsProblem(
             f"the certificate in {cert_what} expired {_when(leaf.not_valid_after_utc)}"
         )
-    if leaf.not_valid_before_utc > moment:
+    if leaf.not_valid_before_utc > moment + CLOCK_SKEW:
         raise TlsProblem(
             f"the certificate in {cert_what} is not valid before {_when(leaf.not_valid_before_utc)}"
         )
@@ -104,8 +108,3 @@ def check_ca(text: str, what: str) -> None:
     """A CA bundle: at least one parseable PEM certificate."""
     load_chain(text, what)
 
-
-def fingerprint_of_der(der: bytes) -> str:
-    """sha256 of a DER certificate as served in a handshake (hex, lower case)."""
-    cert = x509.load_der_x509_certificate(der)
-    return cert.fingerprint(hashes.SHA256()).hex()

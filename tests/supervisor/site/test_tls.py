@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import time
 from typing import Any
 
@@ -127,6 +128,9 @@ def test_not_yet_valid_certificate_is_refused() -> None:
     mounts = [config_mount(("site.yaml", text))], [secret_mount(tls_secrets())]
     with pytest.raises(SiteInvalid, match="is not valid before"):
         load_site(*mounts, now=time.time() - 86400 * 2)
+    # Issued "in the future" by a clock a minute ahead of ours: accepted (skew allowed).
+    ahead = CA.issue(not_before=datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=1))
+    assert load_dict(tls_site(), tls_secrets(**ahead.secret_files())).certificates["tls6"]
     assert load_site(*mounts).certificates["tls6"].fingerprint == CERT.fingerprint
 
 
