@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -121,7 +120,7 @@ def main() -> int:
         "# TLS certificate rotation: Secret swap to new certificate served",
         "",
         f"`python -m bench.bench_tls_rotation --rotations {args.rotations}` on "
-        f"{'this machine' if platform.node() else 'a machine'} ({os.cpu_count()} cores, shared with other "
+        f"this machine ({os.cpu_count()} cores, shared with other "
         "engineers' work: figures are upper bounds), Asterisk 22 in the lab, the home example's "
         "tls transport, the real watch/debounce/apply/reload path.",
         "",
