@@ -46,6 +46,68 @@ class Summary:
     old: int
 
 
+def summaries(log: Path) -> list[Summary]:
+    """The message-summary NOTIFYs in a sipp message log (-trace_msg), in order."""
+    text = log.read_text(errors="replace") if log.exists() else ""
+    out = []
+    for block in re.split(r"\n(?=-+ )", text):
+        if not re.search(r"^NOTIFY ", block, re.MULTILINE) or "message-summary" not in block:
+            continue
+        waiting = re.search(r"Messages-Waiting:\s*(yes|no)", block, re.IGNORECASE)
+        counts = re.search(r"Voice-Message:\s*(\d+)/(\d+)", block)
+        if waiting:
+            new, old = (int(counts.group(1)), int(counts.group(2))) if counts else (0, 0)
+            out.append(Summary(waiting.group(1).lower() == "yes", new, old))
+    return out
+
+
+def subscribe_mwi(
+    lab: Lab, run: RunDir, user: str, password: str, *, timeout_s: int = 15
+) -> list[Summary]:
+    """Phone `user` SUBSCRIBEs to its message summary (digest auth), takes the NOTIFY, then
+    unsubscribes; returns the summaries it was sent (raises if the exchange fails)."""
+    _phone_address(lab)
+    log = run.path("log") / f"subscribe-{user}.log"
+    log.unlink(missing_ok=True)
+    scenario = _scenario(run, "phone_subscribe_mwi.xml", "phone_subscribe_mwi.xml", {})
+    phone = sipp.Sipp(
+        lab,
+        run,
+        "provider",
+        [
+            f"[{netns.POD_V6}]:5060",
+            "-sf",
+            scenario,
+            "-s",
+            user,
+            "-au",
+            user,
+            "-ap",
+            password,
+            "-i",
+            PHONES_V6,
+            "-p",
+            "0",
+            "-m",
+            "1",
+            "-trace_msg",
+            "-message_file",
+            run.inside(log),
+            "-timeout",
+            f"{timeout_s}s",
+            "-timeout_error",
+        ],
+        name=f"subscribe-{user}",
+    ).start()
+    try:
+        if phone.wait(timeout_s + 5) != 0:
+            trace = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+            raise RuntimeError(f"{user}'s MWI subscription failed:\n{trace}")
+    finally:
+        phone.stop()
+    return summaries(log)
+
+
 class MwiPhone:
     """A phone account registered from [PHONES_V6]:port whose device rings without answering and
     takes the message-waiting NOTIFYs Asterisk sends it (kept in sipp's message log)."""
@@ -119,17 +181,7 @@ class MwiPhone:
 
     def summaries(self) -> list[Summary]:
         """Every message-summary NOTIFY received so far, in order."""
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        out = []
-        for block in re.split(r"\n(?=-+ )", text):
-            if not re.search(r"^NOTIFY ", block, re.MULTILINE) or "message-summary" not in block:
-                continue
-            waiting = re.search(r"Messages-Waiting:\s*(yes|no)", block, re.IGNORECASE)
-            counts = re.search(r"Voice-Message:\s*(\d+)/(\d+)", block)
-            if waiting:
-                new, old = (int(counts.group(1)), int(counts.group(2))) if counts else (0, 0)
-                out.append(Summary(waiting.group(1).lower() == "yes", new, old))
-        return out
+        return summaries(self.log)
 
     def stop(self) -> None:
         if self.device is not None:

@@ -29,7 +29,15 @@ from lab.netns import Lab
 from lab.paths import REPO
 from lab.rootfs import ensure_rootfs
 from lab.supervisor import SupervisorRun, read_dir
-from lab.voicemail import WAV_HEADER, Message, MwiPhone, dial_with_dtmf, leave_message, messages
+from lab.voicemail import (
+    WAV_HEADER,
+    Message,
+    MwiPhone,
+    dial_with_dtmf,
+    leave_message,
+    messages,
+    subscribe_mwi,
+)
 from supervisor.site.mounts import content_hash, read_mount
 
 pytestmark = pytest.mark.lab
@@ -158,7 +166,7 @@ def test_unanswered_call_leaves_a_message_with_audio_and_the_phone_gets_mwi(pod:
     wait_until(
         lambda: any(s.waiting and s.new == count for s in pod.desk.summaries()),
         10,
-        what=f"an MWI NOTIFY with {count} new message(s)",
+        what=f"an MWI NOTIFY with {count} new message(s) (got {pod.desk.summaries()})",
     )
     wait_until(lambda: pod.metric("new") == count, 10, what="the metric to count it")
 
@@ -314,3 +322,13 @@ def test_live_voicemail_changes_reload_app_voicemail_only_and_are_read_back(pod:
         sup.update_site(original)
         digest = mounts_hash()
         wait_until(lambda: live(digest), 10, what="the original config live again")
+
+
+def test_a_phone_that_subscribes_gets_its_message_summary(pod: Pod) -> None:
+    """The kitchen phone SUBSCRIBEs to message-summary (RFC 3842): Asterisk accepts it and
+    NOTIFYs the box's counts, and again when the phone unsubscribes."""
+    box = messages(pod.spool, "12")
+    new = len([m for m in box if m.folder == "INBOX"])
+    got = subscribe_mwi(pod.lab, pod.run, "kitchen", pod.secrets["kitchen-password"].strip())
+    assert len(got) >= 2, got
+    assert all((s.waiting, s.new, s.old) == (new > 0, new, len(box) - new) for s in got), got
