@@ -106,7 +106,9 @@ def build(settings: Settings) -> Parts:
         registry=registry, store=BanStore(paths.host(paths.spool) / "supervisor" / "bans.json")
     )
     # Which certificate each tls transport really serves (a handshake after every apply).
-    served = ServedCertificates(registry=registry)
+    served = ServedCertificates(
+        registry=registry, awaiting_restart=lambda: applier.state.restart_required
+    )
     # Whether the providers reached over TLS present certificates Asterisk will trust.
     providers = ProviderCertificates()
     for name in security_events.SUBSCRIBED:

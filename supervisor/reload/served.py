@@ -36,12 +36,13 @@ import hashlib
 import logging
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from supervisor.reload.plan import RestartReason
 from supervisor.status import Check
 
 log = logging.getLogger(__name__)
@@ -149,8 +150,12 @@ class ServedCertificates:
         interval: float = 60.0,
         poll: float = 0.2,
         clock: Callable[[], float] = time.time,
+        awaiting_restart: Callable[[], Iterable[RestartReason]] = tuple,
     ) -> None:
         self._probe = probe
+        # A transport added or changed waits for an Asterisk restart (res_pjsip does not reload
+        # it): until then it cannot serve the new certificate, and that is no mismatch.
+        self._awaiting_restart = awaiting_restart
         self._timeout = timeout
         self._settle = settle
         self._interval = interval
@@ -216,8 +221,9 @@ class ServedCertificates:
             if not pending or time.monotonic() >= deadline:
                 break
             await asyncio.sleep(self._poll)
+        waiting = self.waiting()
         for name, served in pending.items():
-            if name not in self._state:
+            if name not in self._state or name in waiting:
                 continue
             self.mismatches.labels(transport=name).inc()
             count = self._state[name].mismatches + 1
@@ -230,6 +236,15 @@ class ServedCertificates:
                 f" ({served.error})" if served.error else "",
             )
         return {name: s.matches for name, s in self._state.items()}
+
+    def waiting(self) -> set[str]:
+        """Transports whose change waits for an Asterisk restart."""
+        prefix = "transport "
+        return {
+            r.subject.removeprefix(prefix)
+            for r in self._awaiting_restart()
+            if r.subject.startswith(prefix)
+        }
 
     async def _check(self, target: Target) -> Served:
         now = self._clock()
@@ -265,6 +280,7 @@ class ServedCertificates:
     def checks(self) -> list[Check]:
         """One /status line per tls transport (shown, not gating readiness: calls still work)."""
         out = []
+        waiting = self.waiting()
         for name, served in sorted(self._state.items()):
             target = served.target
             expires = time.strftime("%Y-%m-%d", time.gmtime(target.not_after))
@@ -274,6 +290,8 @@ class ServedCertificates:
                 fingerprint = _short(target.fingerprint)
                 detail = f"serves the Secret's certificate ({fingerprint}, expires {expires})"
                 ok = True
+            elif name in waiting:
+                detail, ok = "waits for the Asterisk restart its change needs", True
             else:
                 what = served.error or f"serves {_short(served.served)}"
                 detail, ok = (

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
 PEM_CERT = "-----BEGIN CERTIFICATE-----"
 MAX_CHAIN = 10
@@ -73,6 +73,12 @@ def _load_key(text: str, what: str) -> PrivateKeyTypes:
         raise TlsProblem(f"{what} is not a PEM private key") from None
 
 
+def _spki(public: PublicKeyTypes) -> bytes:
+    return public.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
 def check_pair(
     cert_text: str, key_text: str, *, cert_what: str, key_what: str, now: float
 ) -> CertInfo:
@@ -80,13 +86,16 @@ def check_pair(
     chain = load_chain(cert_text, cert_what)
     leaf = chain[0]
     key = _load_key(key_text, key_what)
-    public = leaf.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    own = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    if public != own:
+    own = _spki(key.public_key())
+    if _spki(leaf.public_key()) != own:
+        # OpenSSL serves the first certificate as the server's: a chain in the wrong order is
+        # a different mistake from a wrong key, and deserves its own message.
+        for index, cert in enumerate(chain[1:], start=2):
+            if _spki(cert.public_key()) == own:
+                raise TlsProblem(
+                    f"the server's certificate must come first in {cert_what}: {key_what} is "
+                    f"the key of certificate {index} of {len(chain)}"
+                )
         raise TlsProblem(f"{key_what} is not the key of the certificate in {cert_what}")
     moment = datetime.datetime.fromtimestamp(now, datetime.UTC)
     if leaf.not_valid_after_utc <= moment:
@@ -107,4 +116,3 @@ def check_pair(
 def check_ca(text: str, what: str) -> None:
     """A CA bundle: at least one parseable PEM certificate."""
     load_chain(text, what)
-

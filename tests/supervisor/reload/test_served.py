@@ -14,6 +14,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from lab.pki import Ca, Issued
+from supervisor.reload.plan import RestartReason
 from supervisor.reload.served import ServedCertificates, Target, handshake, targets_of
 from tests.supervisor.site.sites import load_dict
 
@@ -157,3 +158,24 @@ async def test_removed_transport_drops_its_series_and_run_waits_for_ready() -> N
     assert value(registry, "asterisk_supervisor_tls_certificate_served_matches") is None
     assert value(registry, "asterisk_supervisor_tls_certificate_expiry_timestamp_seconds") is None
     assert set(checker.state) == {"other"}
+
+
+async def test_transport_awaiting_a_restart_is_not_a_mismatch() -> None:
+    """A tls transport whose change waits for an Asterisk restart (added, or bind changed) cannot
+    serve yet: /status says it waits, and no mismatch is counted."""
+    registry = CollectorRegistry()
+    reasons = [RestartReason("transport tls4", "added")]
+    checker = ServedCertificates(
+        registry=registry, settle=0.2, poll=0.05, timeout=1.0, awaiting_restart=lambda: reasons
+    )
+    async with Server(A).running() as server:
+        port = server.port
+    checker.watch(loaded(port, A))
+    assert await checker.verify() == {"tls4": False}
+    assert value(registry, "asterisk_supervisor_tls_certificate_mismatches_total") == 0
+    (check,) = checker.checks()
+    assert check.ok
+    assert check.detail == "waits for the Asterisk restart its change needs"
+    reasons.clear()
+    assert await checker.verify() == {"tls4": False}
+    assert value(registry, "asterisk_supervisor_tls_certificate_mismatches_total") == 1

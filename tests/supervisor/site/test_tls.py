@@ -95,6 +95,12 @@ def test_tls_files_reload_res_pjsip_and_the_key_is_secret() -> None:
             "certificate in secret key 'tls.crt'",
         ),
         (
+            # The CA first, then the server's certificate: OpenSSL would serve the CA's.
+            {"tls.crt": CA.cert_pem + CERT.cert_pem},
+            "transports.tls6.tls.cert_secret: the server's certificate must come first in secret "
+            "key 'tls.crt': secret key 'tls.key' is the key of certificate 2 of 2",
+        ),
+        (
             CA.issue(days=-1).secret_files(),
             "transports.tls6.tls.cert_secret: the certificate in secret key 'tls.crt' expired",
         ),
@@ -115,7 +121,8 @@ def test_tls_files_reload_res_pjsip_and_the_key_is_secret() -> None:
 def test_bad_certificate_or_key_is_refused_with_its_key(
     secrets: dict[str, str], expected: str
 ) -> None:
-    """A wrong pair, an expired or unparsable certificate, a broken key or CA: one precise line."""
+    """A wrong pair, a chain in the wrong order, an expired or unparsable certificate, a broken
+    key or CA: one precise line."""
     found = problems(tls_site(), tls_secrets(**secrets))
     assert len(found) == 1
     assert found[0].startswith(expected)
@@ -247,3 +254,11 @@ def test_rotation_plan_reloads_res_pjsip_and_needs_no_restart() -> None:
     stricter = load_dict(site, tls_secrets())
     change = plan(live, Config(hash="c", loaded=stricter, files=render(stricter, CONTEXT)))
     assert [str(r) for r in change.restart] == ["transport tls6 changed: method"]
+
+
+def test_full_chain_with_the_server_certificate_first_is_served_whole() -> None:
+    """cert-manager's tls.crt (server certificate, then its chain) is accepted and written whole;
+    the fingerprint is the server certificate's."""
+    loaded = load_dict(tls_site(), tls_secrets(**{"tls.crt": CERT.cert_pem + CA.cert_pem}))
+    assert loaded.certificates["tls6"].fingerprint == CERT.fingerprint
+    assert render(loaded, CONTEXT)["tls-tls6.crt"] == CERT.cert_pem + CA.cert_pem
