@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from supervisor.site.grammar import (
+    NAME_RE,
     Bool,
     CallerName,
     Did,
@@ -335,9 +336,26 @@ def lowest_extensions(extensions: Mapping[str, ExtensionRoute]) -> dict[str, str
     return lowest
 
 
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _route_shorthand(value: object) -> object:
-    # `"11": desk` is short for `"11": {ring: desk}`.
-    return {"ring": value} if isinstance(value, str) else value
+    """`"11": desk` is short for `"11": {ring: desk}`; a bad shorthand is reported at the
+    extension's own key (the user wrote no `ring`)."""
+    if isinstance(value, str):
+        if not NAME_RE.fullmatch(value):
+            raise ValueError(
+                f"{_shown(value)} is not a name (letters, digits, '_', '.', '-'; at most 40)"
+            )
+        return {"ring": value}
+    if not isinstance(value, dict | ExtensionRoute):
+        raise ValueError(
+            "must be an endpoint or ring group name, or a mapping {ring: NAME, voicemail: false}, "
+            f"not {_shown(value)}"
+        )
+    return value
 
 
 class ExtensionRoute(Model):

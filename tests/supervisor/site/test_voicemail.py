@@ -157,3 +157,28 @@ def test_email_is_validated_and_kept_out_of_every_file() -> None:
     loaded = load_site([config_mount(("site.yaml", text))], [secret_mount(SECRETS)])
     files = render(loaded, RenderContext(ami_secret="test-secret-0123"))
     assert not any("example.org" in t for t in files.values())
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            "12",
+            "must be an endpoint or ring group name, or a mapping {ring: NAME, voicemail: "
+            "false}, not 12",
+        ),
+        ('"de sk"', "'de sk' is not a name (letters, digits, '_', '.', '-'; at most 40)"),
+        ("nobody", "unknown endpoint or ring group 'nobody'"),
+        (
+            "[desk]",
+            "must be an endpoint or ring group name, or a mapping {ring: NAME, "
+            "voicemail: false}, not ['desk']",
+        ),
+    ],
+)
+def test_extension_shorthand_errors_are_at_the_extension_key(value: str, message: str) -> None:
+    """A bad `"12": value` is reported at dialplan.extensions.12 (no `ring` the user never
+    wrote), with what is allowed."""
+    assert problems(SITE.replace('"12": kitchen', f'"12": {value}')) == [
+        f"site.yaml:12: dialplan.extensions.12: {message}"
+    ]
