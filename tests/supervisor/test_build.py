@@ -36,7 +36,7 @@ def test_build_wires_every_part_and_writes_the_config(tmp_path: Path, mode: Mode
     assert [t.name for t in parts.tasks] == ["heartbeat", "reaper", "shutdown", "addresses"]
     assert [t.name for t in parts.gated_tasks] == ["ami"] + (
         ["asterisk", "restart-when-idle"] if entrypoint else []
-    ) + ["reload", "security", "voicemail", "tls-served"]
+    ) + ["reload", "security", "voicemail", "tls-served", "tls-providers"]
     names = [c.name for c in parts.board.checks()]
     assert names[:2] == ["draining", "config"]
     assert ("asterisk process" in names) is entrypoint
