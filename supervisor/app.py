@@ -32,6 +32,7 @@ from supervisor.metrics.supervisor import SupervisorCollector
 from supervisor.metrics.voicemail import MailboxCounts, MailboxPoller, VoicemailCollector
 from supervisor.process.asterisk import AsteriskSupervisor
 from supervisor.process.boots import BootLog
+from supervisor.process.hang import AmiPing, ControlSocketProbe, HangPolicy, HangWatchdog
 from supervisor.process.idle_restart import RestartWhenIdle
 from supervisor.process.reaper import Reaper
 from supervisor.process.shutdown import Shutdown
@@ -119,6 +120,7 @@ def build(settings: Settings) -> Parts:
         poller.hint()  # the mailbox counts are unknown until Asterisk is back
 
     asterisk = restarter = None
+    hang: HangWatchdog | None = None
     if settings.mode is Mode.ENTRYPOINT:
         asterisk = AsteriskSupervisor(
             argv=paths.argv(),
@@ -127,6 +129,14 @@ def build(settings: Settings) -> Parts:
             on_exit=asterisk_exited,
             # Gate restarts too: Asterisk drops a transport whose address is not bindable.
             before_start=lambda: monitor.gate(settings.address_timeout_s),
+        )
+        hang = HangWatchdog(
+            policy=HangPolicy(timeout_s=settings.hang_timeout_s),
+            probes=[
+                AmiPing(ami),
+                ControlSocketProbe(paths.remote_argv("core show uptime"), reaper),
+            ],
+            registry=registry,
         )
         restarter = RestartWhenIdle(
             pending=lambda: applier.state.restart_required,
@@ -222,10 +232,12 @@ def build(settings: Settings) -> Parts:
         Task("addresses", monitor.run),
     ]
     parts.gated_tasks.append(Task("ami", ami.run))
-    if asterisk is not None and restarter is not None:
+    if asterisk is not None and restarter is not None and hang is not None:
+        running, watchdog = asterisk, hang
         parts.gated_tasks += [
             Task("asterisk", asterisk.run),
             Task("restart-when-idle", restarter.run),
+            Task("hang-watchdog", lambda: watchdog.run(lambda: running.current)),
         ]
     parts.gated_tasks += [
         Task("reload", reloader.run),

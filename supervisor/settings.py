@@ -7,6 +7,7 @@ from enum import StrEnum
 from pathlib import Path, PurePosixPath
 
 from supervisor.process.asterisk import RestartPolicy
+from supervisor.process.hang import DEFAULT_HANG_TIMEOUT_S
 from supervisor.render import Directories, RenderContext
 
 
@@ -91,6 +92,7 @@ class Settings:
     address_timeout_s: float = 120.0
     restart: RestartPolicy = field(default_factory=RestartPolicy)
     restart_deadline_s: float = 3600.0
+    hang_timeout_s: float = DEFAULT_HANG_TIMEOUT_S
     debounce_s: float = 1.0
     resync_s: float = 60.0
     require_registered: bool = False

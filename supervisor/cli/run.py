@@ -8,6 +8,7 @@ from typing import Any
 
 from supervisor.cli.options import add_secrets
 from supervisor.process.asterisk import RestartPolicy
+from supervisor.process.hang import DEFAULT_HANG_TIMEOUT_S
 from supervisor.settings import AsteriskPaths, LogFormat, Mode, Settings
 
 
@@ -99,6 +100,14 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--restart-window", type=positive, default=300.0, metavar="SECONDS")
     p.add_argument(
+        "--hang-timeout",
+        type=positive,
+        default=DEFAULT_HANG_TIMEOUT_S,
+        metavar="SECONDS",
+        help="an Asterisk that answers neither AMI nor its control socket for this long is "
+        f"declared hung, killed and restarted (default {DEFAULT_HANG_TIMEOUT_S:g})",
+    )
+    p.add_argument(
         "--restart-deadline",
         type=positive,
         default=3600.0,
@@ -169,6 +178,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         require_registered=args.require_registered,
         restart=RestartPolicy(max_restarts=args.max_restarts, window_s=args.restart_window),
         restart_deadline_s=args.restart_deadline,
+        hang_timeout_s=args.hang_timeout,
         debounce_s=args.debounce,
         resync_s=args.resync,
     )

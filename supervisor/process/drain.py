@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-from supervisor.process.asterisk import AsteriskProcess
+from supervisor.process.asterisk import AsteriskProcess, describe_exit
 from supervisor.process.console import run_command
 from supervisor.process.reaper import Reaper
 
@@ -69,8 +69,12 @@ async def drain(
     finally:
         forced.cancel()
     if process.exited.done():
-        log.info("drain complete: Asterisk exited after its calls ended")
-        return await process.wait()
+        code = await process.wait()
+        if code == 0:
+            log.info("drain complete: Asterisk exited after its calls ended")
+        else:  # e.g. killed by the hang watchdog: a hung Asterisk ends the drain at once
+            log.warning("drain ended: Asterisk %s", describe_exit(code))
+        return code
     why = "second termination signal" if forced in done else "drain deadline reached"
     log.warning("%s: stopping Asterisk now, cutting the remaining calls", why)
     return await process.stop(grace_s)

@@ -197,8 +197,7 @@ class HangWatchdog:
 
     async def watch(self, target: Target) -> HangReport | None:
         """Until `target` exits (None) or is declared hung and killed (its report). Silence is
-        measured from the first question left unanswered, so a slow answer inside the window
-        counts as an answer."""
+        measured from the first question left unanswered."""
         policy = self.policy
         # A new process has not answered yet: it is "silent" from its start, with the boot
         # allowance.
@@ -208,9 +207,16 @@ class HangWatchdog:
             since = silent_since if silent_since is not None else self._clock()
             answered = await self._ask(since + allowance)
             if answered:
+                if allowance != policy.timeout_s:
+                    log.info(
+                        "hang watchdog: Asterisk (pid %s) answers; watching it (hung after %g s "
+                        "without an answer)",
+                        target.pid,
+                        policy.timeout_s,
+                    )
                 silent_since = None
                 allowance = policy.timeout_s
-                await self._sleep(policy.interval_s)
+                await self._sleep(min(policy.interval_s, policy.timeout_s))
                 continue
             if not target.running:
                 return None
@@ -221,15 +227,12 @@ class HangWatchdog:
         return None
 
     async def _ask(self, deadline: float) -> bool:
-        """Each probe in turn; the last one may take all the time left until the deadline, so
-        a slow answer anywhere inside the allowance counts (busy is not hung)."""
-        last = len(self.probes) - 1
-        for index, probe in enumerate(self.probes):
-            left = deadline - self._clock()
-            if index == last:
-                timeout = max(left, self.policy.probe_timeout_s)
-            else:
-                timeout = max(min(self.policy.probe_timeout_s, left), 0.1)
+        """Each probe in turn, each bounded by the probe timeout (and the time left): rounds
+        repeat until the deadline, so one question stuck in a process that froze just after
+        answering cannot hold the verdict past the timeout."""
+        cap = min(self.policy.probe_timeout_s, self.policy.timeout_s)
+        for probe in self.probes:
+            timeout = max(min(cap, deadline - self._clock()), 0.1)
             if await probe.answers(timeout):
                 return True
         return False

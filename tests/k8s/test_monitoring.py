@@ -59,6 +59,7 @@ def test_required_alerts_exist(built: list[dict[str, Any]]) -> None:
         "AsteriskSipBlockFlood",
         "AsteriskTlsCertificateExpiring",
         "AsteriskTlsCertificateNotServed",
+        "AsteriskHung",
     } <= names
     for rule in rules:
         assert rule["labels"]["severity"] in {"critical", "warning", "info"}
@@ -161,6 +162,20 @@ ALERT_TESTS: list[dict[str, Any]] = [
             {
                 "eval_time": "3m",
                 "alertname": "AsteriskRestarting",
+                "exp_alerts": [{"exp_labels": {"severity": "warning"}}],
+            },
+        ],
+    },
+    {
+        "interval": "1m",
+        "input_series": [
+            {"series": "asterisk_supervisor_asterisk_hangs_total", "values": "0 0 1 1"},
+        ],
+        "alert_rule_test": [
+            {"eval_time": "1m", "alertname": "AsteriskHung", "exp_alerts": []},
+            {
+                "eval_time": "3m",
+                "alertname": "AsteriskHung",
                 "exp_alerts": [{"exp_labels": {"severity": "warning"}}],
             },
         ],

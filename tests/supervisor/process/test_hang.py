@@ -156,29 +156,28 @@ class SlowProbe:
         return self.latency <= timeout_s
 
 
-async def test_slow_but_answering_within_the_timeout_is_never_killed() -> None:
-    """AMI too slow for its probe timeout and the control socket answering only after 25 s
-    (heavy load) is alive for an hour; 35 s (beyond the 30 s timeout) is a hang."""
+async def test_slow_but_answering_within_the_probe_timeout_is_never_killed() -> None:
+    """AMI too slow for its probe timeout but the control socket answering in 4.9 s (heavy
+    load) is alive for an hour; a control socket needing 6 s (beyond the 5 s probe timeout) too,
+    for 30 s, is a hang."""
     t = FakeTime()
     dog = HangWatchdog(
         policy=POLICY,
-        probes=[SlowProbe("AMI", t, 8.0), SlowProbe("control socket", t, 25.0)],
+        probes=[SlowProbe("AMI", t, 8.0), SlowProbe("control socket", t, 4.9)],
         registry=CollectorRegistry(),
         clock=t.clock,
         sleep=t.sleep,
     )
     target = FakeTarget(t, exits_at=t.now + 3600)
-    # The first answer ends the boot allowance: from then on the 30 s timeout applies.
     assert await dog.watch(target) is None
     assert target.killed_at is None
-    dog.probes = (SlowProbe("AMI", t, 8.0), SlowProbe("control socket", t, 35.0))
+    dog.probes = (SlowProbe("AMI", t, 8.0), SlowProbe("control socket", t, 6.0))
     start = t.now
     target = FakeTarget(t)
     assert await dog.watch(target) is not None
     assert target.killed_at is not None
-    # Boot: answered after 5 + 35 s (inside the 60 s boot allowance); then a 5 s pause and 30 s
-    # without an answer.
-    assert target.killed_at - start == pytest.approx(40 + 5 + 30)
+    # Never answered: the boot allowance (60 s) applies, plus at most one probe round.
+    assert 60 <= target.killed_at - start <= 60 + 10
 
 
 async def test_boot_gets_the_boot_allowance_then_the_hang_timeout() -> None:
