@@ -126,6 +126,8 @@ def build(settings: Settings) -> Parts:
             argv=paths.argv(),
             reaper=reaper,
             policy=settings.restart,
+            # A new Asterisk: log in at once, whatever backoff the old one's silence built up.
+            on_start=lambda _process: ami.reconnect_now(),
             on_exit=asterisk_exited,
             # Gate restarts too: Asterisk drops a transport whose address is not bindable.
             before_start=lambda: monitor.gate(settings.address_timeout_s),

@@ -115,6 +115,7 @@ class AmiClient:
         self._logins = 0
         self._resync_kinds: dict[str, str] = {}  # ActionID -> action name, for snapshot routing
         self._reload_seen = asyncio.Event()
+        self._reconnect_now = asyncio.Event()
         self._subscribers: dict[str, list[EventCallback]] = {}
         self._watched = frozenset({"FullyBooted", "Shutdown", "Reload"})
 
@@ -176,7 +177,12 @@ class AmiClient:
                 backoff.reset()
             delay = backoff.next()
             log.info("AMI reconnect in %.2f s", delay)
-            await asyncio.sleep(delay)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._reconnect_now.wait()
+            if self._reconnect_now.is_set():
+                self._reconnect_now.clear()
+                backoff.reset()
 
     def close(self) -> None:
         """Close the current connection (run() then reconnects unless it is cancelled). Asterisk
@@ -197,6 +203,13 @@ class AmiClient:
             except Exception:  # one listener's bug must not keep Asterisk from counting as booted
                 log.exception("FullyBooted listener failed")
         self.fully_booted.set()
+
+    def reconnect_now(self) -> None:
+        """A new Asterisk is starting: end the current session and skip the backoff (which may
+        have grown to its maximum while the old one was hung or down), so the new one is seen
+        from its first seconds."""
+        self.close()
+        self._reconnect_now.set()
 
     # ---- session -------------------------------------------------------------------------------
 

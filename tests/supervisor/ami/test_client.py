@@ -290,3 +290,17 @@ async def test_require_registered_makes_trunk_checks_gate(fake: FakeAmi) -> None
     assert checks["trunk registration acme"].gates_readiness
     assert checks["trunk registration acme"].ok
     assert "trunk registrations" not in checks
+
+
+async def test_reconnect_now_skips_a_grown_backoff(fake: FakeAmi) -> None:
+    """After many failed logins the backoff is long; reconnect_now() (a new Asterisk started)
+    logs in at once instead of sleeping it out."""
+    state = AsteriskState()
+    slow = settings(fake.port, backoff_initial=30.0, backoff_max=30.0)
+    client = AmiClient(settings=slow, state=state)
+    real_secret, fake.secret = fake.secret, "not-ours"  # the old Asterisk refuses us
+    async with running(client):
+        await until(lambda: sum(a.get("Action") == "Login" for a in fake.actions) == 1)
+        fake.secret = real_secret  # the new Asterisk accepts us
+        client.reconnect_now()
+        await client.wait_fully_booted(3)
