@@ -128,16 +128,17 @@ class Plan:
     ami_cut_s: float = 5.0
     flap_s: float = 3.0
     recv_timeout_s: float = 20.0  # sipp gives up on a call (e.g. sent to a frozen Asterisk)
+    faults: tuple[str, ...] = FAULTS
 
     @property
     def segments(self) -> int:
         per_segment = self.rate * self.segment_s
-        return max(len(FAULTS) + 2, round(self.calls / per_segment))
+        return max(len(self.faults) + 2, round(self.calls / per_segment))
 
     def fault_segments(self) -> dict[int, str]:
         """Faults spread over the run, each in its own segment, never the first or last."""
         slots = self.segments - 2
-        return {1 + i * slots // len(FAULTS): f for i, f in enumerate(FAULTS)}
+        return {1 + i * slots // len(self.faults): f for i, f in enumerate(self.faults)}
 
 
 FULL = Plan(calls=10_000)
@@ -911,11 +912,24 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_soak", description=__doc__)
     parser.add_argument("--calls", type=int, default=FULL.calls)
     parser.add_argument("--rate", type=float, default=FULL.rate)
+    parser.add_argument("--segment-s", type=float, default=FULL.segment_s)
+    parser.add_argument("--hold-ms", type=int, default=FULL.hold_ms)
+    parser.add_argument("--no-faults", action="store_true", help="load only (door latencies)")
     parser.add_argument("--short", action="store_true", help="the CI version's plan")
     parser.add_argument("--report", type=Path, default=None)
     parser.add_argument("--contention", default="", help="a note on machine load for the report")
     args = parser.parse_args()
-    plan = SHORT if args.short else Plan(calls=args.calls, rate=args.rate)
+    plan = (
+        SHORT
+        if args.short
+        else Plan(
+            calls=args.calls,
+            rate=args.rate,
+            segment_s=args.segment_s,
+            hold_ms=args.hold_ms,
+            faults=() if args.no_faults else FAULTS,
+        )
+    )
     result = run_soak(plan)
     load = result.load
     contention = args.contention or (
