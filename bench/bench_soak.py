@@ -114,6 +114,7 @@ STREAMS = (
     ),
 )
 FAULTS = ("ami-cut", "kill-9", "freeze", "address-flap")
+QUARTERS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -873,7 +874,10 @@ def render(result: SoakResult, contention: str) -> str:
         "",
         f"- RSS: {rss[0][1]:.1f} MB at the start, {rss[-1][1]:.1f} MB at the end, slope "
         f"**{slope_per_min(rss) * 1024:+.1f} KB/min** over {len(rss)} samples; second half "
-        f"(after warm-up) **{slope_per_min(half) * 1024:+.1f} KB/min**."
+        f"(after warm-up) **{slope_per_min(half) * 1024:+.1f} KB/min**; at 0/25/50/75/100 % of "
+        f"the run: {' / '.join(f'{rss[int(q * (len(rss) - 1))][1]:.1f}' for q in QUARTERS)} MB. "
+        "Expected shape: growth until the state's memory of ended calls and channels (two "
+        "bounded sets of 10,000 ids, against late or replayed events) is full, flat after."
         if rss
         else "- RSS: no samples",
         f"- Open fds: {fds[0][1]:.0f} → {fds[-1][1]:.0f}, slope **{slope_per_min(fds):+.2f} "
