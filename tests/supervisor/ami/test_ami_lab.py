@@ -280,7 +280,8 @@ def test_the_rendered_user_may_send_every_listed_action(pbx: AmiLab) -> None:
 
 
 def test_event_volume_per_call_with_and_without_filters(pbx: AmiLab) -> None:
-    """The rendered user's classes and filters cut the AMI events per call several-fold."""
+    """The rendered user's classes and filters cut the AMI events per call several-fold; every
+    event carries Asterisk's Timestamp."""
     unfiltered = LabAmi(pbx.lab.pod, pbx.all_user, pbx.all_secret)
     try:
         unfiltered.connect()
@@ -299,6 +300,12 @@ def test_event_volume_per_call_with_and_without_filters(pbx: AmiLab) -> None:
         unfiltered.close()
     print(f"AMI events per call: {per_call_all:.1f} unfiltered, {per_call_ours:.1f} filtered")
     assert per_call_ours * 3 < per_call_all
+    # The rendered `timestampevents = yes`: every event carries Asterisk's own time, which the
+    # state uses for durations (a backlog on our side does not stretch them).
+    timed = [e for e in unfiltered.events if e.get("Event") in ("Newchannel", "Newstate", "Hangup")]
+    assert len(timed) >= 8
+    missing = [e for e in timed if float(e.get("Timestamp", "0")) <= 1e9]
+    assert not missing, missing[:3]
 
 
 def test_asterisk_restart_mid_call_counts_each_call_once(pbx: AmiLab) -> None:
