@@ -19,11 +19,14 @@ deadline.
 Until a process has answered once (boot, config load) the allowance is `boot_timeout_s`, never
 less than `timeout_s`: a slow start is not a hang.
 
-Default timeout (30 s), from bench/reports/soak.md: under the soak's load (20 calls/s, 50+
-concurrent, on a shared 2-core machine) AMI Ping answered in p99 of a few ms and `core show
-uptime` within a fraction of a second (worst seen: see the report); a module reload of a large
-site blocks AMI for seconds at most. 30 s is two orders of magnitude above live-but-busy and
-still bounds an outage far below what a person would notice and fix.
+Default timeout (30 s). Measured (bench/reports/soak-stress.md, soak.md) on a shared 2-core
+machine at load average ~6, with 50 calls/s and ~150 concurrent calls: AMI Ping p99 26 ms, `core
+show uptime` p99 112 ms (its process start included). A live but busy Asterisk answers within a
+probe timeout (5 s) by a factor of about 50, and the verdict needs 30 s of silence on both doors:
+several hundred times the slowest answer seen. Shorter would buy little (a restart costs the
+calls anyway) and risk killing an Asterisk stalled for seconds by a large reload; longer only
+prolongs an outage that fails every call. Detection takes the timeout plus at most one probe
+interval (5 s).
 """
 
 from __future__ import annotations
