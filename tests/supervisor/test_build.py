@@ -35,7 +35,7 @@ def test_build_wires_every_part_and_writes_the_config(tmp_path: Path, mode: Mode
     entrypoint = mode is Mode.ENTRYPOINT
     assert [t.name for t in parts.tasks] == ["heartbeat", "reaper", "shutdown", "addresses"]
     assert [t.name for t in parts.gated_tasks] == ["ami"] + (
-        ["asterisk", "restart-when-idle"] if entrypoint else []
+        ["asterisk", "restart-when-idle", "hang-watchdog"] if entrypoint else []
     ) + ["reload", "security", "voicemail", "tls-served", "tls-providers"]
     names = [c.name for c in parts.board.checks()]
     assert names[:2] == ["draining", "config"]
@@ -49,6 +49,8 @@ def test_build_wires_every_part_and_writes_the_config(tmp_path: Path, mode: Mode
         "asterisk_supervisor_last_reload_successful",
     ):
         assert parts.registry.get_sample_value(metric) is not None, metric
+    hangs = parts.registry.get_sample_value("asterisk_supervisor_asterisk_hangs_total")
+    assert (hangs == 0.0) if entrypoint else (hangs is None)
 
 
 def test_an_invalid_site_fails_the_build_with_its_problems(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 
 import pytest
@@ -237,10 +238,11 @@ def test_thread_states_of_a_stopped_process() -> None:
         assert child.stdout is not None
         child.stdout.readline()
         os.kill(child.pid, signal.SIGSTOP)
-        for _ in range(100):
+        for _ in range(200):  # the stop reaches every thread soon, not at once (a loaded CPU)
             summary = thread_states(child.pid)
             if summary.startswith("4 threads: 4 T (stopped)"):
                 break
+            time.sleep(0.05)
         assert summary.startswith("4 threads: 4 T (stopped)"), summary
         assert "wait channels:" in summary
     finally:
