@@ -72,6 +72,7 @@ class Flaw(NamedTuple):
 
 
 Item = Header | Setting | Directive | Flaw
+_new = tuple.__new__  # builds a Setting without NamedTuple's Python-level __new__ (hot path)
 
 
 #: What ast_strip drops at both ends: every character below 33.
@@ -190,11 +191,8 @@ def parse(text: str, *, keep_going: bool = False) -> list[Item]:
                     arrow = value.startswith(">")
                     name = body[:equals].strip(BLANKS)
                     if name:
-                        append(
-                            Setting(
-                                lineno, name, (value[1:] if arrow else value).strip(BLANKS), arrow
-                            )
-                        )
+                        value = (value[1:] if arrow else value).strip(BLANKS)
+                        append(_new(Setting, (lineno, name, value, arrow, False)))
                         continue
             item = _line(body, lineno, sections, in_section)
             append(item)

@@ -8,13 +8,12 @@ strings that also hold the sections and options the renderer intended to write. 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 Option = tuple[str, str | int]
 
 
-@dataclass(frozen=True, slots=True)
-class Intended:
+class Intended(NamedTuple):
     """One section as meant: its name, its `(...)` options, and its lines as
     (key, operator `=` `=>` or `+=`, value as Asterisk must read it)."""
 
