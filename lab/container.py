@@ -79,8 +79,17 @@ def _key(*parts: str) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
+# No build step may hang a test run: a cold podman build takes 1 to 2 minutes here.
+STEP_TIMEOUT_S = 600
+
+
 def _run(argv: Sequence[str], step: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(list(argv), capture_output=True, text=True, check=False)
+    try:
+        done = subprocess.run(
+            list(argv), capture_output=True, text=True, check=False, timeout=STEP_TIMEOUT_S
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise BuildError(f"{step} did not finish within {STEP_TIMEOUT_S} s") from exc
     if done.returncode != 0:
         tail = (done.stdout + done.stderr)[-3000:]
         command = " ".join(argv[:4])

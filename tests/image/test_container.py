@@ -31,7 +31,9 @@ from lab.rootfs import host_mirror
 from lab.supervisor import read_dir
 from supervisor.site.mounts import content_hash, read_mount
 
-pytestmark = pytest.mark.lab
+# The first test of the module (in any order) builds the image; cold, with an empty cache, that
+# takes 2 to 4 minutes on 2 busy cores, more than pytest's default timeout here.
+pytestmark = [pytest.mark.lab, pytest.mark.timeout(900)]
 
 EXAMPLE = REPO / "examples" / "home"
 
