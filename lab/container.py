@@ -28,6 +28,7 @@ import hashlib
 import itertools
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -253,6 +254,25 @@ def _revision() -> str:
     return done.stdout.strip() or "unknown"
 
 
+def _sweep_build_leftovers() -> list[str]:
+    """Remove the working containers of builds that were killed (buildah's, storage-only, named
+    <image>-working-container[-N]): they would pile up build after build. Called under the build
+    lock, so none of them belongs to a build still running."""
+    done = subprocess.run(
+        ["podman", "ps", "--all", "--external", "--format", "{{.ID}} {{.Status}} {{.Names}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    removed = []
+    for line in done.stdout.splitlines():
+        ident, status, name = ([*line.split(), "", "", ""])[:3]
+        if status == "Storage" and re.search(r"-working-container(-\d+)?$", name):
+            subprocess.run(["podman", "rm", "--force", ident], capture_output=True, check=False)
+            removed.append(name)
+    return removed
+
+
 @dataclass(frozen=True)
 class Built:
     tag: str
@@ -271,6 +291,7 @@ def build(tag: str = TAG) -> Built:
     ensure_tools()
     timed("tools", t)
     with _locked("build"):
+        _sweep_build_leftovers()
         t = time.monotonic()
         mirror = host_mirror()
         base = ensure_base(mirror)

@@ -214,6 +214,38 @@ def test_a_failing_build_step_is_named_with_its_output(
     assert "E: Unable to locate package nonesuch" in message
 
 
+def test_a_killed_builds_leftovers_are_swept(built: container.Built, tmp_path: Path) -> None:
+    """A podman build killed mid-step leaves a working container in podman's storage; the next
+    build's sweep removes it (and nothing else), so killed runs never pile up."""
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {container.ensure_base(host_mirror())}\nRUN sleep 3\n"
+    )
+    argv = container._podman_build("--layers=false", str(tmp_path))
+
+    def working() -> set[str]:
+        done = subprocess.run(
+            ["podman", "ps", "--all", "--external", "--format", "{{.Names}}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return {n for n in done.stdout.split() if "working-container" in n}
+
+    # Under the build lock: no build of another run is going on whose container the sweep
+    # would take.
+    with container._locked("build"):
+        build = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_until(working, 20, interval=0.1, what="the build's working container")
+        finally:
+            build.kill()
+            build.wait(10)
+        left = working()
+        assert left
+        assert set(container._sweep_build_leftovers()) >= left
+        assert not working()
+
+
 def test_the_container_becomes_ready_as_kubernetes_runs_it(pod: Pod, facts: ImageFacts) -> None:
     """Ready, the supervisor PID 1 with Asterisk its child, uid 101, no capabilities, nothing
     writable but each VOLUME (emptyDirs as tmpfs, the claim), the site and Secrets read-only."""
