@@ -61,3 +61,31 @@ def test_an_invalid_site_fails_the_build_with_its_problems(tmp_path: Path) -> No
     with pytest.raises(StartupError, match=r"site\.yaml:2"):
         build(settings(tmp_path, Mode.SIDECAR, site))
     assert not list((tmp_path / "etc" / "asterisk").iterdir())
+
+
+def test_build_wires_call_quality(tmp_path: Path) -> None:
+    """Call quality is wired: its series exist for the site's trunk, /status has its section, and
+    an answered call's RTPAUDIOQOS (AMI event path) ends up in the loss histogram."""
+    parts = build(settings(tmp_path, Mode.ENTRYPOINT))
+    inbound = {"direction": "inbound", "trunk": "provider"}
+    one_way = "asterisk_supervisor_calls_one_way_media_total"
+    assert parts.registry.get_sample_value(one_way, inbound) == 0
+    assert parts.board.sections()["call_quality"] == {
+        "one_way_calls_total": 0,
+        "recent_one_way_calls": [],
+    }
+    value = "lp=5;rxjitter=0.0;rxcount=495;txjitter=0.001;txcount=500;rlp=0;rtt=0.0;txmes=80.0"
+    channel = {"Channel": "PJSIP/provider-00000001", "Uniqueid": "1.1", "Linkedid": "1.1"}
+    for event in (
+        {"Event": "Newchannel", "ChannelState": "4", **channel},
+        {"Event": "Newstate", "ChannelState": "6", **channel},
+        {"Event": "VarSet", "ChannelState": "6", "Variable": "RTPAUDIOQOS", "Value": value},
+        {"Event": "Hangup", "ChannelState": "6", "Cause": "16", **channel},
+    ):
+        if event["Event"] == "VarSet":
+            event = {**channel, **event}
+        parts.ami._on_event(event)  # the client's stream callback: state, then subscribers
+    loss = parts.registry.get_sample_value(
+        "asterisk_supervisor_call_packet_loss_ratio_sum", inbound
+    )
+    assert loss == pytest.approx(0.01)
