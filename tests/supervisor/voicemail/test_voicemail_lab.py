@@ -226,9 +226,10 @@ def test_messages_and_astdb_survive_an_asterisk_restart_and_a_pod_restart(pod: P
 def test_access_extension_with_the_right_pin_plays_the_box_and_a_wrong_pin_is_refused(
     pod: Pod,
 ) -> None:
-    """*97 from the desk: a wrong PIN then the play key leaves the messages unheard; the right
+    """*97 from the desk: a wrong PIN leaves the messages unheard (the right PIN, below, shows
+    the same DTMF path gets in); the right
     PIN then the play key plays the first message, which moves to Old, and the phone's MWI and
-    the metric follow."""
+    the metric follow. *98 from the kitchen reaches box 11 with box 11's number and PIN."""
     if not pod.inbox():
         pod.leave_message("for-access")
     new, old = len(pod.inbox()), len(pod.box()) - len(pod.inbox())
@@ -239,8 +240,8 @@ def test_access_extension_with_the_right_pin_plays_the_box_and_a_wrong_pin_is_re
         "desk",
         pod.password(),
         "*97",
-        [(1.5, wrong + "#"), (3.0, "1")],
-        after_s=2.0,
+        [(1.5, wrong + "#")],
+        after_s=2.5,
         name="wrong-pin",
     )
     assert call.wait(60) == 0, call.output()[-2000:]
@@ -266,6 +267,22 @@ def test_access_extension_with_the_right_pin_plays_the_box_and_a_wrong_pin_is_re
         what="the MWI NOTIFY after listening",
     )
     wait_until(lambda: pod.metric("old") == old + 1, 10, what="the metric's old count")
+
+    # *98 from another phone (the kitchen's): box 11 by its number, then box 11's PIN, then 7
+    # deletes the current message (the box opens on Old when nothing is new).
+    total = len(pod.box())
+    call = dial_with_dtmf(
+        pod.lab,
+        pod.run,
+        "kitchen",
+        pod.secrets["kitchen-password"].strip(),
+        "*98",
+        [(1.5, DESK_BOX + "#"), (2.0, pod.pin() + "#"), (5.0, "7")],
+        after_s=2.0,
+        name="other-box",
+    )
+    assert call.wait(60) == 0, call.output()[-2000:]
+    wait_until(lambda: len(pod.box()) == total - 1, 5, what="box 11's message deleted via *98")
 
 
 def test_a_read_only_spool_is_refused_at_start(pod: Pod, tmp_path: Path) -> None:
