@@ -226,10 +226,9 @@ def test_messages_and_astdb_survive_an_asterisk_restart_and_a_pod_restart(pod: P
 def test_access_extension_with_the_right_pin_plays_the_box_and_a_wrong_pin_is_refused(
     pod: Pod,
 ) -> None:
-    """*97 from the desk: a wrong PIN leaves the messages unheard (the right PIN, below, shows
-    the same DTMF path gets in); the right
-    PIN then the play key plays the first message, which moves to Old, and the phone's MWI and
-    the metric follow. *98 from the kitchen reaches box 11 with box 11's number and PIN."""
+    """*97 from the desk: a wrong PIN leaves the box closed; the right PIN then the play key
+    plays the first message, which moves to Old (the phone's MWI and the metric follow); *98
+    from the kitchen reaches box 11 with box 11's number and PIN."""
     if not pod.inbox():
         pod.leave_message("for-access")
     new, old = len(pod.inbox()), len(pod.box()) - len(pod.inbox())
