@@ -68,7 +68,7 @@ def validate(data: dict[str, Any]) -> Site:
                 for error in exc.errors(include_url=False):
                     errors.append({**error, "loc": (*path, name, *error["loc"])})
                 if len(errors) > MAX_PROBLEMS:
-                    raise Invalid(errors) from None
+                    raise Invalid([e for e in errors if not _follows_item_errors(e)]) from None
                 checked[name] = entry  # validated again below only for its key
                 failed.add((*path, name))
         parent[path[-1]] = checked
@@ -81,5 +81,18 @@ def validate(data: dict[str, Any]) -> Site:
             if entry is None or loc[len(entry) : len(entry) + 1] == ("[key]",):
                 errors.append(dict(error))
     if errors:
-        raise Invalid(errors)
+        raise Invalid([e for e in errors if not _follows_item_errors(e)])
     return site
+
+
+def _follows_item_errors(error: Error) -> bool:
+    """pydantic's "too short after validation" for a list whose items failed: the list was
+    long enough as written; the items' own errors say what is wrong."""
+    given = error.get("input")
+    minimum = (error.get("ctx") or {}).get("min_length")
+    return (
+        error["type"] == "too_short"
+        and isinstance(given, list | tuple)
+        and isinstance(minimum, int)
+        and len(given) >= minimum
+    )
