@@ -415,3 +415,62 @@ def test_reload_builder_reports_guard_refusals_located() -> None:
         for p in caught.value.problems
     ), caught.value.problems
     assert not any("\n" in p for p in caught.value.problems)
+
+
+def test_directory_with_too_many_entries_is_refused_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mount past the entry limit is refused as a whole, without listing it all."""
+    from supervisor.site import mounts
+
+    monkeypatch.setattr(mounts, "MAX_ENTRIES_PER_DIR", 5)
+    for i in range(7):
+        (tmp_path / f"k{i}").write_text("x")
+    mount = read_mount(tmp_path)
+    assert mount.unreadable == "holds more than 5 entries"
+    assert mount.files == {}
+
+
+def test_directory_past_the_byte_limit_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mount whose files hold more than the byte limit is refused as a whole."""
+    from supervisor.site import mounts
+
+    monkeypatch.setattr(mounts, "MAX_DIR_BYTES", 2 * 1024 * 1024)
+    for i in range(3):
+        (tmp_path / f"k{i}").write_bytes(b"x" * 1024 * 1024)
+    assert read_mount(tmp_path).unreadable == "holds more than 2 MiB"
+
+
+def test_site_files_past_the_byte_limit_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Site files past the total byte limit are refused by name, with the limit."""
+    from supervisor.site import load
+
+    monkeypatch.setattr(load, "MAX_SITE_BYTES", 1024 * 1024)
+    files = [(f"f{i}.yaml", f"k{i}: " + "x" * 600_000 + "\n") for i in range(2)]
+    with pytest.raises(SiteInvalid) as caught:
+        load_site([config_mount(*files)], None)
+    shown = [str(p) for p in caught.value.problems]
+    assert "f1.yaml: not read: the site files hold more than 1 MiB together" in shown
+
+
+def test_long_symlink_chain_is_refused_like_a_loop(tmp_path: Path) -> None:
+    """A chain of 50 links (no loop) stops at the kernel's 40 hops: a located problem."""
+    (tmp_path / "target").write_text("x")
+    previous = "target"
+    for i in range(50):
+        os.symlink(previous, tmp_path / f"l{i}")
+        previous = f"l{i}"
+    problems = {p.file: p.message for p in read_mount(tmp_path).problems}
+    assert "symlink loop (or a chain of more than 40 links)" in problems[str(tmp_path / "l49")]
+
+
+def test_many_problems_are_capped_with_a_count() -> None:
+    """Past 1,000 problems the rest are counted in a last line, not listed."""
+    from supervisor.site.limits import MAX_PROBLEMS
+
+    endpoints = "".join(f"  e{i}: {{identify: [nope]}}\n" for i in range(MAX_PROBLEMS + 50))
+    found = text_problems("addresses:\n  ipv6: 2001:db8::1\nendpoints:\n" + endpoints)
+    assert len(found) == MAX_PROBLEMS + 1
+    assert "more problems not listed" in found[-1]
