@@ -52,6 +52,7 @@ from lab.phones import PHONES_V6
 from lab.prometheus import http_get
 from lab.rootfs import ensure_rootfs
 from lab.supervisor import SupervisorRun, read_dir
+from supervisor.process.hang import DEFAULT_HANG_TIMEOUT_S
 
 REPORT = Path(__file__).resolve().parent / "reports" / "soak.md"
 EXAMPLE = REPO / "examples" / "home"
@@ -123,7 +124,7 @@ class Plan:
     rate: float = 20.0  # calls per second, all streams together
     segment_s: float = 30.0  # traffic per segment
     hold_ms: int = 6000  # answered calls' talk time
-    hang_timeout_s: float = 10.0
+    hang_timeout_s: float = DEFAULT_HANG_TIMEOUT_S  # the product's default: real detect times
     swap_every_s: float = 30.0
     fault_at: float = 1 / 3  # where in its segment a fault is injected
     ami_cut_s: float = 5.0
