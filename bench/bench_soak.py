@@ -814,6 +814,14 @@ def render(result: SoakResult, contention: str) -> str:
         f"- Active calls after the run (phantoms): **{result.phantom_calls}**.",
         f"- Machine: {contention}",
         "",
+        "Method: traffic runs in segments; a segment's callers start together, and the segment "
+        "ends when every caller is done and the supervisor shows no active call, so each "
+        "segment's sipp statistics (`-trace_stat`, per stream) are set against the delta of "
+        "`asterisk_supervisor_calls_total` between two scrapes. Config swaps run on their own "
+        "timer across segments. Each fault has its own segment and is injected a third of the "
+        "way in; the other segments are the clean ones. Load is not continuous across segment "
+        "boundaries (a few seconds of drain between segments).",
+        "",
         "## Faults: detection and recovery",
         "",
         "| fault | segment | what | detected after | ready again after |",
