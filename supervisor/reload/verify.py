@@ -21,7 +21,17 @@ log = logging.getLogger(__name__)
 ACTION_TIMEOUT = 5.0
 
 # Options whose value Asterisk reports back verbatim (names of other objects, URIs, plain text).
-ENDPOINT_FIELDS = ("context", "transport", "aors", "auth", "outbound_auth")
+# `mailboxes` (the boxes whose MWI the endpoint gets) and `set_var` (its own box number for
+# the access extension) come back as written too.
+ENDPOINT_FIELDS = (
+    "context",
+    "transport",
+    "aors",
+    "auth",
+    "outbound_auth",
+    "mailboxes",
+    "set_var",
+)
 REGISTRATION_FIELDS = (
     "server_uri",
     "client_uri",

@@ -4,8 +4,14 @@ the apply and the previous voicemail.conf is restored."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from supervisor.ami.types import Message
+from supervisor.reload.verify import verify
 from tests.supervisor.reload import sites
 from tests.supervisor.reload.conftest import Rig
+from tests.supervisor.reload.fakes import FakeAsterisk
 
 
 async def test_pin_change_reloads_app_voicemail_only(rig: Rig) -> None:
@@ -43,3 +49,29 @@ async def test_box_asterisk_did_not_load_fails_and_restores(rig: Rig) -> None:
     assert any("voicemail boxes missing in Asterisk: 19@default" in p for p in result.problems)
     assert rig.text("voicemail.conf") == before
     assert rig.value("asterisk_supervisor_last_reload_successful") == 0
+
+
+async def test_mwi_mailboxes_of_an_endpoint_are_read_back(tmp_path: Path) -> None:
+    """An endpoint running with other MWI boxes (or another own box for *97) than declared is
+    a read-back problem naming the option, as for every endpoint field."""
+    pjsip = (
+        "[desk]\ntype = endpoint\ncontext = internal\nmailboxes = 11@default\n"
+        "set_var = VOICEMAIL_BOX=11\n"
+    )
+
+    class Stale(FakeAsterisk):
+        async def action(
+            self, action: Mapping[str, str], *, timeout: float = 5.0
+        ) -> Sequence[Message]:
+            reply = list(await super().action(action, timeout=timeout))
+            if action["Action"] == "PJSIPShowEndpoint":
+                reply[1] = {**reply[1], "Mailboxes": "12@default", "SetVar": "VOICEMAIL_BOX=12"}
+            return reply
+
+    asterisk = Stale(tmp_path)
+    asterisk.pjsip = pjsip
+    problems = await verify(asterisk, {"pjsip.conf": pjsip})
+    assert "endpoint desk: mailboxes is '12@default', config says '11@default'" in problems
+    assert (
+        "endpoint desk: set_var is 'VOICEMAIL_BOX=12', config says 'VOICEMAIL_BOX=11'" in problems
+    )

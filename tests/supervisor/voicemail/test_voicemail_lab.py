@@ -340,6 +340,19 @@ def test_live_voicemail_changes_reload_app_voicemail_only_and_are_read_back(pod:
         assert f"11 => {new_pin},desk" in (pod.run.path("etc") / "voicemail.conf").read_text()
         assert reloads({"module": "res_pjsip.so"}) == before_pjsip  # nothing else reloaded
         assert sup.metric("asterisk_supervisor_last_reload_successful") == 1
+        # A new box number changes the phone's MWI box and its *97 box too: res_pjsip and the
+        # dialplan reload with app_voicemail, and the endpoint's mailboxes/set_var are read back.
+        renumbered = dict(changed)
+        renumbered["site.yaml"] = changed["site.yaml"].replace(
+            "voicemail: {pin_secret: desk-voicemail-pin}",
+            'voicemail: {pin_secret: desk-voicemail-pin, number: "19"}',
+        )
+        assert renumbered != changed
+        sup.update_site(renumbered)
+        digest = mounts_hash()
+        wait_until(lambda: live(digest), 10, what="the new box number live")
+        assert reloads({"module": "res_pjsip.so"}) == before_pjsip + 1
+        assert "mailboxes = 19@default" in (pod.run.path("etc") / "pjsip.conf").read_text()
     finally:
         write_mount(sup.secret_mount, pod.secrets, mode=0o600)
         sup.update_site(original)
