@@ -17,6 +17,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lab.pki import Ca
 from supervisor.render import RenderContext, render
 from supervisor.site.errors import SiteInvalid
 from supervisor.site.load import load_site, load_site_dirs
@@ -29,7 +30,8 @@ HOME = EXAMPLE_DIR / "home"
 
 
 def _rich_site() -> tuple[dict[str, Any], dict[str, str]]:
-    """examples/home plus every optional string field the model has."""
+    """examples/home plus every optional string field the model has (a trunk's tls.ca_secret
+    aside: a TLS trunk needs a TLS provider; the field is a Secret key name like the others)."""
     site = yaml.safe_load((HOME / "site" / "site.yaml").read_text())
     secrets = {p.name: p.read_text().strip() for p in (HOME / "secrets").iterdir()}
     provider = site["trunks"]["provider"]
@@ -40,6 +42,14 @@ def _rich_site() -> tuple[dict[str, Any], dict[str, str]]:
     site["user_agent"] = "asterisk-supervisor"
     site["endpoints"]["desk"]["auth"]["username"] = "desk1"
     site["raw"] = {"extensions.conf": "[extra]\nexten => 1,1,Hangup()\n"}
+    site["endpoints"]["kitchen"]["voicemail"]["number"] = "1012"
+    site["transports"]["tls6"] = {
+        "family": "ipv6",
+        "protocol": "tls",
+        "tls": {"cert_secret": "tls.crt", "key_secret": "tls.key", "ca_secret": "ca.crt"},
+    }
+    ca = Ca()
+    secrets.update(ca.issue(("pbx.example.org",)).secret_files(ca))
     return site, secrets
 
 
