@@ -11,7 +11,8 @@ from lab.asterisk import RunDir, wait_until
 from lab.fixtures import Started
 from lab.netns import Lab
 from lab.paths import REPO
-from lab.phones import Phones
+from lab.phones import PHONES_V6, Phones
+from lab.pki import Ca
 from lab.supervisor import SupervisorRun, read_dir
 
 pytestmark = pytest.mark.lab
@@ -29,9 +30,13 @@ def test_status_lists_a_one_way_doorbell_call(lab: Lab, run_dir: RunDir, started
     sup.start().wait_ready(40)
     phones = Phones(lab, run_dir)
     started.add(phones.stop)
-    phones.start_ringer()
-    # The kitchen phone (no qualify) answers the doorbell's ring group.
-    phones.register({"kitchen": secrets["kitchen-password"].strip()})
+    # The kitchen phone (no qualify) answers the doorbell's ring group; it is the example's
+    # phone on TLS, so it registers and rings over TLS.
+    phone_ca = Ca("phones CA")
+    phones.start_ringer(tls=phone_ca.issue((PHONES_V6,)))
+    phones.register(
+        {"kitchen": secrets["kitchen-password"].strip()}, tls=phone_ca.issue((PHONES_V6,))
+    )
     drop = ["FORWARD", "-s", netns.DOORBELL_V4, "-p", "udp", "--dport", "10000:20000", "-j", "DROP"]
     lab.run("router", ["iptables", "-I", *drop])
     started.add(lambda: lab.run("router", ["iptables", "-D", *drop], check=False))
