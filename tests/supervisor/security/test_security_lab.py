@@ -16,7 +16,8 @@ from lab.asterisk import RunDir, wait_until
 from lab.fixtures import Started
 from lab.netns import Lab
 from lab.paths import REPO
-from lab.phones import Phones
+from lab.phones import PHONES_V6, Phones
+from lab.pki import Ca
 from lab.supervisor import SupervisorRun, read_dir
 
 pytestmark = pytest.mark.lab
@@ -74,9 +75,10 @@ def site(rootfs: Path) -> Iterator[Site]:
         sup.start().wait_ready(40)
         phones = Phones(lab, run)
         started.add(phones.stop)
-        phones.start_ringer()
-        # The kitchen phone registers over UDP (the desk phone of examples/home uses TLS).
-        phones.register({"kitchen": secrets["kitchen-password"]})
+        # The kitchen phone is examples/home's phone on TLS: it registers and rings over TLS.
+        phone_ca = Ca("phones CA")
+        phones.start_ringer(tls=phone_ca.issue((PHONES_V6,)))
+        phones.register({"kitchen": secrets["kitchen-password"]}, tls=phone_ca.issue((PHONES_V6,)))
         # Asterisk delays its first REGISTER by a random 1-10 s; the phone's contact becomes
         # reachable at its first qualify.
         wait_until(
