@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from lab.pki import Ca
 from supervisor.site.errors import Problem, SiteInvalid
 from supervisor.site.load import load_site, load_site_dirs
 from supervisor.site.mounts import Mount, read_mount
@@ -410,9 +411,12 @@ def test_the_documented_format_is_a_valid_site() -> None:
     """The YAML block in examples/README.md validates, so the reference cannot drift."""
     text = (EXAMPLES / "README.md").read_text()
     block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    ca = Ca()
     secrets = {"provider-password": "x", "desk-password": "y", "desk-pin": "2468"}
+    secrets |= ca.issue().secret_files(ca)
     site = load_text(block, secrets).site
     assert set(site.endpoints) == {"desk", "doorbell"}
+    assert site.endpoints["desk"].transport == "tls6"
     assert site.mailboxes() == {"desk": "11"}
     assert site.trunks["provider"].identify == ("2001:db8:5060::/64",)
 
