@@ -141,6 +141,12 @@ class SupervisorRun:
         else:
             write_mount(self.config_mount, dict(site), mode=0o444, group=self.fs_group)
 
+    def update_secrets(self, secrets: Mapping[str, str]) -> None:
+        if self.fs_group is None:
+            write_mount(self.secret_mount, dict(secrets), mode=0o600)
+        else:
+            write_mount(self.secret_mount, dict(secrets), mode=0o440, group=self.fs_group)
+
     def signal(self, sig: signal.Signals) -> None:
         assert self.process is not None
         self.process.send_signal(sig)
