@@ -84,12 +84,6 @@ def _strip(text: str) -> str:
     return text.strip(BLANKS)
 
 
-def _cstr(buf: list[str], start: int) -> str:
-    """The C string at `start`: up to the first NUL."""
-    end = buf.index("\0", start)
-    return "".join(buf[start:end])
-
-
 class _Comments:
     """The block-comment state that carries from line to line, and the per-line scan."""
 
@@ -98,70 +92,74 @@ class _Comments:
         self.opened: list[int] = []
 
     def strip(self, text: str, lineno: int, flaws: list[Flaw]) -> str | None:
-        """The part of a line Asterisk processes (None: none of it), as config.c computes it."""
+        """The part of a line Asterisk processes (None: none of it), as config.c computes it.
+
+        config.c edits the line in place (memmove for `\\;`, NULs for comments, joins around
+        a block comment); here the same result is built from slices, in linear time: `i` is
+        config.c's `new_buf` as an index into the unedited line, `pieces` the processed text
+        so far while the scan is inside it (`aliased`: config.c's process_buf and new_buf
+        point into the same string)."""
         if ";" not in text:  # the common case, and the same answer as the scan below
             return None if self.depth else text
-        buf = [*text, "\0"]
-        new = 0
-        process: int | None = None if self.depth else 0
+        exists = not self.depth  # process_buf is set
+        aliased = exists
+        pieces: list[str] = []
+        i = 0
+        size = len(text)
         while True:
-            at = _find_semicolon(buf, new)
+            at = text.find(";", i)
             if at < 0:
                 break
-            if at > new and buf[at - 1] == "\\":
-                # `\;`: drop the backslash (memmove up to and including the NUL).
-                end = buf.index("\0", at)
-                buf[at - 1 : end] = buf[at : end + 1]
-                new = at
-            elif buf[at + 1] == "-" and buf[at + 2] == "-" and buf[at + 3] != "-":
+            after = text[at + 1 : at + 4]
+            if at > i and text[at - 1] == "\\":
+                # `\;`: the backslash goes, the semicolon stays.
+                if aliased:
+                    pieces += (text[i : at - 1], ";")
+                i = at + 1
+            elif after[:2] == "--" and after[2:3] != "-":
                 if self.depth >= MAX_NESTED_COMMENTS:
                     flaws.append(Flaw(lineno, "more than 128 nested block comments", True))
                     return None
-                buf[at] = "\0"
-                new = at + 3
+                if aliased:  # the processed text ends here
+                    pieces.append(text[i:at])
+                    aliased = False
+                i = at + 3
                 self.depth += 1
                 self.opened.append(lineno)
                 flaws.append(Flaw(lineno, "a block comment (;-- ... --;)"))
-            elif at >= new + 2 and buf[at - 1] == "-" and buf[at - 2] == "-":
+            elif at >= i + 2 and text[at - 2 : at] == "--":
                 self.depth -= 1
                 if self.opened:
                     self.opened.pop()
-                new = at + 1
                 if self.depth < 0:
                     flaws.append(
                         Flaw(lineno, "'--;' closes no block comment: Asterisk ignores the rest")
                     )
+                if aliased:  # not a real end: the text stays
+                    pieces.append(text[i : at + 1])
+                i = at + 1
                 if not self.depth:
-                    if process is not None:
-                        old = buf.index("\0", process)
-                        end = buf.index("\0", new)
-                        buf[old : old + end - new + 1] = buf[new : end + 1]
-                        new = old
-                    else:
-                        process = new
+                    # Back to text: what follows joins the processed text (or starts it).
+                    exists = aliased = True
             elif not self.depth:
-                while at > new and buf[at - 1] in _SPACE:
-                    at -= 1
-                if at != new and buf[at] == " " and buf[at + 1] == " ":
-                    at += 2
-                buf[at] = "\0"
-                new = at
+                cut = at
+                while cut > i and text[cut - 1] in _SPACE:
+                    cut -= 1
+                if cut != i and text[cut] == " " and cut + 1 < size and text[cut + 1] == " ":
+                    cut += 2
+                if aliased:
+                    pieces.append(text[i:cut])
+                    aliased = False
+                break
             else:
-                new = at + 1
-        if process is None:
+                if aliased:
+                    pieces.append(text[i : at + 1])
+                i = at + 1
+        if not exists:
             return None
-        return _cstr(buf, process)
-
-
-def _find_semicolon(buf: list[str], start: int) -> int:
-    """strchr(start, ';'): the index of the next `;` before the string's NUL, or -1."""
-    for index in range(start, len(buf)):
-        char = buf[index]
-        if char == ";":
-            return index
-        if char == "\0":
-            return -1
-    return -1
+        if aliased:
+            pieces.append(text[i:])
+        return "".join(pieces)
 
 
 def parse(text: str, *, keep_going: bool = False) -> list[Item]:
