@@ -46,9 +46,9 @@ _UNIQUEID = re.compile(rb"\b(\d{10})\.(\d+)\b")
 
 def capture() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from lab.amipbx import AmiLab
     from lab.asterisk import wait_until
     from lab.rootfs import ensure_rootfs
-    from tests.supervisor.ami.labpbx import AmiLab
 
     pbx = AmiLab(ensure_rootfs())
     try:

@@ -30,11 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from prometheus_client import CollectorRegistry
 
+from lab import sites
+from lab.reloadpbx import LabPbx
 from lab.rootfs import ensure_rootfs
 from supervisor.reload import Applier, ApplyResult, Reloader
 from supervisor.site.mounts import content_hash, read_mount
-from tests.supervisor.reload import sites
-from tests.supervisor.reload.labpbx import LabPbx
 
 REPORT = Path(__file__).resolve().parent / "reports" / "reload.md"
 

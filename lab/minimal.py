@@ -37,6 +37,45 @@ MODULES = (
 )
 
 
+GLOBAL_AND_TRANSPORTS = f"""[global]
+type = global
+user_agent = asterisk-lab
+
+[udp6]
+type = transport
+protocol = udp
+bind = [{POD_V6}]:5060
+
+[udp4]
+type = transport
+protocol = udp
+bind = {POD_V4}:5060
+"""
+
+
+def provider_registration(
+    trunk_user: str, trunk_password: str, *, expiration: int = 60, extra: str = ""
+) -> str:
+    """The provider's auth and outbound registration (over udp6), `extra` option lines added."""
+    return f"""
+[provider-auth]
+type = auth
+auth_type = userpass
+username = {trunk_user}
+password = {trunk_password}
+
+[provider]
+type = registration
+transport = udp6
+outbound_auth = provider-auth
+server_uri = sip:[{PROVIDER_V6}]:5060
+client_uri = sip:{trunk_user}@[{PROVIDER_V6}]:5060
+contact_user = {trunk_user}
+expiration = {expiration}
+retry_interval = 5
+{extra}"""
+
+
 def config(
     run: RunDir, ami_user: str, ami_secret: str, trunk_user: str, trunk_password: str
 ) -> dict[str, str]:
@@ -52,36 +91,9 @@ def config(
         f"[{ami_user}]\nsecret = {ami_secret}\ndeny = 0.0.0.0/0.0.0.0\n"
         "permit = 127.0.0.1/255.255.255.255\nread = system,call,reporting\n"
         "write = system,reporting\n",
-        "pjsip.conf": f"""[global]
-type = global
-user_agent = asterisk-lab
-
-[udp6]
-type = transport
-protocol = udp
-bind = [{POD_V6}]:5060
-
-[udp4]
-type = transport
-protocol = udp
-bind = {POD_V4}:5060
-
-[provider-auth]
-type = auth
-auth_type = userpass
-username = {trunk_user}
-password = {trunk_password}
-
-[provider]
-type = registration
-transport = udp6
-outbound_auth = provider-auth
-server_uri = sip:[{PROVIDER_V6}]:5060
-client_uri = sip:{trunk_user}@[{PROVIDER_V6}]:5060
-contact_user = {trunk_user}
-expiration = 60
-retry_interval = 5
-
+        "pjsip.conf": GLOBAL_AND_TRANSPORTS
+        + provider_registration(trunk_user, trunk_password)
+        + f"""
 [doorbell]
 type = endpoint
 transport = udp4

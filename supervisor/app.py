@@ -197,21 +197,13 @@ def build(settings: Settings) -> Parts:
     VoicemailCollector.register(registry, mailboxes)
     registry.register(
         SupervisorCollector(
-            running=lambda: asterisk is not None and asterisk.running,
-            crashes=lambda: asterisk.crashes if asterisk is not None else 0,
-            ready=board.ready,
-            draining=lambda: shutdown.draining,
+            asterisk=asterisk, ready=board.ready, draining=lambda: shutdown.draining
         )
     )
-    board.add(shutdown.checks)
-    board.add(config_checks(lambda: applier.state))
-    if asterisk is not None:
-        board.add(asterisk.checks)
-    board.add(monitor.checks)
+    board.add(shutdown.checks, config_checks(lambda: applier.state))
+    board.add(*([asterisk.checks] if asterisk is not None else []), monitor.checks)
     board.add(ami_checks(ami, require_registered=settings.require_registered))
-    board.add(security.checks)
-    board.add(served.checks)
-    board.add(providers.checks)
+    board.add(security.checks, served.checks, providers.checks)
     board.add_section("security", security.status)
     board.add_section("call_quality", quality.status)
     parts = Parts(

@@ -47,8 +47,9 @@ class StatusBoard:
         self._sources: list[CheckSource] = []
         self._sections: dict[str, SectionSource] = {}
 
-    def add(self, source: CheckSource) -> None:
-        self._sources.append(source)
+    def add(self, *sources: CheckSource) -> None:
+        """Check sources, shown in the order added."""
+        self._sources.extend(sources)
 
     def add_section(self, name: str, source: SectionSource) -> None:
         """Structured detail shown after the checks (e.g. the top offending SIP sources); the

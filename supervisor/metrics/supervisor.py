@@ -7,23 +7,29 @@ from collections.abc import Callable, Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from supervisor.process.asterisk import AsteriskSupervisor
+
 
 class SupervisorCollector(Collector):
-    """`running()`: Asterisk's process runs (always False in sidecar mode: not ours); `crashes()`:
-    restarts after a crash; `ready()`, `draining()`: the status board's and the shutdown's."""
+    """`asterisk`: the process supervisor (None in sidecar mode: Asterisk is not ours, never up
+    here); `ready()`, `draining()`: the status board's and the shutdown's."""
 
     def __init__(
         self,
         *,
-        running: Callable[[], bool],
-        crashes: Callable[[], int],
+        asterisk: AsteriskSupervisor | None,
         ready: Callable[[], bool],
         draining: Callable[[], bool],
     ) -> None:
-        self._running = running
-        self._crashes = crashes
+        self._asterisk = asterisk
         self._ready = ready
         self._draining = draining
+
+    def _running(self) -> bool:
+        return self._asterisk is not None and self._asterisk.running
+
+    def _crashes(self) -> int:
+        return self._asterisk.crashes if self._asterisk is not None else 0
 
     def collect(self) -> Iterator[Metric]:
         yield GaugeMetricFamily(

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 from lab.ami import LabAmi
+from lab.amipbx import CLIENT_URI, QUALIFIED, SERVER_URI, AmiLab
 from lab.asterisk import wait_until
 from lab.prometheus import Prometheus, http_get
 from supervisor import amiaccess
-from tests.supervisor.ami.labpbx import CLIENT_URI, QUALIFIED, SERVER_URI, AmiLab
 
 pytestmark = pytest.mark.lab
 

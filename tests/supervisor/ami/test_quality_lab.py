@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from lab import audio, sipp
+from lab.amipbx import AmiLab
 from lab.asterisk import wait_until, write_config
 from lab.netns import DOORBELL_V4, POD_V4, POD_V6, PROVIDER_V6
 from lab.rtcp import RtcpResponder
@@ -28,7 +29,6 @@ from supervisor.ami.quality import CallQuality
 from supervisor.metrics.quality import QualityCollector
 from supervisor.render.context import RenderContext
 from supervisor.render.core import render_rtp
-from tests.supervisor.ami.labpbx import AmiLab
 
 pytestmark = pytest.mark.lab
 

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
+from lab import sites
 from lab.kubelet import write_mount
 from supervisor.reload import (
     AmiReload,
@@ -16,7 +17,6 @@ from supervisor.reload import (
     ReloadMetrics,
     RestartReason,
 )
-from tests.supervisor.reload import sites
 from tests.supervisor.reload.fakes import FakeAsterisk
 
 

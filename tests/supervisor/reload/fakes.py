@@ -1,6 +1,10 @@
 """An AmiActions fake for the unit tests: on `Reload` it reads the config dir like Asterisk would
 and answers the read-back actions from what it loaded. `keep_old` mimics res_pjsip keeping its
-previous objects for a file it cannot use (while still answering Success)."""
+previous objects for a file it cannot use (while still answering Success).
+
+It reads the files with its own small reader (below), not with the product's parser: the
+read-back compares the product's reading of the rendered files with what "Asterisk" answers, and
+answering with the same parser would check the parser against itself."""
 
 from __future__ import annotations
 
@@ -8,7 +12,57 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from supervisor.ami.types import AmiError, Message
-from supervisor.reload import conffile
+
+Options = list[tuple[str, str]]
+
+
+def sections(text: str) -> list[tuple[str, Options]]:
+    """`[name]`, `[name](template,...)` and `[name](!)` sections with their `key = value` and
+    `key => value` lines, as Asterisk's config loader reads them: `;` starts a comment unless
+    escaped (`\\;`), templates are copied into the sections that name them and are not sections
+    themselves."""
+    found: list[tuple[str, Options, bool]] = []
+    for raw in text.split("\n"):
+        cut = next((i for i, c in enumerate(raw) if c == ";" and raw[i - 1 : i] != "\\"), None)
+        line = (raw if cut is None else raw[:cut]).replace("\\;", ";").strip()
+        if line.startswith("["):
+            name, _, rest = line[1:].partition("]")
+            parents = rest.strip().strip("()")
+            template = parents == "!"
+            inherited: Options = []
+            for parent in [] if template or not parents else parents.split(","):
+                inherited += next(o for n, o, _ in reversed(found) if n == parent.strip())
+            found.append((name, list(inherited), template))
+        elif "=" in line and found:
+            key, _, value = line.partition("=")
+            found[-1][1].append((key.strip(), value.removeprefix(">").strip()))
+    return [(name, options) for name, options, template in found if not template]
+
+
+def objects(text: str, kind: str) -> dict[str, dict[str, str]]:
+    """pjsip.conf objects of one `type`, by name (options: the last value of each key)."""
+    return {name: dict(o) for name, o in sections(text) if dict(o).get("type") == kind}
+
+
+def dialplan(text: str) -> dict[str, dict[str, list[str]]]:
+    """context -> extension -> its applications in priority order (hints left out)."""
+    plan: dict[str, dict[str, list[str]]] = {}
+    for context, options in sections(text):
+        if context in ("general", "globals"):
+            continue
+        current = None
+        for key, value in options:
+            if key == "exten":
+                current, priority, app = value.split(",", 2)
+                if priority == "hint":
+                    current = None
+                    continue
+            elif key == "same" and current is not None:
+                app = value.split(",", 1)[1]
+            else:
+                continue
+            plan.setdefault(context, {}).setdefault(current, []).append(app.split("(")[0])
+    return plan
 
 
 class FakeAsterisk:
@@ -54,19 +108,19 @@ class FakeAsterisk:
                 self.voicemail = (self.etc / "voicemail.conf").read_text()
             return [{**ok, "Message": "Module Reloaded"}]
         if name == "PJSIPShowEndpoints":
-            eps = conffile.objects(self.pjsip, "endpoint")
+            eps = objects(self.pjsip, "endpoint")
             if not eps:
                 return [{"Response": "Error", "Message": "No endpoints found"}]
             return [ok, *({"Event": "EndpointList", "ObjectName": n} for n in eps)]
         if name == "PJSIPShowEndpoint":
-            sec = conffile.objects(self.pjsip, "endpoint")[act["Endpoint"]]
+            sec = objects(self.pjsip, "endpoint")[act["Endpoint"]]
             detail = {"Event": "EndpointDetail", "ObjectName": act["Endpoint"]}
             detail.update(
                 {"Context": sec.get("context") or "", "Transport": sec.get("transport") or ""}
             )
             return [ok, detail]
         if name == "PJSIPShowAuths":
-            auths = conffile.objects(self.pjsip, "auth")
+            auths = objects(self.pjsip, "auth")
             return [
                 ok,
                 *(
@@ -82,13 +136,10 @@ class FakeAsterisk:
         if name == "PJSIPShowAors":
             return [
                 ok,
-                *(
-                    {"Event": "AorList", "ObjectName": n}
-                    for n in conffile.objects(self.pjsip, "aor")
-                ),
+                *({"Event": "AorList", "ObjectName": n} for n in objects(self.pjsip, "aor")),
             ]
         if name == "PJSIPShowRegistrationsOutbound":
-            regs = conffile.objects(self.pjsip, "registration")
+            regs = objects(self.pjsip, "registration")
             return [
                 ok,
                 *(
@@ -103,7 +154,7 @@ class FakeAsterisk:
             ]
         if name == "ShowDialPlan":
             rows: list[Message] = [ok]
-            for ctx, extens in conffile.dialplan(self.extensions).contexts.items():
+            for ctx, extens in dialplan(self.extensions).items():
                 for exten, apps in extens.items():
                     for i, app in enumerate(apps):
                         rows.append(
@@ -118,21 +169,21 @@ class FakeAsterisk:
                         )
             return rows
         if name == "VoicemailUsersList":
-            sections = conffile.parse(self.voicemail)
-            limits = next((s for s in sections if s.name == "general"), None)
+            boxes_by_context = sections(self.voicemail)
+            limits = next((dict(o) for n, o in boxes_by_context if n == "general"), None)
             boxes: list[Message] = [
                 {
                     "Event": "VoicemailUserEntry",
-                    "VMContext": sec.name,
+                    "VMContext": context,
                     "VoiceMailbox": number,
                     "Fullname": value.split(",")[1],
                     "MaxMessageCount": (limits.get("maxmsg") if limits else None) or "100",
                     "NewMessageCount": "0",
                     "OldMessageCount": "0",
                 }
-                for sec in sections
-                if sec.name != "general"
-                for number, value in sec.options
+                for context, options in boxes_by_context
+                if context != "general"
+                for number, value in options
             ]
             if not boxes:
                 return [

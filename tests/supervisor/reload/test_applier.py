@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from lab import sites
 from lab.kubelet import write_mount
 from supervisor.reload import ConfigDir, SiteConfigBuilder, StartupError
 from supervisor.security.events import IPNetwork
-from tests.supervisor.reload import sites
 from tests.supervisor.reload.conftest import Rig
 
 REJECTED = "asterisk_supervisor_config_apply_operations_failed_total"

@@ -7,13 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from lab import netns, sipp
+from lab import netns, sipp, sites
 from lab.asterisk import RunDir, wait_until
 from lab.fixtures import Started
 from lab.netns import Lab
 from lab.supervisor import SupervisorRun
 from supervisor.site.mounts import content_hash, read_mount
-from tests.supervisor.reload import sites
 
 pytestmark = pytest.mark.lab
 

@@ -13,13 +13,12 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from lab import netns, sipp
+from lab import netns, sipp, sites
 from lab.asterisk import wait_until
 from lab.kubelet import write_mount
+from lab.reloadpbx import LabPbx
 from supervisor.reload import Reloader
 from supervisor.site.mounts import Mount, content_hash, read_mount
-from tests.supervisor.reload import sites
-from tests.supervisor.reload.labpbx import LabPbx
 
 pytestmark = pytest.mark.lab
 

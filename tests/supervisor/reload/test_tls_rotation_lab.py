@@ -14,16 +14,15 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from lab import netns, phones
+from lab import netns, phones, sites
 from lab.asterisk import wait_until
 from lab.kubelet import write_mount
 from lab.pki import Ca, Issued
+from lab.reloadpbx import LabPbx
 from supervisor.reload import Applier, Reloader
 from supervisor.reload.served import ServedCertificates, handshake
 from supervisor.site.load import load_site
 from supervisor.site.mounts import read_mount
-from tests.supervisor.reload import sites
-from tests.supervisor.reload.labpbx import LabPbx
 
 pytestmark = pytest.mark.lab
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from lab import sites
 from supervisor.ami.types import Message
 from supervisor.reload.verify import verify
-from tests.supervisor.reload import sites
 from tests.supervisor.reload.conftest import Rig
 from tests.supervisor.reload.fakes import FakeAsterisk
 

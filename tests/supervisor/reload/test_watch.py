@@ -15,11 +15,11 @@ from watchdog.observers import Observer
 from watchdog.observers.inotify import InotifyEmitter, InotifyObserver
 from watchdog.observers.inotify_c import InotifyFD
 
+from lab import sites
 from lab.kubelet import write_mount, write_subpath_style
 from supervisor.reload import Debouncer, Reloader
 from supervisor.reload.watcher import MountWatcher
 from supervisor.site.mounts import read_mount
-from tests.supervisor.reload import sites
 from tests.supervisor.reload.conftest import Rig
 
 EVENTS = "asterisk_supervisor_watch_events_total"

@@ -1,6 +1,7 @@
-"""One real Asterisk in the lab for a whole test module, configured by the real site loader and
-renderer from kubelet-style mounts, reloaded through the real AMI client (running on a loop inside
-the pod's network namespace, where AMI listens on 127.0.0.1)."""
+"""One real Asterisk in the lab for a whole test module (the reload tests, bench_reload),
+configured by the real site loader and renderer from kubelet-style mounts, reloaded through the
+real AMI client (running on a loop inside the pod's network namespace, where AMI listens on
+127.0.0.1)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,11 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from lab import netns, sipp
+from lab import netns, sipp, sites
 from lab.ami import LabAmi, NetnsLoop
-from lab.asterisk import Asterisk, RunDir, directories_section
+from lab.asterisk import Asterisk, directories_section
+from lab.harness import LabHarness
 from lab.kubelet import write_mount
-from lab.netns import Lab
 from lab.rootfs import asterisk_ids
 from supervisor.ami.client import AmiClient, AmiSettings
 from supervisor.ami.state import AsteriskState
@@ -27,7 +28,6 @@ from supervisor.reload import AmiReload, Applier, Config, ConfigDir, Mounts, Rel
 from supervisor.reload.applier import RestartHook
 from supervisor.render import Directories
 from supervisor.site.mounts import Mount
-from tests.supervisor.reload import sites
 
 
 class CrossLoopAmi:
@@ -49,14 +49,9 @@ class NotConnected:
         raise AmiError("not connected")
 
 
-class LabPbx:
+class LabPbx(LabHarness):
     def __init__(self, rootfs: Path, mounts: Path) -> None:
-        self.stoppers: list[Callable[[], object]] = []
-        self.lab = Lab()
-        self.lab.up()
-        self.stoppers.append(self.lab.down)
-        self.run = RunDir(rootfs, f"{self.lab.prefix}-run").create()
-        self.stoppers.append(self.run.remove)
+        super().__init__(rootfs)
         self.site = mounts / "site"
         self.secrets = mounts / "secrets"
         self.ami_secret = secrets.token_hex(16)
@@ -192,11 +187,4 @@ class LabPbx:
         return re.findall(r"^\s*(?:'[^']*' =>)?\s*\d+\.\s+(\w+)\(", out, re.MULTILINE)
 
     def stop(self) -> None:
-        errors = []
-        for stop in reversed(self.stoppers):
-            try:
-                stop()
-            except Exception as exc:
-                errors.append(exc)
-        if errors:
-            raise errors[0]
+        self.close()

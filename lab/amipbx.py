@@ -22,8 +22,9 @@ from prometheus_client import CollectorRegistry
 
 from lab import minimal, proc, sipp
 from lab.ami import NetnsLoop
-from lab.asterisk import Asterisk, RunDir, write_config
-from lab.netns import DOORBELL_V4, POD_V4, POD_V6, PROVIDER_V6, Lab
+from lab.asterisk import Asterisk, write_config
+from lab.harness import LabHarness
+from lab.netns import DOORBELL_V4, POD_V4, POD_V6, PROVIDER_V6
 from lab.paths import SCENARIOS
 from supervisor import http
 from supervisor.ami.client import AmiClient, AmiSettings
@@ -92,43 +93,20 @@ contact = sip:{name}@{address}:{port}
 """
         for name, (_, address, port, _, _) in PHONES.items()
     )
-    return f"""[system]
-type = system
-timer_t1 = 100
-timer_b = 3200
-
-[global]
-type = global
-user_agent = asterisk-lab
-
-[udp6]
-type = transport
-protocol = udp
-bind = [{POD_V6}]:5060
-
-[udp4]
-type = transport
-protocol = udp
-bind = {POD_V4}:5060
-
-[provider-auth]
-type = auth
-auth_type = userpass
-username = {TRUNK_USER}
-password = {password}
-
-[provider]
-type = registration
-transport = udp6
-outbound_auth = provider-auth
-server_uri = {SERVER_URI}
-client_uri = {CLIENT_URI}
-contact_user = {TRUNK_USER}
-expiration = 20
-retry_interval = 5
-forbidden_retry_interval = 5
-max_retries = 100000
-
+    system = "[system]\ntype = system\ntimer_t1 = 100\ntimer_b = 3200\n\n"
+    # Expiry 20 s: a registrar that dies is noticed within about 20 s (the site model's minimum
+    # is 60 s); refused registrations keep being retried.
+    registration = minimal.provider_registration(
+        TRUNK_USER,
+        password,
+        expiration=20,
+        extra="forbidden_retry_interval = 5\nmax_retries = 100000\n",
+    )
+    return (
+        system
+        + minimal.GLOBAL_AND_TRANSPORTS
+        + registration
+        + f"""
 [provider]
 type = endpoint
 transport = udp6
@@ -160,6 +138,7 @@ type = identify
 endpoint = doorbell
 match = {DOORBELL_V4}
 {phones}"""
+    )
 
 
 class TcpProxy:
@@ -210,16 +189,11 @@ class TcpProxy:
         self._writers -= {writer, up_writer}
 
 
-class AmiLab:
+class AmiLab(LabHarness):
     """Everything for one test module; `close()` tears it down."""
 
     def __init__(self, rootfs: Path) -> None:
-        self.stoppers: list[Callable[[], object]] = []
-        self.lab = Lab()
-        self.lab.up()
-        self.stoppers.append(self.lab.down)
-        self.run = RunDir(rootfs, f"{self.lab.prefix}-run").create()
-        self.stoppers.append(self.run.remove)
+        super().__init__(rootfs)
         self.ami_user, self.ami_secret = "supervisor", secrets.token_hex(16)
         self.all_user, self.all_secret = "unfiltered", secrets.token_hex(16)
         self.trunk_password = secrets.token_hex(8)
@@ -371,14 +345,3 @@ class AmiLab:
         uac.args += ["-i", address, "-p", "0", "-m", str(calls), "-l", str(calls), "-r", "50"]
         uac.args += ["-d", str(hold_ms), "-timeout", "60s", "-timeout_error"]
         return self._launch(uac)
-
-    def close(self) -> None:
-        errors = []
-        for stop in reversed(self.stoppers):
-            try:
-                stop()
-            except Exception as exc:  # keep tearing down
-                errors.append(exc)
-        self.stoppers.clear()
-        if errors:
-            raise errors[0]
