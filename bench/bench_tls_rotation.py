@@ -25,10 +25,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lab import netns
+from lab.reloadpbx import LabPbx
 from lab.rootfs import ensure_rootfs
 from supervisor.reload import Reloader
 from supervisor.reload.served import handshake
-from tests.supervisor.reload.labpbx import LabPbx
 from tests.supervisor.reload.test_tls_rotation_lab import CA, FIRST, set_certificate, tls_site
 
 REPORT = Path(__file__).resolve().parent / "reports" / "tls-rotation.md"

@@ -10,15 +10,14 @@ from typing import Any
 
 import pytest
 
-from lab import netns, sipp
+from lab import netns, sipp, sites
 from lab.asterisk import wait_until
 from lab.kubelet import write_mount
 from lab.pki import Ca
+from lab.reloadpbx import LabPbx
 from supervisor.reload.providers import ProviderCertificates
 from supervisor.site.load import load_site
 from supervisor.site.mounts import read_mount
-from tests.supervisor.reload import sites
-from tests.supervisor.reload.labpbx import LabPbx
 
 pytestmark = pytest.mark.lab
 

@@ -11,15 +11,14 @@ from typing import Any
 
 import pytest
 
-from lab import netns
+from lab import netns, sites
 from lab.asterisk import RunDir, wait_until
 from lab.asterisk_phone import AsteriskPhone, Line
 from lab.capture import Capture, Datagram
 from lab.kubelet import write_mount
 from lab.phones import PHONES_V6
 from lab.pki import Ca
-from tests.supervisor.reload import sites
-from tests.supervisor.reload.labpbx import LabPbx
+from lab.reloadpbx import LabPbx
 
 pytestmark = pytest.mark.lab
 
