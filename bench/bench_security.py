@@ -1,7 +1,7 @@
 """SIP security in the lab: detection latency, block latency and the supervisor's CPU cost under
 a password-guessing flood, with the real supervisor process and Asterisk 22.
 
-    python -m bench.bench_security [--samples 20] [--rate 200] [--seconds 20]    # as root
+    python -m bench.bench_security [--samples 20] [--rate 200] [--seconds 20] [--sources 50]  # root
 
 - detection: one wrong-password REGISTER (challenge, wrong answer, 401) from the scanner; from the
   final 401 reaching the scanner to the failure counted in /metrics (polled every 2 ms);
@@ -19,6 +19,7 @@ Figures go to bench/reports/security.md.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import os
 import platform
 import statistics
@@ -111,6 +112,33 @@ def block(lab: Lab, sup: SupervisorRun, samples: int) -> list[float]:
     return out
 
 
+def distributed(lab: Lab, sup: SupervisorRun, sources: int) -> dict[str, float]:
+    """`sources` addresses guess at once (each `MAX_FAILURES` wrong passwords, in parallel
+    threads); from the last Nth failure's answer to every source refused, and how many res_pjsip
+    reloads the bans took (bans that arrive during an apply go together into the next)."""
+    addresses = [add_source(lab, f"2001:db8:bad:{0x1000 + i:x}::1") for i in range(sources)]
+    reloads = sup.metric("asterisk_supervisor_reloads_total", {"module": "res_pjsip.so"}) or 0.0
+
+    def guess(address: str) -> float:
+        for _ in range(MAX_FAILURES):
+            sipprobe.register_in(lab, "scanner", address, netns.POD_V6, "desk", "guess")
+        return time.monotonic()
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=sources) as pool:
+        last = max(pool.map(guess, addresses))
+    pending = set(addresses)
+    while pending:
+        for address in list(pending):
+            answer = sipprobe.options_in(lab, "scanner", address, netns.POD_V6, timeout=0.05)
+            if answer is not None and answer.status == 403:
+                pending.discard(address)
+        if time.monotonic() - last > 20:
+            raise TimeoutError(f"{len(pending)} sources never refused")
+    done = time.monotonic() - last
+    after = sup.metric("asterisk_supervisor_reloads_total", {"module": "res_pjsip.so"}) or 0.0
+    return {"sources": sources, "all_refused_s": done, "reloads": after - reloads}
+
+
 def cpu(
     lab: Lab, run: RunDir, sup: SupervisorRun, source: str, rate: int, seconds: int
 ) -> dict[str, float]:
@@ -184,6 +212,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=20)
     parser.add_argument("--rate", type=int, default=200)
     parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--sources", type=int, default=50)
     args = parser.parse_args()
     rootfs = ensure_rootfs()
     lab = Lab().up()
@@ -206,6 +235,7 @@ def main() -> None:
         base = idle(lab, sup, 10)
         detect = detection(lab, sup, args.samples)
         blocks = block(lab, sup, max(5, args.samples // 2))
+        spread = distributed(lab, sup, args.sources)
         internal_sum = sup.metric("asterisk_supervisor_block_latency_seconds_sum") or 0.0
         internal_n = sup.metric("asterisk_supervisor_block_latency_seconds_count") or 1.0
         flood = cpu(lab, run, sup, add_source(lab, ALLOWED + "f"), args.rate, args.seconds)
@@ -233,7 +263,8 @@ def main() -> None:
         "# SIP security: detection, blocking, CPU",
         "",
         f"`python -m bench.bench_security --samples {args.samples} --rate {args.rate} "
-        f"--seconds {args.seconds}` on {platform.node()} ({os.cpu_count()} cores, load "
+        f"--seconds {args.seconds} --sources {args.sources}` on {platform.node()} "
+        f"({os.cpu_count()} cores, load "
         f"{load[0]:.1f} at the end; the machine is shared by several engineers' test runs, so "
         "every figure is an upper bound). Real supervisor process and Asterisk 22 in the lab "
         f"(examples/home, security max_failures {MAX_FAILURES}, window 60 s).",
@@ -249,6 +280,11 @@ def main() -> None:
         f"The supervisor's own `asterisk_supervisor_block_latency_seconds` (failure event -> ACL "
         f"reloaded into Asterisk and read back) averaged {ms(internal_sum / internal_n)} over "
         f"{internal_n:.0f} blocks.",
+        "",
+        f"A distributed guess: {spread['sources']:.0f} sources (each its own /64) each failing "
+        f"{MAX_FAILURES} times at once were all refused {ms(spread['all_refused_s'])} after the "
+        f"last one's Nth failure was answered, with {spread['reloads']:.0f} res_pjsip reloads "
+        "(ban changes that arrive while one is applied go together into the next).",
         "",
         "| CPU (% of one core) | supervisor | Asterisk | failures counted/s |",
         "|---|---|---|---|",

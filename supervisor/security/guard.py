@@ -191,16 +191,16 @@ class SecurityGuard:
     async def _apply(self, apply: Callable[[], Awaitable[Any]]) -> None:
         generation = self._generation
         pending = dict(self._pending)
-        if self.store is not None:
-            try:
-                await asyncio.to_thread(self.store.save, self.policy.bans)
-            except OSError as exc:
-                log.warning("ban list not saved to %s: %s", self.store.path, exc)
+        # Saved beside the apply, not before it: an fsync on a busy disk must not delay the
+        # block (a crash in between loses at most this change, which the next failures redo).
+        saving = asyncio.create_task(self._save(self._snapshot))
         try:
             result = await apply()
         except Exception as exc:  # a bug below must not end the guard: count, log, retry
             log.exception("applying the ban list failed")
             result = _Failed((f"internal error: {type(exc).__name__}: {exc}",))
+        finally:
+            await saving
         if getattr(result, "outcome", None) in ("applied", "unchanged"):
             self._applied = generation
             self.last_error = None
@@ -214,6 +214,14 @@ class SecurityGuard:
             self.last_error = "; ".join(str(p) for p in problems)
 
     # -- internals -----------------------------------------------------------------------------
+
+    async def _save(self, bans: tuple[Ban, ...]) -> None:
+        if self.store is None:
+            return
+        try:
+            await asyncio.to_thread(self.store.save, bans)
+        except OSError as exc:
+            log.warning("ban list not saved to %s: %s", self.store.path, exc)
 
     def _banned(self, ban: Ban, address: events.IPAddress) -> None:
         self.metrics.blocks.inc()
