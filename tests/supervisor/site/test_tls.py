@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from supervisor.reload.plan import Live, plan
 from supervisor.render import MODULE_OF_FILE, SECRET_FILES, RenderContext, render
 from supervisor.site.errors import SiteInvalid
 from supervisor.site.load import LoadedSite, load_site
+from supervisor.site.mounts import read_mount
 from tests.supervisor.render.asterisk_conf import find, parse
 from tests.supervisor.site.sites import SECRETS, base, config_mount, load_dict, secret_mount
 
@@ -262,3 +264,23 @@ def test_full_chain_with_the_server_certificate_first_is_served_whole() -> None:
     loaded = load_dict(tls_site(), tls_secrets(**{"tls.crt": CERT.cert_pem + CA.cert_pem}))
     assert loaded.certificates["tls6"].fingerprint == CERT.fingerprint
     assert render(loaded, CONTEXT)["tls-tls6.crt"] == CERT.cert_pem + CA.cert_pem
+
+
+def test_unreadable_certificate_file_is_refused_with_the_reason(tmp_path: Path) -> None:
+    """A certificate the Secret holds as DER (binary) or that cannot be read: refused with why,
+    naming the Secret key (read from a real directory)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    for key, value in tls_secrets().items():
+        (secrets / key).write_text(value)
+    der = x509.load_pem_x509_certificate(CERT.cert_pem.encode()).public_bytes(Encoding.DER)
+    (secrets / "tls.crt").write_bytes(der)
+    config = config_mount(("site.yaml", yaml.safe_dump(tls_site())))
+    with pytest.raises(SiteInvalid) as info:
+        load_site([config], [read_mount(secrets)])
+    (problem,) = info.value.problems
+    assert problem.key == "transports.tls6.tls.cert_secret"
+    assert problem.message.startswith("secret key 'tls.crt' is binary")
