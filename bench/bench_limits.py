@@ -186,6 +186,23 @@ def worst_overlap() -> Case:
     )
 
 
+def most_identify() -> Case:
+    """As many identify entries as 3 MiB holds (short IPv4 ones, 64 per endpoint): past the
+    site's total, so counted and refused."""
+    lines = ["addresses: {ipv4: 203.0.113.1}", "endpoints:"]
+    base = int(ipaddress.IPv4Address("11.0.0.0"))
+    size = n = 0
+    while size < limits.MAX_SITE_BYTES - 4096:
+        items = ",".join(str(ipaddress.IPv4Address(base + n + i)) for i in range(64))
+        line = f" e{n // 64}: {{family: ipv4, context: local, identify: [{items}]}}"
+        lines.append(line)
+        size += len(line) + 1
+        n += 64
+    text = "\n".join(lines) + "\n"
+    what = f"{n:,} short identify entries, 64 per endpoint"
+    return Case("most-identify", what, {"site.yaml": text}, {}, 5.0, valid=False)
+
+
 def timed(fn: Callable[[], object]) -> tuple[float, float]:
     """Wall-clock and CPU seconds of one call (CPU time: what the call costs whatever else the
     shared machine runs meanwhile)."""
@@ -225,7 +242,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--report", type=Path, default=REPORT)
     args = parser.parse_args()
-    cases = [identify_50k(), spread_10k(), worst_valid(), worst_invalid(), worst_overlap()]
+    cases = [
+        identify_50k(),
+        spread_10k(),
+        worst_valid(),
+        worst_invalid(),
+        worst_overlap(),
+        most_identify(),
+    ]
     rows = []
     for case in cases:
         cpu, wall, size, problems = run_case(case, args.runs)
@@ -264,7 +288,8 @@ def main() -> None:
         "collection near its own limit. worst-invalid: every endpoint with 20 bad identify",
         "entries and 3 bad fields (240,000 errors in all; reporting stops at 1,000).",
         "worst-overlap: every entry overlapping others (nested /48 and repeated /128s), so the",
-        "overlap check takes its slow path and reports at the limit.",
+        "overlap check takes its slow path and reports at the limit. most-identify: the most",
+        "identify entries the byte limit admits (past the 100,000 total: counted, refused).",
         "",
     ]
     report = "\n".join(lines)

@@ -104,6 +104,6 @@ def family_of(text: str) -> str | None:
     never holds ':' and is never all digits and dots (the grammar refuses both)."""
     if ":" in text:
         return "ipv6"
-    if text and all(c in "0123456789./" for c in text):
+    if text and not text.strip("0123456789./"):
         return "ipv4"
     return None

@@ -233,7 +233,8 @@ def resolve_plain(value: str) -> tuple[Any, str | None]:
         return None, None
     if value in _BOOL:
         return _BOOL[value], None
-    if not value or value[0] not in _LOOKS_TYPED:
+    if not value or value[0] not in _LOOKS_TYPED or value.count(".") > 1:
+        # Two dots (an IPv4 address, a host name) make no number or date in either version.
         return value, None
     if value in _LETTER_BOOLS:
         return None, (f"{_show(value)} is ambiguous (YAML 1.1 reads it as true or false): quote it")
