@@ -49,7 +49,7 @@ class Line:
 
     username: str
     password: str = field(repr=False)
-    media_encryption: str = "no"  # sdes or no
+    media_encryption: str = "no"  # sdes, dtls or no
 
 
 @dataclass
@@ -87,6 +87,12 @@ class AsteriskPhone:
                 f"from_user = {line.username}\ncontext = phone\ndisallow = all\nallow = alaw\n"
                 f"rtp_ipv6 = yes\nmedia_address = {PHONES_V6}\nbind_rtp_to_media_address = yes\n"
                 f"media_encryption = {line.media_encryption}\n"
+                + (
+                    "dtls_auto_generate_cert = yes\ndtls_verify = fingerprint\n"
+                    "dtls_setup = actpass\n"
+                    if line.media_encryption == "dtls"
+                    else ""
+                )
             )
         if self.register is not None:
             line = self.lines[self.register]

@@ -1,6 +1,6 @@
 """SIP over TLS and SRTP between the rendered PBX and a real phone (a second Asterisk, since sipp
-has no SRTP): the phone registers over TLS, and the media of an SDES call is encrypted on the
-wire, as a capture in the router namespace shows (a plain call, the control, shows the tone)."""
+has no SRTP): the phone registers over TLS, and the media of SDES and DTLS calls is encrypted on
+the wire, as a capture in the router namespace shows (a plain call, the control, shows the tone)."""
 
 from __future__ import annotations
 
@@ -37,6 +37,14 @@ def srtp_site() -> dict[str, Any]:
         site["endpoints"][name].update({"transport": "tls6", "context": "talk", "codecs": ["alaw"]})
         site["endpoints"][name].pop("media_encryption", None)
     site["endpoints"]["desk"]["media_encryption"] = {"method": "sdes", "required": True}
+    # A third phone with DTLS-SRTP (keys negotiated on the media path), on the same account key.
+    site["endpoints"]["lounge"] = {
+        "auth": {"password_secret": "desk-password"},
+        "transport": "tls6",
+        "context": "talk",
+        "codecs": ["alaw"],
+        "media_encryption": {"method": "dtls", "required": True},
+    }
     site["raw"] = {"extensions.conf": sites.HOLD + TALK}
     return site
 
@@ -60,6 +68,7 @@ def pair(rootfs: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tup
             lines={
                 "desk": Line("desk", values["desk-password"].strip(), "sdes"),
                 "kitchen": Line("kitchen", values["kitchen-password"].strip(), "no"),
+                "lounge": Line("lounge", values["desk-password"].strip(), "dtls"),
             },
             register="desk",
         ).start()
@@ -126,6 +135,16 @@ def test_sdes_call_media_is_encrypted_on_the_wire(pair: tuple[LabPbx, AsteriskPh
     for payloads in (sent, answered):
         assert common_share(payloads) < 0.04  # uniform: 4 / 256 plus chance
         assert {len(p) for p in payloads} <= {164, 170}  # 160 bytes + a 32- or 80-bit tag
+
+
+def test_dtls_call_media_is_encrypted_on_the_wire(pair: tuple[LabPbx, AsteriskPhone]) -> None:
+    """lounge (DTLS-SRTP required, a per-boot certificate checked by its SDP fingerprint): the
+    media is encrypted both ways too."""
+    pbx, phone = pair
+    sent, answered = call_and_capture(pbx, phone, "lounge")
+    for payloads in (sent, answered):
+        assert common_share(payloads) < 0.04
+        assert {len(p) for p in payloads} <= {164, 170}
 
 
 def test_plain_call_shows_the_tone_in_clear(pair: tuple[LabPbx, AsteriskPhone]) -> None:
