@@ -173,7 +173,7 @@ def test_unanswered_call_leaves_a_message_with_audio_and_the_phone_gets_mwi(pod:
     wait_until(
         lambda: any(s.waiting and s.new == count for s in pod.desk.summaries()),
         10,
-        what=f"an MWI NOTIFY with {count} new message(s) (got {pod.desk.summaries()})",
+        what=f"an MWI NOTIFY with {count} new message(s)",
     )
     wait_until(lambda: pod.metric("new") == count, 10, what="the metric to count it")
 
@@ -201,8 +201,8 @@ def test_messages_and_astdb_survive_an_asterisk_restart_and_a_pod_restart(pod: P
         what="the crash counted",
     )
     pod.supervisor.wait_ready(40)
-    assert {m.wav.name: m.wav.read_bytes() for m in pod.box()} == before
-    wait_until(lambda: pod.metric("new") == new, 15, what="the count after the restart")
+    assert {m.wav.name: m.wav.read_bytes() for m in pod.box()} == before, pod.box()
+    wait_until(lambda: pod.metric("new") == new, 20, what="the count after the restart")
 
     # A pod restart: SIGTERM (drain, stop), the emptyDirs go, a new pod mounts the same volume.
     pod.supervisor.signal(signal.SIGTERM)
@@ -211,14 +211,14 @@ def test_messages_and_astdb_survive_an_asterisk_restart_and_a_pod_restart(pod: P
         shutil.rmtree(pod.run.path(name))
     pod.run.create()
     pod.start_supervisor()
-    assert {m.wav.name: m.wav.read_bytes() for m in pod.box()} == before
+    assert {m.wav.name: m.wav.read_bytes() for m in pod.box()} == before, pod.box()
     assert "Value: yes" in pod.asterisk_cli("database get lab persisted")
-    wait_until(lambda: pod.metric("new") == new, 15, what="the count in the new pod")
+    wait_until(lambda: pod.metric("new") == new, 20, what="the count in the new pod")
     seen = len(pod.desk.summaries())
     pod.desk.register()
     wait_until(
         lambda: any(s.waiting and s.new == new for s in pod.desk.summaries()[seen:]),
-        10,
+        20,
         what="MWI from the new pod",
     )
 
