@@ -7,8 +7,8 @@ Secret's). A mismatch still present `settle` seconds after the apply is counted 
 /status; the gauges say, per transport, whether the served certificate matches and when the
 Secret's certificate expires.
 
-How Asterisk 22 rotates a TLS certificate (measured on 22.10.1 with its bundled pjproject, see
-tests/supervisor/reload/test_tls_rotation_lab.py):
+How Asterisk 22 rotates a TLS certificate (measured on 22.10.1 with its bundled pjproject, pinned
+by tests/supervisor/reload/test_asterisk_tls_facts_lab.py; docs/tls.md has the table):
 
 - With `allow_reload = no` (the default, which the renderer writes), a `Reload res_pjsip.so`
   restarts a TLS transport's listener (pjsip_tls_transport_restart) when the certificate or key
