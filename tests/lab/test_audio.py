@@ -44,3 +44,39 @@ def test_pcap_holds_consecutive_rtp_packets_every_20_ms() -> None:
         assert len(rtp) == 12 + 160
     # A tone, not silence: the payload varies.
     assert len(set(packets[0][1][54:])) > 20
+
+
+def _rtp_of(data: bytes) -> list[tuple[int, bytes]]:
+    offset, out = 24, []
+    while offset < len(data):
+        sec, usec, incl, _ = struct.unpack("<IIII", data[offset : offset + 16])
+        out.append((sec * 1_000_000 + usec, data[offset + 16 + 42 : offset + 16 + incl]))
+        offset += 16 + incl
+    return out
+
+
+def test_dtmf_pcap_is_rfc4733_with_a_new_event_per_press() -> None:
+    """Each press: a marker packet, growing durations, three end packets; a repeated digit is a
+    new event (new timestamp), sequence numbers never repeat, pauses are in the timing."""
+    packets = _rtp_of(audio.dtmf_pcap([(1.0, "11"), (2.0, "#")]))
+    events: list[tuple[int, int]] = []  # (timestamp, event) per press
+    seqs = []
+    for when, rtp in packets:
+        first, second, seq, timestamp, _ = struct.unpack("!BBHII", rtp[:12])
+        event, flags, duration = struct.unpack("!BBH", rtp[12:16])
+        assert first == 0x80
+        assert second & 0x7F == audio.PAYLOAD_EVENT
+        if second & 0x80:
+            events.append((timestamp, event))
+            assert when == timestamp * 1000 // 8  # sent when its event starts
+        assert duration % 160 == 0
+        if flags & 0x80:  # end
+            assert duration == 160 * 8
+        seqs.append(seq)
+    assert [e for _, e in events] == [1, 1, 11]
+    assert len({t for t, _ in events}) == 3, "a repeated digit must be a new event"
+    assert events[0][0] == 8000  # after the first 1 s pause
+    ends = [rtp for _, rtp in packets if rtp[13] & 0x80]
+    assert len(ends) == 9  # three per press
+    assert len(set(seqs)) == len(seqs) - 6  # the 3 ends of a press are one retransmitted packet
+    assert audio.plan_seconds([(1.0, "11"), (2.0, "#")]) >= packets[-1][0] / 1e6
