@@ -1,7 +1,8 @@
 """One check: expected addresses and trunks against what the kernel has, as a Report.
 
 `assess` is pure given the kernel's addresses and a Probe (bind and source selection), so the
-verdict logic is tested without root; `check` and `check_async` add the I/O.
+verdict logic is tested without root; `check_async` adds the I/O (`check` runs it for callers
+without an event loop).
 """
 
 from __future__ import annotations
@@ -245,20 +246,20 @@ _CONSISTENT_ATTEMPTS = 3
 def check(
     expected: Sequence[ExpectedAddress], trunks: Sequence[Trunk], probe: Probe | None = None
 ) -> Report:
-    """One blocking check in the calling thread's network namespace (the CLI's).
+    """One blocking check in the calling thread's network namespace (the CLI's): `check_async`
+    on a netlink socket of its own, in a loop of its own.
 
-    Not for a thread with a running event loop (pyroute2's sync API runs its own): use
-    `check_async` or the monitor there.
+    Not for a thread with a running event loop: use `check_async` or the monitor there.
     """
-    resolved = [resolve_trunk(t) for t in trunks]
-    before = kernel.read_addresses()
-    for _ in range(_CONSISTENT_ATTEMPTS):
-        report = assess(expected, resolved, before, probe or KernelProbe())
-        after = kernel.read_addresses()
-        if after == before:
-            break
-        before = after
-    return report
+
+    async def once() -> Report:
+        ipr = AsyncIPRoute()
+        try:
+            return await check_async(ipr, expected, trunks, probe)
+        finally:
+            ipr.close()
+
+    return asyncio.run(once())
 
 
 async def check_async(

@@ -12,7 +12,7 @@ import socket
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pyroute2 import AsyncIPRoute, IPRoute
+from pyroute2 import AsyncIPRoute
 
 from supervisor.addresses.model import Family, IPAddress, KernelAddress, family_of
 
@@ -48,15 +48,9 @@ def _get(msg: Mapping[str, Any], attr: str) -> Any:
     return msg.get(attr)
 
 
-def read_addresses() -> list[KernelAddress]:
-    """Every address of the namespace, with its interface name and IFA flags (blocking)."""
-    with IPRoute() as ipr:
-        links = {int(m["index"]): str(_get(m, "IFLA_IFNAME")) for m in ipr.get_links()}
-        return _kernel_addresses(ipr.get_addr(), links)
-
-
 async def read_addresses_async(ipr: AsyncIPRoute) -> list[KernelAddress]:
-    """As read_addresses, on the caller's asyncio netlink socket."""
+    """Every address of the namespace, with its interface name and IFA flags, on the caller's
+    asyncio netlink socket."""
     links = {int(m["index"]): str(_get(m, "IFLA_IFNAME")) async for m in await ipr.get_links()}
     msgs = [m async for m in await ipr.get_addr()]
     return _kernel_addresses(msgs, links)
