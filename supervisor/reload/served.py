@@ -113,8 +113,11 @@ async def run_checks(
         if ready is not None and not ready.is_set():
             await ready.wait()
             wake.set()
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can lose a cancellation that races
+        # with the wait finishing, and this task must stop when cancelled.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), interval)
+            async with asyncio.timeout(interval):
+                await wake.wait()
         wake.clear()
         if ready is None or ready.is_set():
             await check()
