@@ -32,6 +32,11 @@ def test_status_lists_a_one_way_doorbell_call(lab: Lab, run_dir: RunDir, started
         "\nraw:\n  extensions.conf: |\n    [answer-test]\n    exten => _X.,1,Answer()\n"
         "     same => n,Wait(20)\n     same => n,Hangup()\n"
     )
+    # The provider answers, so that the shutdown's un-REGISTER does not wait for a timeout.
+    registrar = sipp.registrar(
+        lab, run_dir, netns.PROVIDER_V6, "pod1", secrets["provider-password"].strip()
+    )
+    started.add(registrar.stop)
     sup = SupervisorRun(lab, run_dir, site, secrets)
     started.add(sup.stop)
     sup.start().wait_ready(40)

@@ -10,7 +10,7 @@ import ssl
 
 import pytest
 
-from lab import netns
+from lab import netns, sipp
 from lab.asterisk import RunDir, wait_until
 from lab.fixtures import Started
 from lab.netns import Lab
@@ -55,6 +55,11 @@ def test_entrypoint_rotates_the_certificate_and_refuses_a_bad_pair(
     ca = Ca("entrypoint test CA")
     first, second = ca.issue((netns.POD_V6,)), ca.issue((netns.POD_V6,))
     secrets = read_dir(EXAMPLE / "secrets") | first.secret_files(ca)
+    # The provider answers, so that the shutdown's un-REGISTER does not wait for a timeout.
+    registrar = sipp.registrar(
+        lab, run_dir, netns.PROVIDER_V6, "pod1", secrets["provider-password"].strip()
+    )
+    started.add(registrar.stop)
     sup = SupervisorRun(lab, run_dir, read_dir(EXAMPLE / "site"), secrets)
     started.add(sup.stop)
     sup.start().wait_ready(40)
