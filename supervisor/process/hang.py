@@ -206,11 +206,13 @@ class HangWatchdog:
         # allowance.
         silent_since: float | None = self._clock()
         allowance = max(policy.boot_timeout_s, policy.timeout_s)
+        answered_once = False
         while target.running:
             since = silent_since if silent_since is not None else self._clock()
             answered = await self._ask(since + allowance)
             if answered:
-                if allowance != policy.timeout_s:
+                if not answered_once:
+                    answered_once = True
                     log.info(
                         "hang watchdog: Asterisk (pid %s) answers; watching it (hung after %g s "
                         "without an answer)",
