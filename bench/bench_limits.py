@@ -271,10 +271,9 @@ def main() -> None:
         "",
         f"Machine: {machine()}.",
         "",
-        "Shared with other engineers' work while measured",
-        f"(load average {os.getloadavg()[0]:.1f} on 2 cores at the end): wall-clock times are",
-        "inflated by waiting for a core, so the targets are judged on the process's CPU time,",
-        "itself an upper bound (a busy core shares its caches).",
+        f"Load average {os.getloadavg()[0]:.1f} on 2 cores at the end. The targets are judged on",
+        "the process's CPU time: on a shared machine wall-clock time also counts the wait for a",
+        "core (on an idle one the two agree), and CPU time is itself an upper bound.",
         "",
         f"| site | what | files | MB of YAML | outcome | CPU (median of {args.runs}) | wall "
         "| CPU per MB | target (CPU) |",
