@@ -9,20 +9,46 @@ an IPv6 network that overlaps an exempt one is counted and banned per address in
 
 Memory is bounded: at most `max_tracked` sources have failure windows (the one inactive longest
 is forgotten first) and at most `max_bans` are banned (a new ban replaces the one that would
-expire first: the oldest, so the freshest attackers stay blocked). Every operation is O(log n)
-but the exemption test, which is linear in the (bounded, small) exemption list. Times are wall-clock
-seconds, so bans survive a restart.
+expire first: the oldest, so the freshest attackers stay blocked). Every operation is O(log n),
+the exemption tests included: a site may exempt up to 100,000 identify networks, and a scanner's
+every failed request asks whether its address is one of them. Times are wall-clock seconds, so
+bans survive a restart.
 """
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import ipaddress
 from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 from supervisor.security.events import IPAddress, IPNetwork
+
+
+class _Ranges:
+    """Networks of one family as sorted, merged, disjoint integer ranges: membership and
+    overlap in O(log n) by bisection."""
+
+    def __init__(self, networks: Iterable[IPNetwork]) -> None:
+        merged: list[list[int]] = []
+        for first, last in sorted(
+            (int(n.network_address), int(n.broadcast_address)) for n in networks
+        ):
+            if merged and first <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], last)
+            else:
+                merged.append([first, last])
+        self._starts = [first for first, _ in merged]
+        self._ends = [last for _, last in merged]
+
+    def overlaps(self, first: int, last: int) -> bool:
+        # The last range starting at or before `last` is the only one that can reach `first`:
+        # every earlier one ends before it starts.
+        i = bisect.bisect_right(self._starts, last) - 1
+        return i >= 0 and self._ends[i] >= first
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,11 +70,17 @@ class PolicySettings:
         if not 1 <= self.ipv6_prefix <= 128:
             raise ValueError("ipv6_prefix must be 1..128")
 
+    @cached_property
+    def _exempt_ranges(self) -> dict[int, _Ranges]:
+        return {v: _Ranges(n for n in self.exempt if n.version == v) for v in (4, 6)}
+
     def exempts(self, address: IPAddress) -> bool:
-        return any(address.version == net.version and address in net for net in self.exempt)
+        value = int(address)
+        return self._exempt_ranges[address.version].overlaps(value, value)
 
     def overlaps_exempt(self, network: IPNetwork) -> bool:
-        return any(network.version == net.version and network.overlaps(net) for net in self.exempt)
+        first, last = int(network.network_address), int(network.broadcast_address)
+        return self._exempt_ranges[network.version].overlaps(first, last)
 
     def source(self, address: IPAddress) -> IPNetwork:
         """What failures of `address` count against: the address itself (IPv4, or IPv6 whose

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from supervisor.security.policy import Ban, BanPolicy, PolicySettings
 
@@ -159,3 +161,33 @@ def test_a_64_holding_an_exempt_address_is_counted_per_address() -> None:
     assert ban is not None
     assert ban.source == net("2001:db8:5060::66/128")
     assert p.failure(ip("2001:db8:5060::10"), 0.0) is None
+
+
+@given(
+    exempt=st.lists(
+        st.tuples(st.integers(0, 2**8 - 1), st.integers(24, 32)), min_size=0, max_size=30
+    ),
+    probes=st.lists(st.tuples(st.integers(0, 2**8 - 1), st.integers(24, 32)), max_size=30),
+)
+@settings(max_examples=300, derandomize=True, deadline=None)
+def test_exemption_lookup_agrees_with_the_networks(
+    exempt: list[tuple[int, int]], probes: list[tuple[int, int]]
+) -> None:
+    """Exempt and overlap answers (by bisection over merged ranges) equal a scan of every
+    exempt network, for nested, adjacent and repeated networks of both families."""
+
+    def v4(low: int, prefix: int) -> ipaddress.IPv4Network:
+        return ipaddress.ip_network((0xCB007100 + low, prefix), strict=False)  # 203.0.113.x
+
+    def v6(low: int, prefix: int) -> ipaddress.IPv6Network:
+        # The same 8 varying bits, at the end of a /64 (prefixes /56../64).
+        return ipaddress.ip_network((0x20010DB8 << 96 | low << 64, prefix + 32), strict=False)
+
+    nets = [make(low, prefix) for low, prefix in exempt for make in (v4, v6)]
+    s = PolicySettings(exempt=tuple(nets))
+    for low, prefix in probes:
+        for probe in (v4(low, prefix), v6(low, prefix)):
+            same = [n for n in nets if n.version == probe.version]
+            assert s.overlaps_exempt(probe) == any(probe.overlaps(n) for n in same)
+            first = probe.network_address
+            assert s.exempts(first) == any(first in n for n in same)
