@@ -1,31 +1,36 @@
 """The composition root: the only module that knows every part. It builds and wires; the policy
 lives in the parts (each a named, unit-tested component), the life cycle in `runner.py`.
 
-`build(settings)` creates every part up front: the initial config is loaded, rendered and
-written (fatal when invalid: there is no last good config yet), each part's checks go on the
-status board and its metrics on the registry, and its long-running task into `Parts.tasks` (from
-the start) or `Parts.gated_tasks` (once the pod's required addresses are usable).
+`build(settings)` creates every part up front, one slice at a time, each slice from the ones
+before it (no part names one built later): the core (registry, status board, reaper, the live
+config), AMI, addresses, security and TLS, the process (entrypoint mode), reload, then what HTTP
+reads. The initial config is loaded, rendered and written last (fatal when invalid: there is no
+last good config yet) and published to every part that subscribed to the live config.
 
-Adding a component: construct it in `build()`, wire its inputs (AMI subscriptions, the applied
-site), add its checks and metrics, append its `Task`.
+Adding a component: construct it in the slice it belongs to (or a new slice builder returning a
+frozen dataclass), subscribe it to `core.live` if it follows the applied site, add its checks to
+`build_status`, and its `Task` to the slice's `tasks` (from the start) or `gated` (once the
+pod's addresses are usable). CONTRIBUTING.md ("Following the live config") says more.
 """
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
 
-from supervisor.addresses.fromsite import expected_from_site
 from supervisor.addresses.model import ExpectedAddress
 from supervisor.addresses.monitor import AddressMonitor
 from supervisor.addresses.recovery import AddressRecovery
 from supervisor.ami.checks import ami_checks
 from supervisor.ami.client import AmiClient, AmiSettings
+from supervisor.ami.follow import FollowProcess
 from supervisor.ami.quality import CallQuality
 from supervisor.ami.state import AsteriskState
+from supervisor.live import LiveConfig
 from supervisor.metrics.asterisk import AsteriskCollector
 from supervisor.metrics.quality import QualityCollector
 from supervisor.metrics.supervisor import SupervisorCollector
@@ -48,196 +53,323 @@ from supervisor.reload import (
 )
 from supervisor.reload.checks import config_checks
 from supervisor.reload.providers import ProviderCertificates
+from supervisor.reload.restart import PendingRestart
 from supervisor.reload.served import ServedCertificates
-from supervisor.render.voicemail import mailbox
+from supervisor.render import RenderContext
 from supervisor.security import events as security_events
 from supervisor.security.fromsite import policy_settings
 from supervisor.security.guard import SecurityGuard
 from supervisor.security.store import BanStore
 from supervisor.settings import Mode, Settings
+from supervisor.site.model import Site
 from supervisor.status import Heartbeat, StatusBoard
 from supervisor.storage import RunUser, check_persistent
 from supervisor.tasks import Task
 
 
-@dataclass(kw_only=True)
-class Parts:
-    """Every part, built up front. `asterisk` and `restarter` exist in entrypoint mode only."""
+@dataclass(frozen=True)
+class Core:
+    """What every slice shares. `live`: the applied config, published by the applier to every
+    part that subscribed; `pending_restart`: why the live config waits for an Asterisk restart."""
 
     settings: Settings
     started_at: float
     registry: CollectorRegistry
     board: StatusBoard
     reaper: Reaper
-    ami: AmiClient
-    applier: Applier
-    reloader: Reloader
-    monitor: AddressMonitor
-    shutdown: Shutdown
-    asterisk: AsteriskSupervisor | None
-    heartbeat: Heartbeat = field(default_factory=Heartbeat)
-    tasks: list[Task] = field(default_factory=list)
-    gated_tasks: list[Task] = field(default_factory=list)
+    context: RenderContext
+    run_user: RunUser
+    live: LiveConfig[Config]
+    pending_restart: PendingRestart
 
 
-def build(settings: Settings) -> Parts:
-    """Every part, wired; the initial config written. Raises one of runner.STARTUP_ERRORS."""
-    started_at = time.monotonic()
-    paths, registry, board, reaper = settings.asterisk, CollectorRegistry(), StatusBoard(), Reaper()
-    user = settings.asterisk_user
-    run_user = RunUser.current() if user is None else RunUser.from_root(paths.root, user)
-    context = settings.render_context(secrets.token_hex(24))  # per boot; never logged
+def build_core(settings: Settings) -> Core:
+    paths, user = settings.asterisk, settings.asterisk_user
+    return Core(
+        settings=settings,
+        started_at=time.monotonic(),
+        registry=CollectorRegistry(),
+        board=StatusBoard(),
+        reaper=Reaper(),
+        context=settings.render_context(secrets.token_hex(24)),  # per boot; never logged
+        run_user=RunUser.current() if user is None else RunUser.from_root(paths.root, user),
+        live=LiveConfig(),
+        pending_restart=PendingRestart(),
+    )
+
+
+@dataclass(frozen=True)
+class AmiSlice:
+    """The AMI session and what its events feed: Asterisk's state, call quality, mailboxes."""
+
+    client: AmiClient
+    state: AsteriskState
+    quality: CallQuality
+    mailboxes: MailboxPoller
+    gated: tuple[Task, ...]
+
+
+def build_ami(core: Core) -> AmiSlice:
+    context = core.context
     state = AsteriskState()
-    ami = AmiClient(
+    client = AmiClient(
         settings=AmiSettings(
             username=context.ami_username, secret=context.ami_secret, port=context.ami_port
         ),
         state=state,
     )
-    quality = CallQuality(trunks=lambda: state.trunks.values())  # RTPAUDIOQOS + ended calls
+    quality = CallQuality(trunks=state.trunk_names)  # RTPAUDIOQOS + ended calls
     state.call_observers.append(quality.call_ended)
-    ami.subscribe("VarSet", quality.varset)
+    client.subscribe("VarSet", quality.varset)
     mailboxes = MailboxCounts()
-    poller = MailboxPoller(ami=ami, counts=mailboxes, booted=ami.fully_booted)
+    poller = MailboxPoller(ami=client, counts=mailboxes, booted=client.fully_booted)
     for event in ("FullyBooted", "Reload", "MessageWaiting"):
-        ami.subscribe(event, poller.hint)
+        client.subscribe(event, poller.hint)
+    core.live.subscribe(state)  # trunk labels
+    core.live.subscribe(poller)  # the site's mailboxes
+    client.on_boot(BootLog(core.started_at))
+    AsteriskCollector.register(core.registry, state)
+    QualityCollector.register(core.registry, quality)
+    VoicemailCollector.register(core.registry, mailboxes)
+    return AmiSlice(
+        client=client,
+        state=state,
+        quality=quality,
+        mailboxes=poller,
+        gated=(Task("ami", client.run), Task("voicemail", poller.run)),
+    )
+
+
+@dataclass(frozen=True)
+class AddressSlice:
+    """The pod's expected addresses and trunk egress, following the live config."""
+
+    monitor: AddressMonitor
+    tasks: tuple[Task, ...]
+
+
+def build_addresses(core: Core, ami: AmiSlice) -> AddressSlice:
+    override = tuple(ExpectedAddress.parse(a) for a in core.settings.expect_addresses)
+    recovery = AddressRecovery(
+        asterisk=AmiReload(ami.client), booted=ami.client.fully_booted.is_set
+    )
+    monitor = AddressMonitor(override=override, registry=core.registry, on_recovered=recovery)
+    core.live.subscribe(monitor)
+    return AddressSlice(monitor=monitor, tasks=(Task("addresses", monitor.run),))
+
+
+@dataclass(frozen=True)
+class SecuritySlice:
+    """Bans from Asterisk's security events, and the TLS certificates served and trusted."""
+
+    guard: SecurityGuard
+    served: ServedCertificates
+    providers: ProviderCertificates
+
+
+def build_security(core: Core, ami: AmiSlice) -> SecuritySlice:
+    paths = core.settings.asterisk
     # Bans live on the spool's volume (the PersistentVolumeClaim in the Deployment): they
     # survive restarts of Asterisk, of the supervisor and of the pod.
-    security = SecurityGuard(
-        registry=registry, store=BanStore(paths.host(paths.spool) / "supervisor" / "bans.json")
+    guard = SecurityGuard(
+        registry=core.registry,
+        store=BanStore(paths.host(paths.spool) / "supervisor" / "bans.json"),
     )
+    for name in security_events.SUBSCRIBED:
+        ami.client.subscribe(name, guard.on_event)
     # Which certificate each tls transport really serves (a handshake after every apply).
     served = ServedCertificates(
-        registry=registry, awaiting_restart=lambda: applier.state.restart_required
+        registry=core.registry, awaiting_restart=core.pending_restart.reasons
     )
     # Whether the providers reached over TLS present certificates Asterisk will trust.
     providers = ProviderCertificates()
-    for name in security_events.SUBSCRIBED:
-        ami.subscribe(name, security.on_event)
+    for part in (guard, served, providers):
+        core.live.subscribe(part)
+    return SecuritySlice(guard=guard, served=served, providers=providers)
 
-    def asterisk_exited(_code: int) -> None:
-        ami.close()  # the session is dead: reconnect to the next Asterisk without waiting
-        poller.hint()  # the mailbox counts are unknown until Asterisk is back
 
-    asterisk = restarter = None
-    hang: HangWatchdog | None = None
-    if settings.mode is Mode.ENTRYPOINT:
-        asterisk = AsteriskSupervisor(
-            argv=paths.argv(),
-            reaper=reaper,
-            policy=settings.restart,
-            # A new Asterisk: log in at once, whatever backoff the old one's silence built up.
-            on_start=lambda _process: ami.reconnect_now(),
-            on_exit=asterisk_exited,
-            # Gate restarts too: Asterisk drops a transport whose address is not bindable.
-            before_start=lambda: monitor.gate(settings.address_timeout_s),
+@dataclass(frozen=True)
+class ProcessSlice:
+    """Asterisk as a child (entrypoint mode only: `asterisk` is None in sidecar mode) and the
+    one shutdown path."""
+
+    asterisk: AsteriskSupervisor | None
+    shutdown: Shutdown
+    gated: tuple[Task, ...]
+    tasks: tuple[Task, ...]
+
+
+def build_process(core: Core, ami: AmiSlice, addresses: AddressSlice) -> ProcessSlice:
+    settings, paths, reaper = core.settings, core.settings.asterisk, core.reaper
+    if settings.mode is not Mode.ENTRYPOINT:
+        shutdown = _shutdown(core, None)
+        return ProcessSlice(
+            asterisk=None, shutdown=shutdown, gated=(), tasks=(Task("shutdown", shutdown.run),)
         )
-        hang = HangWatchdog(
-            policy=HangPolicy(timeout_s=settings.hang_timeout_s),
-            probes=[
-                AmiPing(ami),
-                ControlSocketProbe(paths.remote_argv("core show uptime"), reaper),
-            ],
-            registry=registry,
-        )
-        restarter = RestartWhenIdle(
-            pending=lambda: applier.state.restart_required,
-            busy=lambda: bool(state.calls or state.channels),
-            restart=asterisk.request_restart,
-            deadline_s=settings.restart_deadline_s,
-            stopping=lambda: shutdown.draining,
-        )
-
-    def config_applied(config: Config) -> None:
-        # The trunk labels, the ban policy, the voicemail boxes and the certificates expected
-        # to be served follow the live config.
-        site = config.site
-        state.set_trunks({n: n for n in site.trunks})
-        security.configure(policy_settings(site))
-        mailboxes.set_boxes({name: mailbox(number) for name, number in site.mailboxes().items()})
-        poller.hint()
-        served.expect(config.loaded)
-        providers.expect(config.loaded)
-
-    applier = Applier(
-        mounts=Mounts(config=settings.config_dirs, secrets=settings.secret_dirs),
-        config_dir=ConfigDir(paths.host(paths.etc), gid=run_user.gid),
-        build=SiteConfigBuilder(context, lambda site: security.blocked(policy_settings(site))),
-        asterisk=AmiReload(ami),
-        metrics=ReloadMetrics(registry),
-        on_restart_required=restarter.wake if restarter else lambda _reasons: None,
-        on_applied=config_applied,
-    )
-    initial = applier.prepare()
-    if asterisk is not None:  # refuse an Asterisk that would lose voicemail and astdb
-        check_persistent([(paths.host(p), str(p)) for p in paths.persistent], run_user)
-    override = tuple(ExpectedAddress.parse(a) for a in settings.expect_addresses)
-    expected, trunks = expected_from_site(initial.site, override)
-    recovery = AddressRecovery(asterisk=AmiReload(ami), booted=ami.fully_booted.is_set)
-    monitor = AddressMonitor(
-        expected=expected, trunks=trunks, registry=registry, on_recovered=recovery
-    )
-    shutdown = Shutdown(
-        asterisk=asterisk,
+    follow = FollowProcess(ami.client, forget=(ami.mailboxes.hint,))
+    asterisk = AsteriskSupervisor(
+        argv=paths.argv(),
         reaper=reaper,
-        stop_gracefully=paths.remote_argv("core stop gracefully"),
+        policy=settings.restart,
+        on_start=follow.started,
+        on_exit=follow.exited,
+        # Gate restarts too: Asterisk drops a transport whose address is not bindable.
+        before_start=functools.partial(addresses.monitor.gate, settings.address_timeout_s),
+    )
+    hang = HangWatchdog(
+        policy=HangPolicy(timeout_s=settings.hang_timeout_s),
+        probes=[
+            AmiPing(ami.client),
+            ControlSocketProbe(paths.remote_argv("core show uptime"), reaper),
+        ],
+        registry=core.registry,
+    )
+    shutdown = _shutdown(core, asterisk)
+    restarter = RestartWhenIdle(
+        pending=core.pending_restart.reasons,
+        busy=ami.state.busy,
+        restart=asterisk.request_restart,
+        deadline_s=settings.restart_deadline_s,
+        stopping=shutdown.is_draining,
+    )
+    core.pending_restart.subscribe(restarter.wake)
+    return ProcessSlice(
+        asterisk=asterisk,
+        shutdown=shutdown,
+        gated=(
+            Task("asterisk", asterisk.run),
+            Task("restart-when-idle", restarter.run),
+            Task("hang-watchdog", functools.partial(hang.run, asterisk.current_process)),
+        ),
+        tasks=(Task("shutdown", shutdown.run),),
+    )
+
+
+def _shutdown(core: Core, asterisk: AsteriskSupervisor | None) -> Shutdown:
+    settings = core.settings
+    return Shutdown(
+        asterisk=asterisk,
+        reaper=core.reaper,
+        stop_gracefully=settings.asterisk.remote_argv("core stop gracefully"),
         deadline_s=settings.drain_timeout_s,
         grace_s=settings.stop_grace_s,
     )
+
+
+@dataclass(frozen=True)
+class ReloadSlice:
+    """Mounts -> config -> Asterisk: the applier (publishing to `core.live`) and its loop."""
+
+    applier: Applier
+    reloader: Reloader
+    gated: tuple[Task, ...]
+
+
+def build_reload(core: Core, ami: AmiSlice, security: SecuritySlice) -> ReloadSlice:
+    settings, paths = core.settings, core.settings.asterisk
+    guard = security.guard
+
+    def blocked(site: Site) -> tuple[security_events.IPNetwork, ...]:
+        return guard.blocked(policy_settings(site))
+
+    applier = Applier(
+        mounts=Mounts(config=settings.config_dirs, secrets=settings.secret_dirs),
+        config_dir=ConfigDir(paths.host(paths.etc), gid=core.run_user.gid),
+        build=SiteConfigBuilder(core.context, blocked),
+        asterisk=AmiReload(ami.client),
+        metrics=ReloadMetrics(core.registry),
+        on_restart_required=core.pending_restart.set,
+        on_applied=core.live.publish,
+    )
     reloader = Reloader(
         applier=applier,
-        booted=ami.fully_booted,
+        booted=ami.client.fully_booted,
         debounce=settings.debounce_s,
         resync=settings.resync_s,
     )
-    ami.on_boot(applier.asterisk_started)
-    ami.on_boot(BootLog(started_at))
-    AsteriskCollector.register(registry, state)
-    QualityCollector.register(registry, quality)
-    VoicemailCollector.register(registry, mailboxes)
-    registry.register(
-        SupervisorCollector(
-            asterisk=asterisk, ready=board.ready, draining=lambda: shutdown.draining
-        )
-    )
-    board.add(shutdown.checks, config_checks(lambda: applier.state))
-    board.add(*([asterisk.checks] if asterisk is not None else []), monitor.checks)
-    board.add(ami_checks(ami, require_registered=settings.require_registered))
-    board.add(security.checks, served.checks, providers.checks)
-    board.add_section("security", security.status)
-    board.add_section("call_quality", quality.status)
-    parts = Parts(
-        settings=settings,
-        started_at=started_at,
-        registry=registry,
-        board=board,
-        reaper=reaper,
-        ami=ami,
+    ami.client.on_boot(applier.asterisk_started)
+    booted = ami.client.fully_booted
+    return ReloadSlice(
         applier=applier,
         reloader=reloader,
-        monitor=monitor,
-        shutdown=shutdown,
-        asterisk=asterisk,
+        gated=(
+            Task("reload", reloader.run),
+            Task("security", functools.partial(guard.run, apply=applier.refresh, ready=booted)),
+            Task("tls-served", functools.partial(security.served.run, ready=booted)),
+            Task("tls-providers", functools.partial(security.providers.run, ready=booted)),
+        ),
     )
-    parts.tasks += [
-        Task("heartbeat", parts.heartbeat.run),
-        Task("reaper", reaper.run),
-        Task("shutdown", shutdown.run),
-        Task("addresses", monitor.run),
-    ]
-    parts.gated_tasks.append(Task("ami", ami.run))
-    if asterisk is not None and restarter is not None and hang is not None:
-        running, watchdog = asterisk, hang
-        parts.gated_tasks += [
-            Task("asterisk", asterisk.run),
-            Task("restart-when-idle", restarter.run),
-            Task("hang-watchdog", lambda: watchdog.run(lambda: running.current)),
-        ]
-    parts.gated_tasks += [
-        Task("reload", reloader.run),
-        Task("security", lambda: security.run(apply=applier.refresh, ready=ami.fully_booted)),
-        Task("voicemail", poller.run),
-        Task("tls-served", lambda: served.run(ready=ami.fully_booted)),
-        Task("tls-providers", lambda: providers.run(ready=ami.fully_booted)),
-    ]
-    return parts
+
+
+def build_status(
+    core: Core,
+    ami: AmiSlice,
+    addresses: AddressSlice,
+    security: SecuritySlice,
+    process: ProcessSlice,
+    reload: ReloadSlice,
+) -> None:
+    """What HTTP reads: every part's checks on the board (in this order), its sections, and the
+    supervisor's own metrics."""
+    board, asterisk, shutdown = core.board, process.asterisk, process.shutdown
+    board.add(shutdown.checks, config_checks(lambda: reload.applier.state))
+    board.add(*([asterisk.checks] if asterisk is not None else []), addresses.monitor.checks)
+    board.add(ami_checks(ami.client, require_registered=core.settings.require_registered))
+    board.add(security.guard.checks, security.served.checks, security.providers.checks)
+    board.add_section("security", security.guard.status)
+    board.add_section("call_quality", ami.quality.status)
+    core.registry.register(
+        SupervisorCollector(asterisk=asterisk, ready=board.ready, draining=shutdown.is_draining)
+    )
+
+
+@dataclass(frozen=True)
+class Parts:
+    """Every slice, built up front; the tasks the runner starts (`gated_tasks` once the pod's
+    required addresses are usable)."""
+
+    core: Core
+    ami: AmiSlice
+    addresses: AddressSlice
+    security: SecuritySlice
+    process: ProcessSlice
+    reload: ReloadSlice
+    heartbeat: Heartbeat
+    tasks: tuple[Task, ...]
+    gated_tasks: tuple[Task, ...]
+
+    @property
+    def settings(self) -> Settings:
+        return self.core.settings
+
+
+def build(settings: Settings) -> Parts:
+    """Every part, wired; the initial config written. Raises one of runner.STARTUP_ERRORS."""
+    core = build_core(settings)
+    ami = build_ami(core)
+    addresses = build_addresses(core, ami)
+    security = build_security(core, ami)
+    process = build_process(core, ami, addresses)
+    reload = build_reload(core, ami, security)
+    build_status(core, ami, addresses, security, process, reload)
+    reload.applier.prepare()  # publishes the initial config to every subscriber
+    if process.asterisk is not None:  # refuse an Asterisk that would lose voicemail and astdb
+        paths = settings.asterisk
+        check_persistent([(paths.host(p), str(p)) for p in paths.persistent], core.run_user)
+    heartbeat = Heartbeat()
+    return Parts(
+        core=core,
+        ami=ami,
+        addresses=addresses,
+        security=security,
+        process=process,
+        reload=reload,
+        heartbeat=heartbeat,
+        tasks=(
+            Task("heartbeat", heartbeat.run),
+            Task("reaper", core.reaper.run),
+            *process.tasks,
+            *addresses.tasks,
+        ),
+        gated_tasks=(*ami.gated, *process.gated, *reload.gated),
+    )

@@ -47,26 +47,28 @@ async def start(parts: Parts, tg: asyncio.TaskGroup) -> None:
     settings = parts.settings
     if settings.mode is Mode.SIDECAR:
         # Asterisk may outlive us: make it read this boot's AMI secret.
-        await reload_manager_config(settings.asterisk.remote_argv("manager reload"), parts.reaper)
-    await parts.monitor.gate(settings.address_timeout_s)
-    log.info("required addresses usable after %.2f s", time.monotonic() - parts.started_at)
+        await reload_manager_config(
+            settings.asterisk.remote_argv("manager reload"), parts.core.reaper
+        )
+    await parts.addresses.monitor.gate(settings.address_timeout_s)
+    log.info("required addresses usable after %.2f s", time.monotonic() - parts.core.started_at)
     start_all(tg, parts.gated_tasks, ENDINGS)
 
 
 def install_signals(parts: Parts) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, parts.shutdown.on_signal, sig.name)
+        loop.add_signal_handler(sig, parts.process.shutdown.on_signal, sig.name)
     # SIGHUP: re-read the mounts now (the usual meaning of SIGHUP for a daemon).
-    loop.add_signal_handler(signal.SIGHUP, parts.reloader.hint)
+    loop.add_signal_handler(signal.SIGHUP, parts.reload.reloader.hint)
 
 
 async def run(parts: Parts) -> int:
     install_signals(parts)
     become_subreaper()
     settings = parts.settings
-    app = http.make_app(parts.registry)
-    add_health_routes(app, parts.board, parts.heartbeat)
+    app = http.make_app(parts.core.registry)
+    add_health_routes(app, parts.core.board, parts.heartbeat)
     runner = await http.start(app, settings.http_host, settings.http_port)
     where = f"[{settings.http_host}]:{settings.http_port}"
     log.info("HTTP on %s: /healthz /readyz /status /metrics", where)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -38,7 +38,7 @@ async def guard(
 
 
 def start_all(
-    tg: asyncio.TaskGroup, tasks: list[Task], expected: tuple[type[BaseException], ...]
+    tg: asyncio.TaskGroup, tasks: Sequence[Task], expected: tuple[type[BaseException], ...]
 ) -> None:
     for task in tasks:
         tg.create_task(guard(task.name, task.run(), expected), name=task.name)

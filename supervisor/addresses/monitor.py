@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import NoReturn
+from typing import NoReturn, Protocol
 
 from prometheus_client import CollectorRegistry
 from pyroute2 import AsyncIPRoute
@@ -24,6 +24,7 @@ from pyroute2.netlink.rtnl import (
 )
 
 from supervisor.addresses.check import Probe, check_async
+from supervisor.addresses.fromsite import SiteLike, expected_from_site
 from supervisor.addresses.metrics import AddressCollector
 from supervisor.addresses.model import AddressStatus, ExpectedAddress, Report, Trunk
 from supervisor.backoff import Backoff
@@ -42,6 +43,13 @@ _GROUPS = (
 RecoveryCallback = Callable[[tuple[ExpectedAddress, ...]], Awaitable[None]]
 
 
+class AppliedSite(Protocol):
+    """The monitor's view of an applied config (`supervisor.reload.Config` satisfies it)."""
+
+    @property
+    def site(self) -> SiteLike: ...
+
+
 class AddressesNotUsable(Exception):
     """Start-up gating gave up: a required address is still not usable after the timeout."""
 
@@ -54,15 +62,18 @@ def _describe(status: AddressStatus) -> str:
 class AddressMonitor:
     """Watches the pod's expected addresses and trunk egress; run() must be running.
 
-    Construct once in the composition root, start `run()` as a task, then `await
-    wait_usable(timeout)` before starting Asterisk; readiness reads `all_required_usable`.
+    Construct once in the composition root, subscribe it to the live config (`on_config`: the
+    expected addresses and trunks follow every applied site; `override`, from the settings,
+    replaces the site's addresses), start `run()` as a task, then `await gate(timeout)` before
+    every Asterisk start; readiness reads `all_required_usable`.
     """
 
     def __init__(
         self,
         *,
-        expected: Sequence[ExpectedAddress],
+        expected: Sequence[ExpectedAddress] = (),
         trunks: Sequence[Trunk] = (),
+        override: Sequence[ExpectedAddress] = (),
         recheck_interval: float = 5.0,
         debounce: float = 0.05,
         on_recovered: RecoveryCallback | None = None,
@@ -71,6 +82,7 @@ class AddressMonitor:
     ) -> None:
         self.expected = tuple(expected)
         self.trunks = tuple(trunks)
+        self.override = tuple(override)
         self.recheck_interval = recheck_interval
         self.debounce = debounce
         self.on_recovered = on_recovered
@@ -85,10 +97,38 @@ class AddressMonitor:
         if registry is not None:
             registry.register(AddressCollector(self))
 
+    def on_config(self, config: AppliedSite) -> None:
+        """A config went live: watch its addresses and trunks from now on."""
+        self.expect(*expected_from_site(config.site, self.override))
+
+    def expect(self, expected: Sequence[ExpectedAddress], trunks: Sequence[Trunk]) -> None:
+        """Check these addresses and trunk egresses from now on (at once when they changed).
+        Until a check covers a new required address, it gates readiness and Asterisk starts."""
+        expected, trunks = tuple(expected), tuple(trunks)
+        if (expected, trunks) == (self.expected, self.trunks):
+            return
+        log.info(
+            "expected addresses now %s; trunks %s",
+            ", ".join(str(e.address) for e in expected) or "none",
+            ", ".join(t.name for t in trunks) or "none",
+        )
+        self.expected, self.trunks = expected, trunks
+        self._hint.set()
+
+    def _unchecked(self) -> tuple[ExpectedAddress, ...]:
+        """Required addresses the last report does not cover (expected since it was made)."""
+        report = self.report
+        return tuple(
+            e
+            for e in self.expected
+            if e.required and (report is None or report.status_of(e.address) is None)
+        )
+
     @property
     def all_required_usable(self) -> bool:
         """Readiness: every required address is present, not tentative and bindable."""
-        return self.report is not None and self.report.all_required_usable
+        report = self.report
+        return report is not None and report.all_required_usable and not self._unchecked()
 
     def checks(self) -> list[Check]:
         """For the status board: one check per address (required ones gate readiness), one per
@@ -104,6 +144,10 @@ class AddressMonitor:
                 gates_readiness=s.expected.required,
             )
             for s in report.addresses
+        ]
+        result += [
+            Check(name=f"address {e.address}", ok=False, detail="not checked yet")
+            for e in self._unchecked()
         ]
         result += [
             Check(

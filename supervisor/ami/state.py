@@ -31,7 +31,7 @@ import bisect
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Protocol
 
 from supervisor.ami.protocol import PROTOCOL_ERRORS
 
@@ -195,6 +195,18 @@ class _Recent:
         return key in self._keys
 
 
+class SiteTrunks(Protocol):
+    @property
+    def trunks(self) -> Mapping[str, object]: ...
+
+
+class AppliedSite(Protocol):
+    """The state's view of an applied config (`supervisor.reload.Config` satisfies it)."""
+
+    @property
+    def site(self) -> SiteTrunks: ...
+
+
 class AsteriskState:
     """Everything the metrics need, fed by AMI events and re-sync snapshots.
 
@@ -314,6 +326,18 @@ class AsteriskState:
     def live(self) -> bool:
         """Logged in and re-synced: gauges of Asterisk's current state are meaningful."""
         return self.ami_connected and self.synced
+
+    def trunk_names(self) -> Iterable[str]:
+        """The live site's trunk names (the labels of per-trunk series)."""
+        return self.trunks.values()
+
+    def busy(self) -> bool:
+        """A call or a channel is active: restarting Asterisk now would cut it."""
+        return bool(self.calls or self.channels)
+
+    def on_config(self, config: AppliedSite) -> None:
+        """A config went live: its trunks label the calls that start from now on."""
+        self.set_trunks({name: name for name in config.site.trunks})
 
     def set_trunks(self, trunks: Mapping[str, str]) -> None:
         """New trunk endpoint -> trunk name map (after a site change); calls in progress keep

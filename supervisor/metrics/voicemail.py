@@ -13,13 +13,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator, Mapping
-from typing import NoReturn
+from typing import NoReturn, Protocol
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from supervisor.ami.types import AmiActions, AmiError, Message
+from supervisor.render.voicemail import mailbox
+from supervisor.site.model import Site
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +91,16 @@ class VoicemailCollector(Collector):
         yield family
 
 
+class AppliedSite(Protocol):
+    """The poller's view of an applied config (`supervisor.reload.Config` satisfies it)."""
+
+    @property
+    def site(self) -> Site: ...
+
+
 class MailboxPoller:
-    """Keeps MailboxCounts fresh over AMI (see the module docstring)."""
+    """Keeps MailboxCounts fresh over AMI (see the module docstring); follows the live config's
+    boxes (`on_config`)."""
 
     def __init__(
         self,
@@ -107,6 +117,12 @@ class MailboxPoller:
         self.interval = interval
         self.settle = settle
         self._wakeup = asyncio.Event()
+
+    def on_config(self, config: AppliedSite) -> None:
+        """A config went live: count its boxes (read again soon: boxes may have come or gone)."""
+        boxes = config.site.mailboxes().items()
+        self.counts.set_boxes({name: mailbox(number) for name, number in boxes})
+        self.hint()
 
     def hint(self, _event: Message | None = None) -> None:
         """Something changed (a MessageWaiting or Reload event): read the counts again soon."""

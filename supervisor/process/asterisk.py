@@ -168,6 +168,10 @@ class AsteriskSupervisor:
     def running(self) -> bool:
         return self.current is not None and self.current.running
 
+    def current_process(self) -> AsteriskProcess | None:
+        """The process now (None before the first start): what the hang watchdog probes."""
+        return self.current
+
     def checks(self) -> list[Check]:
         """For the status board: Asterisk's process runs (gates readiness)."""
         detail = "running" if self.running else "not running"

@@ -54,6 +54,10 @@ class Shutdown:
             log.info("%s: draining, then stopping", signame)
             self.requested.set()
 
+    def is_draining(self) -> bool:
+        """Once a termination signal came: new calls are refused, Asterisk is being stopped."""
+        return self.draining
+
     def checks(self) -> list[Check]:
         detail = "shutting down: new calls are refused" if self.draining else "no"
         return [Check(name="draining", ok=not self.draining, detail=detail)]

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+from supervisor.reload.build import Config
 from supervisor.reload.served import run_checks
 from supervisor.render.pjsip import SYSTEM_CA_PATH
 from supervisor.status import Check
@@ -110,6 +111,10 @@ class ProviderCertificates:
         self._wake = asyncio.Event()
         self._providers: dict[str, Provider] = {}
         self._results: dict[str, Result] = {}
+
+    def on_config(self, config: Config) -> None:
+        """A config went live: check its providers' certificates."""
+        self.expect(config.loaded)
 
     def expect(self, loaded: Any) -> None:
         self.watch(providers_of(loaded))

@@ -42,6 +42,7 @@ from typing import Any, NoReturn
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from supervisor.reload.build import Config
 from supervisor.reload.plan import RestartReason
 from supervisor.status import Check
 
@@ -188,6 +189,10 @@ class ServedCertificates:
     @property
     def state(self) -> Mapping[str, Served]:
         return dict(self._state)
+
+    def on_config(self, config: Config) -> None:
+        """A config went live: its transports' certificates are what must be served."""
+        self.expect(config.loaded)
 
     def expect(self, loaded: Any) -> None:
         """The live config changed (or Asterisk booted with it): check what is served now."""

@@ -3,7 +3,7 @@
     guard = SecurityGuard(registry=registry, store=BanStore(path))       # bans from the store
     for name in events.SUBSCRIBED: ami.subscribe(name, guard.on_event)   # AMI stream, in order
     render = lambda loaded: render(loaded, context, guard.blocked(policy_settings(loaded.site)))
-    Applier(..., on_applied=lambda loaded: guard.configure(policy_settings(loaded.site)))
+    live.subscribe(guard)                     # on_config: the site's policy (lifts exempt bans)
     tg.create_task(guard.run(apply=applier.refresh, ready=booted))       # apply ban changes, and
                                                      # summarise Asterisk's ACL refusal lines
 
@@ -18,18 +18,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import NoReturn, Protocol
 
 from prometheus_client import CollectorRegistry
 
 from supervisor.security import events
+from supervisor.security.fromsite import policy_settings
 from supervisor.security.logfilter import RefusalSummary
 from supervisor.security.metrics import SecurityMetrics
 from supervisor.security.offenders import Offenders
 from supervisor.security.policy import Ban, BanPolicy, PolicySettings
 from supervisor.security.store import BanStore
+from supervisor.site.model import Site
 from supervisor.status import Check
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,27 @@ ASTERISK_LOGGER = "asterisk"  # where supervisor.process relays Asterisk's conso
 BANNABLE_SERVICE = "PJSIP"  # what a res_pjsip ACL can refuse
 RETRY_S = 5.0  # after a failed apply (Asterisk down, a reload refused)
 TOP = 10  # offenders shown in /status
+
+
+class Outcome(Protocol):
+    """What an apply reports (`supervisor.reload.ApplyResult` satisfies it)."""
+
+    @property
+    def outcome(self) -> str: ...
+
+    @property
+    def problems(self) -> Sequence[str]: ...
+
+
+Apply = Callable[[], Awaitable[Outcome]]
+"""Re-applies the live site, rendering `blocked()` (the applier's `refresh`)."""
+
+
+class AppliedSite(Protocol):
+    """The guard's view of an applied config (`supervisor.reload.Config` satisfies it)."""
+
+    @property
+    def site(self) -> Site: ...
 
 
 @dataclass(frozen=True)
@@ -89,6 +112,10 @@ class SecurityGuard:
         ban = self.policy.failure(event.source, now)
         if ban is not None:
             self._banned(ban, event.source)
+
+    def on_config(self, config: AppliedSite) -> None:
+        """A config went live: follow its policy."""
+        self.configure(policy_settings(config.site))
 
     def configure(self, settings: PolicySettings) -> None:
         """The site's policy (called after each applied site); lifts bans now exempt."""
@@ -150,13 +177,11 @@ class SecurityGuard:
 
     # -- the apply loop ------------------------------------------------------------------------
 
-    async def run(
-        self, *, apply: Callable[[], Awaitable[Any]], ready: asyncio.Event | None = None
-    ) -> NoReturn:
+    async def run(self, *, apply: Apply, ready: asyncio.Event | None = None) -> NoReturn:
         """Expire bans on time and make Asterisk run each new ban list; never returns.
 
-        `apply` re-applies the live site (rendering `blocked()`), returning an object whose
-        `outcome` is "applied" on success; `ready` is set while Asterisk can take a reload.
+        `apply` re-applies the live site (rendering `blocked()`): "applied" or "unchanged" is a
+        success; `ready` is set while Asterisk can take a reload.
         While it runs, Asterisk's per-request ACL refusal lines (the `asterisk` logger) are
         counted and summarised instead of relayed (logfilter.py)."""
         asterisk_log = logging.getLogger(ASTERISK_LOGGER)
@@ -188,7 +213,7 @@ class SecurityGuard:
                 waiter.cancel()
         self._changed.clear()
 
-    async def _apply(self, apply: Callable[[], Awaitable[Any]]) -> None:
+    async def _apply(self, apply: Apply) -> None:
         generation = self._generation
         pending = dict(self._pending)
         # Saved beside the apply, not before it: an fsync on a busy disk must not delay the
@@ -201,7 +226,7 @@ class SecurityGuard:
             result = _Failed((f"internal error: {type(exc).__name__}: {exc}",))
         finally:
             await saving
-        if getattr(result, "outcome", None) in ("applied", "unchanged"):
+        if result.outcome in ("applied", "unchanged"):
             self._applied = generation
             self.last_error = None
             now = self._monotonic()
@@ -210,7 +235,7 @@ class SecurityGuard:
                 self._pending.pop(address, None)
         else:
             self.metrics.apply_failures.inc()
-            problems = getattr(result, "problems", ()) or ("no result",)
+            problems = result.problems or ("no result",)
             self.last_error = "; ".join(str(p) for p in problems)
 
     # -- internals -----------------------------------------------------------------------------

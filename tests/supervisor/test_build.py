@@ -3,6 +3,7 @@ config written, each part's checks, metrics and named tasks in place."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -31,25 +32,25 @@ def test_build_wires_every_part_and_writes_the_config(tmp_path: Path, mode: Mode
     """build() writes the initial config and lists the checks, metrics and tasks of the mode."""
     parts = build(settings(tmp_path, mode))
     assert (tmp_path / "etc" / "asterisk" / "pjsip.conf").is_file()
-    assert parts.applier.state.live_hash
+    assert parts.reload.applier.state.live_hash
     entrypoint = mode is Mode.ENTRYPOINT
     assert [t.name for t in parts.tasks] == ["heartbeat", "reaper", "shutdown", "addresses"]
-    assert [t.name for t in parts.gated_tasks] == ["ami"] + (
+    assert [t.name for t in parts.gated_tasks] == ["ami", "voicemail"] + (
         ["asterisk", "restart-when-idle", "hang-watchdog"] if entrypoint else []
-    ) + ["reload", "security", "voicemail", "tls-served", "tls-providers"]
-    names = [c.name for c in parts.board.checks()]
+    ) + ["reload", "security", "tls-served", "tls-providers"]
+    names = [c.name for c in parts.core.board.checks()]
     assert names[:2] == ["draining", "config"]
     assert ("asterisk process" in names) is entrypoint
     assert {"ami", "asterisk booted", "addresses"} <= set(names)
-    assert not parts.board.ready()  # nothing runs yet
+    assert not parts.core.board.ready()  # nothing runs yet
     for metric in (
         "asterisk_supervisor_asterisk_up",
         "asterisk_supervisor_ready",
         "asterisk_supervisor_draining",
         "asterisk_supervisor_last_reload_successful",
     ):
-        assert parts.registry.get_sample_value(metric) is not None, metric
-    hangs = parts.registry.get_sample_value("asterisk_supervisor_asterisk_hangs_total")
+        assert parts.core.registry.get_sample_value(metric) is not None, metric
+    hangs = parts.core.registry.get_sample_value("asterisk_supervisor_asterisk_hangs_total")
     assert (hangs == 0.0) if entrypoint else (hangs is None)
 
 
@@ -69,8 +70,8 @@ def test_build_wires_call_quality(tmp_path: Path) -> None:
     parts = build(settings(tmp_path, Mode.ENTRYPOINT))
     inbound = {"direction": "inbound", "trunk": "provider"}
     one_way = "asterisk_supervisor_calls_one_way_media_total"
-    assert parts.registry.get_sample_value(one_way, inbound) == 0
-    assert parts.board.sections()["call_quality"] == {
+    assert parts.core.registry.get_sample_value(one_way, inbound) == 0
+    assert parts.core.board.sections()["call_quality"] == {
         "one_way_calls_total": 0,
         "recent_one_way_calls": [],
     }
@@ -84,8 +85,35 @@ def test_build_wires_call_quality(tmp_path: Path) -> None:
     ):
         if event["Event"] == "VarSet":
             event = {**channel, **event}
-        parts.ami._on_event(event)  # the client's stream callback: state, then subscribers
-    loss = parts.registry.get_sample_value(
+        parts.ami.client._on_event(event)  # the client's stream callback: state, then subscribers
+    loss = parts.core.registry.get_sample_value(
         "asterisk_supervisor_call_packet_loss_ratio_sum", inbound
     )
     assert loss == pytest.approx(0.01)
+
+
+def test_every_part_follows_a_config_that_goes_live(tmp_path: Path) -> None:
+    """An applied site with a new trunk host, pod address and policy reaches the address monitor,
+    the trunk labels, the ban policy and the certificate checks (the live-config subscription)."""
+    site = tmp_path / "site"
+    shutil.copytree(EXAMPLE / "site", site)
+    root = tmp_path / "root"
+    parts = build(settings(root, Mode.ENTRYPOINT, site))
+    monitor = parts.addresses.monitor
+    assert [str(e.address) for e in monitor.expected] == ["2001:db8:e8b1::1:1", "203.0.113.10"]
+    assert [t.hosts for t in monitor.trunks] == [("2001:db8:5060::10",)]
+    text = (site / "site.yaml").read_text()
+    text = text.replace("2001:db8:5060::10", "2001:db8:5060::20")
+    text = text.replace("ipv6: 2001:db8:e8b1::1:1", "ipv6: 2001:db8:e8b1::1:2")
+    text = text.replace("  provider:\n", "  carrier:\n").replace(
+        "trunk: provider", "trunk: carrier"
+    )
+    (site / "site.yaml").write_text(text)
+    parts.reload.applier.prepare()  # writes and publishes the new site, as an apply does
+    assert [str(e.address) for e in monitor.expected] == ["2001:db8:e8b1::1:2", "203.0.113.10"]
+    assert [(t.name, t.hosts) for t in monitor.trunks] == [("carrier", ("2001:db8:5060::20",))]
+    assert list(parts.ami.state.trunk_names()) == ["carrier"]
+    exempt = {str(n) for n in parts.security.guard.policy.settings.exempt}
+    assert {"2001:db8:5060::20/128", "2001:db8:e8b1::1:2/128"} <= exempt
+    assert "2001:db8:5060::10/128" not in exempt
+    assert set(parts.security.served.state) == {"tls6"}

@@ -270,3 +270,14 @@ def test_times_come_from_asterisk_timestamps_not_arrival() -> None:
     assert (s.answer_delay.count, s.answer_delay.sum) == (1, 2.5)
     assert (s.duration.count, s.duration.sum) == (1, 8.0)
     assert s.last_event_time == arrival
+
+
+def test_busy_while_a_call_or_a_channel_is_active() -> None:
+    """busy() (what restart-when-idle waits for) is true from a channel's appearance to its
+    hangup."""
+    state = AsteriskState()
+    assert not state.busy()
+    state.event(newchannel("PJSIP/desk-00000001", "9.1"), 1.0)
+    assert state.busy()
+    state.event(hangup("PJSIP/desk-00000001", "9.1"), 2.0)
+    assert not state.busy()

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
+from supervisor.reload import ApplyResult
 from supervisor.security.guard import SecurityGuard
 from supervisor.security.policy import PolicySettings
 from supervisor.security.store import BanStore
@@ -40,14 +41,14 @@ class FakeApplier:
     fail: int = 0
     applied: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def refresh(self) -> object:
+    async def refresh(self) -> ApplyResult:
         assert self.guard is not None
         self.seen.append(tuple(str(a) for a in self.guard.blocked()))
         if self.fail:
             self.fail -= 1
-            return type("R", (), {"outcome": "failed", "problems": ("reload refused",)})()
+            return ApplyResult(outcome="failed", hash="h", problems=("reload refused",))
         self.applied.set()
-        return type("R", (), {"outcome": "applied"})()
+        return ApplyResult(outcome="applied", hash="h")
 
 
 @contextlib.asynccontextmanager
@@ -230,7 +231,7 @@ async def test_a_crashing_apply_is_counted_and_retried(monkeypatch: pytest.Monke
     applier = FakeApplier()
     calls = []
 
-    async def flaky() -> object:
+    async def flaky() -> ApplyResult:
         calls.append(1)
         if len(calls) == 1:
             raise RuntimeError("boom")
