@@ -78,7 +78,7 @@ def capture() -> None:
         ]
         for uac in uacs:
             uac.wait(60)
-        wait_until(lambda: pbx.on_loop(lambda: pbx.state.calls_active) == 0, 10)
+        wait_until(lambda: pbx.on_loop(lambda: pbx.state.calls.count) == 0, 10)
         time.sleep(1.0)
         pbx.loop.loop.call_soon_threadsafe(stop.set)
         secrets_of_run = [pbx.ami_secret, pbx.all_secret, pbx.trunk_password]
@@ -142,7 +142,7 @@ def capture_quality() -> None:
         uacs = [pbx.talk("inbound", 10, hold_ms=3000), pbx.talk("outbound", 10, hold_ms=3000)]
         for uac in uacs:
             assert uac.wait(60) == 0, uac.output()[-1500:]
-        wait_until(lambda: pbx.on_loop(lambda: pbx.state.calls_active) == 0, 10)
+        wait_until(lambda: pbx.on_loop(lambda: pbx.state.calls.count) == 0, 10)
         time.sleep(1.0)
         pbx.loop.loop.call_soon_threadsafe(stop.set)
         data = future.result(10)
@@ -230,8 +230,8 @@ async def run_ours(payload: bytes, *, quality: bool = False) -> float:
     client = AmiClient(settings=settings, state=state)
     client.subscribe("BenchEnd", lambda _e: done.set())
     if quality:
-        calls = CallQuality(trunks=lambda: state.trunks.values())
-        state.call_observers.append(calls.call_ended)
+        calls = CallQuality(trunks=lambda: state.calls.trunks.values())
+        state.calls.observers.append(calls.call_ended)
         client.subscribe("VarSet", calls.varset)
     start = time.perf_counter()
     task = asyncio.create_task(client.run(), name="ami-bench")

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from supervisor.ami.state import DIRECTIONS, OUTCOMES, AsteriskState
+from supervisor.ami.calls import DIRECTIONS, OUTCOMES
+from supervisor.ami.state import AsteriskState
 from supervisor.metrics.asterisk import AsteriskCollector
 from supervisor.metrics.exposition import render
 
@@ -79,14 +80,14 @@ def build(trunks: int, endpoints: int) -> AsteriskState:
     for trunk in trunk_names:
         for direction in ("inbound", "outbound"):
             for outcome in OUTCOMES:
-                state.calls_total[(direction, trunk, outcome)] = 3
+                state.calls.total[(direction, trunk, outcome)] = 3
     for outcome in OUTCOMES:
-        state.calls_total[(DIRECTIONS[2], "", outcome)] = 5
+        state.calls.total[(DIRECTIONS[2], "", outcome)] = 5
     for cause in ("0", "16", "17", "18", "19", "21", "31", "34", "38", "127"):
-        state.hangup_causes[cause] = 7
+        state.calls.hangup_causes[cause] = 7
     for value in (0.5, 3.0, 40.0, 900.0):
-        state.duration.observe(value)
-        state.answer_delay.observe(value / 100)
+        state.calls.duration.observe(value)
+        state.calls.answer_delay.observe(value / 100)
     return state
 
 

@@ -36,7 +36,7 @@ from lab.pki import Ca
 from lab.portforward import PortForward
 from lab.rootfs import ensure_rootfs
 from lab.supervisor import SupervisorRun, read_dir
-from supervisor.ami.state import OUTCOMES
+from supervisor.ami.calls import OUTCOMES
 
 EXAMPLE = REPO / "examples" / "home"
 

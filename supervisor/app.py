@@ -118,14 +118,14 @@ def build_ami(core: Core) -> AmiSlice:
         ),
         state=state,
     )
-    quality = CallQuality(trunks=state.trunk_names)  # RTPAUDIOQOS + ended calls
-    state.call_observers.append(quality.call_ended)
+    quality = CallQuality(trunks=state.calls.trunk_names)  # RTPAUDIOQOS + ended calls
+    state.calls.observers.append(quality.call_ended)
     client.subscribe("VarSet", quality.varset)
     mailboxes = MailboxCounts()
     poller = MailboxPoller(ami=client, counts=mailboxes, booted=client.fully_booted)
     for event in ("FullyBooted", "Reload", "MessageWaiting"):
         client.subscribe(event, poller.hint)
-    core.live.subscribe(state)  # trunk labels
+    core.live.subscribe(state.calls)  # trunk labels
     core.live.subscribe(poller)  # the site's mailboxes
     client.on_boot(BootLog(core.started_at))
     AsteriskCollector.register(core.registry, state)
@@ -227,7 +227,7 @@ def build_process(core: Core, ami: AmiSlice, addresses: AddressSlice) -> Process
     shutdown = _shutdown(core, asterisk)
     restarter = RestartWhenIdle(
         pending=core.pending_restart.reasons,
-        busy=ami.state.busy,
+        busy=ami.state.calls.busy,
         restart=asterisk.request_restart,
         deadline_s=settings.restart_deadline_s,
         stopping=shutdown.is_draining,

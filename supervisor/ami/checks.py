@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from supervisor.ami.client import AmiClient
-from supervisor.ami.state import REGISTERED, REJECTED
+from supervisor.ami.peers import REGISTERED, REJECTED
 from supervisor.status import Check
 
 _STATUS_TEXT = {REGISTERED: "Registered", REJECTED: "Rejected"}
@@ -32,7 +32,7 @@ def ami_checks(client: AmiClient, *, require_registered: bool = False) -> Callab
                 detail="FullyBooted" if client.fully_booted.is_set() else "not fully booted",
             ),
         ]
-        for reg in sorted(state.registrations.values(), key=lambda r: r.name):
+        for reg in sorted(state.peers.registrations.values(), key=lambda r: r.name):
             result.append(
                 Check(
                     name=f"trunk registration {reg.name}",

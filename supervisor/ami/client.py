@@ -324,22 +324,22 @@ class AmiClient:
             proto.close()
 
     async def _reconcile(self, proto: AmiProtocol, names: Sequence[str]) -> None:
-        lost = self.state.calls_lost
+        lost = self.state.calls.lost
         await self._resync(proto, names)
         if "PJSIPShowEndpoints" in names:
             await self._contact_details(proto)
-        if self.state.calls_lost > lost:
+        if self.state.calls.lost > lost:
             log.warning(
                 "AMI re-sync: %d call(s) that Asterisk no longer has were closed "
                 "(their end was not seen; counted with outcome lost)",
-                self.state.calls_lost - lost,
+                self.state.calls.lost - lost,
             )
 
     async def _contact_details(self, proto: AmiProtocol) -> None:
         """Static contacts appear in no list with their status, and their ContactStatus event
         came before we connected: ask their endpoints one by one (usually trunks and a few
         fixed devices; phones register and come with PJSIPShowContacts)."""
-        for endpoint in self.state.endpoints_without_status():
+        for endpoint in self.state.peers.endpoints_without_status():
             await self._resync(proto, ("PJSIPShowEndpoint",), {"Endpoint": endpoint})
 
     async def _resync(

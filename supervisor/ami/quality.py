@@ -38,7 +38,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from supervisor.ami.state import DIRECTIONS, EndedCall, Histogram, pjsip_endpoint
+from supervisor.ami.calls import DIRECTIONS, EndedCall, pjsip_endpoint
+from supervisor.ami.fields import Histogram
 
 Event = Mapping[str, str]
 

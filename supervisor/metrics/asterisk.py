@@ -26,7 +26,8 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 from prometheus_client.samples import Sample
 
-from supervisor.ami.state import AsteriskState, Histogram
+from supervisor.ami.fields import Histogram
+from supervisor.ami.state import AsteriskState
 
 P = "asterisk_supervisor_"
 
@@ -199,7 +200,7 @@ class AsteriskCollector(Collector):
             "counter",
             P + "calls_total",
             ("direction", "trunk", "outcome"),
-            list(st.calls_total.items()),
+            list(st.calls.total.items()),
         )
         yield self._labelled(
             P + "hangup_causes",
@@ -207,21 +208,21 @@ class AsteriskCollector(Collector):
             "counter",
             P + "hangup_causes_total",
             ("cause",),
-            list(st.hangup_causes.items()),
+            list(st.calls.hangup_causes.items()),
         )
         yield self._histogram(
             P + "call_duration_seconds",
             "Talk time of answered calls (answer to last hangup), once per call.",
-            st.duration,
+            st.calls.duration,
         )
         yield self._histogram(
             P + "call_answer_delay_seconds",
             "Time from a call's first channel to its answer, once per answered call.",
-            st.answer_delay,
+            st.calls.answer_delay,
         )
 
         # ---- trunks (registration changes are counters: always) ----
-        registrations = list(st.registrations.values())
+        registrations = list(st.peers.registrations.values())
         yield self._labelled(
             P + "registration_changes",
             "Outbound registration status changes.",
@@ -251,7 +252,7 @@ class AsteriskCollector(Collector):
         )
 
         # ---- endpoints ----
-        health = list(st.endpoint_health().items())
+        health = list(st.peers.endpoint_health().items())
         yield self._labelled(
             P + "endpoint_reachable",
             "1 if any qualified contact of the endpoint is reachable, 0 if none is; absent "
@@ -272,10 +273,13 @@ class AsteriskCollector(Collector):
 
         # ---- active calls, core ----
         yield self._single(
-            P + "calls_active", "Calls (linked channel groups) in progress.", "gauge", len(st.calls)
+            P + "calls_active",
+            "Calls (linked channel groups) in progress.",
+            "gauge",
+            st.calls.count,
         )
         yield self._single(
-            P + "channels_active", "Channels in existence.", "gauge", len(st.channels)
+            P + "channels_active", "Channels in existence.", "gauge", len(st.calls.channels)
         )
         if st.version is not None:
             yield self._labelled(
@@ -309,13 +313,13 @@ class AsteriskCollector(Collector):
                 "asterisk_calls_sum", "Total call count.", "counter", st.core_processed_calls
             )
         yield self._single(
-            "asterisk_channels_count", "Current channel count.", "gauge", len(st.channels)
+            "asterisk_channels_count", "Current channel count.", "gauge", len(st.calls.channels)
         )
         yield self._single(
-            "asterisk_endpoints_count", "Current endpoint count.", "gauge", len(st.endpoints)
+            "asterisk_endpoints_count", "Current endpoint count.", "gauge", len(st.peers.endpoints)
         )
         yield self._single(
-            "asterisk_bridges_count", "Current bridge count.", "gauge", len(st.bridges)
+            "asterisk_bridges_count", "Current bridge count.", "gauge", len(st.calls.bridges)
         )
 
 

@@ -112,7 +112,7 @@ def test_every_part_follows_a_config_that_goes_live(tmp_path: Path) -> None:
     parts.reload.applier.prepare()  # writes and publishes the new site, as an apply does
     assert [str(e.address) for e in monitor.expected] == ["2001:db8:e8b1::1:2", "203.0.113.10"]
     assert [(t.name, t.hosts) for t in monitor.trunks] == [("carrier", ("2001:db8:5060::20",))]
-    assert list(parts.ami.state.trunk_names()) == ["carrier"]
+    assert list(parts.ami.state.calls.trunk_names()) == ["carrier"]
     exempt = {str(n) for n in parts.security.guard.policy.settings.exempt}
     assert {"2001:db8:5060::20/128", "2001:db8:e8b1::1:2/128"} <= exempt
     assert "2001:db8:5060::10/128" not in exempt

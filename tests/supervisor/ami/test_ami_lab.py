@@ -40,7 +40,7 @@ def pbx(rootfs: Path) -> Iterator[AmiLab]:
         the_lab.start_asterisk()
         the_lab.start_supervisor()
         the_lab.wait_booted()
-        wait_until(lambda: the_lab.on_loop(lambda: bool(the_lab.state.endpoints)), 10)
+        wait_until(lambda: the_lab.on_loop(lambda: bool(the_lab.state.peers.endpoints)), 10)
         yield the_lab
     finally:
         the_lab.close()
@@ -52,10 +52,10 @@ def counts(pbx: AmiLab) -> dict[str, Any]:
     def copy() -> dict[str, Any]:
         s = pbx.state
         return {
-            "calls": dict(s.calls_total),
-            "causes": sum(s.hangup_causes.values()),
-            "duration": list(s.duration.counts),
-            "delay": list(s.answer_delay.counts),
+            "calls": dict(s.calls.total),
+            "causes": sum(s.calls.hangup_causes.values()),
+            "duration": list(s.calls.duration.counts),
+            "delay": list(s.calls.answer_delay.counts),
             "reconnects": s.ami_reconnects,
             "events": s.events_total,
         }
@@ -80,7 +80,7 @@ def finish(*uacs: Any, timeout: float = 40) -> None:
 
 def answered_calls(pbx: AmiLab) -> int:
     return pbx.on_loop(
-        lambda: sum(1 for c in pbx.state.calls.values() if c.answered_at is not None)
+        lambda: sum(1 for c in pbx.state.calls.active.values() if c.answered_at is not None)
     )
 
 
@@ -157,7 +157,7 @@ def test_thirty_calls_counted_exactly_by_direction_and_outcome(pbx: AmiLab) -> N
     wait_until(
         lambda: (
             sum(delta(counts(pbx)["calls"], before["calls"]).values()) >= 30
-            and pbx.on_loop(lambda: pbx.state.calls_active) == 0
+            and pbx.on_loop(lambda: pbx.state.calls.count) == 0
         ),
         10,
         what="30 calls ended",
@@ -201,7 +201,7 @@ def test_ami_cut_mid_call_resyncs_without_double_counting(pbx: AmiLab) -> None:
         lambda: (
             pbx.value("asterisk_supervisor_ami_connected") == 1
             and counts(pbx)["reconnects"] > before["reconnects"]
-            and pbx.on_loop(lambda: pbx.state.calls_active) == 2
+            and pbx.on_loop(lambda: pbx.state.calls.count) == 2
         ),
         10,
         what="reconnect and re-sync",
@@ -292,7 +292,7 @@ def test_event_volume_per_call_with_and_without_filters(pbx: AmiLab) -> None:
             pbx.call("provider", "101", calls=4),
         ]
         finish(*calls)
-        wait_until(lambda: pbx.on_loop(lambda: pbx.state.calls_active) == 0, 10)
+        wait_until(lambda: pbx.on_loop(lambda: pbx.state.calls.count) == 0, 10)
         time.sleep(0.5)
         per_call_all = (len(unfiltered.events) - base_all) / 8
         per_call_ours = (counts(pbx)["events"] - base_ours) / 8
@@ -350,7 +350,7 @@ def test_freeze_mid_call_then_resume_leaves_no_phantom_call(pbx: AmiLab) -> None
             10,
             what="the silent session dropped (ping timeout)",
         )
-        assert pbx.on_loop(lambda: pbx.state.calls_active) == 1  # gauge hidden: unknown
+        assert pbx.on_loop(lambda: pbx.state.calls.count) == 1  # gauge hidden: unknown
         time.sleep(1.0)  # the caller's BYE goes out while Asterisk is frozen
     finally:
         os.kill(pid, signal.SIGCONT)

@@ -98,8 +98,8 @@ async def test_login_resync_and_authdetail_never_surfaces(
     client = AmiClient(settings=settings(fake.port), state=state)
     async with running(client):
         await client.wait_fully_booted(5)
-        await until(lambda: state.version == "22.10.1" and "1.1" in state.channels)
-        assert state.registrations["acme"].status == 1
+        await until(lambda: state.version == "22.10.1" and "1.1" in state.calls.channels)
+        assert state.peers.registrations["acme"].status == 1
         reply = await client.action({"Action": "PJSIPShowRegistrationsOutbound"})
         fake.push({"Event": "AuthDetail", "Password": SECRET_PASSWORD})
         fake.push({"Event": "Reload", "Module": "res_pjsip.so", "Status": "0"})
@@ -137,8 +137,8 @@ async def test_events_around_a_snapshot_apply_in_stream_order(fake: FakeAmi) -> 
     async with running(client):
         await until(lambda: state.events_total >= 3)
         await asyncio.sleep(0.05)
-    assert set(state.channels) == {"2.1"}
-    assert sum(state.calls_total.values()) == 1
+    assert set(state.calls.channels) == {"2.1"}
+    assert sum(state.calls.total.values()) == 1
 
 
 async def test_stalled_peer_is_dropped_and_reconnected(fake: FakeAmi) -> None:
@@ -208,7 +208,7 @@ async def test_status_checks_follow_the_connection(fake: FakeAmi) -> None:
     assert {c.name: c.ok for c in source()} == {"ami": False, "asterisk booted": False}
     async with running(client):
         await client.wait_fully_booted(5)
-        await until(lambda: bool(client.state.registrations))
+        await until(lambda: bool(client.state.peers.registrations))
         checks = {c.name: c for c in source()}
     assert checks["ami"].ok
     assert checks["asterisk booted"].ok
@@ -226,10 +226,10 @@ async def test_periodic_resync_ends_a_call_whose_hangup_was_missed(fake: FakeAmi
     state = AsteriskState()
     client = AmiClient(settings=settings(fake.port, reconcile_interval=0.2), state=state)
     async with running(client):
-        await until(lambda: "1.1" in state.channels)
+        await until(lambda: "1.1" in state.calls.channels)
         channels.clear()  # gone from Asterisk, no event
-        await until(lambda: not state.channels)
-    assert state.calls_total == {("internal", "", "lost"): 1}
+        await until(lambda: not state.calls.channels)
+    assert state.calls.total == {("internal", "", "lost"): 1}
 
 
 async def test_boot_edge_calls_listeners_once_per_boot_before_waiters(fake: FakeAmi) -> None:
@@ -285,7 +285,7 @@ async def test_require_registered_makes_trunk_checks_gate(fake: FakeAmi) -> None
     assert unknown.gates_readiness
     assert not unknown.ok  # before the re-sync nothing is known: not ready
     async with running(client):
-        await until(lambda: bool(client.state.registrations))
+        await until(lambda: bool(client.state.peers.registrations))
         checks = {c.name: c for c in source()}
     assert checks["trunk registration acme"].gates_readiness
     assert checks["trunk registration acme"].ok

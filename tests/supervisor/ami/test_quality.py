@@ -51,8 +51,8 @@ class Pbx:
 
     def __init__(self) -> None:
         self.state = AsteriskState(trunks={"provider": "provider"})
-        self.quality = CallQuality(trunks=lambda: self.state.trunks.values())
-        self.state.call_observers.append(self.quality.call_ended)
+        self.quality = CallQuality(trunks=lambda: self.state.calls.trunks.values())
+        self.state.calls.observers.append(self.quality.call_ended)
 
     def feed(self, msg: dict[str, str], now: float) -> None:
         self.state.event(msg, now)

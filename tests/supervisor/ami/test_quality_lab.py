@@ -58,8 +58,8 @@ class QualityLab(AmiLab):
 
         def attach() -> None:
             assert self.client is not None
-            self.quality = CallQuality(trunks=lambda: self.state.trunks.values())
-            self.state.call_observers.append(self.quality.call_ended)
+            self.quality = CallQuality(trunks=lambda: self.state.calls.trunks.values())
+            self.state.calls.observers.append(self.quality.call_ended)
             self.client.subscribe("VarSet", self.quality.varset)
             QualityCollector.register(self.registry, self.quality)
             self.dialplan_events = []
@@ -118,7 +118,7 @@ def pbx(rootfs: Path) -> Iterator[QualityLab]:
         the_lab.start_supervisor()
         the_lab.attach_quality()
         the_lab.wait_booted()
-        wait_until(lambda: the_lab.on_loop(lambda: bool(the_lab.state.endpoints)), 10)
+        wait_until(lambda: the_lab.on_loop(lambda: bool(the_lab.state.peers.endpoints)), 10)
         yield the_lab
     finally:
         the_lab.close()

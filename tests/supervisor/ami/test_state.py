@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from supervisor.ami.state import AsteriskState, pjsip_endpoint
+from supervisor.ami.calls import pjsip_endpoint
+from supervisor.ami.state import AsteriskState
 from tests.supervisor.ami.events import (
     contact_status,
     core_show_channel,
@@ -44,12 +45,12 @@ def test_inbound_answered_call_counts_once_with_times() -> None:
         hangup("PJSIP/provider-00000001", "1.1", cause="16"),  # 1005: 2 s talk time
         hangup("PJSIP/provider-00000001", "1.1", cause="16"),  # replayed: ignored
     )
-    assert s.calls_total == {("inbound", "acme", "answered"): 1}
-    assert s.hangup_causes == {"16": 1}
-    assert (s.answer_delay.count, s.answer_delay.sum) == (1, 3.0)
-    assert (s.duration.count, s.duration.sum) == (1, 2.0)
-    assert s.calls_active == 0
-    assert not s.channels
+    assert s.calls.total == {("inbound", "acme", "answered"): 1}
+    assert s.calls.hangup_causes == {"16": 1}
+    assert (s.calls.answer_delay.count, s.calls.answer_delay.sum) == (1, 3.0)
+    assert (s.calls.duration.count, s.calls.duration.sum) == (1, 2.0)
+    assert s.calls.count == 0
+    assert not s.calls.channels
 
 
 def test_outcomes_and_directions() -> None:
@@ -81,15 +82,15 @@ def test_outcomes_and_directions() -> None:
         newchannel("PJSIP/provider-00000006", "5.1"),
         hangup("PJSIP/provider-00000006", "5.1", cause="21"),
     )
-    assert s.calls_total == {
+    assert s.calls.total == {
         ("outbound", "acme", "busy"): 1,
         ("internal", "", "no_answer"): 1,
         ("internal", "", "cancelled"): 1,
         ("inbound", "acme", "failed"): 1,
     }
-    assert s.hangup_causes == {"17": 1, "19": 1, "16": 1, "21": 1}
-    assert s.duration.count == 0
-    assert s.answer_delay.count == 0
+    assert s.calls.hangup_causes == {"17": 1, "19": 1, "16": 1, "21": 1}
+    assert s.calls.duration.count == 0
+    assert s.calls.answer_delay.count == 0
 
 
 def test_snapshot_after_reconnect_ends_missing_calls_once_and_adopts_new_ones() -> None:
@@ -110,28 +111,28 @@ def test_snapshot_after_reconnect_ends_missing_calls_once_and_adopts_new_ones() 
     ]
     s.snapshot("CoreShowChannels", snapshot, 2000.0)
     s.snapshot("CoreShowChannels", snapshot, 2001.0)  # twice: idempotent
-    assert s.calls_total == {("internal", "", "lost"): 1}
-    assert s.hangup_causes == {"unknown": 1}
-    assert set(s.channels) == {"7.1", "8.1"}
-    assert s.calls_active == 2
+    assert s.calls.total == {("internal", "", "lost"): 1}
+    assert s.calls.hangup_causes == {"unknown": 1}
+    assert set(s.calls.channels) == {"7.1", "8.1"}
+    assert s.calls.count == 2
     # The late Hangup of the call counted at re-sync changes nothing.
     feed(s, hangup("PJSIP/phone1-00000001", "6.1"), t0=2002.0)
-    assert sum(s.calls_total.values()) == 1
+    assert sum(s.calls.total.values()) == 1
     feed(
         s,
         hangup("PJSIP/phone2-00000002", "7.1"),
         hangup("PJSIP/provider-00000003", "8.1"),
         t0=2003.0,
     )
-    assert s.calls_total == {
+    assert s.calls.total == {
         ("internal", "", "lost"): 1,
         ("internal", "", "answered"): 1,
         ("inbound", "acme", "answered"): 1,
     }
     # 7.1 was watched throughout: both histograms; 6.1's answer was seen but not its end; 8.1
     # was adopted mid-call: none.
-    assert s.duration.count == 1
-    assert s.answer_delay.count == 2
+    assert s.calls.duration.count == 1
+    assert s.calls.answer_delay.count == 2
 
 
 def test_snapshot_does_not_resurrect_a_channel_whose_hangup_came_first() -> None:
@@ -139,8 +140,8 @@ def test_snapshot_does_not_resurrect_a_channel_whose_hangup_came_first() -> None
     s = AsteriskState()
     feed(s, newchannel("PJSIP/a-00000001", "9.1"), hangup("PJSIP/a-00000001", "9.1"))
     s.snapshot("CoreShowChannels", [core_show_channel("PJSIP/a-00000001", "9.1")], 2000.0)
-    assert not s.channels
-    assert sum(s.calls_total.values()) == 1
+    assert not s.calls.channels
+    assert sum(s.calls.total.values()) == 1
 
 
 def test_registration_status_changes_and_last_success() -> None:
@@ -150,13 +151,13 @@ def test_registration_status_changes_and_last_success() -> None:
         "PJSIPShowRegistrationsOutbound", [registration_detail("acme", URI, "Unregistered")], 10.0
     )
     feed(s, registry(URI, "Registered"), registry(URI, "Registered"), t0=20.0)
-    reg = s.registrations["acme"]
+    reg = s.peers.registrations["acme"]
     assert (reg.status, reg.changes, reg.last_success) == (1, 1, 21.0)
     feed(s, registry(URI, "Rejected"), registry("sip:other@x", "Registered"), t0=30.0)
     assert (reg.status, reg.changes, reg.last_success) == (2, 2, 21.0)
-    assert list(s.registrations) == ["acme"]
+    assert list(s.peers.registrations) == ["acme"]
     s.snapshot("PJSIPShowRegistrationsOutbound", [], 40.0)  # deleted by a reload
-    assert not s.registrations
+    assert not s.peers.registrations
 
 
 def test_endpoint_health_from_contacts() -> None:
@@ -175,9 +176,9 @@ def test_endpoint_health_from_contacts() -> None:
         contact_status("stranger", "sip:d@x", "Reachable", "1000"),
         contact_status("doorbell", "sip:e@x", "NonQualified"),
     )
-    assert s.endpoint_health() == {"phone1": (1, 0.003), "phone2": (0, None)}
+    assert s.peers.endpoint_health() == {"phone1": (1, 0.003), "phone2": (0, None)}
     feed(s, contact_status("phone1", "sip:a@x", "Removed"))
-    assert s.endpoint_health()["phone1"] == (0, None)
+    assert s.peers.endpoint_health()["phone1"] == (0, None)
 
 
 def test_static_contact_status_survives_resync_and_gaps_are_listed() -> None:
@@ -196,9 +197,9 @@ def test_static_contact_status_survives_resync_and_gaps_are_listed() -> None:
     )
     s.snapshot("PJSIPShowEndpoints", listing, 1.0)  # reconnect
     s.snapshot("PJSIPShowContacts", [], 1.0)  # "No Contacts found": only registrations count
-    assert s.endpoint_health() == {"door": (1, 0.0009)}
-    assert ("gone", "u") not in s.contacts
-    assert s.endpoints_without_status() == ["desk"]
+    assert s.peers.endpoint_health() == {"door": (1, 0.0009)}
+    assert ("gone", "u") not in s.peers.contacts
+    assert s.peers.endpoints_without_status() == ["desk"]
     detail = {
         "Event": "ContactStatusDetail",
         "AOR": "desk",
@@ -207,8 +208,8 @@ def test_static_contact_status_survives_resync_and_gaps_are_listed() -> None:
         "EndpointName": "desk",
     }
     s.snapshot("PJSIPShowEndpoint", [detail], 2.0)
-    assert s.endpoint_health()["desk"] == (0, None)
-    assert s.endpoints_without_status() == []
+    assert s.peers.endpoint_health()["desk"] == (0, None)
+    assert s.peers.endpoints_without_status() == []
 
 
 def test_reconcile_on_a_timer_acts_only_on_confirmed_discrepancies() -> None:
@@ -229,13 +230,13 @@ def test_reconcile_on_a_timer_acts_only_on_confirmed_discrepancies() -> None:
     )
     new = [core_show_channel("PJSIP/phone3-00000003", "8.1")]
     s.snapshot("CoreShowChannels", new, 1030.0)  # 6.1 and 7.1 missing, 8.1 unknown
-    assert s.calls_active == 2
-    assert not s.calls_total
+    assert s.calls.count == 2
+    assert not s.calls.total
     feed(s, hangup("PJSIP/phone1-00000001", "6.1"), t0=1031.0)  # its Hangup was in flight
     s.snapshot("CoreShowChannels", new, 1060.0)  # 7.1 still missing: a phantom
-    assert s.calls_total == {("internal", "", "answered"): 1, ("internal", "", "lost"): 1}
-    assert set(s.calls) == {"8.1"}
-    assert s.calls_lost == 1
+    assert s.calls.total == {("internal", "", "answered"): 1, ("internal", "", "lost"): 1}
+    assert set(s.calls.active) == {"8.1"}
+    assert s.calls.lost == 1
 
 
 def test_a_missed_event_never_leaves_a_phantom_call_after_two_reconciles() -> None:
@@ -249,8 +250,8 @@ def test_a_missed_event_never_leaves_a_phantom_call_after_two_reconciles() -> No
         feed(s, newchannel(f"PJSIP/a-{i:08x}", f"9.{i}"), t0=1001.0)
     for t in (1030.0, 1060.0):
         s.snapshot("CoreShowChannels", [], t)
-    assert s.calls_active == 0
-    assert s.calls_total == {("internal", "", "lost"): 50}
+    assert s.calls.count == 0
+    assert s.calls.total == {("internal", "", "lost"): 50}
 
 
 def test_times_come_from_asterisk_timestamps_not_arrival() -> None:
@@ -267,8 +268,8 @@ def test_times_come_from_asterisk_timestamps_not_arrival() -> None:
         at(hangup("PJSIP/provider-00000001", "1.1"), 1010.5),
     ):
         s.event(event, arrival)
-    assert (s.answer_delay.count, s.answer_delay.sum) == (1, 2.5)
-    assert (s.duration.count, s.duration.sum) == (1, 8.0)
+    assert (s.calls.answer_delay.count, s.calls.answer_delay.sum) == (1, 2.5)
+    assert (s.calls.duration.count, s.calls.duration.sum) == (1, 8.0)
     assert s.last_event_time == arrival
 
 
@@ -276,8 +277,8 @@ def test_busy_while_a_call_or_a_channel_is_active() -> None:
     """busy() (what restart-when-idle waits for) is true from a channel's appearance to its
     hangup."""
     state = AsteriskState()
-    assert not state.busy()
+    assert not state.calls.busy()
     state.event(newchannel("PJSIP/desk-00000001", "9.1"), 1.0)
-    assert state.busy()
+    assert state.calls.busy()
     state.event(hangup("PJSIP/desk-00000001", "9.1"), 2.0)
-    assert not state.busy()
+    assert not state.calls.busy()
