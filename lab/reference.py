@@ -16,7 +16,9 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from lab.paths import REPO
+from supervisor.asterisk_facts import facts
 from supervisor.cli import build_parser
+from supervisor.render import core
 from supervisor.site import limits
 from supervisor.site.model import Site
 
@@ -105,7 +107,35 @@ def config_reference() -> str:
         "| what | limit | why |\n|---|---|---|\n"
     )
     out += [f"| {item.what} | {item.value} | {item.reason} |\n" for item in limits.LIMITS]
+    out.append(_modules_section())
     return "".join(out)
+
+
+def _modules_section() -> str:
+    names = ", ".join(f"`{m.removesuffix('.so')}`" for m in core.BASE_MODULES)
+    codecs = ", ".join(f"{c}: `{m.removesuffix('.so')}`" for c, m in core.CODEC_MODULES.items())
+    return (
+        "\n## Modules\n\n"
+        "modules.conf loads an explicit list (`autoload = no`), built from the site:\n\n"
+        f"- always: {names}. This is the PJSIP stack (transports, registration both ways, "
+        "digest auth, identify by address, the security guard's ACL), RTP and bridging, "
+        "the dialplan with Dial and CALLERID, and voicemail (so that adding the first box is a "
+        "reload, not a restart);\n"
+        f"- the codec module of every codec a trunk or endpoint lists ({codecs}); `res_srtp` "
+        "when any `media_encryption` is set; `res_prometheus` when Asterisk's metrics are on;\n"
+        "- the module providing every dialplan application and function the rendered "
+        "dialplan and `raw.extensions.conf` use, and every object type of `raw.pjsip.conf`;\n"
+        "- the site's `modules` list;\n"
+        "- and what each of these needs loaded first.\n\n"
+        "Which module provides what, and what each needs, come from the installed Asterisk's "
+        "own documentation (`supervisor/asterisk_facts.json`, derived from "
+        f"`core-en_US.xml` and the module directory of Asterisk {facts().version} by "
+        "`python -m lab.asterisk_facts`). `check` refuses an application or function Asterisk "
+        "does not have or whose module the image lacks, a raw pjsip option Asterisk does not "
+        "document for the section's type, and a `modules` name the image does not have, each "
+        "with its file, line and key. modules.conf is read only at start-up: a change of the "
+        "list is reported as needing an Asterisk restart.\n"
+    )
 
 
 def cli_reference() -> str:

@@ -99,13 +99,15 @@ def render(
     """Every config file Asterisk needs for `loaded`, keyed by file name, in a stable order;
     `blocked`: sources the security guard banned (a deny ACL in pjsip.conf)."""
     site = loaded.site
+    extensions = render_extensions(site)
+    dialplan = extensions + site.raw.get("extensions.conf", "")
     files = {
         "asterisk.conf": core.render_asterisk(context),
-        "modules.conf": core.render_modules(site, context),
+        "modules.conf": core.render_modules(site, context, dialplan),
         "logger.conf": core.render_logger(),
         "manager.conf": core.render_manager(context),
         "pjsip.conf": render_pjsip(site, loaded.secrets, context.directories.astetcdir, blocked),
-        "extensions.conf": render_extensions(site),
+        "extensions.conf": extensions,
         "rtp.conf": core.render_rtp(context),
         "http.conf": core.render_http(context),
         "voicemail.conf": render_voicemail(site, loaded.secrets),

@@ -5,10 +5,12 @@ Asterisk logs errors or warnings on every start)."""
 from __future__ import annotations
 
 from supervisor import amiaccess
+from supervisor.asterisk_facts import facts
 from supervisor.render.conf import GENERATED, document, section
 from supervisor.render.context import RenderContext
 from supervisor.site.grammar import escape_value
 from supervisor.site.model import Site
+from supervisor.site.uses import dialplan_uses, needs, pjsip_needs
 
 # Always loaded: what a PJSIP PBX with registrations, digest auth, identify-by-IP, a dialplan
 # with Dial and CALLERID, and bridged RTP calls needs. chan_pjsip needs res_pjsip_pubsub and
@@ -61,7 +63,11 @@ CODEC_MODULES = {
 PROMETHEUS_MODULES = ("res_prometheus.so",)
 
 
-def modules(site: Site, context: RenderContext) -> list[str]:
+def modules(site: Site, context: RenderContext, dialplan: str = "") -> list[str]:
+    """What modules.conf loads: the base, the codecs and SRTP the site uses, the modules
+    providing every application and function of `dialplan` (the rendered extensions.conf with
+    its raw snippet) and every object type of the raw pjsip.conf, the site's own `modules`, and
+    everything these need first (from Asterisk's documentation)."""
     used = {c for t in site.trunks.values() for c in t.codecs}
     used |= {c for e in site.endpoints.values() for c in e.codecs}
     names = list(BASE_MODULES)
@@ -73,7 +79,13 @@ def modules(site: Site, context: RenderContext) -> list[str]:
         names.append("res_srtp.so")
     if context.prometheus is not None:
         names += PROMETHEUS_MODULES
-    return names
+    names += (m if m.endswith(".so") else f"{m}.so" for m in site.modules)
+    # Problems of the site's names were refused by the loader; only the modules are taken here.
+    found = needs(dialplan_uses(dialplan), names).modules
+    found += pjsip_needs(site.raw.get("pjsip.conf", "")).modules
+    names += (f"{m}.so" for m in found)
+    ordered = facts().closure(m.removesuffix(".so") for m in names)
+    return [f"{m}.so" for m in ordered]
 
 
 def render_asterisk(context: RenderContext) -> str:
@@ -90,8 +102,8 @@ def render_asterisk(context: RenderContext) -> str:
     )
 
 
-def render_modules(site: Site, context: RenderContext) -> str:
-    load = [("autoload", "no")] + [("load", name) for name in modules(site, context)]
+def render_modules(site: Site, context: RenderContext, dialplan: str = "") -> str:
+    load = [("autoload", "no")] + [("load", name) for name in modules(site, context, dialplan)]
     return document(GENERATED, [section("modules", load)])
 
 

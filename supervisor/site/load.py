@@ -28,6 +28,7 @@ from supervisor.site.model import Site
 from supervisor.site.mounts import Mount, content_hash, read_mount
 from supervisor.site.prune import prune
 from supervisor.site.raw import raw_problems
+from supervisor.site.uses import asterisk_problems
 from supervisor.site.yamlsource import Document, Origin, Path, key_name, parse
 
 SITE_SUFFIXES = (".yaml", ".yml")
@@ -470,9 +471,11 @@ def _semantic_problems(
 ) -> list[Problem]:
     found = checks.check(site)
     problems = [sources.problem(path, message) for path, message in found[: MAX_PROBLEMS + 1]]
+    listed, in_raw = asterisk_problems(site)
+    problems += [sources.problem(path, message) for path, message in listed]
     for target, text in site.raw.items():
         origin = sources.locate(("raw", target))
-        for offset, message in raw_problems(text):
+        for offset, message in raw_problems(text) or in_raw.get(target, []):
             # A block scalar (|) starts on the line after its key.
             line = origin.line + 1 + offset if origin else None
             file = origin.file if origin else sources.files[0]

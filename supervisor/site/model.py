@@ -72,6 +72,8 @@ DEFAULT_CONTEXT = "internal"
 BUILTIN_CONTEXTS = ("internal", "local", "doorbell")
 
 Port = Annotated[Int, Field(ge=1, le=65535)]
+# A module file name as in modules.conf, with or without `.so` (checked against the image).
+ModuleName = Annotated[Str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}(\.so)?$")]
 Codecs = Annotated[tuple[Codec, ...], Field(min_length=1, max_length=8)]
 
 
@@ -473,7 +475,13 @@ class Site(Model):
     security: Security = Security()
     """Blocking of password guessers and scanners (on by default)."""
     raw: Annotated[dict[RawFile, Annotated[Str, Field(max_length=65536)]], Field(max_length=8)] = {}
-    """Escape hatch: text appended to the named file, kept apart and syntax-checked."""
+    """Escape hatch: text appended to the named file, kept apart and checked: its syntax, every
+    dialplan application and function it uses (loaded from the module that provides it), and
+    every pjsip option against what Asterisk documents for the section's type."""
+    modules: Annotated[tuple[ModuleName, ...], Field(max_length=MAX_LIST)] = ()
+    """Asterisk modules to load beyond what the site needs (e.g. app_voicemail_odbc where
+    several modules provide an application); each must exist in the image. See
+    docs/configuration.md, "Modules"."""
 
     def trunk_family(self, name: str) -> Family:
         family = self.trunks[name].family
