@@ -44,6 +44,8 @@ GATEWAY_V6 = "fe80::1"
 
 HOSTS = ("pod", "provider", "doorbell", "scanner")
 ROUTER = "router"
+# Router-side interface names: pod0, prov0, door0 (15-character limit, names per netns).
+ROUTER_SIDES = {"pod": "pod0", "provider": "prov0", "doorbell": "door0", "scanner": "scan0"}
 NETNS_DIR = Path("/run/netns")
 PREFIX_RE = re.compile(r"^asl(\d+)x(\d+)-")
 CLONE_NEWNET = 0x40000000
@@ -221,9 +223,7 @@ class Lab:
         self.run(
             ROUTER, ["sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"]
         )
-        # Router-side interface names: pod0, prov0, door0 (15-character limit, names per netns).
-        sides = {"pod": "pod0", "provider": "prov0", "doorbell": "door0", "scanner": "scan0"}
-        for host, rif in sides.items():
+        for host, rif in ROUTER_SIDES.items():
             peer = self.ns(host)
             _ip("-n", r, "link", "add", rif, "type", "veth", "peer", "name", "eth0", "netns", peer)
             _ip("-n", r, "addr", "add", f"{GATEWAY_V4}/32", "dev", rif)
@@ -254,6 +254,11 @@ class Lab:
     def add_address(self, host: str, cidr: str, dev: str = "eth0", nodad: bool = True) -> None:
         extra = ["nodad"] if nodad and ":" in cidr else []
         _ip("-n", self.ns(host), "addr", "replace", cidr, "dev", dev, *extra)
+
+    def route(self, host: str, address: str) -> None:
+        """The router sends `address` to `host` (as BGP advertises a pod's new address)."""
+        family = "-6" if ":" in address else "-4"
+        _ip("-n", self.router, family, "route", "replace", address, "dev", ROUTER_SIDES[host])
 
     def del_address(self, host: str, cidr: str, dev: str = "eth0") -> None:
         _ip("-n", self.ns(host), "addr", "del", cidr, "dev", dev)

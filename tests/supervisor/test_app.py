@@ -10,6 +10,7 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -359,3 +360,46 @@ def test_require_registered_makes_readiness_wait_for_the_trunk(
     assert sup.metric("asterisk_pjsip_outbound_registration_status") == 1.0
     trunk = next(c for c in sup.status()["checks"] if c["name"] == "trunk registration provider")
     assert trunk["gates_readiness"] is True
+
+
+def test_a_live_trunk_host_and_pod_address_change_is_followed_by_status(
+    lab: Lab, supervisor_factory: type[SupervisorRun]
+) -> None:
+    """A site swapped in with a new trunk host and a new pod address: /status checks the new
+    address (not ready while it is missing from the pod; Asterisk's restart for the new bind
+    waits for it) and the egress toward the new host from the new address."""
+    new_pod, new_provider = "2001:db8:e8b1::1:2", "2001:db8:5060::20"
+    sup = supervisor_factory().start()
+    sup.wait_ready(30)
+
+    def checks() -> dict[str, dict[str, Any]]:
+        return {c["name"]: c for c in sup.status()["checks"]}
+
+    assert checks()["egress provider ipv6"]["detail"] == (
+        f"source {netns.POD_V6} toward {netns.PROVIDER_V6}"
+    )
+    site = example_site()
+    text = site["site.yaml"].replace(netns.PROVIDER_V6, new_provider)
+    site["site.yaml"] = text.replace(f"ipv6: {netns.POD_V6}", f"ipv6: {new_pod}")
+    sup.update_site(site)
+    wait_until(
+        lambda: checks().get(f"address {new_pod}", {}).get("detail") == "missing",
+        10,
+        what="the new address checked (and missing)",
+    )
+    assert not sup.ready()
+    assert f"address {netns.POD_V6}" not in checks()
+    lab.add_address("provider", f"{new_provider}/128")
+    lab.route("provider", new_provider)
+    lab.add_address("pod", f"{new_pod}/128")
+    lab.route("pod", new_pod)
+    lab.del_address("pod", f"{netns.POD_V6}/128")  # the pod's address moved
+    sup.wait_ready(30)
+    now = checks()
+    assert now[f"address {new_pod}"]["ok"] is True
+    assert now["egress provider ipv6"] == {
+        "name": "egress provider ipv6",
+        "ok": True,
+        "detail": f"source {new_pod} toward {new_provider}",
+        "gates_readiness": False,
+    }
