@@ -6,13 +6,15 @@ EC P-256 keys: generating them takes microseconds, so every test can have its ow
 
 from __future__ import annotations
 
+import base64
 import datetime
 import ipaddress
 from dataclasses import dataclass, field
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
@@ -129,3 +131,57 @@ class Ca:
             key_pem=_key_pem(key),
             fingerprint=cert.fingerprint(hashes.SHA256()).hex(),
         )
+
+
+#: Every key type a certificate can be signed with (DSA included, for the refusal tests).
+SigningKey = CertificateIssuerPrivateKeyTypes
+
+
+def self_signed(key: SigningKey, name: str = "pbx.example.org", *, days: float = 90) -> Issued:
+    """A server certificate for `name` signed by its own key (any key type the tests need)."""
+    now = _now()
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    edwards = isinstance(key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .sign(key, None if edwards else hashes.SHA256())
+    )
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return Issued(
+        cert_pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
+        key_pem=pem,
+        fingerprint=cert.fingerprint(hashes.SHA256()).hex(),
+    )
+
+
+def _der_length(size: int) -> bytes:
+    if size < 0x80:
+        return bytes([size])
+    raw = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(raw)]) + raw
+
+
+def _der_integer(value: int) -> bytes:
+    raw = value.to_bytes(value.bit_length() // 8 + 1, "big")  # a leading 0: never negative
+    return b"\x02" + _der_length(len(raw)) + raw
+
+
+def rsa_key_pem(n: int, e: int, d: int, p: int, q: int, dp: int, dq: int, qinv: int) -> str:
+    """A PKCS#1 RSA private key made of exactly these values, consistent or not (crafted keys:
+    `cryptography` only builds keys that are)."""
+    body = b"".join(_der_integer(v) for v in (0, n, e, d, p, q, dp, dq, qinv))
+    der = b"\x30" + _der_length(len(body)) + body
+    b64 = base64.encodebytes(der).decode().replace("\n", "")
+    lines = [b64[i : i + 64] for i in range(0, len(b64), 64)]
+    return (
+        "-----BEGIN RSA PRIVATE KEY-----\n" + "\n".join(lines) + "\n-----END RSA PRIVATE KEY-----\n"
+    )

@@ -28,6 +28,13 @@ MAX_KEY_CHARS = 256
 MAX_COLLECTION = 10_000
 MAX_INT_DIGITS = 18
 
+# TLS material from the Secret (supervisor/site/tls.py): bytes bounded before parsing, key
+# sizes before any arithmetic on the key.
+MAX_CERT_PEM_BYTES = 64 * KiB
+MAX_KEY_PEM_BYTES = 16 * KiB
+MAX_CHAIN = 10
+RSA_BITS = (2048, 8192)
+
 # Identify.
 MAX_IDENTIFY_TOTAL = 100_000
 DIAL_OUT_PREFIX = {4: 24, 6: 48}
@@ -111,6 +118,28 @@ LIMITS: tuple[Limit, ...] = (
         "digits of a YAML integer",
         f"{MAX_INT_DIGITS}",
         "no field needs more; longer numbers would be slow to convert",
+    ),
+    Limit(
+        "bytes of a certificate (chain) or CA bundle in the Secret",
+        f"{MAX_CERT_PEM_BYTES // KiB} KiB",
+        "ten certificates with 8192-bit keys and many names fit; read before parsing",
+    ),
+    Limit(
+        "certificates in a chain or CA bundle",
+        f"{MAX_CHAIN}",
+        "a chain is 2-4 certificates; a bundle of a whole trust store belongs in the image "
+        "(a verifying trunk without ca_secret uses /etc/ssl/certs)",
+    ),
+    Limit(
+        "bytes of a private key in the Secret",
+        f"{MAX_KEY_PEM_BYTES // KiB} KiB",
+        "an 8192-bit RSA key is 6.4 KB of PEM; read before parsing",
+    ),
+    Limit(
+        "RSA key size of a tls transport",
+        f"{RSA_BITS[0]} to {RSA_BITS[1]} bits",
+        "OpenSSL (security level 2) refuses smaller keys; larger ones cost seconds to minutes "
+        "per handshake and per check (cert-manager issues at most 8192)",
     ),
     Limit(
         "identify entries in the whole site",

@@ -335,6 +335,8 @@ def _tls_problems(
                     key_what=f"secret key {spec.key_secret!r}",
                     now=now,
                 )
+            except tls.KeyProblem as exc:
+                problems.append(sources.problem((*path, "key_secret"), str(exc)))
             except tls.TlsProblem as exc:
                 problems.append(sources.problem((*path, "cert_secret"), str(exc)))
         if spec.ca_secret is not None and spec.ca_secret in values:

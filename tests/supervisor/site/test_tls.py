@@ -112,7 +112,7 @@ def test_tls_files_reload_res_pjsip_and_the_key_is_secret() -> None:
         ),
         (
             {"tls.key": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"},
-            "transports.tls6.tls.cert_secret: secret key 'tls.key' is not a PEM private key",
+            "transports.tls6.tls.key_secret: secret key 'tls.key' is not a PEM private key",
         ),
         (
             {"ca.crt": "not a certificate"},

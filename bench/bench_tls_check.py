@@ -1,0 +1,199 @@
+"""The cost of checking a tls transport's certificate and key (supervisor/site/tls.py), for
+ordinary, large and crafted inputs: every check must take < 100 ms whatever the input.
+
+    python -m bench.bench_tls_check [--runs N] [--report bench/reports/tls-check.md]
+
+Real keys are generated (an 8676-bit RSA key takes a minute or more); crafted ones are made of
+chosen numbers (lab.pki.rsa_key_pem), as an attacker with write access to the Secret would. The
+"before" column is OpenSSL's full RSA key check (what the loader ran until issue 26), measured
+once per real RSA key for comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from bench.bench_render import machine
+from lab.pki import Ca, rsa_key_pem, self_signed
+from supervisor.site import tls
+from supervisor.site.limits import MAX_CERT_PEM_BYTES, MAX_KEY_PEM_BYTES
+
+REPORT = Path(__file__).resolve().parent / "reports" / "tls-check.md"
+TARGET_MS = 100.0
+
+
+@dataclass
+class Case:
+    name: str
+    what: str
+    cert: str
+    key: str
+    before: Callable[[], object] | None = None
+
+
+def _pem(key: rsa.RSAPrivateKey) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
+def real_rsa(bits: int) -> Case:
+    key = rsa.generate_private_key(65537, bits)
+    pair = self_signed(key)
+    text = pair.key_pem.encode()
+
+    def before() -> None:
+        serialization.load_pem_private_key(text, None)
+
+    what = f"a generated {bits}-bit RSA key and its certificate ({len(text):,} B of key)"
+    return Case(f"rsa-{bits}", what, pair.cert_pem, pair.key_pem, before)
+
+
+def crafted(bits: int, *, sizes: str) -> Case:
+    """An RSA key with a `bits`-bit modulus made of non-prime numbers of chosen sizes."""
+    n = (1 << (bits - 1)) | 1
+    if sizes == "full":  # every value as long as a real key's: a ~15 KB key for 20,000 bits
+        half = (1 << (bits // 2 - 1)) | 1
+        text = rsa_key_pem(n, 65537, n - 2, half, half + 2, half - 2, half - 4, half - 6)
+    else:  # the modulus alone as large as the byte limit allows
+        text = rsa_key_pem(n, 65537, 3, 3, 5, 1, 1, 1)
+    cert = self_signed(ec.generate_private_key(ec.SECP256R1())).cert_pem
+    what = f"crafted: a {bits:,}-bit modulus, {len(text.encode()):,} B of key"
+    return Case(f"crafted-rsa-{bits}-{sizes}", what, cert, text)
+
+
+def inconsistent_8192(base: rsa.RSAPrivateKey) -> Case:
+    """The certificate's own 8192-bit public key with private values that do not fit: the
+    consistency arithmetic runs to the end on the largest allowed numbers."""
+    v = base.private_numbers()
+    n, e = v.public_numbers.n, v.public_numbers.e
+    text = rsa_key_pem(n, e, n - 2, v.p, v.q, v.p - 2, v.q - 2, v.p - 1)
+    what = "the certificate's 8192-bit public key, private values crafted to the largest sizes"
+    return Case("crafted-rsa-8192-inconsistent", what, self_signed(base).cert_pem, text)
+
+
+def chain_at_limit() -> Case:
+    ca = Ca("bench CA")
+    leaf = ca.issue(tuple(f"host{i}.pbx.example.org" for i in range(40)))
+    extra = ca.cert_pem
+    chain = leaf.cert_pem + extra * 9
+    what = f"a leaf with 40 names and 9 more certificates: {len(chain.encode()):,} B"
+    return Case("chain-10", what, chain, leaf.key_pem)
+
+
+def oversized() -> list[Case]:
+    pair = self_signed(ec.generate_private_key(ec.SECP256R1()))
+    huge_key = pair.key_pem + "A" * (1024 * 1024)
+    huge_cert = pair.cert_pem * (MAX_CERT_PEM_BYTES // len(pair.cert_pem) + 1000)
+    return [
+        Case("key-1mib", "a 1 MiB key text (refused by its length)", pair.cert_pem, huge_key),
+        Case(
+            "cert-many",
+            f"{len(huge_cert.encode()) // 1024:,} KiB of certificates (refused by length)",
+            huge_cert,
+            pair.key_pem,
+        ),
+    ]
+
+
+def small_keys() -> list[Case]:
+    p521 = self_signed(ec.generate_private_key(ec.SECP521R1()))
+    ed = self_signed(ed25519.Ed25519PrivateKey.generate())
+    return [
+        Case("ec-p521", "a P-521 key", p521.cert_pem, p521.key_pem),
+        Case("ed25519", "an Ed25519 key", ed.cert_pem, ed.key_pem),
+    ]
+
+
+def once(case: Case) -> tuple[float, float, str]:
+    start, cpu = time.perf_counter(), time.process_time()
+    try:
+        tls.check_pair(case.cert, case.key, cert_what="cert", key_what="key", now=time.time())
+        outcome = "accepted"
+    except tls.TlsProblem as exc:
+        outcome = "refused: " + str(exc).removeprefix("key ").removeprefix("cert ")[:70]
+    return (time.perf_counter() - start) * 1000, (time.process_time() - cpu) * 1000, outcome
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--report", type=Path, default=REPORT)
+    parser.add_argument("--quick", action="store_true", help="no keys over 4096 bits (CI)")
+    args = parser.parse_args()
+    loads = [os.getloadavg()[0]]
+    cases = [real_rsa(2048), real_rsa(4096), *small_keys()]
+    if not args.quick:
+        big = real_rsa(8192)
+        cases += [big, real_rsa(8676)]
+        key = serialization.load_pem_private_key(big.key.encode(), None)
+        assert isinstance(key, rsa.RSAPrivateKey)
+        cases.append(inconsistent_8192(key))
+    cases += [crafted(8676, sizes="full"), crafted(20_000, sizes="full")]
+    # The largest modulus whose key still fits the byte limit (base64: 3 bytes in 4 chars).
+    cases += [crafted(MAX_KEY_PEM_BYTES * 3 // 4 * 8 - 6_000, sizes="modulus")]
+    cases += [chain_at_limit(), *oversized()]
+    rows = []
+    worst = 0.0
+    for case in cases:
+        walls, cpus, outcome = [], [], ""
+        for _ in range(args.runs):
+            wall, cpu, outcome = once(case)
+            walls.append(wall)
+            cpus.append(cpu)
+        before = ""
+        if case.before is not None:
+            start = time.perf_counter()
+            case.before()
+            before = f"{time.perf_counter() - start:.2f} s"
+        worst = max(worst, max(walls))
+        loads.append(os.getloadavg()[0])
+        rows.append(
+            f"| {case.name} | {case.what} | {outcome} | {statistics.median(walls):.2f} | "
+            f"{max(walls):.2f} | {statistics.median(cpus):.2f} | {before or '-'} |"
+        )
+        print(rows[-1], flush=True)
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    verdict = "met" if worst < TARGET_MS else "NOT met"
+    lines = [
+        "# TLS certificate and key check",
+        "",
+        "`python -m bench.bench_tls_check` (bench/bench_tls_check.py): `tls.check_pair` on each",
+        f"input, {args.runs} runs each (wall and CPU milliseconds).",
+        "",
+        f"Commit {commit}. Machine: {machine()}.",
+        f"Load average (1 min) sampled before and after each case: min {min(loads):.1f}, "
+        f"max {max(loads):.1f}.",
+        "",
+        f"Target: every check < {TARGET_MS:.0f} ms whatever the input. Slowest run of all "
+        f"cases: {worst:.2f} ms: {verdict}.",
+        "",
+        "| case | input | outcome | wall median (ms) | wall max (ms) | CPU median (ms) | before |",
+        "|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+        "before: OpenSSL's full RSA key check (primality of p and q), which the loader ran on",
+        "every Secret change before the size limit and the congruence check replaced it.",
+        "",
+    ]
+    report = "\n".join(lines)
+    if not args.quick:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(report)
+    print(report)
+
+
+if __name__ == "__main__":
+    main()
