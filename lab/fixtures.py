@@ -6,27 +6,22 @@ before teardown is swept by the next one.
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from lab import minimal, netns, sipp
+from lab import minimal, netns, required, sipp
 from lab.ami import LabAmi
 from lab.asterisk import Asterisk, RunDir, sweep_stale_runs, write_config
 from lab.netns import Lab
 from lab.rootfs import ensure_rootfs
 
-NEEDS_ROOT = (
-    "the lab needs root (network namespaces, chroot): run the README's test command as root"
-)
-
 
 def require_root() -> None:
-    if os.geteuid() != 0:
-        pytest.skip(NEEDS_ROOT)
+    """Lab tests skip without root, and fail without it under CI (lab.required)."""
+    required.root()
 
 
 @pytest.fixture(scope="session")

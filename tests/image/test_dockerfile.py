@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from lab import image
+from lab import image, required
 from lab.paths import PACKAGE_LIST, REPO
 from lab.rootfs import COMPLETE_MARK, asterisk_ids, packages, rootfs_path
 
@@ -51,7 +51,7 @@ def test_uid_matches_the_lab_root_filesystem(facts: image.ImageFacts) -> None:
     """The lab's sid tree (same package list) gives the asterisk user the image's uid/gid."""
     tree = rootfs_path()
     if not (tree / COMPLETE_MARK).exists():
-        pytest.skip(f"no cached lab root filesystem at {tree} (built by scripts/setup.sh)")
+        required.missing(f"no cached lab root filesystem at {tree} (built by scripts/setup.sh)")
     assert asterisk_ids(tree) == (facts.uid, facts.gid)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from lab import k8s
+from lab import k8s, required
 
 
 @pytest.fixture(scope="module")
@@ -30,10 +29,7 @@ def rules_file(built: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFac
 
 
 def promtool() -> str:
-    found = shutil.which("promtool")
-    if not found:
-        pytest.skip("promtool missing (Debian package prometheus, installed by scripts/setup.sh)")
-    return found
+    return required.tool("promtool", "prometheus")
 
 
 def test_promtool_accepts_the_rules(rules_file: Path) -> None:

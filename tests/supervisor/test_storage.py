@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from lab import required
 from supervisor.storage import PersistenceError, RunUser, check_persistent
 
 ASTERISK = RunUser(uid=101, gid=101, gids=frozenset({101}))
@@ -56,7 +57,7 @@ def test_not_writable_by_the_asterisk_user_is_refused(tmp_path: Path) -> None:
 @pytest.fixture
 def read_only_mount(tmp_path: Path) -> Iterator[Path]:
     if os.geteuid() != 0:
-        pytest.skip("mounting a read-only filesystem needs root")
+        required.missing("mounting a read-only filesystem needs root")
     target = tmp_path / "ro"
     target.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,mode=0777", "tmpfs", str(target)], check=True)

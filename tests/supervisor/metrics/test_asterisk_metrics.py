@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
-import pytest
 from prometheus_client import CollectorRegistry, Counter
 
+from lab import required
 from supervisor.ami.state import AsteriskState
 from supervisor.metrics.asterisk import AsteriskCollector
 from supervisor.metrics.exposition import render
@@ -138,14 +137,12 @@ RES_PROMETHEUS = {
 }
 
 
-@pytest.mark.skipif(
-    shutil.which("promtool") is None, reason="promtool (Debian's prometheus) absent"
-)
 def test_promtool_finds_no_problem_beyond_the_fixed_legacy_names() -> None:
     """`promtool check metrics` parses everything and lints nothing but res_prometheus' names."""
+    promtool = required.tool("promtool", "prometheus")
     text = render(registry_for(busy_state()))
     result = subprocess.run(
-        ["promtool", "check", "metrics"], input=text, capture_output=True, check=False
+        [promtool, "check", "metrics"], input=text, capture_output=True, check=False
     )
     problems = (result.stdout + result.stderr).decode().strip().splitlines()
     assert result.returncode in (0, 3), problems  # 3: lint findings only, the text parsed
