@@ -1,4 +1,5 @@
-"""Probe and status routes: /healthz (our loop), /readyz (the PBX can take calls), /status."""
+"""Probe and status routes: /healthz (our loop), /readyz (the PBX can take calls), /status.
+The probes answer anyone (httpaccess.PUBLIC_PATHS); /status only the allow-list."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 
 from aiohttp import web
 
+from supervisor.httpaccess import trusted
 from supervisor.status import Heartbeat, StatusBoard
 
 
@@ -16,11 +18,13 @@ def add_health_routes(app: web.Application, board: StatusBoard, heartbeat: Heart
             return web.Response(text=f"ok (loop ticked {age:.1f} s ago)\n")
         return web.Response(status=503, text=f"event loop stalled ({age:.1f} s since last tick)\n")
 
-    async def readyz(_request: web.Request) -> web.Response:
+    async def readyz(request: web.Request) -> web.Response:
         failing = [c for c in board.checks() if c.gates_readiness and not c.ok]
         if not failing:
             return web.Response(text="ready\n")
-        text = "not ready\n" + "".join(f"{c.name}: {c.detail}\n" for c in failing)
+        text = "not ready\n"
+        if trusted(request):  # the reasons name trunks, addresses, files: not for the public
+            text += "".join(f"{c.name}: {c.detail}\n" for c in failing)
         return web.Response(status=503, text=text)
 
     async def status(request: web.Request) -> web.Response:

@@ -67,7 +67,7 @@ async def run(parts: Parts) -> int:
     install_signals(parts)
     become_subreaper()
     settings = parts.settings
-    app = http.make_app(parts.core.registry)
+    app = http.make_app(parts.core.registry, settings.http_allow)
     add_health_routes(app, parts.core.board, parts.heartbeat)
     runner = await http.start(app, settings.http_host, settings.http_port)
     where = f"[{settings.http_host}]:{settings.http_port}"

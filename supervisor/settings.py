@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
 
+from supervisor.httpaccess import HttpAllow
 from supervisor.process.asterisk import RestartPolicy
 from supervisor.process.hang import DEFAULT_HANG_TIMEOUT_S
 from supervisor.render import Directories, RenderContext
@@ -84,6 +85,8 @@ class Settings:
     asterisk_user: str | None = None
     http_host: str = "::"
     http_port: int = 8080
+    # Who may read /status, /metrics and any other private route (the probes answer anyone).
+    http_allow: HttpAllow = field(default_factory=HttpAllow.default)
     ami_port: int = 5038
     log_format: LogFormat = LogFormat.TEXT
     log_level: str = "INFO"

@@ -7,6 +7,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from supervisor.cli.options import add_secrets
+from supervisor.httpaccess import DEFAULT_ALLOW, HttpAllow
 from supervisor.process.asterisk import RestartPolicy
 from supervisor.process.hang import DEFAULT_HANG_TIMEOUT_S
 from supervisor.settings import AsteriskPaths, LogFormat, Mode, Settings
@@ -19,6 +20,15 @@ def parse_listen(value: str) -> tuple[str, int]:
         raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
     host = host.strip("[]") or "::"
     return host, int(port)
+
+
+def http_network(value: str) -> str:
+    """A network for --http-allow, checked here so a typo is a usage error, not a start-up one."""
+    try:
+        HttpAllow.parse([value])
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
 
 
 def positive(value: str) -> float:
@@ -62,6 +72,15 @@ def register(subparsers: Any) -> None:
         default=("::", 8080),
         metavar="HOST:PORT",
         help="probes, status and metrics (default [::]:8080)",
+    )
+    p.add_argument(
+        "--http-allow",
+        action="append",
+        type=http_network,
+        default=None,
+        metavar="CIDR",
+        help="a network that may read /status and /metrics (repeatable; replaces the default "
+        f"{' '.join(DEFAULT_ALLOW)}); /healthz and /readyz answer any address",
     )
     p.add_argument("--log-format", choices=[f.value for f in LogFormat], default="text")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -170,6 +189,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         asterisk_user=args.asterisk_user,
         http_host=host,
         http_port=port,
+        http_allow=HttpAllow.parse(args.http_allow or DEFAULT_ALLOW),
         log_format=LogFormat(args.log_format),
         log_level=args.log_level,
         drain_timeout_s=args.drain_timeout,

@@ -15,18 +15,20 @@ import re
 import signal
 import subprocess
 import time
+import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from lab import container, k8s, netns, sipp
+from lab import container, k8s, netns, sipp, sipprobe
 from lab.asterisk import RunDir, wait_until
 from lab.container import ContainerRun, PodContainer
 from lab.image import ImageFacts, image_facts
 from lab.netns import Lab
 from lab.paths import REPO
 from lab.phones import Phones
+from lab.prometheus import http_get
 from lab.rootfs import host_mirror
 from lab.supervisor import read_dir
 from supervisor.site.mounts import content_hash, read_mount
@@ -322,6 +324,34 @@ def test_a_doorbell_call_is_answered(pod: Pod) -> None:
         10,
         what="the answered call to be counted",
     )
+
+
+def outside_get(pod: Pod, address: str, path: str) -> tuple[int, str]:
+    """GET from the scanner's namespace (another network) to the pod's public address."""
+    host = f"[{address}]" if ":" in address else address
+    try:
+        return 200, http_get(f"http://{host}:8080{path}", pod.lab.scanner).decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_from_outside_sip_answers_and_http_serves_only_the_probes(pod: Pod) -> None:
+    """From another network, to the pod's public addresses: SIP answers, /healthz and /readyz
+    answer with nothing more than ok, /status and /metrics are refused (the allow-list's
+    default, no NetworkPolicy needed), while the pod itself still reads them."""
+    run = pod.container()
+    for pod_address, scanner in (
+        (netns.POD_V6, netns.SCANNER_V6),
+        (netns.POD_V4, netns.SCANNER_V4),
+    ):
+        answer = sipprobe.options_in(pod.lab, "scanner", scanner, pod_address, timeout=3.0)
+        assert answer is not None, f"no SIP answer on {pod_address}"
+        assert outside_get(pod, pod_address, "/healthz")[0] == 200
+        assert outside_get(pod, pod_address, "/readyz") == (200, "ready\n")
+        for path in ("/status", "/status?format=json", "/metrics"):
+            assert outside_get(pod, pod_address, path) == (403, "forbidden\n"), path
+    assert run.get("/status")[0] == 200
+    assert "asterisk_supervisor_ready 1.0" in run.get("/metrics")[1]
 
 
 def test_a_kubelet_swap_of_the_site_is_applied_live(pod: Pod) -> None:

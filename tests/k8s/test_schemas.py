@@ -38,6 +38,7 @@ def test_kustomize_builds_the_expected_objects() -> None:
         "Deployment/asterisk",
         "IPPool/asterisk-ipv4",
         "IPPool/asterisk-ipv6",
+        "NetworkPolicy/asterisk",
         "PersistentVolumeClaim/asterisk-data",
         "PodMonitor/asterisk",
         "PrometheusRule/asterisk",
@@ -58,6 +59,7 @@ def test_core_objects_pass_strict_validation(objects: list[dict[str, Any]], vers
     assert {o["kind"] for o in core} == {
         "ConfigMap",
         "Deployment",
+        "NetworkPolicy",
         "PersistentVolumeClaim",
         "Service",
         "Secret",
