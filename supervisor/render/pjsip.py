@@ -104,8 +104,15 @@ def _uri_params(site: Site, transport: str) -> str:
     return escape_value(";transport=tls") if spec is not None and spec.protocol == "tls" else ""
 
 
-def _identify(name: str, matches: tuple[str, ...]) -> str:
-    return section(name, [("type", "identify"), ("endpoint", name), ("match", ",".join(matches))])
+def _identify(name: str, matches: tuple[str, ...], extra: list[Option]) -> str:
+    return section(
+        name, [("type", "identify"), ("endpoint", name), ("match", ",".join(matches)), *extra]
+    )
+
+
+def _extra(options: Mapping[str, Mapping[str, str]], kind: str) -> list[Option]:
+    """The site's `options` for object `kind` (checked by the loader: site/options.py)."""
+    return list(options.get(kind, {}).items())
 
 
 def trunk_sections(site: Site, name: str, trunk: Trunk, secrets: Mapping[str, str]) -> list[str]:
@@ -129,10 +136,12 @@ def trunk_sections(site: Site, name: str, trunk: Trunk, secrets: Mapping[str, st
         endpoint.append(("from_user", trunk.from_user))
     if trunk.from_domain is not None:
         endpoint.append(("from_domain", trunk.from_domain))
-    out.append(section(name, [("type", "aor"), ("contact", f"sip:{host}{params}")]))
+    endpoint += _extra(trunk.options, "endpoint")
+    aor: list[Option] = [("type", "aor"), ("contact", f"sip:{host}{params}")]
+    out.append(section(name, aor + _extra(trunk.options, "aor")))
     out.append(section(name, endpoint))
     if trunk.identify:
-        out.append(_identify(name, trunk.identify))
+        out.append(_identify(name, trunk.identify, _extra(trunk.options, "identify")))
     if trunk.registration is not None and trunk.auth is not None:
         reg = trunk.registration
         user = trunk.auth.username
@@ -151,6 +160,7 @@ def trunk_sections(site: Site, name: str, trunk: Trunk, secrets: Mapping[str, st
                     ("forbidden_retry_interval", reg.forbidden_retry),
                     ("max_retries", 1000000),
                     ("auth_rejection_permanent", "no"),
+                    *_extra(trunk.options, "registration"),
                 ],
             )
         )
@@ -188,10 +198,10 @@ def endpoint_sections(
                 ("mwi_subscribe_replaces_unsolicited", "yes"),
                 ("set_var", f"{BOX_VARIABLE}={site.mailbox_number(name)}"),
             ]
-        out.append(section(name, aor))
-    out.append(section(name, options))
+        out.append(section(name, aor + _extra(endpoint.options, "aor")))
+    out.append(section(name, options + _extra(endpoint.options, "endpoint")))
     if endpoint.identify:
-        out.append(_identify(name, endpoint.identify))
+        out.append(_identify(name, endpoint.identify, _extra(endpoint.options, "identify")))
     return out
 
 
@@ -253,7 +263,7 @@ def _transport(
             # TLS listener, and only when the certificate or key file changed (see reload).
             ("allow_reload", "no"),
         ]
-    return section(name, options)
+    return section(name, options + list(transport.options.items()))
 
 
 def render_tls_files(site: Site, secrets: Mapping[str, str]) -> dict[str, str]:

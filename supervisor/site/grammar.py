@@ -161,6 +161,23 @@ IPv6 = Annotated[Str, AfterValidator(lambda v: _ip(v, 6))]
 IPv4 = Annotated[Str, AfterValidator(lambda v: _ip(v, 4))]
 Host = Annotated[Str, AfterValidator(_host)]
 Network = Annotated[Str, AfterValidator(_network)]
+#: A pjsip option name (checked against Asterisk's documentation by `site/options.py`) and its
+#: value: one printable line, no `;` (a comment in Asterisk's config files), no edge spaces.
+OptionName = Annotated[Str, _matching(re.compile(r"[a-z0-9_]{1,64}"), "a pjsip option name")]
+
+
+def _option_value(value: str) -> str:
+    if not value or len(value) > 255 or not value.isprintable() or value != value.strip():
+        raise ValueError(
+            f"{_show(value)} is not an option value (one printable line of 1 to 255 "
+            "characters, no leading or trailing space)"
+        )
+    if ";" in value:
+        raise ValueError(f"{_show(value)}: ';' starts a comment in Asterisk's config files")
+    return value
+
+
+OptionValue = Annotated[Str, AfterValidator(_option_value)]
 #: A network whose addresses are let in without a password: no wider than ANY_IDENTIFY_PREFIX.
 IdentifyNetwork = Annotated[Str, AfterValidator(lambda v: _network(v, identify=True))]
 

@@ -26,6 +26,7 @@ from supervisor.site.grammar import password_problem, pin_problem
 from supervisor.site.limits import MAX_DIRS, MAX_PROBLEMS, MAX_SITE_BYTES, MAX_SITE_FILES, MiB
 from supervisor.site.model import Site
 from supervisor.site.mounts import Mount, content_hash, read_mount
+from supervisor.site.options import check as option_problems
 from supervisor.site.prune import prune
 from supervisor.site.raw import raw_problems
 from supervisor.site.uses import asterisk_problems
@@ -474,6 +475,7 @@ def _semantic_problems(
     found = checks.check(site)
     problems = [sources.problem(path, message) for path, message in found[: MAX_PROBLEMS + 1]]
     listed, in_raw = asterisk_problems(site)
+    listed += option_problems(site)
     problems += [sources.problem(path, message) for path, message in listed]
     for target, text in site.raw.items():
         origin = sources.locate(("raw", target))

@@ -27,6 +27,8 @@ from supervisor.site.grammar import (
     IPv6,
     Name,
     Network,
+    OptionName,
+    OptionValue,
     Pattern,
     Prefix,
     SecretKey,
@@ -75,6 +77,8 @@ Port = Annotated[Int, Field(ge=1, le=65535)]
 # A module file name as in modules.conf, with or without `.so` (checked against the image).
 ModuleName = Annotated[Str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}(\.so)?$")]
 Codecs = Annotated[tuple[Codec, ...], Field(min_length=1, max_length=8)]
+#: pjsip options passed through to one object (checked by site/options.py).
+PjsipOptions = Annotated[dict[OptionName, OptionValue], Field(max_length=64)]
 
 
 class Model(BaseModel):
@@ -131,6 +135,9 @@ class Transport(Model):
     """address (the pod's own, the default) or wildcard (:: or 0.0.0.0)."""
     tls: TransportTls | None = None
     """Certificate, key and TLS settings of a tls transport (default: cert-manager's keys)."""
+    options: PjsipOptions = {}
+    """More pjsip transport options (option: value), checked against Asterisk's documentation;
+    options a field sets and ones that would undo a guarantee are refused with the reason."""
 
     @model_validator(mode="before")
     @classmethod
@@ -222,6 +229,10 @@ class Trunk(Model):
     # Some providers want their account in the From header of calls out, whatever the caller ID.
     from_user: SipUser | None = None
     from_domain: Host | None = None
+    options: Annotated[dict[Name, PjsipOptions], Field(max_length=4)] = {}
+    """More pjsip options by object (endpoint, aor, registration, identify: option: value),
+    checked against Asterisk's documentation; options a field sets and ones that would undo a
+    guarantee are refused with the reason."""
 
     @model_validator(mode="after")
     def _registration_needs_auth(self) -> Trunk:
@@ -280,6 +291,10 @@ class Endpoint(Model):
     voicemail: Mailbox | None = None
     """A voicemail box: unanswered or busy calls to the endpoint leave a message there, and
     its phones get message-waiting notifications (needs auth)."""
+    options: Annotated[dict[Name, PjsipOptions], Field(max_length=4)] = {}
+    """More pjsip options by object (endpoint, aor: option: value), checked against Asterisk's
+    documentation; options a field sets and ones that would undo a guarantee are refused with
+    the reason."""
 
     @model_validator(mode="after")
     def _auth_or_identify(self) -> Endpoint:
