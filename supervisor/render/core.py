@@ -40,6 +40,9 @@ BASE_MODULES = (
     "app_dial.so",
     "func_callerid.so",
     "func_channel.so",
+    # Call-time safety (render/callsafe.py): REPLACE, FIELDQTY and FILTER; ExecIf.
+    "func_strings.so",
+    "app_exec.so",
     "bridge_simple.so",
     "bridge_native_rtp.so",
     # Voicemail, always loaded (adding the first box is then a reload, not a restart): the

@@ -5,18 +5,23 @@ access extensions).
 Contexts: `extensions` (internal numbers), `outbound` (patterns to trunks), `internal`
 (both: the default for phones), `local` (internal numbers only), `doorbell`, `from-<trunk>` and
 `ring-<group>`. Every value written here comes from a grammar without `,()$;"\\` and spaces; the
-few expressions with `$[...]` are constants of this module.
+few expressions with `$[...]` are constants of this module. What a caller dials reaches an
+application only through `callsafe` (refused unless it is the route's characters, then filtered);
+the output guard proves it of the rendered text (`callcheck`).
 """
 
 from __future__ import annotations
 
+from supervisor.render import callsafe
 from supervisor.render.conf import GENERATED, document, section
 from supervisor.render.voicemail import BOX_VARIABLE, CONTEXT, mailbox
 from supervisor.site.model import Site
 
 Line = tuple[str, str]
-# Anything a doorbell may dial: one character or more, digits, letters, * # +.
+# Anything a doorbell may dial: one character or more, digits, letters, * # + (the pattern's `!`
+# admits any character after the first: the rest is checked at call time).
 DOORBELL_EXTENSIONS = ("_[0-9a-zA-Z*#+]!", "s")
+DOORBELL_CHARACTERS = callsafe.DIGITS + callsafe.LETTERS + callsafe.NUMBER_EXTRAS
 # The ring-group entry that never ends in voicemail (an extension with `voicemail: false`).
 NO_VOICEMAIL = "novm"
 BUSY = '$["${DIALSTATUS}"="BUSY"]'
@@ -125,9 +130,10 @@ def render_extensions(site: Site) -> str:
     lines = []
     for route in plan.outbound:
         trunk = site.trunks[route.trunk]
-        digits = f"${{EXTEN:{route.strip}}}" if route.strip else "${EXTEN}"
-        number = f"{route.prepend}{digits}"
-        apps = []
+        # The pattern's `.` matches any character, and Asterisk skips `-` when matching: only
+        # the filtered number reaches Dial, and a number with anything else is refused.
+        apps = callsafe.guarded(callsafe.route_characters(route.pattern))
+        number = f"{route.prepend}{callsafe.safe(skip=route.strip)}"
         if trunk.caller_id is not None:
             apps.append(f"Set(CALLERID(num)={trunk.caller_id.number})")
             if trunk.caller_id.name is not None:
@@ -141,7 +147,8 @@ def render_extensions(site: Site) -> str:
     if plan.doorbell is not None:
         for exten in DOORBELL_EXTENSIONS:
             # A doorbell nobody answers leaves no message.
-            lines += _priorities(exten, _ring(site, plan.doorbell.ring, voicemail=False))
+            check = callsafe.guarded(DOORBELL_CHARACTERS, into=None) if exten[0] == "_" else []
+            lines += _priorities(exten, check + _ring(site, plan.doorbell.ring, voicemail=False))
     sections.append(_context("doorbell", lines))
     for trunk_name, trunk in site.trunks.items():
         lines = []

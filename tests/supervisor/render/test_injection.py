@@ -135,8 +135,7 @@ KINDS = [
         "+4930123456",
         _set(("trunks", "provider", "caller_id", "number")),
         lambda f, v: (
-            ("exten", f"_0ZX.,1,Set(CALLERID(num)={v})")
-            in _options(f, "extensions.conf", "outbound")
+            ("same", f"n,Set(CALLERID(num)={v})") in _options(f, "extensions.conf", "outbound")
             or _fail(f, v)
         ),
         dialplan=True,
@@ -176,7 +175,7 @@ KINDS = [
         "+49",
         _set(("dialplan", "outbound", 0, "prepend")),
         lambda f, v: (
-            ("same", f"n,Dial(PJSIP/{v}${{EXTEN:1}}@provider)")
+            ("same", f"n,Dial(PJSIP/{v}${{SAFE_NUMBER:1}}@provider)")
             in _options(f, "extensions.conf", "outbound")
             or _fail(f, v)
         ),
