@@ -11,7 +11,7 @@ import difflib
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
-from supervisor.site import ipnet
+from supervisor.site import ipnet, reach
 from supervisor.site.grammar import family_of
 from supervisor.site.limits import DIAL_OUT_PREFIX, MAX_IDENTIFY_TOTAL
 from supervisor.site.model import (
@@ -273,6 +273,7 @@ def check(site: Site) -> list[Found]:
     if not over:
         found += _overlaps(claims)
     found += _check_dial_out(site, contexts)
+    found += reach.problems(site, dial_out_contexts(site, contexts))
     found += _check_dialplan(site)
     found += _check_voicemail(site)
     found += _check_raw_sections(site)

@@ -39,6 +39,8 @@ RSA_BITS = (2048, 8192)
 MAX_IDENTIFY_TOTAL = 100_000
 DIAL_OUT_PREFIX = {4: 24, 6: 48}
 ANY_IDENTIFY_PREFIX = {4: 16, 6: 32}
+#: Addresses that may call out without a password, all entries together (256 LANs).
+MAX_DIAL_OUT_ADDRESSES = {4: 256 << 8, 6: 256 << 80}
 
 # Reporting: past this many problems the rest are counted, not listed.
 MAX_PROBLEMS = 1000
@@ -151,6 +153,13 @@ LIMITS: tuple[Limit, ...] = (
         f"/{DIAL_OUT_PREFIX[4]} (IPv4), /{DIAL_OUT_PREFIX[6]} (IPv6) or narrower",
         "whoever holds an address in it places calls on the site's bill without a password: "
         "a LAN or one customer's site at most, never the internet",
+    ),
+    Limit(
+        "addresses in all identify entries (typed and raw) whose context can call out",
+        "65,536 IPv4 (256 networks of /24) and 2^88 IPv6 (256 of /48), overlaps merged",
+        "the per-entry limit alone is defeated by many entries (1,024 endpoints with 64 /24s "
+        "each cover a /8); 256 office LANs is more than one PBX serves; more devices need "
+        "passwords",
     ),
     Limit(
         "any other identify (trunks, endpoints that cannot call out)",
