@@ -191,6 +191,9 @@ class SecurityGuard:
             while True:
                 self._expire()
                 if self._applied != self._generation and (ready is None or ready.is_set()):
+                    # This apply takes every change so far; one during it wakes the next. (Not
+                    # cleared, a failed apply was retried at once instead of after RETRY_S.)
+                    self._changed.clear()
                     await self._apply(apply)
                 await self._sleep(ready)
         finally:

@@ -1,5 +1,6 @@
 """Restart-when-idle: a restart-required change restarts Asterisk once no call is active, or at
-the deadline; never while draining; never for a change no longer pending."""
+the deadline; never while draining; never for a change no longer pending. Virtual loop time
+(looptime): the restarter's clock is the loop's, so each moment is asserted exactly."""
 
 from __future__ import annotations
 
@@ -11,25 +12,28 @@ import pytest
 
 from supervisor.process.idle_restart import RestartWhenIdle
 
+pytestmark = pytest.mark.looptime
+
+POLL_S = 1.0  # the product's default
+
 
 class World:
     def __init__(self) -> None:
         self.pending: list[str] = []
         self.busy = False
         self.draining = False
-        self.restarts = 0
+        self.restarts: list[float] = []  # loop times of the restarts
 
-    def restarter(self, deadline_s: float = 60.0) -> RestartWhenIdle:
-        def restart() -> None:
-            self.restarts += 1
-
+    def restarter(self, deadline_s: float = 600.0) -> RestartWhenIdle:
+        loop = asyncio.get_running_loop()
         return RestartWhenIdle(
             pending=lambda: self.pending,
             busy=lambda: self.busy,
-            restart=restart,
+            restart=lambda: self.restarts.append(loop.time()),
             deadline_s=deadline_s,
             stopping=lambda: self.draining,
-            poll_s=0.01,
+            poll_s=POLL_S,
+            clock=loop.time,
         )
 
 
@@ -44,10 +48,10 @@ async def running(restarter: RestartWhenIdle) -> AsyncIterator[None]:
             await task
 
 
-async def until(predicate: Callable[[], bool], timeout: float = 2.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)
+async def at(moment: float, action: Callable[[], object] = lambda: None) -> None:
+    """Let the loop run until `moment` (loop time), then do `action`."""
+    await asyncio.sleep(moment - asyncio.get_running_loop().time())
+    action()
 
 
 @pytest.fixture
@@ -56,58 +60,66 @@ def world() -> World:
 
 
 async def test_idle_restarts_at_once_and_only_once(world: World) -> None:
-    """No active call: one restart right after the wake-up, none more while it is pending."""
+    """No active call: one restart right at the wake-up, none more in the next hour while the
+    reason is still pending (Asterisk has not booted the new config yet)."""
     restarter = world.restarter()
+    start = asyncio.get_running_loop().time()
     async with running(restarter):
         world.pending = ["transport udp6 changed"]
         restarter.wake(world.pending)
-        await until(lambda: world.restarts == 1)
-        await asyncio.sleep(0.1)
-    assert world.restarts == 1
+        await at(start + 3600)
+    assert world.restarts == [pytest.approx(start)]
 
 
 async def test_waits_for_the_calls_to_end(world: World) -> None:
-    """An active call holds the restart back until it ends."""
+    """An active call holds the restart back; it happens at the first poll after the call ends."""
     restarter = world.restarter()
     world.busy = True
+    start = asyncio.get_running_loop().time()
     async with running(restarter):
         world.pending = ["x"]
         restarter.wake(world.pending)
-        await asyncio.sleep(0.1)
-        assert world.restarts == 0
-        world.busy = False
-        await until(lambda: world.restarts == 1)
+        await at(start + 42.5, lambda: setattr(world, "busy", False))
+        await at(start + 100)
+    assert world.restarts == [pytest.approx(start + 43.0)]
 
 
 async def test_deadline_restarts_despite_calls(world: World) -> None:
-    """At the deadline Asterisk restarts even with calls active."""
-    restarter = world.restarter(deadline_s=0.1)
+    """At the deadline (the first poll at or after it) Asterisk restarts even with calls active,
+    and not before."""
+    restarter = world.restarter(deadline_s=120.0)
     world.busy = True
+    start = asyncio.get_running_loop().time()
     async with running(restarter):
         world.pending = ["x"]
         restarter.wake(world.pending)
-        await until(lambda: world.restarts == 1)
+        await at(start + 1000)
+    assert world.restarts == [pytest.approx(start + 120.0)]
 
 
 async def test_no_restart_when_reverted_or_draining(world: World) -> None:
-    """A change reverted before the calls end, or a pod draining, restarts nothing."""
-    restarter = world.restarter()
+    """A change reverted before the calls end, or a pod draining, restarts nothing, even past
+    the deadline."""
+    restarter = world.restarter(deadline_s=60.0)
     world.busy = True
+    start = asyncio.get_running_loop().time()
     async with running(restarter):
         world.pending = ["x"]
         restarter.wake(world.pending)
-        await asyncio.sleep(0.05)
-        world.pending = []
-        world.busy = False
-        await asyncio.sleep(0.1)
+        await at(start + 10, lambda: setattr(world, "pending", []))
+        await at(start + 20, lambda: setattr(world, "busy", False))
         world.pending, world.draining = ["y"], True
         restarter.wake(world.pending)
-        await asyncio.sleep(0.1)
-    assert world.restarts == 0
+        await at(start + 1000)
+    assert world.restarts == []
 
 
-def test_waking_with_no_reasons_does_nothing(world: World) -> None:
-    """wake(()) (a restart no longer needed) does not arm the restart."""
+async def test_waking_with_no_reasons_does_nothing(world: World) -> None:
+    """wake(()) (a restart no longer needed) does not restart, however long the loop runs."""
     restarter = world.restarter()
-    restarter.wake(())
-    assert not restarter._wakeup.is_set()
+    start = asyncio.get_running_loop().time()
+    async with running(restarter):
+        world.pending = []
+        restarter.wake(())
+        await at(start + 3600)
+    assert world.restarts == []

@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from watchdog.observers import Observer
 from watchdog.observers.inotify import InotifyEmitter, InotifyObserver
 from watchdog.observers.inotify_c import InotifyFD
@@ -81,27 +82,42 @@ async def test_polling_fallback_when_inotify_is_exhausted(rig: Rig) -> None:
     assert rig.value("asterisk_supervisor_watch_polling_fallbacks_total") == 1
 
 
+@pytest.mark.looptime
 async def test_debounce_is_trailing() -> None:
-    """A burst of hints settles once, `quiet` after the last hint."""
+    """A burst of hints (every 40 ms until 160 ms) settles once, exactly `quiet` (100 ms) after
+    the last hint (virtual loop time)."""
+    loop = asyncio.get_running_loop()
     debouncer = Debouncer(0.1)
-    start = time.monotonic()
+    hints: list[float] = []
 
     async def burst() -> None:
         for _ in range(5):
+            hints.append(loop.time())
             debouncer.hint()
             await asyncio.sleep(0.04)
 
+    start = loop.time()
     task = asyncio.create_task(burst())
     assert await debouncer.wait(1.0)
     await debouncer.settle()
-    elapsed = time.monotonic() - start
+    settled = loop.time()
     await task
-    assert 0.26 <= elapsed < 0.6
+    assert [round(t - start, 6) for t in hints] == [0.0, 0.04, 0.08, 0.12, 0.16]
+    assert settled - start == pytest.approx(0.26)
 
 
+@pytest.mark.looptime
 async def test_wait_times_out_for_resync() -> None:
-    """Without hints, wait() returns False after the resync interval."""
-    assert not await Debouncer(0.1).wait(0.05)
+    """Without hints, wait() returns False exactly after the resync interval; a hint within it
+    returns True at the hint."""
+    loop = asyncio.get_running_loop()
+    debouncer = Debouncer(0.1)
+    start = loop.time()
+    assert not await debouncer.wait(30.0)
+    assert loop.time() - start == pytest.approx(30.0)
+    loop.call_later(12.0, debouncer.hint)
+    assert await debouncer.wait(30.0)
+    assert loop.time() - start == pytest.approx(42.0)
 
 
 async def run_loop(

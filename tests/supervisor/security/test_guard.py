@@ -15,7 +15,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from supervisor.reload import ApplyResult
-from supervisor.security.guard import SecurityGuard
+from supervisor.security.guard import RETRY_S, SecurityGuard
 from supervisor.security.policy import PolicySettings
 from supervisor.security.store import BanStore
 
@@ -40,10 +40,12 @@ class FakeApplier:
     seen: list[tuple[str, ...]] = field(default_factory=list)
     fail: int = 0
     applied: asyncio.Event = field(default_factory=asyncio.Event)
+    times: list[float] = field(default_factory=list)  # loop time of each apply
 
     async def refresh(self) -> ApplyResult:
         assert self.guard is not None
         self.seen.append(tuple(str(a) for a in self.guard.blocked()))
+        self.times.append(asyncio.get_running_loop().time())
         if self.fail:
             self.fail -= 1
             return ApplyResult(outcome="failed", hash="h", problems=("reload refused",))
@@ -109,31 +111,46 @@ async def test_threshold_bans_once_logs_once_and_applies(caplog: pytest.LogCaptu
     assert "accounts tried: 100" in blocking[0].getMessage()
 
 
+@pytest.mark.looptime
 async def test_ban_expires_and_is_lifted_from_asterisk() -> None:
-    """After ban_time the source leaves the ACL (a second apply without it)."""
+    """The ban is applied at once and lifted when ban_time (an hour) has passed, not before: a
+    second apply without it (virtual loop time, the guard's clocks injected)."""
+    loop = asyncio.get_running_loop()
     guard = SecurityGuard(
-        registry=CollectorRegistry(), settings=PolicySettings(max_failures=1, ban_time=0.3)
+        registry=CollectorRegistry(),
+        settings=PolicySettings(max_failures=1, ban_time=3600),
+        clock=loop.time,
+        monotonic=loop.time,
     )
     applier = FakeApplier()
+    start = loop.time()
     async with running(guard, applier):
         guard.on_event(event("InvalidPassword"))
-        await until(lambda: applier.seen[-1:] == [(BLOCKED,)])
-        await until(lambda: applier.seen[-1:] == [()], timeout=3.0)
+        await asyncio.sleep(3599)
+        assert applier.seen == [(BLOCKED,)]
+        await asyncio.sleep(2)
+    assert applier.seen == [(BLOCKED,), ()]
+    assert [t - start for t in applier.times] == [0, pytest.approx(3600, abs=0.05)]
     assert guard.blocked() == ()
 
 
-async def test_failed_apply_is_retried_and_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An apply that fails is retried until Asterisk runs the list; status says so meanwhile."""
-    monkeypatch.setattr("supervisor.security.guard.RETRY_S", 0.05)
+@pytest.mark.looptime
+async def test_failed_apply_is_retried_and_reported() -> None:
+    """An apply that fails is retried every RETRY_S until Asterisk runs the list; status says
+    so meanwhile (virtual loop time)."""
+    loop = asyncio.get_running_loop()
     registry = CollectorRegistry()
     guard = SecurityGuard(registry=registry, settings=PolicySettings(max_failures=1))
     applier = FakeApplier(fail=2)
+    start = loop.time()
     async with running(guard, applier):
         guard.on_event(event("InvalidAccountID"))
-        await until(lambda: len(applier.seen) >= 2)
+        await until(lambda: len(applier.seen) >= 2, timeout=RETRY_S * 3)
         assert "not yet live" in guard.checks()[0].detail
-        await until(lambda: live(guard))
+        await until(lambda: live(guard), timeout=RETRY_S * 3)
     assert value(registry, "asterisk_supervisor_block_apply_failures_total") == 2
+    expected = [0, RETRY_S, 2 * RETRY_S]
+    assert [t - start for t in applier.times] == [pytest.approx(t, abs=0.02) for t in expected]
 
 
 async def test_bans_survive_a_restart(tmp_path: Path) -> None:
@@ -223,9 +240,10 @@ async def test_asterisk_refusal_lines_are_filtered_while_running() -> None:
     assert value(registry, "asterisk_supervisor_refused_requests_total") == 1
 
 
-async def test_a_crashing_apply_is_counted_and_retried(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An exception from the applier (a bug) does not end the guard: counted, then retried."""
-    monkeypatch.setattr("supervisor.security.guard.RETRY_S", 0.05)
+@pytest.mark.looptime
+async def test_a_crashing_apply_is_counted_and_retried() -> None:
+    """An exception from the applier (a bug) does not end the guard: counted, then retried
+    after RETRY_S (virtual loop time)."""
     registry = CollectorRegistry()
     guard = SecurityGuard(registry=registry, settings=PolicySettings(max_failures=1))
     applier = FakeApplier()
@@ -241,7 +259,7 @@ async def test_a_crashing_apply_is_counted_and_retried(monkeypatch: pytest.Monke
     task = asyncio.create_task(guard.run(apply=flaky))
     try:
         guard.on_event(event("InvalidAccountID"))
-        await asyncio.wait_for(applier.applied.wait(), 2)
+        await asyncio.wait_for(applier.applied.wait(), RETRY_S * 2)
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
