@@ -43,6 +43,7 @@ from typing import Any
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.report import LoadSampler, LoadSummary, header, quantile_text, write
 from lab import netns, proc, sipp
 from lab.asterisk import RunDir, wait_until
 from lab.kubelet import write_mount
@@ -319,13 +320,6 @@ def scrape(sup: SupervisorRun) -> tuple[dict[Key, float], dict[str, float]]:
             elif not s.labels:
                 single[s.name] = s.value
     return calls, single
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def slope_per_min(points: list[tuple[float, float]]) -> float:
@@ -631,7 +625,7 @@ class SoakResult:
     seconds: float
     cpu_s: float
     phantom_calls: float | None
-    load: tuple[float, float, float]
+    load: LoadSummary
 
     @property
     def placed(self) -> int:
@@ -677,6 +671,11 @@ def run_segment(soak: SoakLab, index: int, fault: str | None, faults: list[Fault
 
 
 def run_soak(plan: Plan, progress: Callable[[str], None] = print) -> SoakResult:
+    with LoadSampler() as load:
+        return _run_soak(plan, progress, load)
+
+
+def _run_soak(plan: Plan, progress: Callable[[str], None], load: LoadSampler) -> SoakResult:
     soak = SoakLab(plan)
     try:
         samplers = Samplers(soak).start()
@@ -711,7 +710,7 @@ def run_soak(plan: Plan, progress: Callable[[str], None] = print) -> SoakResult:
             seconds=seconds,
             cpu_s=cpu,
             phantom_calls=single1.get("asterisk_supervisor_calls_active"),
-            load=os.getloadavg(),
+            load=load.summary(),
         )
     finally:
         soak.close()
@@ -726,7 +725,9 @@ def cpu_seconds(pid: int) -> float:
 
 
 def explain(segment: Segment) -> list[str]:
-    """Each difference between sipp's statistics and the supervisor's counts in a segment."""
+    """Each difference between sipp's statistics and the supervisor's counts in a segment, as
+    measured: a cause is named only where the counts themselves show it (`lost`), the rest is
+    called unexplained."""
     notes = []
     expected, counted = segment.expected(), segment.counted
     lost = sum(v for k, v in counted.items() if k[2] == "lost")
@@ -743,22 +744,24 @@ def explain(segment: Segment) -> list[str]:
         more += max(0, diff)
     if fewer:
         notes.append(
-            f"{fewer} call(s) that sipp completed are not under their own outcome: the ones "
-            f"counted `lost` above (up to {lost}), and calls that began and ended entirely "
-            "while the supervisor could not see Asterisk (the AMI cut; a new Asterisk's first "
-            "second before the login): no event and no re-sync list ever showed them"
+            f"{fewer} call(s) that sipp completed are not under their own outcome: up to "
+            f"{min(fewer, lost)} of them are the `lost` ones above"
+            + (
+                f"; the other {fewer - lost} are **unexplained** (nothing in this run measured "
+                "which calls they were or why the supervisor did not count them)"
+                if fewer > lost
+                else ""
+            )
         )
     if more:
         notes.append(
-            f"{more} call(s) counted with an outcome although sipp counted them failed: "
-            "Asterisk finished them normally, but sipp lost the final response or its BYE's "
-            "answer in the fault"
+            f"{more} call(s) counted with an outcome that sipp counted failed "
+            "(**unexplained**: this run does not record what sipp saw of each call)"
         )
     if failed:
         notes.append(
-            f"{failed} call(s) failed in sipp: sent to a killed, frozen or unreachable Asterisk "
-            "(no answer, timed out) or cut by it; those Asterisk never created a channel for "
-            "are not counted, the others are `lost` or counted as above"
+            f"{failed} call(s) failed in sipp during the fault; the supervisor counted "
+            f"{sum(counted.values())} of the {sum(segment.placed.values())} placed"
         )
     if not segment.settled:
         notes.append("the supervisor still showed active calls 75 s after the callers ended")
@@ -776,8 +779,9 @@ def outside(
 def door_row(name: str, samples: list[tuple[float, float]], live: list[float]) -> str:
     every = [ms for _, ms in samples]
     return (
-        f"| {name} | {len(live)} | {percentile(live, 0.5):.1f} ms | {percentile(live, 0.99):.1f} "
-        f"ms | {max(live, default=0):.1f} ms | {max(every, default=0):.1f} ms |"
+        f"| {name} | {len(live)} | {quantile_text(live, 0.5, unit=' ms')} | "
+        f"{quantile_text(live, 0.99, unit=' ms')} | {max(live, default=0):.1f} ms | "
+        f"{max(every, default=0):.1f} ms |"
     )
 
 
@@ -785,7 +789,7 @@ def fmt_key(key: Key) -> str:
     return f"{key[0]}/{key[2]}"
 
 
-def render(result: SoakResult, contention: str) -> str:
+def render(result: SoakResult, report: Path | None = None) -> str:
     plan, s = result.plan, result.samplers
     clean = [g for g in result.segments if g.fault is None]
     exact = sum(g.exact for g in clean)
@@ -794,9 +798,12 @@ def render(result: SoakResult, contention: str) -> str:
     fds = [(t, f) for t, _, f, _ in process]
     calls = result.placed
     lines = [
-        "# Soak: calls, config swaps and faults through the real supervisor",
-        "",
-        "Generated by `python -m bench.bench_soak` (see its docstring for the set-up).",
+        *header(
+            "Soak: calls, config swaps and faults through the real supervisor",
+            result.load,
+            report=report,
+        ),
+        "The set-up is in `bench/bench_soak.py`'s docstring.",
         "",
         f"- Plan: {plan.segments} segments of {plan.segment_s:g} s at {plan.rate:g} calls/s "
         f"(12 sipp callers: internal, outbound, inbound x answered, busy, no answer, cancelled; "
@@ -812,7 +819,6 @@ def render(result: SoakResult, contention: str) -> str:
         f"valid); {result.swaps_as_expected} seen applied or rejected as expected 2.5 s later "
         "(a swap during a fault may not be); the clean segments ran through swaps.",
         f"- Active calls after the run (phantoms): **{result.phantom_calls}**.",
-        f"- Machine: {contention}",
         "",
         "Method: traffic runs in segments; a segment's callers start together, and the segment "
         "ends when every caller is done and the supervisor shows no active call, so each "
@@ -867,7 +873,7 @@ def render(result: SoakResult, contention: str) -> str:
         lines.append(
             f"| {fmt_key(key)} | {totals_expected.get(key, 0)} | {totals_counted.get(key, 0)} |"
         )
-    lines += ["", "## Every difference, explained", ""]
+    lines += ["", "## Every difference", ""]
     for g in result.segments:
         notes = explain(g)
         if g.exact or not notes:
@@ -896,8 +902,9 @@ def render(result: SoakResult, contention: str) -> str:
         f"- CPU: {result.cpu_s:.1f} s over the run: **{cpu_per_call:.2f} ms per call** "
         "(AMI events, state, scrapes and reloads included).",
         f"- `/metrics` under load ({len(metrics_live)} scrapes every 0.5 s outside fault windows, "
-        f"from inside the pod namespace): p50 {percentile(metrics_live, 0.5):.1f} ms, **p99 "
-        f"{percentile(metrics_live, 0.99):.1f} ms**, max {max(metrics_live, default=0):.1f} ms.",
+        f"from inside the pod namespace): p50 {quantile_text(metrics_live, 0.5, unit=' ms')}, "
+        f"**p99 {quantile_text(metrics_live, 0.99, unit=' ms')}**, max "
+        f"{max(metrics_live, default=0):.1f} ms.",
         "",
         "## The hang watchdog's doors under load (justifies the hang-timeout default)",
         "",
@@ -930,7 +937,6 @@ def main() -> int:
     parser.add_argument("--no-faults", action="store_true", help="load only (door latencies)")
     parser.add_argument("--short", action="store_true", help="the CI version's plan")
     parser.add_argument("--report", type=Path, default=None)
-    parser.add_argument("--contention", default="", help="a note on machine load for the report")
     args = parser.parse_args()
     plan = (
         SHORT
@@ -944,16 +950,11 @@ def main() -> int:
         )
     )
     result = run_soak(plan)
-    load = result.load
-    contention = args.contention or (
-        f"2 cores shared with other engineers' work; load average {load[0]:.1f} / {load[1]:.1f} "
-        f"/ {load[2]:.1f} (1/5/15 min) at the end: figures are upper bounds."
-    )
-    text = render(result, contention)
-    print(text)
     report = args.report or (None if args.short else REPORT)
+    text = render(result, report)
+    print(text)
     if report is not None:
-        report.write_text(text)
+        write(report, text)
     return 0
 
 

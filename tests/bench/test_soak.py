@@ -18,7 +18,7 @@ def test_short_soak_counts_exactly_outside_faults_and_recovers_from_each(rootfs:
     outcome; every fault is detected and recovered from (the freeze by the hang watchdog within
     twice its timeout plus boot); no phantom call is left; every difference is explained."""
     result = run_soak(SHORT, progress=lambda line: print(line, flush=True))
-    print(render(result, "CI"))
+    print(render(result))
     clean = [g for g in result.segments if g.fault is None]
     assert len(clean) >= 2
     for segment in clean:
