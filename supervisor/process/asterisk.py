@@ -149,8 +149,12 @@ class AsteriskSupervisor:
         on_exit: Callable[[int], None] = lambda _c: None,
         on_crash: Callable[[int], None] = lambda _c: None,
         before_start: Callable[[], Awaitable[object]] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         self.argv = list(argv)
+        self._clock = clock
+        self._sleep = sleep
         self.reaper = reaper
         self.policy = policy
         self.on_start = on_start
@@ -194,6 +198,7 @@ class AsteriskSupervisor:
                 await self.before_start()
             self.current = AsteriskProcess(self.argv, self.reaper)
             self.current.start()
+            started = self._clock()
             self.on_start(self.current)
             planned = asyncio.create_task(self._planned_restart(), name="asterisk-restart-request")
             assert self.current.exited is not None
@@ -212,11 +217,11 @@ class AsteriskSupervisor:
             if self.stopping:
                 # The shutdown path stopped Asterisk and will end the task group: wait for it.
                 await asyncio.Event().wait()
-            runtime = time.monotonic() - self.current.started_at
+            now = self._clock()
+            runtime = now - started
             log.error("Asterisk %s after %.1f s", describe_exit(code), runtime)
             self.crashes += 1
             self.on_crash(code)
-            now = time.monotonic()
             self._crashes.append(now)
             while self._crashes and now - self._crashes[0] > self.policy.window_s:
                 self._crashes.popleft()
@@ -230,4 +235,4 @@ class AsteriskSupervisor:
             self.restarts += 1
             delay = backoff.next()
             log.info("restarting Asterisk in %.1f s (restart %d)", delay, self.restarts)
-            await asyncio.sleep(delay)
+            await self._sleep(delay)
