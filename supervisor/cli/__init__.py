@@ -31,6 +31,7 @@ COMMANDS: tuple[str, ...] = (
     "supervisor.cli.addresses",
     "supervisor.cli.check",
     "supervisor.cli.render",
+    "supervisor.cli.explain",
 )
 
 USAGE_ERROR = COULD_NOT_RUN

@@ -12,16 +12,20 @@ the output guard proves it of the rendered text (`callcheck`).
 
 from __future__ import annotations
 
-from supervisor.render import callsafe
+from supervisor.render import callsafe, flows
 from supervisor.render.conf import GENERATED, document, section
 from supervisor.render.voicemail import BOX_VARIABLE, CONTEXT, mailbox
-from supervisor.site.model import Site
+from supervisor.site.flowchecks import flow_kinds
+from supervisor.site.flows import CAUSE_CODES, parse_target
+from supervisor.site.model import ANY_NUMBER, Site
 
 Line = tuple[str, str]
 # Anything a doorbell may dial: one character or more, digits, letters, * # + (the pattern's `!`
 # admits any character after the first: the rest is checked at call time).
 DOORBELL_EXTENSIONS = ("_[0-9a-zA-Z*#+]!", "s")
 DOORBELL_CHARACTERS = callsafe.DIGITS + callsafe.LETTERS + callsafe.NUMBER_EXTRAS
+# Whatever a trunk sends that no DID names (an account name, `s`): the inbound `any` route.
+ANY_EXTENSIONS = DOORBELL_EXTENSIONS
 # The ring-group entry that never ends in voicemail (an extension with `voicemail: false`).
 NO_VOICEMAIL = "novm"
 BUSY = '$["${DIALSTATUS}"="BUSY"]'
@@ -80,6 +84,20 @@ def _ring(site: Site, target: str, *, voicemail: bool = True) -> list[str]:
     return [*apps, "Hangup()"]
 
 
+def target_apps(site: Site, text: str, *, voicemail: bool = True) -> list[str]:
+    """Applications that take a call to a target (see site/flows.py): ring an endpoint or a
+    group (then, with `voicemail`, its box), enter a flow's context, leave a message, hang up."""
+    ref = parse_target(text)
+    if ref.kind == "hangup":
+        return [f"Hangup({CAUSE_CODES[ref.name]})"]
+    if ref.kind == "voicemail":
+        return [f"VoiceMail({mailbox(site.mailbox_number(ref.name))},u)", "Hangup()"]
+    kind = flow_kinds(site)[ref.name]
+    if kind in ("endpoint", "ring group"):
+        return _ring(site, ref.name, voicemail=voicemail)
+    return [f"Goto({flows.context_of(kind, ref.name)},s,1)"]
+
+
 def _context(name: str, lines: list[Line]) -> str:
     return section(name, lines, arrow=True)
 
@@ -118,7 +136,10 @@ def render_extensions(site: Site) -> str:
     ]
     lines: list[Line] = []
     for number, extension in plan.extensions.items():
-        lines += _priorities(number, _ring(site, extension.ring, voicemail=extension.voicemail))
+        lines += _priorities(
+            number, target_apps(site, extension.ring, voicemail=extension.voicemail)
+        )
+    lines += flows.night_codes(site, _priorities)
     if site.mailboxes():
         access = site.voicemail
         # VOICEMAIL_BOX is set on each phone's channels by its endpoint (pjsip set_var): its own
@@ -150,12 +171,21 @@ def render_extensions(site: Site) -> str:
             check = callsafe.guarded(DOORBELL_CHARACTERS, into=None) if exten[0] == "_" else []
             lines += _priorities(exten, check + _ring(site, plan.doorbell.ring, voicemail=False))
     sections.append(_context("doorbell", lines))
+    anything = plan.inbound.get(ANY_NUMBER)
     for trunk_name, trunk in site.trunks.items():
         lines = []
         for did in trunk.dids:
-            routed = plan.inbound.get(did)
-            lines += _priorities(did, _ring(site, routed) if routed else ["Hangup(1)"])
+            routed = plan.inbound.get(did, anything)
+            lines += _priorities(did, target_apps(site, routed) if routed else ["Hangup(1)"])
+        if anything is not None:
+            for exten in ANY_EXTENSIONS:
+                lines += _priorities(exten, target_apps(site, anything))
+            # A pattern matching letters also matches `h`, which Asterisk runs after a hang-up:
+            # the flow must not start again there.
+            lines += _priorities("h", ["NoOp()"])
         sections.append(_context(f"from-{trunk_name}", lines))
     for name in plan.ring_groups:
         sections.append(_context(f"ring-{name}", _ring_group(site, name)))
+    for name, lines in flows.flow_contexts(site, lambda t: target_apps(site, t), _priorities):
+        sections.append(_context(name, lines))
     return document(GENERATED, sections)

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 from supervisor.site import ipnet, reach
+from supervisor.site.flowchecks import check_flows
 from supervisor.site.grammar import family_of
 from supervisor.site.limits import DIAL_OUT_PREFIX, MAX_IDENTIFY_TOTAL
 from supervisor.site.model import (
@@ -275,6 +276,7 @@ def check(site: Site) -> list[Found]:
     found += _check_dial_out(site, contexts)
     found += reach.problems(site, dial_out_contexts(site, contexts))
     found += _check_dialplan(site)
+    found += check_flows(site)
     found += _check_voicemail(site)
     found += _check_raw_sections(site)
     return found
@@ -465,10 +467,25 @@ def generated_sections(site: Site, file: str) -> set[str]:
     if file == "extensions.conf":
         names = {"general", "globals", "extensions", "outbound", *BUILTIN_CONTEXTS}
         names |= {f"from-{t}" for t in site.trunks}
-        return names | {f"ring-{g}" for g in site.dialplan.ring_groups}
+        names |= {f"ring-{g}" for g in site.dialplan.ring_groups}
+        return names | set(flow_contexts(site))
     if file in ("rtp.conf", "features.conf", "udptl.conf", "ccss.conf", "indications.conf"):
         return {"general"}
     return set()
+
+
+def flow_contexts(site: Site) -> dict[str, tuple[str, str]]:
+    """The extensions.conf context of each flow -> (its key under dialplan, its name)."""
+    plan = site.dialplan
+    out: dict[str, tuple[str, str]] = {}
+    for prefix, key, names in (
+        ("menu", "menus", plan.menus),
+        ("time", "time_conditions", plan.time_conditions),
+        ("announce", "announcements", plan.announcements),
+    ):
+        for name in names:
+            out[f"{prefix}-{name}"] = (key, name)
+    return out
 
 
 def _check_raw_sections(site: Site) -> Iterator[Found]:
@@ -500,8 +517,6 @@ def _check_dialplan(site: Site) -> Iterator[Found]:
 
     for name in groups.keys() & endpoints.keys():
         yield ("dialplan", "ring_groups", name), f"{name!r} is also an endpoint's name"
-    for number, extension in plan.extensions.items():
-        yield from target(("dialplan", "extensions", number), extension.ring)
     for name, group in groups.items():
         path: Path = ("dialplan", "ring_groups", name)
         for index, member in enumerate(group.endpoints):
@@ -544,12 +559,6 @@ def _check_dialplan(site: Site) -> Iterator[Found]:
                 yield ("dialplan", "ring_groups", member, "fallback"), f"loops: {shown}"
         for member in chain:
             state[member] = 2
-    dids = {did for trunk in site.trunks.values() for did in trunk.dids}
-    for did, name in plan.inbound.items():
-        path = ("dialplan", "inbound", did)
-        if did not in dids:
-            yield path, f"no trunk lists {did} in its dids"
-        yield from target(path, name)
     patterns: dict[str, int] = {}
     for index, route in enumerate(plan.outbound):
         path = ("dialplan", "outbound", index)

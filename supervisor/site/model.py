@@ -11,9 +11,11 @@ import threading
 from collections.abc import Mapping
 from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, model_validator
 
+from supervisor.site.flows import Announcement, Menu, Target, TimeCondition
 from supervisor.site.grammar import (
+    DID_RE,
     NAME_RE,
     Bool,
     CallerName,
@@ -35,6 +37,7 @@ from supervisor.site.grammar import (
     SipUser,
     Str,
 )
+from supervisor.site.model_base import MODEL_CONFIG
 
 Family = Literal["ipv6", "ipv4"]
 Protocol = Literal["udp", "tcp", "tls"]
@@ -73,6 +76,19 @@ DEFAULT_CONTEXT = "internal"
 # Contexts the renderer always writes; endpoints may also name contexts defined in raw snippets.
 BUILTIN_CONTEXTS = ("internal", "local", "doorbell")
 
+
+def _did(value: str) -> str:
+    if not DID_RE.fullmatch(value):
+        raise ValueError(
+            f"{_shown(value)} is not a phone number (digits, optionally a leading '+') or any"
+        )
+    return value
+
+
+#: An inbound route's key: a DID, or `any` for whatever else a trunk sends.
+ANY_NUMBER = "any"
+InboundNumber = Annotated[Str, AfterValidator(lambda v: v if v == ANY_NUMBER else _did(v))]
+MAX_FLOWS = 1000
 Port = Annotated[Int, Field(ge=1, le=65535)]
 # A module file name as in modules.conf, with or without `.so` (checked against the image).
 ModuleName = Annotated[Str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}(\.so)?$")]
@@ -82,9 +98,7 @@ PjsipOptions = Annotated[dict[OptionName, OptionValue], Field(max_length=64)]
 
 
 class Model(BaseModel):
-    # Attribute docstrings become field descriptions; the configuration reference is built from
-    # them.
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = MODEL_CONFIG
 
 
 class Addresses(Model):
@@ -356,7 +370,7 @@ def _route_shorthand(value: object) -> object:
     """`"11": desk` is short for `"11": {ring: desk}`; a bad shorthand is reported at the
     extension's own key (the user wrote no `ring`)."""
     if isinstance(value, str):
-        if not NAME_RE.fullmatch(value):
+        if not NAME_RE.fullmatch(value) and not value.startswith(("voicemail:", "hangup")):
             raise ValueError(
                 f"{_shown(value)} is not a name (letters, digits, '_', '.', '-'; at most 40)"
             )
@@ -373,8 +387,9 @@ class ExtensionRoute(Model):
     """What an internal extension rings; written as just the name, or as a mapping to turn the
     voicemail fallback off for this extension."""
 
-    ring: Name
-    """An endpoint or ring group."""
+    ring: Target
+    """Where the extension leads: an endpoint or ring group, or any other target (a menu, time
+    condition, announcement, voicemail:ENDPOINT, hangup[:CAUSE])."""
     voicemail: Bool = True
     """On no answer or busy, leave a message in the target's box (an endpoint's own, a ring
     group's `voicemail`), if it has one."""
@@ -408,12 +423,20 @@ class Dialplan(Model):
     """Internal extension number -> endpoint or ring group (or {ring: name, voicemail: false})."""
     ring_groups: Annotated[dict[Name, RingGroup], Field(max_length=1000)] = {}
     """Named groups of endpoints rung together."""
-    inbound: Annotated[dict[Did, Name], Field(max_length=1000)] = {}
-    """A trunk's DID -> endpoint or ring group."""
+    inbound: Annotated[dict[InboundNumber, Target], Field(max_length=1000)] = {}
+    """A trunk's DID (or `any`: every number a trunk sends that no other entry names, such as
+    an account name or `s`) -> a target: an endpoint, ring group, menu, time condition,
+    announcement, voicemail:ENDPOINT or hangup[:CAUSE]."""
     outbound: Annotated[tuple[OutboundRoute, ...], Field(max_length=100)] = ()
     """Outbound routes, first match wins."""
     doorbell: Doorbell | None = None
     """What the doorbell context rings."""
+    menus: Annotated[dict[Name, Menu], Field(max_length=MAX_FLOWS)] = {}
+    """Auto-attendants by name (targets of inbound numbers, extensions and other flows)."""
+    time_conditions: Annotated[dict[Name, TimeCondition], Field(max_length=MAX_FLOWS)] = {}
+    """Office hours, holidays and night mode by name."""
+    announcements: Annotated[dict[Name, Announcement], Field(max_length=MAX_FLOWS)] = {}
+    """Prompts played before going on, by name."""
     ring_time: Annotated[Int, Field(ge=5, le=600)] = 30
     """Seconds an extension rings an endpoint."""
 

@@ -17,7 +17,9 @@ from typing import Any
 from supervisor.site.yamlsource import Path
 
 COLLECTIONS = ("endpoints", "trunks", "transports")
-KEYED = ("extensions", "inbound", "ring_groups")
+KEYED = ("extensions", "inbound", "ring_groups", "menus", "time_conditions", "announcements")
+# Dropping a flow can leave others unreachable, or a whole part of them unknown.
+FLOW_PARTS = ("menus", "time_conditions", "announcements")
 
 
 @dataclass
@@ -26,12 +28,15 @@ class Pruned:
     names: set[str] = field(default_factory=set)
     trunk_dropped: bool = False
     transport_dropped: bool = False
+    flow_dropped: bool = False
 
     def keeps(self, message: str) -> bool:
         """Whether a finding on the pruned site is certainly not caused by the pruning."""
         if self.trunk_dropped and "dids" in message:
             return False
         if self.transport_dropped and "transport" in message:
+            return False
+        if self.flow_dropped and ("unreachable" in message or "ring group or flow" in message):
             return False
         words = set(re.findall(r"[A-Za-z0-9_.+-]+", message))
         return not words & self.names
@@ -57,6 +62,7 @@ def prune(data: dict[str, Any], failed: Sequence[Path]) -> Pruned | None:
             if not isinstance(plan, dict):
                 return None
             part = path[1]
+            out.flow_dropped |= part in FLOW_PARTS
             if part in KEYED and len(path) >= 3 and isinstance(plan.get(part), dict):
                 plan[part].pop(path[2], None)
                 out.names.add(str(path[2]))

@@ -166,11 +166,11 @@ def test_broken_references_with_suggestions() -> None:
         load_dict(site)
     assert [str(p) for p in caught.value.problems] == [
         "site.yaml:22: endpoints.desk.context: unknown context 'interal'; did you mean 'internal'?",
-        "site.yaml:31: dialplan.extensions.12: unknown endpoint or ring group 'dsk'; did you "
+        "site.yaml:31: dialplan.extensions.12: unknown endpoint, ring group or flow 'dsk'; did you "
         "mean 'desk'?",
         "site.yaml:39: dialplan.inbound.+4930999: no trunk lists +4930999 in its dids",
-        "site.yaml:39: dialplan.inbound.+4930999: unknown endpoint or ring group 'al'; did you "
-        "mean 'all'?",
+        "site.yaml:39: dialplan.inbound.+4930999: unknown endpoint, ring group or flow 'al'; "
+        "did you mean 'all'?",
         "site.yaml:42: dialplan.outbound[0].trunk: unknown trunk 'provder'; did you mean "
         "'provider'?",
     ]
@@ -439,6 +439,6 @@ def test_reference_and_secret_problems_come_with_field_problems() -> None:
         "site.yaml:4: endpoints.desk.qualify: must be at least 0",
         "site.yaml:5: endpoints.hall.auth.password_secret: secret key 'hall-password' is not in "
         "the secrets (/secrets)",
-        "site.yaml:7: dialplan.extensions.12: unknown endpoint or ring group 'hal'; did you "
+        "site.yaml:7: dialplan.extensions.12: unknown endpoint, ring group or flow 'hal'; did you "
         "mean 'hall'?",
     ]

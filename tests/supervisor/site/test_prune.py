@@ -38,6 +38,6 @@ def test_findings_that_could_come_from_the_pruning_are_left_out() -> None:
     transport are not reported; others are."""
     pruned = prune(base(), [("endpoints", "desk", "qualify"), ("trunks", "provider", "port")])
     assert pruned is not None
-    assert not pruned.keeps("unknown endpoint or ring group 'desk'")
+    assert not pruned.keeps("unknown endpoint, ring group or flow 'desk'")
     assert not pruned.keeps("no trunk lists +4930 in its dids")
     assert pruned.keeps("unknown context 'interal'; did you mean 'internal'?")

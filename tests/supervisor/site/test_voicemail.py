@@ -168,7 +168,7 @@ def test_email_is_validated_and_kept_out_of_every_file() -> None:
             "false}, not 12",
         ),
         ('"de sk"', "'de sk' is not a name (letters, digits, '_', '.', '-'; at most 40)"),
-        ("nobody", "unknown endpoint or ring group 'nobody'"),
+        ("nobody", "unknown endpoint, ring group or flow 'nobody'"),
         (
             "[desk]",
             "must be an endpoint or ring group name, or a mapping {ring: NAME, "

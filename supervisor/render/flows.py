@@ -1,0 +1,126 @@
+"""extensions.conf contexts of the call flows: a menu (`menu-NAME`), a time condition
+(`time-NAME`), an announcement (`announce-NAME`), and the night-mode feature codes.
+
+What a target leads to is given by the caller (`TargetApps`: extensions.py knows how to ring an
+endpoint or a group). Every value written here comes from a grammar without `,()$;"\\` or spaces
+(names, digits, prompt names, tz names, dates); the only variables read are the supervisor's own
+(`FLOW_TRIES`, `FLOW_DAY`), the clock (`EPOCH`) and the night-mode flag in astdb, keyed by the
+condition's name: nothing the caller sends reaches an argument.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from supervisor.site.flows import Menu, TimeCondition, date_span, minutes
+from supervisor.site.model import Site
+
+Line = tuple[str, str]
+#: A target string -> the applications that take the call there.
+TargetApps = Callable[[str], list[str]]
+Priorities = Callable[[str, list[str]], list[Line]]
+#: astdb family of the night-mode switches (key: the time condition's name; value 1: on).
+NIGHT_FAMILY = "supervisor-night"
+TRIES = "FLOW_TRIES"
+DAY = "FLOW_DAY"
+
+
+def night_device(name: str) -> str:
+    """The custom device state a time condition's night mode is shown by (BLF)."""
+    return f"Custom:night-{name}"
+
+
+def context_of(kind: str, name: str) -> str:
+    prefix = {"menu": "menu", "time condition": "time", "announcement": "announce"}[kind]
+    return f"{prefix}-{name}"
+
+
+def _menu(name: str, menu: Menu, site: Site, apps: TargetApps, at: Priorities) -> list[Line]:
+    lines = at(
+        "s",
+        [
+            "Answer()",
+            f"Set({TRIES}=0)",
+            f"(again)Background({menu.greeting})",
+            f"WaitExten({menu.timeout})",
+        ],
+    )
+    for digit, target in menu.options.items():
+        lines += at(digit, apps(target))
+    if menu.direct_dial:
+        for number in site.dialplan.extensions:
+            lines += at(number, [f"Goto(extensions,{number},1)"])
+    retry = [f"Set({TRIES}=$[${{{TRIES}}}+1])", f"GotoIf($[${{{TRIES}}}<={menu.retries}]?s,again)"]
+    lines += at("i", [f"Playback({menu.invalid_sound})", *retry, *apps(menu.on_invalid)])
+    lines += at("t", [*retry, *apps(menu.on_timeout)])
+    return lines
+
+
+def weekly_spec(start: str, end: str, days: tuple[str, ...], timezone: str) -> str:
+    """GotoIfTime's condition for [start, end) on `days`: Asterisk's ranges include their last
+    minute (pbx_timing.c), so the end is the minute before `end`."""
+    last = minutes(end) - 1
+    until = f"{last // 60:02d}:{last % 60:02d}"
+    return f"{start}-{until},{'&'.join(days)},*,*,{timezone}"
+
+
+def _time(name: str, condition: TimeCondition, apps: TargetApps, at: Priorities) -> list[Line]:
+    steps = [f'GotoIf($["${{DB({NIGHT_FAMILY}/{name})}}"="1"]?closed,1)']
+    if condition.holidays:
+        steps.append(f"Set({DAY}=${{STRFTIME(${{EPOCH}},{condition.timezone},%Y%m%d)}})")
+        for span in condition.holidays:
+            first, last = date_span(span)
+            lo, hi = first.strftime("%Y%m%d"), last.strftime("%Y%m%d")
+            steps.append(f"GotoIf($[${{{DAY}}}>={lo}&${{{DAY}}}<={hi}]?closed,1)")
+    for rule in condition.open:
+        spec = weekly_spec(rule.start, rule.end, rule.days, condition.timezone)
+        steps.append(f"GotoIfTime({spec}?open,1)")
+    steps.append("Goto(closed,1)")
+    lines = at("s", steps)
+    lines += at("open", apps(condition.when_open))
+    lines += at("closed", apps(condition.when_closed))
+    return lines
+
+
+def night_codes(site: Site, at: Priorities) -> list[Line]:
+    """Each time condition's override code (in the phones' `extensions` context): toggles night
+    mode in astdb (kept on the persistent volume) and the custom device state its BLF hint
+    shows (Asterisk keeps custom device states in astdb too)."""
+    lines: list[Line] = []
+    for name, condition in site.dialplan.time_conditions.items():
+        code = condition.override
+        if code is None:
+            continue
+        key = f"{NIGHT_FAMILY}/{name}"
+        device = night_device(name)
+        lines.append(("exten", f"{code},hint,{device}"))
+        lines += at(
+            code,
+            [
+                "Answer()",
+                f'GotoIf($["${{DB({key})}}"="1"]?off)',
+                f"Set(DB({key})=1)",
+                f"Set(DEVICE_STATE({device})=INUSE)",
+                "Playback(activated)",
+                "Hangup()",
+                f"(off)Set(DB({key})=0)",
+                f"Set(DEVICE_STATE({device})=NOT_INUSE)",
+                "Playback(de-activated)",
+                "Hangup()",
+            ],
+        )
+    return lines
+
+
+def flow_contexts(site: Site, apps: TargetApps, at: Priorities) -> list[tuple[str, list[Line]]]:
+    """(context name, its lines) of every flow."""
+    plan = site.dialplan
+    out: list[tuple[str, list[Line]]] = []
+    for name, menu in plan.menus.items():
+        out.append((context_of("menu", name), _menu(name, menu, site, apps, at)))
+    for name, condition in plan.time_conditions.items():
+        out.append((context_of("time condition", name), _time(name, condition, apps, at)))
+    for name, announcement in plan.announcements.items():
+        lines = at("s", ["Answer()", f"Playback({announcement.sound})", *apps(announcement.then)])
+        out.append((context_of("announcement", name), lines))
+    return out

@@ -1,0 +1,268 @@
+"""Where a call goes, from the site model alone: the path `asterisk-supervisor explain` prints.
+
+The path follows what the rendered dialplan does (render/extensions.py, render/flows.py) for a
+call nobody answers: which phones ring and for how long, which time rule or holiday decided, the
+menu digits the caller presses (`presses`, one per menu; none: the caller waits), and the end
+(a voicemail box, a hang-up cause). Night-mode switches live in Asterisk's database, not in the
+model: they are taken as off unless named in `night`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import zoneinfo
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+
+from supervisor.site.flowchecks import flow_kinds
+from supervisor.site.flows import CAUSE_CODES, DAYS, TimeCondition, date_span, minutes, parse_target
+from supervisor.site.model import ANY_NUMBER, Site
+
+#: No real path is this long (flows cannot loop without key presses, and presses are finite).
+MAX_STEPS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One thing that happens to the call. `ring`: the endpoints rung (for `seconds`)."""
+
+    kind: str
+    text: str
+    ring: tuple[str, ...] = ()
+    seconds: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How the call ends when nobody answers: `voicemail` (box number) or `hangup` (Q.850
+    cause code), or `unrouted` (the trunk's context has no such number)."""
+
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Explanation:
+    steps: tuple[Step, ...]
+    outcome: Outcome
+    #: Menu presses that were not used (the call never reached another menu).
+    unused: tuple[str, ...] = field(default=())
+
+    def rings(self) -> list[tuple[tuple[str, ...], int]]:
+        """The ringing, in order: (endpoints, seconds)."""
+        return [(s.ring, s.seconds) for s in self.steps if s.ring]
+
+    def text(self) -> str:
+        lines = [f"{i}. {s.text}" for i, s in enumerate(self.steps, 1)]
+        lines.append(f"end: {self.outcome.kind} {self.outcome.detail}")
+        if self.unused:
+            lines.append(f"(presses not used: {' '.join(self.unused)})")
+        return "\n".join(lines) + "\n"
+
+
+class _Walk:
+    def __init__(
+        self, site: Site, at: datetime.datetime, presses: Sequence[str], night: Collection[str]
+    ) -> None:
+        self.site = site
+        self.at = at
+        self.presses = list(presses)
+        self.night = set(night)
+        self.kinds = flow_kinds(site)
+        self.steps: list[Step] = []
+
+    def add(self, step: Step) -> None:
+        if len(self.steps) >= MAX_STEPS:
+            raise RuntimeError("the call path is longer than any real one")
+        self.steps.append(step)
+
+    def target(self, text: str, *, voicemail: bool = True) -> Outcome:
+        ref = parse_target(text)
+        if ref.kind == "hangup":
+            code = CAUSE_CODES[ref.name]
+            self.add(Step("hangup", f"hang up: {ref.name} (cause {code})"))
+            return Outcome("hangup", str(code))
+        if ref.kind == "voicemail":
+            return self.voicemail(ref.name, "unavailable")
+        kind = self.kinds[ref.name]
+        if kind == "endpoint":
+            return self.endpoint(ref.name, voicemail=voicemail)
+        if kind == "ring group":
+            return self.group(ref.name, voicemail=voicemail)
+        if kind == "menu":
+            return self.menu(ref.name)
+        if kind == "time condition":
+            return self.time(ref.name)
+        announcement = self.site.dialplan.announcements[ref.name]
+        self.add(
+            Step("announcement", f"announcement {ref.name}: answers, plays {announcement.sound}")
+        )
+        return self.target(announcement.then)
+
+    def voicemail(self, endpoint: str, greeting: str) -> Outcome:
+        number = self.site.mailbox_number(endpoint)
+        self.add(Step("voicemail", f"voicemail box {number} ({endpoint}), {greeting} greeting"))
+        return Outcome("voicemail", number)
+
+    def endpoint(self, name: str, *, voicemail: bool) -> Outcome:
+        seconds = self.site.dialplan.ring_time
+        self.add(Step("ring", f"rings {name} for {seconds} s", (name,), seconds))
+        if voicemail and self.site.endpoints[name].voicemail is not None:
+            return self.voicemail(name, "unavailable (busy: the busy greeting)")
+        self.add(Step("hangup", "nobody answered: hang up"))
+        return Outcome("hangup", "16")
+
+    def group(self, name: str, *, voicemail: bool) -> Outcome:
+        group = self.site.dialplan.ring_groups[name]
+        members = ", ".join(group.endpoints)
+        self.add(
+            Step(
+                "ring",
+                f"ring group {name}: rings {members} for {group.ring_time} s",
+                tuple(group.endpoints),
+                group.ring_time,
+            )
+        )
+        if group.fallback is not None:
+            self.add(Step("fallback", f"nobody answered: fallback {group.fallback}"))
+            return self.target(group.fallback, voicemail=voicemail)
+        if group.voicemail is not None and voicemail:
+            return self.voicemail(group.voicemail, "unavailable (busy: the busy greeting)")
+        self.add(Step("hangup", "nobody answered: hang up"))
+        return Outcome("hangup", "16")
+
+    def menu(self, name: str) -> Outcome:
+        menu = self.site.dialplan.menus[name]
+        options = "; ".join(f"{d} -> {t}" for d, t in menu.options.items())
+        self.add(
+            Step(
+                "menu",
+                f"menu {name}: answers, plays {menu.greeting}, waits {menu.timeout} s for a "
+                f"digit ({options})",
+            )
+        )
+        for attempt in range(menu.retries + 1):
+            last = attempt == menu.retries
+            if not self.presses:
+                why = f"no digit within {menu.timeout} s"
+                if last:
+                    self.add(Step("menu", f"{why}: on_timeout {menu.on_timeout}"))
+                    return self.target(menu.on_timeout)
+                self.add(Step("menu", f"{why}: the greeting again"))
+                continue
+            press = self.presses.pop(0)
+            if press in menu.options:
+                self.add(Step("menu", f"caller pressed {press}: {menu.options[press]}"))
+                return self.target(menu.options[press])
+            extension = self.site.dialplan.extensions.get(press) if menu.direct_dial else None
+            if extension is not None:
+                self.add(Step("menu", f"caller dialled extension {press}: {extension.ring}"))
+                return self.target(extension.ring, voicemail=extension.voicemail)
+            if last:
+                self.add(
+                    Step("menu", f"caller pressed {press}, invalid: on_invalid {menu.on_invalid}")
+                )
+                return self.target(menu.on_invalid)
+            self.add(
+                Step(
+                    "menu",
+                    f"caller pressed {press}, invalid: plays {menu.invalid_sound}, "
+                    "the greeting again",
+                )
+            )
+        raise AssertionError("unreachable: the last attempt returns")
+
+    def time(self, name: str) -> Outcome:
+        condition = self.site.dialplan.time_conditions[name]
+        is_open, why = time_decision(condition, self.at, night=name in self.night)
+        branch = condition.when_open if is_open else condition.when_closed
+        state = "open" if is_open else "closed"
+        self.add(Step("time", f"time condition {name}: {state} ({why}): {branch}"))
+        return self.target(branch)
+
+
+def time_decision(
+    condition: TimeCondition, at: datetime.datetime, *, night: bool = False
+) -> tuple[bool, str]:
+    """Whether `condition` is open at `at` (an aware time), and which rule decided."""
+    local = at.astimezone(zoneinfo.ZoneInfo(condition.timezone))
+    shown = f"{DAYS[local.weekday()]} {local:%Y-%m-%d %H:%M} {condition.timezone}"
+    if night:
+        return False, f"night mode on, {shown}"
+    for index, span in enumerate(condition.holidays):
+        first, last = date_span(span)
+        if first <= local.date() <= last:
+            return False, f"holidays[{index}] {span}, {shown}"
+    minute = local.hour * 60 + local.minute
+    for index, rule in enumerate(condition.open):
+        day = DAYS[local.weekday()]
+        if day in rule.days and minutes(rule.start) <= minute < minutes(rule.end):
+            return True, f"open[{index}] {'/'.join(rule.days)} {rule.start}-{rule.end}, {shown}"
+    return False, f"no open rule matches {shown}"
+
+
+def default_trunk(site: Site, number: str) -> str | None:
+    """The trunk a number arrives on: the first listing it as a DID, else the first trunk."""
+    for name, trunk in site.trunks.items():
+        if number in trunk.dids:
+            return name
+    return next(iter(site.trunks), None)
+
+
+def explain(
+    site: Site,
+    number: str,
+    *,
+    trunk: str | None = None,
+    caller: str | None = None,
+    at: datetime.datetime,
+    presses: Sequence[str] = (),
+    night: Collection[str] = (),
+) -> Explanation:
+    """The path of a call from `trunk` (default: the one listing `number`) to `number`.
+
+    `at` must be timezone-aware; `caller` is shown (nothing routes by it yet)."""
+    walk = _Walk(site, at, presses, night)
+    trunk = trunk or default_trunk(site, number)
+    who = f" from {caller}" if caller else ""
+    if trunk is None or trunk not in site.trunks:
+        walk.add(Step("inbound", f"call to {number}{who}: no such trunk"))
+        return Explanation(tuple(walk.steps), Outcome("unrouted", "no trunk"))
+    plan = site.dialplan
+    listed = number in site.trunks[trunk].dids
+    routed = plan.inbound.get(number) if listed else None
+    anything = plan.inbound.get(ANY_NUMBER)
+    head = f"call to {number}{who} on trunk {trunk}"
+    if routed is not None:
+        walk.add(Step("inbound", f"{head}: inbound {number} -> {routed}"))
+        outcome = walk.target(routed)
+    elif anything is not None:
+        why = "listed without a route" if listed else "not a listed DID"
+        walk.add(Step("inbound", f"{head}: {why}, inbound any -> {anything}"))
+        outcome = walk.target(anything)
+    elif listed:
+        walk.add(Step("inbound", f"{head}: a DID without a route: hang up (cause 1)"))
+        outcome = Outcome("hangup", "1")
+    else:
+        walk.add(Step("inbound", f"{head}: not a DID of the trunk: Asterisk refuses it"))
+        outcome = Outcome("unrouted", "not found")
+    return Explanation(tuple(walk.steps), outcome, tuple(walk.presses))
+
+
+def explain_extension(
+    site: Site,
+    number: str,
+    *,
+    at: datetime.datetime,
+    presses: Sequence[str] = (),
+    night: Collection[str] = (),
+) -> Explanation:
+    """The path of a phone's call to internal extension `number`."""
+    walk = _Walk(site, at, presses, night)
+    extension = site.dialplan.extensions.get(number)
+    if extension is None:
+        walk.add(Step("extension", f"extension {number}: not an internal extension"))
+        return Explanation(tuple(walk.steps), Outcome("unrouted", "not found"))
+    walk.add(Step("extension", f"extension {number} -> {extension.ring}"))
+    outcome = walk.target(extension.ring, voicemail=extension.voicemail)
+    return Explanation(tuple(walk.steps), outcome, tuple(walk.presses))
