@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.bench_soak import SHORT, explain, render, run_soak
+from bench.bench_soak import SHORT, Segment, explain, render, run_soak
 
 pytestmark = pytest.mark.lab
 
@@ -16,7 +16,8 @@ pytestmark = pytest.mark.lab
 def test_short_soak_counts_exactly_outside_faults_and_recovers_from_each(rootfs: Path) -> None:
     """Clean segments: sipp's statistics equal the supervisor's counts per direction and
     outcome; every fault is detected and recovered from (the freeze by the hang watchdog within
-    twice its timeout plus boot); no phantom call is left; every difference is explained."""
+    twice its timeout plus boot); no phantom call is left; counts differ only in fault
+    segments, and a call counted under an outcome beyond sipp's is one that sipp saw fail."""
     result = run_soak(SHORT, progress=lambda line: print(line, flush=True))
     print(render(result))
     clean = [g for g in result.segments if g.fault is None]
@@ -34,7 +35,14 @@ def test_short_soak_counts_exactly_outside_faults_and_recovers_from_each(rootfs:
     assert result.phantom_calls == 0
     for segment in result.segments:
         assert segment.settled, segment
-        # Never more counted than sipp placed; what differs has an explanation.
+        # Never more counted than sipp placed.
         assert sum(segment.counted.values()) <= sum(segment.placed.values())
         if not segment.exact:
-            assert explain(segment), segment
+            assert beyond_sipp(segment) <= sum(segment.failed.values()), (segment, explain(segment))
+
+
+def beyond_sipp(segment: Segment) -> int:
+    """Calls counted under an outcome (not `lost`) more often than sipp completed with it."""
+    expected = segment.expected()
+    counted = {k: v for k, v in segment.counted.items() if k[2] != "lost"}
+    return sum(max(0, v - expected.get(k, 0)) for k, v in counted.items())
