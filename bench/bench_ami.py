@@ -1,7 +1,7 @@
 """AMI event throughput: a real captured Asterisk 22 event stream replayed over loopback.
 
     python -m bench.bench_ami capture    # as root: the lab's Asterisk, 30 calls, raw AMI bytes
-    python -m bench.bench_ami            # replay: our pipeline vs bare panoramisk dispatch
+    python -m bench.bench_ami            # replay both (below); writes bench/reports/ami.md
     python -m bench.bench_ami quality-capture   # as root: 20 calls with audio both ways
     python -m bench.bench_ami quality    # replay it: call quality's extra events and CPU per call
 
@@ -30,11 +30,13 @@ from typing import Any
 
 from panoramisk import Manager
 
+from bench.report import REPORTS, LoadSampler, header, write
 from supervisor.ami.client import AmiClient, AmiSettings
 from supervisor.ami.quality import CallQuality
 from supervisor.ami.state import AsteriskState
 
 DATA = Path(__file__).resolve().parent / "data"
+REPORT = REPORTS / "ami.md"
 STREAMS = {"unfiltered": "ami-calls-unfiltered.txt.gz", "filtered": "ami-calls-filtered.txt.gz"}
 QUALITY_STREAM = "ami-calls-audio-filtered.txt.gz"
 END = b"Event: BenchEnd\r\nPrivilege: system,all\r\n\r\n"
@@ -288,7 +290,7 @@ def replay(name: str, rounds: int, repeats: int) -> dict[str, float]:
     }
 
 
-def replay_quality(rounds: int, repeats: int) -> None:
+def replay_quality(rounds: int, repeats: int) -> list[str]:
     """Events per call in the audio capture, and CPU per call: the stream without its
     RTPAUDIOQOS events (the user before call quality), with them but nothing listening, and
     with CallQuality attached as app.py wires it.
@@ -313,13 +315,18 @@ def replay_quality(rounds: int, repeats: int) -> None:
             asyncio.run(run_ours(payload, quality=quality))
             best[name] = min(best[name], time.process_time() - cpu)
     total = calls * rounds
-    print(f"capture: {calls} calls, {events} events ({events / calls:.1f} per call), ")
-    print(f"  {varsets} RTPAUDIOQOS VarSet ({varsets / calls:.1f} per call)")
-    print(f"replay: {rounds} rounds = {total} calls, best of {repeats}; CPU per call:")
-    for name, seconds in best.items():
-        print(f"  {name}: {seconds / total * 1e6:.0f} us")
     first, last = best[next(iter(variants))], best[list(variants)[-1]]
-    print(f"  call quality adds {(last - first) / total * 1e6:.0f} us per call")
+    return [
+        f"The capture ({QUALITY_STREAM}): {calls} answered calls with audio, {events} events "
+        f"({events / calls:.1f} per call), of which {varsets} RTPAUDIOQOS VarSet "
+        f"({varsets / calls:.1f} per call). Replayed {rounds} times ({total:,} calls), best of "
+        f"{repeats} runs each, alternating; process CPU per call:",
+        "",
+        "| stream | CPU per call |",
+        "|---|---:|",
+        *(f"| {name} | {seconds / total * 1e6:.0f} µs |" for name, seconds in best.items()),
+        f"| **call quality adds** | **{(last - first) / total * 1e6:.0f} µs** |",
+    ]
 
 
 def main() -> int:
@@ -332,6 +339,8 @@ def main() -> int:
     )
     parser.add_argument("--rounds", type=int, default=60, help="copies of the capture per run")
     parser.add_argument("--repeats", type=int, default=5, help="runs per pipeline (best kept)")
+    parser.add_argument("--quality-rounds", type=int, default=200, help="copies of the capture")
+    parser.add_argument("--quality-repeats", type=int, default=7, help="runs per variant")
     args = parser.parse_args()
     if args.mode == "capture":
         capture()
@@ -340,16 +349,42 @@ def main() -> int:
         capture_quality()
         return 0
     if args.mode == "quality":
-        replay_quality(args.rounds, args.repeats)
+        print("\n".join(replay_quality(args.quality_rounds, args.quality_repeats)))
         return 0
-    print("| stream | events | ours (events/s) | bare panoramisk (events/s) | ours / bare |")
-    print("|---|---:|---:|---:|---:|")
-    for name in STREAMS:
-        r = replay(name, args.rounds, args.repeats)
-        print(
+    with LoadSampler() as load:
+        throughput = {name: replay(name, args.rounds, args.repeats) for name in STREAMS}
+        quality = replay_quality(args.quality_rounds, args.quality_repeats)
+    lines = [
+        *header(
+            "AMI event pipeline: throughput and call quality's cost", load.summary(), report=REPORT
+        ),
+        "## Event throughput: our pipeline vs bare panoramisk dispatch",
+        "",
+        f"The captured streams (bench/data/) repeated {args.rounds} times with fresh "
+        "Uniqueid/Linkedid values, served by a fake AMI over TCP on loopback; best of "
+        f"{args.repeats} runs each, alternating in the same process.",
+        "",
+        "| stream | events | ours (events/s) | bare panoramisk (events/s) | ours / bare |",
+        "|---|---:|---:|---:|---:|",
+        *(
             f"| {name} | {r['events']:,.0f} | {r['ours']:,.0f} | {r['bare']:,.0f} "
             f"| {r['ratio']:.2f} |"
-        )
+            for name, r in throughput.items()
+        ),
+        "",
+        "Targets: at least 0.8x bare and 20,000 events/s: "
+        + (
+            "met."
+            if all(r["ratio"] >= 0.8 and r["ours"] >= 20_000 for r in throughput.values())
+            else "NOT met."
+        ),
+        "",
+        "## Call quality: CPU per call",
+        "",
+        *quality,
+    ]
+    write(REPORT, "\n".join(lines))
+    print("\n".join(lines))
     return 0
 
 

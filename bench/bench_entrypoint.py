@@ -20,6 +20,7 @@ import statistics
 import time
 from pathlib import Path
 
+from bench.report import LoadSampler, header, write
 from lab import netns, sipp
 from lab.asterisk import RunDir
 from lab.netns import Lab
@@ -86,7 +87,7 @@ def main() -> None:
     args = parser.parse_args()
     rootfs = ensure_rootfs()
     results = []
-    with Lab() as lab:
+    with LoadSampler() as load, Lab() as lab:
         for i in range(args.runs):
             results.append(one_start(lab, rootfs, i, args.idle_seconds if i == 0 else 0))
             print(f"run {i}: {results[-1]}", flush=True)
@@ -94,11 +95,8 @@ def main() -> None:
     internals = [r["internal_ready_s"] for r in results]
     idle = results[0]
     lines = [
-        "# Entrypoint: cold start and idle cost",
-        "",
-        f"Machine: {os.cpu_count()} cores, {platform.machine()}, "
-        f"Python {platform.python_version()}, Asterisk 22 from the lab's sid tree; "
-        f"{time.strftime('%Y-%m-%d')}.",
+        *header("Entrypoint: cold start and idle cost", load.summary(), report=args.report),
+        f"{platform.machine()}, Asterisk 22 from the lab's sid tree.",
         "",
         "| figure | value | target |",
         "|---|---|---|",
@@ -113,9 +111,9 @@ def main() -> None:
         "| < 1 % |",
         "",
         "Addresses are usable before the supervisor starts, so both start-up figures are "
-        '"after the addresses are usable". Asterisk\'s own RSS (~95 MB) is not included.',
+        '"after the addresses are usable". Asterisk\'s own RSS is not included.',
     ]
-    args.report.write_text("\n".join(lines) + "\n")
+    write(args.report, "\n".join(lines))
     print("\n".join(lines))
 
 

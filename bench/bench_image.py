@@ -28,6 +28,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from bench.report import LoadSampler, header, write
 from lab import container, netns, sipp
 from lab.asterisk import RunDir
 from lab.netns import Lab
@@ -195,35 +196,31 @@ def main() -> None:
     parser.add_argument("--skip-cold", action="store_true")
     parser.add_argument("--report", type=Path, default=REPORT)
     args = parser.parse_args()
-    builds = [] if args.skip_cold else cold_and_warm()
-    kept: list[str] = []
-    if args.skip_cold and args.report.exists():
-        # Keep the build table measured by the last full run.
-        text = args.report.read_text()
-        kept = text[text.index("| build |") : text.index("\nInstalling podman")].splitlines()
-    built = container.build()
-    size = container.image_size(built.tag)
-    rows, largest, total = contents(built.tag)
-    ready = start_to_ready(built.image_id, args.runs)
+    with LoadSampler() as load:
+        builds = [] if args.skip_cold else cold_and_warm()
+        built = container.build()
+        size = container.image_size(built.tag)
+        rows, largest, total = contents(built.tag)
+        ready = start_to_ready(built.image_id, args.runs)
     walls, inside = [r[0] for r in ready], [r[1] for r in ready]
-    load = os.getloadavg()[0]
     lines = [
-        "# The container image: build times, size, contents, start to ready",
-        "",
-        f"Machine: {os.cpu_count()} cores (shared with other engineers' work: load average "
-        f"{load:.1f} at the end, so times are upper bounds), {platform.machine()}, podman "
-        f"{podman_version()} with runc; {time.strftime('%Y-%m-%d')}. Method: "
-        "bench/bench_image.py.",
+        *header(
+            "The container image: build times, size, contents, start to ready",
+            load.summary(),
+            report=args.report,
+        ),
+        f"{platform.machine()}, podman {podman_version()} with runc.",
         "",
         "## Build (`scripts/image.sh`, i.e. `python -m lab.container build`)",
         "",
     ]
-    if not kept:
+    if not builds:
+        lines.append("Not measured in this run (`--skip-cold`).")
+    else:
         lines += [
             "| build | total | base (mmdebstrap + import) | python stage | wheels | podman build |",
             "|---|---|---|---|---|---|",
         ]
-    lines += kept[:-1] if kept and not kept[-1] else kept
     for name, steps in builds:
         lines.append(
             f"| {name} | {steps['total']:.1f} s | {steps.get('base', 0):.1f} s "
@@ -231,8 +228,6 @@ def main() -> None:
             f"| {steps.get('podman build', 0):.1f} s |"
         )
     lines += [
-        "",
-        "Installing podman and runc on a fresh Debian 12 (scripts/setup.sh) took another 7 s.",
         "",
         f"## Size: {mb(size)} (podman's image size; {mb(total)} of files)",
         "",
@@ -257,7 +252,7 @@ def main() -> None:
         f"ready (its log): median {statistics.median(inside):.2f} s (max {max(inside):.2f}). The "
         "rest is podman and runc making the container and Python starting.",
     ]
-    args.report.write_text("\n".join(lines) + "\n")
+    write(args.report, "\n".join(lines))
     print("\n".join(lines))
 
 

@@ -1,6 +1,6 @@
 """`/metrics` at scale: render time and memory with 1,000 trunks and 10,000 endpoints.
 
-    python -m bench.bench_metrics [--trunks 1000] [--endpoints 10000]
+    python -m bench.bench_metrics [--trunks 1000] [--endpoints 10000]   # bench/reports/metrics.md
 
 The state is filled the way AMI would fill it (re-sync snapshots and events): every trunk has an
 outbound registration and calls in every direction and outcome (the worst case for label
@@ -19,10 +19,13 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from bench.report import REPORTS, LoadSampler, header, quantile_text, write
 from supervisor.ami.calls import DIRECTIONS, OUTCOMES
 from supervisor.ami.state import AsteriskState
 from supervisor.metrics.asterisk import AsteriskCollector
 from supervisor.metrics.exposition import render
+
+REPORT = REPORTS / "metrics.md"
 
 
 def rss_mb() -> tuple[float, float]:
@@ -98,26 +101,35 @@ def main() -> int:
     parser.add_argument("--renders", type=int, default=30)
     args = parser.parse_args()
     base_rss, _ = rss_mb()
-    state = build(args.trunks, args.endpoints)
-    registry = CollectorRegistry()
-    registry.register(AsteriskCollector(state))
-    times = []
-    size = 0
-    for _ in range(args.renders):
-        t0 = time.perf_counter()
-        body = render(registry)
-        times.append((time.perf_counter() - t0) * 1000)
-        size = len(body)
+    with LoadSampler() as load:
+        state = build(args.trunks, args.endpoints)
+        registry = CollectorRegistry()
+        registry.register(AsteriskCollector(state))
+        times = []
+        body = b""
+        for _ in range(args.renders):
+            t0 = time.perf_counter()
+            body = render(registry)
+            times.append((time.perf_counter() - t0) * 1000)
     rss, peak = rss_mb()
     series = body.count(b"\n") - body.count(b"\n#")
-    print(f"trunks {args.trunks}, endpoints {args.endpoints}: {series} series, {size / 1e6:.2f} MB")
-    first = times[0]
-    times.sort()
-    print(
-        f"render ms: first {first:.1f} (label cache cold), median {statistics.median(times):.1f}, "
-        f"p95 {times[int(len(times) * 0.95) - 1]:.1f}, max {times[-1]:.1f}"
-    )
-    print(f"RSS MB: {rss:.0f} (peak {peak:.0f}; {base_rss:.0f} before building the state)")
+    median = statistics.median(times)
+    lines = [
+        *header("`/metrics` at scale", load.summary(), report=REPORT),
+        f"{args.trunks:,} trunks (each registered, calls in both directions and every outcome) "
+        f"and {args.endpoints:,} phones (a reachable contact with an RTT): {series:,} series, "
+        f"{len(body) / 1e6:.2f} MB of text. Time of `render(registry)` (what the handler does "
+        f"per scrape), {args.renders} renders.",
+        "",
+        "| first render (label cache cold) | median | p95 | max | RSS after (peak) | target |",
+        "|---:|---:|---:|---:|---:|---|",
+        f"| {times[0]:.1f} ms | {median:.1f} ms | {quantile_text(times, 0.95, unit=' ms')} | "
+        f"{max(times):.1f} ms | {rss:.0f} MB ({peak:.0f}; {base_rss:.0f} before the state) | "
+        f"median < 50 ms, RSS < 150 MB: "
+        f"{'met' if median < 50 and peak < 150 else 'NOT met'} |",
+    ]
+    write(REPORT, "\n".join(lines))
+    print("\n".join(lines))
     return 0
 
 

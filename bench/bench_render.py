@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from bench.report import LoadSampler, header, write
 from supervisor.render import RenderContext, render
 from supervisor.site.load import LoadedSite, load_site
 from supervisor.site.mounts import Mount
@@ -123,19 +124,19 @@ def main() -> None:
 
     # Interleaved, so that a busy moment on a shared machine hits every step alike.
     parse_times, load_times, render_times = [], [], []
-    for _ in range(args.runs):
-        parse_times.append(timed(lambda: parse("site.yaml", text)))
-        load_times.append(timed(load))
-        render_times.append(timed(do_render))
+    with LoadSampler() as load_average:
+        for _ in range(args.runs):
+            parse_times.append(timed(lambda: parse("site.yaml", text)))
+            load_times.append(timed(load))
+            render_times.append(timed(do_render))
     parse_median = statistics.median(parse_times)
     load_median = statistics.median(load_times)
     render_median = statistics.median(render_times)
     size = sum(len(t.encode()) for t in files.values())
     site = loaded[0].site
     lines = [
-        "# Render benchmark",
-        "",
-        "`python -m bench.bench_render` (bench/bench_render.py): a generated site of "
+        *header("Render benchmark", load_average.summary(), report=args.report),
+        "A generated site of "
         f"{len(site.endpoints):,} endpoints and {len(site.trunks)} trunks "
         f"({len(site.dialplan.ring_groups)} ring groups, {len(site.dialplan.extensions):,} "
         f"extensions, {len(site.dialplan.inbound)} DIDs, {len(site.dialplan.outbound)} outbound "
@@ -155,18 +156,9 @@ def main() -> None:
         f"{min(render_times):.3f} s | {max(render_times):.3f} s |",
         "",
         f"Target: render under 1 s: {'met' if render_median < 1 else 'NOT met'}.",
-        "",
-        "Loading is dominated by YAML: composing the nodes with their marks and turning them into",
-        "values while recording the line of every key path (what makes `file:line: key` errors",
-        "possible). pydantic validation, the cross-reference checks and resolution are the rest.",
-        "Since issue 12 the render step includes the output guard (supervisor/render/guard.py):",
-        "every file is read back with Asterisk's line rules, about 10 times the cost of writing",
-        "it. The figures come from a machine shared with other work; expect some spread.",
-        "",
     ]
     report = "\n".join(lines)
-    args.report.parent.mkdir(parents=True, exist_ok=True)
-    args.report.write_text(report)
+    write(args.report, report)
     print(report)
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import os
-import platform
 import statistics
 import sys
 import time
@@ -29,6 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.report import LoadSampler, header, percentile, write
 from lab import netns, sipp, sipprobe
 from lab.asterisk import RunDir, wait_until
 from lab.netns import Lab
@@ -62,11 +62,6 @@ def add_source(lab: Lab, address: str) -> str:
     lab.add_address("scanner", f"{address}/128")
     lab.run("router", ["ip", "-6", "route", "replace", f"{address}/128", "dev", "scan0"])
     return address
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def counted(sup: SupervisorRun) -> float:
@@ -218,67 +213,69 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--sources", type=int, default=50)
     args = parser.parse_args()
-    rootfs = ensure_rootfs()
-    lab = Lab().up()
-    run = RunDir(rootfs, f"{lab.prefix}-run").create()
-    sup: SupervisorRun | None = None
-    registrar = None
-    try:
-        secrets = {k: v.strip() for k, v in read_dir(EXAMPLE / "secrets").items()}
-        registrar = sipp.registrar(
-            lab, run, netns.PROVIDER_V6, "pod1", secrets["provider-password"]
-        )
-        files = read_dir(EXAMPLE / "site")
-        files["site.yaml"] += (
-            f"\nsecurity:\n  max_failures: {MAX_FAILURES}\n  window: 60\n  ban_time: 3600\n"
-            f'  allow: ["{ALLOWED}/64"]\n'
-        )
-        sup = SupervisorRun(lab, run, files, secrets).start()
-        sup.wait_ready(40)
-        time.sleep(2)  # let start-up work settle before the idle baseline
-        base = idle(lab, sup, 10)
-        detect = detection(lab, sup, args.samples)
-        blocks = block(lab, sup, max(5, args.samples // 2))
-        internal_sum = sup.metric("asterisk_supervisor_block_latency_seconds_sum") or 0.0
-        internal_n = sup.metric("asterisk_supervisor_block_latency_seconds_count") or 1.0
-        spread = distributed(lab, sup, args.sources)
-        flood = cpu(lab, run, sup, add_source(lab, ALLOWED + "f"), args.rate, args.seconds)
-        blocked_source = add_source(lab, "2001:db8:bad:300::1")
-        for _ in range(MAX_FAILURES):
-            sipprobe.register_in(lab, "scanner", blocked_source, netns.POD_V6, "desk", "guess")
-        wait_until(
-            lambda: (
-                sipprobe.options_in(lab, "scanner", blocked_source, netns.POD_V6, 0.05) is not None
-            ),
-            5,
-            what="scanner blocked",
-        )
-        refused = cpu(lab, run, sup, blocked_source, args.rate, max(5, args.seconds // 2))
-    finally:
-        if sup is not None:
-            sup.stop()
-        if registrar is not None:
-            registrar.stop()
-        run.remove()
-        lab.down()
-    load = os.getloadavg()
+    with LoadSampler() as load:
+        rootfs = ensure_rootfs()
+        lab = Lab().up()
+        run = RunDir(rootfs, f"{lab.prefix}-run").create()
+        sup: SupervisorRun | None = None
+        registrar = None
+        try:
+            secrets = {k: v.strip() for k, v in read_dir(EXAMPLE / "secrets").items()}
+            registrar = sipp.registrar(
+                lab, run, netns.PROVIDER_V6, "pod1", secrets["provider-password"]
+            )
+            files = read_dir(EXAMPLE / "site")
+            files["site.yaml"] += (
+                f"\nsecurity:\n  max_failures: {MAX_FAILURES}\n  window: 60\n  ban_time: 3600\n"
+                f'  allow: ["{ALLOWED}/64"]\n'
+            )
+            sup = SupervisorRun(lab, run, files, secrets).start()
+            sup.wait_ready(40)
+            time.sleep(2)  # let start-up work settle before the idle baseline
+            base = idle(lab, sup, 10)
+            detect = detection(lab, sup, args.samples)
+            blocks = block(lab, sup, max(5, args.samples // 2))
+            internal_sum = sup.metric("asterisk_supervisor_block_latency_seconds_sum") or 0.0
+            internal_n = sup.metric("asterisk_supervisor_block_latency_seconds_count") or 1.0
+            spread = distributed(lab, sup, args.sources)
+            flood = cpu(lab, run, sup, add_source(lab, ALLOWED + "f"), args.rate, args.seconds)
+            blocked_source = add_source(lab, "2001:db8:bad:300::1")
+            for _ in range(MAX_FAILURES):
+                sipprobe.register_in(lab, "scanner", blocked_source, netns.POD_V6, "desk", "guess")
+            wait_until(
+                lambda: (
+                    sipprobe.options_in(lab, "scanner", blocked_source, netns.POD_V6, 0.05)
+                    is not None
+                ),
+                5,
+                what="scanner blocked",
+            )
+            refused = cpu(lab, run, sup, blocked_source, args.rate, max(5, args.seconds // 2))
+        finally:
+            if sup is not None:
+                sup.stop()
+            if registrar is not None:
+                registrar.stop()
+            run.remove()
+            lab.down()
     ms = lambda v: f"{v * 1000:.1f} ms"  # noqa: E731
     lines = [
-        "# SIP security: detection, blocking, CPU",
-        "",
-        f"`python -m bench.bench_security --samples {args.samples} --rate {args.rate} "
-        f"--seconds {args.seconds} --sources {args.sources}` on {platform.node()} "
-        f"({os.cpu_count()} cores, load "
-        f"{load[0]:.1f} at the end; the machine is shared by several engineers' test runs, so "
-        "every figure is an upper bound). Real supervisor process and Asterisk 22 in the lab "
+        *header(
+            "SIP security: detection, blocking, CPU",
+            load.summary(),
+            command=f"python -m bench.bench_security --samples {args.samples} --rate "
+            f"{args.rate} --seconds {args.seconds} --sources {args.sources}",
+            report=REPORT,
+        ),
+        "Real supervisor process and Asterisk 22 in the lab "
         f"(examples/home, security max_failures {MAX_FAILURES}, window 60 s).",
         "",
         "| measure | median | p95 | max | n |",
         "|---|---|---|---|---|",
         f"| detection: failure answered -> counted in /metrics | {ms(statistics.median(detect))} "
-        f"| {ms(pct(detect, 0.95))} | {ms(max(detect))} | {len(detect)} |",
+        f"| {ms(percentile(detect, 0.95))} | {ms(max(detect))} | {len(detect)} |",
         f"| block: Nth failure answered -> first request refused | "
-        f"{ms(statistics.median(blocks))} | {ms(pct(blocks, 0.95))} | {ms(max(blocks))} "
+        f"{ms(statistics.median(blocks))} | {ms(percentile(blocks, 0.95))} | {ms(max(blocks))} "
         f"| {len(blocks)} |",
         "",
         f"The supervisor's own `asterisk_supervisor_block_latency_seconds` (failure event -> ACL "
@@ -310,7 +307,7 @@ def main() -> None:
         "relaying (docs/security.md).",
         "",
     ]
-    REPORT.write_text("\n".join(lines))
+    write(REPORT, "\n".join(lines))
     print("\n".join(lines))
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.report import LoadSampler, header, percentile, quantile_text, write
 from lab import netns
 from lab.reloadpbx import LabPbx
 from lab.rootfs import ensure_rootfs
@@ -32,11 +33,6 @@ from supervisor.reload.served import handshake
 from tests.supervisor.reload.test_tls_rotation_lab import CA, FIRST, set_certificate, tls_site
 
 REPORT = Path(__file__).resolve().parent / "reports" / "tls-rotation.md"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def prober(stop: asyncio.Event, counts: dict[str, int]) -> None:
@@ -98,31 +94,33 @@ def main() -> int:
         return 2
     pbx = LabPbx(ensure_rootfs(), Path(tempfile.mkdtemp()))
     rows = []
-    try:
-        pbx.set_site(tls_site())
-        set_certificate(pbx, FIRST)
-        pbx.start()
-        assert pbx.ami is not None
-        assert pbx.pod_loop is not None
-        started = pbx.ami.action({"Action": "CoreStatus"})[0]["CoreStartupTime"]
-        for debounce in args.debounce:
-            latencies, counts = pbx.pod_loop.run(rotations(pbx, args.rotations, debounce), 600)
-            rows.append((debounce, latencies, counts))
-            print(
-                f"debounce {debounce} s: p50 {statistics.median(latencies):.3f} s, "
-                f"p99 {percentile(latencies, 0.99):.3f} s, max {max(latencies):.3f} s; "
-                f"handshakes meanwhile {counts}"
-            )
-        after = pbx.ami.action({"Action": "CoreStatus"})[0]["CoreStartupTime"]
-    finally:
-        pbx.stop()
+    with LoadSampler() as sampler:
+        try:
+            pbx.set_site(tls_site())
+            set_certificate(pbx, FIRST)
+            pbx.start()
+            assert pbx.ami is not None
+            assert pbx.pod_loop is not None
+            started = pbx.ami.action({"Action": "CoreStatus"})[0]["CoreStartupTime"]
+            for debounce in args.debounce:
+                latencies, counts = pbx.pod_loop.run(rotations(pbx, args.rotations, debounce), 600)
+                rows.append((debounce, latencies, counts))
+                print(
+                    f"debounce {debounce} s: p50 {statistics.median(latencies):.3f} s, "
+                    f"p99 {percentile(latencies, 0.99):.3f} s, max {max(latencies):.3f} s; "
+                    f"handshakes meanwhile {counts}"
+                )
+            after = pbx.ami.action({"Action": "CoreStatus"})[0]["CoreStartupTime"]
+        finally:
+            pbx.stop()
     lines = [
-        "# TLS certificate rotation: Secret swap to new certificate served",
-        "",
-        f"`python -m bench.bench_tls_rotation --rotations {args.rotations}` on "
-        f"this machine ({os.cpu_count()} cores, shared with other "
-        "engineers' work: figures are upper bounds), Asterisk 22 in the lab, the home example's "
-        "tls transport, the real watch/debounce/apply/reload path.",
+        *header(
+            "TLS certificate rotation: Secret swap to new certificate served",
+            sampler.summary(),
+            report=REPORT,
+        ),
+        "Asterisk 22 in the lab, the home example's tls transport, the real "
+        "watch/debounce/apply/reload path.",
         "",
         "| debounce | rotations | p50 | p99 | max | handshakes during the run: ok / failed |",
         "|---|---|---|---|---|---|",
@@ -130,22 +128,15 @@ def main() -> int:
     for debounce, latencies, counts in rows:
         lines.append(
             f"| {debounce} s | {len(latencies)} | {statistics.median(latencies):.3f} s | "
-            f"{percentile(latencies, 0.99):.3f} s | {max(latencies):.3f} s | "
+            f"{quantile_text(latencies, 0.99, '{:.3f}', ' s')} | {max(latencies):.3f} s | "
             f"{counts['ok']} / {counts['failed']} |"
         )
     lines += [
         "",
         f"Asterisk restarted during the run: {'no' if started == after else 'YES'} "
         f"(CoreStartupTime {started} before and {after} after).",
-        "",
-        "The latency is the debounce plus the apply (render, write, `Reload res_pjsip.so`, "
-        "read-back); Asterisk itself serves the new certificate milliseconds after the reload "
-        "(docs/tls.md). A failed handshake is one that arrived while pjsip restarted the "
-        "listener (the socket is closed and reopened): the client sees a connection reset and "
-        "connects again; established connections are not touched.",
-        "",
     ]
-    REPORT.write_text("\n".join(lines))
+    write(REPORT, "\n".join(lines))
     print(f"wrote {REPORT}")
     return 0
 
