@@ -20,7 +20,7 @@ from lab.netns import PREFIX_RE, Lab, _pid_alive
 from lab.rootfs import asterisk_ids
 
 RUNS = Path("srv") / "asterisk-lab"
-SUBDIRS = ("etc", "run", "log", "db", "spool", "lib")
+SUBDIRS = ("etc", "run", "log", "db", "spool", "lib", "spool/records")
 
 
 def sweep_stale_runs(rootfs: Path) -> None:
@@ -50,6 +50,8 @@ class RunDir:
         self.host.mkdir(parents=True, exist_ok=True)
         os.chmod(self.host, 0o755)
         for sub in SUBDIRS:
+            # spool/records: where the rendered cel_sqlite3_custom.conf keeps the call record
+            # (the supervisor creates it in the product; configs booted without one need it).
             path = self.host / sub
             path.mkdir(exist_ok=True)
             if sub == "etc":

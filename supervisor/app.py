@@ -41,6 +41,9 @@ from supervisor.process.hang import AmiPing, ControlSocketProbe, HangPolicy, Han
 from supervisor.process.idle_restart import RestartWhenIdle
 from supervisor.process.reaper import Reaper
 from supervisor.process.shutdown import Shutdown
+from supervisor.records import schema as record_schema
+from supervisor.records.recorder import Recorder
+from supervisor.records.store import RecordError, RecordStore
 from supervisor.reload import (
     AmiReload,
     Applier,
@@ -63,7 +66,7 @@ from supervisor.security.store import BanStore
 from supervisor.settings import Mode, Settings
 from supervisor.site.model import Site
 from supervisor.status import Heartbeat, StatusBoard
-from supervisor.storage import RunUser, check_persistent
+from supervisor.storage import PersistenceError, RunUser, check_persistent
 from supervisor.tasks import Task
 
 
@@ -128,7 +131,6 @@ def build_ami(core: Core) -> AmiSlice:
     core.live.subscribe(state.calls)  # trunk labels
     core.live.subscribe(poller)  # the site's mailboxes
     client.on_boot(BootLog(core.started_at))
-    AsteriskCollector.register(core.registry, state)
     QualityCollector.register(core.registry, quality)
     VoicemailCollector.register(core.registry, mailboxes)
     return AmiSlice(
@@ -138,6 +140,43 @@ def build_ami(core: Core) -> AmiSlice:
         mailboxes=poller,
         gated=(Task("ami", client.run), Task("voicemail", poller.run)),
     )
+
+
+@dataclass(frozen=True)
+class RecordsSlice:
+    """The durable call record (docs/records.md): what Asterisk's CEL wrote, folded into the
+    call history and counted once per call (`asterisk_supervisor_calls_total`)."""
+
+    recorder: Recorder
+    gated: tuple[Task, ...]
+
+
+def build_records(core: Core, ami: AmiSlice) -> RecordsSlice:
+    paths, state = core.settings.asterisk, ami.state
+
+    def live() -> frozenset[str] | None:
+        # Asterisk's calls now, when AMI has a synced view of them (else nothing is lost).
+        return frozenset(state.calls.active) if state.live else None
+
+    store = RecordStore(paths.host(paths.spool) / record_schema.RELATIVE_PATH)
+    recorder = Recorder(store=store, live=live)
+    core.live.subscribe(recorder)  # trunk names
+    ami.client.on_boot(recorder.hint)
+    ami.client.subscribe("Hangup", recorder.hint)
+    AsteriskCollector.register(core.registry, state, calls_total=lambda: recorder.counts)
+    core.board.add_section("records", recorder.status)
+    return RecordsSlice(recorder=recorder, gated=(Task("records", recorder.run),))
+
+
+def create_record(core: Core, records: RecordsSlice) -> None:
+    """The record's file and tables, before Asterisk opens it (owned by Asterisk's user when
+    we run as root: SQLite gives its journal files the database file's owner)."""
+    user = core.run_user
+    owner = (user.uid, user.gid) if core.settings.asterisk_user is not None else None
+    try:
+        records.recorder.store.create(owner)
+    except (OSError, RecordError) as exc:
+        raise PersistenceError(f"the call record cannot be kept: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -334,6 +373,7 @@ class Parts:
     security: SecuritySlice
     process: ProcessSlice
     reload: ReloadSlice
+    records: RecordsSlice
     heartbeat: Heartbeat
     tasks: tuple[Task, ...]
     gated_tasks: tuple[Task, ...]
@@ -347,6 +387,7 @@ def build(settings: Settings) -> Parts:
     """Every part, wired; the initial config written. Raises one of runner.STARTUP_ERRORS."""
     core = build_core(settings)
     ami = build_ami(core)
+    records = build_records(core, ami)
     addresses = build_addresses(core, ami)
     security = build_security(core, ami)
     process = build_process(core, ami, addresses)
@@ -356,6 +397,7 @@ def build(settings: Settings) -> Parts:
     if process.asterisk is not None:  # refuse an Asterisk that would lose voicemail and astdb
         paths = settings.asterisk
         check_persistent([(paths.host(p), str(p)) for p in paths.persistent], core.run_user)
+    create_record(core, records)
     heartbeat = Heartbeat()
     return Parts(
         core=core,
@@ -364,6 +406,7 @@ def build(settings: Settings) -> Parts:
         security=security,
         process=process,
         reload=reload,
+        records=records,
         heartbeat=heartbeat,
         tasks=(
             Task("heartbeat", heartbeat.run),
@@ -371,5 +414,5 @@ def build(settings: Settings) -> Parts:
             *process.tasks,
             *addresses.tasks,
         ),
-        gated_tasks=(*ami.gated, *process.gated, *reload.gated),
+        gated_tasks=(*ami.gated, *process.gated, *reload.gated, *records.gated),
     )

@@ -19,7 +19,7 @@ bench/bench_metrics.py.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client.metrics_core import Metric
@@ -32,6 +32,8 @@ from supervisor.ami.state import AsteriskState
 P = "asterisk_supervisor_"
 
 Value = float
+#: Ended calls by (direction, trunk, outcome), read at scrape time.
+CallCounts = Callable[[], Mapping[tuple[str, str, str], int]]
 _LABEL_CACHE_LIMIT = 100_000  # per sample name; far above any site's series count
 
 
@@ -74,16 +76,31 @@ class Family(Metric):
 class AsteriskCollector(Collector):
     """Register with `AsteriskCollector.register(registry, state)`."""
 
-    def __init__(self, state: AsteriskState, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        state: AsteriskState,
+        *,
+        clock: Callable[[], float] = time.time,
+        calls_total: CallCounts | None = None,
+    ) -> None:
         self.state = state
+        # The supervisor counts ended calls from the durable record (supervisor/records:
+        # exactly once, whatever AMI saw); without one, from the AMI view.
+        self._calls_total = calls_total or (lambda: state.calls.total)
         self._clock = clock
         # sample name -> label values -> '{name="value",...}' (labels come from configuration,
         # so this is bounded by it; cleared if it ever grows past the limit)
         self._label_text: dict[str, dict[object, str]] = {}
 
     @classmethod
-    def register(cls, registry: CollectorRegistry, state: AsteriskState) -> AsteriskCollector:
-        collector = cls(state)
+    def register(
+        cls,
+        registry: CollectorRegistry,
+        state: AsteriskState,
+        *,
+        calls_total: CallCounts | None = None,
+    ) -> AsteriskCollector:
+        collector = cls(state, calls_total=calls_total)
         registry.register(collector)
         return collector
 
@@ -196,11 +213,12 @@ class AsteriskCollector(Collector):
         yield self._labelled(
             P + "calls",
             "Ended calls by direction (inbound from a trunk, outbound to a trunk, internal), "
-            "trunk and outcome; counted once when the call's last channel is gone.",
+            "trunk and outcome; counted once, when the call record holds its end (lost: "
+            "Asterisk ended without recording one).",
             "counter",
             P + "calls_total",
             ("direction", "trunk", "outcome"),
-            list(st.calls.total.items()),
+            list(self._calls_total().items()),
         )
         yield self._labelled(
             P + "hangup_causes",

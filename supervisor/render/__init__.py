@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Final
 
-from supervisor.render import core, guard
+from supervisor.render import core, guard, records
 from supervisor.render.context import Directories, Prometheus, RenderContext
 from supervisor.render.extensions import render_extensions
 from supervisor.render.pjsip import TLS_FILE_RE, render_pjsip, render_tls_files
@@ -75,6 +75,7 @@ MODULE_OF_FILE: Final[Mapping[str, str | None]] = _ModuleOfFile(
         "prometheus.conf": "res_prometheus.so",
         "cdr.conf": "cdr",
         "cel.conf": "cel",
+        "cel_sqlite3_custom.conf": "cel_sqlite3_custom.so",
         "features.conf": "features",
         "acl.conf": "acl",
         "udptl.conf": "udptl",
@@ -111,6 +112,8 @@ def render(
         "rtp.conf": core.render_rtp(context),
         "http.conf": core.render_http(context),
         "voicemail.conf": render_voicemail(site, loaded.secrets),
+        "cel.conf": records.render_cel(),
+        "cel_sqlite3_custom.conf": records.render_cel_sqlite(context.directories),
         **core.quiet_files(),
     }
     if context.prometheus is not None:

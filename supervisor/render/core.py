@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from supervisor import amiaccess
 from supervisor.asterisk_facts import facts
+from supervisor.render import records
 from supervisor.render.conf import GENERATED, document, section
 from supervisor.render.context import RenderContext
 from supervisor.site.grammar import escape_value
@@ -83,6 +84,7 @@ def modules(site: Site, context: RenderContext, dialplan: str = "") -> list[str]
     if context.prometheus is not None:
         names += PROMETHEUS_MODULES
     names += (m if m.endswith(".so") else f"{m}.so" for m in site.modules)
+    names += records.MODULES  # every call on the record (docs/records.md)
     # Problems of the site's names were refused by the loader; only the modules are taken here.
     found = needs(dialplan_uses(dialplan), names).modules
     found += pjsip_needs(site.raw.get("pjsip.conf", "")).modules
@@ -214,12 +216,11 @@ def render_prometheus() -> str:
 
 
 def quiet_files() -> dict[str, str]:
-    """Files core modules read at boot, kept minimal: CDR and CEL off (the supervisor counts calls
-    from AMI channel events), empty feature/ACL/UDPTL/CCSS/geolocation/pjproject settings, and
+    """Files core modules read at boot, kept minimal: CDR off (the record is CEL's:
+    render/records.py), empty feature/ACL/UDPTL/CCSS/geolocation/pjproject settings, and
     one tone set."""
     return {
         "cdr.conf": document(GENERATED, [section("general", [("enable", "no")])]),
-        "cel.conf": document(GENERATED, [section("general", [("enable", "no")])]),
         "features.conf": document(GENERATED, [section("general", [])]),
         "acl.conf": document(GENERATED, []),
         "udptl.conf": document(GENERATED, [section("general", [])]),

@@ -37,7 +37,8 @@ def test_build_wires_every_part_and_writes_the_config(tmp_path: Path, mode: Mode
     assert [t.name for t in parts.tasks] == ["heartbeat", "reaper", "shutdown", "addresses"]
     assert [t.name for t in parts.gated_tasks] == ["ami", "voicemail"] + (
         ["asterisk", "restart-when-idle", "hang-watchdog"] if entrypoint else []
-    ) + ["reload", "security", "tls-served", "tls-providers"]
+    ) + ["reload", "security", "tls-served", "tls-providers", "records"]
+    assert (tmp_path / "var" / "spool" / "asterisk" / "records" / "calls.db").is_file()
     names = [c.name for c in parts.core.board.checks()]
     assert names[:2] == ["draining", "config"]
     assert ("asterisk process" in names) is entrypoint
