@@ -9,8 +9,14 @@ from typing import Any
 from supervisor.cli.options import add_secrets
 from supervisor.httpaccess import DEFAULT_ALLOW, HttpAllow
 from supervisor.process.asterisk import RestartPolicy
-from supervisor.process.hang import DEFAULT_HANG_TIMEOUT_S
 from supervisor.settings import AsteriskPaths, LogFormat, Mode, Settings
+
+# Every default below is the Settings' own (typed once, there).
+DEFAULT = Settings(config_dirs=())
+PATHS = DEFAULT.asterisk
+RESTART = DEFAULT.restart
+# The --asterisk-NAME options, one per AsteriskPaths field but the root.
+PATH_OPTIONS = ("binary", "etc", "run", "log", "spool", "lib", "db")
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -62,16 +68,16 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--mode",
         choices=[m.value for m in Mode],
-        default=Mode.ENTRYPOINT.value,
-        help="entrypoint: start Asterisk as our child (default); sidecar: Asterisk "
-        "runs in another container, we render into the shared config volume",
+        default=DEFAULT.mode.value,
+        help=f"entrypoint: start Asterisk as our child; sidecar: Asterisk runs in another "
+        f"container, we render into the shared config volume (default {DEFAULT.mode.value})",
     )
     p.add_argument(
         "--http-listen",
         type=parse_listen,
-        default=("::", 8080),
+        default=(DEFAULT.http_host, DEFAULT.http_port),
         metavar="HOST:PORT",
-        help="probes, status and metrics (default [::]:8080)",
+        help=f"probes, status and metrics (default [{DEFAULT.http_host}]:{DEFAULT.http_port})",
     )
     p.add_argument(
         "--http-allow",
@@ -82,22 +88,27 @@ def register(subparsers: Any) -> None:
         help="a network that may read /status and /metrics (repeatable; replaces the default "
         f"{' '.join(DEFAULT_ALLOW)}); /healthz and /readyz answer any address",
     )
-    p.add_argument("--log-format", choices=[f.value for f in LogFormat], default="text")
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument(
+        "--log-format", choices=[f.value for f in LogFormat], default=DEFAULT.log_format.value
+    )
+    p.add_argument(
+        "--log-level", default=DEFAULT.log_level, choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
     p.add_argument(
         "--drain-timeout",
         type=positive,
-        default=25.0,
+        default=DEFAULT.drain_timeout_s,
         metavar="SECONDS",
-        help="on SIGTERM, how long active calls may continue (default 25; set "
-        "terminationGracePeriodSeconds a few seconds above it)",
+        help=f"on SIGTERM, how long active calls may continue (default "
+        f"{DEFAULT.drain_timeout_s:g}; set terminationGracePeriodSeconds a few seconds above it)",
     )
     p.add_argument(
         "--address-timeout",
         type=positive,
-        default=120.0,
+        default=DEFAULT.address_timeout_s,
         metavar="SECONDS",
-        help="how long to wait at start-up for the required addresses (default 120)",
+        help="how long to wait at start-up for the required addresses "
+        f"(default {DEFAULT.address_timeout_s:g})",
     )
     p.add_argument(
         "--expect-address",
@@ -114,66 +125,67 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--max-restarts",
         type=int,
-        default=5,
-        help="Asterisk crashes tolerated within --restart-window before we exit",
+        default=RESTART.max_restarts,
+        help="Asterisk crashes tolerated within --restart-window before we exit "
+        f"(default {RESTART.max_restarts})",
     )
-    p.add_argument("--restart-window", type=positive, default=300.0, metavar="SECONDS")
+    p.add_argument(
+        "--restart-window",
+        type=positive,
+        default=RESTART.window_s,
+        metavar="SECONDS",
+        help=f"the window --max-restarts counts crashes in (default {RESTART.window_s:g})",
+    )
     p.add_argument(
         "--hang-timeout",
         type=positive,
-        default=DEFAULT_HANG_TIMEOUT_S,
+        default=DEFAULT.hang_timeout_s,
         metavar="SECONDS",
         help="an Asterisk that answers neither AMI nor its control socket for this long is "
-        f"declared hung, killed and restarted (default {DEFAULT_HANG_TIMEOUT_S:g})",
+        f"declared hung, killed and restarted (default {DEFAULT.hang_timeout_s:g})",
     )
     p.add_argument(
         "--restart-deadline",
         type=positive,
-        default=3600.0,
+        default=DEFAULT.restart_deadline_s,
         metavar="SECONDS",
         help="a change that needs an Asterisk restart waits for a moment with no "
-        "calls, at most this long (default 3600)",
+        f"calls, at most this long (default {DEFAULT.restart_deadline_s:g})",
     )
     p.add_argument(
         "--debounce",
         type=positive,
-        default=1.0,
+        default=DEFAULT.debounce_s,
         metavar="SECONDS",
-        help="quiet time after a config change before applying it (default 1)",
+        help="quiet time after a config change before applying it "
+        f"(default {DEFAULT.debounce_s:g})",
     )
     p.add_argument(
         "--resync",
         type=positive,
-        default=60.0,
+        default=DEFAULT.resync_s,
         metavar="SECONDS",
-        help="re-read the config this often even without events (default 60)",
+        help=f"re-read the config this often even without events (default {DEFAULT.resync_s:g})",
     )
     a = p.add_argument_group("Asterisk paths (as Asterisk sees them)")
     a.add_argument(
         "--asterisk-root",
         type=Path,
-        default=Path("/"),
-        help="run Asterisk chrooted into this tree (tests and the demo; default /)",
+        default=PATHS.root,
+        help=f"run Asterisk chrooted into this tree (tests and the demo; default {PATHS.root})",
     )
-    a.add_argument("--asterisk-binary", default="/usr/sbin/asterisk")
-    a.add_argument(
-        "--asterisk-etc",
-        default="/etc/asterisk",
-        help="where the rendered config goes (default /etc/asterisk)",
-    )
-    a.add_argument("--asterisk-run", default="/var/run/asterisk")
-    a.add_argument("--asterisk-log", default="/var/log/asterisk")
-    a.add_argument("--asterisk-spool", default="/var/spool/asterisk")
-    a.add_argument("--asterisk-lib", default="/var/lib/asterisk")
-    a.add_argument("--asterisk-db", default="/var/lib/asterisk")
+    what = {"etc": "where the rendered config goes"}
+    for name in PATH_OPTIONS:
+        default = getattr(PATHS, name)
+        a.add_argument(
+            f"--asterisk-{name}",
+            default=str(default),
+            help=f"{what[name]} (default {default})" if name in what else f"(default {default})",
+        )
     a.add_argument(
         "--asterisk-user", default=None, help="when started as root, the user Asterisk switches to"
     )
     p.set_defaults(handler=handle)
-
-
-# The --asterisk-NAME options, one per AsteriskPaths field but the root.
-PATH_OPTIONS = ("binary", "etc", "run", "log", "spool", "lib", "db")
 
 
 def settings_from(args: argparse.Namespace) -> Settings:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from supervisor import __version__
-from supervisor.cli import main
+from supervisor.cli import build_parser, main
+from supervisor.cli.run import settings_from
+from supervisor.settings import Settings
 
 
 def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -31,3 +34,9 @@ def test_module_entry_point_runs() -> None:
         [sys.executable, "-m", "supervisor", "--help"], check=True, capture_output=True, text=True
     ).stdout
     assert "asterisk-supervisor" in out
+
+
+def test_run_without_options_gives_the_settings_defaults() -> None:
+    """`run --config DIR` alone builds exactly Settings' defaults: the CLI types none twice."""
+    args = build_parser().parse_args(["run", "--config", "site"])
+    assert settings_from(args) == Settings(config_dirs=(Path("site"),))
