@@ -41,10 +41,15 @@ KNOWN_EVENTS: Final[tuple[str, ...]] = (
     "InvalidTransport",
 )
 
-#: The events the supervisor subscribes to. ChallengeSent is left out: Asterisk sends one before
-#: every successful digest login too (each phone's REGISTER refresh), it says nothing the
-#: failure events do not, and it would double the event volume during an attack.
-SUBSCRIBED: Final[tuple[str, ...]] = tuple(e for e in KNOWN_EVENTS if e != "ChallengeSent")
+#: The events the supervisor subscribes to: all. ChallengeSent (before every digest login, a
+#: phone's REGISTER refresh too) is how a flood of requests naming a real account without
+#: credentials becomes visible: Asterisk reports nothing else for them (AccountID is then the
+#: endpoint's name; `<unknown>` for a name that matched none, which InvalidAccountID reports).
+SUBSCRIBED: Final[tuple[str, ...]] = KNOWN_EVENTS
+
+#: Transports whose source address is proven: a TCP handshake (and TLS, WebSocket over them)
+#: needs the peer to receive our packets at that address. UDP proves nothing.
+PROVEN_TRANSPORTS: Final[frozenset[str]] = frozenset({"TCP", "TLS", "WS", "WSS"})
 
 #: Events that count against their source: a request that was refused for what the sender did.
 #: Not failures: SuccessfulAuth, ChallengeSent, and the limits (SessionLimit, MemoryLimit,
@@ -79,6 +84,7 @@ class SecurityEvent:
     source: IPAddress | None  # None when the event carries no usable address
     account: str | None  # the account tried, when it is a plain name
     failure: bool
+    proven: bool = False  # came over a connection (TCP/TLS): the source address is real
 
 
 def parse_address(value: str) -> IPAddress | None:
@@ -96,15 +102,23 @@ def parse_address(value: str) -> IPAddress | None:
     return address
 
 
+def transport_of(value: str) -> str:
+    """`IPV6/TLS/2001:db8::5/5061` -> `TLS` (upper case; empty when missing)."""
+    parts = value.split("/")
+    return parts[1].upper() if len(parts) >= 3 else ""
+
+
 def parse(event: Mapping[str, str]) -> SecurityEvent:
     name = event.get("Event", "")
     kind = name if name in KNOWN_EVENTS else OTHER
     service = event.get("Service", "")
     account = event.get("AccountID", "")
+    remote = event.get("RemoteAddress", "")
     return SecurityEvent(
         kind=kind,
         service=service if service in KNOWN_SERVICES else OTHER,
-        source=parse_address(event.get("RemoteAddress", "")),
+        source=parse_address(remote),
         account=account if _ACCOUNT_RE.fullmatch(account) else None,
         failure=kind in FAILURES,
+        proven=transport_of(remote) in PROVEN_TRANSPORTS,
     )

@@ -21,6 +21,25 @@ class SecurityMetrics:
         # Present from the start, so rate() and the dashboard see zeros rather than nothing.
         for kind in events.FAILURES:
             self.events.labels(event=kind, service="PJSIP")
+        self.unanswered = Counter(
+            "asterisk_supervisor_unanswered_challenges",
+            "Batches of requests naming a real endpoint (the label: its name in the site) "
+            "that were challenged and never answered with credentials, each counted as one "
+            "failure of its source (docs/security.md).",
+            ["endpoint"],
+            registry=registry,
+        )
+        self.unproven = Counter(
+            "asterisk_supervisor_unproven_failures",
+            "Failures over UDP (source address not proven) from an address a device "
+            "authenticated from: counted here, never toward a ban.",
+            registry=registry,
+        )
+        self.evictions = Counter(
+            "asterisk_supervisor_ban_evictions",
+            "Bans lifted before their time because the ban list was full (oldest plain first).",
+            registry=registry,
+        )
         self.blocks = Counter(
             "asterisk_supervisor_blocks",
             "Sources blocked by the security guard (a deny ACL in Asterisk).",

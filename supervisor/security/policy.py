@@ -1,4 +1,5 @@
-"""The ban decision, pure: failures per source in a sliding window, bans that expire, bounds.
+"""The ban decision, pure: failures per source in a sliding window, bans that expire, bounds,
+proof of address, prefix escalation (docs/security.md gives the reasoning and the figures).
 
 A source is an IPv4 address, or the IPv6 network of `ipv6_prefix` bits around an address (by
 default its /64: one host usually holds a whole /64 and can send from a new address in it for
@@ -7,9 +8,18 @@ every request, which would defeat per-address counting). A source is banned at i
 (trunk hosts, identified devices, the allow-list, the pod's own addresses) are never banned, and
 an IPv6 network that overlaps an exempt one is counted and banned per address instead.
 
+Proof of address: over UDP a source address proves nothing (anyone can forge it), so an
+unproven failure never counts against an address a device has authenticated from (`vouch`, fed
+by SuccessfulAuth), nor against a network that holds one; it is counted separately. A failure
+over TCP/TLS (after the handshake) is proven and counts like any other.
+
+Escalation: when failures come from several sources of one wider prefix (IPv6 /56 and /48,
+IPv4 /24; `LEVELS`), the wider prefix is banned, so rotating through a /48 gains nothing. A
+wider prefix that holds an exempt network or a vouched address is never banned.
+
 Memory is bounded: at most `max_tracked` sources have failure windows (the one inactive longest
-is forgotten first) and at most `max_bans` are banned (a new ban replaces the one that would
-expire first: the oldest, so the freshest attackers stay blocked). Every operation is O(log n),
+is forgotten first) and at most `max_bans` are banned (when full, a new ban replaces the oldest
+plain ban; escalated bans go last), `MAX_VOUCHED` vouched addresses. Every operation is O(log n),
 the exemption tests included: a site may exempt up to 100,000 identify networks, and a scanner's
 every failed request asks whether its address is one of them. Times are wall-clock seconds, so
 bans survive a restart.
@@ -24,6 +34,7 @@ from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Final
 
 from supervisor.security.events import IPAddress, IPNetwork
 
@@ -51,15 +62,47 @@ class _Ranges:
         return i >= 0 and self._ends[i] >= first
 
 
+#: Escalation levels per family: (prefix length, failures within the wide window as a multiple
+#: of max_failures). A level applies only when wider than the family's source unit. With the
+#: defaults (5 failures, window 600 s, ban 3600 s) one /64 gets 5 tests, a /56 20 and a /48 80
+#: per wide window (max(window, ban_time)): rotating through a /48 buys at most 80 password
+#: tests an hour before the whole /48 is refused for the ban time.
+LEVELS: Final[dict[int, tuple[tuple[int, int], ...]]] = {6: ((56, 4), (48, 16)), 4: ((24, 4),)}
+#: A wide ban needs failures from at least this many different narrower sources: one fast
+#: scanner's failures still in flight when its own ban lands never widen it.
+MIN_CHILDREN: Final = 2
+#: Addresses devices authenticated from, kept this long after their last success (a phone
+#: re-registers every hour at most by default) and at most this many.
+VOUCH_TIME: Final = 86_400.0
+MAX_VOUCHED: Final = 100_000
+#: Requests naming a real account that get a challenge and no successful answer: this many
+#: from one source within CHALLENGE_WINDOW seconds count as one failure (a phone answers
+#: every challenge at once; a flood of INVITE/OPTIONS without credentials never does).
+CHALLENGE_BATCH: Final = 20
+CHALLENGE_WINDOW: Final = 60.0
+
+
+def network_of(address: IPAddress, prefix: int | None = None) -> IPNetwork:
+    """The network of `prefix` bits (default: all) around `address`. By integers: about ten
+    times faster than ip_network(address).supernet(), and this runs for every event."""
+    bits = address.max_prefixlen
+    prefix = bits if prefix is None else prefix
+    value = int(address) >> (bits - prefix) << (bits - prefix)
+    if isinstance(address, ipaddress.IPv4Address):
+        return ipaddress.IPv4Network((value, prefix))
+    return ipaddress.IPv6Network((value, prefix))
+
+
 @dataclass(frozen=True, kw_only=True)
 class PolicySettings:
     block: bool = True
     max_failures: int = 5
     window: float = 600.0
     ban_time: float = 3600.0
-    max_bans: int = 1000
-    max_tracked: int = 10_000
+    max_bans: int = 100_000
+    max_tracked: int = 100_000
     ipv6_prefix: int = 64
+    escalate: bool = True
     exempt: tuple[IPNetwork, ...] = ()
 
     def __post_init__(self) -> None:
@@ -82,14 +125,19 @@ class PolicySettings:
         first, last = int(network.network_address), int(network.broadcast_address)
         return self._exempt_ranges[network.version].overlaps(first, last)
 
-    def source(self, address: IPAddress) -> IPNetwork:
-        """What failures of `address` count against: the address itself (IPv4, or IPv6 whose
-        network would overlap an exempt one), else its IPv6 network of `ipv6_prefix` bits."""
-        single = ipaddress.ip_network(address)
-        if address.version == 4 or self.ipv6_prefix == 128:
-            return single
-        wide = single.supernet(new_prefix=self.ipv6_prefix)
-        return single if self.overlaps_exempt(wide) else wide
+    def unit(self, version: int) -> int:
+        """The prefix length failures count against by default (IPv4: the address)."""
+        return 32 if version == 4 else self.ipv6_prefix
+
+    def levels(self, version: int) -> tuple[tuple[int, int], ...]:
+        """The escalation levels of a family, narrowest first, wider than its unit."""
+        if not self.escalate:
+            return ()
+        return tuple(level for level in LEVELS[version] if level[0] < self.unit(version))
+
+    @property
+    def wide_window(self) -> float:
+        return max(self.window, self.ban_time)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,16 +146,83 @@ class Ban:
     source: IPNetwork
     since: float
     failures: int
+    escalated: bool = False  # a wider prefix banned for failures of several sources in it
+
+
+@dataclass
+class _Wide:
+    """Failures of one wider prefix: their times and the first narrower source seen."""
+
+    times: deque[float]
+    first_child: IPNetwork
+    children: int = 1
+
+
+class _Vouched:
+    """Vouched addresses, and per network that may be asked about (a unit network, an
+    escalation level) how many of them it holds: O(1) lookups, O(levels) updates."""
+
+    def __init__(self, settings: PolicySettings) -> None:
+        self.seen: OrderedDict[IPAddress, float] = OrderedDict()
+        self.nets: dict[IPNetwork, int] = {}
+        self._prefixes = {
+            v: sorted({settings.unit(v), *(p for p, _ in LEVELS[v])} - {32 if v == 4 else 128})
+            for v in (4, 6)
+        }
+
+    def covers(self, network: IPNetwork) -> bool:
+        if network.prefixlen == network.max_prefixlen:
+            return network.network_address in self.seen
+        return self.nets.get(network, 0) > 0
+
+    def add(self, address: IPAddress, now: float) -> None:
+        if address in self.seen:
+            self.seen.move_to_end(address)
+        else:
+            self._count(address, +1)
+        self.seen[address] = now
+        while len(self.seen) > MAX_VOUCHED:
+            self._drop()
+
+    def expire(self, now: float) -> None:
+        while self.seen and next(iter(self.seen.values())) < now - VOUCH_TIME:
+            self._drop()
+
+    def rebuilt(self, settings: PolicySettings) -> _Vouched:
+        """The same addresses for new settings (their networks may differ)."""
+        other = _Vouched(settings)
+        for address, when in self.seen.items():
+            other.add(address, when)
+        return other
+
+    def _drop(self) -> None:
+        address, _ = self.seen.popitem(last=False)
+        self._count(address, -1)
+
+    def _count(self, address: IPAddress, step: int) -> None:
+        for prefix in self._prefixes[address.version]:
+            key = network_of(address, prefix)
+            left = self.nets.get(key, 0) + step
+            if left > 0:
+                self.nets[key] = left
+            else:
+                self.nets.pop(key, None)
 
 
 class BanPolicy:
     def __init__(self, settings: PolicySettings, bans: Iterable[Ban] = ()) -> None:
         self.settings = settings
         self._windows: OrderedDict[IPNetwork, deque[float]] = OrderedDict()
+        self._wide: OrderedDict[IPNetwork, _Wide] = OrderedDict()
+        self._challenges: OrderedDict[IPNetwork, deque[float]] = OrderedDict()
+        self._vouched = _Vouched(settings)
         self._bans: dict[IPNetwork, Ban] = {}
         self._heap: list[tuple[float, int, IPNetwork]] = []  # (until, tiebreak, source)
+        # Eviction order: plain bans before escalated ones, the oldest first.
+        self._evict_heap: list[tuple[bool, float, int, IPNetwork]] = []
         self._seq = 0
         self.evicted = 0  # bans replaced early because the list was full
+        self.unproven = 0  # failures not counted: unproven, against a vouched address
         for ban in sorted(bans, key=lambda b: b.until):
             if not settings.overlaps_exempt(ban.source):
                 self._add(ban)
@@ -119,46 +234,83 @@ class BanPolicy:
         """Current bans, in source order (the rendered ACL is stable)."""
         return tuple(sorted(self._bans.values(), key=lambda b: (b.source.version, b.source)))
 
+    def __len__(self) -> int:
+        return len(self._bans)
+
     def banned(self, address: IPAddress) -> bool:
-        return (
-            self.settings.source(address) in self._bans
-            or ipaddress.ip_network(address) in self._bans
-        )
+        return self._covering(network_of(address)) is not None
+
+    def vouched(self, address: IPAddress) -> bool:
+        return address in self._vouched.seen
 
     def next_expiry(self) -> float | None:
         self._clean_heap()
         return self._heap[0][0] if self._heap else None
 
     def tracked(self) -> int:
-        return len(self._windows)
+        return len(self._windows) + len(self._wide)
+
+    def source(self, address: IPAddress) -> IPNetwork:
+        """What failures of `address` count against: its unit network (IPv6 /64), or the
+        address alone when that network holds an exempt network or a vouched address."""
+        single = network_of(address)
+        unit = self.settings.unit(address.version)
+        if unit == single.max_prefixlen:
+            return single
+        wide = network_of(address, unit)
+        if self.settings.overlaps_exempt(wide) or self._vouched.covers(wide):
+            return single
+        return wide
 
     # -- changes -------------------------------------------------------------------------------
 
-    def failure(self, address: IPAddress, now: float) -> Ban | None:
-        """Record one failure from `address`; the new ban of its source if this one crosses
-        the threshold, else None."""
+    def vouch(self, address: IPAddress, now: float) -> None:
+        """A device authenticated from `address`: it received our challenge there (Asterisk's
+        nonce is bound to the source address), so unproven failures never ban it, and its
+        unanswered challenges start over."""
+        self._vouched.expire(now)
+        self._vouched.add(address, now)
+        self._challenges.pop(self.source(address), None)
+
+    def shields(self, address: IPAddress, proven: bool) -> bool:
+        """Whether a failure from `address` is unproven and the address (or its unit network)
+        is vouched for: then it is counted separately and never bans."""
+        return not proven and self._vouched.covers(network_of(address))
+
+    def challenge(self, address: IPAddress, now: float) -> bool:
+        """A challenge sent for a real account's request from `address`; True when this makes
+        CHALLENGE_BATCH unanswered ones within CHALLENGE_WINDOW (then count one failure)."""
+        if self.settings.exempts(address):
+            return False
+        source = self.source(address)
+        window = self._challenges.get(source)
+        if window is None:
+            window = self._challenges[source] = deque(maxlen=CHALLENGE_BATCH)
+            if len(self._challenges) > self.settings.max_tracked:
+                self._challenges.popitem(last=False)
+        else:
+            self._challenges.move_to_end(source)
+        window.append(now)
+        if len(window) < CHALLENGE_BATCH or now - window[0] > CHALLENGE_WINDOW:
+            return False
+        window.clear()
+        return True
+
+    def failure(self, address: IPAddress, now: float, *, proven: bool = True) -> Ban | None:
+        """Record one failure from `address`; the new ban that covers it if this failure
+        crosses a threshold (its source's, or a wider prefix's), else None."""
         s = self.settings
         if s.exempts(address):
             return None
-        source = s.source(address)
-        if source in self._bans:
+        if self.shields(address, proven):
+            self.unproven += 1
             return None
-        window = self._windows.get(source)
-        if window is None:
-            window = self._windows[source] = deque(maxlen=s.max_failures)
-            if len(self._windows) > s.max_tracked:
-                self._windows.popitem(last=False)
-        else:
-            self._windows.move_to_end(source)
-        window.append(now)
-        if len(window) < s.max_failures or now - window[0] > s.window or not s.block:
+        source = self.source(address)
+        if self._covering(source) is not None:
             return None
-        del self._windows[source]
-        ban = Ban(source=source, since=now, until=now + s.ban_time, failures=len(window))
-        while len(self._bans) >= s.max_bans:
-            self._evict_earliest()
-        self._add(ban)
-        return ban
+        ban = self._count_source(source, now)
+        wide = self._count_wide(source, now)
+        return wide or ban
 
     def expire(self, now: float) -> list[Ban]:
         """Remove and return the bans whose time is up."""
@@ -172,7 +324,7 @@ class BanPolicy:
 
     def reconfigure(self, settings: PolicySettings) -> list[Ban]:
         """New settings (a site change): bans of sources now exempt, or all of them when
-        blocking is off, are lifted and returned; over a smaller max_bans the earliest go."""
+        blocking is off, are lifted and returned; over a smaller max_bans the oldest go."""
         self.settings = settings
         lifted = [
             b
@@ -182,22 +334,117 @@ class BanPolicy:
         for ban in lifted:
             del self._bans[ban.source]
         while len(self._bans) > settings.max_bans:
-            lifted.append(self._evict_earliest())
+            lifted.append(self._evict())
         # Windows start over: their keys may mean other sources now (prefix, exemptions).
         self._windows.clear()
+        self._wide.clear()
+        self._challenges.clear()
+        self._vouched = self._vouched.rebuilt(settings)
         return lifted
 
     # -- internals -----------------------------------------------------------------------------
+
+    def _count_source(self, source: IPNetwork, now: float) -> Ban | None:
+        s = self.settings
+        window = self._windows.get(source)
+        if window is None:
+            window = self._windows[source] = deque(maxlen=s.max_failures)
+            if len(self._windows) > s.max_tracked:
+                self._windows.popitem(last=False)
+        else:
+            self._windows.move_to_end(source)
+        window.append(now)
+        if len(window) < s.max_failures or now - window[0] > s.window or not s.block:
+            return None
+        del self._windows[source]
+        ban = Ban(source=source, since=now, until=now + s.ban_time, failures=len(window))
+        self._insert(ban)
+        return ban
+
+    def _count_wide(self, source: IPNetwork, now: float) -> Ban | None:
+        """Count the failure against each wider prefix of its source; ban the widest that
+        crosses its threshold (and lift the narrower bans it covers)."""
+        s = self.settings
+        found: Ban | None = None
+        for prefix, multiple in s.levels(source.version):
+            if prefix >= source.prefixlen:
+                continue
+            wide = network_of(source.network_address, prefix)
+            if s.overlaps_exempt(wide) or self._vouched.covers(wide):
+                break  # a wider one holds it too
+            threshold = multiple * s.max_failures
+            entry = self._wide.get(wide)
+            if entry is None:
+                entry = self._wide[wide] = _Wide(deque(maxlen=threshold), source)
+                if len(self._wide) > s.max_tracked:
+                    self._wide.popitem(last=False)
+            else:
+                self._wide.move_to_end(wide)
+                if entry.children < MIN_CHILDREN and source != entry.first_child:
+                    entry.children += 1
+            entry.times.append(now)
+            crossed = (
+                len(entry.times) >= threshold
+                and now - entry.times[0] <= s.wide_window
+                and entry.children >= MIN_CHILDREN
+            )
+            if not crossed or not s.block:
+                continue
+            del self._wide[wide]
+            found = Ban(
+                source=wide,
+                since=now,
+                until=now + s.ban_time,
+                failures=len(entry.times),
+                escalated=True,
+            )
+        if found is not None:
+            # Narrower bans inside it stay until they expire (lifting them would cost a scan):
+            # the rendered ACL collapses them into the wide one (SecurityGuard.blocked).
+            self._insert(found)
+        return found
+
+    def _covering(self, network: IPNetwork) -> Ban | None:
+        """The ban in force over `network`: its own, its unit's or a wider level's."""
+        ban = self._bans.get(network)
+        if ban is not None:
+            return ban
+        s = self.settings
+        prefixes = [s.unit(network.version)] + [p for p, _ in s.levels(network.version)]
+        for prefix in prefixes:
+            if prefix < network.prefixlen:
+                ban = self._bans.get(network_of(network.network_address, prefix))
+                if ban is not None:
+                    return ban
+        return None
+
+    def _insert(self, ban: Ban) -> None:
+        while len(self._bans) >= self.settings.max_bans:
+            self._evict()
+        self._add(ban)
 
     def _add(self, ban: Ban) -> None:
         self._bans[ban.source] = ban
         self._seq += 1
         heapq.heappush(self._heap, (ban.until, self._seq, ban.source))
+        heapq.heappush(self._evict_heap, (ban.escalated, ban.since, self._seq, ban.source))
 
-    def _evict_earliest(self) -> Ban:
-        self._clean_heap()
-        _, _, source = heapq.heappop(self._heap)
+    def _evict(self) -> Ban:
+        heap = self._evict_heap
+        while True:
+            escalated, since, _, source = heapq.heappop(heap)
+            ban = self._bans.get(source)
+            if ban is not None and ban.since == since and ban.escalated == escalated:
+                break
         self.evicted += 1
+        self._clean_heap()
+        if len(heap) > 2 * len(self._bans) + 64:
+            self._evict_heap = [
+                e
+                for e in heap
+                if (b := self._bans.get(e[3])) is not None and (b.escalated, b.since) == e[:2]
+            ]
+            heapq.heapify(self._evict_heap)
         return self._bans.pop(source)
 
     def _clean_heap(self) -> None:

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 VERSION = 2  # 2: sources are networks (an IPv6 /64, an IPv4 /32)
 MODE = 0o640
-MAX_BYTES = 4 * 1024 * 1024
+MAX_BYTES = 64 * 1024 * 1024  # 100,000 bans take ~12 MB
 
 
 class BanStore:
@@ -48,6 +48,7 @@ class BanStore:
                     since=float(entry["since"]),
                     until=float(entry["until"]),
                     failures=int(entry["failures"]),
+                    escalated=entry.get("escalated") is True,
                 )
             except (TypeError, ValueError, KeyError):
                 continue
@@ -59,7 +60,13 @@ class BanStore:
     def save(self, bans: Iterable[Ban]) -> None:
         """Replace the file atomically; raises OSError (the caller logs and keeps running)."""
         entries = [
-            {"source": str(b.source), "since": b.since, "until": b.until, "failures": b.failures}
+            {
+                "source": str(b.source),
+                "since": b.since,
+                "until": b.until,
+                "failures": b.failures,
+                "escalated": b.escalated,
+            }
             for b in bans
         ]
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -480,9 +480,9 @@ class Security(Model):
     """Seconds over which failures are counted."""
     ban_time: Annotated[Int, Field(ge=1, le=2592000)] = 3600
     """Seconds a blocked source stays blocked."""
-    max_bans: Annotated[Int, Field(ge=1, le=10000)] = 1000
-    """At most this many sources are blocked at once; a new block then replaces the one that
-    would expire first."""
+    max_bans: Annotated[Int, Field(ge=1, le=1_000_000)] = 100_000
+    """At most this many prefixes are blocked at once; when full, a new block replaces the
+    oldest plain one (escalated prefixes go last), logged and counted."""
     ipv6_prefix: Annotated[Int, Field(ge=48, le=128)] = 64
     """IPv6 sources are counted and blocked by this prefix (one host usually holds a /64 and
     can use a new address for every request); 128: per address."""

@@ -62,9 +62,25 @@ def test_hostile_account_names_are_dropped() -> None:
 
 
 def test_success_and_limits_are_not_failures() -> None:
-    """SuccessfulAuth and load limits never count against a source; ChallengeSent is not
-    subscribed."""
+    """SuccessfulAuth, ChallengeSent and load limits are not failures; every event is
+    subscribed (ChallengeSent shows floods naming real accounts)."""
     assert not events.parse(msg("SuccessfulAuth")).failure
+    assert not events.parse(msg("ChallengeSent")).failure
     assert not events.parse(msg("MemoryLimit")).failure
-    assert "ChallengeSent" not in events.SUBSCRIBED
+    assert set(events.SUBSCRIBED) == set(events.KNOWN_EVENTS)
     assert set(events.FAILURES) <= set(events.SUBSCRIBED)
+
+
+@pytest.mark.parametrize(
+    ("remote", "proven"),
+    [
+        ("IPV6/UDP/2001:db8:bad::66/5060", False),
+        ("IPV4/TCP/203.0.113.66/5060", True),
+        ("IPV6/TLS/2001:db8:bad::66/5061", True),
+        ("IPV4/WSS/203.0.113.66/8089", True),
+        ("garbage", False),
+    ],
+)
+def test_a_connection_proves_the_source_address(remote: str, proven: bool) -> None:
+    """TCP, TLS and WebSocket failures are proven (a handshake needs the address); UDP not."""
+    assert events.parse(msg("InvalidAccountID", RemoteAddress=remote)).proven is proven

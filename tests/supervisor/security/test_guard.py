@@ -266,3 +266,99 @@ async def test_a_crashing_apply_is_counted_and_retried() -> None:
             await task
     assert value(registry, "asterisk_supervisor_block_apply_failures_total") == 1
     assert len(calls) == 2
+
+
+def v6event(
+    name: str, source: str, account: str = "desk", transport: str = "UDP"
+) -> dict[str, str]:
+    return {
+        "Event": name,
+        "Service": "PJSIP",
+        "AccountID": account,
+        "RemoteAddress": f"IPV6/{transport}/{source}/5060",
+    }
+
+
+async def test_forged_failures_never_ban_a_device_that_authenticated() -> None:
+    """After a SuccessfulAuth from a phone's address, UDP failures from it are counted as
+    unproven (metric, /status) and never ban it; TLS failures from it are proven and do."""
+    registry = CollectorRegistry()
+    guard = SecurityGuard(registry=registry, settings=PolicySettings(max_failures=2))
+    phone = "2001:db8:1:2::10"
+    guard.on_event(v6event("SuccessfulAuth", phone))
+    for _ in range(20):
+        guard.on_event(v6event("ChallengeResponseFailed", phone))
+        guard.on_event(v6event("InvalidAccountID", phone, account="nosuch"))
+    assert not guard.policy.banned(ipaddress.ip_address(phone))
+    assert value(registry, "asterisk_supervisor_unproven_failures_total") == 40
+    assert guard.status()["unproven_failures_total"] == 40
+    for _ in range(2):
+        guard.on_event(v6event("ChallengeResponseFailed", phone, transport="TLS"))
+    assert guard.policy.banned(ipaddress.ip_address(phone))
+
+
+async def test_a_flood_naming_a_real_account_is_counted_and_banned() -> None:
+    """Challenged requests naming an endpoint, never answered: each batch is one failure of its
+    source and counted under the endpoint's name; enough batches ban the source. `<unknown>`
+    (no such endpoint) is not counted here: InvalidAccountID reports those."""
+    from supervisor.security.policy import CHALLENGE_BATCH
+
+    registry = CollectorRegistry()
+    guard = SecurityGuard(registry=registry, settings=PolicySettings(max_failures=2))
+    flood = "2001:db8:bad::99"
+    for _ in range(CHALLENGE_BATCH * 3):
+        guard.on_event(v6event("ChallengeSent", flood, account="<unknown>"))
+    assert not guard.policy.banned(ipaddress.ip_address(flood))
+    for _ in range(CHALLENGE_BATCH * 2):
+        guard.on_event(v6event("ChallengeSent", flood, account="desk"))
+    assert value(registry, "asterisk_supervisor_unanswered_challenges_total", endpoint="desk") == 2
+    assert guard.policy.banned(ipaddress.ip_address(flood))
+    (top,) = guard.status()["top_offenders"]  # type: ignore[misc]
+    assert top["events"] == {"UnansweredChallenges": 2}
+
+
+async def test_a_phone_answering_its_challenges_is_never_counted() -> None:
+    """A phone's many challenged requests, each answered with a successful login, never make
+    a batch (BLF subscriptions, re-registrations, calls)."""
+    from supervisor.security.policy import CHALLENGE_BATCH
+
+    registry = CollectorRegistry()
+    guard = SecurityGuard(registry=registry, settings=PolicySettings(max_failures=1))
+    phone = "2001:db8:1:2::10"
+    for _ in range(CHALLENGE_BATCH * 10):
+        guard.on_event(v6event("ChallengeSent", phone))
+        guard.on_event(v6event("SuccessfulAuth", phone))
+    assert value(registry, "asterisk_supervisor_unanswered_challenges_total", endpoint="desk") == 0
+    assert not guard.policy.banned(ipaddress.ip_address(phone))
+
+
+async def test_the_acl_is_the_smallest_set_of_prefixes() -> None:
+    """Bans inside an escalated prefix and adjacent bans merge: the rendered list is collapsed."""
+    guard = SecurityGuard(registry=CollectorRegistry(), settings=PolicySettings(max_failures=1))
+    applier = FakeApplier()
+    async with running(guard, applier):
+        for i in range(8):  # /64s of one /56: four /64 bans, then the /56
+            guard.on_event(v6event("InvalidAccountID", f"2001:db8:bad0:{i:x}::1"))
+        for last in (0, 1):  # two adjacent IPv4 /32s merge into a /31
+            guard.on_event(event("InvalidAccountID", source=f"203.0.113.{last}"))
+        await until(lambda: bool(applier.seen) and "2001:db8:bad0::/56" in applier.seen[-1])
+    assert guard.blocked() == (
+        ipaddress.ip_network("203.0.113.0/31"),
+        ipaddress.ip_network("2001:db8:bad0::/56"),
+    )
+
+
+async def test_a_full_ban_list_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    """Evictions are counted in a metric and logged at once, then at most once a minute."""
+    registry = CollectorRegistry()
+    guard = SecurityGuard(
+        registry=registry, settings=PolicySettings(max_failures=1, max_bans=10, escalate=False)
+    )
+    caplog.set_level(logging.WARNING, "supervisor.security")
+    for i in range(30):
+        guard.on_event(v6event("InvalidAccountID", f"2001:db8:{i:x}::1"))
+    assert value(registry, "asterisk_supervisor_ban_evictions_total") == 20
+    full = [r for r in caplog.records if "ban list full" in r.getMessage()]
+    assert len(full) == 1
+    assert "ban list full (10): 1 older ban(s) lifted early" in full[0].getMessage()
+    assert guard.status()["evicted_total"] == 20

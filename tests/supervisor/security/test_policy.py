@@ -23,7 +23,12 @@ SCANNER = ip("198.51.100.66")
 
 
 def policy(**changes: object) -> BanPolicy:
-    base: dict[str, object] = {"max_failures": 3, "window": 10.0, "ban_time": 60.0}
+    base: dict[str, object] = {
+        "max_failures": 3,
+        "window": 10.0,
+        "ban_time": 60.0,
+        "escalate": False,
+    }
     return BanPolicy(PolicySettings(**{**base, **changes}))  # type: ignore[arg-type]
 
 
@@ -191,3 +196,146 @@ def test_exemption_lookup_agrees_with_the_networks(
             assert s.overlaps_exempt(probe) == any(probe.overlaps(n) for n in same)
             first = probe.network_address
             assert s.exempts(first) == any(first in n for n in same)
+
+
+def escalating(**changes: object) -> BanPolicy:
+    """The default thresholds (5 failures in 600 s, 1 h bans) with escalation on."""
+    return BanPolicy(PolicySettings(**changes))  # type: ignore[arg-type]
+
+
+def test_unproven_failures_never_ban_a_vouched_address_or_its_64() -> None:
+    """Once a device authenticated from an address, forged (UDP) failures from it, or from
+    its /64 neighbours, never ban it: they are counted as unproven; a neighbour is counted by
+    its own address instead of the /64."""
+    p = escalating(max_failures=1)
+    phone = ip("2001:db8:1:2::10")
+    p.vouch(phone, 0.0)
+    for t in range(50):
+        assert p.failure(phone, float(t), proven=False) is None
+    assert p.unproven == 50
+    assert not p.banned(phone)
+    neighbour = ip("2001:db8:1:2::66")
+    ban = p.failure(neighbour, 60.0, proven=False)
+    assert ban is not None
+    assert ban.source == net("2001:db8:1:2::66/128")
+    assert not p.banned(phone)
+
+
+def test_proven_failures_count_even_from_a_vouched_address() -> None:
+    """A failure over TCP/TLS proves its source: a vouched address that really fails is banned
+    (by its own address, never its /64 with the device's neighbours)."""
+    p = escalating(max_failures=2)
+    phone = ip("2001:db8:1:2::10")
+    p.vouch(phone, 0.0)
+    assert p.failure(phone, 1.0, proven=True) is None
+    ban = p.failure(phone, 2.0, proven=True)
+    assert ban is not None
+    assert ban.source == net("2001:db8:1:2::10/128")
+
+
+def test_vouching_expires_and_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A vouched address lapses VOUCH_TIME after its last success; at most MAX_VOUCHED kept."""
+    from supervisor.security import policy as module
+
+    monkeypatch.setattr(module, "MAX_VOUCHED", 10)
+    p = escalating(max_failures=1)
+    for i in range(30):
+        p.vouch(ip(f"203.0.113.{i + 1}"), 0.0)
+    assert sum(p.vouched(ip(f"203.0.113.{i + 1}")) for i in range(30)) == 10
+    p.vouch(ip("198.51.100.1"), module.VOUCH_TIME + 1.0)  # expires the others
+    assert not p.vouched(ip("203.0.113.30"))
+    assert p.failure(ip("203.0.113.30"), module.VOUCH_TIME + 2.0, proven=False) is not None
+
+
+def rotate(p: BanPolicy, count: int, per: int, step: float) -> list[float]:
+    """An attacker with 2001:db8:bad0::/48: `per` failures from each of `count` /64s, at one
+    every `step` seconds, skipping at once (no time lost) whatever is banned; the times of the
+    failures that were accepted (their source was not banned)."""
+    accepted: list[float] = []
+    t = 0.0
+    base = int(ipaddress.ip_address("2001:db8:bad0::"))
+    for i in range(count):
+        for j in range(per):
+            address = ipaddress.ip_address(base + (i << 64) + j + 1)
+            if p.banned(address):
+                break
+            accepted.append(t)
+            p.failure(address, t, proven=False)
+            t += step
+    return accepted
+
+
+def test_rotation_through_a_48_is_stopped_by_escalation() -> None:
+    """Four failures from each /64 of one /48 (never enough for a /64 ban), fast or paced: the
+    /56s and then the /48 are banned, and no hour holds more than 100 accepted tests."""
+    for step in (0.001, 1.0, 30.0):
+        p = escalating()
+        accepted = rotate(p, 4096, 4, step)
+        assert p.banned(ip("2001:db8:bad0:ffff::1")), step
+        assert any(b.escalated and b.source.prefixlen == 48 for b in p.bans), step
+        first_hour = [t for t in accepted if t < 3600.0]
+        assert len(first_hour) <= 100, (step, len(first_hour))
+
+
+def test_one_fast_scanner_never_widens_its_own_ban() -> None:
+    """Escalation needs failures from two or more narrower sources: one /64 failing 100 times
+    (a flood in flight when its ban lands) is banned as its /64 only."""
+    p = escalating()
+    for t in range(100):
+        p.failure(ip("2001:db8:bad::66"), t * 0.001)
+    assert [str(b.source) for b in p.bans] == ["2001:db8:bad::/64"]
+
+
+def test_a_wide_prefix_holding_a_device_or_exempt_network_is_never_banned() -> None:
+    """Rotation through the /48 of a registered phone (or a trunk) bans /64s, never a prefix
+    that holds the phone or the trunk."""
+    for protect in ("vouch", "exempt"):
+        phone = ip("2001:db8:bad0:77::10")
+        exempt = (net("2001:db8:bad0:77::10/128"),) if protect == "exempt" else ()
+        p = escalating(exempt=exempt)
+        if protect == "vouch":
+            p.vouch(phone, 0.0)
+        rotate(p, 2_000, 5, 0.01)
+        assert not p.banned(phone), protect
+        assert not any(phone in b.source for b in p.bans), protect
+        assert any(b.escalated for b in p.bans), protect  # /56s without the phone are
+
+
+def test_ipv4_escalates_to_the_24() -> None:
+    """Several addresses of one IPv4 /24 failing: the /24 is banned."""
+    p = escalating()
+    for i in range(30):
+        p.failure(ip(f"198.51.100.{i + 1}"), float(i))
+    assert p.banned(ip("198.51.100.200"))
+    assert any(str(b.source) == "198.51.100.0/24" for b in p.bans)
+
+
+def test_a_full_list_lifts_the_oldest_plain_ban_and_keeps_escalated_ones() -> None:
+    """At max_bans, new bans push out the oldest non-escalated ones; escalated bans stay while
+    plain ones remain; the count of evictions is exact."""
+    p = escalating(max_failures=1, max_bans=50)
+    rotate(p, 8, 1, 0.01)  # 4 /64 bans of one /56, then its /56 ban
+    wide = [b for b in p.bans if b.escalated]
+    assert [str(b.source) for b in wide] == ["2001:db8:bad0::/56"]
+    for i in range(200):
+        p.failure(ip(f"2001:db8:{i:x}::1"), 10.0 + i)
+    assert len(p.bans) == 50
+    assert wide[0] in p.bans
+    newest = {str(b.source) for b in p.bans if not b.escalated}
+    assert newest == {f"2001:db8:{i:x}::/64" for i in range(151, 200)}
+    assert p.evicted == 4 + 1 + 200 - 50
+
+
+def test_unanswered_challenges_make_a_failure_per_batch_and_success_resets() -> None:
+    """CHALLENGE_BATCH challenges for a real account from one source within the window count
+    one failure; a successful answer (a phone) starts the count over."""
+    from supervisor.security.policy import CHALLENGE_BATCH
+
+    p = escalating()
+    flood = ip("203.0.113.66")
+    hits = [p.challenge(flood, i * 0.01) for i in range(CHALLENGE_BATCH * 3)]
+    assert hits.count(True) == 3
+    phone = ip("203.0.113.7")
+    for i in range(CHALLENGE_BATCH * 3):
+        assert not p.challenge(phone, i * 0.01)
+        p.vouch(phone, i * 0.01)  # each challenge answered

@@ -37,10 +37,11 @@ class Site:
     extra: int = 0
 
     def source(self) -> str:
-        """A scanner address in a fresh /64 (IPv6 sources are counted and blocked by their
-        /64), routed like the others, so tests never share a ban."""
+        """A scanner address in a fresh /48 (IPv6 sources are counted and blocked by their
+        /64, and several offending /64s of one /56 or /48 get it banned), routed like the
+        others, so tests never share a ban."""
         self.extra += 1
-        address = f"2001:db8:bad:{self.extra:x}::1"
+        address = f"2001:db8:{0xBA00 + self.extra:x}::1"
         self.lab.add_address("scanner", f"{address}/128")
         self.lab.run("router", ["ip", "-6", "route", "replace", f"{address}/128", "dev", "scan0"])
         return address
