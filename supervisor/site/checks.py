@@ -8,7 +8,7 @@ found nothing.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from typing import NamedTuple
 
 from supervisor.site import ipnet, reach
@@ -143,11 +143,16 @@ def _check_media(
 
 
 def _check_family(
-    path: Path, family: Family | None, transport: str | None, site: Site, ts: dict[str, Transport]
+    path: Path,
+    family: Family | None,
+    transport: str | None,
+    site: Site,
+    ts: dict[str, Transport],
+    suggest: _Suggest,
 ) -> Iterator[Found]:
     if transport is not None:
         if transport not in ts:
-            yield (*path, "transport"), _unknown("transport", transport, ts)
+            yield (*path, "transport"), suggest.unknown("transport", transport, ts)
         elif family is not None and ts[transport].family != family:
             yield (*path, "transport"), f"transport {transport} is {ts[transport].family}"
     if family is not None:
@@ -157,16 +162,31 @@ def _check_family(
             yield (*path, "family"), f"no {family} transport is defined"
 
 
-# A suggestion compares the name with every known one: offer it only while the known names are
-# few, so a site full of broken references still costs linear time.
+# A suggestion compares the name with every known one: it is offered only while the known names
+# are few (sorted once per collection) and for the first MAX_SUGGESTIONS unknown references, so
+# a site full of broken references costs linear time (issue 26: a sort per reference took 50 s).
 MAX_SUGGEST_AMONG = 200
+MAX_SUGGESTIONS = 100
 
 
-def _unknown(kind: str, name: str, known: Iterable[object]) -> str:
-    names = sorted(str(n) for n in known)
-    close = difflib.get_close_matches(name, names, n=1) if len(names) <= MAX_SUGGEST_AMONG else []
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"unknown {kind} {name!r}{hint}"
+class _Suggest:
+    """Messages for unknown names, with a close known name while that stays cheap."""
+
+    def __init__(self) -> None:
+        self._sorted: dict[int, tuple[Collection[object], list[str]]] = {}
+        self._tried = 0
+
+    def unknown(self, kind: str, name: str, known: Collection[object]) -> str:
+        hint = ""
+        if len(known) <= MAX_SUGGEST_AMONG and self._tried < MAX_SUGGESTIONS:
+            self._tried += 1
+            hit = self._sorted.get(id(known))
+            if hit is None or hit[0] is not known:
+                hit = (known, sorted(str(n) for n in known))
+                self._sorted[id(known)] = hit
+            close = difflib.get_close_matches(name, hit[1], n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"unknown {kind} {name!r}{hint}"
 
 
 def _check_addresses(path: Path, items: tuple[str, ...], family: Family | None) -> Iterator[Found]:
@@ -179,6 +199,7 @@ def _check_addresses(path: Path, items: tuple[str, ...], family: Family | None) 
 def check(site: Site) -> list[Found]:
     """Every cross-reference problem of a field-valid site."""
     found: list[Found] = []
+    suggest = _Suggest()
     transports = default_transports(site)
     found += _check_transports(site, transports)
 
@@ -207,7 +228,7 @@ def check(site: Site) -> list[Found]:
     for name, trunk in site.trunks.items():
         path: Path = ("trunks", name)
         family = _trunk_family(trunk, transports)
-        found += _check_family(path, trunk.family, trunk.transport, site, transports)
+        found += _check_family(path, trunk.family, trunk.transport, site, transports, suggest)
         if family is None:
             found.append((path, "give family or transport: no host is an IP address"))
             continue
@@ -256,7 +277,7 @@ def check(site: Site) -> list[Found]:
     contexts = set(BUILTIN_CONTEXTS) | raw_contexts(site)
     for name, endpoint in site.endpoints.items():
         path = ("endpoints", name)
-        found += _check_family(path, endpoint.family, endpoint.transport, site, transports)
+        found += _check_family(path, endpoint.family, endpoint.transport, site, transports, suggest)
         family = _endpoint_family(site, endpoint, transports)
         implicit = endpoint.family is None and endpoint.transport is None
         if implicit and _first_transport(transports, family) is None:
@@ -267,7 +288,9 @@ def check(site: Site) -> list[Found]:
         for index, item in enumerate(endpoint.identify):
             claim((*path, "identify", index), f"endpoint {name}", item)
         if endpoint.context not in contexts:
-            found.append(((*path, "context"), _unknown("context", endpoint.context, contexts)))
+            found.append(
+                ((*path, "context"), suggest.unknown("context", endpoint.context, contexts))
+            )
         if endpoint.context == "doorbell" and site.dialplan.doorbell is None:
             found.append(((*path, "context"), "context doorbell needs dialplan.doorbell"))
 
@@ -275,7 +298,7 @@ def check(site: Site) -> list[Found]:
         found += _overlaps(claims)
     found += _check_dial_out(site, contexts)
     found += reach.problems(site, dial_out_contexts(site, contexts))
-    found += _check_dialplan(site)
+    found += _check_dialplan(site, suggest)
     found += check_flows(site)
     found += _check_voicemail(site)
     found += _check_raw_sections(site)
@@ -503,7 +526,7 @@ def _check_raw_sections(site: Site) -> Iterator[Found]:
                     )
 
 
-def _check_dialplan(site: Site) -> Iterator[Found]:
+def _check_dialplan(site: Site, suggest: _Suggest) -> Iterator[Found]:
     plan = site.dialplan
     groups = plan.ring_groups
     endpoints = site.endpoints
@@ -511,7 +534,7 @@ def _check_dialplan(site: Site) -> Iterator[Found]:
 
     def target(path: Path, name: str) -> Iterator[Found]:
         if name not in targets:
-            yield path, _unknown("endpoint or ring group", name, targets)
+            yield path, suggest.unknown("endpoint or ring group", name, targets)
         elif name in endpoints and endpoints[name].auth is None:
             yield path, f"endpoint {name} cannot be called: it does not register (no auth)"
 
@@ -521,7 +544,7 @@ def _check_dialplan(site: Site) -> Iterator[Found]:
         path: Path = ("dialplan", "ring_groups", name)
         for index, member in enumerate(group.endpoints):
             if member not in endpoints:
-                yield (*path, "endpoints", index), _unknown("endpoint", member, endpoints)
+                yield (*path, "endpoints", index), suggest.unknown("endpoint", member, endpoints)
             elif endpoints[member].auth is None:
                 yield (
                     (*path, "endpoints", index),
@@ -536,7 +559,7 @@ def _check_dialplan(site: Site) -> Iterator[Found]:
                     "give fallback or voicemail, not both (the fallback's own voicemail applies)",
                 )
             elif group.voicemail not in endpoints:
-                yield (*path, "voicemail"), _unknown("endpoint", group.voicemail, endpoints)
+                yield (*path, "voicemail"), suggest.unknown("endpoint", group.voicemail, endpoints)
             elif endpoints[group.voicemail].voicemail is None:
                 yield (*path, "voicemail"), f"endpoint {group.voicemail} has no voicemail box"
     # A fallback chain must end: a -> b -> a would ring forever. Each group is walked once
@@ -563,7 +586,7 @@ def _check_dialplan(site: Site) -> Iterator[Found]:
     for index, route in enumerate(plan.outbound):
         path = ("dialplan", "outbound", index)
         if route.trunk not in site.trunks:
-            yield (*path, "trunk"), _unknown("trunk", route.trunk, site.trunks)
+            yield (*path, "trunk"), suggest.unknown("trunk", route.trunk, site.trunks)
         if route.pattern in patterns:
             yield (*path, "pattern"), f"same pattern as outbound[{patterns[route.pattern]}]"
         patterns.setdefault(route.pattern, index)

@@ -43,18 +43,24 @@ def sort_key(problem: Problem) -> tuple[str, int, str, str]:
 
 
 class SiteInvalid(Exception):
-    """The site cannot be used; `problems` lists every problem found, in file/line order."""
+    """The site cannot be used; `problems` lists every problem found, in file/line order.
 
-    def __init__(self, problems: Iterable[Problem]) -> None:
-        found = sorted(set(problems), key=sort_key)
-        if len(found) > MAX_PROBLEMS:
-            # Past the limit, the rest would only bury the first ones (and cost time).
-            rest = len(found) - MAX_PROBLEMS
-            last = found[MAX_PROBLEMS - 1]
-            found = found[:MAX_PROBLEMS]
+    `followups` are problems found by a second look at what did validate: they are listed only
+    while the limit leaves room after `problems`, so the cap never cuts a root cause in favour
+    of its consequences."""
+
+    def __init__(self, problems: Iterable[Problem], followups: Iterable[Problem] = ()) -> None:
+        roots = sorted(set(problems), key=sort_key)
+        listed = set(roots)
+        later = sorted({p for p in followups if p not in listed}, key=sort_key)
+        # Past the limit, the rest would only bury the first ones (and cost time).
+        kept = roots[:MAX_PROBLEMS] + later[: max(0, MAX_PROBLEMS - len(roots))]
+        rest = len(roots) + len(later) - len(kept)
+        found = sorted(kept, key=sort_key)
+        if rest:
             found.append(
                 Problem(
-                    last.file,
+                    found[-1].file,
                     None,
                     "",
                     f"more problems not listed (only the first {MAX_PROBLEMS} are, at least "

@@ -70,6 +70,8 @@ class _Sources:
     files: list[str] = field(default_factory=list)
     #: Key paths whose value was refused while parsing (their problem is reported already).
     dropped: set[Path] = field(default_factory=set)
+    #: Every prefix of a dropped path (built on first use by `hides`).
+    _above_dropped: set[Path] | None = None
     #: False when some file (or part of the top level) could not be read.
     complete: bool = True
 
@@ -89,6 +91,7 @@ class _Sources:
         """Add one file's keys; each origin is copied once (linear in the file's size)."""
         self.complete &= doc.complete and () not in doc.dropped
         self.dropped |= doc.dropped - {()}
+        self._above_dropped = None
         problems = []
         refused: set[Path] = set()  # entries not taken (a name or key given before)
         for key, value in doc.data.items():
@@ -142,7 +145,13 @@ class _Sources:
         """Whether a validation error at `path` may come from what parsing refused."""
         if kind == "missing" and not self.complete:
             return True
-        return any(path[: len(d)] == d or d[: len(path)] == path for d in self.dropped)
+        # At or below a dropped path, or above one: a few set lookups per error (comparing
+        # every error with every dropped path was quadratic: issue 26).
+        if self._above_dropped is None:
+            self._above_dropped = {d[:end] for d in self.dropped for end in range(len(d) + 1)}
+        if path in self._above_dropped:
+            return True
+        return any(path[:end] in self.dropped for end in range(len(path)))
 
 
 def _field_type(model: type[BaseModel], path: Sequence[str | int]) -> Any:
@@ -410,7 +419,7 @@ def load_site(
         if len(errors) > MAX_PROBLEMS:  # the second look could not be reported anyway
             raise SiteInvalid(problems) from None
         failed = [tuple(p for p in e["loc"] if p != "[key]") for e in errors]
-        raise SiteInvalid(problems + _second_look(sources, failed, secrets)) from None
+        raise SiteInvalid(problems, _second_look(sources, failed, secrets)) from None
     problems += _semantic_problems(site, sources, secrets)
     if problems:
         raise SiteInvalid(problems)

@@ -68,7 +68,11 @@ def prune(data: dict[str, Any], failed: Sequence[Path]) -> Pruned | None:
                 out.names.add(str(path[2]))
             else:
                 # Whole parts, and all outbound routes (dropping one would renumber the rest).
-                plan.pop(str(part), None)
+                # A keyed part dropped whole (1,001 ring groups: too many) takes its names with
+                # it: a reference to one of them is not unknown, only not checked.
+                whole = plan.pop(str(part), None)
+                if part in KEYED and isinstance(whole, dict):
+                    out.names.update(str(name) for name in whole)
         else:
             out.data.pop(str(head), None)
     return out
