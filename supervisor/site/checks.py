@@ -7,8 +7,7 @@ found nothing.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 from supervisor.site import ipnet, reach
@@ -28,6 +27,7 @@ from supervisor.site.model import (
     TrunkTls,
 )
 from supervisor.site.raw import raw_headers, raw_sections
+from supervisor.site.suggest import Suggest
 from supervisor.site.yamlsource import Path
 
 Found = tuple[Path, str]
@@ -148,7 +148,7 @@ def _check_family(
     transport: str | None,
     site: Site,
     ts: dict[str, Transport],
-    suggest: _Suggest,
+    suggest: Suggest,
 ) -> Iterator[Found]:
     if transport is not None:
         if transport not in ts:
@@ -162,33 +162,6 @@ def _check_family(
             yield (*path, "family"), f"no {family} transport is defined"
 
 
-# A suggestion compares the name with every known one: it is offered only while the known names
-# are few (sorted once per collection) and for the first MAX_SUGGESTIONS unknown references, so
-# a site full of broken references costs linear time (issue 26: a sort per reference took 50 s).
-MAX_SUGGEST_AMONG = 200
-MAX_SUGGESTIONS = 100
-
-
-class _Suggest:
-    """Messages for unknown names, with a close known name while that stays cheap."""
-
-    def __init__(self) -> None:
-        self._sorted: dict[int, tuple[Collection[object], list[str]]] = {}
-        self._tried = 0
-
-    def unknown(self, kind: str, name: str, known: Collection[object]) -> str:
-        hint = ""
-        if len(known) <= MAX_SUGGEST_AMONG and self._tried < MAX_SUGGESTIONS:
-            self._tried += 1
-            hit = self._sorted.get(id(known))
-            if hit is None or hit[0] is not known:
-                hit = (known, sorted(str(n) for n in known))
-                self._sorted[id(known)] = hit
-            close = difflib.get_close_matches(name, hit[1], n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-        return f"unknown {kind} {name!r}{hint}"
-
-
 def _check_addresses(path: Path, items: tuple[str, ...], family: Family | None) -> Iterator[Found]:
     for index, item in enumerate(items):
         item_family = family_of(item)
@@ -199,7 +172,7 @@ def _check_addresses(path: Path, items: tuple[str, ...], family: Family | None) 
 def check(site: Site) -> list[Found]:
     """Every cross-reference problem of a field-valid site."""
     found: list[Found] = []
-    suggest = _Suggest()
+    suggest = Suggest()
     transports = default_transports(site)
     found += _check_transports(site, transports)
 
@@ -526,7 +499,7 @@ def _check_raw_sections(site: Site) -> Iterator[Found]:
                     )
 
 
-def _check_dialplan(site: Site, suggest: _Suggest) -> Iterator[Found]:
+def _check_dialplan(site: Site, suggest: Suggest) -> Iterator[Found]:
     plan = site.dialplan
     groups = plan.ring_groups
     endpoints = site.endpoints

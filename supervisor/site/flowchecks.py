@@ -6,23 +6,15 @@ linear in the size of the dialplan.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 from supervisor.site import prompts
 from supervisor.site.flows import TargetRef, parse_target
 from supervisor.site.model import ANY_NUMBER, Site
+from supervisor.site.suggest import Suggest
 from supervisor.site.yamlsource import Path
 
 Found = tuple[Path, str]
-MAX_SUGGEST_AMONG = 200
-
-
-def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
-    names = sorted(known)
-    close = difflib.get_close_matches(name, names, n=1) if len(names) <= MAX_SUGGEST_AMONG else []
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"unknown {kind} {name!r}{hint}"
 
 
 def flow_kinds(site: Site) -> dict[str, str]:
@@ -63,6 +55,7 @@ def check_flows(site: Site) -> Iterator[Found]:
     """Every problem of the site's call flows (after the field checks)."""
     plan = site.dialplan
     kinds = flow_kinds(site)
+    suggest = Suggest()
     yield from _duplicates(site)
     flows = set(plan.menus) | set(plan.time_conditions) | set(plan.announcements)
 
@@ -71,13 +64,13 @@ def check_flows(site: Site) -> Iterator[Found]:
         if ref.kind == "voicemail":
             endpoint = site.endpoints.get(ref.name)
             if endpoint is None:
-                yield path, _unknown("endpoint", ref.name, site.endpoints)
+                yield path, suggest.unknown("endpoint", ref.name, site.endpoints)
             elif endpoint.voicemail is None:
                 yield path, f"endpoint {ref.name} has no voicemail box"
         elif ref.kind == "name":
             kind = kinds.get(ref.name)
             if kind is None:
-                yield path, _unknown("endpoint, ring group or flow", ref.name, kinds)
+                yield path, suggest.unknown("endpoint, ring group or flow", ref.name, kinds)
             elif kind == "endpoint" and site.endpoints[ref.name].auth is None:
                 yield path, f"endpoint {ref.name} cannot be called: it does not register (no auth)"
 
@@ -135,7 +128,7 @@ def _prompts(site: Site) -> Iterator[Found]:
         sounds.append((("dialplan", "announcements", name, "sound"), announcement.sound))
     for path, sound in sounds:
         if sound not in known:
-            yield path, _unknown("prompt (not among Asterisk's installed sounds)", sound, ())
+            yield path, f"unknown prompt (not among Asterisk's installed sounds) {sound!r}"
 
 
 def _codes(site: Site) -> Iterator[Found]:

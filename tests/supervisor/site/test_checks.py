@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from supervisor.site.checks import MAX_SUGGESTIONS
 from supervisor.site.errors import Problem, SiteInvalid
 from supervisor.site.limits import MAX_PROBLEMS
 from supervisor.site.load import _Sources
+from supervisor.site.suggest import MAX_SUGGESTIONS
 from tests.supervisor.site.sites import base, load_dict
 
 
@@ -26,9 +26,10 @@ def test_an_unknown_name_suggests_the_close_one() -> None:
     """A misspelt ring target names the endpoint it was probably meant to be."""
     site = base()
     site["dialplan"]["extensions"]["12"] = "dsek"
-    assert problems(site) == [
-        "dialplan.extensions.12: unknown endpoint or ring group 'dsek'; did you mean 'desk'?"
-    ]
+    found = problems(site)
+    assert len(found) == 1
+    assert found[0].startswith("dialplan.extensions.12: unknown endpoint")
+    assert found[0].endswith(" 'dsek'; did you mean 'desk'?")
 
 
 def test_suggestions_stop_after_the_first_hundred_unknown_names() -> None:
