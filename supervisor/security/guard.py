@@ -27,7 +27,7 @@ from prometheus_client import CollectorRegistry
 
 from supervisor.security import events
 from supervisor.security.fromsite import policy_settings
-from supervisor.security.logfilter import RefusalSummary
+from supervisor.security.logfilter import RefusalSummary, RelayLimiter
 from supervisor.security.metrics import SecurityMetrics
 from supervisor.security.offenders import Offenders
 from supervisor.security.policy import Ban, BanPolicy, PolicySettings
@@ -238,10 +238,13 @@ class SecurityGuard:
         `apply` re-applies the live site (rendering `blocked()`): "applied" or "unchanged" is a
         success; `ready` is set while Asterisk can take a reload.
         While it runs, Asterisk's per-request ACL refusal lines (the `asterisk` logger) are
-        counted and summarised instead of relayed (logfilter.py)."""
+        counted and summarised instead of relayed, and its other lines rate-limited per kind
+        and source, escaped and truncated (logfilter.py)."""
         asterisk_log = logging.getLogger(ASTERISK_LOGGER)
         refusals = self.log_filter()
-        asterisk_log.addFilter(refusals)
+        limiter = RelayLimiter(on_dropped=self.metrics.log_dropped.inc)
+        asterisk_log.addFilter(refusals)  # first: refusals are counted, never rate-limited
+        asterisk_log.addFilter(limiter)
         try:
             while True:
                 self._expire()
@@ -252,6 +255,7 @@ class SecurityGuard:
                     await self._apply(apply)
                 await self._sleep(ready)
         finally:
+            asterisk_log.removeFilter(limiter)
             asterisk_log.removeFilter(refusals)
 
     async def _sleep(self, ready: asyncio.Event | None) -> None:

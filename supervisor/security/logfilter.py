@@ -1,4 +1,5 @@
-"""Asterisk's console lines about requests its ACL refused, summarised instead of relayed.
+"""Asterisk's console lines about requests its ACL refused, summarised instead of relayed; the
+other lines rate-limited per kind and source, escaped and truncated (RelayLimiter).
 
 For every request from a denied source Asterisk writes two lines (acl.c NOTICE "SIP ACL:
 Rejecting '...'" and res_pjsip_acl WARNING "... did not pass ACL test"): a blocked scanner at
@@ -10,8 +11,11 @@ logger, drops those lines, counts the refusals, and lets one summary line throug
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import re
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 
 log = logging.getLogger("supervisor.security")
@@ -55,4 +59,150 @@ class RefusalSummary(logging.Filter):
             now - self._since,
         )
         self._pending = 0
+        self._since = now
+
+
+#: Asterisk's console line: `[date] LEVEL[thread]: where: message`; anything else continues
+#: the line before (pjproject's packet dumps: the attacker's bytes, one line each).
+_HEADER = re.compile(r"^\[[^\]]{1,40}\] ([A-Z]+)\[\d+\](?:\[[^\]]*\])?: (.*)$")
+_ADDRESS = re.compile(r"[0-9A-Fa-f]*:[0-9A-Fa-f:.]+|\d{1,3}(?:\.\d{1,3}){3}")
+_KIND_JUNK = re.compile(r"[^A-Za-z_./:<>? -]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+MAX_CHARS = 300  # a relayed line is cut here (the attacker chooses what follows)
+MAX_CONTINUATION = 20  # lines relayed after one header line (a packet dump)
+MAX_KEYS = 1024  # (kind, source) buckets; the least recently used is forgotten
+PER_KEY = (20.0, 10.0 / 60.0)  # burst, then lines per second, per kind and source
+OVERALL = (200.0, 50.0)  # burst, then lines per second, all kinds and sources together
+
+
+def escape(text: str) -> str:
+    """Control characters (terminal escapes, NUL, C1) as \\xNN; at most MAX_CHARS kept."""
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    if len(text) > MAX_CHARS:
+        return f"{text[:MAX_CHARS]}... ({len(text) - MAX_CHARS} more characters)"
+    return text
+
+
+def classify(message: str) -> tuple[str, str] | None:
+    """A header line's (kind, source): level and where, digits and attacker-looking text
+    dropped; the first IP address in the line (IPv6: its /64). None for a continuation line."""
+    match = _HEADER.match(message)
+    if match is None:
+        return None
+    level, rest = match.groups()
+    source = ""
+    for candidate in _ADDRESS.findall(rest):
+        candidate = candidate.strip(":.")
+        # pjproject writes `2001:db8::66:51032` (address and port, no brackets).
+        for text in (candidate, candidate.rpartition(":")[0]):
+            try:
+                address = ipaddress.ip_address(text)
+            except ValueError:
+                continue
+            # An IPv6 source by its /64, as the ban policy counts it: a port pjproject glued
+            # to the address (`::66:5060` parses too) or a rotating host stays one source.
+            prefix = 64 if address.version == 6 else 32
+            source = str(
+                ipaddress.ip_network(
+                    (
+                        int(address)
+                        >> (address.max_prefixlen - prefix)
+                        << (address.max_prefixlen - prefix),
+                        prefix,
+                    )
+                )
+            )
+            break
+        if source:
+            break
+    where = " ".join(rest.split()[:4])
+    where = _ADDRESS.sub("", where)
+    return f"{level} {_KIND_JUNK.sub('', where)[:60]}", source
+
+
+class _Bucket:
+    __slots__ = ("stamp", "tokens")
+
+    def __init__(self, tokens: float, stamp: float) -> None:
+        self.tokens, self.stamp = tokens, stamp
+
+    def take(self, limit: tuple[float, float], now: float) -> bool:
+        burst, rate = limit
+        self.tokens = min(burst, self.tokens + (now - self.stamp) * rate)
+        self.stamp = now
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
+
+
+class RelayLimiter(logging.Filter):
+    """Asterisk's relayed console lines, rate-limited per kind and source (and overall),
+    escaped and truncated; dropped lines counted (`on_dropped`) and summarised once per
+    `interval`. Every buffer is bounded: MAX_KEYS buckets, a line cut at MAX_CHARS."""
+
+    def __init__(
+        self,
+        *,
+        interval: float = 60.0,
+        on_dropped: Callable[[], None] = lambda: None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.interval = interval
+        self._on_dropped = on_dropped
+        self._clock = clock
+        self._buckets: OrderedDict[tuple[str, str], _Bucket] = OrderedDict()
+        self._overall = _Bucket(OVERALL[0], clock())
+        self._passing = True  # whether the last header line was relayed
+        self._continued = 0
+        self.dropped = 0
+        self._reported = 0
+        self._since = clock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        now = self._clock()
+        key = classify(message)
+        if key is None:
+            self._continued += 1
+            keep = self._passing and self._continued <= MAX_CONTINUATION
+        else:
+            self._continued = 0
+            keep = self._passing = self._take(key, now)
+        if not keep:
+            self.dropped += 1
+            self._on_dropped()
+            self._summarise(now)
+            return False
+        record.msg, record.args = escape(message), ()
+        self._summarise(now)
+        return True
+
+    def _take(self, key: tuple[str, str], now: float) -> bool:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = _Bucket(PER_KEY[0], now)
+            if len(self._buckets) > MAX_KEYS:
+                self._buckets.popitem(last=False)
+        else:
+            self._buckets.move_to_end(key)
+        # The overall budget is only spent by a line its own bucket lets through.
+        return bucket.take(PER_KEY, now) and self._overall.take(OVERALL, now)
+
+    def _summarise(self, now: float) -> None:
+        if now - self._since < self.interval:
+            return
+        dropped = self.dropped - self._reported
+        if dropped:
+            log.warning(
+                "%d Asterisk log line(s) not relayed in the last %.0f s: more than %.0f a "
+                "minute of one kind from one source, or %.0f a second in all (counted in "
+                "asterisk_supervisor_asterisk_log_lines_dropped_total)",
+                dropped,
+                now - self._since,
+                PER_KEY[1] * 60,
+                OVERALL[1],
+            )
+        self._reported = self.dropped
         self._since = now

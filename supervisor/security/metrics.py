@@ -35,6 +35,12 @@ class SecurityMetrics:
             "authenticated from: counted here, never toward a ban.",
             registry=registry,
         )
+        self.log_dropped = Counter(
+            "asterisk_supervisor_asterisk_log_lines_dropped",
+            "Asterisk console lines not relayed to the pod's log: over the rate limit per "
+            "kind and source, or overall (a flood's lines; logfilter.py).",
+            registry=registry,
+        )
         self.evictions = Counter(
             "asterisk_supervisor_ban_evictions",
             "Bans lifted before their time because the ban list was full (oldest plain first).",

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from supervisor.security.logfilter import RefusalSummary
+from supervisor.security.logfilter import RefusalSummary, RelayLimiter, classify
 
 REFUSED = (
     "[2026-11-29 09:24:15.328] WARNING[32322]: res_pjsip_acl.c:158 apply_acl: Incoming SIP "
@@ -45,3 +45,71 @@ def test_refusals_are_dropped_counted_and_summarised(caplog: pytest.LogCaptureFi
         "Asterisk refused 61 SIP request(s) from blocked sources in the last 60 s "
         "(its per-request lines are counted, not shown)"
     ]
+
+
+def limiter(clock: list[float]) -> tuple[RelayLimiter, list[int]]:
+    dropped: list[int] = []
+    return RelayLimiter(on_dropped=lambda: dropped.append(1), clock=lambda: clock[0]), dropped
+
+
+def pj_line(source: str, what: str = "Error processing packet from") -> str:
+    return (
+        f"[Dec  6 04:52:03] ERROR[17077]: pjproject: <?>: \t sip_endpoint.c {what} "
+        f"{source}:51032: Missing required header(s) (PJSIP_EMISSINGHDR)  CSeq [code 171050]:"
+    )
+
+
+def test_a_flood_of_one_kind_from_one_source_is_limited_and_counted() -> None:
+    """Per kind and source: a burst of 20, then 10 a minute; the packet dump after a dropped
+    header line is dropped with it; every dropped line counted; another source still passes."""
+    clock = [0.0]
+    f, dropped = limiter(clock)
+    passed = 0
+    for i in range(1000):
+        clock[0] = i * 0.001
+        passed += f.filter(record(pj_line("2001:db8:bad::66")))
+        passed += f.filter(record(f"EVIL PAYLOAD {i}"))  # continuation: the attacker's bytes
+    assert passed == 40  # 20 headers, each with its continuation line
+    assert len(dropped) == 2000 - 40
+    assert f.filter(record(pj_line("203.0.113.9")))
+    clock[0] = 61.0  # a minute later: ten more
+    assert sum(f.filter(record(pj_line("2001:db8:bad::66"))) for _ in range(30)) == 10
+
+
+def test_many_sources_are_bounded_overall(caplog: pytest.LogCaptureFixture) -> None:
+    """10,000 sources one line each within a second: at most the overall burst (200) passes,
+    the buckets stay bounded, and one summary line says how many were dropped."""
+    clock = [0.0]
+    f, dropped = limiter(clock)
+    caplog.set_level(logging.WARNING, "supervisor.security")
+    passed = sum(f.filter(record(pj_line(f"2001:db8:{i:x}::1"))) for i in range(10_000))
+    assert passed <= 200 + 1
+    assert len(f._buckets) <= 1024
+    clock[0] = 61.0
+    f.filter(record(OTHER))
+    (summary,) = [r.getMessage() for r in caplog.records if "not relayed" in r.getMessage()]
+    assert summary.startswith(f"{len(dropped)} Asterisk log line(s) not relayed")
+
+
+def test_attacker_text_is_escaped_and_truncated() -> None:
+    """Terminal escapes and control bytes become \\xNN; a long line is cut at 300 characters."""
+    clock = [0.0]
+    f, _ = limiter(clock)
+    rec = record(pj_line("198.51.100.66") + "\x1b[31mred\x00" + "A" * 1000)
+    assert f.filter(rec)
+    text = rec.getMessage()
+    assert "\x1b" not in text
+    assert "\x00" not in text
+    assert "\\x1b[31mred\\x00" in text or text.endswith("more characters)")
+    assert len(text) < 360
+    assert text.endswith("more characters)")
+
+
+def test_the_kind_ignores_numbers_and_the_source_is_the_first_address() -> None:
+    """Thread ids, ports and byte counts do not make new kinds; the source is the address."""
+    a = classify(pj_line("2001:db8:bad::66", "Dropping 58 bytes packet from UDP"))
+    b = classify(pj_line("2001:db8:bad::66", "Dropping 9999 bytes packet from UDP"))
+    assert a == b
+    assert a is not None
+    assert a[1] == "2001:db8:bad::/64"
+    assert classify("OPTIONS sip:a SIP/2.0") is None
