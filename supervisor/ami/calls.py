@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 from supervisor.ami.fields import Event, Histogram, hms, integer
+from supervisor.site.sections import trunk_endpoint
 
 #: `lost`: the call ended while its events could not be seen (AMI down, Asterisk frozen or
 #: restarted); Asterisk no longer had it at the next re-sync.
@@ -189,7 +190,7 @@ class Calls:
 
     def on_config(self, config: AppliedSite) -> None:
         """A config went live: its trunks label the calls that start from now on."""
-        self.set_trunks({name: name for name in config.site.trunks})
+        self.set_trunks({trunk_endpoint(name): name for name in config.site.trunks})
 
     def set_trunks(self, trunks: Mapping[str, str]) -> None:
         """New trunk endpoint -> trunk name map (after a site change); calls in progress keep

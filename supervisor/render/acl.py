@@ -14,9 +14,9 @@ from collections.abc import Iterable
 
 from supervisor.render.conf import section
 from supervisor.security.events import IPNetwork
-from supervisor.site.checks import BLOCKED_ACL_SECTION
+from supervisor.site.sections import BLOCKED_ACL
 
-SECTION = BLOCKED_ACL_SECTION
+SECTION = BLOCKED_ACL
 
 
 def deny_entry(source: IPNetwork) -> str:

@@ -18,6 +18,7 @@ from supervisor.render.voicemail import BOX_VARIABLE, CONTEXT, mailbox
 from supervisor.site.flowchecks import flow_kinds
 from supervisor.site.flows import CAUSE_CODES, parse_target
 from supervisor.site.model import ANY_NUMBER, Site
+from supervisor.site.sections import flow_context, ring_group_context, trunk_context
 
 Line = tuple[str, str]
 # Anything a doorbell may dial: one character or more, digits, letters, * # + (the pattern's `!`
@@ -77,7 +78,7 @@ def _ring(site: Site, target: str, *, voicemail: bool = True) -> list[str]:
     `voicemail`) the target's box on no answer or busy."""
     if target in site.dialplan.ring_groups:
         entry = "s" if voicemail or group_box(site, target) is None else NO_VOICEMAIL
-        return [f"Goto(ring-{target},{entry},1)"]
+        return [f"Goto({ring_group_context(target)},{entry},1)"]
     apps = [f"Dial(PJSIP/{target},{site.dialplan.ring_time})"]
     if voicemail and site.endpoints[target].voicemail is not None:
         return apps + _leave_message(site.mailbox_number(target))
@@ -95,7 +96,7 @@ def target_apps(site: Site, text: str, *, voicemail: bool = True) -> list[str]:
     kind = flow_kinds(site)[ref.name]
     if kind in ("endpoint", "ring group"):
         return _ring(site, ref.name, voicemail=voicemail)
-    return [f"Goto({flows.context_of(kind, ref.name)},s,1)"]
+    return [f"Goto({flow_context(kind, ref.name)},s,1)"]
 
 
 def _context(name: str, lines: list[Line]) -> str:
@@ -183,9 +184,9 @@ def render_extensions(site: Site) -> str:
             # A pattern matching letters also matches `h`, which Asterisk runs after a hang-up:
             # the flow must not start again there.
             lines += _priorities("h", ["NoOp()"])
-        sections.append(_context(f"from-{trunk_name}", lines))
+        sections.append(_context(trunk_context(trunk_name), lines))
     for name in plan.ring_groups:
-        sections.append(_context(f"ring-{name}", _ring_group(site, name)))
+        sections.append(_context(ring_group_context(name), _ring_group(site, name)))
     for name, lines in flows.flow_contexts(site, lambda t: target_apps(site, t), _priorities):
         sections.append(_context(name, lines))
     return document(GENERATED, sections)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from supervisor.site.flows import Menu, TimeCondition, date_span, minutes
 from supervisor.site.model import Site
+from supervisor.site.sections import flow_context
 
 Line = tuple[str, str]
 #: A target string -> the applications that take the call there.
@@ -28,11 +29,6 @@ DAY = "FLOW_DAY"
 def night_device(name: str) -> str:
     """The custom device state a time condition's night mode is shown by (BLF)."""
     return f"Custom:night-{name}"
-
-
-def context_of(kind: str, name: str) -> str:
-    prefix = {"menu": "menu", "time condition": "time", "announcement": "announce"}[kind]
-    return f"{prefix}-{name}"
 
 
 def _menu(name: str, menu: Menu, site: Site, apps: TargetApps, at: Priorities) -> list[Line]:
@@ -117,10 +113,10 @@ def flow_contexts(site: Site, apps: TargetApps, at: Priorities) -> list[tuple[st
     plan = site.dialplan
     out: list[tuple[str, list[Line]]] = []
     for name, menu in plan.menus.items():
-        out.append((context_of("menu", name), _menu(name, menu, site, apps, at)))
+        out.append((flow_context("menu", name), _menu(name, menu, site, apps, at)))
     for name, condition in plan.time_conditions.items():
-        out.append((context_of("time condition", name), _time(name, condition, apps, at)))
+        out.append((flow_context("time condition", name), _time(name, condition, apps, at)))
     for name, announcement in plan.announcements.items():
         lines = at("s", ["Answer()", f"Playback({announcement.sound})", *apps(announcement.then)])
-        out.append((context_of("announcement", name), lines))
+        out.append((flow_context("announcement", name), lines))
     return out

@@ -21,6 +21,7 @@ from supervisor.render.voicemail import BOX_VARIABLE, mailbox
 from supervisor.security.events import IPNetwork
 from supervisor.site.grammar import escape_value, family_of
 from supervisor.site.model import Endpoint, Family, MediaEncryption, Site, Transport, Trunk
+from supervisor.site.sections import trunk_context
 
 #: Where Debian's ca-certificates puts the system's trusted CAs (hashed names, OpenSSL's -CApath).
 SYSTEM_CA_PATH: Final = "/etc/ssl/certs"
@@ -124,7 +125,7 @@ def trunk_sections(site: Site, name: str, trunk: Trunk, secrets: Mapping[str, st
     endpoint: list[Option] = [
         ("type", "endpoint"),
         ("transport", transport),
-        ("context", f"from-{name}"),
+        ("context", trunk_context(name)),
         *_media(site, trunk.codecs, family),
         *_media_encryption(trunk.media_encryption),
         ("aors", name),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
-from supervisor.site import ipnet, reach
+from supervisor.site import ipnet, reach, sections
 from supervisor.site.flowchecks import check_flows
 from supervisor.site.grammar import family_of
 from supervisor.site.limits import DIAL_OUT_PREFIX, MAX_IDENTIFY_TOTAL
@@ -446,24 +446,19 @@ def _check_voicemail(site: Site) -> Iterator[Found]:
             yield ("voicemail", key), f"{number} is also in dialplan.extensions"
 
 
-#: The pjsip.conf section of the security guard's deny ACL (rendered by render/acl.py, only while
-#: something is blocked): a raw snippet must not define it either.
-BLOCKED_ACL_SECTION = "supervisor-blocked"
-
-
 def generated_sections(site: Site, file: str) -> set[str]:
     """Section names the renderer writes into `file` (raw snippets must not reuse them)."""
     if file == "pjsip.conf":
         return (
-            {"global", "system", BLOCKED_ACL_SECTION}
+            set(sections.PJSIP_FIXED)
             | set(default_transports(site))
-            | set(site.trunks)
+            | {sections.trunk_endpoint(t) for t in site.trunks}
             | set(site.endpoints)
         )
     if file == "extensions.conf":
-        names = {"general", "globals", "extensions", "outbound", *BUILTIN_CONTEXTS}
-        names |= {f"from-{t}" for t in site.trunks}
-        names |= {f"ring-{g}" for g in site.dialplan.ring_groups}
+        names = {*sections.EXTENSIONS_FIXED, *BUILTIN_CONTEXTS}
+        names |= {sections.trunk_context(t) for t in site.trunks}
+        names |= {sections.ring_group_context(g) for g in site.dialplan.ring_groups}
         return names | set(flow_contexts(site))
     if file in ("rtp.conf", "features.conf", "udptl.conf", "ccss.conf", "indications.conf"):
         return {"general"}
@@ -474,13 +469,13 @@ def flow_contexts(site: Site) -> dict[str, tuple[str, str]]:
     """The extensions.conf context of each flow -> (its key under dialplan, its name)."""
     plan = site.dialplan
     out: dict[str, tuple[str, str]] = {}
-    for prefix, key, names in (
-        ("menu", "menus", plan.menus),
-        ("time", "time_conditions", plan.time_conditions),
-        ("announce", "announcements", plan.announcements),
+    for kind, names in (
+        ("menu", plan.menus),
+        ("time condition", plan.time_conditions),
+        ("announcement", plan.announcements),
     ):
         for name in names:
-            out[f"{prefix}-{name}"] = (key, name)
+            out[sections.flow_context(kind, name)] = (sections.FLOWS[kind][1], name)
     return out
 
 

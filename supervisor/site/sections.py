@@ -1,0 +1,42 @@
+"""The names of the config sections the renderer generates from a site: one owner.
+
+The renderer writes them, the checks keep raw snippets from reusing them, and the AMI side reads
+calls by them (a trunk's PJSIP endpoint): each rule lives here once.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: pjsip.conf: the security guard's deny ACL (only while something is blocked).
+BLOCKED_ACL: Final = "supervisor-blocked"
+#: pjsip.conf sections named by type, whatever the site.
+PJSIP_FIXED: Final = ("global", "system", BLOCKED_ACL)
+#: extensions.conf contexts generated whatever the site (besides model.BUILTIN_CONTEXTS).
+EXTENSIONS_FIXED: Final = ("general", "globals", "extensions", "outbound")
+
+#: A flow's kind -> its context prefix, and the key of its kind under `dialplan`.
+FLOWS: Final[dict[str, tuple[str, str]]] = {
+    "menu": ("menu", "menus"),
+    "time condition": ("time", "time_conditions"),
+    "announcement": ("announce", "announcements"),
+}
+
+
+def trunk_endpoint(trunk: str) -> str:
+    """A trunk's PJSIP endpoint (and its aor, auth, registration, identify): the trunk's name."""
+    return trunk
+
+
+def trunk_context(trunk: str) -> str:
+    """The extensions.conf context a trunk's inbound calls enter."""
+    return f"from-{trunk}"
+
+
+def ring_group_context(group: str) -> str:
+    return f"ring-{group}"
+
+
+def flow_context(kind: str, name: str) -> str:
+    """The extensions.conf context of a call flow (a menu, a time condition, an announcement)."""
+    return f"{FLOWS[kind][0]}-{name}"
