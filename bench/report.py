@@ -56,8 +56,8 @@ def quantile_text(values: Sequence[float], q: float, fmt: str = "{:.1f}", unit: 
 
 
 def commit() -> str:
-    """HEAD's commit, marked `+changes` when tracked files differ from it (the report then
-    describes code that no commit holds)."""
+    """HEAD's commit, marked `+changes` when tracked files other than reports differ from it
+    (the report then describes code that no commit holds)."""
 
     def git(*argv: str) -> str:
         done = subprocess.run(
@@ -66,7 +66,8 @@ def commit() -> str:
         return done.stdout.strip() if done.returncode == 0 else ""
 
     head = git("rev-parse", "--short=12", "HEAD") or "unknown"
-    dirty = git("status", "--porcelain", "--untracked-files=no")
+    # Reports themselves do not count: a benchmark run earlier in the same session rewrote one.
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/reports")
     return f"{head}+changes" if dirty else head
 
 
