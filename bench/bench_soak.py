@@ -117,6 +117,10 @@ STREAMS = (
 )
 FAULTS = ("ami-cut", "kill-9", "freeze", "address-flap")
 QUARTERS = (0.0, 0.25, 0.5, 0.75, 1.0)
+#: The supervisor remembers this many ended calls (and as many channels) against late or replayed
+#: events (supervisor/ami/calls.py): until the soak has placed as many calls its memory grows by
+#: design. RSS must be flat after that.
+WARMUP_CALLS = 10_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -597,6 +601,7 @@ class Segment:
     counted: dict[Key, int] = field(default_factory=dict)  # supervisor delta
     settled: bool = True
     seconds: float = 0.0
+    ended_at: float = 0.0  # monotonic
 
     def expected(self) -> dict[Key, int]:
         by_key: dict[Key, int] = {}
@@ -666,7 +671,8 @@ def run_segment(soak: SoakLab, index: int, fault: str | None, faults: list[Fault
         for k in set(after) | set(before)
         if after.get(k, 0) != before.get(k, 0)
     }
-    segment.seconds = time.monotonic() - t0
+    segment.ended_at = time.monotonic()
+    segment.seconds = segment.ended_at - t0
     return segment
 
 
@@ -785,6 +791,53 @@ def door_row(name: str, samples: list[tuple[float, float]], live: list[float]) -
     )
 
 
+def after_warmup(result: SoakResult) -> tuple[float, int] | None:
+    """(seconds since the samplers started, calls placed since) from the end of the segment
+    in which the soak had placed WARMUP_CALLS; None if it never got there."""
+    placed = 0
+    for g in result.segments:
+        placed += sum(g.placed.values())
+        if placed >= WARMUP_CALLS:
+            return g.ended_at - result.samplers.t0, result.placed - placed
+    return None
+
+
+def rss_lines(result: SoakResult) -> list[str]:
+    """RSS over the run, and its slope after warm-up (the figure that must be flat)."""
+    rss = [(t, r) for t, r, _, _ in result.samplers.process]
+    if not rss:
+        return ["- RSS: no samples"]
+    start, end = rss[0][1], rss[-1][1]
+    quarters = " / ".join(f"{rss[int(q * (len(rss) - 1))][1]:.1f}" for q in QUARTERS)
+    lines = [
+        f"- RSS: {start:.1f} MB at the start, {end:.1f} MB at the end, slope "
+        f"{slope_per_min(rss) * 1024:+.1f} KB/min over {len(rss)} samples; at 0/25/50/75/100 % "
+        f"of the run: {quarters} MB."
+    ]
+    warm = after_warmup(result)
+    if warm is None:
+        lines.append(
+            f"- RSS after warm-up: not reached (warm-up is the first {WARMUP_CALLS:,} calls: "
+            f"the supervisor's bounded memory of ended calls fills; {result.placed:,} placed)."
+        )
+        return lines
+    t_warm, calls = warm
+    after = [(t, r) for t, r in rss if t >= t_warm]
+    minutes = (after[-1][0] - after[0][0]) / 60 if len(after) > 1 else 0.0
+    slope = slope_per_min(after) * 1024
+    per_call = slope * minutes / calls * 1024 if calls else float("nan")
+    lines.append(
+        f"- RSS after warm-up (from the end of the segment that reached {WARMUP_CALLS:,} calls: "
+        f"the supervisor's bounded memory of ended calls is full): **{slope:+.1f} KB/min** over "
+        f"{len(after)} samples, {minutes:.1f} min and **{calls:,} calls** ({per_call:+.0f} B per "
+        f"call); {after[0][1] if after else float('nan'):.1f} → {end:.1f} MB; target < 10 KB/min: "
+        f"{'met' if abs(slope) < 10 and calls >= 20_000 else 'NOT met'}"
+        + ("" if calls >= 20_000 else " (fewer than 20,000 calls after warm-up)")
+        + "."
+    )
+    return lines
+
+
 def fmt_key(key: Key) -> str:
     return f"{key[0]}/{key[2]}"
 
@@ -794,7 +847,6 @@ def render(result: SoakResult, report: Path | None = None) -> str:
     clean = [g for g in result.segments if g.fault is None]
     exact = sum(g.exact for g in clean)
     process = s.process
-    rss = [(t, r) for t, r, _, _ in process]
     fds = [(t, f) for t, _, f, _ in process]
     calls = result.placed
     lines = [
@@ -883,18 +935,10 @@ def render(result: SoakResult, report: Path | None = None) -> str:
         lines.append("")
     cpu_per_call = result.cpu_s / calls * 1000 if calls else float("nan")
     metrics_live = outside(s.metrics_ms, s.t0, result.faults)
-    half = rss[len(rss) // 2 :]
     lines += [
         "## The supervisor's resources",
         "",
-        f"- RSS: {rss[0][1]:.1f} MB at the start, {rss[-1][1]:.1f} MB at the end, slope "
-        f"**{slope_per_min(rss) * 1024:+.1f} KB/min** over {len(rss)} samples; second half "
-        f"(after warm-up) **{slope_per_min(half) * 1024:+.1f} KB/min**; at 0/25/50/75/100 % of "
-        f"the run: {' / '.join(f'{rss[int(q * (len(rss) - 1))][1]:.1f}' for q in QUARTERS)} MB. "
-        "Expected shape: growth until the state's memory of ended calls and channels (two "
-        "bounded sets of 10,000 ids, against late or replayed events) is full, flat after."
-        if rss
-        else "- RSS: no samples",
+        *rss_lines(result),
         f"- Open fds: {fds[0][1]:.0f} → {fds[-1][1]:.0f}, slope **{slope_per_min(fds):+.2f} "
         "fds/min**."
         if fds

@@ -3,9 +3,22 @@ segments for every size, and a segment is exact only when sipp and the superviso
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
-from bench.bench_soak import FAULTS, FULL, SHORT, STREAMS, Plan, Segment, explain
+from bench.bench_soak import (
+    FAULTS,
+    FULL,
+    SHORT,
+    STREAMS,
+    WARMUP_CALLS,
+    Plan,
+    Segment,
+    after_warmup,
+    explain,
+    rss_lines,
+)
 
 
 @pytest.mark.parametrize("calls", [1, 300, 1_000, 10_000, 50_000])
@@ -39,3 +52,26 @@ def test_a_segment_is_exact_only_when_counts_match_and_nothing_failed() -> None:
     notes = explain(segment)
     assert any("`lost`" in n for n in notes)
     assert any("failed in sipp" in n for n in notes)
+
+
+def test_rss_is_judged_after_warm_up_over_the_calls_placed_since() -> None:
+    """The RSS slope that must be flat starts at the end of the segment that reached
+    WARMUP_CALLS, and counts the calls placed after it; a run too short says so."""
+    segments = []
+    for index in range(4):
+        segment = Segment(index, None, ended_at=100.0 + 60 * (index + 1))
+        segment.placed = {"int-answered": WARMUP_CALLS // 2}
+        segments.append(segment)
+    samplers = SimpleNamespace(
+        t0=100.0,
+        process=[(float(t), 80.0 + (0.5 if t < 120 else 1.0), 14.0, 0.0) for t in range(0, 241, 2)],
+    )
+    result = SimpleNamespace(segments=segments, samplers=samplers, placed=2 * WARMUP_CALLS)
+    assert after_warmup(result) == (120.0, WARMUP_CALLS)  # type: ignore[arg-type]
+    text = "\n".join(rss_lines(result))  # type: ignore[arg-type]
+    assert "**+0.0 KB/min**" in text
+    assert f"**{WARMUP_CALLS:,} calls**" in text
+    assert "fewer than 20,000 calls after warm-up" in text
+    result.segments = segments[:1]
+    assert after_warmup(result) is None  # type: ignore[arg-type]
+    assert "not reached" in "\n".join(rss_lines(result))  # type: ignore[arg-type]
