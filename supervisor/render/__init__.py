@@ -85,6 +85,7 @@ MODULE_OF_FILE: Final[Mapping[str, str | None]] = _ModuleOfFile(
         "pjproject.conf": "res_pjproject.so",
         "stasis.conf": None,
         "voicemail.conf": "app_voicemail.so",
+        "musiconhold.conf": "res_musiconhold.so",
     }
 )
 
@@ -114,6 +115,7 @@ def render(
         "voicemail.conf": render_voicemail(site, loaded.secrets),
         "cel.conf": records.render_cel(),
         "cel_sqlite3_custom.conf": records.render_cel_sqlite(context.directories),
+        "musiconhold.conf": core.render_musiconhold(context),
         **core.quiet_files(),
     }
     if context.prometheus is not None:

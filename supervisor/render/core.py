@@ -55,6 +55,16 @@ BASE_MODULES = (
     "format_wav.so",
     "format_gsm.so",
     "codec_gsm.so",
+    # Phone keys, always loaded (a phone turning them on is then a reload): Transfer (SIP
+    # REFER, blind and attended), Hold (music on hold), BLF/presence subscriptions to
+    # extension hints (dialog-info, PIDF and XPIDF bodies), call pickup.
+    "res_pjsip_refer.so",
+    "res_musiconhold.so",
+    "res_pjsip_exten_state.so",
+    "res_pjsip_dialog_info_body_generator.so",
+    "res_pjsip_pidf_body_generator.so",
+    "res_pjsip_xpidf_body_generator.so",
+    "app_directed_pickup.so",
 )
 CODEC_MODULES = {
     "ulaw": "codec_ulaw.so",
@@ -110,6 +120,32 @@ def render_asterisk(context: RenderContext) -> str:
 def render_modules(site: Site, context: RenderContext, dialplan: str = "") -> str:
     load = [("autoload", "no")] + [("load", name) for name in modules(site, context, dialplan)]
     return document(GENERATED, [section("modules", load)])
+
+
+#: Seconds of silence between two hold beeps of the default music-on-hold class.
+HOLD_PAUSE_S = 4
+
+
+def render_musiconhold(context: RenderContext) -> str:
+    """The default music-on-hold class, which works out of the box: the image has no music
+    (Debian's asterisk does not pull in asterisk-moh-opsound-*), so a held caller hears the
+    image's own beep every few seconds, from its core sounds. A site adds classes with real
+    music in raw.musiconhold.conf."""
+    sounds = context.directories.astdatadir.rstrip("/") + "/sounds/en"
+    return document(
+        GENERATED,
+        [
+            section("general", []),
+            section(
+                "default",
+                [
+                    ("mode", "playlist"),
+                    ("entry", f"{sounds}/beep"),
+                    ("entry", f"{sounds}/silence/{HOLD_PAUSE_S}"),
+                ],
+            ),
+        ],
+    )
 
 
 def render_logger() -> str:

@@ -140,7 +140,13 @@ def render_extensions(site: Site) -> str:
         lines += _priorities(
             number, target_apps(site, extension.ring, voicemail=extension.voicemail)
         )
+        if extension.ring in site.endpoints:
+            # BLF: a phone subscribing to this number sees the endpoint idle, ringing or busy.
+            lines.append(("exten", f"{number},hint,PJSIP/{extension.ring}"))
     lines += flows.night_codes(site, _priorities)
+    if plan.pickup is not None:
+        # Pickup() without a target answers a call ringing a phone of the caller's groups.
+        lines += _priorities(plan.pickup, ["Pickup()", "Hangup()"])
     if site.mailboxes():
         access = site.voicemail
         # VOICEMAIL_BOX is set on each phone's channels by its endpoint (pjsip set_var): its own

@@ -64,7 +64,9 @@ def _auth(name: str, username: str, password: str) -> str:
     )
 
 
-def _media(site: Site, codecs: tuple[str, ...], family: Family) -> list[Option]:
+def _media(
+    site: Site, codecs: tuple[str, ...], family: Family, *, direct: bool = False
+) -> list[Option]:
     """Codecs, and RTP bound to the pod's address of the family: never a wildcard (a wildcard
     RTP socket makes Asterisk look up its host name for RTCP, and the SDP would not say which
     of the pod's addresses to use)."""
@@ -73,7 +75,7 @@ def _media(site: Site, codecs: tuple[str, ...], family: Family) -> list[Option]:
     return [
         ("disallow", "all"),
         ("allow", ",".join(codecs)),
-        ("direct_media", "no"),
+        ("direct_media", "yes" if direct else "no"),
         ("rtp_ipv6", "yes" if family == "ipv6" else "no"),
         ("media_address", address),
         ("bind_rtp_to_media_address", "yes"),
@@ -168,6 +170,28 @@ def trunk_sections(site: Site, name: str, trunk: Trunk, secrets: Mapping[str, st
     return out
 
 
+def _phone_keys(site: Site, name: str, endpoint: Endpoint) -> list[Option]:
+    """Caller ID, DTMF, language, transfer and pickup groups of a phone."""
+    options: list[Option] = []
+    caller = endpoint.caller_id
+    number = caller.number if caller is not None and caller.number else None
+    number = number or site.default_mailbox_number(name)
+    if caller is not None and (caller.name or number):
+        shown = f"{caller.name} " if caller.name else ""
+        options.append(("callerid", f"{shown}<{number or ''}>"))
+    options += [("dtmf_mode", endpoint.dtmf_mode), ("allow_transfer", yes(endpoint.transfer))]
+    if endpoint.language is not None:
+        options.append(("language", endpoint.language))
+    if endpoint.pickup_groups:
+        groups = ",".join(endpoint.pickup_groups)
+        options += [("named_call_group", groups), ("named_pickup_group", groups)]
+    return options
+
+
+def yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
 def endpoint_sections(
     site: Site, name: str, endpoint: Endpoint, secrets: Mapping[str, str]
 ) -> list[str]:
@@ -176,8 +200,12 @@ def endpoint_sections(
     options: list[Option] = [("type", "endpoint")]
     if endpoint.transport is not None:
         options.append(("transport", endpoint.transport))
-    options += [("context", endpoint.context), *_media(site, endpoint.codecs, family)]
+    options += [
+        ("context", endpoint.context),
+        *_media(site, endpoint.codecs, family, direct=endpoint.direct_media),
+    ]
     options += _media_encryption(endpoint.media_encryption)
+    options += _phone_keys(site, name, endpoint)
     if endpoint.auth is not None:
         username = endpoint.auth.username or name
         out.append(_auth(name, username, secrets[endpoint.auth.password_secret]))

@@ -462,6 +462,8 @@ def generated_sections(site: Site, file: str) -> set[str]:
         return names | set(flow_contexts(site))
     if file in ("rtp.conf", "features.conf", "udptl.conf", "ccss.conf", "indications.conf"):
         return {"general"}
+    if file == "musiconhold.conf":
+        return {"general", "default"}
     return set()
 
 

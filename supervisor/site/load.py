@@ -27,6 +27,7 @@ from supervisor.site.limits import MAX_DIRS, MAX_PROBLEMS, MAX_SITE_BYTES, MAX_S
 from supervisor.site.model import Site
 from supervisor.site.mounts import Mount, content_hash, read_mount
 from supervisor.site.options import check as option_problems
+from supervisor.site.phones import check as phone_problems
 from supervisor.site.prune import prune
 from supervisor.site.raw import raw_problems
 from supervisor.site.uses import asterisk_problems
@@ -484,7 +485,7 @@ def _semantic_problems(
     found = checks.check(site)
     problems = [sources.problem(path, message) for path, message in found[: MAX_PROBLEMS + 1]]
     listed, in_raw = asterisk_problems(site)
-    listed += option_problems(site)
+    listed += option_problems(site) + phone_problems(site)
     problems += [sources.problem(path, message) for path, message in listed]
     for target, text in site.raw.items():
         origin = sources.locate(("raw", target))

@@ -13,6 +13,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, model_validator
 
+from supervisor.asterisk_facts import facts
 from supervisor.site.flows import Announcement, Menu, Target, TimeCondition
 from supervisor.site.grammar import (
     DID_RE,
@@ -59,6 +60,7 @@ SIPS_PORT = 5061
 Codec = Literal["ulaw", "alaw", "g722", "gsm", "g726", "opus"]
 RawFile = Literal[
     "pjsip.conf",
+    "musiconhold.conf",
     "extensions.conf",
     "rtp.conf",
     "features.conf",
@@ -255,6 +257,31 @@ class Trunk(Model):
         return self
 
 
+def _documented_dtmf_mode(value: str) -> str:
+    option = facts().pjsip("endpoint")
+    fact = option.options.get("dtmf_mode") if option is not None else None
+    if fact is None or value not in fact.values:
+        known = ", ".join(fact.values) if fact is not None else "none"
+        raise ValueError(f"{value!r} is not a DTMF mode of this Asterisk ({known})")
+    return value
+
+
+#: How the phone sends DTMF: the values Asterisk documents for pjsip `dtmf_mode`.
+DtmfMode = Annotated[Str, AfterValidator(_documented_dtmf_mode)]
+#: A sound language (e.g. en, de, fr_CA): the prompts Asterisk plays for the phone.
+Language = Annotated[Str, Field(pattern=r"^[a-z]{2,3}(_[A-Za-z0-9]{2,8})?$")]
+
+
+class PhoneCallerId(Model):
+    """What the phone's calls show to the callee (inside the site; a trunk's caller_id is what
+    calls out show)."""
+
+    name: CallerName | None = None
+    """Caller name (default: none, the phone's own)."""
+    number: Did | None = None
+    """Caller number (default: the phone's lowest extension)."""
+
+
 class EndpointAuth(Model):
     """Digest credentials of a phone; the user name defaults to the endpoint's name."""
 
@@ -305,6 +332,21 @@ class Endpoint(Model):
     voicemail: Mailbox | None = None
     """A voicemail box: unanswered or busy calls to the endpoint leave a message there, and
     its phones get message-waiting notifications (needs auth)."""
+    caller_id: PhoneCallerId | None = None
+    """Caller ID of the phone's calls (name, number)."""
+    dtmf_mode: DtmfMode = "rfc4733"
+    """How keypad digits are sent: rfc4733 (RTP events, the default), info, inband, auto,
+    auto_info (Asterisk's documented values)."""
+    language: Language | None = None
+    """Language of the prompts played to the phone (default: Asterisk's, en)."""
+    direct_media: Bool = False
+    """Let media flow straight between two phones that both allow it (and reach each other)
+    once a call is up; default: through the pod."""
+    transfer: Bool = True
+    """The phone's Transfer key works (SIP REFER: blind and attended)."""
+    pickup_groups: Annotated[tuple[Name, ...], Field(max_length=MAX_LIST)] = ()
+    """Call pickup: the phone can answer, with dialplan.pickup, a call ringing any phone that
+    shares one of these groups."""
     options: Annotated[dict[Name, PjsipOptions], Field(max_length=4)] = {}
     """More pjsip options by object (endpoint, aor: option: value), checked against Asterisk's
     documentation; options a field sets and ones that would undo a guarantee are refused with
@@ -439,6 +481,8 @@ class Dialplan(Model):
     """Prompts played before going on, by name."""
     ring_time: Annotated[Int, Field(ge=5, le=600)] = 30
     """Seconds an extension rings an endpoint."""
+    pickup: Extension | None = "*8"
+    """Dialled from a phone: answers a call ringing a phone of its pickup_groups (null: none)."""
 
 
 class Voicemail(Model):

@@ -56,6 +56,7 @@ TYPED: Final[Mapping[tuple[Owner, str], Mapping[str, str]]] = {
         "media_encryption": _MEDIA,
         "media_encryption_optimistic": _MEDIA,
         "callerid": "set by caller_id (on calls out)",
+        "direct_media": "media passes through the pod's own address, bound and checked",
     },
     ("endpoint", "endpoint"): {
         "type": "the object's type is fixed",
@@ -70,6 +71,13 @@ TYPED: Final[Mapping[tuple[Owner, str], Mapping[str, str]]] = {
         "media_encryption_optimistic": _MEDIA,
         "mailboxes": "set by voicemail",
         "mwi_subscribe_replaces_unsolicited": "set by voicemail",
+        "callerid": "set by caller_id",
+        "dtmf_mode": "set by dtmf_mode",
+        "language": "set by language",
+        "direct_media": "set by direct_media",
+        "allow_transfer": "set by transfer",
+        "named_call_group": "set by pickup_groups",
+        "named_pickup_group": "set by pickup_groups",
     },
     ("trunk", "aor"): {
         "type": "the object's type is fixed",
@@ -137,7 +145,6 @@ UNSAFE: Final[Mapping[str, Mapping[str, str]]] = {
         "media_address": _NO_NAT,
         "bind_rtp_to_media_address": _NO_NAT,
         "rtp_ipv6": "set by the family",
-        "direct_media": "media passes through the pod's own address, bound and checked",
         "ice_support": "ICE gathers candidates from DNS look-ups the pod cannot make; media "
         "goes to the pod's own address",
         "webrtc": "turns on ICE, AVPF and DTLS at once: use media_encryption dtls",

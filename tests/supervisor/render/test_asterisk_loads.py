@@ -122,6 +122,8 @@ def expected_dialplan(site: Site) -> set[tuple[str, str]]:
     out |= {(f"from-{name}", did) for name, trunk in site.trunks.items() for did in trunk.dids}
     if site.mailboxes():
         out |= {("extensions", site.voicemail.access), ("extensions", site.voicemail.access_any)}
+    if plan.pickup is not None:
+        out.add(("extensions", plan.pickup))
     out |= {(f"ring-{name}", NO_VOICEMAIL) for name in plan.ring_groups if group_box(site, name)}
     return out | {(f"ring-{name}", "s") for name in plan.ring_groups}
 

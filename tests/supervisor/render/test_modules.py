@@ -42,10 +42,9 @@ def test_raw_snippets_and_the_modules_list_add_their_modules() -> None:
         "    exten => 1,1,Playback(hello)\n"
         "     same => n,Set(X=${DB(a/b)})\n"
         "  pjsip.conf: |\n"
-        "    [out]\n"
-        "    type = outbound-publish\n"
-        "    server_uri = sip:presence.example\n"
-        "    event = presence\n"
+        "    [peer]\n"
+        "    type = asterisk-publication\n"
+        "    device_state = yes\n"
         "modules: [app_echo.so, app_page]\n"
     )
     names = loaded_modules(text)
@@ -53,7 +52,7 @@ def test_raw_snippets_and_the_modules_list_add_their_modules() -> None:
     assert set(added) == {
         "app_playback.so",
         "func_db.so",
-        "res_pjsip_outbound_publish.so",
+        "res_pjsip_publish_asterisk.so",
         "app_echo.so",
         "app_page.so",
         "app_confbridge.so",  # app_page needs it (its documentation says so)

@@ -37,7 +37,7 @@ endpoints:
   desk:
     auth: {password_secret: desk-password}
     options:
-      endpoint: {dtmf_mode: info, language: de, allow_transfer: "no"}
+      endpoint: {100rel: "no", device_state_busy_at: "2", moh_suggest: jazz}
       aor: {qualify_timeout: "2.5"}
 """
 
@@ -65,8 +65,8 @@ def test_options_render_into_their_objects() -> None:
     assert pjsip[("provider", "endpoint")]["trust_id_inbound"] == "yes"
     assert pjsip[("provider", "aor")]["qualify_frequency"] == "30"
     assert pjsip[("provider", "registration")]["line"] == "yes"
-    assert pjsip[("desk", "endpoint")]["dtmf_mode"] == "info"
-    assert pjsip[("desk", "endpoint")]["language"] == "de"
+    assert pjsip[("desk", "endpoint")]["100rel"] == "no"
+    assert pjsip[("desk", "endpoint")]["moh_suggest"] == "jazz"
     assert pjsip[("desk", "aor")]["qualify_timeout"] == "2.5"
 
 
@@ -74,12 +74,12 @@ def test_typed_unsafe_unknown_and_bad_values_are_refused_with_the_reason() -> No
     """Options a field sets, ones that undo a guarantee, undocumented ones and values outside
     the documented list are each refused at their own key and line."""
     body = SITE.replace(
-        '      endpoint: {dtmf_mode: info, language: de, allow_transfer: "no"}\n',
+        '      endpoint: {100rel: "no", device_state_busy_at: "2", moh_suggest: jazz}\n',
         "      endpoint:\n"
         "        context: outbound\n"
         '        allow_unauthenticated_options: "yes"\n'
         '        trust_id_inbound: "yes"\n'
-        "        dtmf_mode: loud\n"
+        "        100rel: maybe\n"
         '        max_contacts: "2"\n'
         "      auth: {password: x}\n",
     ).replace("    options: {tos: ef}\n", "    options: {local_net: 10.0.0.0/8}\n")
@@ -94,8 +94,8 @@ def test_typed_unsafe_unknown_and_bad_values_are_refused_with_the_reason() -> No
         "site.yaml:23: endpoints.desk.options.endpoint.trust_id_inbound: refused: would let a "
         "phone claim any caller identity (P-Asserted-Identity) towards other phones and "
         "providers",
-        "site.yaml:24: endpoints.desk.options.endpoint.dtmf_mode: 'loud' is not one of auto, "
-        "auto_info, inband, info, rfc4733",
+        "site.yaml:24: endpoints.desk.options.endpoint.100rel: 'maybe' is not one of no, "
+        "peer_supported, required, yes",
         "site.yaml:25: endpoints.desk.options.endpoint.max_contacts: Asterisk documents no "
         "option max_contacts for a pjsip endpoint",
         "site.yaml:26: endpoints.desk.options.auth: endpoints render no pjsip auth to add "
@@ -105,9 +105,9 @@ def test_typed_unsafe_unknown_and_bad_values_are_refused_with_the_reason() -> No
 
 def test_option_values_cannot_carry_a_comment_or_a_line() -> None:
     """A value with `;` or a line break is refused before rendering."""
-    body = SITE.replace("language: de", 'language: "de;x"')
+    body = SITE.replace("moh_suggest: jazz", 'moh_suggest: "jazz;x"')
     assert problems_of(body) == [
-        "site.yaml:20: endpoints.desk.options.endpoint.language: 'de;x': ';' starts a "
+        "site.yaml:20: endpoints.desk.options.endpoint.moh_suggest: 'jazz;x': ';' starts a "
         "comment in Asterisk's config files"
     ]
 

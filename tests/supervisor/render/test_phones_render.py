@@ -1,0 +1,93 @@
+"""Phone keys in the rendered config: caller ID, DTMF, language, direct media, transfer, pickup
+groups and code, BLF hints and the default music-on-hold class."""
+
+from __future__ import annotations
+
+import pytest
+
+from supervisor import confparse
+from supervisor.render import MODULE_OF_FILE, RenderContext, render
+from supervisor.site.errors import SiteInvalid
+from tests.supervisor.site.sites import load_text
+
+CONTEXT = RenderContext(ami_secret="test-secret-0123")
+SECRETS = {"desk-password": "d-secret", "kitchen-password": "k-secret"}
+SITE = """\
+addresses:
+  ipv6: 2001:db8:e8b1::1:1
+endpoints:
+  desk:
+    auth: {password_secret: desk-password}
+    caller_id: {name: Front Desk}
+    dtmf_mode: info
+    language: de
+    direct_media: true
+    transfer: false
+    pickup_groups: [office]
+  kitchen:
+    auth: {password_secret: kitchen-password}
+    caller_id: {number: "700"}
+    pickup_groups: [office, home]
+dialplan:
+  extensions:
+    "11": desk
+    "12": kitchen
+    "20": all
+  ring_groups:
+    all: {endpoints: [desk, kitchen]}
+"""
+
+
+def endpoint(files: dict[str, str], name: str) -> dict[str, str]:
+    found, _ = confparse.structure(confparse.parse(files["pjsip.conf"]))
+    for header, settings in found:
+        values = {s.name: s.value for s in settings}
+        if header.name == name and values.get("type") == "endpoint":
+            return values
+    raise AssertionError(name)
+
+
+def test_phone_keys_render_on_the_endpoint() -> None:
+    """Caller ID (number defaulting to the lowest extension), DTMF mode, language, direct media,
+    transfer and the named call/pickup groups are the endpoint's options."""
+    files = render(load_text(SITE, SECRETS), CONTEXT)
+    desk, kitchen = endpoint(files, "desk"), endpoint(files, "kitchen")
+    assert desk["callerid"] == "Front Desk <11>"
+    assert kitchen["callerid"] == "<700>"
+    assert (desk["dtmf_mode"], kitchen["dtmf_mode"]) == ("info", "rfc4733")
+    assert desk["language"] == "de"
+    assert "language" not in kitchen
+    assert (desk["direct_media"], kitchen["direct_media"]) == ("yes", "no")
+    assert (desk["allow_transfer"], kitchen["allow_transfer"]) == ("no", "yes")
+    assert desk["named_pickup_group"] == desk["named_call_group"] == "office"
+    assert kitchen["named_pickup_group"] == "office,home"
+
+
+def test_hints_pickup_code_and_hold_music() -> None:
+    """Each extension ringing a phone has a BLF hint (a group none), *8 picks up, and the
+    default hold class plays the image's own sounds, reloaded by res_musiconhold."""
+    files = render(load_text(SITE, SECRETS), CONTEXT)
+    dialplan = files["extensions.conf"]
+    assert "exten => 11,hint,PJSIP/desk" in dialplan
+    assert "exten => 12,hint,PJSIP/kitchen" in dialplan
+    assert ",hint," not in dialplan.split("exten => 20,")[1].split("\n")[0]
+    assert "exten => *8,1,Pickup()" in dialplan
+    moh = files["musiconhold.conf"]
+    assert "mode = playlist" in moh
+    assert "entry = /usr/share/asterisk/sounds/en/beep" in moh
+    assert MODULE_OF_FILE["musiconhold.conf"] == "res_musiconhold.so"
+    no_pickup = SITE + "  pickup: null\n"
+    assert "Pickup()" not in render(load_text(no_pickup, SECRETS), CONTEXT)["extensions.conf"]
+
+
+def test_bad_phone_keys_are_refused_with_their_place() -> None:
+    """A DTMF mode Asterisk does not document and a pickup code taken by an extension are
+    refused at their key."""
+    text = SITE.replace("dtmf_mode: info", "dtmf_mode: sip_info") + '  pickup: "11"\n'
+    with pytest.raises(SiteInvalid) as caught:
+        load_text(text, SECRETS)
+    assert [str(p) for p in caught.value.problems] == [
+        "site.yaml:7: endpoints.desk.dtmf_mode: 'sip_info' is not a DTMF mode of this "
+        "Asterisk (auto, auto_info, inband, info, rfc4733)",
+        "site.yaml:23: dialplan.pickup: 11 is also in dialplan.extensions",
+    ]
