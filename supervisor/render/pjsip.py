@@ -2,7 +2,9 @@
 registration) and endpoints (auth or identify); and the TLS files of tls transports.
 
 A tls transport's certificate, key and CA bundle are written next to pjsip.conf under names fixed
-by the transport's name (`tls-<transport>.crt`, `.key`, `-ca.crt`). The names must never change:
+by the transport's name (`tls-<transport>.crt`, `.key`, `tlsca-<transport>.crt`: distinct
+prefixes, so no two transports' files can share a name, as `tls-<transport>-ca.crt` did for
+transports `tls6` and `tls6-ca`). The names must never change:
 Asterisk 22 restarts a TLS listener with a new certificate only when the file's name is the same
 and its size or mtime changed (see `supervisor.reload`); a new name leaves the old certificate
 served until Asterisk restarts.
@@ -25,8 +27,10 @@ from supervisor.site.sections import trunk_context
 
 #: Where Debian's ca-certificates puts the system's trusted CAs (hashed names, OpenSSL's -CApath).
 SYSTEM_CA_PATH: Final = "/etc/ssl/certs"
-#: The TLS files of a transport: `tls-<name>.crt`, `tls-<name>.key`, `tls-<name>-ca.crt`.
-TLS_FILE_RE: Final = re.compile(r"tls-[A-Za-z0-9][A-Za-z0-9_.-]{0,39}(?:\.crt|\.key|-ca\.crt)")
+#: The TLS files of a transport: `tls-<name>.crt`, `tls-<name>.key`, `tlsca-<name>.crt`.
+TLS_FILE_RE: Final = re.compile(
+    r"tls-[A-Za-z0-9][A-Za-z0-9_.-]{0,39}\.(?:crt|key)|tlsca-[A-Za-z0-9][A-Za-z0-9_.-]{0,39}\.crt"
+)
 METHOD_OF_VERSION: Final = {
     # Measured on Asterisk 22.10 (OpenSSL 3): no method accepts no modern client at all;
     # tlsv1_2 accepts only 1.2; sslv23 negotiates 1.3 or 1.2 (OpenSSL refuses 1.0/1.1);
@@ -37,8 +41,9 @@ METHOD_OF_VERSION: Final = {
 
 
 def tls_files(name: str) -> tuple[str, str, str]:
-    """(certificate, key, CA bundle) file names of tls transport `name`."""
-    return f"tls-{name}.crt", f"tls-{name}.key", f"tls-{name}-ca.crt"
+    """(certificate, key, CA bundle) file names of tls transport `name`: injective (a name holds
+    no `/`; `tls-` and `tlsca-` differ at their fourth character, `.crt` and `.key` at the end)."""
+    return f"tls-{name}.crt", f"tls-{name}.key", f"tlsca-{name}.crt"
 
 
 def _hostport(host: str, port: int) -> str:

@@ -104,7 +104,7 @@ async def test_provider_ca_from_the_secret_makes_the_trunk_register(pbx: LabPbx)
     pbx.set_site(tls_trunk_site("provider-ca.crt"))
     result = await pbx.applier().apply()
     assert result.outcome == "applied", result.problems
-    assert "tls-tls6-ca.crt" in result.changed
+    assert "tlsca-tls6.crt" in result.changed
     register_now(pbx)
     wait_until(lambda: status(pbx) == "Registered", 15, 0.2, "the registration accepted")
     (check,) = check_providers(pbx).checks()

@@ -58,7 +58,7 @@ def test_tls_transport_defaults_render_cert_manager_keys_on_5061() -> None:
     assert transport.get("bind") == "[2001:db8:e8b1::1:1]:5061"
     assert transport.get("cert_file") == "/etc/asterisk/tls-tls6.crt"
     assert transport.get("priv_key_file") == "/etc/asterisk/tls-tls6.key"
-    assert transport.get("ca_list_file") == "/etc/asterisk/tls-tls6-ca.crt"
+    assert transport.get("ca_list_file") == "/etc/asterisk/tlsca-tls6.crt"
     assert transport.get("method") == "sslv23"
     assert "GCM" in (transport.get("cipher") or "")
     assert "CBC" not in (transport.get("cipher") or "")
@@ -66,7 +66,7 @@ def test_tls_transport_defaults_render_cert_manager_keys_on_5061() -> None:
     assert transport.get("verify_server") == "no"  # phones only: no trunk to verify
     assert files["tls-tls6.crt"] == CERT.cert_pem
     assert files["tls-tls6.key"] == CERT.key_pem
-    assert files["tls-tls6-ca.crt"] == CA.cert_pem
+    assert files["tlsca-tls6.crt"] == CA.cert_pem
     assert loaded.certificates["tls6"].fingerprint == CERT.fingerprint
 
 
@@ -82,7 +82,7 @@ def test_rotation_keeps_file_names_and_pjsip_conf() -> None:
 def test_tls_files_reload_res_pjsip_and_the_key_is_secret() -> None:
     """The TLS files map to a res_pjsip reload; the key file counts as a secret file."""
     assert MODULE_OF_FILE["tls-tls6.crt"] == "res_pjsip.so"
-    assert MODULE_OF_FILE.get("tls-tls6-ca.crt") == "res_pjsip.so"
+    assert MODULE_OF_FILE.get("tlsca-tls6.crt") == "res_pjsip.so"
     assert "tls-tls6.key" in SECRET_FILES
     assert "tls-tls6.crt" not in SECRET_FILES
     assert MODULE_OF_FILE.get("tls-a/b.crt") is None
@@ -214,7 +214,7 @@ def test_trunk_over_tls_verifies_with_system_store_or_its_ca() -> None:
     files = render(load_dict(site, {**no_ca, "provider-ca.crt": provider_ca.cert_pem}), CONTEXT)
     transport = find(parse(files["pjsip.conf"]), "tls6", "transport")
     assert transport.get("ca_list_path") is None
-    assert files["tls-tls6-ca.crt"] == provider_ca.cert_pem
+    assert files["tlsca-tls6.crt"] == provider_ca.cert_pem
 
 
 def test_trunks_sharing_a_tls_transport_must_agree_on_verify() -> None:
