@@ -17,7 +17,7 @@ import sys
 import traceback
 from typing import Any, Literal
 
-from supervisor.site.errors import SiteInvalid
+from supervisor.site.errors import SiteInvalid, escape
 
 OK = 0
 INVALID = 1
@@ -42,11 +42,14 @@ def site_problems(exc: SiteInvalid, *, as_json: bool) -> int:
 
 
 def could_not_run(command: str, kind: ErrorKind, message: str, *, as_json: bool) -> int:
-    """One line saying why the command could not run; exit status COULD_NOT_RUN."""
+    """One line saying why the command could not run; exit status COULD_NOT_RUN. The message
+    may hold a path as given (a newline in it would forge a second line): escaped like a
+    problem's parts."""
     if as_json:
         print_json({"error": {"kind": kind, "message": message}})
     else:
-        print(f"asterisk-supervisor{' ' + command if command else ''}: {message}", file=sys.stderr)
+        shown = escape(message)
+        print(f"asterisk-supervisor{' ' + command if command else ''}: {shown}", file=sys.stderr)
     return COULD_NOT_RUN
 
 

@@ -133,6 +133,19 @@ def read_mount(path: Path, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> M
         return _unreadable(path, f"holds more than {MAX_ENTRIES_PER_DIR:,} entries", live=live)
     total = 0
     for name in names:
+        if not _is_utf8(name):
+            # The kubelet never writes such a key; a hand-made directory might. Shown escaped
+            # (Problem escapes what is not printable), never used as a key.
+            shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            problems.append(
+                Problem(
+                    file=str(path / shown),
+                    line=None,
+                    key="",
+                    message="the file name is not UTF-8 text: rename it (the file is not read)",
+                )
+            )
+            continue
         content, problem = _read_one(source / name, root=root, max_file_bytes=max_file_bytes)
         if problem is not None:
             # Name the file as the user knows it: the key in the mount, not the timestamped dir.
@@ -155,6 +168,15 @@ def read_mount(path: Path, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> M
         problems=tuple(problems),
         directories=frozenset(directories),
     )
+
+
+def _is_utf8(name: str) -> bool:
+    """Whether a name from the file system is UTF-8 (undecodable bytes arrive as surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _list(directory: Path) -> list[str]:

@@ -94,3 +94,45 @@ def test_render_refuses_hostile_input_and_writes_nothing(
     assert main(["render", str(site), "--out", str(out)]) == 1
     assert not out.exists() or not any(out.iterdir())
     assert "zone IDs" in capsys.readouterr().err
+
+
+def test_a_newline_in_a_missing_path_cannot_forge_a_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A missing --secrets path holding a newline and a fake problem: one escaped line."""
+    missing = tmp_path / "nope\nsite.yaml:1: all fine"
+    assert main(["check", str(HOME / "site"), "--secrets", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1
+    assert "nope\\nsite.yaml:1: all fine" in err
+
+
+@pytest.mark.parametrize("where", ["config", "secrets"])
+def test_a_file_name_that_is_not_utf8_is_a_located_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    """A file named with non-UTF-8 bytes in a config directory: exit 1 with a problem naming
+    the file (escaped); in a secrets directory it is skipped like any unreferenced key (no site
+    key can name it); never a traceback, JSON always valid."""
+    site, secrets = tmp_path / "site", tmp_path / "secrets"
+    site.mkdir()
+    secrets.mkdir()
+    (site / "site.yaml").write_bytes((HOME / "site" / "site.yaml").read_bytes())
+    for source in (HOME / "secrets").iterdir():
+        if not source.name.startswith("."):
+            (secrets / source.name).write_bytes(source.read_bytes())
+    target = site if where == "config" else secrets
+    with open(os.path.join(os.fsencode(target), b"bad\xff.yaml"), "w") as handle:
+        handle.write("addresses: {}\n")
+    status = main(["check", str(site), "--secrets", str(secrets), "--format", "json"])
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    problems = json.loads(captured.out)["problems"]
+    if where == "secrets":
+        assert (status, problems) == (0, [])
+        return
+    assert status == 1
+    assert [p["message"] for p in problems] == [
+        "the file name is not UTF-8 text: rename it (the file is not read)"
+    ]
+    assert problems[0]["file"].endswith("bad\\xff.yaml")
