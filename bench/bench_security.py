@@ -49,12 +49,8 @@ def cpu_seconds(pid: int) -> float:
 
 
 def asterisk_pid(lab: Lab) -> int:
-    for pid in netns.pids_in(lab.pod):
-        try:
-            if Path(f"/proc/{pid}/comm").read_text().strip() == "asterisk":
-                return pid
-        except OSError:
-            continue
+    for pid in netns.asterisk_pids(lab.pod):
+        return pid
     raise RuntimeError("no Asterisk in the pod")
 
 

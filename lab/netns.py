@@ -90,6 +90,20 @@ def pids_in(ns: str) -> list[int]:
     return [int(p) for p in out if p.isdigit()]
 
 
+def asterisk_pids(ns: str) -> list[int]:
+    """The Asterisk daemons (`asterisk -f`) running in the namespace; not a console's
+    `asterisk -rx` (the hang watchdog runs one every few seconds)."""
+    pids = []
+    for pid in pids_in(ns):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(a == b"asterisk" or a.endswith(b"/asterisk") for a in argv[:1]) and b"-f" in argv:
+            pids.append(pid)
+    return pids
+
+
 def kill_all_in(ns: str, timeout: float = 5.0) -> None:
     """SIGTERM every process in the namespace, then SIGKILL what is left after timeout."""
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):

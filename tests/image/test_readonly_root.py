@@ -107,11 +107,7 @@ def test_the_image_runs_read_only_as_its_user_and_becomes_ready(
             time.sleep(0.1)
     assert status == 200, log.read_text()[-4000:]
     # Asterisk runs as the image's user, from the image's own binary, on the rendered config.
-    pids = [
-        p
-        for p in netns.pids_in(lab.pod)
-        if Path(f"/proc/{p}/comm").read_text().strip() == "asterisk"
-    ]
+    pids = netns.asterisk_pids(lab.pod)
     assert pids
     assert all(Path(f"/proc/{p}").stat().st_uid == facts.uid for p in pids)
     rendered = image.resolve_in(tree, PurePosixPath("/etc/asterisk")) / "pjsip.conf"

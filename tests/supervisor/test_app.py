@@ -71,17 +71,6 @@ def supervisor_factory(
         run.stop()
 
 
-def asterisk_pids(lab: Lab) -> list[int]:
-    pids = []
-    for pid in netns.pids_in(lab.pod):
-        try:
-            if Path(f"/proc/{pid}/comm").read_text().strip() == "asterisk":
-                pids.append(pid)
-        except OSError:
-            pass
-    return pids
-
-
 def call(
     lab: Lab, run: RunDir, started: Started, name: str, hold_ms: int, timeout_s: int = 40
 ) -> sipp.Sipp:
@@ -150,20 +139,22 @@ def test_kill_9_restarts_asterisk_and_a_crash_loop_exits_non_zero(
     the supervisor exit non-zero so Kubernetes restarts the pod."""
     sup = supervisor_factory(["--max-restarts", "2", "--restart-window", "120"]).start()
     sup.wait_ready(30)
-    (first,) = asterisk_pids(lab)
+    (first,) = netns.asterisk_pids(lab.pod)
     os.kill(first, signal.SIGKILL)
     wait_until(lambda: not sup.ready(), 5, interval=0.02, what="not ready after the crash")
     sup.wait_ready(30)
-    assert asterisk_pids(lab) != [first]
+    assert netns.asterisk_pids(lab.pod) != [first]
     assert sup.metric("asterisk_supervisor_asterisk_restarts_total") == 1.0
     killed = {first}
     for _ in range(2):
         # A new Asterisk, not the one just killed (it lingers until reaped).
         wait_until(
-            lambda: len(set(asterisk_pids(lab)) - killed) == 1, 30, what="Asterisk running again"
+            lambda: len(set(netns.asterisk_pids(lab.pod)) - killed) == 1,
+            30,
+            what="Asterisk running again",
         )
         time.sleep(0.3)
-        (pid,) = set(asterisk_pids(lab)) - killed
+        (pid,) = set(netns.asterisk_pids(lab.pod)) - killed
         os.kill(pid, signal.SIGKILL)
         killed.add(pid)
     assert sup.wait(30) == 3
@@ -246,7 +237,7 @@ def test_sidecar_mode_renders_and_follows_an_asterisk_it_does_not_start(
     sup = supervisor_factory(["--mode", "sidecar"]).start()
     wait_until(lambda: (run_dir.path("etc") / "pjsip.conf").exists(), 15, what="rendered config")
     time.sleep(1.0)
-    assert asterisk_pids(lab) == []
+    assert netns.asterisk_pids(lab.pod) == []
     assert not sup.ready()
     other = Asterisk(lab, run_dir).start()  # "the Asterisk container", on the shared volume
     started.add(other.stop)
@@ -316,13 +307,13 @@ def test_asterisk_is_not_restarted_while_a_required_address_is_missing(
     sup = supervisor_factory().start()
     sup.wait_ready(30)
     lab.del_address("pod", f"{netns.POD_V6}/128")
-    (pid,) = asterisk_pids(lab)
+    (pid,) = netns.asterisk_pids(lab.pod)
     os.kill(pid, signal.SIGKILL)
     wait_until(lambda: "not starting Asterisk until" in sup.output(), 10, what="gating")
-    assert set(asterisk_pids(lab)) <= {pid}
+    assert set(netns.asterisk_pids(lab.pod)) <= {pid}
     lab.add_address("pod", f"{netns.POD_V6}/128")
     sup.wait_ready(30)
-    assert set(asterisk_pids(lab)) - {pid}
+    assert set(netns.asterisk_pids(lab.pod)) - {pid}
 
 
 def test_transport_change_restarts_asterisk_when_no_call_is_active(
@@ -332,14 +323,14 @@ def test_transport_change_restarts_asterisk_when_no_call_is_active(
     is restarted at once since no call is active, and the new port then answers."""
     sup = supervisor_factory(answering=True).start()
     sup.wait_ready(30)
-    (before,) = asterisk_pids(lab)
+    (before,) = netns.asterisk_pids(lab.pod)
     site = example_site(answering=True)
     old = "  udp4: {family: ipv4, protocol: udp, port: 5060}\n"
     assert old in site["site.yaml"]
     site["site.yaml"] = site["site.yaml"].replace(old, old.replace("5060", "5080"))
     sup.update_site(site)
     wait_until(lambda: "restart required to apply" in sup.output(), 10, what="restart required")
-    wait_until(lambda: set(asterisk_pids(lab)) - {before}, 20, what="Asterisk restarted")
+    wait_until(lambda: set(netns.asterisk_pids(lab.pod)) - {before}, 20, what="Asterisk restarted")
     sup.wait_ready(30)
     wait_until(
         lambda: sup.metric("asterisk_supervisor_restart_required") == 0.0,

@@ -7,7 +7,6 @@ import contextlib
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
@@ -22,19 +21,6 @@ pytestmark = pytest.mark.lab
 
 HANG_TIMEOUT = 3.0  # short for the test; the default (30 s) is justified in bench/reports/soak.md
 BOOT_S = 15.0  # crash backoff (1 s) + Asterisk start, FullyBooted, re-sync, with slack
-
-
-def asterisk_pids(lab: Lab) -> list[int]:
-    """The Asterisk daemons in the pod (`asterisk -f`), not the watchdog's `asterisk -rx`."""
-    pids = []
-    for pid in netns.pids_in(lab.pod):
-        try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if any(a.endswith(b"/asterisk") for a in argv) and b"-f" in argv:
-            pids.append(pid)
-    return pids
 
 
 def resume(pid: int) -> None:
@@ -55,7 +41,7 @@ def supervisor(
     sup = SupervisorRun(lab, run_dir, example_site(answering=True), secrets, args)
     started.add(sup.stop)
     sup.start().wait_ready(30)
-    (pid,) = asterisk_pids(lab)
+    (pid,) = netns.asterisk_pids(lab.pod)
     # Until its first answer a process has the boot allowance (60 s), not the hang timeout.
     wait_until(
         lambda: f"Asterisk (pid {pid}) answers; watching it" in sup.output(),
@@ -93,7 +79,7 @@ def test_frozen_asterisk_is_replaced_and_answers_calls_within_timeout_plus_boot(
     try:
         try:
             wait_until(
-                lambda: [p for p in asterisk_pids(lab) if p != frozen] and sup.ready(),
+                lambda: [p for p in netns.asterisk_pids(lab.pod) if p != frozen] and sup.ready(),
                 2 * HANG_TIMEOUT + BOOT_S,
                 interval=0.1,
                 what="a new Asterisk, ready",
@@ -103,7 +89,7 @@ def test_frozen_asterisk_is_replaced_and_answers_calls_within_timeout_plus_boot(
         recovered = time.monotonic() - t0
     finally:
         resume(frozen)
-    assert frozen not in asterisk_pids(lab)
+    assert frozen not in netns.asterisk_pids(lab.pod)
     call = doorbell_call(lab, run_dir, started, "after-hang")
     assert call.wait(30) == 0, call.output()[-1500:]
     print(f"frozen -> new Asterisk ready in {recovered:.1f} s (hang timeout {HANG_TIMEOUT:g} s)")
@@ -135,4 +121,4 @@ def test_a_hang_while_draining_ends_the_drain_at_once(
     out = sup.output()
     assert "is hung" in out
     assert "drain ended: Asterisk killed by SIGKILL" in out
-    assert asterisk_pids(lab) == []
+    assert netns.asterisk_pids(lab.pod) == []

@@ -13,6 +13,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from lab.netns import POD_V4, POD_V6, Lab, call_in
+from lab.waits import until
 from supervisor.addresses import AddressesNotUsable, AddressMonitor, ExpectedAddress
 from tests.supervisor.addresses.helpers import EXPECTED, TRUNKS
 
@@ -24,16 +25,6 @@ T = TypeVar("T")
 def in_pod(lab: Lab, scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run an asyncio scenario on a thread inside the pod's namespace (as the supervisor runs)."""
     return call_in(lab.pod, lambda: asyncio.run(scenario()))
-
-
-async def until(predicate: Callable[[], object], timeout: float) -> float:
-    """Poll (10 ms) until predicate holds; the seconds it took."""
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout:
-            raise TimeoutError(f"not within {timeout} s")
-        await asyncio.sleep(0.01)
-    return time.monotonic() - start
 
 
 @contextlib.asynccontextmanager

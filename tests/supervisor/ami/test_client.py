@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 
+from lab.waits import until
 from supervisor.ami.client import AmiClient, AmiSettings, backoff_delay
 from supervisor.ami.state import AsteriskState
 from supervisor.ami.types import AmiError
@@ -16,14 +17,6 @@ from tests.supervisor.ami.events import core_show_channel, hangup, newchannel
 from tests.supervisor.ami.fake_ami import FakeAmi, list_reply
 
 SECRET_PASSWORD = "trunk-password-never-seen"
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("condition not reached")
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture

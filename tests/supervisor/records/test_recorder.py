@@ -9,6 +9,7 @@ from collections.abc import Collection
 from pathlib import Path
 from types import SimpleNamespace
 
+from lab.waits import until
 from supervisor.records import schema
 from supervisor.records.recorder import Recorder, Retention
 from supervisor.records.store import Query, RecordStore
@@ -25,12 +26,6 @@ def write(
 
 def site(*trunks: str) -> SimpleNamespace:
     return SimpleNamespace(site=SimpleNamespace(trunks=dict.fromkeys(trunks)))
-
-
-async def until(predicate: object, timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():  # type: ignore[operator]
-            await asyncio.sleep(0.01)
 
 
 async def test_counts_each_recorded_call_once_and_lost_needs_a_synced_view(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
@@ -41,13 +40,7 @@ def refused_once_answering(lab: Lab, timeout: float = 20.0) -> None:
 
 
 def asterisk_pid(lab: Lab) -> int | None:
-    for pid in netns.pids_in(lab.pod):
-        try:
-            if Path(f"/proc/{pid}/comm").read_text().strip() == "asterisk":
-                return pid
-        except OSError:
-            continue
-    return None
+    return next(iter(netns.asterisk_pids(lab.pod)), None)
 
 
 def test_bans_survive_asterisk_crash_and_supervisor_restart(

@@ -7,13 +7,14 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
 
+from lab.waits import until
 from supervisor.reload import ApplyResult
 from supervisor.security.guard import RETRY_S, SecurityGuard
 from supervisor.security.policy import PolicySettings
@@ -63,12 +64,6 @@ async def running(guard: SecurityGuard, applier: FakeApplier) -> AsyncIterator[N
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 2.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)
 
 
 def live(guard: SecurityGuard) -> bool:

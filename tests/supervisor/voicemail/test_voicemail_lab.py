@@ -188,11 +188,7 @@ def test_messages_and_astdb_survive_an_asterisk_restart_and_a_pod_restart(pod: P
     new = len(pod.inbox())
     assert "Updated database successfully" in pod.asterisk_cli("database put lab persisted yes")
 
-    asterisk = [
-        p
-        for p in netns.pids_in(pod.lab.pod)
-        if Path(f"/proc/{p}/comm").read_text().strip() == "asterisk"
-    ]
+    asterisk = netns.asterisk_pids(pod.lab.pod)
     assert asterisk
     os.kill(asterisk[0], signal.SIGKILL)
     wait_until(
