@@ -24,6 +24,7 @@ from supervisor.process.asterisk import CrashLoop
 from supervisor.process.console import reload_manager_config
 from supervisor.process.reaper import become_subreaper
 from supervisor.process.shutdown import Stopped
+from supervisor.records.web import add_calls_route
 from supervisor.reload import StartupError
 from supervisor.settings import Mode, Settings
 from supervisor.storage import PersistenceError
@@ -69,9 +70,10 @@ async def run(parts: Parts) -> int:
     settings = parts.settings
     app = http.make_app(parts.core.registry, settings.http_allow)
     add_health_routes(app, parts.core.board, parts.heartbeat)
+    add_calls_route(app, parts.records.recorder.store)
     runner = await http.start(app, settings.http_host, settings.http_port)
     where = f"[{settings.http_host}]:{settings.http_port}"
-    log.info("HTTP on %s: /healthz /readyz /status /metrics", where)
+    log.info("HTTP on %s: /healthz /readyz /status /metrics /calls", where)
     code = EXIT_OK
     try:
         async with asyncio.TaskGroup() as tg:

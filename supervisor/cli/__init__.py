@@ -32,6 +32,7 @@ COMMANDS: tuple[str, ...] = (
     "supervisor.cli.check",
     "supervisor.cli.render",
     "supervisor.cli.explain",
+    "supervisor.cli.calls",
 )
 
 USAGE_ERROR = COULD_NOT_RUN

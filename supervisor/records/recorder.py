@@ -77,7 +77,11 @@ class Recorder:
 
     def on_config(self, config: AppliedSite) -> None:
         """A config went live: its trunks decide direction and trunk of calls folded from now."""
-        self._trunks = {name: name for name in config.site.trunks}
+        self.set_trunks({name: name for name in config.site.trunks})
+
+    def set_trunks(self, trunks: Mapping[str, str]) -> None:
+        """Trunk endpoint -> trunk name (the `trunk` label)."""
+        self._trunks = dict(trunks)
 
     def hint(self, *_args: object) -> None:
         """Fold now (an AMI login, a Hangup): usable as an AMI event or boot listener."""

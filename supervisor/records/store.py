@@ -134,7 +134,9 @@ class RecordStore:
                 stale = [
                     r[0]
                     for r in db.execute(
-                        "SELECT linkedid FROM cel GROUP BY linkedid HAVING max(eventtime) < ? "
+                        # Asterisk writes every field as text: compare times as numbers.
+                        "SELECT linkedid FROM cel GROUP BY linkedid "
+                        "HAVING max(CAST(eventtime AS REAL)) < ? "
                         "AND sum(eventtype = 'LINKEDID_END') = 0",
                         (before,),
                     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 from collections.abc import Collection
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,14 +13,7 @@ from supervisor.records import schema
 from supervisor.records.recorder import Recorder, Retention
 from supervisor.records.store import Query, RecordStore
 from tests.supervisor.records.cel import BUSY, INBOUND, OUTBOUND
-
-
-def write(
-    store: RecordStore, rows: list[tuple[str, float, str, str, str, str, str, str, str]]
-) -> None:
-    columns = ", ".join(c for c, _ in schema.CEL_COLUMNS)
-    with sqlite3.connect(store.path) as db:
-        db.executemany(f"INSERT INTO cel ({columns}) VALUES (?,?,?,?,?,?,?,?,?)", rows)
+from tests.supervisor.records.recorded import write
 
 
 def site(*trunks: str) -> SimpleNamespace:

@@ -12,15 +12,9 @@ import pytest
 from supervisor.records import schema
 from supervisor.records.store import MAX_LIMIT, Query, RecordError, RecordStore
 from tests.supervisor.records.cel import BUSY, INBOUND, NO_ANSWER, OUTBOUND, TRUNKS
+from tests.supervisor.records.recorded import write
 
 Row = tuple[str, float, str, str, str, str, str, str, str]
-
-
-def write(store: RecordStore, rows: list[Row]) -> None:
-    """Insert CEL rows the way cel_sqlite3_custom does (its own connection and columns)."""
-    columns = ", ".join(c for c, _ in schema.CEL_COLUMNS)
-    with sqlite3.connect(store.path) as db:
-        db.executemany(f"INSERT INTO cel ({columns}) VALUES (?,?,?,?,?,?,?,?,?)", rows)
 
 
 @pytest.fixture
