@@ -185,10 +185,13 @@ def render_extensions(site: Site) -> str:
             routed = plan.inbound.get(did, anything)
             lines += _priorities(did, target_apps(site, routed) if routed else ["Hangup(1)"])
         if anything is not None:
+            # The pattern matches letters, so also `h`, which Asterisk runs after a hang-up
+            # (priority by priority: an explicit h,1 then the pattern's 2, 3, ... measured in the
+            # lab). So the pattern has a single priority, shadowed by h,1, and the route itself
+            # is an extension of its own.
+            lines += _priorities(ANY_NUMBER, target_apps(site, anything))
             for exten in ANY_EXTENSIONS:
-                lines += _priorities(exten, target_apps(site, anything))
-            # A pattern matching letters also matches `h`, which Asterisk runs after a hang-up:
-            # the flow must not start again there.
+                lines += _priorities(exten, [f"Goto({ANY_NUMBER},1)"])
             lines += _priorities("h", ["NoOp()"])
         sections.append(_context(trunk_context(trunk_name), lines))
     for name in plan.ring_groups:

@@ -24,12 +24,15 @@ MAX_STEPS = 500
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One thing that happens to the call. `ring`: the endpoints rung (for `seconds`)."""
+    """One thing that happens to the call. `ring`: the endpoints rung (for `seconds`); `sound`:
+    the prompt played; `press`: the digits the caller pressed (a `press` step)."""
 
     kind: str
     text: str
     ring: tuple[str, ...] = ()
     seconds: int = 0
+    sound: str = ""
+    press: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +97,8 @@ class _Walk:
         if kind == "time condition":
             return self.time(ref.name)
         announcement = self.site.dialplan.announcements[ref.name]
-        self.add(
-            Step("announcement", f"announcement {ref.name}: answers, plays {announcement.sound}")
-        )
+        text = f"announcement {ref.name}: answers, plays {announcement.sound}"
+        self.add(Step("announcement", text, sound=announcement.sound))
         return self.target(announcement.then)
 
     def voicemail(self, endpoint: str, greeting: str) -> Outcome:
@@ -132,44 +134,38 @@ class _Walk:
         return Outcome("hangup", "16")
 
     def menu(self, name: str) -> Outcome:
+        """Each attempt is a `menu` step (greeting, then `seconds` of waiting) ended by a
+        `timeout` or a `press` step (with the invalid prompt as its sound if it leads nowhere)."""
         menu = self.site.dialplan.menus[name]
         options = "; ".join(f"{d} -> {t}" for d, t in menu.options.items())
-        self.add(
-            Step(
-                "menu",
-                f"menu {name}: answers, plays {menu.greeting}, waits {menu.timeout} s for a "
-                f"digit ({options})",
-            )
-        )
         for attempt in range(menu.retries + 1):
             last = attempt == menu.retries
+            what = f"menu {name}: answers, plays {menu.greeting}, waits {menu.timeout} s"
+            if attempt:
+                what = f"menu {name}, try {attempt + 1}: plays {menu.greeting} again"
+            self.add(Step("menu", f"{what} ({options})", seconds=menu.timeout, sound=menu.greeting))
             if not self.presses:
-                why = f"no digit within {menu.timeout} s"
                 if last:
-                    self.add(Step("menu", f"{why}: on_timeout {menu.on_timeout}"))
+                    self.add(Step("timeout", f"no digit: on_timeout {menu.on_timeout}"))
                     return self.target(menu.on_timeout)
-                self.add(Step("menu", f"{why}: the greeting again"))
+                self.add(Step("timeout", "no digit"))
                 continue
             press = self.presses.pop(0)
             if press in menu.options:
-                self.add(Step("menu", f"caller pressed {press}: {menu.options[press]}"))
+                self.add(
+                    Step("press", f"caller pressed {press}: {menu.options[press]}", press=press)
+                )
                 return self.target(menu.options[press])
             extension = self.site.dialplan.extensions.get(press) if menu.direct_dial else None
             if extension is not None:
-                self.add(Step("menu", f"caller dialled extension {press}: {extension.ring}"))
+                text = f"caller dialled extension {press}: {extension.ring}"
+                self.add(Step("press", text, press=press))
                 return self.target(extension.ring, voicemail=extension.voicemail)
+            then = f"on_invalid {menu.on_invalid}" if last else "again"
+            text = f"caller pressed {press}: invalid, plays {menu.invalid_sound}; {then}"
+            self.add(Step("press", text, sound=menu.invalid_sound, press=press))
             if last:
-                self.add(
-                    Step("menu", f"caller pressed {press}, invalid: on_invalid {menu.on_invalid}")
-                )
                 return self.target(menu.on_invalid)
-            self.add(
-                Step(
-                    "menu",
-                    f"caller pressed {press}, invalid: plays {menu.invalid_sound}, "
-                    "the greeting again",
-                )
-            )
         raise AssertionError("unreachable: the last attempt returns")
 
     def time(self, name: str) -> Outcome:

@@ -65,8 +65,13 @@ def test_inbound_any_and_night_code() -> None:
     files = render(loaded(), CONTEXT)
     trunk = context(files["extensions.conf"], "from-provider")
     assert trunk[0] == "exten => +4930123456,1,Goto(time-office,s,1)"
-    assert "exten => s,1,Goto(announce-closed-message,s,1)" in trunk
-    assert trunk[-1] == "exten => h,1,NoOp()"
+    assert "exten => any,1,Goto(announce-closed-message,s,1)" in trunk
+    # Single priorities: after a hang-up the pattern must not run the route again as `h`.
+    assert trunk[-3:] == [
+        "exten => _[0-9a-zA-Z*#+]!,1,Goto(any,1)",
+        "exten => s,1,Goto(any,1)",
+        "exten => h,1,NoOp()",
+    ]
     phones = context(files["extensions.conf"], "extensions")
     assert "exten => *31,hint,Custom:night-office" in phones
     assert "same => n,Set(DB(supervisor-night/office)=1)" in phones

@@ -1,0 +1,495 @@
+"""`explain` against the real Asterisk: random sites with call flows, random calls into them, and
+what Asterisk really did, compared with the prediction (tests/supervisor/site/test_explain_lab.py
+runs a few, bench/bench_explain.py a thousand).
+
+A site has three phones (desk, kitchen, hall) that register and ring without ever answering
+(sipp's uas_ring), random ring groups, menus, time conditions (random zones, rules and holidays,
+night mode switched on in astdb for some) and announcements, nested at random without loops, each
+reachable through a DID of its own. A call is a sipp caller from the provider whose From user is
+the case's name; it presses the case's digits (RFC 4733, lab.audio) when the prediction says a
+menu is listening. Asterisk's AMI events say which phones each Dial rang and for how long, whether
+voicemail took the call, and the hang-up cause.
+
+Time: the conditions are evaluated by Asterisk on its own clock and by `explain` at the moment
+the call starts; a generated schedule never changes its answer within minutes of that moment.
+"""
+
+from __future__ import annotations
+
+import datetime
+import random
+import secrets
+import time
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lab import netns, sipp
+from lab.ami import LabAmi
+from lab.asterisk import Asterisk, directories_section, write_config
+from lab.audio import dtmf_pcap
+from lab.harness import LabHarness
+from lab.paths import SCENARIOS
+from lab.phones import PHONES_V6, RINGER_PORT, Phones
+from supervisor.render import Directories, RenderContext, render
+from supervisor.site.explain import Explanation, explain, time_decision
+from supervisor.site.flows import CAUSE_CODES, TimeCondition
+from supervisor.site.load import LoadedSite, load_site
+from supervisor.site.mounts import Mount
+
+PHONES = ("desk", "kitchen", "hall")
+PASSWORDS = {name: f"{name}-lab-secret" for name in PHONES}
+TIMEZONES = (
+    "UTC",
+    "Europe/Berlin",
+    "America/New_York",
+    "Asia/Kolkata",
+    "Australia/Lord_Howe",
+    "Pacific/Chatham",
+)
+#: Greetings of at least a second (a press falls inside them), and short announcements.
+GREETINGS = ("pbx-invalid", "call-fwd-no-ans", "all-circuits-busy-now", "if-correct-press")
+ANNOUNCEMENTS = ("beep", "goodbye", "im-sorry", "activated")
+DIGITS = "0123456789*#"
+#: Seconds after a menu starts listening that the caller presses (inside the greeting).
+PRESS_AT = 0.5
+#: What a press takes in lab.audio's dtmf_pcap (held 160 ms, 240 ms gap).
+PRESS_S = 0.4
+#: Ringing is measured from AMI events: it may differ from the prediction by this much.
+RING_TOLERANCE_S = 1.5
+
+
+def prompt_seconds(rootfs: Path, name: str) -> float:
+    """Length of an installed GSM prompt: 33 bytes per 20 ms frame."""
+    base = rootfs / "usr/share/asterisk/sounds/en_US_f_Allison"
+    return (base / f"{name}.gsm").stat().st_size / 1650
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    number: str
+    presses: tuple[str, ...]
+
+
+@dataclass
+class Generated:
+    site: dict[str, Any]
+    night: list[str]
+    cases: list[Case]
+
+
+def _rules(rng: random.Random) -> list[dict[str, Any]]:
+    rules = []
+    for _ in range(rng.randint(1, 3)):
+        days = sorted(rng.sample(range(7), rng.randint(1, 7)))
+        start = rng.randint(0, 22)
+        end = rng.randint(start + 1, 24)
+        rules.append(
+            {
+                "days": [("mon", "tue", "wed", "thu", "fri", "sat", "sun")[d] for d in days],
+                "start": f"{start:02d}:{rng.choice((0, 30)):02d}",
+                "end": f"{end:02d}:00",
+            }
+        )
+    return rules
+
+
+def _condition(rng: random.Random, now: datetime.datetime, targets: list[str]) -> dict[str, Any]:
+    """A time condition whose answer does not change within five minutes of `now`."""
+    for _ in range(100):
+        zone = rng.choice(TIMEZONES)
+        local = now.astimezone(zoneinfo.ZoneInfo(zone)).date()
+        holidays = []
+        if rng.random() < 0.3:
+            first = local - datetime.timedelta(days=rng.randint(0, 2))
+            last = first + datetime.timedelta(days=rng.randint(0, 3))
+            holidays.append(f"{first}..{last}" if last != first else f"{first}")
+        if rng.random() < 0.3:
+            holidays.append(str(local + datetime.timedelta(days=rng.randint(3, 30))))
+        data = {
+            "timezone": zone,
+            "open": _rules(rng),
+            "holidays": holidays,
+            "when_open": rng.choice(targets),
+            "when_closed": rng.choice(targets),
+        }
+        condition = TimeCondition.model_validate(data)
+        answers = {
+            time_decision(condition, now + datetime.timedelta(minutes=m))[0] for m in (-5, 0, 5)
+        }
+        if len(answers) == 1:
+            return data
+    raise RuntimeError("no stable schedule found")
+
+
+def generate(rng: random.Random, now: datetime.datetime, calls: int, prefix: str) -> Generated:
+    """A random valid site with call flows and `calls` random calls into it."""
+    plan: dict[str, Any] = {
+        "extensions": {"11": "desk", "12": "kitchen", "13": "hall"},
+        "ring_time": rng.randint(5, 7),
+        "ring_groups": {},
+        "menus": {},
+        "time_conditions": {},
+        "announcements": {},
+        "inbound": {},
+    }
+    causes = [f"hangup:{c}" for c in CAUSE_CODES] + ["hangup"]
+    targets: list[str] = [*PHONES, "voicemail:desk", *causes]
+    for index in range(rng.randint(0, 2)):
+        name = f"group{index}"
+        group: dict[str, Any] = {
+            "endpoints": rng.sample(PHONES, rng.randint(1, 3)),
+            "ring_time": rng.randint(5, 7),
+        }
+        roll = rng.random()
+        if roll < 0.4:
+            group["fallback"] = rng.choice([*PHONES, *plan["ring_groups"]])
+        elif roll < 0.6:
+            group["voicemail"] = "desk"
+        plan["ring_groups"][name] = group
+        targets.append(name)
+    flows: list[str] = []
+    for index in range(rng.randint(1, 5)):
+        kind = rng.choice(("menu", "time", "announce"))
+        name = f"{kind}{index}"
+        if kind == "menu":
+            digits = rng.sample(DIGITS, rng.randint(1, 3))
+            plan["menus"][name] = {
+                "greeting": rng.choice(GREETINGS),
+                "options": {d: rng.choice(targets) for d in digits},
+                "timeout": rng.randint(1, 3),
+                "retries": rng.randint(0, 2),
+                "on_timeout": rng.choice(targets),
+                "on_invalid": rng.choice(targets),
+            }
+        elif kind == "time":
+            condition = _condition(rng, now, targets)
+            condition["override"] = f"*3{index}"
+            plan["time_conditions"][name] = condition
+        else:
+            plan["announcements"][name] = {
+                "sound": rng.choice(ANNOUNCEMENTS),
+                "then": rng.choice(targets),
+            }
+        flows.append(name)
+        targets.append(name)
+    dids = []
+    for index, target in enumerate([*flows, *rng.sample(targets, 2)]):
+        did = f"+49301000{index:02d}"
+        dids.append(did)
+        plan["inbound"][did] = target
+    if rng.random() < 0.5:
+        plan["inbound"]["any"] = rng.choice(targets)
+    site = {
+        "addresses": {"ipv6": netns.POD_V6},
+        "trunks": {"provider": {"hosts": [netns.PROVIDER_V6], "dids": dids}},
+        "endpoints": {
+            name: {"auth": {"password_secret": f"{name}-password"}, "qualify": 0} for name in PHONES
+        },
+        "dialplan": plan,
+    }
+    site["endpoints"]["desk"]["voicemail"] = {"pin_secret": "desk-pin"}
+    night = [n for n in plan["time_conditions"] if rng.random() < 0.3]
+    keys = sorted({d for m in plan["menus"].values() for d in m["options"]} | {"5", "#"})
+    numbers = dids + (["pod1", "s"] if "any" in plan["inbound"] else [])
+    cases = [
+        Case(
+            f"{prefix}c{index}",
+            rng.choice(numbers),
+            tuple(rng.choice(keys) for _ in range(rng.randint(0, 3))),
+        )
+        for index in range(calls)
+    ]
+    return Generated(site, night, cases)
+
+
+def secrets_mount() -> Mount:
+    values = {f"{name}-password": password for name, password in PASSWORDS.items()}
+    values["desk-pin"] = "2468"
+    return Mount(path=Path("/secrets"), files={k: v.encode() for k, v in values.items()})
+
+
+def load(site: dict[str, Any]) -> LoadedSite:
+    text = yaml.safe_dump(site, sort_keys=False)
+    return load_site(
+        [Mount(path=Path("/config"), files={"site.yaml": text.encode()})], [secrets_mount()]
+    )
+
+
+@dataclass
+class Timeline:
+    """The caller's key presses ((pause, digits) for dtmf_pcap) and how long after the answer
+    the call is over, by the prediction."""
+
+    plan: list[tuple[float, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def timeline(result: Explanation, rootfs: Path) -> Timeline:
+    out = Timeline()
+    t: float | None = None  # seconds since the answer; None: not answered yet
+    attempt = greeting = 0.0
+    pressed = 0.0
+    for step in result.steps:
+        if t is None and step.kind in ("menu", "announcement", "voicemail"):
+            t = 0.0
+        if t is None:
+            continue
+        if step.kind == "menu":
+            attempt, greeting = t, prompt_seconds(rootfs, step.sound)
+            wait = step.seconds
+        elif step.kind == "timeout":
+            t = attempt + greeting + wait
+        elif step.kind == "press":
+            at = attempt + PRESS_AT
+            out.plan.append((at - pressed, step.press))
+            pressed = at + PRESS_S * len(step.press)
+            t = pressed + (prompt_seconds(rootfs, step.sound) if step.sound else 0.0)
+        elif step.kind == "announcement":
+            t += prompt_seconds(rootfs, step.sound)
+        elif step.kind == "ring":
+            t += step.seconds
+    out.seconds = (t or 0.0) + 2.0
+    return out
+
+
+@dataclass
+class Observed:
+    rings: list[tuple[tuple[str, ...], float]]
+    voicemail: str | None
+    cause: str | None
+
+
+def _stamp(event: dict[str, str]) -> float:
+    return float(event.get("Timestamp", "0"))
+
+
+def observe(events: Sequence[dict[str, str]], caller: str) -> Observed | None:
+    """What Asterisk did with the call from `caller` (None while its channel is up)."""
+    unique = next(
+        (
+            e["Uniqueid"]
+            for e in events
+            if e.get("Event") == "Newchannel" and e.get("CallerIDNum") == caller
+        ),
+        None,
+    )
+    if unique is None:
+        return None
+    mine = [e for e in events if e.get("Uniqueid") == unique or e.get("Linkedid") == unique]
+    hangup = next(
+        (e for e in mine if e.get("Event") == "Hangup" and e.get("Uniqueid") == unique), None
+    )
+    if hangup is None:
+        return None
+    rings: list[tuple[tuple[str, ...], float]] = []
+    open_dial: dict[str, float] = {}
+    group: list[str] = []
+    start = end = 0.0
+    for e in mine:
+        if e.get("Event") == "DialBegin" and e.get("Uniqueid") == unique:
+            if not open_dial and group:
+                rings.append((tuple(sorted(group)), end - start))
+                group = []
+            if not open_dial and not group:
+                start = _stamp(e)
+            endpoint = e.get("DestChannel", "").removeprefix("PJSIP/").rsplit("-", 1)[0]
+            open_dial[e.get("DestUniqueid", "")] = _stamp(e)
+            group.append(endpoint)
+        elif e.get("Event") == "DialEnd" and e.get("Uniqueid") == unique:
+            open_dial.pop(e.get("DestUniqueid", ""), None)
+            end = _stamp(e)
+    if group:
+        rings.append((tuple(sorted(group)), end - start))
+    voicemail = next(
+        (
+            e.get("AppData", "").split("@")[0]
+            for e in mine
+            if e.get("Event") == "Newexten"
+            and e.get("Application") == "VoiceMail"
+            and e.get("Uniqueid") == unique
+        ),
+        None,
+    )
+    return Observed(rings, voicemail, hangup.get("Cause"))
+
+
+def agreement(predicted: Explanation, seen: Observed) -> list[str]:
+    """How the observation differs from the prediction (empty: they agree)."""
+    problems = []
+    want = [(tuple(sorted(r)), s) for r, s in predicted.rings()]
+    if [r for r, _ in want] != [r for r, _ in seen.rings]:
+        problems.append(f"rang {[r for r, _ in seen.rings]}, predicted {[r for r, _ in want]}")
+    else:
+        for (_, s), (_, got) in zip(want, seen.rings, strict=True):
+            if abs(s - got) > RING_TOLERANCE_S:
+                problems.append(f"rang {got:.1f} s, predicted {s} s")
+    outcome = predicted.outcome
+    if outcome.kind == "voicemail":
+        if seen.voicemail != outcome.detail:
+            problems.append(f"voicemail {seen.voicemail}, predicted box {outcome.detail}")
+    else:
+        if seen.voicemail is not None:
+            problems.append(f"voicemail {seen.voicemail}, predicted {outcome.kind}")
+        if outcome.kind == "hangup" and seen.cause != outcome.detail:
+            problems.append(f"hang-up cause {seen.cause}, predicted {outcome.detail}")
+    return problems
+
+
+class FlowPbx(LabHarness):
+    """One Asterisk whose dialplan is swapped for each random site (pbx_config reload)."""
+
+    def __init__(self, rootfs: Path) -> None:
+        super().__init__(rootfs)
+        self.rootfs = rootfs
+        self.context = RenderContext(
+            ami_secret=secrets.token_hex(16),
+            run_user="asterisk",
+            directories=Directories.from_mapping(directories_section(self.run)),
+        )
+        self.test_secret = secrets.token_hex(16)
+        self.asterisk = Asterisk(self.lab, self.run)
+        self.ami: LabAmi | None = None
+        self.media_port = 17000
+
+    def files(self, loaded: LoadedSite) -> dict[str, str]:
+        files = render(loaded, self.context)
+        # Test-only: event timestamps (ring durations) and a user allowed to read everything.
+        files["manager.conf"] = files["manager.conf"].replace(
+            "[general]\n", "[general]\ntimestampevents = yes\n", 1
+        ) + (
+            f"\n[labtest]\nsecret = {self.test_secret}\ndeny = 0.0.0.0/0.0.0.0\n"
+            "permit = 127.0.0.1/255.255.255.255\nread = all\nwrite = all\n"
+        )
+        return files
+
+    def start(self, site: dict[str, Any]) -> FlowPbx:
+        write_config(self.run, self.files(load(site)))
+        self.asterisk.start()
+        self.stoppers.append(self.asterisk.stop)
+        self.ami = LabAmi(self.lab.pod, "labtest", self.test_secret)
+        self.stoppers.append(self.ami.close)
+        self.ami.connect()
+        self.ami.wait_fully_booted()
+        phones = Phones(self.lab, self.run)
+        self.stoppers.append(phones.stop)
+        phones._address()
+        ringer = sipp.Sipp(self.lab, self.run, "provider", [], name="flow-ringer")
+        ringer.args = ["-sf", ringer.scenario("uas_ring.xml"), "-i", PHONES_V6]
+        ringer.args += ["-p", str(RINGER_PORT), "-aa", "-m", "1000000"]
+        ringer.start()
+        phones.processes.append(ringer)
+        phones.register(PASSWORDS)
+        return self
+
+    def apply(self, generated: Generated) -> LoadedSite:
+        """The site's dialplan live, and its night switches in astdb."""
+        assert self.ami is not None
+        loaded = load(generated.site)
+        write_config(self.run, self.files(loaded))
+        reply = self.ami.action({"Action": "Command", "Command": "dialplan reload"})
+        if not reply or reply[0].get("Response") != "Success":
+            raise RuntimeError(f"dialplan reload failed: {reply}")
+        self.ami.action({"Action": "DBDelTree", "Family": "supervisor-night"})
+        for name in generated.night:
+            self.ami.action(
+                {"Action": "DBPut", "Family": "supervisor-night", "Key": name, "Val": "1"}
+            )
+        return loaded
+
+    def call(self, case: Case, plan: Timeline) -> sipp.Sipp:
+        pcap = self.run.path("scenarios") / f"flow-{case.name}.pcap"
+        pcap.parent.mkdir(exist_ok=True)
+        pcap.write_bytes(dtmf_pcap(plan.plan or [(0.1, "")]))
+        text = (SCENARIOS / "uac_flow.xml").read_text()
+        values = {
+            "FROM_USER": case.name,
+            "PCAP": self.run.inside(pcap),
+            "HOLD_MS": str(int(plan.seconds * 1000) + 1000),
+        }
+        for key, value in values.items():
+            text = text.replace(f"@{key}@", value)
+        scenario = self.run.path("scenarios") / f"uac-flow-{case.name}.xml"
+        scenario.write_text(text)
+        self.media_port += 2
+        caller = sipp.Sipp(
+            self.lab,
+            self.run,
+            "provider",
+            [
+                f"[{netns.POD_V6}]:5060",
+                "-sf",
+                self.run.inside(scenario),
+                "-s",
+                case.number,
+                "-i",
+                netns.PROVIDER_V6,
+                "-p",
+                "0",
+                "-mp",
+                str(self.media_port),
+                "-m",
+                "1",
+                "-timeout",
+                f"{int(plan.seconds) + 60}s",
+            ],
+            name=f"flow-{case.name}",
+        )
+        return caller.start()
+
+
+@dataclass
+class Result:
+    case: Case
+    predicted: Explanation
+    observed: Observed | None
+    problems: list[str]
+
+
+def run_cases(pbx: FlowPbx, generated: Generated, *, parallel: int = 4) -> list[Result]:
+    """Every case of `generated` on `pbx` (already applied), `parallel` calls at a time."""
+    assert pbx.ami is not None
+    loaded = load(generated.site)
+    results: list[Result] = []
+    pending = list(generated.cases)
+    running: list[tuple[Case, Explanation, sipp.Sipp, float]] = []
+    while pending or running:
+        while pending and len(running) < parallel:
+            case = pending.pop(0)
+            now = datetime.datetime.now(datetime.UTC)
+            predicted = explain(
+                loaded.site,
+                case.number,
+                trunk="provider",
+                at=now,
+                presses=case.presses,
+                night=generated.night,
+            )
+            plan = timeline(predicted, pbx.rootfs)
+            running.append(
+                (case, predicted, pbx.call(case, plan), time.monotonic() + plan.seconds + 60)
+            )
+        for item in list(running):
+            case, predicted, caller, deadline = item
+            assert caller.process is not None
+            seen = observe(pbx.ami.events, case.name)
+            if seen is not None and caller.process.poll() is not None:
+                running.remove(item)
+                results.append(Result(case, predicted, seen, agreement(predicted, seen)))
+            elif time.monotonic() > deadline:
+                caller.stop()
+                running.remove(item)
+                results.append(Result(case, predicted, seen, ["no hang-up seen in time"]))
+        time.sleep(0.1)
+    return results
+
+
+def report_line(result: Result) -> str:
+    case = result.case
+    verdict = "agree" if not result.problems else "DIFFER: " + "; ".join(result.problems)
+    return f"{case.name} to {case.number} pressing {' '.join(case.presses) or '-'}: {verdict}"
