@@ -133,7 +133,12 @@ def render(
                 f"refused: {m.file}"
                 + (f" [{m.section}]" if m.section else "")
                 + (f" {m.key}" if m.key else "")
-                + f": {m.message} (Asterisk would not read what was meant)",
+                + f": {m.message}"
+                + (
+                    " (filter it into a SAFE_ variable first: docs/callsafety.md)"
+                    if m.call_time
+                    else " (Asterisk would not read what was meant)"
+                ),
             )
             for m in mismatches
         )

@@ -33,6 +33,9 @@ LETTERS: Final = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 #: Variables whose value the dialplan checker accepts in an application argument carry this
 #: prefix; it refuses any write to them but a filtered one.
 SAFE_PREFIX: Final = "SAFE_"
+#: The project's own variable namespaces (this module's, and the call flows' counters and dates):
+#: the checker proves them clean by refusing any write to them of a value not proven clean.
+OWN_PREFIXES: Final = (SAFE_PREFIX, "FLOW_")
 #: The caller's leftover characters (never read by value: only counted by name).
 REST: Final = "UNSAFE_REST"
 #: The dialled number, filtered.

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from supervisor.confparse import Directive, Flaw, Header, Item, Setting, parse, structure
+from supervisor.render import callcheck
 from supervisor.render.conf import ConfText, Intended
 from supervisor.site.yamlsource import Path
 
@@ -27,6 +28,9 @@ class Mismatch:
     key: str | None
     message: str
     in_raw: bool = False
+    call_time: bool = False
+    """A caller's value would reach an application unfiltered (`callcheck`), rather than a
+    file that does not read back as meant."""
 
 
 def _printable(text: str) -> bool:
@@ -144,7 +148,45 @@ def check(generated: Mapping[str, str], raw: Mapping[str, str]) -> list[Mismatch
         found = check_file(name, text, raw.get(name))
         if found is not None:
             out.append(found)
+        elif name == DIALPLAN:
+            out += check_calls(name, text, raw.get(name))
     return out
+
+
+#: The file whose applications run per call (the dialplan of pbx_config).
+DIALPLAN = "extensions.conf"
+
+
+def check_calls(name: str, generated: str, raw: str | None) -> list[Mismatch]:
+    """Where the dialplan (generated + raw) lets a caller's value reach an application, an
+    expression or a function unfiltered (`callcheck`), each with its line (in the raw snippet:
+    its own line number, counted after the marker line the renderer puts before it)."""
+    ours = generated.count("\n")
+    lead = raw.split("\n").index(_marker(raw)) + 1 if raw and _marker(raw) else 0
+    out = []
+    for found in callcheck.check(parse(generated + (raw or ""))):
+        in_raw = found.line > ours
+        where = (
+            f"line {found.line - ours - lead} of the raw snippet"
+            if in_raw
+            else f"line {found.line}"
+        )
+        out.append(
+            Mismatch(
+                name,
+                found.context,
+                found.key,
+                f"{where}: {found.message}",
+                in_raw=in_raw,
+                call_time=True,
+            )
+        )
+    return out
+
+
+def _marker(raw: str) -> str | None:
+    """The comment line that introduces a raw snippet, if `raw` has one."""
+    return next((line for line in raw.split("\n") if line.startswith("; ---- raw")), None)
 
 
 # Option keys of a rendered section -> the field of the site entry they come from.
