@@ -162,7 +162,8 @@ def check_calls(name: str, generated: str, raw: str | None) -> list[Mismatch]:
     expression or a function unfiltered (`callcheck`), each with its line (in the raw snippet:
     its own line number, counted after the marker line the renderer puts before it)."""
     ours = generated.count("\n")
-    lead = raw.split("\n").index(_marker(raw)) + 1 if raw and _marker(raw) else 0
+    marker = _marker(raw) if raw else None
+    lead = raw.split("\n").index(marker) + 1 if raw and marker else 0
     out = []
     for found in callcheck.check(parse(generated + (raw or ""))):
         in_raw = found.line > ours
