@@ -13,7 +13,7 @@ import hashlib
 import os
 import stat
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 
@@ -27,6 +27,11 @@ from supervisor.site.limits import (
 
 DEFAULT_MAX_FILE_BYTES = MAX_FILE_BYTES
 DATA_LINK = "..data"
+#: How many times a read is repeated when `..data` moved while it ran. The kubelet deletes the old
+#: timestamped directory right after the swap, so a read that resolved the old target can find its
+#: files gone; the next read sees the new target. A mount swapped faster than this many reads
+#: yields the last (possibly torn) read: a rejected config, retried at the next watch event.
+MAX_READ_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,8 @@ class Mount:
     unreadable: str | None = None
     #: Keys that are directories (skipped: a key is a file).
     directories: frozenset[str] = frozenset()
+    #: Where `..data` pointed when the read began (a live mount), to tell a read torn by a swap.
+    data_target: str | None = field(default=None, compare=False)
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -102,8 +109,33 @@ def _read_one(
 
 
 def read_mount(path: Path, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Mount:
-    """Read one consistent snapshot of the mount at `path`; dot-entries are ignored."""
+    """Read one consistent snapshot of the mount at `path`; dot-entries are ignored. A read
+    during which `..data` moved is read again (at most MAX_READ_ATTEMPTS times in all)."""
     path = Path(path)
+    mount = _read_once(path, max_file_bytes)
+    for _ in range(MAX_READ_ATTEMPTS - 1):
+        if not mount.live or _data_target(path) == mount.data_target:
+            break
+        mount = _read_once(path, max_file_bytes)
+    return mount
+
+
+def _data_target(path: Path) -> str | None:
+    """Where `..data` points now (the link's text), or None if it cannot be read."""
+    try:
+        return os.readlink(path / DATA_LINK)
+    except OSError:
+        return None
+
+
+def _read_once(path: Path, max_file_bytes: int) -> Mount:
+    """One read, with where `..data` pointed when it began (so a move during it shows)."""
+    seen = _data_target(path)
+    mount = _read_snapshot(path, max_file_bytes)
+    return replace(mount, data_target=seen) if mount.live else mount
+
+
+def _read_snapshot(path: Path, max_file_bytes: int) -> Mount:
     problems: list[Problem] = []
     try:
         root = _resolve(path)

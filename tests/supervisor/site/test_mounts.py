@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from supervisor.site.mounts import Mount, content_hash, read_mount
 
 
@@ -96,3 +98,32 @@ def test_content_hash_follows_names_and_contents(tmp_path: Path) -> None:
     assert content_hash([a]) != content_hash([Mount(path=tmp_path, files={"x": b"2"})])
     # Moving a file between mounts changes the hash (mount boundaries count).
     assert content_hash([a, Mount(path=tmp_path)]) != content_hash([Mount(path=tmp_path), a])
+
+
+def test_a_swap_during_the_read_is_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kubelet swap (and removal of the old directory) in the middle of a read gives the new
+    snapshot, not 'cannot be read: No such file or directory' for the vanished old files."""
+    import shutil
+
+    from supervisor.site import mounts
+
+    root = make_kubelet_mount(tmp_path / "m", {"site.yaml": b"old\n"})
+    real_list = mounts._list
+    swapped: list[bool] = []
+
+    def list_then_swap(directory: Path) -> list[str]:
+        names = real_list(directory)
+        if not swapped:  # the kubelet's swap lands between the listing and the reads
+            swapped.append(True)
+            old = os.readlink(root / "..data")
+            make_kubelet_mount(root, {"site.yaml": b"new\n"}, stamp="..2026_11_25_16_00_01.2")
+            shutil.rmtree(root / old)
+        return names
+
+    monkeypatch.setattr(mounts, "_list", list_then_swap)
+    mount = read_mount(root)
+    assert swapped
+    assert mount.problems == ()
+    assert dict(mount.files) == {"site.yaml": b"new\n"}
