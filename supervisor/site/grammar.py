@@ -9,6 +9,7 @@ a grammar that admits none of that, except passwords, whose `;` the renderer esc
 from __future__ import annotations
 
 import re
+import socket
 from typing import Annotated
 
 from pydantic import AfterValidator, Strict
@@ -19,7 +20,9 @@ from supervisor.site.limits import ANY_IDENTIFY_PREFIX
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
 SIP_USER_RE = re.compile(r"[A-Za-z0-9_.+~!*'-]{1,64}")
 DID_RE = re.compile(r"\+?[0-9]{1,20}")
-EXTENSION_RE = re.compile(r"[0-9*#]{1,20}")
+# Not '#' first: a voicemail box is numbered by an extension, and voicemail.conf reads a line
+# `#11 => ...` as a directive (#include, #exec), not as box 11.
+EXTENSION_RE = re.compile(r"[0-9*][0-9*#]{0,19}")
 PATTERN_RE = re.compile(r"_(?:[0-9*#+XZN]|\[(?:[0-9](?:-[0-9])?)+\])+[.!]?")
 PREFIX_RE = re.compile(r"\+?[0-9*#]{0,20}")
 CALLER_NAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9 ._'-]{0,38}[A-Za-z0-9._'-])?")
@@ -96,6 +99,30 @@ def _network(value: str, *, identify: bool = False) -> str:
     return str(network)
 
 
+# Names every pod's /etc/hosts maps (the kubelet writes them; Debian's own file has the same):
+# resolved by the C library before any DNS, to the pod itself or to multicast.
+HOSTS_FILE_NAMES = frozenset(
+    {
+        "localhost.localdomain",
+        "ip6-localhost",
+        "ip6-loopback",
+        "ip6-localnet",
+        "ip6-mcastprefix",
+        "ip6-allnodes",
+        "ip6-allrouters",
+    }
+)
+
+
+def _c_library_address(name: str) -> str | None:
+    """The IPv4 address the C library reads `name` as (inet_aton: `0x7f.0.0.1`, `127.1`,
+    `2130706433`, octal parts), or None for a real host name."""
+    try:
+        return socket.inet_ntoa(socket.inet_aton(name))
+    except OSError:
+        return None
+
+
 def _host(value: str) -> str:
     if (IP_CHARS_RE.fullmatch(value) and (":" in value or value.replace(".", "").isdigit())) or (
         "%" in value
@@ -108,6 +135,15 @@ def _host(value: str) -> str:
     name = value.lower()
     if name == "localhost" or name.endswith(".localhost"):
         raise ValueError(f"{value} is the pod itself, never a peer")
+    if name in HOSTS_FILE_NAMES:
+        raise ValueError(
+            f"{value} is in every pod's /etc/hosts as a loopback or multicast address, never a peer"
+        )
+    address = _c_library_address(name)
+    if address is not None:
+        why = ipnet.unusable(ipnet.parse_address(address))
+        reason = f": {address} {why}" if why else f": write {address}"
+        raise ValueError(f"{value} is not a host name: the C library reads it as {address}{reason}")
     return name
 
 
@@ -143,7 +179,13 @@ Bool = Annotated[bool, Strict()]
 Name = Annotated[Str, _matching(NAME_RE, "a name (letters, digits, '_', '.', '-'; at most 40)")]
 SipUser = Annotated[Str, _matching(SIP_USER_RE, "a SIP user name (letters, digits, _.+~!*'-)")]
 Did = Annotated[Str, _matching(DID_RE, "a phone number (digits, optionally a leading '+')")]
-Extension = Annotated[Str, _matching(EXTENSION_RE, "an extension number (digits, '*', '#')")]
+Extension = Annotated[
+    Str,
+    _matching(
+        EXTENSION_RE,
+        "an extension number (digits, '*', '#'; not '#' first)",
+    ),
+]
 Pattern = Annotated[
     Str,
     _matching(

@@ -490,12 +490,22 @@ def _semantic_problems(
     for target, text in site.raw.items():
         origin = sources.locate(("raw", target))
         for offset, message in raw_problems(text) or in_raw.get(target, []):
-            # A block scalar (|) starts on the line after its key.
-            line = origin.line + 1 + offset if origin else None
+            line = _snippet_line(origin, offset)
             file = origin.file if origin else sources.files[0]
             problems.append(Problem(file, line, key_name(("raw", target)), message))
     problems += _secret_problems(site, sources, secrets)[1]
     return problems
+
+
+def _snippet_line(origin: Origin | None, offset: int) -> int | None:
+    """The file line of line `offset` (0-based) of a raw snippet. A block scalar's text starts
+    on the line after its indicator (`|`); a quoted one's lines are escapes (`\\n`) or folded,
+    so its own first line is the true one for every offset."""
+    if origin is None:
+        return None
+    if origin.style in ("|", ">") and origin.value_line is not None:
+        return origin.value_line + 1 + offset
+    return origin.value_line or origin.line
 
 
 def load_site_dirs(

@@ -36,8 +36,14 @@ Path = tuple[str | int, ...]
 
 
 class Origin(NamedTuple):
+    """Where a key was written; for a key whose value is a quoted or block scalar, also the line
+    where the value starts and its style (`|`, `>`, `"` or `'`): the lines of a raw snippet
+    are counted from there."""
+
     file: str
     line: int
+    value_line: int | None = None
+    style: str | None = None
 
 
 @dataclass
@@ -196,8 +202,12 @@ class _Reader:
                 self.skip(get())
                 continue
             first[key] = line
-            origins[here] = Origin(self.file, line)
-            value, usable = self.value(get(), here, depth)
+            start = get()
+            if type(start) is yaml.ScalarEvent and start.style and start.start_mark is not None:
+                origins[here] = Origin(self.file, line, start.start_mark.line + 1, start.style)
+            else:
+                origins[here] = Origin(self.file, line)
+            value, usable = self.value(start, here, depth)
             if usable:
                 result[key] = value
             else:

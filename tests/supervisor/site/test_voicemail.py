@@ -128,7 +128,8 @@ voicemail:
         "(the fallback's own voicemail applies)",
         "site.yaml:18: voicemail.access: *97 is also in dialplan.extensions",
         "site.yaml:19: voicemail.max_message_s: must be at least 10",
-        "site.yaml:20: voicemail.access_any: '*97x' is not an extension number (digits, '*', '#')",
+        "site.yaml:20: voicemail.access_any: '*97x' is not an extension number (digits, '*', '#'; "
+        "not '#' first)",
     ]
 
 
