@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -160,6 +161,7 @@ def demo(args: argparse.Namespace) -> int:
     finally:
         if sup is not None:
             summary(sup, placed, answered_by_sipp, audio=audio_summary(sup))
+            history(run)
         for stopper in reversed(stoppers):
             try:
                 stopper()
@@ -169,6 +171,21 @@ def demo(args: argparse.Namespace) -> int:
         lab.down()
         left = netns.namespaces_with_prefix(lab.prefix)
         say("torn down" if not left else f"teardown left namespaces: {left}")
+
+
+def history(run: RunDir) -> None:
+    """The call history of this run, as `kubectl exec ... asterisk-supervisor calls` prints it
+    in a pod (the same command, on the record in the run's spool volume); never raises."""
+    record = run.path("spool") / "records" / "calls.db"
+    argv = [sys.executable, "-m", "supervisor", "calls", "--since", "1h", "--record", str(record)]
+    say("call history (asterisk-supervisor calls --since 1h):")
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        say(f"  history not read: {exc}")
+        return
+    for line in (done.stdout or done.stderr).splitlines():
+        print(f"  {line}", flush=True)
 
 
 @dataclass(frozen=True)

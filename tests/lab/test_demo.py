@@ -48,6 +48,10 @@ def test_demo_places_three_answered_calls_and_tears_down(rootfs: Path) -> None:
     assert "every placed call was counted, each once" in out
     assert "Traceback" not in out
     assert "doorbell call 3: answered, audio both ways" in out
+    # The history of its own calls, from the record: the three doorbell calls (to 100) and
+    # the voicemail call from the provider.
+    history = out.split("call history (asterisk-supervisor calls --since 1h):", 1)[1]
+    assert len(re.findall(r"internal\s+-\s+\S+\s+100\s+\S+\s+0:0\d\s+answered", history)) == 3
     assert re.search(
         r"audio: 3 calls with RTP statistics, mean received loss 0\.\d %, 0 one-way", out
     )
