@@ -32,8 +32,9 @@ from panoramisk import Manager
 
 from bench.report import REPORTS, LoadSampler, header, write
 from supervisor.ami.client import AmiClient, AmiSettings
-from supervisor.ami.quality import CallQuality
 from supervisor.ami.state import AsteriskState
+from supervisor.app import build_ami, build_core
+from supervisor.settings import Settings
 
 DATA = Path(__file__).resolve().parent / "data"
 REPORT = REPORTS / "ami.md"
@@ -221,20 +222,21 @@ class ReplayServer:
 
 
 async def run_ours(payload: bytes, *, quality: bool = False) -> float:
-    """Seconds until the whole stream went through the client and the state (with call quality
-    attached, as app.py wires it, when `quality`)."""
+    """Seconds until the whole stream went through the client and the state (through the
+    product's whole AMI slice, call quality included, when `quality`)."""
     server = await ReplayServer(payload).start()
-    state = AsteriskState(trunks={"provider": "provider"})
     done = asyncio.Event()
     settings = AmiSettings(
         username="bench", secret="bench", port=server.port, ping_interval=3600, action_timeout=60
     )
-    client = AmiClient(settings=settings, state=state)
+    if quality:  # the product's AMI slice: state, call quality, mailboxes, collectors
+        ami = build_ami(build_core(Settings(config_dirs=())), settings)
+        client, state = ami.client, ami.state
+    else:  # the client and the state alone
+        state = AsteriskState()
+        client = AmiClient(settings=settings, state=state)
+    state.calls.set_trunks({"provider": "provider"})
     client.subscribe("BenchEnd", lambda _e: done.set())
-    if quality:
-        calls = CallQuality(trunks=lambda: state.calls.trunks.values())
-        state.calls.observers.append(calls.call_ended)
-        client.subscribe("VarSet", calls.varset)
     start = time.perf_counter()
     task = asyncio.create_task(client.run(), name="ami-bench")
     await done.wait()
@@ -293,7 +295,7 @@ def replay(name: str, rounds: int, repeats: int) -> dict[str, float]:
 def replay_quality(rounds: int, repeats: int) -> list[str]:
     """Events per call in the audio capture, and CPU per call: the stream without its
     RTPAUDIOQOS events (the user before call quality), with them but nothing listening, and
-    with CallQuality attached as app.py wires it.
+    through the product's AMI slice (supervisor.app.build_ami), call quality included.
 
     CPU is process time for the whole replay (fake server included, the same in all three);
     best of `repeats` runs each, alternating."""

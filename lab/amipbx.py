@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry
 
 from lab import minimal, proc, sipp
 from lab.ami import NetnsLoop
@@ -29,9 +28,11 @@ from lab.paths import SCENARIOS
 from supervisor import http
 from supervisor.ami.client import AmiClient, AmiSettings
 from supervisor.ami.state import AsteriskState
+from supervisor.app import AmiSlice, build_ami, build_core
 from supervisor.metrics.asterisk import AsteriskCollector
 from supervisor.render.context import RenderContext
 from supervisor.render.core import render_manager
+from supervisor.settings import Settings
 
 T = TypeVar("T")
 
@@ -224,10 +225,11 @@ class AmiLab(LabHarness):
         self.registrar: sipp.Sipp | None = None
         self.loop = NetnsLoop(self.lab.pod)
         self.stoppers.append(self.loop.close)
-        self.state = AsteriskState(trunks=TRUNKS)
-        self.registry = CollectorRegistry()
-        self.registry.register(AsteriskCollector(self.state))
+        # The product's core and AMI slice (supervisor.app), logged in as this PBX's user.
+        self.core = build_core(Settings(config_dirs=()))
+        self.registry = self.core.registry
         self.proxy = TcpProxy(5038)
+        self.ami: AmiSlice | None = None
         self.client: AmiClient | None = None
         self.http: web.AppRunner | None = None
         self.http_port = 0
@@ -288,7 +290,12 @@ class AmiLab(LabHarness):
                 backoff_initial=0.1,
                 backoff_max=1.0,
             )
-            self.client = AmiClient(settings=settings, state=self.state)
+            self.ami = build_ami(self.core, settings)
+            self.ami.state.calls.set_trunks(TRUNKS)
+            # The product counts calls from its durable record (build_records); this harness
+            # checks the AMI state's own counts.
+            AsteriskCollector.register(self.registry, self.ami.state)
+            self.client = self.ami.client
             self._task = asyncio.create_task(self.client.run(), name="ami")
             self.http = await http.start(http.make_app(self.registry), "127.0.0.1", 0)
             self.http_port = http.bound_port(self.http)
@@ -304,6 +311,12 @@ class AmiLab(LabHarness):
         if self.http is not None:
             await self.http.cleanup()
         await self.proxy.close()
+
+    @property
+    def state(self) -> AsteriskState:
+        """The AMI slice's state (once start_supervisor() ran; read it on the loop)."""
+        assert self.ami is not None, "start_supervisor() first"
+        return self.ami.state
 
     def on_loop(self, fn: Callable[[], T]) -> T:
         """Run `fn` on the supervisor's loop thread (state is only touched there)."""

@@ -112,11 +112,14 @@ class AmiSlice:
     gated: tuple[Task, ...]
 
 
-def build_ami(core: Core) -> AmiSlice:
+def build_ami(core: Core, login: AmiSettings | None = None) -> AmiSlice:
+    """`login`: this boot's AMI user by default; a lab harness or a benchmark passes its own
+    (user, port, timings) and gets the product's wiring otherwise."""
     context = core.context
     state = AsteriskState()
     client = AmiClient(
-        settings=AmiSettings(
+        settings=login
+        or AmiSettings(
             username=context.ami_username, secret=context.ami_secret, port=context.ami_port
         ),
         state=state,

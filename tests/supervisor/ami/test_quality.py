@@ -9,12 +9,12 @@ from prometheus_client import CollectorRegistry
 from supervisor.ami.quality import (
     LOSS_BUCKETS,
     RECENT_ONE_WAY,
-    CallQuality,
     parse_rtpqos,
 )
-from supervisor.ami.state import AsteriskState
+from supervisor.app import build_ami, build_core
 from supervisor.metrics.exposition import render
 from supervisor.metrics.quality import QualityCollector
+from supervisor.settings import Settings
 from tests.supervisor.ami import events as ev
 
 # Values as Asterisk 22.10 wrote them in the lab (one leg each).
@@ -47,12 +47,12 @@ def varset(name: str, uid: str, linked: str, value: str, state: str = "6") -> di
 
 
 class Pbx:
-    """AsteriskState with CallQuality attached, as app.py wires them."""
+    """The product's AMI slice (supervisor.app.build_ami): state with call quality attached."""
 
     def __init__(self) -> None:
-        self.state = AsteriskState(trunks={"provider": "provider"})
-        self.quality = CallQuality(trunks=lambda: self.state.calls.trunks.values())
-        self.state.calls.observers.append(self.quality.call_ended)
+        ami = build_ami(build_core(Settings(config_dirs=())))
+        self.state, self.quality = ami.state, ami.quality
+        self.state.calls.set_trunks({"provider": "provider"})
 
     def feed(self, msg: dict[str, str], now: float) -> None:
         self.state.event(msg, now)

@@ -26,7 +26,6 @@ from lab.asterisk import wait_until, write_config
 from lab.netns import DOORBELL_V4, POD_V4, POD_V6, PROVIDER_V6
 from lab.rtcp import RtcpResponder
 from supervisor.ami.quality import CallQuality
-from supervisor.metrics.quality import QualityCollector
 from supervisor.render.context import RenderContext
 from supervisor.render.core import render_rtp
 
@@ -54,14 +53,13 @@ class QualityLab(AmiLab):
     dialplan_events: list[tuple[str, str]]
 
     def attach_quality(self) -> None:
-        """As app.py wires it: state observer, VarSet subscription, collector."""
+        """The AMI slice's call quality (wired by supervisor.app.build_ami), and a record of the
+        dialplan-class events the supervisor's user receives."""
 
         def attach() -> None:
             assert self.client is not None
-            self.quality = CallQuality(trunks=lambda: self.state.calls.trunks.values())
-            self.state.calls.observers.append(self.quality.call_ended)
-            self.client.subscribe("VarSet", self.quality.varset)
-            QualityCollector.register(self.registry, self.quality)
+            assert self.ami is not None
+            self.quality = self.ami.quality
             self.dialplan_events = []
             for name in ("VarSet", "Newexten"):
                 self.client.subscribe(
