@@ -12,6 +12,8 @@ command -v prometheus >/dev/null || need+=(prometheus)
 # The container image is built and run with podman, which needs runc here (crun does not work).
 command -v podman >/dev/null || need+=(podman)
 command -v runc >/dev/null || need+=(runc)
+# The read-only page at / is tested in a real headless browser (tests/supervisor/records).
+command -v chromium >/dev/null || need+=(chromium)
 command -v python3 >/dev/null || need+=(python3)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then

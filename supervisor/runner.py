@@ -20,6 +20,7 @@ from supervisor import http, logs
 from supervisor.addresses.monitor import AddressesNotUsable
 from supervisor.app import Parts, build
 from supervisor.health import add_health_routes
+from supervisor.page import add_page_route
 from supervisor.process.asterisk import CrashLoop
 from supervisor.process.console import reload_manager_config
 from supervisor.process.reaper import become_subreaper
@@ -71,9 +72,12 @@ async def run(parts: Parts) -> int:
     app = http.make_app(parts.core.registry, settings.http_allow)
     add_health_routes(app, parts.core.board, parts.heartbeat)
     add_calls_route(app, parts.records.recorder.store)
+    add_page_route(
+        app, parts.core.board, parts.records.recorder.store, parts.ami.mailboxes.counts.counts
+    )
     runner = await http.start(app, settings.http_host, settings.http_port)
     where = f"[{settings.http_host}]:{settings.http_port}"
-    log.info("HTTP on %s: /healthz /readyz /status /metrics /calls", where)
+    log.info("HTTP on %s: / /healthz /readyz /status /metrics /calls", where)
     code = EXIT_OK
     try:
         async with asyncio.TaskGroup() as tg:

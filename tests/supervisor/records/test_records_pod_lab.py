@@ -86,6 +86,9 @@ def test_the_record_survives_a_pod_restart(lab: Lab, run_dir: RunDir, started: S
     assert [c["to"] for c in calls] == ["100"] * 3
     assert calls[0]["started"] >= calls[1]["started"]  # type: ignore[operator]
     assert second.metric("asterisk_supervisor_calls_total", ANSWERED) == 1
+    status, page = second.get("/")  # the page a person opens lists them too
+    assert status == 200
+    assert page.count("<td>internal</td>") == 3
     record = run_dir.path("spool") / "records" / "calls.db"
     done = subprocess.run(
         [sys.executable, "-m", "supervisor", "calls", "--record", str(record), "--format", "json"],
