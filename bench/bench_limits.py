@@ -339,6 +339,11 @@ def main() -> None:
         "worst-overlap: every entry overlapping others (nested /48 and repeated /128s), so the",
         "overlap check takes its slow path and reports at the limit. most-identify: the most",
         "identify entries the byte limit admits (past the 100,000 total: counted, refused).",
+        "unknown-refs: a reference to a missing name everywhere one is allowed (contexts, ring-",
+        "group members, extensions), each a problem that may suggest a close name.",
+        "error-mix: field errors next to values the YAML reader refused, each error compared",
+        "with the refused paths. identify-budget: 65,536 /48s (a /32) that can call out, each",
+        "narrow enough, refused together by the per-site budget (supervisor/site/reach.py).",
         "",
     ]
     report = "\n".join(lines)
