@@ -12,9 +12,7 @@ once per real RSA key for comparison.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from bench.bench_render import machine
+from bench.report import LoadSampler, header, write
 from lab.pki import Ca, rsa_key_pem, self_signed
 from supervisor.site import tls
 from supervisor.site.limits import MAX_CERT_PEM_BYTES, MAX_KEY_PEM_BYTES
@@ -131,7 +130,6 @@ def main() -> None:
     parser.add_argument("--report", type=Path, default=REPORT)
     parser.add_argument("--quick", action="store_true", help="no keys over 4096 bits (CI)")
     args = parser.parse_args()
-    loads = [os.getloadavg()[0]]
     cases = [real_rsa(2048), real_rsa(4096), *small_keys()]
     if not args.quick:
         big = real_rsa(8192)
@@ -143,39 +141,13 @@ def main() -> None:
     # The largest modulus whose key still fits the byte limit (base64: 3 bytes in 4 chars).
     cases += [crafted(MAX_KEY_PEM_BYTES * 3 // 4 * 8 - 6_000, sizes="modulus")]
     cases += [chain_at_limit(), *oversized()]
-    rows = []
-    worst = 0.0
-    for case in cases:
-        walls, cpus, outcome = [], [], ""
-        for _ in range(args.runs):
-            wall, cpu, outcome = once(case)
-            walls.append(wall)
-            cpus.append(cpu)
-        before = ""
-        if case.before is not None:
-            start = time.perf_counter()
-            case.before()
-            before = f"{time.perf_counter() - start:.2f} s"
-        worst = max(worst, max(walls))
-        loads.append(os.getloadavg()[0])
-        rows.append(
-            f"| {case.name} | {case.what} | {outcome} | {statistics.median(walls):.2f} | "
-            f"{max(walls):.2f} | {statistics.median(cpus):.2f} | {before or '-'} |"
-        )
-        print(rows[-1], flush=True)
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
+    with LoadSampler() as load:
+        rows, worst = measure(cases, args.runs)
     verdict = "met" if worst < TARGET_MS else "NOT met"
     lines = [
-        "# TLS certificate and key check",
-        "",
-        "`python -m bench.bench_tls_check` (bench/bench_tls_check.py): `tls.check_pair` on each",
-        f"input, {args.runs} runs each (wall and CPU milliseconds).",
-        "",
-        f"Commit {commit}. Machine: {machine()}.",
-        f"Load average (1 min) sampled before and after each case: min {min(loads):.1f}, "
-        f"max {max(loads):.1f}.",
+        *header("TLS certificate and key check", load.summary(), report=args.report),
+        f"`tls.check_pair` on each input, {args.runs} runs each (wall and CPU milliseconds).",
+        f"Machine: {machine()}.",
         "",
         f"Target: every check < {TARGET_MS:.0f} ms whatever the input. Slowest run of all "
         f"cases: {worst:.2f} ms: {verdict}.",
@@ -190,9 +162,32 @@ def main() -> None:
     ]
     report = "\n".join(lines)
     if not args.quick:
-        args.report.parent.mkdir(parents=True, exist_ok=True)
-        args.report.write_text(report)
+        write(args.report, report)
     print(report)
+
+
+def measure(cases: list[Case], runs: int) -> tuple[list[str], float]:
+    """One table row per case, and the slowest run of all (ms)."""
+    rows = []
+    worst = 0.0
+    for case in cases:
+        walls, cpus, outcome = [], [], ""
+        for _ in range(runs):
+            wall, cpu, outcome = once(case)
+            walls.append(wall)
+            cpus.append(cpu)
+        before = ""
+        if case.before is not None:
+            start = time.perf_counter()
+            case.before()
+            before = f"{time.perf_counter() - start:.2f} s"
+        worst = max(worst, max(walls))
+        rows.append(
+            f"| {case.name} | {case.what} | {outcome} | {statistics.median(walls):.2f} | "
+            f"{max(walls):.2f} | {statistics.median(cpus):.2f} | {before or '-'} |"
+        )
+        print(rows[-1], flush=True)
+    return rows, worst
 
 
 if __name__ == "__main__":
