@@ -12,6 +12,7 @@ once per real RSA key for comparison.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import time
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from bench.bench_render import machine
 from bench.report import LoadSampler, header, write
-from lab.pki import Ca, rsa_key_pem, self_signed
+from lab.pki import Ca, dh_key_pem, dsa_key_pem, rsa_key_pem, self_signed
 from supervisor.site import tls
 from supervisor.site.limits import MAX_CERT_PEM_BYTES, MAX_KEY_PEM_BYTES
 
@@ -79,6 +80,27 @@ def inconsistent_8192(base: rsa.RSAPrivateKey) -> Case:
     text = rsa_key_pem(n, e, n - 2, v.p, v.q, v.p - 2, v.q - 2, v.p - 1)
     what = "the certificate's 8192-bit public key, private values crafted to the largest sizes"
     return Case("crafted-rsa-8192-inconsistent", what, self_signed(base).cert_pem, text)
+
+
+def computed_on() -> list[Case]:
+    """Crafted DSA and DH keys under the byte limit: OpenSSL's decoder computes g^x mod p (DSA)
+    or tests p for primality (DH) on them; "before" is that decoder given the key."""
+    cert = self_signed(ec.generate_private_key(ec.SECP256R1())).cert_pem
+    odd = [(1 << (bits - 1)) | (1 << (bits // 2)) | 1 for bits in (4096, 4000, 10_000, 9_990)]
+    dsa = dsa_key_pem(odd[0], odd[1], odd[1], odd[1])
+    dh = dh_key_pem(odd[2], 2, odd[3])
+    cases = []
+    for name, text, what in (
+        ("crafted-dsa-4096", dsa, "crafted: a PKCS#8 DSA key, p of 4,096 bits"),
+        ("crafted-dh-10000", dh, "crafted: a PKCS#8 DH key, p of 10,000 bits"),
+    ):
+
+        def before(text: str = text) -> None:
+            with contextlib.suppress(ValueError):  # refused, after the work
+                serialization.load_pem_private_key(text.encode(), None)
+
+        cases.append(Case(name, f"{what} ({len(text):,} B)", cert, text, before))
+    return cases
 
 
 def chain_at_limit() -> Case:
@@ -140,7 +162,7 @@ def main() -> None:
     cases += [crafted(8676, sizes="full"), crafted(20_000, sizes="full")]
     # The largest modulus whose key still fits the byte limit (base64: 3 bytes in 4 chars).
     cases += [crafted(MAX_KEY_PEM_BYTES * 3 // 4 * 8 - 6_000, sizes="modulus")]
-    cases += [chain_at_limit(), *oversized()]
+    cases += [*computed_on(), chain_at_limit(), *oversized()]
     with LoadSampler() as load:
         rows, worst = measure(cases, args.runs)
     verdict = "met" if worst < TARGET_MS else "NOT met"
@@ -157,7 +179,9 @@ def main() -> None:
         *rows,
         "",
         "before: OpenSSL's full RSA key check (primality of p and q), which the loader ran on",
-        "every Secret change before the size limit and the congruence check replaced it.",
+        "every Secret change before the size limit and the congruence check replaced it; for the",
+        "crafted DSA and DH keys, OpenSSL's decoder given the key (what ran before the",
+        "algorithm was read from the key's DER header).",
         "",
     ]
     report = "\n".join(lines)

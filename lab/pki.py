@@ -185,3 +185,32 @@ def rsa_key_pem(n: int, e: int, d: int, p: int, q: int, dp: int, dq: int, qinv: 
     return (
         "-----BEGIN RSA PRIVATE KEY-----\n" + "\n".join(lines) + "\n-----END RSA PRIVATE KEY-----\n"
     )
+
+
+def _der_sequence(*parts: bytes) -> bytes:
+    body = b"".join(parts)
+    return b"\x30" + _der_length(len(body)) + body
+
+
+def _pkcs8_pem(algorithm_oid: bytes, parameters: tuple[int, ...], private: int) -> str:
+    """A PKCS#8 private key of an algorithm with integer parameters (DSA, DH): crafted values,
+    for keys whose decoding makes OpenSSL compute (g^x mod p) or test p for primality."""
+    params = _der_sequence(*(_der_integer(v) for v in parameters))
+    key = _der_integer(private)
+    der = _der_sequence(
+        _der_integer(0),
+        _der_sequence(b"\x06" + _der_length(len(algorithm_oid)) + algorithm_oid, params),
+        b"\x04" + _der_length(len(key)) + key,
+    )
+    b64 = base64.encodebytes(der).decode()
+    return f"-----BEGIN PRIVATE KEY-----\n{b64}-----END PRIVATE KEY-----\n"
+
+
+def dsa_key_pem(p: int, q: int, g: int, x: int) -> str:
+    """A PKCS#8 DSA private key of exactly these values."""
+    return _pkcs8_pem(bytes.fromhex("2a8648ce380401"), (p, q, g), x)
+
+
+def dh_key_pem(p: int, g: int, x: int) -> str:
+    """A PKCS#8 (PKCS#3) DH private key of exactly these values."""
+    return _pkcs8_pem(bytes.fromhex("2a864886f70d010301"), (p, g), x)

@@ -16,7 +16,9 @@ a bad one is refused like any bad input (the last good files stay live):
   (secp256k1, P-224: no shared cipher; brainpool: TLS 1.3 only).
 
 Every check is bounded whatever the input (bench/bench_tls_check.py): the bytes are counted
-before parsing, the key is parsed without OpenSSL's RSA key check (it tests p and q for
+before parsing, the key's kind is read from its DER header before OpenSSL decodes it (keyform.py:
+OpenSSL computes on DSA and DH keys while decoding them), it is parsed without OpenSSL's RSA
+key check (it tests p and q for
 primality: 0.1 s for 2048 bits, 7 s for 8192, minutes for crafted larger keys), its size is
 judged before any arithmetic, and an RSA key's consistency is then checked with the congruences
 OpenSSL's check uses (n = pq, ed = 1 mod lcm(p-1, q-1), the CRT values): microseconds. Only the
@@ -32,15 +34,14 @@ from __future__ import annotations
 
 import datetime
 import math
-import warnings
 from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
-from cryptography.utils import CryptographyDeprecationWarning
 
+from supervisor.site import keyform
 from supervisor.site.limits import MAX_CERT_PEM_BYTES, MAX_CHAIN, MAX_KEY_PEM_BYTES, RSA_BITS
 
 PEM_CERT = "-----BEGIN CERTIFICATE-----"
@@ -94,14 +95,16 @@ def _load_key(text: str, what: str) -> PrivateKeyTypes:
     if len(text.encode()) > MAX_KEY_PEM_BYTES:
         raise KeyProblem(f"{what} is larger than {MAX_KEY_PEM_BYTES // 1024} KiB")
     try:
+        form = keyform.key_form(text)
+    except keyform.KeyFormProblem as exc:
+        raise KeyProblem(f"{what} {exc}") from None
+    except ValueError:
+        raise KeyProblem(f"{what} is not a PEM private key") from None
+    try:
         # Parsing only: the RSA consistency check comes after the size check (_check_rsa).
-        # A DSA key is refused with its own message: cryptography's deprecation warning for it
-        # would only be noise on stderr.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
-            return serialization.load_pem_private_key(
-                text.encode(), password=None, unsafe_skip_rsa_key_validation=True
-            )
+        return serialization.load_der_private_key(
+            form.der, password=None, unsafe_skip_rsa_key_validation=True
+        )
     except TypeError:
         raise KeyProblem(f"{what} is encrypted: Asterisk needs an unencrypted key") from None
     except (ValueError, Exception):
@@ -135,14 +138,6 @@ def _servable(key: PrivateKeyTypes, what: str) -> None:
         return
     if isinstance(key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey):
         return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
-        is_dsa = isinstance(key, dsa.DSAPrivateKey)
-    if is_dsa:
-        raise KeyProblem(
-            f"{what} is a DSA key: TLS 1.3 has no DSA and our TLS 1.2 suites are ECDHE-ECDSA "
-            "and ECDHE-RSA (no shared cipher); use an RSA, EC or Ed25519 key"
-        )
     raise KeyProblem(f"{what} is not a signing key (use an RSA, EC or Ed25519 key)")
 
 
