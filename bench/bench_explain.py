@@ -12,6 +12,7 @@ import argparse
 import collections
 import datetime
 import random
+import signal
 import sys
 import time
 from pathlib import Path
@@ -27,7 +28,11 @@ def features(result: Result) -> set[str]:
     """What the call went through, by the prediction."""
     kinds = {step.kind for step in result.predicted.steps}
     found = {f"ended in {result.predicted.outcome.kind}"}
-    found |= {k for k in ("menu", "press", "timeout", "announcement", "ring", "time") if k in kinds}
+    found |= {
+        k
+        for k in ("menu", "press", "timeout", "announcement", "ring", "time", "screening")
+        if k in kinds
+    }
     texts = " ".join(step.text for step in result.predicted.steps)
     if "holidays[" in texts:
         found.add("holiday")
@@ -52,6 +57,8 @@ def main() -> None:
     rng = random.Random(seed)
     results: list[Result] = []
     started = time.monotonic()
+    # Stopped with SIGTERM: still tear the lab down (namespaces, Asterisk, sipp).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     pbx = FlowPbx(ensure_rootfs())
     try:
         with LoadSampler() as load:

@@ -69,11 +69,16 @@ def prompt_seconds(rootfs: Path, name: str) -> float:
     return (base / f"{name}.gsm").stat().st_size / 1650
 
 
+#: Caller numbers the provider sends: international, national, 00-international, withheld.
+CALLERS = ("+4915100000001", "015100000002", "004915100000003", "anonymous", "030777")
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
     number: str
     presses: tuple[str, ...]
+    caller: str = "anonymous"
 
 
 @dataclass
@@ -81,6 +86,8 @@ class Generated:
     site: dict[str, Any]
     night: list[str]
     cases: list[Case]
+    #: Numbers put on the phones' blocklist in astdb.
+    blocked: list[str] = field(default_factory=list)
 
 
 def _rules(rng: random.Random) -> list[dict[str, Any]]:
@@ -194,6 +201,18 @@ def generate(rng: random.Random, now: datetime.datetime, calls: int, prefix: str
         "dialplan": plan,
     }
     site["endpoints"]["desk"]["voicemail"] = {"pin_secret": "desk-pin"}
+    if rng.random() < 0.7:
+        site["trunks"]["provider"]["country_code"] = "49"
+    blocked: list[str] = []
+    if rng.random() < 0.6:
+        normal = ["+4915100000001", "+4915100000002", "+4915100000003", "+4930777"]
+        plan["screening"] = {
+            "reject_anonymous": rng.random() < 0.5,
+            "blocklist": rng.sample(normal, rng.randint(0, 2)),
+            "blocked": rng.choice(targets),
+            "block_code": "*60",
+        }
+        blocked = rng.sample(normal, rng.randint(0, 2))
     night = [n for n in plan["time_conditions"] if rng.random() < 0.3]
     keys = sorted({d for m in plan["menus"].values() for d in m["options"]} | {"5", "#"})
     numbers = dids + (["pod1", "s"] if "any" in plan["inbound"] else [])
@@ -202,10 +221,11 @@ def generate(rng: random.Random, now: datetime.datetime, calls: int, prefix: str
             f"{prefix}c{index}",
             rng.choice(numbers),
             tuple(rng.choice(keys) for _ in range(rng.randint(0, 3))),
+            rng.choice(CALLERS),
         )
         for index in range(calls)
     ]
-    return Generated(site, night, cases)
+    return Generated(site, night, cases, blocked)
 
 
 def secrets_mount() -> Mount:
@@ -269,13 +289,14 @@ def _stamp(event: dict[str, str]) -> float:
     return float(event.get("Timestamp", "0"))
 
 
-def observe(events: Sequence[dict[str, str]], caller: str) -> Observed | None:
-    """What Asterisk did with the call from `caller` (None while its channel is up)."""
+def observe(events: Sequence[dict[str, str]], name: str) -> Observed | None:
+    """What Asterisk did with the call of case `name` (the caller's display name; None while
+    its channel is up)."""
     unique = next(
         (
             e["Uniqueid"]
             for e in events
-            if e.get("Event") == "Newchannel" and e.get("CallerIDNum") == caller
+            if e.get("Event") == "Newchannel" and e.get("CallerIDName") == name
         ),
         None,
     )
@@ -400,6 +421,11 @@ class FlowPbx(LabHarness):
             self.ami.action(
                 {"Action": "DBPut", "Family": "supervisor-night", "Key": name, "Val": "1"}
             )
+        self.ami.action({"Action": "DBDelTree", "Family": "supervisor-block"})
+        for number in generated.blocked:
+            self.ami.action(
+                {"Action": "DBPut", "Family": "supervisor-block", "Key": number, "Val": "1"}
+            )
         return loaded
 
     def call(self, case: Case, plan: Timeline) -> sipp.Sipp:
@@ -408,7 +434,8 @@ class FlowPbx(LabHarness):
         pcap.write_bytes(dtmf_pcap(plan.plan or [(0.1, "")]))
         text = (SCENARIOS / "uac_flow.xml").read_text()
         values = {
-            "FROM_USER": case.name,
+            "FROM_NAME": case.name,
+            "FROM_USER": case.caller,
             "PCAP": self.run.inside(pcap),
             "HOLD_MS": str(int(plan.seconds * 1000) + 1000),
         }
@@ -466,9 +493,11 @@ def run_cases(pbx: FlowPbx, generated: Generated, *, parallel: int = 4) -> list[
                 loaded.site,
                 case.number,
                 trunk="provider",
+                caller=case.caller,
                 at=now,
                 presses=case.presses,
                 night=generated.night,
+                blocked=generated.blocked,
             )
             plan = timeline(predicted, pbx.rootfs)
             running.append(

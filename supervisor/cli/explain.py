@@ -70,6 +70,13 @@ def register(subparsers: Any) -> None:
         help="a time condition whose night mode is on",
     )
     p.add_argument(
+        "--on-blocklist",
+        action="append",
+        default=[],
+        metavar="NUMBER",
+        help="a number on the phones' blocklist (kept in Asterisk's database, not the site)",
+    )
+    p.add_argument(
         "--extension",
         action="store_true",
         help="NUMBER is an internal extension dialled from a phone",
@@ -95,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
             at=at,
             presses=args.press,
             night=args.night,
+            blocked=args.on_blocklist,
         )
     if args.format == "json":
         print_json(

@@ -144,6 +144,7 @@ def render_extensions(site: Site) -> str:
             # BLF: a phone subscribing to this number sees the endpoint idle, ringing or busy.
             lines.append(("exten", f"{number},hint,PJSIP/{extension.ring}"))
     lines += flows.night_codes(site, _priorities)
+    lines += flows.block_codes(site, _priorities)
     if plan.pickup is not None:
         # Pickup() without a target answers a call ringing a phone of the caller's groups.
         lines += _priorities(plan.pickup, ["Pickup()", "Hangup()"])
@@ -181,15 +182,18 @@ def render_extensions(site: Site) -> str:
     anything = plan.inbound.get(ANY_NUMBER)
     for trunk_name, trunk in site.trunks.items():
         lines = []
+        first = flows.screened(trunk_name) if flows.screens(site, trunk_name) else []
         for did in trunk.dids:
             routed = plan.inbound.get(did, anything)
-            lines += _priorities(did, target_apps(site, routed) if routed else ["Hangup(1)"])
+            lines += _priorities(
+                did, first + (target_apps(site, routed) if routed else ["Hangup(1)"])
+            )
         if anything is not None:
             # The pattern matches letters, so also `h`, which Asterisk runs after a hang-up
             # (priority by priority: an explicit h,1 then the pattern's 2, 3, ... measured in the
             # lab). So the pattern has a single priority, shadowed by h,1, and the route itself
             # is an extension of its own.
-            lines += _priorities(ANY_NUMBER, target_apps(site, anything))
+            lines += _priorities(ANY_NUMBER, first + target_apps(site, anything))
             for exten in ANY_EXTENSIONS:
                 lines += _priorities(exten, [f"Goto({ANY_NUMBER},1)"])
             lines += _priorities("h", ["NoOp()"])
@@ -198,4 +202,10 @@ def render_extensions(site: Site) -> str:
         sections.append(_context(ring_group_context(name), _ring_group(site, name)))
     for name, lines in flows.flow_contexts(site, lambda t: target_apps(site, t), _priorities):
         sections.append(_context(name, lines))
+    for trunk_name in site.trunks:
+        if flows.screens(site, trunk_name):
+            lines = flows.screening_context(
+                site, trunk_name, lambda t: target_apps(site, t), _priorities
+            )
+            sections.append(_context(flows.screen_context(trunk_name), lines))
     return document(GENERATED, sections)

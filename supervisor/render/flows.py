@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from supervisor.render import callsafe
 from supervisor.site.flows import Menu, TimeCondition, date_span, minutes
 from supervisor.site.model import Site
 from supervisor.site.sections import flow_context
@@ -120,3 +121,96 @@ def flow_contexts(site: Site, apps: TargetApps, at: Priorities) -> list[tuple[st
         lines = at("s", ["Answer()", f"Playback({announcement.sound})", *apps(announcement.then)])
         out.append((flow_context("announcement", name), lines))
     return out
+
+
+#: astdb family of the phones' blocklist (key: the number in international form).
+BLOCK_FAMILY = "supervisor-block"
+CALLER = f"{callsafe.SAFE_PREFIX}CALLER"
+BLOCKED = "blocked"
+
+
+def screen_context(trunk: str) -> str:
+    return f"screen-{trunk}"
+
+
+def screens(site: Site, trunk: str) -> bool:
+    """Whether calls from `trunk` pass a screening subroutine first."""
+    return site.dialplan.screening is not None or site.trunks[trunk].country_code is not None
+
+
+def _normalise(variable: str, country_code: str | None) -> list[str]:
+    """00... becomes +...; with a country code, 0... becomes +CC... (a filtered value: digits
+    and + only, so the expressions read constants and that)."""
+    apps = [f'ExecIf($["${{{variable}:0:2}}"="00"]?Set({variable}=+${{{variable}:2}}))']
+    if country_code is not None:
+        apps.append(
+            f'ExecIf($["${{{variable}:0:1}}"="0"]?Set({variable}=+{country_code}${{{variable}:1}}))'
+        )
+    return apps
+
+
+def screening_context(site: Site, trunk: str, apps: TargetApps, at: Priorities) -> list[Line]:
+    """The subroutine every call from `trunk` runs first: the caller's number filtered to digits
+    and + (anything else: no number), normalised, shown normalised; returns `blocked` for an
+    anonymous caller (if refused) or a listed number."""
+    allowed = callsafe.DIGITS + "+"
+    steps = [
+        f"Set({callsafe.REST}=${{REPLACE(CALLERID(num),{allowed})}})",
+        f"Set({CALLER}=${{FILTER({allowed},${{CALLERID(num)}})}})",
+        f"ExecIf($[${{FIELDQTY({callsafe.REST},-)}} > 0]?Set({CALLER}=))",
+        *_normalise(CALLER, site.trunks[trunk].country_code),
+        f'ExecIf($["${{{CALLER}}}"!=""]?Set(CALLERID(num)=${{{CALLER}}}))',
+    ]
+    screening = site.dialplan.screening
+    if screening is not None:
+        anonymous = f"Return({BLOCKED})" if screening.reject_anonymous else "Return()"
+        steps.append(f'ExecIf($["${{{CALLER}}}"=""]?{anonymous})')
+        for number in screening.blocklist:
+            steps.append(f'ExecIf($["${{{CALLER}}}"="{number}"]?Return({BLOCKED}))')
+        if screening.block_code is not None:
+            steps.append(f"ExecIf(${{DB_EXISTS({BLOCK_FAMILY}/${{{CALLER}}})}}?Return({BLOCKED}))")
+    steps.append("Return()")
+    lines = at("s", steps)
+    if screening is not None:
+        lines += at(BLOCKED, apps(screening.blocked))
+    return lines
+
+
+def screened(trunk: str) -> list[str]:
+    """The first applications of every inbound extension of a screened trunk."""
+    context = screen_context(trunk)
+    return [
+        f"Gosub({context},s,1)",
+        f'GotoIf($["${{GOSUB_RETVAL}}"="{BLOCKED}"]?{context},{BLOCKED},1)',
+    ]
+
+
+def block_codes(site: Site, at: Priorities) -> list[Line]:
+    """The phones' codes that add a number to the blocklist in astdb, or take it off: the
+    dialled digits after the code are filtered (refused with cause 28 if anything else was
+    dialled), normalised, and only then used as the key."""
+    screening = site.dialplan.screening
+    if screening is None:
+        return []
+    lines: list[Line] = []
+    for code, write, sound in (
+        (screening.block_code, "Set(DB({key})=1)", "activated"),
+        (screening.unblock_code, "Set(FLOW_UNBLOCKED=${{DB_DELETE({key})}})", "de-activated"),
+    ):
+        if code is None:
+            continue
+        allowed = callsafe.DIGITS + "".join(c for c in "*#" if c in code)
+        number = f"{callsafe.SAFE_PREFIX}BLOCK"
+        key = f"{BLOCK_FAMILY}/${{{number}}}"
+        lines += at(
+            f"_{code}X.",
+            [
+                *callsafe.guarded(allowed),
+                f"Set({number}={callsafe.safe(skip=len(code))})",
+                *_normalise(number, screening.country_code),
+                write.format(key=key),
+                f"Playback({sound})",
+                "Hangup()",
+            ],
+        )
+    return lines

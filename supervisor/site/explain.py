@@ -197,6 +197,35 @@ def time_decision(
     return False, f"no open rule matches {shown}"
 
 
+def normalised(caller: str | None, country_code: str | None) -> str:
+    """The caller's number as the screening subroutine makes it (render/flows.py): anything
+    but digits and + is no number; 00... becomes +..., 0... +CC... with a country code."""
+    if not caller or not set(caller) <= set("0123456789+"):
+        return ""
+    if caller.startswith("00"):
+        return "+" + caller[2:]
+    if caller.startswith("0") and country_code is not None:
+        return f"+{country_code}{caller[1:]}"
+    return caller
+
+
+def screen(site: Site, trunk: str, caller: str | None, listed: Collection[str]) -> str | None:
+    """Why the caller is refused (None: let through); `listed`: the numbers on the phones'
+    blocklist in astdb."""
+    screening = site.dialplan.screening
+    if screening is None:
+        return None
+    number = normalised(caller, site.trunks[trunk].country_code)
+    if not number:
+        return "no caller number (anonymous): refused" if screening.reject_anonymous else None
+    for index, entry in enumerate(screening.blocklist):
+        if number == entry:
+            return f"{number} is blocklist[{index}]"
+    if screening.block_code is not None and number in listed:
+        return f"{number} is on the phones' blocklist"
+    return None
+
+
 def default_trunk(site: Site, number: str) -> str | None:
     """The trunk a number arrives on: the first listing it as a DID, else the first trunk."""
     for name, trunk in site.trunks.items():
@@ -214,10 +243,12 @@ def explain(
     at: datetime.datetime,
     presses: Sequence[str] = (),
     night: Collection[str] = (),
+    blocked: Collection[str] = (),
 ) -> Explanation:
     """The path of a call from `trunk` (default: the one listing `number`) to `number`.
 
-    `at` must be timezone-aware; `caller` is shown (nothing routes by it yet)."""
+    `at` must be timezone-aware; `caller`: the number the trunk sends (None: none); `blocked`:
+    the numbers on the phones' blocklist in astdb (not in the model)."""
     walk = _Walk(site, at, presses, night)
     trunk = trunk or default_trunk(site, number)
     who = f" from {caller}" if caller else ""
@@ -229,7 +260,14 @@ def explain(
     routed = plan.inbound.get(number) if listed else None
     anything = plan.inbound.get(ANY_NUMBER)
     head = f"call to {number}{who} on trunk {trunk}"
-    if routed is not None:
+    refused = None
+    if listed or anything is not None:
+        refused = screen(site, trunk, caller, blocked)
+    screening = site.dialplan.screening
+    if refused is not None and screening is not None:
+        walk.add(Step("screening", f"{head}: screening: {refused}: {screening.blocked}"))
+        outcome = walk.target(screening.blocked)
+    elif routed is not None:
         walk.add(Step("inbound", f"{head}: inbound {number} -> {routed}"))
         outcome = walk.target(routed)
     elif anything is not None:

@@ -85,6 +85,10 @@ def check_flows(site: Site) -> Iterator[Found]:
             yield path, f"no trunk lists {did} in its dids"
         yield from target(path, routed)
         roots.append(routed)
+    if plan.screening is not None:
+        yield from target(("dialplan", "screening", "blocked"), plan.screening.blocked)
+        roots.append(plan.screening.blocked)
+        yield from check_screening(site)
     edges = list(_edges(site))
     for path, _, text, _ in edges:
         yield from target(path, text)
@@ -228,3 +232,25 @@ def _unreachable(
                     ("dialplan", key, name),
                     "unreachable: no inbound number, extension or other flow leads here",
                 )
+
+
+def check_screening(site: Site) -> Iterator[Found]:
+    """The phones' block codes are prefixes of what phones dial: no extension or other code
+    may start with one (Asterisk would wait for more digits, or take the wrong one)."""
+    screening = site.dialplan.screening
+    if screening is None:
+        return
+    dialled = [*site.dialplan.extensions, site.voicemail.access, site.voicemail.access_any]
+    dialled += [c.override for c in site.dialplan.time_conditions.values() if c.override]
+    codes = {"block_code": screening.block_code, "unblock_code": screening.unblock_code}
+    for key, code in codes.items():
+        if code is None:
+            continue
+        path: Path = ("dialplan", "screening", key)
+        for number in dialled:
+            if number.startswith(code):
+                yield path, f"{number} starts with {code}: phones could not dial it"
+                break
+        for other_key, other in codes.items():
+            if other_key != key and other is not None and other.startswith(code):
+                yield path, f"{other_key} {other} starts with {code}"

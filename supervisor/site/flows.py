@@ -230,3 +230,49 @@ class Announcement(Model):
     """The prompt played."""
     then: Target = "hangup"
     """Where the call goes after the prompt."""
+
+
+COUNTRY_CODE_RE = re.compile(r"[1-9][0-9]{0,2}")
+
+
+def _country_code(value: str) -> str:
+    if not COUNTRY_CODE_RE.fullmatch(value):
+        raise ValueError(f"{value[:20]!r} is not a country calling code (1 to 3 digits, e.g. 49)")
+    return value
+
+
+#: An ITU country calling code without `+` (49 for Germany).
+CountryCode = Annotated[Str, AfterValidator(_country_code)]
+E164_RE = re.compile(r"\+[1-9][0-9]{1,18}")
+
+
+def _e164(value: str) -> str:
+    if not E164_RE.fullmatch(value):
+        raise ValueError(f"{value[:30]!r} is not a number in international form (+ then digits)")
+    return value
+
+
+E164 = Annotated[Str, AfterValidator(_e164)]
+
+
+class Screening(Model):
+    """What happens before an incoming call from a trunk is routed: the caller's number is
+    normalised (the trunk's country_code), callers without a usable number may be refused, and
+    numbers on the blocklist (the site's, and the one phones manage with feature codes, kept in
+    Asterisk's database on the persistent volume) go to `blocked`."""
+
+    reject_anonymous: Bool = False
+    """Send callers without a number (withheld, anonymous, or anything but digits and +) to
+    `blocked`."""
+    blocklist: Annotated[tuple[E164, ...], Field(max_length=1000)] = ()
+    """Caller numbers (international form, +49...) sent to `blocked`."""
+    blocked: Target = "hangup:rejected"
+    """Where refused callers go (default: hang up with cause rejected, SIP 603)."""
+    block_code: Extension | None = None
+    """A feature code: a phone dials it followed by a number to add that number to the blocklist
+    in Asterisk's database (e.g. *60 then 004930123456)."""
+    unblock_code: Extension | None = None
+    """A feature code: a phone dials it followed by a number to take it off that list."""
+    country_code: CountryCode | None = None
+    """The site's country calling code: numbers dialled after block_code in national form (0...)
+    are stored as +CC...; 00... becomes +... either way."""

@@ -14,7 +14,7 @@ from typing import Annotated, Literal, get_args
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, model_validator
 
 from supervisor.asterisk_facts import facts
-from supervisor.site.flows import Announcement, Menu, Target, TimeCondition
+from supervisor.site.flows import Announcement, CountryCode, Menu, Screening, Target, TimeCondition
 from supervisor.site.grammar import (
     DID_RE,
     NAME_RE,
@@ -242,6 +242,10 @@ class Trunk(Model):
     """Numbers the provider routes to this site (route them in dialplan.inbound)."""
     caller_id: CallerId | None = None
     """Caller ID set on calls out through this trunk."""
+    country_code: CountryCode | None = None
+    """The trunk's country calling code: callers' numbers in national form (0...) become
+    +CC..., in international form (00...) +...; before screening, routing and display (default:
+    numbers are taken as sent)."""
     # Some providers want their account in the From header of calls out, whatever the caller ID.
     from_user: SipUser | None = None
     from_domain: Host | None = None
@@ -479,6 +483,8 @@ class Dialplan(Model):
     """Office hours, holidays and night mode by name."""
     announcements: Annotated[dict[Name, Announcement], Field(max_length=MAX_FLOWS)] = {}
     """Prompts played before going on, by name."""
+    screening: Screening | None = None
+    """Anonymous-caller rejection and the caller blocklist, for calls from every trunk."""
     ring_time: Annotated[Int, Field(ge=5, le=600)] = 30
     """Seconds an extension rings an endpoint."""
     pickup: Extension | None = "*8"
