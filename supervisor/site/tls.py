@@ -42,6 +42,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
 from supervisor.site import keyform
+from supervisor.site.errors import escape
 from supervisor.site.limits import MAX_CERT_PEM_BYTES, MAX_CHAIN, MAX_KEY_PEM_BYTES, RSA_BITS
 
 PEM_CERT = "-----BEGIN CERTIFICATE-----"
@@ -211,7 +212,8 @@ def check_pair(
 
 def _subject(cert: x509.Certificate, what: str) -> str:
     try:
-        return cert.subject.rfc4514_string()[:200]
+        # Valid text may still hold a line break or a terminal escape: shown escaped.
+        return escape(cert.subject.rfc4514_string())[:200]
     except ValueError:
         # An attribute declared UTF8String that holds other bytes: OpenSSL serves it anyway,
         # but every client shows garbage, and nothing here can print it.

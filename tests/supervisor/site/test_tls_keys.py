@@ -207,3 +207,14 @@ def _pkcs8(key: x25519.X25519PrivateKey) -> str:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
+
+
+def test_a_subject_with_a_line_break_is_kept_escaped() -> None:
+    """A subject that is valid text but holds a newline or an escape character is kept as
+    one escaped line (it may reach /status and logs)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    pair = self_signed(key, "pbx\nforged: line\x1b[2J")
+    info = check(pair.cert_pem, pair.key_pem)
+    assert "\n" not in info.subject
+    assert "\x1b" not in info.subject
+    assert "forged: line" in info.subject
