@@ -1,6 +1,6 @@
 """Soak: many calls through the real supervisor and Asterisk while faults are injected.
 
-    python -m bench.bench_soak [--calls 10000] [--rate 20] [--report bench/reports/soak.md]
+    python -m bench.bench_soak [--calls 31200] [--rate 20] [--report bench/reports/soak-long.md]
     python -m bench.bench_soak --short            the CI version (tests/bench/test_soak.py)
 
 The lab pod runs the supervisor (entrypoint mode, examples/home extended with three test phones,
@@ -55,7 +55,7 @@ from lab.rootfs import ensure_rootfs
 from lab.supervisor import SupervisorRun, read_dir
 from supervisor.process.hang import DEFAULT_HANG_TIMEOUT_S
 
-REPORT = Path(__file__).resolve().parent / "reports" / "soak.md"
+REPORT = Path(__file__).resolve().parent / "reports" / "soak-long.md"
 EXAMPLE = REPO / "examples" / "home"
 TICKS = os.sysconf("SC_CLK_TCK")
 TRUNK = "provider"
@@ -148,7 +148,8 @@ class Plan:
         return {1 + i * slots // len(self.faults): f for i, f in enumerate(self.faults)}
 
 
-FULL = Plan(calls=10_000)
+# Warm-up plus more than 20,000 calls after it: the span over which RSS must be flat.
+FULL = Plan(calls=31_200)
 SHORT = Plan(
     calls=300,
     segment_s=3.0,
