@@ -127,6 +127,8 @@ def flow_contexts(site: Site, apps: TargetApps, at: Priorities) -> list[tuple[st
 BLOCK_FAMILY = "supervisor-block"
 CALLER = f"{callsafe.SAFE_PREFIX}CALLER"
 BLOCKED = "blocked"
+#: 1 when the screening subroutine refused the caller.
+SCREENED = "FLOW_SCREENED"
 
 
 def screen_context(trunk: str) -> str:
@@ -140,36 +142,43 @@ def screens(site: Site, trunk: str) -> bool:
 
 def _normalise(variable: str, country_code: str | None) -> list[str]:
     """00... becomes +...; with a country code, 0... becomes +CC... (a filtered value: digits
-    and + only, so the expressions read constants and that)."""
-    apps = [f'ExecIf($["${{{variable}:0:2}}"="00"]?Set({variable}=+${{{variable}:2}}))']
+    and + only, so the expressions read constants and that; rewritten by Set and IF only, as
+    the call-safety checker requires of our variables)."""
+    var = f"${{{variable}}}"
+    apps = [f'Set({variable}=${{IF($["${{{variable}:0:2}}"="00"]?+${{{variable}:2}}:{var})}})']
     if country_code is not None:
         apps.append(
-            f'ExecIf($["${{{variable}:0:1}}"="0"]?Set({variable}=+{country_code}${{{variable}:1}}))'
+            f'Set({variable}=${{IF($["${{{variable}:0:1}}"="0"]?+{country_code}'
+            f"${{{variable}:1}}:{var})}})"
         )
     return apps
 
 
 def screening_context(site: Site, trunk: str, apps: TargetApps, at: Priorities) -> list[Line]:
     """The subroutine every call from `trunk` runs first: the caller's number filtered to digits
-    and + (anything else: no number), normalised, shown normalised; returns `blocked` for an
-    anonymous caller (if refused) or a listed number."""
+    and + (anything else: no number), normalised, shown normalised; sets FLOW_SCREENED to 1 for
+    an anonymous caller (if refused) or a listed number."""
     allowed = callsafe.DIGITS + "+"
     steps = [
         f"Set({callsafe.REST}=${{REPLACE(CALLERID(num),{allowed})}})",
         f"Set({CALLER}=${{FILTER({allowed},${{CALLERID(num)}})}})",
-        f"ExecIf($[${{FIELDQTY({callsafe.REST},-)}} > 0]?Set({CALLER}=))",
+        f"Set({CALLER}=${{IF($[${{FIELDQTY({callsafe.REST},-)}} > 0]?:${{{CALLER}}})}})",
         *_normalise(CALLER, site.trunks[trunk].country_code),
         f'ExecIf($["${{{CALLER}}}"!=""]?Set(CALLERID(num)=${{{CALLER}}}))',
+        f"Set({SCREENED}=0)",
     ]
     screening = site.dialplan.screening
     if screening is not None:
-        anonymous = f"Return({BLOCKED})" if screening.reject_anonymous else "Return()"
-        steps.append(f'ExecIf($["${{{CALLER}}}"=""]?{anonymous})')
+        steps.append(f'GotoIf($["${{{CALLER}}}"=""]?anonymous)')
         for number in screening.blocklist:
-            steps.append(f'ExecIf($["${{{CALLER}}}"="{number}"]?Return({BLOCKED}))')
+            steps.append(f'GotoIf($["${{{CALLER}}}"="{number}"]?{BLOCKED})')
         if screening.block_code is not None:
-            steps.append(f"ExecIf(${{DB_EXISTS({BLOCK_FAMILY}/${{{CALLER}}})}}?Return({BLOCKED}))")
-    steps.append("Return()")
+            steps.append(f"GotoIf(${{DB_EXISTS({BLOCK_FAMILY}/${{{CALLER}}})}}?{BLOCKED})")
+        steps.append("Return()")
+        steps.append("(anonymous)NoOp()" if screening.reject_anonymous else "(anonymous)Return()")
+        steps += [f"({BLOCKED})Set({SCREENED}=1)", "Return()"]
+    else:
+        steps.append("Return()")
     lines = at("s", steps)
     if screening is not None:
         lines += at(BLOCKED, apps(screening.blocked))
@@ -179,10 +188,7 @@ def screening_context(site: Site, trunk: str, apps: TargetApps, at: Priorities) 
 def screened(trunk: str) -> list[str]:
     """The first applications of every inbound extension of a screened trunk."""
     context = screen_context(trunk)
-    return [
-        f"Gosub({context},s,1)",
-        f'GotoIf($["${{GOSUB_RETVAL}}"="{BLOCKED}"]?{context},{BLOCKED},1)',
-    ]
+    return [f"Gosub({context},s,1)", f"GotoIf($[${{{SCREENED}}}=1]?{context},{BLOCKED},1)"]
 
 
 def block_codes(site: Site, at: Priorities) -> list[Line]:
@@ -195,7 +201,7 @@ def block_codes(site: Site, at: Priorities) -> list[Line]:
     lines: list[Line] = []
     for code, write, sound in (
         (screening.block_code, "Set(DB({key})=1)", "activated"),
-        (screening.unblock_code, "Set(FLOW_UNBLOCKED=${{DB_DELETE({key})}})", "de-activated"),
+        (screening.unblock_code, "Set(UNBLOCKED=${{DB_DELETE({key})}})", "de-activated"),
     ):
         if code is None:
             continue

@@ -75,14 +75,14 @@ def test_screening_rendered_before_routing() -> None:
     trunk = text.split("[from-provider]\n", 1)[1].split("\n\n", 1)[0].splitlines()
     assert trunk[:3] == [
         "exten => +4930123456,1,Gosub(screen-provider,s,1)",
-        'same => n,GotoIf($["${GOSUB_RETVAL}"="blocked"]?screen-provider,blocked,1)',
+        "same => n,GotoIf($[${FLOW_SCREENED}=1]?screen-provider,blocked,1)",
         "same => n,Goto(time-office,s,1)",
     ]
     screen = text.split("[screen-provider]\n", 1)[1].split("\n\n", 1)[0]
     assert "Set(UNSAFE_REST=${REPLACE(CALLERID(num),0123456789+)})" in screen
     assert "Set(SAFE_CALLER=${FILTER(0123456789+,${CALLERID(num)})})" in screen
     assert '"${SAFE_CALLER}"="+4915100000001"' in screen
-    assert "ExecIf(${DB_EXISTS(supervisor-block/${SAFE_CALLER})}?Return(blocked))" in screen
+    assert "GotoIf(${DB_EXISTS(supervisor-block/${SAFE_CALLER})}?blocked)" in screen
     assert "exten => blocked,1,Hangup(17)" in screen
     # CALLERID(num) is read only through REPLACE (by name) and FILTER.
     assert screen.count("CALLERID(num)") == 3
