@@ -40,14 +40,21 @@ def phone(
     """Phone `user` (digest auth) runs scenario `template` towards `extension`, started."""
     name = f"{template.removesuffix('.xml')}-{user}-{extension.replace('*', 'x')}"
     scenario = _scenario(run, template, f"{name}.xml", {"USER": user, **values})
-    args = [f"[{netns.POD_V6}]:5060", "-sf", scenario, "-s", extension, "-au", user]
-    args += ["-ap", password, "-i", PHONES_V6, "-p", "0", "-m", "1"]
-    args += ["-timeout", f"{timeout_s}s", "-timeout_error"]
-    if media_port is not None:
-        args += ["-mp", str(media_port)]
+    extra = [] if media_port is None else ["-mp", str(media_port)]
     if trace is not None:
         trace.unlink(missing_ok=True)
-        args += ["-trace_msg", "-message_file", run.inside(trace)]
+        extra += ["-trace_msg", "-message_file", run.inside(trace)]
+    target = f"[{netns.POD_V6}]:5060"
+    args = sipp.phone_args(
+        target,
+        scenario,
+        service=extension,
+        user=user,
+        password=password,
+        source=PHONES_V6,
+        timeout_s=timeout_s,
+        extra=extra,
+    )
     return sipp.Sipp(lab, run, "provider", args, name=name).start()
 
 

@@ -186,3 +186,40 @@ def call(
         *(extra or []),
     ]
     return sipp.start()
+
+
+def phone_args(
+    target: str,
+    scenario: str,
+    *,
+    service: str,
+    user: str,
+    password: str,
+    source: str,
+    timeout_s: float,
+    extra: list[str] | tuple[str, ...] = (),
+) -> list[str]:
+    """A phone's sipp arguments: `scenario` toward `target` (HOST:PORT) with `service` as the
+    request user, digest auth as `user`, from `source` on any port, one call, an error after
+    `timeout_s`; `extra`: transport, hold time, traces."""
+    return [
+        target,
+        "-sf",
+        scenario,
+        "-s",
+        service,
+        "-au",
+        user,
+        "-ap",
+        password,
+        "-i",
+        source,
+        "-p",
+        "0",
+        "-m",
+        "1",
+        *extra,
+        "-timeout",
+        f"{timeout_s:g}s",
+        "-timeout_error",
+    ]
