@@ -95,6 +95,8 @@ class Probe:
                 data = self.sock.recv(65535)
             except TimeoutError:
                 return None
+            if not data.startswith(b"SIP/2.0 "):
+                continue  # a request to us (e.g. the PBX qualifying a contact just registered)
             response = _parse(data, time.monotonic() - start)
             if response.status >= 200 and f"branch={branch}" in response.raw:
                 return response
