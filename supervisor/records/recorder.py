@@ -28,9 +28,20 @@ log = logging.getLogger(__name__)
 DAY: Final = 86400.0
 
 
+class SiteRecords(Protocol):
+    @property
+    def keep_days(self) -> int: ...
+
+    @property
+    def keep_calls(self) -> int: ...
+
+
 class SiteTrunks(Protocol):
     @property
     def trunks(self) -> Mapping[str, object]: ...
+
+    @property
+    def records(self) -> SiteRecords: ...
 
 
 class AppliedSite(Protocol):
@@ -76,8 +87,11 @@ class Recorder:
         self._pruned_at = float("-inf")
 
     def on_config(self, config: AppliedSite) -> None:
-        """A config went live: its trunks decide direction and trunk of calls folded from now."""
-        self.set_trunks({name: name for name in config.site.trunks})
+        """A config went live: its trunks decide direction and trunk of calls folded from now,
+        its retention the next prune."""
+        site = config.site
+        self.set_trunks({name: name for name in site.trunks})
+        self.retention = Retention(days=site.records.keep_days, calls=site.records.keep_calls)
 
     def set_trunks(self, trunks: Mapping[str, str]) -> None:
         """Trunk endpoint -> trunk name (the `trunk` label)."""

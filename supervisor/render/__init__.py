@@ -76,6 +76,7 @@ MODULE_OF_FILE: Final[Mapping[str, str | None]] = _ModuleOfFile(
         "cdr.conf": "cdr",
         "cel.conf": "cel",
         "cel_sqlite3_custom.conf": "cel_sqlite3_custom.so",
+        "cel_pgsql.conf": "cel_pgsql.so",
         "features.conf": "features",
         "acl.conf": "acl",
         "udptl.conf": "udptl",
@@ -90,7 +91,9 @@ MODULE_OF_FILE: Final[Mapping[str, str | None]] = _ModuleOfFile(
 )
 
 #: Files that hold secrets (write them 0640, never log their text).
-SECRET_FILES: Final[frozenset[str]] = _SecretFiles({"pjsip.conf", "manager.conf", "voicemail.conf"})
+SECRET_FILES: Final[frozenset[str]] = _SecretFiles(
+    {"pjsip.conf", "manager.conf", "voicemail.conf", "cel_pgsql.conf"}
+)
 
 RAW_MARK = "; ---- raw snippet from the site description (raw.{name}) ----\n"
 
@@ -120,6 +123,9 @@ def render(
     }
     if context.prometheus is not None:
         files["prometheus.conf"] = core.render_prometheus()
+    pgsql = records.render_cel_pgsql(site, loaded.secrets)
+    if pgsql is not None:
+        files["cel_pgsql.conf"] = pgsql
     raw: dict[str, str] = {
         name: "\n" + RAW_MARK.format(name=name) + text.rstrip() + "\n"
         for name, text in sorted(site.raw.items())

@@ -94,7 +94,7 @@ def modules(site: Site, context: RenderContext, dialplan: str = "") -> list[str]
     if context.prometheus is not None:
         names += PROMETHEUS_MODULES
     names += (m if m.endswith(".so") else f"{m}.so" for m in site.modules)
-    names += records.MODULES  # every call on the record (docs/records.md)
+    names += records.modules(site)  # every call on the record (docs/records.md)
     # Problems of the site's names were refused by the loader; only the modules are taken here.
     found = needs(dialplan_uses(dialplan), names).modules
     found += pjsip_needs(site.raw.get("pjsip.conf", "")).modules

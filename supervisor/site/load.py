@@ -256,6 +256,9 @@ def _secret_problems(
         if endpoint.voicemail is not None:
             path = ("endpoints", name, "voicemail", "pin_secret")
             refs.append((path, endpoint.voicemail.pin_secret, pin_problem))
+    if site.records.postgresql is not None:
+        path = ("records", "postgresql", "password_secret")
+        refs.append((path, site.records.postgresql.password_secret, password_problem))
     values: dict[str, str] = {}
     problems: list[Problem] = []
     if secrets is None:

@@ -540,6 +540,37 @@ class Security(Model):
     """Addresses or networks never blocked (e.g. an office NAT with several phones)."""
 
 
+class RecordsPostgresql(Model):
+    """A PostgreSQL server that also receives Asterisk's call events (cel_pgsql), for users who
+    run one (e.g. for Grafana's recent-calls table, docs/records.md). The SQLite record on the
+    spool volume is kept either way: it is what the history and the counts read."""
+
+    host: Host
+    """The server's address or DNS name."""
+    port: Port = 5432
+    """Its TCP port."""
+    database: Name = "asterisk"
+    """The database holding the table."""
+    user: Name = "asterisk"
+    """The user Asterisk logs in as (it needs INSERT on the table)."""
+    password_secret: SecretKey
+    """The Secret key holding that user's password."""
+    table: Name = "cel"
+    """The table (created beforehand: docs/records.md gives its definition)."""
+
+
+class Records(Model):
+    """The call record (docs/records.md): how long the history keeps calls, and an optional
+    PostgreSQL copy of the call events."""
+
+    keep_days: Annotated[Int, Field(ge=1, le=3650)] = 400
+    """Calls older than this many days are deleted from the history."""
+    keep_calls: Annotated[Int, Field(ge=1000, le=10_000_000)] = 1_000_000
+    """At most this many calls are kept (the oldest go first)."""
+    postgresql: RecordsPostgresql | None = None
+    """Also send every call event to this PostgreSQL server."""
+
+
 class Site(Model):
     """A whole site. After loading, `transports` is never empty and every trunk has its
     `transport` and `family` set."""
@@ -562,6 +593,8 @@ class Site(Model):
     """The User-Agent Asterisk sends."""
     security: Security = Security()
     """Blocking of password guessers and scanners (on by default)."""
+    records: Records = Records()
+    """The call record: retention, and an optional PostgreSQL copy (docs/records.md)."""
     raw: Annotated[dict[RawFile, Annotated[Str, Field(max_length=65536)]], Field(max_length=8)] = {}
     """Escape hatch: text appended to the named file, kept apart and checked: its syntax, every
     dialplan application and function it uses (loaded from the module that provides it), and

@@ -16,8 +16,9 @@ from tests.supervisor.records.cel import BUSY, INBOUND, OUTBOUND
 from tests.supervisor.records.recorded import write
 
 
-def site(*trunks: str) -> SimpleNamespace:
-    return SimpleNamespace(site=SimpleNamespace(trunks=dict.fromkeys(trunks)))
+def site(*trunks: str, days: int = 400, calls: int = 1_000_000) -> SimpleNamespace:
+    records = SimpleNamespace(keep_days=days, keep_calls=calls)
+    return SimpleNamespace(site=SimpleNamespace(trunks=dict.fromkeys(trunks), records=records))
 
 
 async def test_counts_each_recorded_call_once_and_lost_needs_a_synced_view(tmp_path: Path) -> None:
@@ -76,7 +77,9 @@ def test_retention_is_pruned_when_due(tmp_path: Path) -> None:
     store = RecordStore(tmp_path / schema.RELATIVE_PATH)
     store.create()
     write(store, OUTBOUND + BUSY)
-    recorder = Recorder(store=store, live=lambda: None, retention=Retention(days=1, calls=1))
+    recorder = Recorder(store=store, live=lambda: None)
+    recorder.on_config(site(days=1, calls=1))  # the site's retention
+    assert recorder.retention == Retention(days=1, calls=1)
     assert len(recorder._step(None, now=100.0)) == 2
     assert [r.linkedid for r in store.query(Query())] == ["1.7"]
     write(store, INBOUND)
