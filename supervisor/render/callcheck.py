@@ -65,7 +65,8 @@ _DATA_ARGUMENT: Final = {"LEN", "FILTER"}
 _PLAIN = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ*#+")
 _RANGE = re.compile(r"([0-9A-Za-z])-([0-9A-Za-z])")
 _IDENTIFIER = re.compile(r"_{0,2}([A-Za-z0-9_]+)")
-_CALL_IN_EXPRESSION = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\s*\(")
+# Tried only at the start of a word: a long run of letters costs one pass, not one per letter.
+_CALL_IN_EXPRESSION = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z_][A-Za-z0-9_]*\s*\(")
 #: A name at the start of an application argument (where applications take variables to write).
 _ARGUMENT_START = re.compile(r"(?:^|[,(=&|])\s*(_{0,2}[A-Za-z0-9_]+)")
 #: Deeper nesting than this is refused (Asterisk's own dialplan never needs it).
