@@ -16,8 +16,8 @@ adds options. Every extension whose applications use the dialled number therefor
    result holds only allowed characters whatever it is given; this is what the dialplan checker
    (`callcheck.py`) can prove of the rendered text, independently of step 2.
 
-Other engineers' dialplan uses the same helpers: `guarded()` for the lines, `safe()` for the
-reference.
+Other dialplan uses the same helpers: `guarded()` for the lines, `safe()` for the reference,
+`filtered()` for a value that is kept to some characters but not refused (a caller ID).
 """
 
 from __future__ import annotations
@@ -55,10 +55,7 @@ def guarded(allowed: str, source: str = "EXTEN", into: str | None = NUMBER) -> l
     28) and put the filtered value into `into` (a `SAFE_` variable; None: the value is not
     used, only checked). `allowed`: literal characters from `[0-9A-Za-z*#+]` (no ranges,
     nothing the dialplan treats specially)."""
-    if not allowed or not set(allowed) <= set(DIGITS + LETTERS + NUMBER_EXTRAS):
-        raise ValueError(f"not a set of plain characters: {allowed!r}")
-    if into is not None and not into.startswith(SAFE_PREFIX):
-        raise ValueError(f"{into} must start with {SAFE_PREFIX}")
+    _check(allowed, into)
     apps = [
         f"Set({REST}=${{REPLACE({source},{allowed})}})",
         f"ExecIf($[${{FIELDQTY({REST},-)}} > 0]?Hangup({REFUSED_CAUSE}))",
@@ -66,6 +63,21 @@ def guarded(allowed: str, source: str = "EXTEN", into: str | None = NUMBER) -> l
     if into is not None:
         apps.append(f"Set({into}=${{FILTER({allowed},${{{source}}})}})")
     return apps
+
+
+def filtered(source: str, allowed: str, into: str) -> str:
+    """`Set(into=${FILTER(allowed,${source})})`: a caller's value (`source`, a variable or a
+    function such as `CALLERID(num)`) kept to `allowed` characters, without refusing the call:
+    for values that may legitimately hold others (a caller ID name, a number from a trunk)."""
+    _check(allowed, into)
+    return f"Set({into}=${{FILTER({allowed},${{{source}}})}})"
+
+
+def _check(allowed: str, into: str | None) -> None:
+    if not allowed or not set(allowed) <= set(DIGITS + LETTERS + NUMBER_EXTRAS):
+        raise ValueError(f"not a set of plain characters: {allowed!r}")
+    if into is not None and not into.startswith(SAFE_PREFIX):
+        raise ValueError(f"{into} must start with {SAFE_PREFIX}")
 
 
 def safe(variable: str = NUMBER, skip: int = 0) -> str:

@@ -114,6 +114,17 @@ def test_the_callsafe_lines_pass_and_the_raw_number_does_not() -> None:
     assert problems(*guarded, "Dial(PJSIP/${EXTEN:2}@provider)") != []
 
 
+def test_a_filtered_caller_id_is_clean_and_the_helpers_refuse_bad_sets() -> None:
+    """callsafe.filtered() of CALLERID(num) passes the checker; the helpers refuse to filter
+    to characters that are not plain, or into a variable outside SAFE_."""
+    assert problems(callsafe.filtered("CALLERID(num)", "0123456789+", "SAFE_CALLER")) == []
+    assert problems("Dial(PJSIP/${SAFE_CALLER}@provider)") == []
+    with pytest.raises(ValueError, match="plain"):
+        callsafe.guarded("0-9&")
+    with pytest.raises(ValueError, match="SAFE_"):
+        callsafe.filtered("CALLERID(num)", "0123456789", "CALLER")
+
+
 def test_hints_and_load_time_values_are_not_call_time() -> None:
     """Extension names, hints, include and switch are read at load time, without a channel."""
     text = "[c]\ninclude => ${X}\nswitch => Loopback/${Y}\nexten => 1,hint,PJSIP/${Z}\n"
