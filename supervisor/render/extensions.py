@@ -15,7 +15,7 @@ from __future__ import annotations
 from supervisor.render import callsafe, flows
 from supervisor.render.conf import GENERATED, document, section
 from supervisor.render.voicemail import BOX_VARIABLE, CONTEXT, mailbox
-from supervisor.site.flowchecks import flow_kinds
+from supervisor.site.flowchecks import kind_of
 from supervisor.site.flows import CAUSE_CODES, parse_target
 from supervisor.site.model import ANY_NUMBER, Site
 from supervisor.site.sections import flow_context, ring_group_context, trunk_context
@@ -93,7 +93,9 @@ def target_apps(site: Site, text: str, *, voicemail: bool = True) -> list[str]:
         return [f"Hangup({CAUSE_CODES[ref.name]})"]
     if ref.kind == "voicemail":
         return [f"VoiceMail({mailbox(site.mailbox_number(ref.name))},u)", "Hangup()"]
-    kind = flow_kinds(site)[ref.name]
+    kind = kind_of(site, ref.name)
+    if kind is None:  # the flow checks refuse an unknown target before rendering
+        raise KeyError(f"unknown target {text!r}")
     if kind in ("endpoint", "ring group"):
         return _ring(site, ref.name, voicemail=voicemail)
     return [f"Goto({flow_context(kind, ref.name)},s,1)"]
