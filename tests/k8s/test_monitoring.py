@@ -425,7 +425,10 @@ def test_dashboard_covers_registrations_calls_reloads_addresses(
     for panel in dashboard["panels"]:
         if panel["type"] != "row":
             assert panel["targets"], panel["title"]
-            assert panel["datasource"]["uid"] == "${datasource}"
+            # Prometheus, but the recent-calls table: the PostgreSQL copy of the call record.
+            sql = panel["datasource"]["type"] == "grafana-postgresql-datasource"
+            assert panel["datasource"]["uid"] == ("${records_db}" if sql else "${datasource}")
+    assert "Call record (PostgreSQL)" in rows
 
 
 @pytest.mark.parametrize(

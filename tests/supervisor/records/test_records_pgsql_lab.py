@@ -12,6 +12,7 @@ import pytest
 from lab import netns, sipp
 from lab.asterisk import RunDir, wait_until
 from lab.fixtures import Started
+from lab.k8s import build, dashboards
 from lab.netns import Lab
 from lab.postgres import Postgres
 from lab.supervisor import SupervisorRun, read_dir
@@ -20,10 +21,16 @@ from tests.supervisor.records.test_records_pod_lab import EXAMPLE, site
 pytestmark = pytest.mark.lab
 
 
+def recent_calls_sql() -> str:
+    (dashboard,) = dashboards(build())
+    (panel,) = [p for p in dashboard["panels"] if p["title"] == "Recent calls"]
+    return str(panel["targets"][0]["rawSql"])
+
+
 def test_calls_reach_postgresql_too(lab: Lab, run_dir: RunDir, started: Started) -> None:
     """Two answered doorbell calls: PostgreSQL holds both calls' events (two LINKEDID_END, the
-    caller and the extension), the SQLite history both calls, and cel_pgsql.conf (it holds the
-    password) is not readable by others."""
+    caller and the extension) and the Grafana recent-calls table's SQL lists them; the SQLite
+    history has both calls; cel_pgsql.conf (it holds the password) is not readable by others."""
     pg = Postgres(lab).start()
     started.add(pg.close)
     secrets = read_dir(EXAMPLE / "secrets") | {"pg-password": pg.password + "\n"}
@@ -59,6 +66,14 @@ def test_calls_reach_postgresql_too(lab: Lab, run_dir: RunDir, started: Started)
         "SELECT cid_num, exten FROM cel WHERE eventtype = 'CHAN_START' AND uniqueid = linkedid"
     ).split()
     assert starts == ["sipp|100", "sipp|100"]
+    # The Grafana dashboard's recent-calls table, its SQL run on this server.
+    table = [
+        row.split("|")
+        for row in pg.sql(
+            recent_calls_sql().replace("$__timeFilter(eventtime)", "true")
+        ).splitlines()
+    ]
+    assert [r[1:4] for r in table] == [["sipp", "100", "answered"]] * 2
 
     def history() -> int:
         status, body = sup.get("/calls")
