@@ -113,7 +113,7 @@ def render(
         "manager.conf": core.render_manager(context),
         "pjsip.conf": render_pjsip(site, loaded.secrets, context.directories.astetcdir, blocked),
         "extensions.conf": extensions,
-        "rtp.conf": core.render_rtp(context),
+        "rtp.conf": core.render_rtp(site, context),
         "http.conf": core.render_http(context),
         "voicemail.conf": render_voicemail(site, loaded.secrets),
         "cel.conf": records.render_cel(),

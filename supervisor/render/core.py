@@ -65,6 +65,9 @@ BASE_MODULES = (
     "res_pjsip_pidf_body_generator.so",
     "res_pjsip_xpidf_body_generator.so",
     "app_directed_pickup.so",
+    # Phones behind NAT (rewrite_contact, force_rport): loaded always, so a phone moving behind
+    # a router is a reload.
+    "res_pjsip_nat.so",
 )
 CODEC_MODULES = {
     "ulaw": "codec_ulaw.so",
@@ -198,15 +201,18 @@ def render_manager(context: RenderContext) -> str:
 RTCP_INTERVAL_MS = 1000
 
 
-def render_rtp(context: RenderContext) -> str:
+def render_rtp(site: Site, context: RenderContext) -> str:
+    """rtp.conf: the site's port range, kept inside the context's (what the pod opens)."""
+    start = max(site.rtp.start, context.rtp_start)
+    end = min(site.rtp.end, context.rtp_end)
     return document(
         GENERATED,
         [
             section(
                 "general",
                 [
-                    ("rtpstart", context.rtp_start),
-                    ("rtpend", context.rtp_end),
+                    ("rtpstart", start),
+                    ("rtpend", end),
                     # Asterisk's received-loss counter (RTPAUDIOQOS `lp`, ami/quality.py) moves
                     # only when it sends an RTCP report: every second instead of every 5 s keeps
                     # a call's loss ratio within a second of its end (docs/call-quality.md);

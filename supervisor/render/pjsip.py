@@ -190,6 +190,11 @@ def _phone_keys(site: Site, name: str, endpoint: Endpoint) -> list[Option]:
     if endpoint.pickup_groups:
         groups = ",".join(endpoint.pickup_groups)
         options += [("named_call_group", groups), ("named_pickup_group", groups)]
+    behind = site.nat.phones if endpoint.nat is None else endpoint.nat
+    if behind:
+        # Replies and calls go to the address and port the phone's requests came from (its
+        # router's mapping), media to where its RTP comes from (res_pjsip_nat).
+        options += [("rewrite_contact", "yes"), ("force_rport", "yes"), ("rtp_symmetric", "yes")]
     return options
 
 

@@ -286,6 +286,35 @@ class PhoneCallerId(Model):
     """Caller number (default: the phone's lowest extension)."""
 
 
+class Nat(Model):
+    """NAT: the pod itself is never behind one (its addresses are routed); phones may be."""
+
+    phones: Bool = False
+    """Default of every endpoint's nat (phones behind home or office routers)."""
+
+
+#: The RTP ports the image and its NetworkPolicy open (rtp.conf's range lies inside them).
+RTP_PORTS = (10000, 20000)
+
+
+class Rtp(Model):
+    """The UDP ports Asterisk takes for media, inside the image's 10000-20000 (some providers
+    accept only a narrow range). Each call takes two ports per leg (RTP and RTCP)."""
+
+    start: Annotated[Int, Field(ge=RTP_PORTS[0], le=RTP_PORTS[1])] = RTP_PORTS[0]
+    """First port (even: RTP takes even ports, RTCP the next odd one)."""
+    end: Annotated[Int, Field(ge=RTP_PORTS[0], le=RTP_PORTS[1])] = RTP_PORTS[1]
+    """Last port."""
+
+    @model_validator(mode="after")
+    def _range(self) -> Rtp:
+        if self.start % 2:
+            raise ValueError(f"start {self.start} is odd: RTP takes even ports")
+        if self.end - self.start < 3:
+            raise ValueError("the range must hold at least one call leg (4 ports)")
+        return self
+
+
 class EndpointAuth(Model):
     """Digest credentials of a phone; the user name defaults to the endpoint's name."""
 
@@ -351,6 +380,10 @@ class Endpoint(Model):
     pickup_groups: Annotated[tuple[Name, ...], Field(max_length=MAX_LIST)] = ()
     """Call pickup: the phone can answer, with dialplan.pickup, a call ringing any phone that
     shares one of these groups."""
+    nat: Bool | None = None
+    """The phone is behind NAT: SIP goes back where its requests came from (rewrite_contact,
+    force_rport), media to where its RTP comes from (rtp_symmetric), and qualify keeps its
+    router's mapping open (default: nat.phones)."""
     options: Annotated[dict[Name, PjsipOptions], Field(max_length=4)] = {}
     """More pjsip options by object (endpoint, aor: option: value), checked against Asterisk's
     documentation; options a field sets and ones that would undo a guarantee are refused with
@@ -599,6 +632,10 @@ class Site(Model):
     """Escape hatch: text appended to the named file, kept apart and checked: its syntax, every
     dialplan application and function it uses (loaded from the module that provides it), and
     every pjsip option against what Asterisk documents for the section's type."""
+    nat: Nat = Nat()
+    """Phones behind NAT (the pod itself is never behind one)."""
+    rtp: Rtp = Rtp()
+    """The media port range (rtp.conf)."""
     modules: Annotated[tuple[ModuleName, ...], Field(max_length=MAX_LIST)] = ()
     """Asterisk modules to load beyond what the site needs (e.g. app_voicemail_odbc where
     several modules provide an application); each must exist in the image. See

@@ -78,6 +78,9 @@ TYPED: Final[Mapping[tuple[Owner, str], Mapping[str, str]]] = {
         "allow_transfer": "set by transfer",
         "named_call_group": "set by pickup_groups",
         "named_pickup_group": "set by pickup_groups",
+        "rewrite_contact": "set by nat",
+        "force_rport": "set by nat",
+        "rtp_symmetric": "set by nat",
     },
     ("trunk", "aor"): {
         "type": "the object's type is fixed",

@@ -91,3 +91,46 @@ def test_bad_phone_keys_are_refused_with_their_place() -> None:
         "Asterisk (auto, auto_info, inband, info, rfc4733)",
         "site.yaml:23: dialplan.pickup: 11 is also in dialplan.extensions",
     ]
+
+
+def test_phones_behind_nat_by_default_or_per_phone() -> None:
+    """nat.phones makes every phone a NAT phone unless it says otherwise; a NAT phone gets
+    rewrite_contact, force_rport and rtp_symmetric, the others none of them."""
+    text = SITE.replace("    direct_media: true\n", "    nat: false\n") + "nat: {phones: true}\n"
+    files = render(load_text(text, SECRETS), CONTEXT)
+    desk, kitchen = endpoint(files, "desk"), endpoint(files, "kitchen")
+    assert "rewrite_contact" not in desk
+    assert (kitchen["rewrite_contact"], kitchen["force_rport"], kitchen["rtp_symmetric"]) == (
+        "yes",
+        "yes",
+        "yes",
+    )
+    assert "res_pjsip_nat.so" in files["modules.conf"]
+
+
+def test_nat_phone_needs_qualify_and_no_direct_media() -> None:
+    """A phone behind NAT without keep-alive, or with direct media, is refused at its key."""
+    text = SITE.replace("    direct_media: true\n", "    direct_media: true\n    nat: true\n")
+    text = text.replace('    caller_id: {number: "700"}\n', "    qualify: 0\n    nat: true\n")
+    with pytest.raises(SiteInvalid) as caught:
+        load_text(text, SECRETS)
+    assert [str(p) for p in caught.value.problems] == [
+        "site.yaml:9: endpoints.desk.direct_media: a phone behind NAT cannot take media directly",
+        "site.yaml:15: endpoints.kitchen.qualify: a phone behind NAT needs qualify (e.g. 25): "
+        "it keeps its router's mapping open for calls to it",
+    ]
+
+
+def test_rtp_range_is_the_sites_inside_the_images() -> None:
+    """rtp.conf takes the site's range; an odd start, a range outside 10000-20000 or too small
+    for one call leg is refused."""
+    files = render(load_text(SITE + "rtp: {start: 16384, end: 16483}\n", SECRETS), CONTEXT)
+    assert "rtpstart = 16384\nrtpend = 16483\n" in files["rtp.conf"]
+    for bad, message in (
+        ("{start: 16385, end: 16483}", "start 16385 is odd: RTP takes even ports"),
+        ("{start: 9000, end: 16483}", "must be at least 10000"),
+        ("{start: 16384, end: 16385}", "the range must hold at least one call leg (4 ports)"),
+    ):
+        with pytest.raises(SiteInvalid) as caught:
+            load_text(SITE + f"rtp: {bad}\n", SECRETS)
+        assert message in str(caught.value.problems[0]), caught.value.problems
