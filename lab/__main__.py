@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from lab import netns, sipp, voicemail
+from lab import explaindemo, netns, sipp, voicemail
 from lab.asterisk import RunDir, sweep_stale_runs, wait_until
 from lab.kubelet import write_mount
 from lab.netns import Lab
@@ -120,6 +120,7 @@ def demo(args: argparse.Namespace) -> int:
         stoppers.append(lamp.stop)
         phones.register({"desk": secrets["desk-password"].strip()})
         say("desk and kitchen phones registered")
+        explaindemo.explain_and_call(lab, run, EXAMPLE / "site", say)
         say(f"live reload: edit a copy of {EXAMPLE / 'site'} and publish it as kubelet would:")
         say(f"  .venv/bin/python -m lab swap {sup.config_mount} YOUR_COPY")
         placed = answered_by_sipp = 0

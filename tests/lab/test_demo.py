@@ -46,6 +46,12 @@ def test_demo_places_three_answered_calls_and_tears_down(rootfs: Path) -> None:
         out,
     ), out
     assert "every placed call was counted, each once" in out
+    # explain's prediction for a blocklisted caller, next to the real call it predicts.
+    assert "screening: +4915100000001 is blocklist[0]: hangup:busy" in out
+    assert (
+        "the real call: the provider called +4930123458 from 015100000001: SIP 486 "
+        "(as predicted)" in out
+    )
     assert "Traceback" not in out
     assert "doorbell call 3: answered, audio both ways" in out
     # The history of its own calls, from the record: the three doorbell calls (to 100) and

@@ -125,7 +125,32 @@ def expected_dialplan(site: Site) -> set[tuple[str, str]]:
     if plan.pickup is not None:
         out.add(("extensions", plan.pickup))
     out |= {(f"ring-{name}", NO_VOICEMAIL) for name in plan.ring_groups if group_box(site, name)}
-    return out | {(f"ring-{name}", "s") for name in plan.ring_groups}
+    return out | {(f"ring-{name}", "s") for name in plan.ring_groups} | flow_dialplan(site)
+
+
+def flow_dialplan(site: Site) -> set[tuple[str, str]]:
+    """The call flows' extensions: menus, time conditions, announcements, screening, codes."""
+    plan = site.dialplan
+    out: set[tuple[str, str]] = set()
+    for name, menu in plan.menus.items():
+        out |= {(f"menu-{name}", e) for e in ("s", "i", "t", *menu.options)}
+        if menu.direct_dial:
+            out |= {(f"menu-{name}", number) for number in plan.extensions}
+    for name, condition in plan.time_conditions.items():
+        out |= {(f"time-{name}", e) for e in ("s", "open", "closed")}
+        if condition.override is not None:
+            out.add(("extensions", condition.override))
+    out |= {(f"announce-{name}", "s") for name in plan.announcements}
+    for trunk in site.trunks:
+        if plan.screening is not None or site.trunks[trunk].country_code is not None:
+            out.add((f"screen-{trunk}", "s"))
+            if plan.screening is not None:
+                out.add((f"screen-{trunk}", "blocked"))
+    if plan.screening is not None:
+        for code in (plan.screening.block_code, plan.screening.unblock_code):
+            if code is not None:
+                out.add(("extensions", f"_{code}X."))
+    return out
 
 
 def check_read_back(pbx: Pbx) -> None:
