@@ -499,6 +499,22 @@ def poll(predicate: Callable[[], bool], timeout: float, interval: float = 0.1) -
     return None
 
 
+def steady_counts(
+    soak: SoakLab, steady_s: float = 3.0, timeout: float = 30.0
+) -> dict[Key, float] | None:
+    """calls_total once it has not changed for `steady_s`; None if it kept changing."""
+    deadline = time.monotonic() + timeout
+    last, since = scrape(soak.sup)[0], time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = scrape(soak.sup)[0]
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= steady_s:
+            return now
+    return None
+
+
 def single(soak: SoakLab, name: str) -> float | None:
     return scrape(soak.sup)[1].get(name)
 
@@ -662,11 +678,15 @@ def run_segment(soak: SoakLab, index: int, fault: str | None, faults: list[Fault
         segment.ok[stream.name] = stats.get("SuccessfulCall", 0)
         segment.failed[stream.name] = stats.get("FailedCall", 0)
     # Every caller is done: the supervisor must come to no active call (Asterisk's hangups and
-    # a re-sync after a fault included).
-    segment.settled = (
+    # a re-sync after a fault included), and its count of ended calls must stop moving: it
+    # counts them from the durable call record, folded about once a second (supervisor/records).
+    active_gone = (
         poll(lambda: single(soak, "asterisk_supervisor_calls_active") == 0, 75, 0.2) is not None
     )
-    after, _ = scrape(soak.sup)
+    after = steady_counts(soak)
+    segment.settled = active_gone and after is not None
+    if after is None:
+        after, _ = scrape(soak.sup)
     segment.counted = {
         k: int(after.get(k, 0) - before.get(k, 0))
         for k in set(after) | set(before)
