@@ -273,6 +273,7 @@ def build_process(core: Core, ami: AmiSlice, addresses: AddressSlice) -> Process
         restart=asterisk.request_restart,
         deadline_s=settings.restart_deadline_s,
         stopping=shutdown.is_draining,
+        startable=addresses.monitor.usable,
     )
     core.pending_restart.subscribe(restarter.wake)
     return ProcessSlice(

@@ -124,6 +124,10 @@ class AddressMonitor:
             if e.required and (report is None or report.status_of(e.address) is None)
         )
 
+    def usable(self) -> bool:
+        """`all_required_usable`, as a callable (for the parts that poll it)."""
+        return self.all_required_usable
+
     @property
     def all_required_usable(self) -> bool:
         """Readiness: every required address is present, not tentative and bindable."""

@@ -19,7 +19,10 @@ class RestartWhenIdle:
     change reverted before the restart cancels it.
 
     `busy()`: calls or channels are active; `stopping()`: the pod is draining (the drain stops
-    Asterisk anyway); `restart()`: ask the process supervisor for a planned restart.
+    Asterisk anyway); `restart()`: ask the process supervisor for a planned restart;
+    `startable()`: the pod can run the new config (its required addresses are usable): until
+    then no restart, not even at the deadline, since it would stop a working Asterisk to start
+    one whose transports cannot bind.
     """
 
     def __init__(
@@ -30,6 +33,7 @@ class RestartWhenIdle:
         restart: Callable[[], None],
         deadline_s: float,
         stopping: Callable[[], bool] = lambda: False,
+        startable: Callable[[], bool] = lambda: True,
         poll_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -37,6 +41,7 @@ class RestartWhenIdle:
         self._busy = busy
         self._restart = restart
         self._stopping = stopping
+        self._startable = startable
         self.deadline_s = deadline_s
         self.poll_s = poll_s
         self._clock = clock
@@ -59,7 +64,14 @@ class RestartWhenIdle:
         """Poll while a restart is pending (calls end without an event we could wait on as one:
         several channels per call); stop polling once the restart is asked for or not needed."""
         deadline = self._clock() + self.deadline_s
+        waiting = False
         while self._pending() and not self._stopping():
+            if not self._startable():
+                if not waiting:
+                    log.warning("restart waits until the new config's addresses are usable")
+                    waiting = True
+                await asyncio.sleep(self.poll_s)
+                continue
             idle = not self._busy()
             if idle or self._clock() >= deadline:
                 log.info(

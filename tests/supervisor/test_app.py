@@ -357,8 +357,9 @@ def test_a_live_trunk_host_and_pod_address_change_is_followed_by_status(
     lab: Lab, supervisor_factory: type[SupervisorRun]
 ) -> None:
     """A site swapped in with a new trunk host and a new pod address: /status checks the new
-    address (not ready while it is missing from the pod; Asterisk's restart for the new bind
-    waits for it) and the egress toward the new host from the new address."""
+    address (not ready while it is missing from the pod, and the restart the new bind needs
+    waits for it: the old Asterisk keeps running), then the egress toward the new host from the
+    new address, on a restarted Asterisk."""
     new_pod, new_provider = "2001:db8:e8b1::1:2", "2001:db8:5060::20"
     sup = supervisor_factory().start()
     sup.wait_ready(30)
@@ -372,6 +373,7 @@ def test_a_live_trunk_host_and_pod_address_change_is_followed_by_status(
     site = example_site()
     text = site["site.yaml"].replace(netns.PROVIDER_V6, new_provider)
     site["site.yaml"] = text.replace(f"ipv6: {netns.POD_V6}", f"ipv6: {new_pod}")
+    (before,) = netns.asterisk_pids(lab.pod)
     sup.update_site(site)
     wait_until(
         lambda: checks().get(f"address {new_pod}", {}).get("detail") == "missing",
@@ -379,12 +381,23 @@ def test_a_live_trunk_host_and_pod_address_change_is_followed_by_status(
         what="the new address checked (and missing)",
     )
     assert not sup.ready()
+    wait_until(
+        lambda: "restart waits until the new config's addresses are usable" in sup.output(),
+        10,
+        what="the restart held back",
+    )
+    assert netns.asterisk_pids(lab.pod) == [before]
     assert f"address {netns.POD_V6}" not in checks()
     lab.add_address("provider", f"{new_provider}/128")
     lab.route("provider", new_provider)
     lab.add_address("pod", f"{new_pod}/128")
     lab.route("pod", new_pod)
     lab.del_address("pod", f"{netns.POD_V6}/128")  # the pod's address moved
+    wait_until(
+        lambda: netns.asterisk_pids(lab.pod) not in ([], [before]),
+        30,
+        what="Asterisk restarted on the new config",
+    )
     sup.wait_ready(30)
     now = checks()
     assert now[f"address {new_pod}"]["ok"] is True

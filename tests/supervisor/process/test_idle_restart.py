@@ -123,3 +123,28 @@ async def test_waking_with_no_reasons_does_nothing(world: World) -> None:
         restarter.wake(())
         await at(start + 3600)
     assert world.restarts == []
+
+
+async def test_no_restart_before_the_new_addresses_are_usable(world: World) -> None:
+    """A restart for a config whose addresses the pod does not hold yet waits for them (even
+    past the deadline, with no call): it happens at the first poll once they are usable."""
+    loop = asyncio.get_running_loop()
+    usable = False
+    restarter = RestartWhenIdle(
+        pending=lambda: world.pending,
+        busy=lambda: world.busy,
+        restart=lambda: world.restarts.append(loop.time()),
+        deadline_s=60.0,
+        startable=lambda: usable,
+        poll_s=POLL_S,
+        clock=loop.time,
+    )
+    start = loop.time()
+    async with running(restarter):
+        world.pending = ["transport udp6 bind changed"]
+        restarter.wake(world.pending)
+        await at(start + 300.5)
+        assert world.restarts == []
+        usable = True
+        await at(start + 400)
+    assert world.restarts == [pytest.approx(start + 301.0)]
