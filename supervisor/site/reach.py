@@ -44,7 +44,6 @@ class Reach(NamedTuple):
 
 class _Section(NamedTuple):
     line: int
-    bases: tuple[str, ...]
     settings: list[Setting]
 
 
@@ -55,29 +54,36 @@ def _sections(text: str) -> dict[str, list[_Section]]:
     for item in raw_items(text):
         if isinstance(item, Header):
             current = []
-            bases = tuple(b.lstrip("+") for b in (item.options or ()) if b not in ("!", "+"))
-            sections.setdefault(item.name, []).append(_Section(item.line, bases, current))
+            sections.setdefault(item.name, []).append(_Section(item.line, current))
         elif isinstance(item, Setting) and current is not None:
             current.append(item)
     return sections
 
 
-def _value(sections: dict[str, list[_Section]], name: str, key: str, depth: int = 0) -> str | None:
-    """The last `key =` of section `name`, or of the templates it inherits (bounded depth)."""
-    for part in reversed(sections.get(name, ())):
-        for setting in reversed(part.settings):
-            if setting.name == key:
-                return setting.value
-        if depth < 8:
-            for base in reversed(part.bases):
-                found = _value(sections, base, key, depth + 1)
-                if found is not None:
-                    return found
-    return None
+#: The settings of a section (or of its templates) that decide where an identify reaches.
+_INHERITED = ("endpoint", "context")
+
+
+def _effective(text: str) -> dict[str, dict[str, str]]:
+    """`endpoint` and `context` of every section of a raw snippet, templates included, as
+    Asterisk reads them: a template is copied into a section when the section is defined (it
+    must come first), so one pass in file order resolves any depth in linear time, without
+    recursion."""
+    effective: dict[str, dict[str, str]] = {}
+    current: dict[str, str] | None = None
+    for item in raw_items(text):
+        if isinstance(item, Header):
+            current = effective.setdefault(item.name, {})
+            for base in item.options or ():
+                if base not in ("!", "+"):
+                    current.update(effective.get(base.lstrip("+"), {}))
+        elif isinstance(item, Setting) and current is not None and item.name in _INHERITED:
+            current[item.name] = item.value
+    return effective
 
 
 def _raw_can_call_out(
-    site: Site, sections: dict[str, list[_Section]], endpoint: str | None, dial_out: set[str]
+    site: Site, effective: dict[str, dict[str, str]], endpoint: str | None, dial_out: set[str]
 ) -> bool:
     """Whether the endpoint a raw identify names can call out (unknown or not named, as in a
     template: assume it can)."""
@@ -85,8 +91,8 @@ def _raw_can_call_out(
         return False
     if endpoint in site.endpoints:
         return site.endpoints[endpoint].context in dial_out
-    if endpoint is not None and endpoint in sections:
-        return (_value(sections, endpoint, "context") or DEFAULT_CONTEXT) in dial_out
+    if endpoint is not None and endpoint in effective:
+        return effective[endpoint].get("context", DEFAULT_CONTEXT) in dial_out
     return True
 
 
@@ -115,14 +121,18 @@ def _raw_reach(site: Site, dial_out: set[str], out: list[Reach]) -> Iterator[Fou
     for file, snippet in files:
         where: Path = ("raw", file)
         sections = _sections(snippet)
+        effective = _effective(snippet)
         for name, parts in sections.items():
+            endpoint = effective.get(name, {}).get("endpoint") if file == "pjsip.conf" else None
+            reaches = file == "pjsip.conf" and _raw_can_call_out(
+                site, effective, endpoint, dial_out
+            )
             for part in parts:
                 for setting in part.settings:
                     matching = setting.name in MATCH_SETTINGS and file == "pjsip.conf"
                     if not matching and setting.name not in PERMIT_SETTINGS:
                         continue
-                    endpoint = _value(sections, name, "endpoint") if matching else None
-                    calls_out = matching and _raw_can_call_out(site, sections, endpoint, dial_out)
+                    calls_out = matching and reaches
                     for item in (i.strip() for i in setting.value.split(",")):
                         if not item:
                             continue
@@ -136,13 +146,7 @@ def _raw_reach(site: Site, dial_out: set[str], out: list[Reach]) -> Iterator[Fou
                                     "through a trunk: anyone in it could call on the site's bill"
                                 )
                         if why is not None:
-                            yield (
-                                where,
-                                (
-                                    f"line {setting.line} ({setting.name} in [{name}]): {why}: "
-                                    "anyone in that network could use it without a password"
-                                ),
-                            )
+                            yield where, f"line {setting.line} ({setting.name} in [{name}]): {why}"
                         elif net is not None and calls_out:
                             out.append(Reach(net, where, item))
 

@@ -174,21 +174,18 @@ def _pjsip_sections(text: str) -> list[tuple[Header, list[Setting]]]:
 
 
 def _type_of(
-    header: Header,
-    settings: list[Setting],
-    templates: dict[str, tuple[Header, list[Setting]]],
-    seen: set[str],
+    header: Header, settings: list[Setting], inherited: dict[str, str | None]
 ) -> str | None:
-    """A section's `type`: its own, else the first one a section it inherits from has (several
-    sections may share a name, e.g. an endpoint, an auth and an aor: each is resolved alone)."""
+    """A section's `type`: its own, else the first one a template it inherits has (several
+    sections may share a name, e.g. an endpoint, an auth and an aor: each is resolved alone).
+    `inherited` holds the templates defined before it, resolved already: Asterisk copies a
+    template into a section when the section is defined, so one pass in file order resolves
+    chains of any length in linear time, without recursion."""
     own = [s.value.strip() for s in settings if s.name == "type"]
     if own:
         return own[-1]
     for parent in header.options or ():
-        if parent in ("!", "+") or parent in seen or parent not in templates:
-            continue
-        seen.add(parent)
-        found = _type_of(*templates[parent], templates, seen)
+        found = inherited.get(parent) if parent not in ("!", "+") else None
         if found is not None:
             return found
     return None
@@ -199,13 +196,15 @@ def pjsip_needs(text: str, known: AsteriskFacts | None = None) -> Needs:
     whose type Asterisk does not have and every option it does not document for that type."""
     known = known or facts()
     sections = _pjsip_sections(text)
-    templates = {h.name: (h, s) for h, s in sections if "!" in (h.options or ())}
+    inherited: dict[str, str | None] = {}
     modules: dict[str, None] = {}
     problems: list[tuple[int, str]] = []
     asked = [0]
     for header, settings in sections:
         template = "!" in (header.options or ())
-        kind = _type_of(header, settings, templates, {header.name})
+        kind = _type_of(header, settings, inherited)
+        if template:
+            inherited[header.name] = kind
         if kind is None:
             if not template:
                 problems.append((header.line, f"section [{header.name}] has no type"))

@@ -112,3 +112,33 @@ def test_raw_identify_counts_against_the_budget() -> None:
         "pjsip.conf": f"[more]\ntype = identify\nendpoint = provider\nmatch = {matches}\n"
     }
     assert load_dict(site).site.raw  # a trunk's identify cannot call out: not counted
+
+
+def test_templates_that_fan_out_are_each_looked_up_once() -> None:
+    """Eight layers of ten templates, each inheriting all ten of the layer below (10^8 paths
+    to walk one by one): the identify at the top is judged, each template read once."""
+    lines = [f"[l8-{i}](!)\ncontext = internal\n" for i in range(10)]
+    for layer in range(7, -1, -1):
+        below = ",".join(f"l{layer + 1}-{i}" for i in range(10))
+        lines += [f"[l{layer}-{i}](!,{below})\nx{layer} = 1\n" for i in range(10)]
+    lines.append("[top](l0-0)\ntype = endpoint\n")
+    lines.append("[top-id]\ntype = identify\nendpoint = top\nmatch = 2001:db8::/40\n")
+    site = base()
+    site["raw"] = {"pjsip.conf": "".join(lines)}
+    found = problems(site)
+    assert len(found) == 1, found
+    assert "2001:db8::/40 is wider than /48, and endpoint top can call out" in found[0]
+
+
+def test_a_long_template_chain_is_followed_to_its_end() -> None:
+    """2,000 templates each inheriting the one before: the context at the far end decides
+    (one pass in file order, no recursion to exhaust)."""
+    lines = ["[t0](!)\ncontext = internal\n"]
+    lines += [f"[t{i}](!,t{i - 1})\n" for i in range(1, 2_000)]
+    lines.append("[far](t1999)\ntype = endpoint\n")
+    lines.append("[far-id]\ntype = identify\nendpoint = far\nmatch = 2001:db8::/40\n")
+    site = base()
+    site["raw"] = {"pjsip.conf": "".join(lines)}
+    found = problems(site)
+    assert len(found) == 1, found
+    assert "and endpoint far can call out" in found[0]
