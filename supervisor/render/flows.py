@@ -94,7 +94,7 @@ def night_codes(site: Site, at: Priorities) -> list[Line]:
         lines += at(
             code,
             [
-                "Answer()",
+                # Written before anything answers: a phone hanging up at once still switched.
                 f'GotoIf($["${{DB({key})}}"="1"]?off)',
                 f"Set(DB({key})=1)",
                 f"Set(DEVICE_STATE({device})=INUSE)",
