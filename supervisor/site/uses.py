@@ -33,6 +33,18 @@ _EXPR = re.compile(r"\$\[([^\]]*)\]")
 _EXEC = {"exec", "tryexec"}
 _EXEC_IF = {"execif", "execiftime"}
 _SET = {"set", "mset"}
+#: Modules a site may not load (raw dialplan or `modules`), and why: each hands the call, or
+#: the pod, to something outside the site.
+REFUSED_MODULES = {
+    "app_system": "runs shell commands",
+    "func_shell": "runs shell commands",
+    "res_agi": "hands the call to an external program (AGI)",
+    "app_externalivr": "hands the call to an external program",
+    "app_stasis": "hands the call to an ARI application",
+    "func_curl": "makes HTTP requests from the pod",
+}
+#: Functions refused whatever their module provides besides.
+REFUSED_FUNCTIONS = {"FILE": "reads and writes any file Asterisk can (its config holds passwords)"}
 # Suggestions compare with every name of a kind (a few hundred): only for the first few problems.
 _MAX_SUGGESTIONS = 20
 
@@ -111,6 +123,9 @@ def _choose(
     """(module to load or None for the core, problem or None)."""
     if BUILTIN in providers:
         return None, None
+    refused = [REFUSED_MODULES[m] for m in providers if m in REFUSED_MODULES]
+    if refused:
+        return None, f"{what} is not allowed: it {refused[0]}"
     for module in providers:
         if module in loaded:
             return module, None
@@ -147,6 +162,10 @@ def needs(
             if providers is None:
                 hint = _suggest(use.name, known.functions, asked)
                 problems.append((use.line, f"Asterisk has no function {use.name}{hint}"))
+                continue
+            if use.name in REFUSED_FUNCTIONS:
+                why = REFUSED_FUNCTIONS[use.name]
+                problems.append((use.line, f"function {use.name} is not allowed: it {why}"))
                 continue
             module, problem = _choose(f"function {use.name}", providers, have, known)
         else:
@@ -240,6 +259,10 @@ def module_problems(site: Site, known: AsteriskFacts | None = None) -> list[tupl
         if module not in known.modules:
             hint = _suggest(module, known.modules, asked)
             problems.append((("modules", index), f"the image has no module {module}{hint}"))
+        elif module in REFUSED_MODULES:
+            problems.append(
+                (("modules", index), f"{module} is not allowed: it {REFUSED_MODULES[module]}")
+            )
     return problems
 
 

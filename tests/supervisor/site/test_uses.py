@@ -125,3 +125,28 @@ def test_check_refuses_raw_dialplan_with_file_line_and_key() -> None:
         "max_contacts?",
         "site.yaml:12: modules[1]: the image has no module app_nosuch",
     ]
+
+
+def test_modules_that_leave_the_site_are_refused() -> None:
+    """System, AGI, SHELL() and FILE() in a raw dialplan, or app_system in modules, are refused
+    with the reason: they would hand the call or the pod to something outside the site."""
+    assert problems_of(
+        """\
+        raw:
+          extensions.conf: |
+            [tools]
+            exten => 1,1,System(touch /tmp/x)
+             same => n,AGI(agi://198.51.100.9/)
+             same => n,Set(X=${SHELL(id)}${FILE(/etc/asterisk/pjsip.conf)})
+        modules: [app_system]
+        """
+    ) == [
+        "site.yaml:6: raw.extensions.conf: application System is not allowed: it runs shell "
+        "commands",
+        "site.yaml:7: raw.extensions.conf: application AGI is not allowed: it hands the call "
+        "to an external program (AGI)",
+        "site.yaml:8: raw.extensions.conf: function FILE is not allowed: it reads and writes any "
+        "file Asterisk can (its config holds passwords)",
+        "site.yaml:8: raw.extensions.conf: function SHELL is not allowed: it runs shell commands",
+        "site.yaml:9: modules[0]: app_system is not allowed: it runs shell commands",
+    ]
