@@ -515,6 +515,12 @@ def steady_counts(
     return None
 
 
+def record_queue(soak: SoakLab) -> int | None:
+    """Calls in the call record not counted yet (the recorder's last pass)."""
+    value = soak.sup.status().get("records", {}).get("calls_queued")
+    return value if isinstance(value, int) else None
+
+
 def single(soak: SoakLab, name: str) -> float | None:
     return scrape(soak.sup)[1].get(name)
 
@@ -679,9 +685,12 @@ def run_segment(soak: SoakLab, index: int, fault: str | None, faults: list[Fault
         segment.failed[stream.name] = stats.get("FailedCall", 0)
     # Every caller is done: the supervisor must come to no active call (Asterisk's hangups and
     # a re-sync after a fault included), and its count of ended calls must stop moving: it
-    # counts them from the durable call record, folded about once a second (supervisor/records).
+    # counts them from the durable call record, folded about once a second (supervisor/records),
+    # and every call that began must be folded (its end recorded, or lost once Asterisk no
+    # longer has it: 15 s after its last event, longer than the steadiness below).
     active_gone = (
         poll(lambda: single(soak, "asterisk_supervisor_calls_active") == 0, 75, 0.2) is not None
+        and poll(lambda: record_queue(soak) == 0, 75, 0.2) is not None
     )
     after = steady_counts(soak)
     segment.settled = active_gone and after is not None

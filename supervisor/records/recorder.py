@@ -84,6 +84,9 @@ class Recorder:
         self.counts: dict[tuple[str, str, str], int] = {}
         self.errors = 0
         self.last_error: str | None = None
+        #: Calls whose events are in the record but not folded yet, at the last pass (None:
+        #: not known yet). 0 once every call that began has been counted.
+        self.queued: int | None = None
         self._pruned_at = float("-inf")
 
     def on_config(self, config: AppliedSite) -> None:
@@ -114,6 +117,7 @@ class Recorder:
             new += batch
         if live is not None:
             new += self.store.fold_lost(trunks, live, now - self.stale_s)
+        self.queued = self.store.open_calls()
         if now - self._pruned_at >= self.prune_every_s:
             self._pruned_at = now
             removed = self.store.prune(
@@ -149,6 +153,7 @@ class Recorder:
         return {
             "path": str(self.store.path),
             "calls_counted": sum(self.counts.values()),
+            "calls_queued": self.queued,
             "errors": self.errors,
             "last_error": self.last_error,
         }

@@ -37,6 +37,7 @@ async def test_counts_each_recorded_call_once_and_lost_needs_a_synced_view(tmp_p
         await until(lambda: sum(recorder.counts.values()) == 2)
         await asyncio.sleep(0.1)
         assert store.open_calls() == 1  # no synced view: not declared lost
+        assert recorder.status()["calls_queued"] == 1
         view[0] = frozenset()
         recorder.hint()
         await until(lambda: sum(recorder.counts.values()) == 3)
@@ -51,6 +52,7 @@ async def test_counts_each_recorded_call_once_and_lost_needs_a_synced_view(tmp_p
         ("inbound", "provider", "lost"): 1,
     }
     assert recorder.status()["calls_counted"] == 3
+    assert recorder.status()["calls_queued"] == 0
 
 
 async def test_a_broken_record_is_reported_and_retried(tmp_path: Path) -> None:
