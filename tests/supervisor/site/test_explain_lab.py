@@ -102,7 +102,8 @@ def test_phone_codes_switch_night_mode_and_the_blocklist(pbx: FlowPbx) -> None:
         return values[0] if values else None
 
     def lamp() -> str:
-        reply = pbx.ami.action({"Action": "ExtensionState", "Exten": "*31", "Context": "extensions"})
+        state = {"Action": "ExtensionState", "Exten": "*31", "Context": "extensions"}
+        reply = pbx.ami.action(state) if pbx.ami else []
         return reply[0].get("StatusText", "") if reply else ""
 
     def call(caller: str, night: list[str], blocked: list[str]) -> list[str]:
