@@ -103,3 +103,16 @@ class PacketCounter:
 
     def close(self) -> None:
         self.lab.run(self.host, ["ip6tables", "-D", *self.rule])
+
+
+def stay(
+    lab: Lab, run: RunDir, address: str, user: str, password: str, *, stay_s: int, name: str
+) -> sipp.Sipp:
+    """Phone `user` at `address` (provider namespace) registers and stays `stay_s` seconds on
+    one socket, which also answers calls (talking: audio.pcap) and qualify OPTIONS."""
+    scenario = _scenario(run, "phone_stay.xml", f"stay-{name}.xml", {"STAY_MS": str(stay_s * 1000)})
+    answer = sipp.install_scenarios(run) / "uas_answer_audio.xml"
+    args = [f"[{netns.POD_V6}]:5060", "-sf", scenario, "-s", user, "-au", user, "-ap", password]
+    args += ["-i", address, "-p", "5060", "-m", "1", "-oocsf", run.inside(answer), "-aa"]
+    args += ["-mp", "16020", "-d", "300"]
+    return sipp.Sipp(lab, run, "provider", args, name=name).start()

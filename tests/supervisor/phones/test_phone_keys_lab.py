@@ -20,14 +20,14 @@ from lab import netns
 from lab.asterisk import wait_until
 from lab.fixtures import Started
 from lab.harness import LabHarness
-from lab.phonekeys import PacketCounter, blf, dialog_states, phone
+from lab.phonekeys import PacketCounter, blf, dialog_states, phone, stay
 from lab.phones import PHONES_V6, RINGER_MEDIA_PORT, Phones
 from lab.voicemail import MwiPhone
 from tests.supervisor.render.test_asterisk_loads import Pbx, boot
 
 pytestmark = pytest.mark.lab
 
-PASSWORDS = {name: secrets.token_hex(8) for name in ("desk", "den", "kitchen", "hall")}
+PASSWORDS = {name: secrets.token_hex(8) for name in ("desk", "den", "kitchen", "hall", "roam")}
 SITE = f"""\
 addresses:
   ipv6: {netns.POD_V6}
@@ -36,11 +36,16 @@ endpoints:
   den: {{auth: {{password_secret: den}}, pickup_groups: [office]}}
   kitchen: {{auth: {{password_secret: kitchen}}, pickup_groups: [office]}}
   hall: {{auth: {{password_secret: hall}}}}
+  roam: {{auth: {{password_secret: roam}}, nat: true, qualify: 25}}
 dialplan:
-  extensions: {{"11": desk, "12": kitchen, "13": den, "14": hall}}
+  extensions: {{"11": desk, "12": kitchen, "13": den, "14": hall, "15": roam}}
 """
 KITCHEN_MEDIA_PORT = 16010
 DEN_PORT = 5070
+#: roam's phone, behind a NAT router whose public side is NAT_ROUTER_V6 (next to the pod).
+NAT_PHONE_V6 = "2001:db8:5060::31"
+NAT_ROUTER_V6 = "2001:db8:e8b1::fe"
+NAT_PHONE_MEDIA_PORT = 16020
 
 
 @pytest.fixture(scope="module")
@@ -218,3 +223,54 @@ def test_blind_transfer_connects_the_other_party_with_audio(pbx: Pbx) -> None:
         pbx.ami.action({"Action": "Hangup", "Channel": hall})
     finally:
         counter.close()
+
+
+def nat_router(pbx: Pbx) -> None:
+    """The router masquerades NAT_PHONE_V6 behind NAT_ROUTER_V6 (UDP ports 40000-40999) and, as a
+    home router does, lets nothing in to it but replies to what it sent."""
+    lab = pbx.lab
+    lab.add_address("provider", f"{NAT_PHONE_V6}/128")
+    lab.run("router", ["ip", "-6", "route", "replace", f"{NAT_PHONE_V6}/128", "dev", "prov0"])
+    lab.run("router", ["ip", "-6", "addr", "add", f"{NAT_ROUTER_V6}/128", "dev", "pod0", "nodad"])
+    nat = ["ip6tables", "-t", "nat", "-A", "POSTROUTING", "-s", NAT_PHONE_V6, "-o", "pod0"]
+    lab.run("router", [*nat, "-p", "udp", "-j", "MASQUERADE", "--to-ports", "40000-40999"])
+    state = ["-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED"]
+    lab.run("router", ["ip6tables", "-A", "FORWARD", "-d", NAT_PHONE_V6, *state, "-j", "ACCEPT"])
+    lab.run("router", ["ip6tables", "-A", "FORWARD", "-d", NAT_PHONE_V6, "-j", "DROP"])
+
+
+def test_phone_behind_nat_registers_and_takes_a_call_with_audio_both_ways(pbx: Pbx) -> None:
+    """roam (nat: true) registers from behind a masquerading router that lets nothing in: its
+    contact is the router's mapping, and a call to it is answered with audio both ways."""
+    nat_router(pbx)
+    roam = stay(pbx.lab, pbx.run, NAT_PHONE_V6, "roam", PASSWORDS["roam"], stay_s=60, name="roam")
+    to_roam = PacketCounter(pbx.lab, "provider", NAT_PHONE_V6, NAT_PHONE_MEDIA_PORT)
+    to_kitchen = PacketCounter(pbx.lab, "provider", PHONES_V6, KITCHEN_MEDIA_PORT)
+    try:
+
+        def contact() -> str:
+            listed = pbx.ami.action({"Action": "PJSIPShowContacts"})
+            uris = [e.get("Uri", "") for e in listed if e.get("Endpoint") == "roam"]
+            return uris[0] if uris else ""
+
+        wait_until(contact, 15)
+        # rewrite_contact: the router's public address, not the address the phone wrote.
+        assert contact().startswith(f"sip:roam@[{NAT_ROUTER_V6}]:4"), contact()
+        caller = phone(
+            pbx.lab,
+            pbx.run,
+            "phone_call.xml",
+            "kitchen",
+            PASSWORDS["kitchen"],
+            "15",
+            values={"TALK_MS": "3000"},
+            media_port=KITCHEN_MEDIA_PORT,
+        )
+        assert caller.wait(30) == 0, caller.output()[-2000:]
+        # rtp_symmetric: the pod's RTP reached the phone through its mapping; and back.
+        assert to_roam.packets() >= 50
+        assert to_kitchen.packets() >= 50
+    finally:
+        to_roam.close()
+        to_kitchen.close()
+        roam.stop()
