@@ -26,7 +26,9 @@ substituted first, then split into a name, or a function name and its arguments 
 `,` `&` `)` `:` changes what the application, the function or the offset sees.
 
 Values read at load time (extension names, include, switch, ignorepat, globals) have no channel
-and are not checked; `exten`/`same` applications and `eswitch` (evaluated per call) are.
+and are not checked; `exten`/`same` applications and `eswitch` (evaluated per call) are, and so
+is features.conf's `[applicationmap]`, whose application arguments Asterisk substitutes on the
+channel when a feature code runs (main/bridge_channel.c, run_app_helper): `check_features`.
 """
 
 from __future__ import annotations
@@ -302,4 +304,23 @@ def check(items: list[Item]) -> list[Unsafe]:
         out += [Unsafe(item.line, context, item.name, p) for p in dict.fromkeys(problems)]
         if len(out) >= MAX_PROBLEMS:
             return out[:MAX_PROBLEMS]
+    return out
+
+
+def check_features(items: list[Item]) -> list[Unsafe]:
+    """Every `[applicationmap]` entry of a parsed features.conf whose text takes a caller's
+    value (its application and arguments run on a caller's channel, substituted)."""
+    out: list[Unsafe] = []
+    context = ""
+    for item in items:
+        if isinstance(item, Header):
+            context = item.name
+        elif isinstance(item, Setting) and context.lower() == "applicationmap":
+            analysis = _Analysis()
+            analysis.sink(item.value, "the feature's application")
+            out += [
+                Unsafe(item.line, context, item.name, p) for p in dict.fromkeys(analysis.problems)
+            ]
+            if len(out) >= MAX_PROBLEMS:
+                return out[:MAX_PROBLEMS]
     return out

@@ -9,7 +9,7 @@ Messages never quote rendered text: a value may be a password.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from supervisor.confparse import Directive, Flaw, Header, Item, Setting, parse, structure
@@ -148,24 +148,28 @@ def check(generated: Mapping[str, str], raw: Mapping[str, str]) -> list[Mismatch
         found = check_file(name, text, raw.get(name))
         if found is not None:
             out.append(found)
-        elif name == DIALPLAN:
+        elif name in CALL_TIME:
             out += check_calls(name, text, raw.get(name))
     return out
 
 
-#: The file whose applications run per call (the dialplan of pbx_config).
-DIALPLAN = "extensions.conf"
+#: The files whose applications run on a call's channel, and their checks: the dialplan of
+#: pbx_config, and features.conf's applicationmap (feature codes).
+CALL_TIME: dict[str, Callable[[list[Item]], list[callcheck.Unsafe]]] = {
+    "extensions.conf": callcheck.check,
+    "features.conf": callcheck.check_features,
+}
 
 
 def check_calls(name: str, generated: str, raw: str | None) -> list[Mismatch]:
-    """Where the dialplan (generated + raw) lets a caller's value reach an application, an
+    """Where `name` (generated + raw) lets a caller's value reach an application, an
     expression or a function unfiltered (`callcheck`), each with its line (in the raw snippet:
     its own line number, counted after the marker line the renderer puts before it)."""
     ours = generated.count("\n")
     marker = _marker(raw) if raw else None
     lead = raw.split("\n").index(marker) + 1 if raw and marker else 0
     out = []
-    for found in callcheck.check(parse(generated + (raw or ""))):
+    for found in CALL_TIME[name](parse(generated + (raw or ""))):
         in_raw = found.line > ours
         where = (
             f"line {found.line - ours - lead} of the raw snippet"

@@ -8,7 +8,13 @@ import pytest
 
 from supervisor.confparse import parse
 from supervisor.render import RenderContext, callsafe, render
-from supervisor.render.callcheck import MAX_DEPTH, MAX_PROBLEMS, check, references
+from supervisor.render.callcheck import (
+    MAX_DEPTH,
+    MAX_PROBLEMS,
+    check,
+    check_features,
+    references,
+)
 from supervisor.site.errors import SiteInvalid
 from tests.supervisor.site.sites import base, load_dict
 
@@ -172,3 +178,20 @@ def test_raw_dialplan_using_the_number_unfiltered_is_refused_with_its_location()
     body = "".join(f" same => n,{app}\n" for app in apps)
     site["raw"] = {"extensions.conf": "[fine]\nexten => _X.,1,NoOp()\n" + body}
     assert "[fine]" in render(load_dict(site), RenderContext(ami_secret="x"))["extensions.conf"]
+
+
+def test_feature_codes_in_the_applicationmap_are_checked() -> None:
+    """features.conf's applicationmap runs its application on a caller's channel with its
+    arguments substituted: a caller's value there refuses the site; constants pass."""
+    text = (
+        "[applicationmap]\n"
+        "rec => *3,self,MixMonitor(${CALLERID(num)}.wav)\n"
+        "ok => *4,self,Playback(beep)\n"
+    )
+    found = check_features(parse(text))
+    assert [(u.line, u.key) for u in found] == [(2, "rec")]
+    site = base()
+    site["raw"] = {"features.conf": text}
+    with pytest.raises(SiteInvalid) as refused:
+        render(load_dict(site), RenderContext(ami_secret="x"))
+    assert "features.conf [applicationmap] rec: line 2 of the raw snippet" in str(refused.value)
