@@ -113,7 +113,10 @@ def config_reference() -> str:
 
 def _modules_section() -> str:
     names = ", ".join(f"`{m.removesuffix('.so')}`" for m in core.BASE_MODULES)
-    codecs = ", ".join(f"{c}: `{m.removesuffix('.so')}`" for c, m in core.CODEC_MODULES.items())
+    codecs = ", ".join(
+        f"{c}: `{m.removesuffix('.so')}`" for c, m in core.CODEC_MODULES.items() if m is not None
+    )
+    passed = ", ".join(c for c, m in core.CODEC_MODULES.items() if m is None)
     return (
         "\n## Modules\n\n"
         "modules.conf loads an explicit list (`autoload = no`), built from the site:\n\n"
@@ -121,7 +124,9 @@ def _modules_section() -> str:
         "digest auth, identify by address, the security guard's ACL), RTP and bridging, "
         "the dialplan with Dial and CALLERID, and voicemail (so that adding the first box is a "
         "reload, not a restart);\n"
-        f"- the codec module of every codec a trunk or endpoint lists ({codecs}); `res_srtp` "
+        f"- the codec module of every codec a trunk or endpoint lists ({codecs}; {passed} "
+        "are passed through between ends that both offer them: the image has no translator "
+        "for them); `res_srtp` "
         "when any `media_encryption` is set; `res_prometheus` when Asterisk's metrics are on;\n"
         "- the module providing every dialplan application and function the rendered "
         "dialplan and `raw.extensions.conf` use, and every object type of `raw.pjsip.conf`;\n"

@@ -69,13 +69,21 @@ BASE_MODULES = (
     # a router is a reload.
     "res_pjsip_nat.so",
 )
-CODEC_MODULES = {
+#: Codec -> the image's module that transcodes it; None: passed through only (no translator in
+#: the image, or video, which Asterisk never transcodes).
+CODEC_MODULES: dict[str, str | None] = {
     "ulaw": "codec_ulaw.so",
     "alaw": "codec_alaw.so",
     "g722": "codec_g722.so",
     "gsm": "codec_gsm.so",
     "g726": "codec_g726.so",
     "opus": "codec_opus_open_source.so",
+    "speex": "codec_speex.so",
+    "g729": None,
+    "h264": None,
+    "h263": None,
+    "vp8": None,
+    "vp9": None,
 }
 PROMETHEUS_MODULES = ("res_prometheus.so",)
 
@@ -89,7 +97,7 @@ def modules(site: Site, context: RenderContext, dialplan: str = "") -> list[str]
     used |= {c for e in site.endpoints.values() for c in e.codecs}
     names = list(BASE_MODULES)
     codecs = [CODEC_MODULES[c] for c in sorted(used | {"ulaw", "alaw"})]
-    names += [m for m in codecs if m not in names]  # codec_gsm is a base module
+    names += [m for m in codecs if m is not None and m not in names]  # codec_gsm is a base module
     encrypted = [t.media_encryption for t in site.trunks.values()]
     encrypted += [e.media_encryption for e in site.endpoints.values()]
     if any(encrypted):

@@ -57,7 +57,12 @@ Cipher = Literal[
 DEFAULT_CIPHERS: tuple[Cipher, ...] = get_args(Cipher)
 SIP_PORT = 5060
 SIPS_PORT = 5061
-Codec = Literal["ulaw", "alaw", "g722", "gsm", "g726", "opus"]
+# Audio codecs the image transcodes (its codec modules: render/core.py CODEC_MODULES), then codecs
+# passed through between two ends that both offer them: G.729 (the image has no translator for
+# it) and video.
+Codec = Literal[
+    "ulaw", "alaw", "g722", "gsm", "g726", "opus", "speex", "g729", "h264", "h263", "vp8", "vp9"
+]
 RawFile = Literal[
     "pjsip.conf",
     "musiconhold.conf",

@@ -74,3 +74,27 @@ def test_kubelet_configmap_mount_is_read(tmp_path: Path) -> None:
     site = (HOME / "site" / "site.yaml").read_bytes()
     mount = make_kubelet_mount(tmp_path / "site", {"site.yaml": site})
     assert main(["check", str(mount), "--secrets", str(HOME / "secrets")]) == 0
+
+
+def test_raw_dialplan_that_cannot_run_is_refused_at_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`check` refuses a raw snippet calling an application whose module the image does not
+    have, or one Asterisk no longer has, at the snippet's own line; Playback (a module the
+    image has) is fine: it is loaded."""
+    (tmp_path / "site.yaml").write_text(
+        "addresses: {ipv6: 2001:db8::1}\n"
+        "raw:\n"
+        "  extensions.conf: |\n"
+        "    [ivr]\n"
+        "    exten => 1,1,Playback(hello-world)\n"
+        "     same => n,DAHDISendKeypadFacility(123)\n"
+        "     same => n,SIPAddHeader(X-Test: 1)\n"
+    )
+    assert main(["check", str(tmp_path)]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "site.yaml:6: raw.extensions.conf: application DAHDISendKeypadFacility is provided by "
+        "chan_dahdi, which the image does not have",
+        "site.yaml:7: raw.extensions.conf: Asterisk has no application SIPAddHeader",
+        "2 problems in the site description",
+    ]

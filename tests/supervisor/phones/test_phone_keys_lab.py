@@ -35,7 +35,7 @@ endpoints:
   desk: {{auth: {{password_secret: desk}}, pickup_groups: [office]}}
   den: {{auth: {{password_secret: den}}, pickup_groups: [office]}}
   kitchen: {{auth: {{password_secret: kitchen}}, pickup_groups: [office]}}
-  hall: {{auth: {{password_secret: hall}}}}
+  hall: {{auth: {{password_secret: hall}}, codecs: [ulaw, speex, g729, h264, h263, vp8, vp9]}}
   roam: {{auth: {{password_secret: roam}}, nat: true, qualify: 25}}
 dialplan:
   extensions: {{"11": desk, "12": kitchen, "13": den, "14": hall, "15": roam}}
@@ -59,6 +59,8 @@ def pbx(rootfs: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pbx]
         for key, value in PASSWORDS.items():
             (secret_dir / key).write_text(value)
         the_pbx = boot(harness.lab, harness.run, started, site_dir, secret_dir)
+        # Every rendered option and codec name (hall's pass-through and video codecs) taken.
+        assert the_pbx.asterisk.problems() == []
         phones = Phones(harness.lab, harness.run)
         started.add(phones.stop)
         phones.start_ringer()

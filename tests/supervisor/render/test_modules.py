@@ -70,3 +70,20 @@ def test_typed_dialplan_needs_nothing_beyond_the_base() -> None:
     found = needs(dialplan_uses(files["extensions.conf"]), loaded_modules(SITE))
     assert found.problems == ()
     assert {f"{m}.so" for m in found.modules} <= set(loaded_modules(SITE))
+
+
+def test_transcoded_codecs_have_their_module_in_the_image() -> None:
+    """Every codec the model calls transcoded names a codec module the image has; the others
+    (G.729, video) have none: the image cannot transcode them."""
+    from supervisor.render.core import CODEC_MODULES
+
+    transcoded = {m.removesuffix(".so") for m in CODEC_MODULES.values() if m is not None}
+    assert transcoded <= facts().modules
+    assert {c for c, m in CODEC_MODULES.items() if m is None} == {
+        "g729",
+        "h264",
+        "h263",
+        "vp8",
+        "vp9",
+    }
+    assert not {"codec_g729", "codec_h264"} & facts().modules
