@@ -157,8 +157,8 @@ async def test_changes_wait_for_fully_booted(rig: Rig) -> None:
     reloader, task = await run_loop(rig, booted, debounce=0.05, resync=60)
     try:
         rig.swap_site(sites.home("erin"))
+        # `pending` is set as the loop starts waiting for FullyBooted: nothing can reload now.
         await wait_for(lambda: reloader.state.pending)
-        await asyncio.sleep(0.2)
         assert rig.asterisk.reloads == []
         booted.set()
         await wait_for(lambda: rig.asterisk.reloads == ["res_pjsip.so"])
