@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 asterisk_log = logging.getLogger("asterisk")
 
 RECENT_LINES = 20
+YIELD_EVERY = 32  # relayed lines between two turns of the event loop for everyone else
 
 
 class CrashLoop(Exception):
@@ -125,12 +126,19 @@ async def forward_output(pipe: object, keep: Callable[[str], None] = lambda _l: 
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
+    relayed = 0
     try:
         while line := await reader.readline():
             text = line.decode(errors="replace").rstrip()
             if text:
                 asterisk_log.info("%s", text)
                 keep(text)
+            relayed += 1
+            if relayed % YIELD_EVERY == 0:
+                # readline() returns without yielding while lines are buffered: under a flood of
+                # Asterisk output this loop would hold the event loop (and /healthz) for as long
+                # as Asterisk writes faster than we relay (profiled, bench/reports/attack.md).
+                await asyncio.sleep(0)
     finally:
         transport.close()
 

@@ -92,8 +92,9 @@ def classify(message: str) -> tuple[str, str] | None:
         return None
     level, rest = match.groups()
     source = ""
-    for candidate in _ADDRESS.findall(rest, 0, MAX_CHARS):
-        candidate = candidate.strip(":.")
+    # Lazily: the first candidate nearly always parses, and a flood's lines are long hex.
+    for found in _ADDRESS.finditer(rest, 0, MAX_CHARS):
+        candidate = found.group().strip(":.")
         # pjproject writes `2001:db8::66:51032` (address and port, no brackets).
         for text in (candidate, candidate.rpartition(":")[0]):
             try:

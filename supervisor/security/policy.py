@@ -32,8 +32,7 @@ import heapq
 import ipaddress
 from collections import OrderedDict, deque
 from collections.abc import Iterable
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 from typing import Final
 
 from supervisor.security.events import IPAddress, IPNetwork
@@ -106,8 +105,9 @@ class PolicySettings:
     ipv6_prefix: int = 64
     escalate: bool = True
     exempt: tuple[IPNetwork, ...] = ()
+    _exempt_ranges: dict[int, _Ranges] = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
+    def _check(self) -> None:
         if self.max_failures < 1 or self.max_bans < 1 or self.max_tracked < 1:
             raise ValueError("max_failures, max_bans and max_tracked must be at least 1")
         if self.window <= 0 or self.ban_time <= 0:
@@ -115,9 +115,12 @@ class PolicySettings:
         if not 1 <= self.ipv6_prefix <= 128:
             raise ValueError("ipv6_prefix must be 1..128")
 
-    @cached_property
-    def _exempt_ranges(self) -> dict[int, _Ranges]:
-        return {v: _Ranges(n for n in self.exempt if n.version == v) for v in (4, 6)}
+    def __post_init__(self) -> None:
+        self._check()
+        # Built once here, not as a cached_property: on Python 3.11 every read of one takes a
+        # lock, and this is read for every event of a flood (profiled).
+        ranges = {v: _Ranges(n for n in self.exempt if n.version == v) for v in (4, 6)}
+        object.__setattr__(self, "_exempt_ranges", ranges)
 
     def exempts(self, address: IPAddress) -> bool:
         value = int(address)

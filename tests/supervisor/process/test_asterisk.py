@@ -101,3 +101,28 @@ async def test_crash_is_restarted_then_a_crash_loop_gives_up(
 
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="Linux process semantics")
+
+
+async def test_relaying_a_flood_of_output_lets_other_tasks_run() -> None:
+    """5,000 lines already buffered in Asterisk's pipe (within its 64 KiB): while they are
+    relayed, other tasks (the HTTP probes) still get turns of the event loop."""
+    from supervisor.process.asterisk import YIELD_EVERY, forward_output
+
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, b"".join(b"%d\n" % i for i in range(5_000)))
+    os.close(write_fd)
+    ticks = 0
+    relayed = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not relayed.is_set():
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    with os.fdopen(read_fd, "rb") as pipe:
+        await forward_output(pipe)
+    relayed.set()
+    await task
+    assert ticks >= 5_000 // YIELD_EVERY // 2
