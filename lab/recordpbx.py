@@ -1,8 +1,9 @@
 """The AMI lab PBX (lab.amipbx) with the call record: Asterisk writes CEL to the record's SQLite
 file as the product renders it (supervisor/render/records.py), and the product's recorder folds
-and counts it on the supervisor's loop. `restart_supervisor()` replaces the AMI client, state and
-recorder by new ones on the same record while Asterisk keeps running (what a supervisor restart
-in sidecar mode does); `kill_asterisk()` is kill -9 and a new Asterisk on the same directories."""
+and counts it on the supervisor's loop. `stop_supervisor()` then `start_new_supervisor()` replace
+the AMI slice and the recorder by new ones on the same record while Asterisk keeps running (what
+a supervisor restart in sidecar mode does); `kill_asterisk()` is kill -9 and a new Asterisk on
+the same directories."""
 
 from __future__ import annotations
 
@@ -16,13 +17,14 @@ from typing import Any
 from lab.amipbx import TRUNKS, AmiLab
 from lab.asterisk import directories_section, write_config
 from lab.rootfs import asterisk_ids
-from supervisor.ami.client import AmiClient
-from supervisor.ami.state import AsteriskState
+from supervisor.app import build_ami, build_core
+from supervisor.metrics.asterisk import AsteriskCollector
 from supervisor.records import schema
 from supervisor.records.recorder import Recorder
 from supervisor.records.store import RecordStore
 from supervisor.render import records
 from supervisor.render.context import Directories
+from supervisor.settings import Settings
 
 
 class RecordPbx(AmiLab):
@@ -48,9 +50,10 @@ class RecordPbx(AmiLab):
         self.earlier: list[dict[tuple[str, str, str], int]] = []
 
     def _recorder(self) -> Recorder:
-        state = self.state
-
         def live() -> frozenset[str] | None:
+            if self.ami is None:
+                return None
+            state = self.state  # the current process's AMI state
             return frozenset(state.calls.active) if state.live else None
 
         recorder = Recorder(store=self.store, live=live, interval_s=0.2, stale_s=self.stale_s)
@@ -90,13 +93,19 @@ class RecordPbx(AmiLab):
             self._task = None
 
     def start_new_supervisor(self) -> None:
-        """A new process: a fresh state, AMI client and recorder (counts from zero)."""
-        self.state = AsteriskState(trunks=TRUNKS)
+        """A new process: the product's core and AMI slice built anew, a new recorder (counts
+        from zero); `value()` reads the new registry."""
         self.recorder = self._recorder()
 
         async def start() -> None:
             assert self.client is not None
-            self.client = AmiClient(settings=self.client.settings, state=self.state)
+            settings = self.client.settings
+            self.core = build_core(Settings(config_dirs=()))
+            self.registry = self.core.registry
+            self.ami = build_ami(self.core, settings)
+            self.ami.state.calls.set_trunks(TRUNKS)
+            AsteriskCollector.register(self.registry, self.ami.state)
+            self.client = self.ami.client
             self.client.on_boot(self.recorder.hint)
             self.client.subscribe("Hangup", self.recorder.hint)
             self._task = asyncio.create_task(self.client.run(), name="ami")
