@@ -85,16 +85,17 @@ def dialog_states(log: Path) -> list[str]:
 
 
 class PacketCounter:
-    """Counts UDP packets arriving at `address`:`port` in namespace `host` (an ip6tables rule
-    whose counter is read; removed by `close`)."""
+    """Counts UDP packets arriving at `address`:`port` in namespace `host` (an ip6tables or
+    iptables rule whose counter is read; removed by `close`)."""
 
     def __init__(self, lab: Lab, host: str, address: str, port: int) -> None:
         self.lab, self.host = lab, host
+        self.tool = "ip6tables" if ":" in address else "iptables"
         self.rule = ["INPUT", "-p", "udp", "-d", address, "--dport", str(port)]
-        self.lab.run(host, ["ip6tables", "-I", *self.rule])
+        self.lab.run(host, [self.tool, "-I", *self.rule])
 
     def packets(self) -> int:
-        out = self.lab.run(self.host, ["ip6tables", "-nvxL", "INPUT"]).stdout
+        out = self.lab.run(self.host, [self.tool, "-nvxL", "INPUT"]).stdout
         port = f"dpt:{self.rule[-1]}"
         for line in out.splitlines():
             if port in line and self.rule[4] in line:
@@ -102,7 +103,7 @@ class PacketCounter:
         raise RuntimeError(f"no counter for {self.rule} in:\n{out}")
 
     def close(self) -> None:
-        self.lab.run(self.host, ["ip6tables", "-D", *self.rule])
+        self.lab.run(self.host, [self.tool, "-D", *self.rule])
 
 
 def stay(

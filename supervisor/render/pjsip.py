@@ -283,6 +283,15 @@ def _transport(
         ("protocol", transport.protocol),
         ("bind", _bind(site, transport)),
     ]
+    pbx = site.nat.pbx
+    external = pbx.external(transport.family) if pbx is not None else None
+    if pbx is not None and external is not None:
+        # The PBX behind a NAT router: peers outside local_net see the router's address.
+        options += [
+            ("external_signaling_address", external),
+            ("external_media_address", external),
+        ]
+        options += [("local_net", network) for network in pbx.local_networks]
     if transport.protocol == "tls" and transport.tls is not None:
         spec = transport.tls
         cert, key, ca = (str(PurePosixPath(etc) / f) for f in tls_files(name))

@@ -291,11 +291,36 @@ class PhoneCallerId(Model):
     """Caller number (default: the phone's lowest extension)."""
 
 
+class PbxNat(Model):
+    """The PBX itself behind a NAT router, an explicit opt-in: peers outside local_networks are
+    given the router's external address in SIP and SDP (the router forwards SIP and the RTP
+    range to the pod). The pod still binds, and the supervisor still checks, its own
+    addresses; the external address is not verified from inside."""
+
+    external_ipv6: IPv6 | None = None
+    """The router's external IPv6 address (for the site's ipv6 transports)."""
+    external_ipv4: IPv4 | None = None
+    """The router's external IPv4 address (for the site's ipv4 transports)."""
+    local_networks: Annotated[tuple[Network, ...], Field(max_length=MAX_LIST)] = ()
+    """Networks reached without the router (they get the pod's own address)."""
+
+    @model_validator(mode="after")
+    def _external(self) -> PbxNat:
+        if self.external_ipv6 is None and self.external_ipv4 is None:
+            raise ValueError("give external_ipv6 or external_ipv4")
+        return self
+
+    def external(self, family: Family) -> str | None:
+        return self.external_ipv6 if family == "ipv6" else self.external_ipv4
+
+
 class Nat(Model):
-    """NAT: the pod itself is never behind one (its addresses are routed); phones may be."""
+    """NAT: phones behind home or office routers, and (opt-in) the PBX itself behind one."""
 
     phones: Bool = False
     """Default of every endpoint's nat (phones behind home or office routers)."""
+    pbx: PbxNat | None = None
+    """The PBX behind a NAT router (default: none, the pod's addresses are routed)."""
 
 
 #: The RTP ports the image and its NetworkPolicy open (rtp.conf's range lies inside them).
@@ -638,7 +663,7 @@ class Site(Model):
     dialplan application and function it uses (loaded from the module that provides it), and
     every pjsip option against what Asterisk documents for the section's type."""
     nat: Nat = Nat()
-    """Phones behind NAT (the pod itself is never behind one)."""
+    """Phones behind NAT, and (opt-in) the PBX itself behind a NAT router."""
     rtp: Rtp = Rtp()
     """The media port range (rtp.conf)."""
     modules: Annotated[tuple[ModuleName, ...], Field(max_length=MAX_LIST)] = ()

@@ -130,6 +130,10 @@ TYPED: Final[Mapping[tuple[Owner, str], Mapping[str, str]]] = {
         "verify_client": "phones are authenticated by digest, not certificates",
         "require_client_cert": "phones are authenticated by digest, not certificates",
         "allow_reload": "the supervisor rotates certificates itself (docs/tls.md)",
+        "external_media_address": "set by nat.pbx",
+        "external_signaling_address": "set by nat.pbx",
+        "external_signaling_port": "the router forwards the transport's own port (nat.pbx)",
+        "local_net": "set by nat.pbx.local_networks",
     },
 }
 
@@ -184,10 +188,6 @@ UNSAFE: Final[Mapping[str, Mapping[str, str]]] = {
         "password",
     },
     "transport": {
-        "external_media_address": _NO_NAT,
-        "external_signaling_address": _NO_NAT,
-        "external_signaling_port": _NO_NAT,
-        "local_net": _NO_NAT,
         "password": "a key passphrase would sit in the ConfigMap: keys in the Secret are "
         "unencrypted",
         "allow_wildcard_certs": "weakens the check of the provider's certificate name",

@@ -1,5 +1,6 @@
 """Checks of the phone features against the rest of the site: the pickup code is free, a
-phone behind NAT keeps its mapping open and takes no direct media."""
+phone behind NAT keeps its mapping open and takes no direct media, a PBX behind NAT names an
+external address of a family the pod has, other than its own."""
 
 from __future__ import annotations
 
@@ -23,6 +24,17 @@ def check(site: Site) -> list[tuple[Path, str]]:
                     "mapping open for calls to it",
                 )
             )
+    pbx = site.nat.pbx
+    for family in ("ipv6", "ipv4") if pbx is not None else ():
+        external = pbx.external(family) if pbx is not None else None
+        key: Path = ("nat", "pbx", f"external_{family}")
+        if external is None:
+            continue
+        own = site.addresses.of(family)
+        if own is None:
+            found.append((key, f"the pod has no {family} address to forward to"))
+        elif own == external:
+            found.append((key, "is the pod's own address: the PBX is then not behind NAT"))
     pickup = site.dialplan.pickup
     if pickup is None:
         return found

@@ -134,3 +134,32 @@ def test_rtp_range_is_the_sites_inside_the_images() -> None:
         with pytest.raises(SiteInvalid) as caught:
             load_text(SITE + f"rtp: {bad}\n", SECRETS)
         assert message in str(caught.value.problems[0]), caught.value.problems
+
+
+def test_pbx_behind_nat_names_the_external_address_on_its_transports() -> None:
+    """nat.pbx puts the external address and local networks on the transports of its family
+    only; an external address of a family the pod lacks, or the pod's own, is refused."""
+    text = SITE.replace(
+        "addresses:\n  ipv6: 2001:db8:e8b1::1:1\n",
+        "addresses:\n  ipv6: 2001:db8:e8b1::1:1\n  ipv4: 203.0.113.10\n",
+    )
+    text += "nat:\n  pbx: {external_ipv4: 198.51.100.1, local_networks: [203.0.113.0/24]}\n"
+    found, _ = confparse.structure(
+        confparse.parse(render(load_text(text, SECRETS), CONTEXT)["pjsip.conf"])
+    )
+    transports = {h.name: {s.name: s.value for s in settings} for h, settings in found}
+    assert transports["udp4"]["external_signaling_address"] == "198.51.100.1"
+    assert transports["udp4"]["external_media_address"] == "198.51.100.1"
+    assert transports["udp4"]["local_net"] == "203.0.113.0/24"
+    assert "external_media_address" not in transports["udp6"]
+    with pytest.raises(SiteInvalid) as caught:
+        load_text(SITE + "nat:\n  pbx: {external_ipv4: 198.51.100.1}\n", SECRETS)
+    assert [str(p) for p in caught.value.problems] == [
+        "site.yaml:24: nat.pbx.external_ipv4: the pod has no ipv4 address to forward to"
+    ]
+    with pytest.raises(SiteInvalid) as caught:
+        load_text(text.replace("198.51.100.1,", "203.0.113.10,"), SECRETS)
+    assert [str(p) for p in caught.value.problems] == [
+        "site.yaml:25: nat.pbx.external_ipv4: is the pod's own address: the PBX is then not "
+        "behind NAT"
+    ]

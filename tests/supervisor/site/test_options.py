@@ -84,9 +84,8 @@ def test_typed_unsafe_unknown_and_bad_values_are_refused_with_the_reason() -> No
         "      auth: {password: x}\n",
     ).replace("    options: {tos: ef}\n", "    options: {local_net: 10.0.0.0/8}\n")
     assert problems_of(body) == [
-        "site.yaml:6: transports.udp6.options.local_net: refused: media and signalling are "
-        "bound to the pod's own address, which the supervisor checks; an address rewrite "
-        "would announce one it does not",
+        "site.yaml:6: transports.udp6.options.local_net: refused: set by "
+        "nat.pbx.local_networks",
         "site.yaml:21: endpoints.desk.options.endpoint.context: refused: set by context",
         "site.yaml:22: endpoints.desk.options.endpoint.allow_unauthenticated_options: refused: "
         "would answer OPTIONS from anyone without a password: a scanner's probe of which "
