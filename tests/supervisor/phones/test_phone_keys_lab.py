@@ -1,6 +1,7 @@
 """Phone keys on the lab's real Asterisk 22 with the rendered config, sipp as the phones: BLF
 (dialog NOTIFYs on ringing, busy, idle), hold with the default music on hold and back to two-way
-audio, call pickup of a ringing phone, blind transfer (REFER) with audio after it.
+audio, call pickup of a ringing phone, blind and attended transfer (REFER) with audio after
+them, and a phone behind a NAT router.
 
 One Asterisk for the module. Phones live on PHONES_V6 in the provider namespace: desk and hall
 register at the ringer (answers after 0.3 s and talks), den at a device that rings forever.
@@ -13,6 +14,7 @@ import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -276,3 +278,57 @@ def test_phone_behind_nat_registers_and_takes_a_call_with_audio_both_ways(pbx: P
         to_roam.close()
         to_kitchen.close()
         roam.stop()
+
+
+def test_attended_transfer_joins_the_consulted_phone_with_audio(pbx: Pbx) -> None:
+    """Kitchen consults hall (a second call), then transfers desk to it (REFER with Replaces):
+    both kitchen legs end, desk and hall are bridged and talk through the pod."""
+    since = len(pbx.ami.events)
+    out = pbx.run.path("log") / "consult-dialog.txt"
+    out.unlink(missing_ok=True)
+    consult = phone(
+        pbx.lab,
+        pbx.run,
+        "phone_consult.xml",
+        "kitchen",
+        PASSWORDS["kitchen"],
+        "14",
+        values={"OUT": pbx.run.inside(out)},
+    )
+    counter = PacketCounter(pbx.lab, "provider", PHONES_V6, RINGER_MEDIA_PORT)
+    try:
+        wait_until(lambda: out.exists() and len(out.read_text().split()) == 3, 15)
+        call_id, to_tag, from_tag = out.read_text().split()
+        replaces = quote(f"{call_id};to-tag={to_tag};from-tag={from_tag}", safe="")
+        transferer = phone(
+            pbx.lab,
+            pbx.run,
+            "phone_refer_attended.xml",
+            "kitchen",
+            PASSWORDS["kitchen"],
+            "11",
+            values={"TALK_MS": "1000", "TARGET": "14", "REPLACES": replaces},
+        )
+        assert transferer.wait(20) == 0, transferer.output()[-2000:]
+        transfers = events(pbx, "AttendedTransfer", since)
+        assert transfers, "no AttendedTransfer event"
+        assert transfers[0]["Result"] == "Success"
+        assert consult.wait(20) == 0, consult.output()[-2000:]  # its leg got BYE
+        desk = channel_of(pbx, "desk", since)
+        hall = channel_of(pbx, "hall", since)
+
+        def bridged() -> bool:
+            entered = events(pbx, "BridgeEnter", since)
+            desks = [e["BridgeUniqueid"] for e in entered if e["Channel"] == desk]
+            halls = [e["BridgeUniqueid"] for e in entered if e["Channel"] == hall]
+            return bool(desks and halls and desks[-1] == halls[-1])
+
+        wait_until(bridged, 10)
+        time.sleep(0.5)
+        before = counter.packets()
+        time.sleep(1.5)
+        assert counter.packets() - before >= 100
+        pbx.ami.action({"Action": "Hangup", "Channel": hall})
+    finally:
+        counter.close()
+        consult.stop()
