@@ -216,6 +216,9 @@ def build_security(core: Core, ami: AmiSlice) -> SecuritySlice:
     guard = SecurityGuard(
         registry=core.registry,
         store=BanStore(paths.host(paths.spool) / "supervisor" / "bans.json"),
+        # Registered contacts (their addresses, rewrite_contact) are never banned by forged
+        # UDP failures, even before a phone's next login after a restart of the supervisor.
+        contacts=lambda: (uri for _aor, uri in ami.state.peers.contacts),
     )
     for name in security_events.SUBSCRIBED:
         ami.client.subscribe(name, guard.on_event)

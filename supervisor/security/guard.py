@@ -18,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import re
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import NoReturn, Protocol
 
@@ -30,7 +31,7 @@ from supervisor.security.fromsite import policy_settings
 from supervisor.security.logfilter import RefusalSummary, RelayLimiter
 from supervisor.security.metrics import SecurityMetrics
 from supervisor.security.offenders import Offenders
-from supervisor.security.policy import Ban, BanPolicy, PolicySettings
+from supervisor.security.policy import VOUCH_TIME, Ban, BanPolicy, PolicySettings
 from supervisor.security.store import BanStore
 from supervisor.site.model import Site
 from supervisor.status import Check
@@ -44,6 +45,9 @@ TOP = 10  # offenders shown in /status
 #: The offenders table's kind for a batch of unanswered challenges to a real account.
 UNANSWERED = "UnansweredChallenges"
 EVICTION_LOG_S = 60.0
+CONTACTS_EVERY_S = 1.0  # registered contacts are re-read at most this often, and only when
+# an unproven failure asks (an attack), never per event
+CONTACT_HOST = re.compile(r"@(?:\[([0-9A-Fa-f:.]+)\]|(\d+\.\d+\.\d+\.\d+))")
 
 
 class Outcome(Protocol):
@@ -80,9 +84,16 @@ class SecurityGuard:
         registry: CollectorRegistry,
         settings: PolicySettings | None = None,
         store: BanStore | None = None,
+        contacts: Callable[[], Iterable[str]] = tuple,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`contacts`: the URIs of the contacts registered now (AMI state). With rewrite_contact
+        they hold the address each device registered from: vouched for, so that after a
+        restart of the supervisor a registered phone is protected before its next login."""
+        self._contacts = contacts
+        self._contact_uris: frozenset[str] = frozenset()
+        self._contacts_read = -CONTACTS_EVERY_S
         self._clock = clock
         self._monotonic = monotonic
         self.store = store
@@ -137,6 +148,8 @@ class SecurityGuard:
         if event.service != BANNABLE_SERVICE:
             # The ACL only guards SIP; AMI (loopback only) and HTTP failures are reported.
             return
+        if not event.proven:
+            self._vouch_contacts()
         evicted, unproven = self.policy.evicted, self.policy.unproven
         ban = self.policy.failure(event.source, now, proven=event.proven)
         if self.policy.unproven != unproven:
@@ -145,6 +158,30 @@ class SecurityGuard:
             self._banned(ban, event.source)
         if self.policy.evicted != evicted:
             self._evicted(self.policy.evicted - evicted)
+
+    def _vouch_contacts(self) -> None:
+        """Vouch for the addresses of contacts registered since the last read (all of them
+        again once VOUCH_TIME/2 has passed, so that none lapses while registered)."""
+        now = self._monotonic()
+        if now - self._contacts_read < CONTACTS_EVERY_S:
+            return
+        if now - self._contacts_read > VOUCH_TIME / 2:
+            self._contact_uris = frozenset()
+        self._contacts_read = now
+        current = frozenset(self._contacts())
+        wall = self._clock()
+        for uri in current - self._contact_uris:
+            match = CONTACT_HOST.search(uri)
+            if match is None:
+                continue
+            try:
+                address = ipaddress.ip_address(match.group(1) or match.group(2))
+            except ValueError:
+                continue
+            if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+                address = address.ipv4_mapped
+            self.policy.vouch(address, wall)
+        self._contact_uris = current
 
     def _evicted(self, count: int) -> None:
         """The ban list is full: older plain bans were lifted early. Said at once, then at

@@ -357,3 +357,22 @@ async def test_a_full_ban_list_says_so(caplog: pytest.LogCaptureFixture) -> None
     assert len(full) == 1
     assert "ban list full (10): 1 older ban(s) lifted early" in full[0].getMessage()
     assert guard.status()["evicted_total"] == 20
+
+
+async def test_registered_contacts_are_vouched_for_without_a_login() -> None:
+    """Addresses of contacts registered in Asterisk (read from the AMI state, e.g. after a
+    restart of the supervisor, before any login is seen) are never banned by UDP failures."""
+    registry = CollectorRegistry()
+    contacts = ["sip:desk@[2001:db8:1:2::10]:5062;ob", "sip:bell@198.51.100.20:5060", "junk"]
+    guard = SecurityGuard(
+        registry=registry, settings=PolicySettings(max_failures=1), contacts=lambda: contacts
+    )
+    for source in ("2001:db8:1:2::10", "198.51.100.20"):
+        v6 = ":" in source
+        message = v6event("InvalidAccountID", source) if v6 else event("InvalidAccountID", source)
+        for _ in range(10):
+            guard.on_event(message)
+        assert not guard.policy.banned(ipaddress.ip_address(source)), source
+    assert value(registry, "asterisk_supervisor_unproven_failures_total") == 20
+    guard.on_event(event("InvalidAccountID", "198.51.100.21"))  # not registered: banned
+    assert guard.policy.banned(ipaddress.ip_address("198.51.100.21"))
