@@ -242,10 +242,17 @@ def lab_cost(seconds: int) -> dict[str, float]:
             text = uac.output()
             ok = re.search(r"Successful call\s*\|\s*\d+\s*\|\s*(\d+)", text)
             out[f"sipp_ok_{name}"] = int(ok.group(1)) if ok else -1
+            # uac_any completes on any final response: the 200s are the answered calls.
+            # the arrow, then labels such as E-RTD1, then the count
+            answered = re.search(r"^\s*200 <-+((?:\s+\S*[A-Za-z]\S*)*)\s+(\d+)", text, re.M)
+            out[f"sipp_200_{name}"] = int(answered.group(2)) if answered else -1
+                int(next(g for g in answered.groups() if g)) if answered else -1
+            )
             if isinstance(pbx, RecordPbx):
                 counts = pbx.counts()
                 out["recorded_answered"] = counts.get(("internal", "", "answered"), 0)
                 out["recorded_total"] = sum(counts.values())
+                out["outcomes"] = ", ".join(f"{k[2]} {v:,}" for k, v in sorted(counts.items()))
         finally:
             pbx.close()
     out["calls"] = 20 * seconds
@@ -302,16 +309,19 @@ def main() -> None:
             "A real Asterisk 22 with and without the record (CEL to SQLite, folded by the",
             "recorder); doorbell calls answered by a phone, held 1 s. CPU per call:",
             "",
-            "| | Asterisk | supervisor (AMI client, state, recorder) | sipp's successful calls |",
+            "| | Asterisk | supervisor (AMI client, state, recorder) | sipp: completed / 200 OK |",
             "|---|---|---|---|",
             f"| without the record | {lab['asterisk_ms_without']:.2f} ms | "
-            f"{lab['supervisor_ms_without']:.2f} ms | {lab['sipp_ok_without']:,} |",
+            f"{lab['supervisor_ms_without']:.2f} ms | {lab['sipp_ok_without']:,} / "
+            f"{lab['sipp_200_without']:,} |",
             f"| with the record | {lab['asterisk_ms_with']:.2f} ms | "
-            f"{lab['supervisor_ms_with']:.2f} ms | {lab['sipp_ok_with']:,} |",
+            f"{lab['supervisor_ms_with']:.2f} ms | {lab['sipp_ok_with']:,} / "
+            f"{lab['sipp_200_with']:,} |",
             "",
             f"With the record, the recorder counted {lab['recorded_total']:,} calls, "
-            f"{lab['recorded_answered']:,} answered (sipp's successful calls: "
-            f"{lab['sipp_ok_with']:,}).",
+            f"{lab['recorded_answered']:,} answered (sipp: {lab['sipp_200_with']:,} answered with "
+            "200 OK; uac_any completes a call on any final response, so the others were busy or "
+            "unanswered at the far end: {other}).".replace("{other}", lab["outcomes"]),
         ]
     text = "\n".join(lines)
     print(text)

@@ -56,7 +56,7 @@ class RecordPbx(AmiLab):
             state = self.state  # the current process's AMI state
             return frozenset(state.calls.active) if state.live else None
 
-        recorder = Recorder(store=self.store, live=live, interval_s=0.2, stale_s=self.stale_s)
+        recorder = Recorder(store=self.store, live=live, interval_s=1.0, stale_s=self.stale_s)
         recorder.set_trunks(TRUNKS)
         return recorder
 

@@ -67,6 +67,7 @@ class Recorder:
         live: Callable[[], Collection[str] | None],
         retention: Retention = Retention(),
         interval_s: float = 1.0,
+        min_gap_s: float = 0.25,
         stale_s: float = 15.0,
         prune_every_s: float = 600.0,
         clock: Callable[[], float] = time.time,
@@ -75,6 +76,7 @@ class Recorder:
         self._live = live
         self.retention = retention
         self.interval_s = interval_s
+        self.min_gap_s = min(min_gap_s, interval_s)
         self.stale_s = stale_s
         self.prune_every_s = prune_every_s
         self._clock = clock
@@ -142,8 +144,11 @@ class Recorder:
             else:
                 self.last_error = None
                 self.count(new)
+            # Hints (a Hangup per channel) coalesce: at most one pass per `min_gap_s`, so a
+            # busy PBX costs a few passes a second, not one per hangup.
+            await asyncio.sleep(self.min_gap_s)
             try:
-                async with asyncio.timeout(self.interval_s):
+                async with asyncio.timeout(max(self.interval_s - self.min_gap_s, 0.0)):
                     await self._wake.wait()
             except TimeoutError:
                 pass
