@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import Final, Literal
 
 from supervisor.asterisk_facts import AsteriskFacts, facts
+from supervisor.site.grammar import family_of
 from supervisor.site.model import Site
 from supervisor.site.yamlsource import Path
 
@@ -250,6 +251,17 @@ def check(site: Site, known: AsteriskFacts | None = None) -> list[Found]:
         if "registration" in trunk.options and trunk.registration is None:
             found.append(
                 (("trunks", name, "options", "registration"), "the trunk does not register")
+            )
+        # Identified by identify, or by default by the hosts given as addresses.
+        matches = trunk.identify
+        if matches is None:
+            matches = tuple(h for h in trunk.hosts if family_of(h) is not None)
+        if "identify" in trunk.options and not matches:
+            found.append(
+                (
+                    ("trunks", name, "options", "identify"),
+                    "the trunk renders no identify (no identify, no host given as an address)",
+                )
             )
     for name, endpoint in site.endpoints.items():
         options = dict(endpoint.options)

@@ -84,8 +84,7 @@ def test_typed_unsafe_unknown_and_bad_values_are_refused_with_the_reason() -> No
         "      auth: {password: x}\n",
     ).replace("    options: {tos: ef}\n", "    options: {local_net: 10.0.0.0/8}\n")
     assert problems_of(body) == [
-        "site.yaml:6: transports.udp6.options.local_net: refused: set by "
-        "nat.pbx.local_networks",
+        "site.yaml:6: transports.udp6.options.local_net: refused: set by nat.pbx.local_networks",
         "site.yaml:21: endpoints.desk.options.endpoint.context: refused: set by context",
         "site.yaml:22: endpoints.desk.options.endpoint.allow_unauthenticated_options: refused: "
         "would answer OPTIONS from anyone without a password: a scanner's probe of which "
@@ -140,3 +139,23 @@ def test_the_tables_name_only_documented_options() -> None:
     assert set(UNSAFE_ON_PHONE) <= set(facts().pjsip("endpoint").options)  # type: ignore[union-attr]
     for kinds in OBJECTS.values():
         assert all(facts().pjsip(kind) is not None for kind in kinds)
+
+
+def test_options_for_an_object_the_trunk_does_not_render_are_refused() -> None:
+    """registration options on a trunk that does not register, identify options on one
+    identified by nothing: refused instead of silently dropped."""
+    body = (
+        "addresses: {ipv6: 2001:db8:e8b1::1:1}\n"
+        "trunks:\n"
+        "  provider:\n"
+        "    hosts: [sip.provider.example]\n"
+        "    family: ipv6\n"
+        "    options:\n"
+        '      registration: {line: "yes"}\n'
+        '      identify: {srv_lookups: "no"}\n'
+    )
+    assert problems_of(body) == [
+        "site.yaml:7: trunks.provider.options.registration: the trunk does not register",
+        "site.yaml:8: trunks.provider.options.identify: the trunk renders no identify (no "
+        "identify, no host given as an address)",
+    ]
