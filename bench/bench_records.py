@@ -244,7 +244,9 @@ def lab_cost(seconds: int) -> dict[str, float]:
             out[f"sipp_ok_{name}"] = int(ok.group(1)) if ok else -1
             # uac_any completes on any final response: the 200s are the answered calls (the
             # arrow, then labels such as E-RTD1, then the count).
-            answered = re.search(r"^\s*200 <-+((?:\s+\S*[A-Za-z]\S*)*)\s+(\d+)", text, re.M)
+            answered = re.search(
+                r"^\s*(?:\d+:)?\s*200 <-+((?:\s+\S*[A-Za-z]\S*)*)\s+(\d+)", text, re.M
+            )
             out[f"sipp_200_{name}"] = int(answered.group(2)) if answered else -1
             if isinstance(pbx, RecordPbx):
                 counts = pbx.counts()
