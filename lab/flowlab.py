@@ -17,11 +17,12 @@ the call starts; a generated schedule never changes its answer within minutes of
 from __future__ import annotations
 
 import datetime
+import itertools
 import random
 import secrets
 import time
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,8 @@ PRESS_AT = 0.5
 PRESS_S = 0.4
 #: Ringing is measured from AMI events: it may differ from the prediction by this much.
 RING_TOLERANCE_S = 1.5
+#: A prompt's Playback, from its step to the channel's next, may differ from its length this much.
+PLAYBACK_TOLERANCE_S = 0.5
 
 
 def prompt_seconds(rootfs: Path, name: str) -> float:
@@ -166,7 +169,10 @@ def generate(rng: random.Random, now: datetime.datetime, calls: int, prefix: str
         name = f"{kind}{index}"
         if kind == "menu":
             digits = rng.sample(DIGITS, rng.randint(1, 3))
+            # Direct dialling of the extensions (11, 12, 13): no option may be their first digit.
+            direct = "1" not in digits and rng.random() < 0.3
             plan["menus"][name] = {
+                "direct_dial": direct,
                 "greeting": rng.choice(GREETINGS),
                 "options": {d: rng.choice(targets) for d in digits},
                 "timeout": rng.randint(1, 3),
@@ -215,6 +221,10 @@ def generate(rng: random.Random, now: datetime.datetime, calls: int, prefix: str
         blocked = rng.sample(normal, rng.randint(0, 2))
     night = [n for n in plan["time_conditions"] if rng.random() < 0.3]
     keys = sorted({d for m in plan["menus"].values() for d in m["options"]} | {"5", "#"})
+    if any(m["direct_dial"] for m in plan["menus"].values()):
+        # A lone 1 would wait for more digits there (Asterisk's digit timeout), so the caller
+        # presses whole extension numbers instead.
+        keys = [k for k in keys if k != "1"] + ["11", "12", "13"]
     numbers = dids + (["pod1", "s"] if "any" in plan["inbound"] else [])
     cases = [
         Case(
@@ -283,6 +293,8 @@ class Observed:
     rings: list[tuple[tuple[str, ...], float]]
     voicemail: str | None
     cause: str | None
+    #: Each Playback of the call: (prompt, seconds until the channel's next step).
+    playbacks: list[tuple[str, float]] = field(default_factory=list)
 
 
 def _stamp(event: dict[str, str]) -> float:
@@ -337,12 +349,34 @@ def observe(events: Sequence[dict[str, str]], name: str) -> Observed | None:
         ),
         None,
     )
-    return Observed(rings, voicemail, hangup.get("Cause"))
+    steps = [
+        e for e in mine if e.get("Uniqueid") == unique and e.get("Event") in ("Newexten", "Hangup")
+    ]
+    playbacks = [
+        (e.get("AppData", ""), _stamp(after) - _stamp(e))
+        for e, after in itertools.pairwise(steps)
+        if e.get("Application") == "Playback"
+    ]
+    return Observed(rings, voicemail, hangup.get("Cause"), playbacks)
 
 
-def agreement(predicted: Explanation, seen: Observed) -> list[str]:
-    """How the observation differs from the prediction (empty: they agree)."""
+def agreement(predicted: Explanation, seen: Observed, length: Callable[[str], float]) -> list[str]:
+    """How the observation differs from the prediction (empty: they agree); `length`: a
+    prompt's length in seconds (each Playback must last it, within PLAYBACK_TOLERANCE_S)."""
     problems = []
+    played = [
+        s.sound
+        for s in predicted.steps
+        if s.kind == "announcement" or (s.kind == "press" and s.sound)
+    ]
+    if played != [sound for sound, _ in seen.playbacks]:
+        problems.append(f"played {[p for p, _ in seen.playbacks]}, predicted {played}")
+    else:
+        for sound, seconds in seen.playbacks:
+            if abs(seconds - length(sound)) > PLAYBACK_TOLERANCE_S:
+                problems.append(
+                    f"{sound} played {seconds:.2f} s, its length is {length(sound):.2f} s"
+                )
     want = [(tuple(sorted(r)), s) for r, s in predicted.rings()]
     if [r for r, _ in want] != [r for r, _ in seen.rings]:
         problems.append(f"rang {[r for r, _ in seen.rings]}, predicted {[r for r, _ in want]}")
@@ -509,7 +543,8 @@ def run_cases(pbx: FlowPbx, generated: Generated, *, parallel: int = 4) -> list[
             seen = observe(pbx.ami.events, case.name)
             if seen is not None and caller.process.poll() is not None:
                 running.remove(item)
-                results.append(Result(case, predicted, seen, agreement(predicted, seen)))
+                found = agreement(predicted, seen, lambda p: prompt_seconds(pbx.rootfs, p))
+                results.append(Result(case, predicted, seen, found))
             elif time.monotonic() > deadline:
                 caller.stop()
                 running.remove(item)
