@@ -2,9 +2,10 @@
 
 OpenSSL does arithmetic while it decodes some kinds of key: for a DSA or DH key in PKCS#8 it
 computes the public value (g^x mod p) and checks the parameters (a primality test of p), whatever
-their size. Measured with crafted keys under the 16 KiB limit: a 4096-bit DSA key took 0.18 s
-and a 10,000-bit DH key 7.7 s. So the algorithm and, for EC, the curve are read here from the
-DER header (a few bytes), and only the kinds the supervisor serves reach OpenSSL's decoder.
+their size. Measured with random crafted keys under the 16 KiB limit: up to 0.18 s for a
+4096-bit DSA key and 7.7 s for a 10,000-bit DH key (the cost depends on the values). So the
+algorithm and, for EC, the curve form are read here from the DER header (a few bytes), and only
+the kinds the supervisor serves reach OpenSSL's decoder.
 """
 
 from __future__ import annotations
