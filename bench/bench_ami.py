@@ -129,12 +129,13 @@ def capture_quality() -> None:
     from lab.rootfs import ensure_rootfs
     from supervisor.render.context import RenderContext
     from supervisor.render.core import render_rtp
+    from supervisor.site.model import Site
     from tests.supervisor.ami.test_quality_lab import QualityLab
 
     pbx = QualityLab(ensure_rootfs())
     try:
         context = RenderContext(ami_secret=pbx.ami_secret, rtp_start=10000, rtp_end=10100)
-        write_config(pbx.run, {"rtp.conf": render_rtp(context)})
+        write_config(pbx.run, {"rtp.conf": render_rtp(Site.model_construct(), context)})
         pbx.talking_far_ends()
         pbx.start_asterisk()
         pbx.start_supervisor()

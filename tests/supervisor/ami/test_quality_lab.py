@@ -28,6 +28,7 @@ from lab.rtcp import RtcpResponder
 from supervisor.ami.quality import CallQuality
 from supervisor.render.context import RenderContext
 from supervisor.render.core import render_rtp
+from supervisor.site.model import Site
 
 pytestmark = pytest.mark.lab
 
@@ -110,7 +111,7 @@ def pbx(rootfs: Path) -> Iterator[QualityLab]:
         # The product's rtp.conf (its 1 s RTCP interval is what keeps the loss counter fresh),
         # over lab.minimal's port range.
         context = RenderContext(ami_secret=the_lab.ami_secret, rtp_start=10000, rtp_end=10100)
-        write_config(the_lab.run, {"rtp.conf": render_rtp(context)})
+        write_config(the_lab.run, {"rtp.conf": render_rtp(Site.model_construct(), context)})
         the_lab.talking_far_ends()
         the_lab.start_asterisk()
         the_lab.start_supervisor()
