@@ -21,7 +21,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from supervisor.ami.types import AmiActions, AmiError, Message
 from supervisor.render.voicemail import mailbox
-from supervisor.site.model import Site
+from supervisor.site.resolve import ResolvedSite
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class AppliedSite(Protocol):
     """The poller's view of an applied config (`supervisor.reload.Config` satisfies it)."""
 
     @property
-    def site(self) -> Site: ...
+    def site(self) -> ResolvedSite: ...
 
 
 class MailboxPoller:

@@ -17,6 +17,7 @@ from supervisor.site.errors import SiteInvalid
 from supervisor.site.load import LoadedSite, load_site
 from supervisor.site.model import Site
 from supervisor.site.mounts import Mount
+from supervisor.site.resolve import ResolvedSite
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class Config:
     files: Mapping[str, str] = field(repr=False)
 
     @property
-    def site(self) -> Site:
+    def site(self) -> ResolvedSite:
         return self.loaded.site
 
 

@@ -17,7 +17,8 @@ from supervisor.render.conf import GENERATED, document, section
 from supervisor.render.voicemail import BOX_VARIABLE, CONTEXT, mailbox
 from supervisor.site.flowchecks import kind_of
 from supervisor.site.flows import CAUSE_CODES, parse_target
-from supervisor.site.model import ANY_NUMBER, Site
+from supervisor.site.model import ANY_NUMBER
+from supervisor.site.resolve import ResolvedSite
 from supervisor.site.sections import flow_context, ring_group_context, trunk_context
 
 Line = tuple[str, str]
@@ -57,7 +58,7 @@ def _leave_message(number: str) -> list[str]:
     ]
 
 
-def group_box(site: Site, group: str) -> str | None:
+def group_box(site: ResolvedSite, group: str) -> str | None:
     """The endpoint whose box a ring group ends in, following fallbacks (checked loop-free)."""
     groups = site.dialplan.ring_groups
     seen: set[str] = set()
@@ -73,7 +74,7 @@ def group_box(site: Site, group: str) -> str | None:
     return None
 
 
-def _ring(site: Site, target: str, *, voicemail: bool = True) -> list[str]:
+def _ring(site: ResolvedSite, target: str, *, voicemail: bool = True) -> list[str]:
     """Applications that ring `target`: a ring group's context or one endpoint, then (with
     `voicemail`) the target's box on no answer or busy."""
     if target in site.dialplan.ring_groups:
@@ -85,7 +86,7 @@ def _ring(site: Site, target: str, *, voicemail: bool = True) -> list[str]:
     return [*apps, "Hangup()"]
 
 
-def target_apps(site: Site, text: str, *, voicemail: bool = True) -> list[str]:
+def target_apps(site: ResolvedSite, text: str, *, voicemail: bool = True) -> list[str]:
     """Applications that take a call to a target (see site/flows.py): ring an endpoint or a
     group (then, with `voicemail`, its box), enter a flow's context, leave a message, hang up."""
     ref = parse_target(text)
@@ -105,7 +106,7 @@ def _context(name: str, lines: list[Line]) -> str:
     return section(name, lines, arrow=True)
 
 
-def _ring_group(site: Site, name: str) -> list[Line]:
+def _ring_group(site: ResolvedSite, name: str) -> list[Line]:
     group = site.dialplan.ring_groups[name]
     members = "&".join(f"PJSIP/{member}" for member in group.endpoints)
     dial = f"Dial({members},{group.ring_time})"
@@ -123,7 +124,7 @@ def _ring_group(site: Site, name: str) -> list[Line]:
     return lines
 
 
-def render_extensions(site: Site) -> str:
+def render_extensions(site: ResolvedSite) -> str:
     plan = site.dialplan
     sections = [
         section(

@@ -22,7 +22,8 @@ from supervisor.render.conf import GENERATED, Option, document, section
 from supervisor.render.voicemail import BOX_VARIABLE, mailbox
 from supervisor.security.events import IPNetwork
 from supervisor.site.grammar import escape_value, family_of
-from supervisor.site.model import Endpoint, Family, MediaEncryption, Site, Transport, Trunk
+from supervisor.site.model import Endpoint, Family, MediaEncryption, Transport, Trunk
+from supervisor.site.resolve import ResolvedSite
 from supervisor.site.sections import trunk_context
 
 #: Where Debian's ca-certificates puts the system's trusted CAs (hashed names, OpenSSL's -CApath).
@@ -50,7 +51,7 @@ def _hostport(host: str, port: int) -> str:
     return f"[{host}]:{port}" if family_of(host) == "ipv6" else f"{host}:{port}"
 
 
-def _bind(site: Site, transport: Transport) -> str:
+def _bind(site: ResolvedSite, transport: Transport) -> str:
     address = site.addresses.of(transport.family) if transport.bind == "address" else None
     if address is None:
         address = "::" if transport.family == "ipv6" else "0.0.0.0"
@@ -70,7 +71,7 @@ def _auth(name: str, username: str, password: str) -> str:
 
 
 def _media(
-    site: Site, codecs: tuple[str, ...], family: Family, *, direct: bool = False
+    site: ResolvedSite, codecs: tuple[str, ...], family: Family, *, direct: bool = False
 ) -> list[Option]:
     """Codecs, and RTP bound to the pod's address of the family: never a wildcard (a wildcard
     RTP socket makes Asterisk look up its host name for RTCP, and the SDP would not say which
@@ -104,7 +105,7 @@ def _media_encryption(media: MediaEncryption | None) -> list[Option]:
     return options
 
 
-def _uri_params(site: Site, transport: str) -> str:
+def _uri_params(site: ResolvedSite, transport: str) -> str:
     """`;transport=tls` for a trunk over a tls transport (else nothing: UDP is the default), with
     the `;` escaped (it starts a comment in Asterisk's config files). Without it pjsip would pick
     UDP for the URI and refuse the tls transport the trunk names."""
@@ -123,7 +124,9 @@ def _extra(options: Mapping[str, Mapping[str, str]], kind: str) -> list[Option]:
     return list(options.get(kind, {}).items())
 
 
-def trunk_sections(site: Site, name: str, trunk: Trunk, secrets: Mapping[str, str]) -> list[str]:
+def trunk_sections(
+    site: ResolvedSite, name: str, trunk: Trunk, secrets: Mapping[str, str]
+) -> list[str]:
     transport = site.trunk_transport(name)
     family = site.trunk_family(name)
     host = _hostport(trunk.hosts[0], site.trunk_port(name))
@@ -175,7 +178,7 @@ def trunk_sections(site: Site, name: str, trunk: Trunk, secrets: Mapping[str, st
     return out
 
 
-def _phone_keys(site: Site, name: str, endpoint: Endpoint) -> list[Option]:
+def _phone_keys(site: ResolvedSite, name: str, endpoint: Endpoint) -> list[Option]:
     """Caller ID, DTMF, language, transfer and pickup groups of a phone."""
     options: list[Option] = []
     caller = endpoint.caller_id
@@ -203,7 +206,7 @@ def yes(flag: bool) -> str:
 
 
 def endpoint_sections(
-    site: Site, name: str, endpoint: Endpoint, secrets: Mapping[str, str]
+    site: ResolvedSite, name: str, endpoint: Endpoint, secrets: Mapping[str, str]
 ) -> list[str]:
     out = []
     family = site.endpoint_family(name)
@@ -244,7 +247,7 @@ def endpoint_sections(
     return out
 
 
-def _ca_bundle(site: Site, name: str, secrets: Mapping[str, str]) -> tuple[list[str], bool]:
+def _ca_bundle(site: ResolvedSite, name: str, secrets: Mapping[str, str]) -> tuple[list[str], bool]:
     """(PEM texts trusted on transport `name`, whether the system store is needed): the
     transport's CA (when the Secret has it) and the CAs of verifying trunks on it; a verifying
     trunk without its own CA trusts the system store."""
@@ -264,7 +267,7 @@ def _ca_bundle(site: Site, name: str, secrets: Mapping[str, str]) -> tuple[list[
     return pems, system
 
 
-def _verifies(site: Site, name: str) -> bool:
+def _verifies(site: ResolvedSite, name: str) -> bool:
     """Whether Asterisk verifies the servers it connects to over tls transport `name`: as the
     trunks on it say (the checks make them agree). A transport for phones only does not: Asterisk
     reaches a phone over the connection it registered on, and phones rarely hold certificates
@@ -276,7 +279,7 @@ def _verifies(site: Site, name: str) -> bool:
 
 
 def _transport(
-    site: Site, name: str, transport: Transport, etc: str, secrets: Mapping[str, str]
+    site: ResolvedSite, name: str, transport: Transport, etc: str, secrets: Mapping[str, str]
 ) -> str:
     options: list[Option] = [
         ("type", "transport"),
@@ -314,7 +317,7 @@ def _transport(
     return section(name, options + list(transport.options.items()))
 
 
-def render_tls_files(site: Site, secrets: Mapping[str, str]) -> dict[str, str]:
+def render_tls_files(site: ResolvedSite, secrets: Mapping[str, str]) -> dict[str, str]:
     """The certificate, key and CA bundle files of every tls transport."""
     files: dict[str, str] = {}
     for name, transport in site.transports.items():
@@ -343,7 +346,7 @@ HARDENED_GLOBALS: list[Option] = [("endpoint_identifier_order", "ip,username")]
 
 
 def render_pjsip(
-    site: Site,
+    site: ResolvedSite,
     secrets: Mapping[str, str],
     etc: str = "/etc/asterisk",
     blocked: Iterable[IPNetwork] = (),

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from supervisor.render.conf import GENERATED, Option, document, section
-from supervisor.site.model import Site
+from supervisor.site.resolve import ResolvedSite
 
 #: The voicemail context of every box (`VoiceMail(11@default)`, `mailboxes = 11@default`).
 CONTEXT = "default"
@@ -28,7 +28,7 @@ def mailbox(number: str) -> str:
     return f"{number}@{CONTEXT}"
 
 
-def general(site: Site) -> list[Option]:
+def general(site: ResolvedSite) -> list[Option]:
     limits = site.voicemail
     return [
         ("format", FORMAT),
@@ -54,7 +54,7 @@ def general(site: Site) -> list[Option]:
     ]
 
 
-def render_voicemail(site: Site, secrets: Mapping[str, str]) -> str:
+def render_voicemail(site: ResolvedSite, secrets: Mapping[str, str]) -> str:
     boxes: list[Option] = []
     for name, number in site.mailboxes().items():
         box = site.endpoints[name].voicemail

@@ -1,8 +1,8 @@
 """Checks across the site (references, families, duplicates) and the defaults that depend on them.
 
-`check(site)` returns (key path, message) pairs for every problem; `resolve(site)` fills in the
-defaults (one UDP transport per address family, a trunk's transport and family) once `check`
-found nothing.
+`check(site)` returns (key path, message) pairs for every problem; once it found nothing,
+`resolve.resolve(site)` fills in the defaults (one UDP transport per address family, a trunk's
+transport and family).
 """
 
 from __future__ import annotations
@@ -16,72 +16,28 @@ from supervisor.site.grammar import family_of
 from supervisor.site.limits import DIAL_OUT_PREFIX, MAX_IDENTIFY_TOTAL
 from supervisor.site.model import (
     BUILTIN_CONTEXTS,
-    SIP_PORT,
-    SIPS_PORT,
-    Endpoint,
     Family,
     MediaEncryption,
     Site,
     Transport,
-    Trunk,
     TrunkTls,
 )
 from supervisor.site.raw import raw_headers, raw_sections
+from supervisor.site.resolve import (
+    default_transports,
+    endpoint_family,
+    first_transport,
+    trunk_family,
+)
 from supervisor.site.suggest import Suggest
 from supervisor.site.yamlsource import Path
 
 Found = tuple[Path, str]
-FAMILIES: tuple[Family, ...] = ("ipv6", "ipv4")
-
-
-def default_transports(site: Site) -> dict[str, Transport]:
-    if site.transports:
-        return dict(site.transports)
-    return {
-        f"udp{family[-1]}": Transport(family=family)
-        for family in FAMILIES
-        if site.addresses.of(family) is not None
-    }
-
-
-def _first_transport(transports: dict[str, Transport], family: Family) -> str | None:
-    for name, transport in transports.items():
-        if transport.family == family and transport.protocol == "udp":
-            return name
-    for name, transport in transports.items():
-        if transport.family == family:
-            return name
-    return None
 
 
 def raw_contexts(site: Site) -> set[str]:
     """Contexts a raw extensions.conf snippet defines, as Asterisk reads them."""
     return set(raw_sections(site.raw.get("extensions.conf", "")))
-
-
-def _trunk_family(trunk: Trunk, transports: dict[str, Transport]) -> Family | None:
-    if trunk.transport is not None and trunk.transport in transports:
-        return transports[trunk.transport].family
-    if trunk.family is not None:
-        return trunk.family
-    for host in trunk.hosts:
-        family = family_of(host)
-        if family is not None:
-            return "ipv6" if family == "ipv6" else "ipv4"
-    return None
-
-
-def default_family(site: Site) -> Family:
-    """An endpoint's family when neither family nor transport is given: IPv6 if the pod has it."""
-    return "ipv6" if site.addresses.ipv6 is not None else "ipv4"
-
-
-def _endpoint_family(site: Site, endpoint: Endpoint, transports: dict[str, Transport]) -> Family:
-    if endpoint.family is not None:
-        return endpoint.family
-    if endpoint.transport is not None and endpoint.transport in transports:
-        return transports[endpoint.transport].family
-    return default_family(site)
 
 
 def _socket_kind(protocol: str) -> str:
@@ -158,7 +114,7 @@ def _check_family(
     if family is not None:
         if site.addresses.of(family) is None:
             yield (*path, "family"), f"no {family} address is given in addresses"
-        elif _first_transport(ts, family) is None:
+        elif first_transport(ts, family) is None:
             yield (*path, "family"), f"no {family} transport is defined"
 
 
@@ -200,7 +156,7 @@ def check(site: Site) -> list[Found]:
 
     for name, trunk in site.trunks.items():
         path: Path = ("trunks", name)
-        family = _trunk_family(trunk, transports)
+        family = trunk_family(trunk, transports)
         found += _check_family(path, trunk.family, trunk.transport, site, transports, suggest)
         if family is None:
             found.append((path, "give family or transport: no host is an IP address"))
@@ -222,9 +178,9 @@ def check(site: Site) -> list[Found]:
         for index, item in enumerate(identify):
             claim((*path, "identify", index), f"trunk {name}", item)
         explicit = trunk.transport is not None or trunk.family is not None
-        if not explicit and _first_transport(transports, family) is None:
+        if not explicit and first_transport(transports, family) is None:
             found.append((path, f"no {family} transport is defined"))
-        chosen = trunk.transport or _first_transport(transports, family)
+        chosen = trunk.transport or first_transport(transports, family)
         found += _check_media(path, trunk.media_encryption, chosen, transports, trunk=True)
         if chosen in transports and transports[chosen].protocol == "tls":
             verify = (trunk.tls or TrunkTls()).verify
@@ -251,12 +207,12 @@ def check(site: Site) -> list[Found]:
     for name, endpoint in site.endpoints.items():
         path = ("endpoints", name)
         found += _check_family(path, endpoint.family, endpoint.transport, site, transports, suggest)
-        family = _endpoint_family(site, endpoint, transports)
+        family = endpoint_family(site, endpoint, transports)
         implicit = endpoint.family is None and endpoint.transport is None
-        if implicit and _first_transport(transports, family) is None:
+        if implicit and first_transport(transports, family) is None:
             found.append((path, f"no {family} transport is defined (the default family)"))
         found += _check_addresses((*path, "identify"), endpoint.identify, family)
-        chosen = endpoint.transport or _first_transport(transports, family)
+        chosen = endpoint.transport or first_transport(transports, family)
         found += _check_media(path, endpoint.media_encryption, chosen, transports, trunk=False)
         for index, item in enumerate(endpoint.identify):
             claim((*path, "identify", index), f"endpoint {name}", item)
@@ -563,35 +519,3 @@ def _check_dialplan(site: Site, suggest: Suggest) -> Iterator[Found]:
         patterns.setdefault(route.pattern, index)
     if plan.doorbell is not None:
         yield from target(("dialplan", "doorbell", "ring"), plan.doorbell.ring)
-
-
-def resolve(site: Site) -> Site:
-    """The site with defaults that depend on other parts filled in (call after a clean check)."""
-    transports = default_transports(site)
-    trunks = {}
-    for name, trunk in site.trunks.items():
-        family = _trunk_family(trunk, transports)
-        assert family is not None
-        transport = trunk.transport or _first_transport(transports, family)
-        identify = trunk.identify
-        if identify is None:
-            identify = tuple(h for h in trunk.hosts if family_of(h) is not None)
-        assert transport is not None
-        tls = transports[transport].protocol == "tls"
-        trunks[name] = trunk.model_copy(
-            update={
-                "family": family,
-                "transport": transport,
-                "identify": identify,
-                "port": trunk.port or (SIPS_PORT if tls else SIP_PORT),
-                "tls": (trunk.tls or TrunkTls()) if tls else None,
-            }
-        )
-    endpoints = {}
-    for name, endpoint in site.endpoints.items():
-        family = _endpoint_family(site, endpoint, transports)
-        transport = endpoint.transport or _first_transport(transports, family)
-        endpoints[name] = endpoint.model_copy(update={"family": family, "transport": transport})
-    return site.model_copy(
-        update={"transports": transports, "trunks": trunks, "endpoints": endpoints}
-    )

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 from supervisor.site.flowchecks import flow_kinds
 from supervisor.site.flows import CAUSE_CODES, DAYS, TimeCondition, date_span, minutes, parse_target
-from supervisor.site.model import ANY_NUMBER, Site
+from supervisor.site.model import ANY_NUMBER
+from supervisor.site.resolve import ResolvedSite
 
 #: No real path is this long (flows cannot loop without key presses, and presses are finite).
 MAX_STEPS = 500
@@ -65,7 +66,11 @@ class Explanation:
 
 class _Walk:
     def __init__(
-        self, site: Site, at: datetime.datetime, presses: Sequence[str], night: Collection[str]
+        self,
+        site: ResolvedSite,
+        at: datetime.datetime,
+        presses: Sequence[str],
+        night: Collection[str],
     ) -> None:
         self.site = site
         self.at = at
@@ -209,7 +214,9 @@ def normalised(caller: str | None, country_code: str | None) -> str:
     return caller
 
 
-def screen(site: Site, trunk: str, caller: str | None, listed: Collection[str]) -> str | None:
+def screen(
+    site: ResolvedSite, trunk: str, caller: str | None, listed: Collection[str]
+) -> str | None:
     """Why the caller is refused (None: let through); `listed`: the numbers on the phones'
     blocklist in astdb."""
     screening = site.dialplan.screening
@@ -226,7 +233,7 @@ def screen(site: Site, trunk: str, caller: str | None, listed: Collection[str]) 
     return None
 
 
-def default_trunk(site: Site, number: str) -> str | None:
+def default_trunk(site: ResolvedSite, number: str) -> str | None:
     """The trunk a number arrives on: the first listing it as a DID, else the first trunk."""
     for name, trunk in site.trunks.items():
         if number in trunk.dids:
@@ -235,7 +242,7 @@ def default_trunk(site: Site, number: str) -> str | None:
 
 
 def explain(
-    site: Site,
+    site: ResolvedSite,
     number: str,
     *,
     trunk: str | None = None,
@@ -284,7 +291,7 @@ def explain(
 
 
 def explain_extension(
-    site: Site,
+    site: ResolvedSite,
     number: str,
     *,
     at: datetime.datetime,

@@ -30,6 +30,7 @@ from supervisor.site.options import check as option_problems
 from supervisor.site.phones import check as phone_problems
 from supervisor.site.prune import prune
 from supervisor.site.raw import raw_problems
+from supervisor.site.resolve import ResolvedSite, resolve
 from supervisor.site.uses import asterisk_problems
 from supervisor.site.yamlsource import Document, Origin, Path, key_name, parse
 
@@ -43,7 +44,7 @@ class LoadedSite:
     """A valid site, the Secret values it references (key -> value: passwords and PEM texts),
     the mounts' content hash, and each tls transport's checked certificate (by transport)."""
 
-    site: Site
+    site: ResolvedSite
     secrets: Mapping[str, str] = field(repr=False)
     hash: str
     certificates: Mapping[str, tls.CertInfo] = field(
@@ -428,7 +429,7 @@ def load_site(
     if problems:
         raise SiteInvalid(problems)
     values, _ = _secret_problems(site, sources, secrets)
-    resolved = checks.resolve(site)
+    resolved = resolve(site)
     pem, certificates, problems = _tls_problems(
         resolved, sources, secrets, time.time() if now is None else now
     )

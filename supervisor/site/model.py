@@ -635,8 +635,8 @@ class Records(Model):
 
 
 class Site(Model):
-    """A whole site. After loading, `transports` is never empty and every trunk has its
-    `transport` and `family` set."""
+    """A whole site as written. The loader returns it resolved (`resolve.ResolvedSite`):
+    `transports` never empty, every trunk's `transport` and `family` set."""
 
     addresses: Addresses
     """The pod's expected addresses; transports bind to them and the supervisor checks them."""
@@ -671,38 +671,6 @@ class Site(Model):
     several modules provide an application); each must exist in the image. See
     docs/configuration.md, "Modules"."""
 
-    def trunk_family(self, name: str) -> Family:
-        family = self.trunks[name].family
-        assert family is not None, "an unresolved site: use the loader"
-        return family
-
-    def endpoint_family(self, name: str) -> Family:
-        family = self.endpoints[name].family
-        assert family is not None, "an unresolved site: use the loader"
-        return family
-
-    def trunk_port(self, name: str) -> int:
-        port = self.trunks[name].port
-        assert port is not None, "an unresolved site: use the loader"
-        return port
-
     def default_mailbox_number(self, name: str) -> str | None:
         """The box number endpoint `name` gets without `number`: its lowest extension."""
         return lowest_extensions(self.dialplan.extensions).get(name)
-
-    def mailbox_number(self, name: str) -> str:
-        """The number of endpoint `name`'s voicemail box (explicit or its lowest extension)."""
-        box = self.endpoints[name].voicemail
-        assert box is not None, f"endpoint {name} has no voicemail box"
-        number = box.number or self.default_mailbox_number(name)
-        assert number is not None, "an unchecked site: use the loader"
-        return number
-
-    def mailboxes(self) -> dict[str, str]:
-        """Endpoint name -> its box number, for every endpoint with a voicemail box."""
-        return {n: self.mailbox_number(n) for n, e in self.endpoints.items() if e.voicemail}
-
-    def trunk_transport(self, name: str) -> str:
-        transport = self.trunks[name].transport
-        assert transport is not None, "an unresolved site: use the loader"
-        return transport

@@ -44,6 +44,6 @@ def check(site: Site) -> list[tuple[Path, str]]:
     }
     if pickup in site.dialplan.extensions:
         found.append((("dialplan", "pickup"), f"{pickup} is also in dialplan.extensions"))
-    elif pickup in taken and site.mailboxes():
+    elif pickup in taken and any(e.voicemail for e in site.endpoints.values()):
         found.append((("dialplan", "pickup"), f"{pickup} is also {taken[pickup]}"))
     return found
