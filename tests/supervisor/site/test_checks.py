@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from supervisor.site.errors import Problem, SiteInvalid
 from supervisor.site.limits import MAX_PROBLEMS
-from supervisor.site.load import _Sources
+from supervisor.site.sources import Sources
 from supervisor.site.suggest import MAX_SUGGESTIONS
 from tests.supervisor.site.sites import base, load_dict
 
@@ -52,7 +52,7 @@ def test_hides_is_the_prefix_relation_in_either_direction(
 ) -> None:
     """An error is hidden exactly when its path is at, below or above a path refused while
     parsing (the set lookup agrees with comparing every pair)."""
-    sources = _Sources(dropped=set(dropped))
+    sources = Sources(dropped=set(dropped))
     expected = any(path[: len(d)] == d or d[: len(path)] == path for d in dropped)
     assert sources.hides(path, "value_error") == expected
 
