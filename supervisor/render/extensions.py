@@ -19,12 +19,11 @@ from supervisor.site.flowchecks import kind_of
 from supervisor.site.flows import CAUSE_CODES, parse_target
 from supervisor.site.model import ANY_NUMBER
 from supervisor.site.resolve import ResolvedSite
-from supervisor.site.sections import flow_context, ring_group_context, trunk_context
+from supervisor.site.sections import CATCH_ALL, flow_context, ring_group_context, trunk_context
 
 Line = tuple[str, str]
-# Anything a doorbell may dial: one character or more, digits, letters, * # + (the pattern's `!`
-# admits any character after the first: the rest is checked at call time).
-DOORBELL_EXTENSIONS = ("_[0-9a-zA-Z*#+]!", "s")
+# Anything a doorbell may dial (the rest of the dialled string is checked at call time).
+DOORBELL_EXTENSIONS = CATCH_ALL
 DOORBELL_CHARACTERS = callsafe.DIGITS + callsafe.LETTERS + callsafe.NUMBER_EXTRAS
 # Whatever a trunk sends that no DID names (an account name, `s`): the inbound `any` route.
 ANY_EXTENSIONS = DOORBELL_EXTENSIONS
@@ -192,10 +191,9 @@ def render_extensions(site: ResolvedSite) -> str:
                 did, first + (target_apps(site, routed) if routed else ["Hangup(1)"])
             )
         if anything is not None:
-            # The pattern matches letters, so also `h`, which Asterisk runs after a hang-up
-            # (priority by priority: an explicit h,1 then the pattern's 2, 3, ... measured in the
-            # lab). So the pattern has a single priority, shadowed by h,1, and the route itself
-            # is an extension of its own.
+            # The route is an extension of its own, each pattern a single Goto, and h,1 is
+            # explicit: should a pattern ever match `h` again, Asterisk runs an explicit h,1 and
+            # then the pattern's priorities 2, 3, ... (measured in the lab): there are none.
             lines += _priorities(ANY_NUMBER, first + target_apps(site, anything))
             for exten in ANY_EXTENSIONS:
                 lines += _priorities(exten, [f"Goto({ANY_NUMBER},1)"])

@@ -18,6 +18,7 @@ from supervisor.site.flowchecks import flow_kinds
 from supervisor.site.flows import CAUSE_CODES, DAYS, TimeCondition, date_span, minutes, parse_target
 from supervisor.site.model import ANY_NUMBER
 from supervisor.site.resolve import ResolvedSite
+from supervisor.site.sections import caught
 
 #: No real path is this long (flows cannot loop without key presses, and presses are finite).
 MAX_STEPS = 500
@@ -277,6 +278,9 @@ def explain(
     elif routed is not None:
         walk.add(Step("inbound", f"{head}: inbound {number} -> {routed}"))
         outcome = walk.target(routed)
+    elif anything is not None and not listed and not caught(number):
+        walk.add(Step("inbound", f"{head}: not a DID, and the any route takes no such number"))
+        outcome = Outcome("unrouted", "not found")
     elif anything is not None:
         why = "listed without a route" if listed else "not a listed DID"
         walk.add(Step("inbound", f"{head}: {why}, inbound any -> {anything}"))

@@ -6,6 +6,7 @@ calls by them (a trunk's PJSIP endpoint): each rule lives here once.
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 #: pjsip.conf: the security guard's deny ACL (only while something is blocked).
@@ -21,6 +22,19 @@ FLOWS: Final[dict[str, tuple[str, str]]] = {
     "time condition": ("time", "time_conditions"),
     "announcement": ("announce", "announcements"),
 }
+
+#: The catch-all of the doorbell's context and of a trunk's `any` route: digits, letters, * # +,
+#: but never a single letter. Asterisk runs the special extensions h (after a hang-up), T (an
+#: absolute timeout), e, i, t, a, o in the channel's context, and a pattern matching their name
+#: runs instead: measured on Asterisk 22, a doorbell ringing a phone directly dialled that phone
+#: again as `h` after every call. `s` (no number) is an extension of its own.
+CATCH_ALL: Final = ("_[0-9*#+]!", "_[a-zA-Z][0-9a-zA-Z*#+]!", "s")
+_CAUGHT: Final = re.compile(r"s|[0-9*#+].*|[a-zA-Z][0-9a-zA-Z*#+].*", re.DOTALL)
+
+
+def caught(number: str) -> bool:
+    """Whether Asterisk matches `number` to one of CATCH_ALL (`!`: any characters after)."""
+    return _CAUGHT.fullmatch(number) is not None
 
 
 def trunk_endpoint(trunk: str) -> str:

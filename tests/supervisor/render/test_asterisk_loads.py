@@ -250,6 +250,69 @@ def test_home_site_boots_clean_registers_and_the_doorbell_rings_everyone(
     assert pbx.asterisk.problems() == [], pbx.asterisk.log_text()
 
 
+def test_a_doorbell_that_rings_one_phone_runs_nothing_after_the_hang_up(
+    lab: Lab, run_dir: RunDir, started: Started, tmp_path: Path
+) -> None:
+    """After the hang-up Asterisk runs `h` in the doorbell's context: no pattern there matches
+    it (before, the catch-all did and dialled the phone again as `h`), so nothing runs."""
+    site_dir = tmp_path / "site"
+    shutil.copytree(EXAMPLES / "home" / "site", site_dir)
+    text = (site_dir / "site.yaml").read_text()
+    (site_dir / "site.yaml").write_text(text.replace("ring: everyone  ", "ring: kitchen   "))
+    pbx = boot(lab, run_dir, started, site_dir, copy_secrets("home", tmp_path))
+    assert pbx.site.dialplan.doorbell is not None
+    assert pbx.site.dialplan.doorbell.ring == "kitchen"
+    phones = Phones(lab, run_dir)
+    started.add(phones.stop)
+    auth = pbx.site.endpoints["kitchen"].auth
+    assert auth is not None
+    over_tls = pbx.site.transports[pbx.site.endpoints["kitchen"].transport or ""].protocol
+    phone_ca = Ca("phones CA")
+    tls = phone_ca.issue((PHONES_V6,)) if over_tls == "tls" else None
+    phones.start_ringer(tls=tls)
+    phones.register(
+        {auth.username or "kitchen": pbx.loaded.secrets[auth.password_secret]},
+        tls=phone_ca.issue((PHONES_V6,), client=True) if tls is not None else None,
+    )
+    wait_until(
+        lambda: any(
+            e.get("Endpoint") == "kitchen" and e.get("Status") == "Reachable"
+            for e in pbx.listing("PJSIPShowContacts", "ContactList")
+        ),
+        15,
+        what="the kitchen phone's contact, qualified",
+    )
+    call = sipp.call(
+        lab, run_dir, "doorbell", netns.DOORBELL_V4, f"{netns.POD_V4}:5060", "100", hold_ms=300
+    )
+    started.add(call.stop)
+    assert call.wait(30) == 0, call.output()[-2000:]
+    doorbell = next(
+        e["Channel"] for e in pbx.ami.events if e.get("Event") == "DialBegin" and e.get("Channel")
+    )
+    wait_until(
+        lambda: any(
+            e.get("Event") == "Hangup" and e.get("Channel") == doorbell for e in pbx.ami.events
+        ),
+        10,
+        what="the doorbell's Hangup",
+    )
+    after_hangup = [
+        e.get("Application")
+        for e in pbx.ami.events
+        if e.get("Event") == "Newexten"
+        and e.get("Channel") == doorbell
+        and e.get("Extension") == "h"
+    ]
+    assert after_hangup == []
+    ran = [
+        (e.get("Extension"), e.get("Application"))
+        for e in pbx.ami.events
+        if e.get("Event") == "Newexten" and e.get("Channel") == doorbell
+    ]
+    assert ran == [("100", "Set"), ("100", "ExecIf"), ("100", "Dial")]
+
+
 def test_two_trunk_site_boots_clean_and_both_register(
     lab: Lab, run_dir: RunDir, started: Started
 ) -> None:

@@ -2,8 +2,9 @@
 ring groups with fallbacks and boxes, DIDs per trunk, voicemail access codes, the doorbell),
 the rendered dialplan passes the call-time safety checker, read back with Asterisk's own rules
 (confparse): no application argument, expression or function argument takes a value the
-caller controls unfiltered. Every outbound route refuses what its pattern lets through beyond
-its characters, and dials the filtered number only. Derandomized, EXAMPLES examples."""
+caller controls unfiltered, and no pattern matches a special extension (h, T, ...). Every
+outbound route refuses what its pattern lets through beyond its characters, and dials the
+filtered number only. Derandomized, EXAMPLES examples."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from supervisor.confparse import Header, Setting, parse
 from supervisor.render import RenderContext, callsafe, render
 from supervisor.render.callcheck import check
 from supervisor.site.errors import SiteInvalid
+from tests.supervisor.render.special import special_matches
 from tests.supervisor.site.sites import load_dict
 
 EXAMPLES = 300
@@ -113,6 +115,7 @@ def test_rendered_dialplan_passes_the_call_time_checker(
     text = render(loaded, CONTEXT)["extensions.conf"]
     items = parse(text)
     assert check(items) == []
+    assert special_matches(items) == []  # a hang-up or timeout never runs a route again
     context = ""
     first = callsafe.guarded("0")[0].split("(", 1)[0]
     for item in items:

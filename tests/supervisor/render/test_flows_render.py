@@ -67,8 +67,9 @@ def test_inbound_any_and_night_code() -> None:
     assert trunk[0] == "exten => +4930123456,1,Goto(time-office,s,1)"
     assert "exten => any,1,Goto(announce-closed-message,s,1)" in trunk
     # Single priorities: after a hang-up the pattern must not run the route again as `h`.
-    assert trunk[-3:] == [
-        "exten => _[0-9a-zA-Z*#+]!,1,Goto(any,1)",
+    assert trunk[-4:] == [
+        "exten => _[0-9*#+]!,1,Goto(any,1)",
+        "exten => _[a-zA-Z][0-9a-zA-Z*#+]!,1,Goto(any,1)",
         "exten => s,1,Goto(any,1)",
         "exten => h,1,NoOp()",
     ]

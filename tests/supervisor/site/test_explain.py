@@ -79,6 +79,14 @@ def test_any_number_and_unlisted() -> None:
     assert result.outcome.detail == "21"
 
 
+@pytest.mark.parametrize("number", ["h", "T", "x", "-1"])
+def test_a_number_the_any_route_does_not_take_is_refused(number: str) -> None:
+    """A single letter (Asterisk's special extensions) or an odd first character is not caught
+    by the `any` route's patterns: Asterisk refuses the call, and explain says so."""
+    result = explain(site(), number, trunk="provider", at=at("2026-12-07T10:15+00:00"))
+    assert (result.outcome.kind, result.outcome.detail) == ("unrouted", "not found")
+
+
 def test_extension_to_menu() -> None:
     """An internal extension leads to the same flows."""
     result = explain_extension(site(), "30", at=at("2026-12-07T10:15+00:00"), presses=["2"])

@@ -7,6 +7,8 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lab.paths import REPO
 from supervisor.ami.calls import Calls
@@ -15,6 +17,7 @@ from supervisor.site import sections
 from supervisor.site.checks import generated_sections
 from supervisor.site.load import LoadedSite, load_site_dirs
 from supervisor.site.raw import raw_sections
+from tests.supervisor.render.special import pattern_regex
 from tests.supervisor.site.flowsite import SECRETS, flow_site
 from tests.supervisor.site.sites import load_dict
 
@@ -61,3 +64,15 @@ def test_trunk_calls_are_labelled_by_the_endpoint_the_renderer_names() -> None:
     assert {calls.trunks[sections.trunk_endpoint(t)] for t in loaded.site.trunks} == set(
         loaded.site.trunks
     )
+
+
+@settings(max_examples=500, deadline=None, derandomize=True)
+@given(number=st.text(alphabet="0123456789*#+-&,/ hstTiaeoxyzAB\u00e9", max_size=6))
+def test_caught_is_what_asterisk_matches_with_the_catch_all_patterns(number: str) -> None:
+    """`caught()` (explain's model) agrees with the rendered CATCH_ALL patterns, matched as
+    Asterisk does; no single special letter but `s` is caught."""
+    patterns = [p for p in sections.CATCH_ALL if p.startswith("_")]
+    matched = number == "s" or any(pattern_regex(p).fullmatch(number) for p in patterns)
+    assert sections.caught(number) == matched
+    if len(number) == 1 and number in "hTtieao":
+        assert not sections.caught(number)
