@@ -1,4 +1,4 @@
-"""The cost of checking a tls transport's certificate and key (supervisor/site/tls.py), for
+"""The cost of checking a tls transport's certificate and key (supervisor/tls/certs.py), for
 ordinary, large and crafted inputs: every check must take < 100 ms whatever the input.
 
     python -m bench.bench_tls_check [--runs N] [--report bench/reports/tls-check.md]
@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from bench.bench_render import machine
 from bench.report import LoadSampler, header, write
 from lab.pki import Ca, dh_key_pem, dsa_key_pem, rsa_key_pem, self_signed
-from supervisor.site import tls
 from supervisor.site.limits import MAX_CERT_PEM_BYTES, MAX_KEY_PEM_BYTES
+from supervisor.tls import certs as tls
 
 REPORT = Path(__file__).resolve().parent / "reports" / "tls-check.md"
 TARGET_MS = 100.0

@@ -29,7 +29,7 @@ from lab import netns
 from lab.reloadpbx import LabPbx
 from lab.rootfs import ensure_rootfs
 from supervisor.reload import Reloader
-from supervisor.reload.served import handshake
+from supervisor.tls.served import handshake
 from tests.supervisor.reload.test_tls_rotation_lab import CA, FIRST, set_certificate, tls_site
 
 REPORT = Path(__file__).resolve().parent / "reports" / "tls-rotation.md"

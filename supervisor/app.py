@@ -55,9 +55,7 @@ from supervisor.reload import (
     SiteConfigBuilder,
 )
 from supervisor.reload.checks import config_checks
-from supervisor.reload.providers import ProviderCertificates
 from supervisor.reload.restart import PendingRestart
-from supervisor.reload.served import ServedCertificates
 from supervisor.render import RenderContext
 from supervisor.security import events as security_events
 from supervisor.security.fromsite import policy_settings
@@ -68,6 +66,8 @@ from supervisor.site.model import Site
 from supervisor.status import Heartbeat, StatusBoard
 from supervisor.storage import PersistenceError, RunUser, check_persistent
 from supervisor.tasks import Task
+from supervisor.tls.providers import ProviderCertificates
+from supervisor.tls.served import ServedCertificates
 
 
 @dataclass(frozen=True)

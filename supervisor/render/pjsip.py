@@ -25,9 +25,8 @@ from supervisor.site.grammar import escape_value, family_of
 from supervisor.site.model import Endpoint, Family, MediaEncryption, Transport, Trunk
 from supervisor.site.resolve import ResolvedSite
 from supervisor.site.sections import trunk_context
+from supervisor.tls.certs import SYSTEM_CA_PATH
 
-#: Where Debian's ca-certificates puts the system's trusted CAs (hashed names, OpenSSL's -CApath).
-SYSTEM_CA_PATH: Final = "/etc/ssl/certs"
 #: The TLS files of a transport: `tls-<name>.crt`, `tls-<name>.key`, `tlsca-<name>.crt`.
 TLS_FILE_RE: Final = re.compile(
     r"tls-[A-Za-z0-9][A-Za-z0-9_.-]{0,39}\.(?:crt|key)|tlsca-[A-Za-z0-9][A-Za-z0-9_.-]{0,39}\.crt"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from supervisor.printable import escape as escape
 from supervisor.site.limits import MAX_PROBLEMS
 
 
@@ -28,14 +29,6 @@ class Problem:
 
     def as_dict(self) -> dict[str, str | int | None]:
         return {"file": self.file, "line": self.line, "key": self.key, "message": self.message}
-
-
-def escape(text: str) -> str:
-    """`text` with every character that is not printable (line breaks of any kind, controls,
-    bidi overrides) written as a Python escape; printable text is left as it is."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
 def sort_key(problem: Problem) -> tuple[str, int, str, str]:

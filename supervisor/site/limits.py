@@ -9,6 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from supervisor.tls.limits import (
+    MAX_CERT_PEM_BYTES as MAX_CERT_PEM_BYTES,
+)
+from supervisor.tls.limits import MAX_CHAIN as MAX_CHAIN
+from supervisor.tls.limits import MAX_KEY_PEM_BYTES as MAX_KEY_PEM_BYTES
+from supervisor.tls.limits import RSA_BITS as RSA_BITS
+
 KiB = 1024
 MiB = 1024 * KiB
 
@@ -28,12 +35,7 @@ MAX_KEY_CHARS = 256
 MAX_COLLECTION = 10_000
 MAX_INT_DIGITS = 18
 
-# TLS material from the Secret (supervisor/site/tls.py): bytes bounded before parsing, key
-# sizes before any arithmetic on the key.
-MAX_CERT_PEM_BYTES = 64 * KiB
-MAX_KEY_PEM_BYTES = 16 * KiB
-MAX_CHAIN = 10
-RSA_BITS = (2048, 8192)
+# TLS material from the Secret: supervisor/tls/limits.py owns it (imported above).
 
 # Identify.
 MAX_IDENTIFY_TOTAL = 100_000

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 
-from supervisor.site import checks, staged, tls
+from supervisor.site import checks, staged
 from supervisor.site.errors import Problem, SiteInvalid
 from supervisor.site.limits import MAX_DIRS, MAX_PROBLEMS, MAX_SITE_BYTES, MAX_SITE_FILES, MiB
 from supervisor.site.messages import validation_problems
@@ -29,6 +29,7 @@ from supervisor.site.secretvalues import secret_problems, tls_material
 from supervisor.site.sources import Sources
 from supervisor.site.uses import asterisk_problems
 from supervisor.site.yamlsource import Origin, Path, key_name, parse
+from supervisor.tls import certs
 
 SITE_SUFFIXES = (".yaml", ".yml")
 
@@ -41,7 +42,7 @@ class LoadedSite:
     site: ResolvedSite
     secrets: Mapping[str, str] = field(repr=False)
     hash: str
-    certificates: Mapping[str, tls.CertInfo] = field(
+    certificates: Mapping[str, certs.CertInfo] = field(
         default_factory=lambda: types.MappingProxyType({})
     )
     #: Where each key path was written (for problems found later, e.g. by the output guard).

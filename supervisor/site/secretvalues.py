@@ -1,5 +1,5 @@
 """The Secret values a site references: passwords and PINs (each usable as its kind), and TLS
-material (certificates, keys, CA bundles, each checked by `site/tls.py`). Problems name the key
+material (certificates, keys, CA bundles, each checked by `tls/certs.py`). Problems name the key
 path and the Secret key, never a value.
 """
 
@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path as FsPath
 
-from supervisor.site import tls
 from supervisor.site.errors import Problem
 from supervisor.site.grammar import password_problem, pin_problem
 from supervisor.site.model import Site
 from supervisor.site.mounts import Mount
 from supervisor.site.sources import Sources
 from supervisor.site.yamlsource import Path
+from supervisor.tls import certs
 
 
 def secret_problems(
@@ -86,11 +86,11 @@ def _secret_text(key: str, secrets: Sequence[Mount], where: str) -> tuple[str | 
 
 def tls_material(
     site: Site, sources: Sources, secrets: Sequence[Mount] | None, now: float
-) -> tuple[dict[str, str], dict[str, tls.CertInfo], list[Problem]]:
+) -> tuple[dict[str, str], dict[str, certs.CertInfo], list[Problem]]:
     """Certificates, keys and CA bundles of tls transports and trunks: PEM texts by Secret key,
     each transport's CertInfo, and the problems (a pair that does not match, expired, ...)."""
     values: dict[str, str] = {}
-    infos: dict[str, tls.CertInfo] = {}
+    infos: dict[str, certs.CertInfo] = {}
     problems: list[Problem] = []
     wanted: list[tuple[Path, str, bool]] = []  # (path, key, required)
     for name, transport in site.transports.items():
@@ -121,28 +121,28 @@ def tls_material(
         cert, private = values.get(spec.cert_secret), values.get(spec.key_secret)
         if cert is not None and private is not None:
             try:
-                infos[name] = tls.check_pair(
+                infos[name] = certs.check_pair(
                     cert,
                     private,
                     cert_what=f"secret key {spec.cert_secret!r}",
                     key_what=f"secret key {spec.key_secret!r}",
                     now=now,
                 )
-            except tls.KeyProblem as exc:
+            except certs.KeyProblem as exc:
                 problems.append(sources.problem((*path, "key_secret"), str(exc)))
-            except tls.TlsProblem as exc:
+            except certs.TlsProblem as exc:
                 problems.append(sources.problem((*path, "cert_secret"), str(exc)))
         if spec.ca_secret is not None and spec.ca_secret in values:
             try:
-                tls.check_ca(values[spec.ca_secret], f"secret key {spec.ca_secret!r}")
-            except tls.TlsProblem as exc:
+                certs.check_ca(values[spec.ca_secret], f"secret key {spec.ca_secret!r}")
+            except certs.TlsProblem as exc:
                 problems.append(sources.problem((*path, "ca_secret"), str(exc)))
     for name, trunk in site.trunks.items():
         if trunk.tls is None or trunk.tls.ca_secret not in values:
             continue
         assert trunk.tls.ca_secret is not None
         try:
-            tls.check_ca(values[trunk.tls.ca_secret], f"secret key {trunk.tls.ca_secret!r}")
-        except tls.TlsProblem as exc:
+            certs.check_ca(values[trunk.tls.ca_secret], f"secret key {trunk.tls.ca_secret!r}")
+        except certs.TlsProblem as exc:
             problems.append(sources.problem(("trunks", name, "tls", "ca_secret"), str(exc)))
     return values, infos, problems

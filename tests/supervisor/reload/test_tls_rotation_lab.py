@@ -20,9 +20,9 @@ from lab.kubelet import write_mount
 from lab.pki import Ca, Issued
 from lab.reloadpbx import LabPbx
 from supervisor.reload import Applier, Reloader
-from supervisor.reload.served import ServedCertificates, handshake
 from supervisor.site.load import load_site
 from supervisor.site.mounts import read_mount
+from supervisor.tls.served import ServedCertificates, handshake
 
 pytestmark = pytest.mark.lab
 

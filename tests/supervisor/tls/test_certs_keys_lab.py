@@ -15,9 +15,9 @@ from lab.ami import LabAmi
 from lab.asterisk import Asterisk, RunDir, write_config
 from lab.netns import POD_V6, Lab
 from lab.pki import Issued
-from supervisor.site import tls
 from supervisor.site.model import DEFAULT_CIPHERS
-from tests.supervisor.site.test_tls_keys import KEYS, issued
+from supervisor.tls import certs as tls
+from tests.supervisor.tls.test_certs_keys import KEYS, issued
 
 pytestmark = [
     pytest.mark.lab,

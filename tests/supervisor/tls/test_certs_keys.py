@@ -1,5 +1,5 @@
 """Which keys a tls transport accepts (what OpenSSL serves with our cipher list, measured in
-test_tls_keys_lab.py), and that every check is bounded before any costly operation."""
+test_certs_keys_lab.py), and that every check is bounded before any costly operation."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 from cryptography.x509.oid import NameOID
 
 from lab.pki import Issued, SigningKey, dh_key_pem, dsa_key_pem, rsa_key_pem, self_signed
-from supervisor.site import tls
 from supervisor.site.limits import MAX_CERT_PEM_BYTES, MAX_KEY_PEM_BYTES, RSA_BITS
+from supervisor.tls import certs as tls
 from tests.supervisor.site.test_tls import problems, tls_secrets, tls_site
 
 KEYS = {

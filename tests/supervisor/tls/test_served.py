@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 
 from lab.pki import Ca, Issued
 from supervisor.reload.plan import RestartReason
-from supervisor.reload.served import ServedCertificates, Target, handshake, targets_of
+from supervisor.tls.served import ServedCertificates, Target, handshake, targets_of
 from tests.supervisor.site.sites import load_dict
 
 CA = Ca("served test CA")

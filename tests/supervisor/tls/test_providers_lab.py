@@ -15,9 +15,9 @@ from lab.asterisk import wait_until
 from lab.kubelet import write_mount
 from lab.pki import Ca
 from lab.reloadpbx import LabPbx
-from supervisor.reload.providers import ProviderCertificates
 from supervisor.site.load import load_site
 from supervisor.site.mounts import read_mount
+from supervisor.tls.providers import ProviderCertificates
 
 pytestmark = pytest.mark.lab
 

@@ -38,12 +38,10 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from supervisor.reload.build import Config
-from supervisor.reload.plan import RestartReason
 from supervisor.status import Check
 
 log = logging.getLogger(__name__)
@@ -124,6 +122,21 @@ async def run_checks(
             await check()
 
 
+class AppliedSite(Protocol):
+    """The checker's view of an applied config (`supervisor.reload.Config` satisfies it)."""
+
+    @property
+    def loaded(self) -> Any: ...
+
+
+class RestartReason(Protocol):
+    """Why a change waits for an Asterisk restart (`reload.plan.RestartReason`): its subject
+    (`transport NAME`, a file)."""
+
+    @property
+    def subject(self) -> str: ...
+
+
 def targets_of(loaded: Any) -> dict[str, Target]:
     """Each tls transport of a loaded site with its address, port and certificate."""
     site = loaded.site
@@ -190,7 +203,7 @@ class ServedCertificates:
     def state(self) -> Mapping[str, Served]:
         return dict(self._state)
 
-    def on_config(self, config: Config) -> None:
+    def on_config(self, config: AppliedSite) -> None:
         """A config went live: its transports' certificates are what must be served."""
         self.expect(config.loaded)
 

@@ -18,10 +18,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from supervisor.reload.build import Config
-from supervisor.reload.served import run_checks
-from supervisor.render.pjsip import SYSTEM_CA_PATH
 from supervisor.status import Check
+from supervisor.tls.certs import SYSTEM_CA_PATH
+from supervisor.tls.served import AppliedSite, run_checks
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +111,7 @@ class ProviderCertificates:
         self._providers: dict[str, Provider] = {}
         self._results: dict[str, Result] = {}
 
-    def on_config(self, config: Config) -> None:
+    def on_config(self, config: AppliedSite) -> None:
         """A config went live: check its providers' certificates."""
         self.expect(config.loaded)
 

@@ -35,15 +35,19 @@ from __future__ import annotations
 import datetime
 import math
 from dataclasses import dataclass
+from typing import Final
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
-from supervisor.site import keyform
-from supervisor.site.errors import escape
-from supervisor.site.limits import MAX_CERT_PEM_BYTES, MAX_CHAIN, MAX_KEY_PEM_BYTES, RSA_BITS
+from supervisor.printable import escape
+from supervisor.tls import keyform
+from supervisor.tls.limits import MAX_CERT_PEM_BYTES, MAX_CHAIN, MAX_KEY_PEM_BYTES, RSA_BITS
+
+#: Where Debian's ca-certificates puts the system's trusted CAs (hashed names, OpenSSL's -CApath).
+SYSTEM_CA_PATH: Final = "/etc/ssl/certs"
 
 PEM_CERT = "-----BEGIN CERTIFICATE-----"
 #: Curves OpenSSL serves with our ECDHE-ECDSA suites to TLS 1.2 and 1.3 clients (docs/tls.md).
