@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 from supervisor.ami.fields import Event, Histogram, hms, integer
+from supervisor.ami.outcome import outcome, telling
 from supervisor.site.sections import trunk_endpoint
 
 #: `lost`: the call ended while its events could not be seen (AMI down, Asterisk frozen or
@@ -37,32 +38,6 @@ from supervisor.site.sections import trunk_endpoint
 OUTCOMES: Final = ("answered", "busy", "no_answer", "cancelled", "failed", "lost")
 DIRECTIONS: Final = ("inbound", "outbound", "internal")
 
-# Dial results by how much they say about the call: one ANSWER among parallel legs decides;
-# a BUSY leg says more than a leg that rang out; CANCEL means the caller gave up.
-_DIAL_RANK: Final = {
-    "ANSWER": 6,
-    "BUSY": 5,
-    "NOANSWER": 4,
-    "CANCEL": 3,
-    "CONGESTION": 2,
-    "CHANUNAVAIL": 1,
-}
-_DIAL_OUTCOME: Final = {
-    "ANSWER": "answered",
-    "BUSY": "busy",
-    "NOANSWER": "no_answer",
-    "CANCEL": "cancelled",
-    "CONGESTION": "failed",
-    "CHANUNAVAIL": "failed",
-}
-# Q.850 causes of the calling channel when no Dial said anything.
-_CAUSE_OUTCOME: Final = {
-    "17": "busy",  # user busy
-    "18": "no_answer",  # no user responding
-    "19": "no_answer",  # no answer from user
-    "16": "cancelled",  # normal clearing before answer: the caller hung up
-    "0": "cancelled",
-}
 
 #: Histogram bounds (seconds). Talk time spans a doorbell's few seconds to hour-long calls.
 DURATION_BUCKETS: Final = (1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 180.0, 600.0, 1800.0, 3600.0)
@@ -245,9 +220,7 @@ class Calls:
         call = self.active.get(msg.get("Linkedid") or msg.get("DestLinkedid", ""))
         if call is None:
             return
-        status = msg.get("DialStatus", "")
-        if _DIAL_RANK.get(status, 0) > _DIAL_RANK.get(call.dial or "", 0):
-            call.dial = status
+        call.dial = telling(msg.get("DialStatus", ""), call.dial)
 
     def hangup(self, msg: Event, now: float) -> None:
         uid = msg.get("Uniqueid", "")
@@ -297,13 +270,10 @@ class Calls:
 
     @staticmethod
     def _outcome(call: Call) -> str:
-        if call.lost:
-            return "lost"
-        if call.answered_at is not None:
-            return "answered"
-        if call.dial is not None:
-            return _DIAL_OUTCOME[call.dial]
-        return _CAUSE_OUTCOME.get(call.cause or "", "failed")
+        cause = int(call.cause) if call.cause and call.cause.isdigit() else None
+        return outcome(
+            lost=call.lost, answered=call.answered_at is not None, dial=call.dial, cause=cause
+        )
 
     def snap_channels(self, items: Iterable[Event], now: float) -> None:
         # After a login (not yet synced) the list is the truth at once: nothing of this session

@@ -17,31 +17,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from supervisor.ami.calls import pjsip_endpoint
-
-# Dial results by how much they say about the call (as supervisor.ami.calls ranks them).
-_DIAL_RANK: Final = {
-    "ANSWER": 6,
-    "BUSY": 5,
-    "NOANSWER": 4,
-    "CANCEL": 3,
-    "CONGESTION": 2,
-    "CHANUNAVAIL": 1,
-}
-_DIAL_OUTCOME: Final = {
-    "ANSWER": "answered",
-    "BUSY": "busy",
-    "NOANSWER": "no_answer",
-    "CANCEL": "cancelled",
-    "CONGESTION": "failed",
-    "CHANUNAVAIL": "failed",
-}
-_CAUSE_OUTCOME: Final = {
-    17: "busy",
-    18: "no_answer",
-    19: "no_answer",
-    16: "cancelled",
-    0: "cancelled",
-}
+from supervisor.ami.outcome import outcome, telling
 
 #: Longest caller/callee kept: a number or extension, never a payload.
 MAX_NUMBER: Final = 64
@@ -123,8 +99,8 @@ def fold(
         elif row.eventtype == "HANGUP":
             extra = _extra(row.extra)
             status = extra.get("dialstatus")
-            if isinstance(status, str) and _DIAL_RANK.get(status, 0) > _DIAL_RANK.get(dial, 0):
-                dial = status
+            if isinstance(status, str):
+                dial = telling(status, dial) or ""
             code = extra.get("hangupcause")
             if own and isinstance(code, int) and 0 <= code <= 127:
                 cause = code
@@ -134,14 +110,7 @@ def fold(
         direction, trunk = "outbound", trunks[trunk_endpoint]
     else:
         direction, trunk = "internal", ""
-    if not end_seen:
-        outcome = "lost"
-    elif answered is not None:
-        outcome = "answered"
-    elif dial:
-        outcome = _DIAL_OUTCOME[dial]
-    else:
-        outcome = _CAUSE_OUTCOME.get(cause if cause is not None else -1, "failed")
+    ended_as = outcome(lost=not end_seen, answered=answered is not None, dial=dial, cause=cause)
     return CallRecord(
         linkedid=linkedid,
         started=started,
@@ -152,7 +121,7 @@ def fold(
         caller=caller,
         callee=callee,
         answered_by=answered_by,
-        outcome=outcome,
+        outcome=ended_as,
         cause=cause,
         voicemail=voicemail,
         end_seen=end_seen,
