@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from watchdog.events import FileSystemEvent
 from watchdog.observers import Observer
 from watchdog.observers.inotify import InotifyEmitter, InotifyObserver
 from watchdog.observers.inotify_c import InotifyFD
@@ -35,32 +36,85 @@ async def wait_for(predicate: object, timeout: float = 5.0) -> None:
     raise TimeoutError(f"timed out waiting for {predicate}")
 
 
+# Events our own reads of a file cause (inotify only): never a change. Spelled out here, not
+# taken from the watcher, so a watcher that hints on them fails the tests below.
+OWN_READS = frozenset({"opened", "closed_no_write"})
+
+
 async def watch_one_swap(rig: Rig, factory: object | None = None) -> tuple[str, int]:
+    """Watch the mounts through one kubelet swap and three snapshots of our own; returns the
+    mode and the hints. Asserts, without waiting for "nothing to happen", that the snapshots
+    caused no hint: once the watcher is stopped (no event can come any more) and the loop has
+    run what the watcher's thread handed it, there is exactly one hint per event that is not
+    one of our reads."""
+    loop = asyncio.get_running_loop()
     hints: list[float] = []
     kwargs = {} if factory is None else {"observer_factory": factory}
     watcher = MountWatcher(
         paths=[rig.site, rig.secrets],
-        loop=asyncio.get_running_loop(),
-        hint=lambda: hints.append(time.monotonic()),
+        loop=loop,
+        hint=lambda: hints.append(loop.time()),
         metrics=rig.metrics,
         polling_interval=0.05,
         **kwargs,  # type: ignore[arg-type]
     )
-    mode = watcher.start()
+    seen: list[tuple[str, str]] = []  # (event type, path), appended after the handler ran
+    handler = watcher._handler
+    dispatch = handler.dispatch
+
+    def spy(event: FileSystemEvent) -> None:
+        dispatch(event)  # any hint is handed to the loop before the event is listed
+        seen.append((event.event_type, str(event.src_path)))
+
+    handler.dispatch = spy  # type: ignore[method-assign]
+    mode = watcher.start()  # the watches (or the first poll snapshot) exist once this returns
     try:
-        await asyncio.sleep(0.1)
         # Same mtime as before: only the ..data swap tells.
         write_mount(rig.site, {"site.yaml": "endpoints: [x]\n"}, keep_mtime=1_000_000)
         await wait_for(lambda: hints)
-        await asyncio.sleep(0.2)
-        before = len(hints)
         for _ in range(3):  # our own snapshots must not look like changes (no feedback loop)
             read_mount(rig.site)
-        await asyncio.sleep(0.2)
-        assert len(hints) == before
+        # A last change the watcher must see: every event before it has been handled by then.
+        sentinel = rig.site / "sentinel"
+        sentinel.mkdir()
+        await wait_for(lambda: any(path == str(sentinel) for _, path in seen))
     finally:
         watcher.stop()
+    await asyncio.sleep(0)  # run the hints the watcher's thread handed to the loop
+    changes = [kind for kind, _ in seen if kind not in OWN_READS]
+    assert len(hints) == len(changes), (len(hints), seen)
     return mode, len(hints)
+
+
+async def test_reading_a_watched_file_is_no_change(tmp_path: Path, rig: Rig) -> None:
+    """Opening and reading a file in a watched directory (inotify: opened, closed_no_write)
+    gives no hint; writing it does, once the watcher has handled the events (no sleep)."""
+    loop = asyncio.get_running_loop()
+    hints: list[float] = []
+    seen: list[str] = []
+    watcher = MountWatcher(
+        paths=[tmp_path], loop=loop, hint=lambda: hints.append(loop.time()), metrics=rig.metrics
+    )
+    dispatch = watcher._handler.dispatch
+
+    def spy(event: FileSystemEvent) -> None:
+        dispatch(event)
+        seen.append(event.event_type)
+
+    watcher._handler.dispatch = spy  # type: ignore[method-assign]
+    (tmp_path / "site.yaml").write_text("a: 1\n")
+    assert watcher.start() == "inotify"
+    try:
+        (tmp_path / "site.yaml").read_text()
+        await wait_for(lambda: "closed_no_write" in seen)
+        await asyncio.sleep(0)  # run what the watcher's thread handed to the loop
+        assert hints == []
+        (tmp_path / "site.yaml").write_text("a: 2\n")
+        await wait_for(lambda: "closed" in seen)
+    finally:
+        watcher.stop()
+    await asyncio.sleep(0)
+    assert len(hints) == len([k for k in seen if k not in OWN_READS]) >= 1, seen
 
 
 async def test_inotify_sees_a_kubelet_swap_with_unchanged_mtimes(rig: Rig) -> None:
