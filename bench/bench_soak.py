@@ -32,10 +32,11 @@ import io
 import os
 import re
 import socket
+import sqlite3
 import statistics
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bench.report import LoadSampler, LoadSummary, header, quantile_text, write
 from lab import netns, proc, sipp
-from lab.asterisk import RunDir, wait_until
+from lab.asterisk import Asterisk, RunDir, wait_until
 from lab.kubelet import write_mount
 from lab.netns import DOORBELL_V4, POD_V4, POD_V6, PROVIDER_V6, Lab
 from lab.paths import REPO, SCENARIOS
@@ -54,6 +55,7 @@ from lab.prometheus import http_get
 from lab.rootfs import ensure_rootfs
 from lab.supervisor import SupervisorRun, read_dir
 from supervisor.process.hang import DEFAULT_HANG_TIMEOUT_S
+from supervisor.records.schema import RELATIVE_PATH
 
 REPORT = Path(__file__).resolve().parent / "reports" / "soak-long.md"
 EXAMPLE = REPO / "examples" / "home"
@@ -116,6 +118,10 @@ STREAMS = (
     ),
 )
 FAULTS = ("ami-cut", "kill-9", "freeze", "address-flap")
+#: Sidecar mode (Asterisk is another container's, restarted by its own restart policy, here the
+#: soak): the supervisor itself restarts while Asterisk runs on. No freeze: the hang watchdog
+#: restarts only an Asterisk of its own.
+SIDECAR_FAULTS = ("ami-cut", "supervisor-restart", "kill-9")
 QUARTERS = (0.0, 0.25, 0.5, 0.75, 1.0)
 #: The supervisor remembers this many ended calls (and as many channels) against late or replayed
 #: events (supervisor/ami/calls.py): until the soak has placed as many calls its memory grows by
@@ -136,6 +142,7 @@ class Plan:
     flap_s: float = 3.0
     recv_timeout_s: float = 20.0  # sipp gives up on a call (e.g. sent to a frozen Asterisk)
     faults: tuple[str, ...] = FAULTS
+    sidecar: bool = False  # --mode sidecar: the soak runs Asterisk as "the other container"
 
     @property
     def segments(self) -> int:
@@ -159,6 +166,16 @@ SHORT = Plan(
     ami_cut_s=2.0,
     flap_s=2.0,
     recv_timeout_s=8.0,
+)
+SIDECAR_SHORT = Plan(
+    calls=300,
+    segment_s=3.0,
+    hold_ms=1500,
+    swap_every_s=5.0,
+    ami_cut_s=2.0,
+    recv_timeout_s=8.0,
+    faults=SIDECAR_FAULTS,
+    sidecar=True,
 )
 
 
@@ -212,17 +229,56 @@ class SoakLab:
         self.lab.run("router", ["ip", "-6", "route", "replace", f"{PHONES_V6}/128", "dev", "prov0"])
         for name, spec in {**PHONE_UAS, **FAR_ENDS}.items():
             self._uas(name, *spec)
-        self.sup = SupervisorRun(
-            self.lab,
-            self.run,
-            self.site,
-            self.secrets,
-            ["--hang-timeout", f"{plan.hang_timeout_s:g}"],
-        )
-        self.stoppers.append(self.sup.stop)
-        self.sup.start().wait_ready(60)
+        args = ["--hang-timeout", f"{plan.hang_timeout_s:g}"]
+        if plan.sidecar:
+            args += ["--mode", "sidecar"]
+        self.sup = SupervisorRun(self.lab, self.run, self.site, self.secrets, args)
+        self.stoppers.append(lambda: self.sup.stop())
+        self.sup.start()
+        #: Sidecar mode: the Asterisk "container" on the shared volume, started (and restarted
+        #: after kill -9) by the soak.
+        self.asterisk: Asterisk | None = None
+        if plan.sidecar:
+            rendered = self.run.path("etc") / "pjsip.conf"
+            wait_until(rendered.exists, 30, what="the sidecar's rendered config")
+            self.start_asterisk()
+        self.sup.wait_ready(60)
         self._register_phones()
         self.segment = 0
+        #: Counts and CPU seconds of supervisor processes that ended (a restart): a counter
+        #: restarts at zero with its process, Prometheus' increase() adds both sides.
+        self.carried: dict[Key, float] = {}
+        self.cpu_carried = 0.0
+
+    def start_asterisk(self) -> None:
+        asterisk = Asterisk(self.lab, self.run).start()
+        self.stoppers.append(asterisk.stop)
+        self.asterisk = asterisk
+
+    def restart_supervisor(self) -> None:
+        """Sidecar mode: kill -9 the supervisor while Asterisk runs on, start a new one on the
+        same mounts and HTTP port. Its final counts are read while the test holds the record's
+        write lock, so that no fold commits between that scrape and the kill: the one count a
+        restart loses by design (a commit after the last scrape, docs/records.md) is kept out
+        of the comparison, the rest must add up."""
+        old = self.sup
+        assert old.process is not None
+        with record_locked(self.run.path("spool") / RELATIVE_PATH):
+            time.sleep(0.3)  # a pass that committed before the lock has counted by now
+            for key, value in scrape(old)[0].items():
+                self.carried[key] = self.carried.get(key, 0.0) + value
+            self.cpu_carried += cpu_seconds(old.process.pid)
+            old.process.kill()
+            old.process.wait(10)
+        self.sup = SupervisorRun(
+            self.lab, self.run, self.site, self.secrets, list(old.extra_args), port=old.port
+        )
+        self.sup.start()
+
+    def cpu_s(self) -> float:
+        """CPU seconds of every supervisor process of the run."""
+        assert self.sup.process is not None
+        return self.cpu_carried + cpu_seconds(self.sup.process.pid)
 
     def _spawn(self, process: sipp.Sipp) -> sipp.Sipp:
         process.process = proc.spawn(process.argv(), process.log)
@@ -249,8 +305,11 @@ class SoakLab:
             if reg.wait(25) != 0:
                 raise RuntimeError(f"phone {phone} could not register:\n{reg.output()[-1500:]}")
 
-    def caller(self, stream: Stream, calls: int, rate: float) -> sipp.Sipp:
-        """One stream's sipp for one segment, with its own statistics file."""
+    def caller(
+        self, stream: Stream, calls: int, rate: float, hold_ms: int | None = None
+    ) -> sipp.Sipp:
+        """One stream's sipp for one segment, with its own statistics file (answered calls
+        held `hold_ms`, the plan's by default)."""
         name = f"seg{self.segment}-{stream.name}"
         if stream.source == "doorbell":
             host, source, target = "doorbell", DOORBELL_V4, f"{POD_V4}:5060"
@@ -263,7 +322,8 @@ class SoakLab:
         uac.args += ["-p", "0", "-m", str(calls), "-l", "500"]
         # sipp's rate is calls per -rp milliseconds: tenths of a call per second.
         uac.args += ["-r", str(max(1, round(rate * 10))), "-rp", "10000"]
-        uac.args += ["-d", str(500 if stream.cancel else self.plan.hold_ms)]
+        hold = self.plan.hold_ms if hold_ms is None else hold_ms
+        uac.args += ["-d", str(500 if stream.cancel else hold)]
         uac.args += ["-recv_timeout", f"{self.plan.recv_timeout_s * 1000:.0f}"]
         uac.args += ["-timeout", f"{self.plan.segment_s + 90:.0f}s"]
         uac.args += ["-trace_stat", "-stf", stats, "-fd", "3600"]
@@ -327,6 +387,27 @@ def scrape(sup: SupervisorRun) -> tuple[dict[Key, float], dict[str, float]]:
     return calls, single
 
 
+def counts(soak: SoakLab) -> dict[Key, float]:
+    """calls_total of every supervisor process of the run (ended ones' final counts added)."""
+    now = scrape(soak.sup)[0]
+    return {k: now.get(k, 0.0) + soak.carried.get(k, 0.0) for k in set(now) | set(soak.carried)}
+
+
+@contextlib.contextmanager
+def record_locked(path: Path) -> Iterator[None]:
+    """SQLite's write lock on the call record (Asterisk's CEL writes and the recorder's folds
+    wait for it: keep it short)."""
+    db = sqlite3.connect(path, timeout=10, isolation_level=None)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            db.execute("ROLLBACK")
+    finally:
+        db.close()
+
+
 def slope_per_min(points: list[tuple[float, float]]) -> float:
     """Least-squares slope of (seconds, value) in value per minute."""
     if len(points) < 3:
@@ -374,8 +455,8 @@ class Samplers:
         return time.monotonic() - self.t0, (time.perf_counter() - start) * 1000
 
     def _process_loop(self) -> None:
-        pid = self.soak.sup.process.pid if self.soak.sup.process else 0
         while not self.stop.wait(2.0):
+            pid = self.soak.sup.process.pid if self.soak.sup.process else 0
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
                 cpu = (int(fields[11]) + int(fields[12])) / TICKS
@@ -399,8 +480,8 @@ class Samplers:
         netns.call_in(self.soak.lab.pod, timed)
 
     def _ami_loop(self) -> None:
-        user, secret = self.soak.ami_credentials()
         while not self.stop.is_set():
+            user, secret = self.soak.ami_credentials()  # a new supervisor: a new secret
             try:
                 with socket.create_connection(("127.0.0.1", 5038), timeout=5) as sock:
                     ami = sock.makefile("rwb")
@@ -504,10 +585,10 @@ def steady_counts(
 ) -> dict[Key, float] | None:
     """calls_total once it has not changed for `steady_s`; None if it kept changing."""
     deadline = time.monotonic() + timeout
-    last, since = scrape(soak.sup)[0], time.monotonic()
+    last, since = counts(soak), time.monotonic()
     while time.monotonic() < deadline:
         time.sleep(0.5)
-        now = scrape(soak.sup)[0]
+        now = counts(soak)
         if now != last:
             last, since = now, time.monotonic()
         elif time.monotonic() - since >= steady_s:
@@ -541,6 +622,14 @@ def inject(soak: SoakLab, fault: str, segment: int) -> FaultResult:
         finally:
             lab.run("pod", ["iptables", "-D", "INPUT", "-i", "lo", *rule])
         result.note = f"AMI port REJECTed (TCP reset) for {plan.ami_cut_s:g} s"
+    elif fault == "kill-9" and soak.asterisk is not None:  # sidecar: not the supervisor's
+        killed = soak.asterisk
+        os.kill(killed.pid, 9)
+        if killed.process is not None:
+            killed.process.wait(10)
+        result.detect_s = poll(lambda: not soak.sup.ready(), limit, 0.02)
+        soak.start_asterisk()  # the Asterisk container's restart policy
+        result.note = f"Asterisk pid {killed.pid} killed, started again (the other container)"
     elif fault == "kill-9":
         pid = soak.asterisk_pid()
         assert pid is not None
@@ -549,6 +638,11 @@ def inject(soak: SoakLab, fault: str, segment: int) -> FaultResult:
             lambda: single(soak, "asterisk_supervisor_asterisk_up") == 0, limit, 0.02
         )
         result.note = f"Asterisk pid {pid} killed"
+    elif fault == "supervisor-restart":
+        old = soak.sup.process.pid if soak.sup.process else 0
+        soak.restart_supervisor()
+        result.detect_s = time.monotonic() - t0
+        result.note = f"supervisor pid {old} killed (-9) and started again; Asterisk runs on"
     elif fault == "freeze":
         pid = soak.asterisk_pid()
         assert pid is not None
@@ -664,7 +758,7 @@ def run_segment(soak: SoakLab, index: int, fault: str | None, faults: list[Fault
     plan = soak.plan
     soak.segment = index
     total_weight = sum(s.weight for s in STREAMS)
-    before, _ = scrape(soak.sup)
+    before = counts(soak)
     segment = Segment(index, fault)
     t0 = time.monotonic()
     callers = []
@@ -695,7 +789,7 @@ def run_segment(soak: SoakLab, index: int, fault: str | None, faults: list[Fault
     after = steady_counts(soak)
     segment.settled = active_gone and after is not None
     if after is None:
-        after, _ = scrape(soak.sup)
+        after = counts(soak)
     segment.counted = {
         k: int(after.get(k, 0) - before.get(k, 0))
         for k in set(after) | set(before)
@@ -715,8 +809,7 @@ def _run_soak(plan: Plan, progress: Callable[[str], None], load: LoadSampler) ->
     soak = SoakLab(plan)
     try:
         samplers = Samplers(soak).start()
-        pid = soak.sup.process.pid if soak.sup.process else 0
-        cpu0 = cpu_seconds(pid)
+        cpu0 = soak.cpu_s()
         t0 = time.monotonic()
         segments: list[Segment] = []
         faults: list[FaultResult] = []
@@ -732,7 +825,7 @@ def _run_soak(plan: Plan, progress: Callable[[str], None], load: LoadSampler) ->
                     f"{'exact' if segment.exact else 'differs'}, {segment.seconds:.0f} s"
                 )
         seconds = time.monotonic() - t0
-        cpu = cpu_seconds(pid) - cpu0
+        cpu = soak.cpu_s() - cpu0
         samplers.close()
         _, single1 = scrape(soak.sup)
         wait_until(lambda: soak.sup.ready(), 30, what="ready at the end")
@@ -891,7 +984,13 @@ def render(result: SoakResult, report: Path | None = None) -> str:
         f"(12 sipp callers: internal, outbound, inbound x answered, busy, no answer, cancelled; "
         f"answered calls held {plan.hold_ms / 1000:g} s), ConfigMap swap every "
         f"{plan.swap_every_s:g} s alternating valid/invalid, hang timeout "
-        f"{plan.hang_timeout_s:g} s.",
+        f"{plan.hang_timeout_s:g} s; "
+        + (
+            "**sidecar mode** (the soak runs Asterisk as the other container and starts it "
+            "again after kill -9)."
+            if plan.sidecar
+            else "entrypoint mode (the supervisor runs Asterisk)."
+        ),
         f"- Calls placed (sipp's OutgoingCall): **{calls}** in {result.seconds / 60:.1f} min; "
         f"{sum(sum(g.failed.values()) for g in result.segments)} failed in sipp (all inside "
         "fault segments unless the table says otherwise).",
@@ -921,9 +1020,12 @@ def render(result: SoakResult, report: Path | None = None) -> str:
         lines.append(f"| {f.name} | {f.segment + 1} | {f.note} | {det} | {rec} |")
     lines += [
         "",
-        "Detected: AMI cut → `ami_connected` 0; kill -9 → `asterisk_up` 0; freeze → "
-        "`asterisk_hangs_total` +1 (hang timeout plus at most one probe round); address flap → "
-        "`/readyz` 503. Ready again: `/readyz` 200, measured from the injection.",
+        "Detected: AMI cut → `ami_connected` 0; kill -9 → `asterisk_up` 0 (sidecar: "
+        "`/readyz` 503); freeze → `asterisk_hangs_total` +1 (hang timeout plus at most one "
+        "probe round); address flap → `/readyz` 503; supervisor restart: the old process's "
+        "final counts read (under the record's write lock) and the process killed. Ready "
+        "again: `/readyz` 200, measured from the injection. Counts across a supervisor restart "
+        "are the old process's final counts plus the new one's (what `increase()` adds up).",
         "",
         "## Calls per segment: sipp against the supervisor",
         "",
@@ -1010,19 +1112,26 @@ def main() -> int:
     parser.add_argument("--hold-ms", type=int, default=FULL.hold_ms)
     parser.add_argument("--no-faults", action="store_true", help="load only (door latencies)")
     parser.add_argument("--short", action="store_true", help="the CI version's plan")
+    parser.add_argument(
+        "--sidecar",
+        action="store_true",
+        help="--mode sidecar: faults ami-cut, supervisor-restart, kill-9 (Asterisk restarted "
+        "by the soak, as another container's restart policy would)",
+    )
     parser.add_argument("--report", type=Path, default=None)
     args = parser.parse_args()
-    plan = (
-        SHORT
-        if args.short
-        else Plan(
+    faults = SIDECAR_FAULTS if args.sidecar else FAULTS
+    if args.short:
+        plan = SIDECAR_SHORT if args.sidecar else SHORT
+    else:
+        plan = Plan(
             calls=args.calls,
             rate=args.rate,
             segment_s=args.segment_s,
             hold_ms=args.hold_ms,
-            faults=() if args.no_faults else FAULTS,
+            faults=() if args.no_faults else faults,
+            sidecar=args.sidecar,
         )
-    )
     result = run_soak(plan)
     report = args.report or (None if args.short else REPORT)
     text = render(result, report)
