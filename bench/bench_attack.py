@@ -55,6 +55,7 @@ FLOOD = ipaddress.ip_network("2001:db8:f200::/40")  # malformed packets' sources
 VALID_NAME = "2001:db8:f1::1"  # the valid-name flooder
 FLOOD_POOL = 1000  # malformed packets come from this many /64s of FLOOD
 RELOADS, PJSIP = "asterisk_supervisor_reloads_total", {"module": "res_pjsip.so"}
+ACL = {"module": "acl"}  # the named ACL's reloads: the ban list's own path (render/acl.py)
 UNANSWERED, DESK = "asterisk_supervisor_unanswered_challenges_total", {"endpoint": "desk"}
 
 
@@ -273,7 +274,7 @@ class Bench:
         self.addresses(
             MANY, [str(ipaddress.ip_address(base + (i << 80) + 1)) for i in range(sources)]
         )
-        reloads0 = self.metric(RELOADS, PJSIP)
+        reloads0, acl0 = self.metric(RELOADS, PJSIP), self.metric(RELOADS, ACL)
         buckets0 = self._buckets()
         blocks0 = self.metric("asterisk_supervisor_blocks_total")
         latencies: list[float] = []
@@ -351,7 +352,10 @@ class Bench:
                 if total
                 else "-"
             ),
-            "res_pjsip reloads": f"{self.metric(RELOADS, PJSIP) - reloads0:.0f}",
+            "ban list reloads (module acl) / res_pjsip reloads": (
+                f"{self.metric(RELOADS, ACL) - acl0:.0f} / "
+                f"{self.metric(RELOADS, PJSIP) - reloads0:.0f}"
+            ),
             "bans evicted": f"{self.metric('asterisk_supervisor_ban_evictions_total'):.0f}",
             "bans now": f"{self.metric('asterisk_supervisor_blocked_sources'):.0f}",
         }

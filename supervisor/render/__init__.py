@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Final
 
 from supervisor.render import core, guard, records
+from supervisor.render.acl import render_acl
 from supervisor.render.context import Directories, Prometheus, RenderContext
 from supervisor.render.extensions import render_extensions
 from supervisor.render.pjsip import TLS_FILE_RE, render_pjsip, render_tls_files
@@ -102,8 +103,10 @@ def render(
     loaded: LoadedSite, context: RenderContext, blocked: Iterable[IPNetwork] = ()
 ) -> dict[str, str]:
     """Every config file Asterisk needs for `loaded`, keyed by file name, in a stable order;
-    `blocked`: sources the security guard banned (a deny ACL in pjsip.conf)."""
+    `blocked`: sources the security guard banned (a named deny ACL in acl.conf, referred to
+    from pjsip.conf: render/acl.py)."""
     site = loaded.site
+    blocked = tuple(blocked)
     extensions = render_extensions(site)
     dialplan = extensions + site.raw.get("extensions.conf", "")
     files = {
@@ -120,6 +123,7 @@ def render(
         "cel_sqlite3_custom.conf": records.render_cel_sqlite(context.directories),
         "musiconhold.conf": core.render_musiconhold(context),
         **core.quiet_files(),
+        "acl.conf": render_acl(blocked),
     }
     if context.prometheus is not None:
         files["prometheus.conf"] = core.render_prometheus()

@@ -1,22 +1,39 @@
 """The deny ACL that makes Asterisk itself refuse banned sources (res_pjsip_acl); the ban list
 comes from supervisor.security, the rendering is the renderer's.
 
-res_pjsip_acl checks every incoming request against every `type=acl` object in pjsip.conf
-before any other SIP processing (module priority 1): a request from a denied source gets a
-stateless 403 (ACKs get nothing), with no endpoint lookup, no digest challenge and no security
-event. An ACL with only `deny` rules allows everything else (Asterisk's ACL default is allow,
-and the last matching rule wins). No bans: no section, so the common case renders nothing new.
+The bans are a named ACL in acl.conf, and pjsip.conf holds one `type=acl` object that refers to
+it (`acl = supervisor-blocked`) while there are bans. A change of the ban list then rewrites
+acl.conf alone and reloads module `acl` (main/named_acl.c): that reload publishes a named-ACL
+change, on which res_pjsip_acl re-reads its `type=acl` objects (`acl_change_stasis_cb`, a forced
+reload of that one sorcery type) and copies the new rules. Nothing else of res_pjsip reloads:
+measured in bench/reports/attack.md, against a full `module reload res_pjsip.so` per batch.
+
+res_pjsip_acl checks every incoming request against every `type=acl` object before any other
+SIP processing (module priority 1): a request from a denied source gets a stateless 403 (ACKs
+get nothing), with no endpoint lookup, no digest challenge and no security event. An ACL with
+only `deny` rules allows everything else (Asterisk's ACL default is allow, and the last matching
+rule wins). A named ACL that does not exist denies everything (acl.c marks it invalid), so the
+pjsip.conf object exists only together with the acl.conf section, and a change that adds or
+removes both reloads `acl` before `res_pjsip.so` (the plan's file order). No bans: neither.
+
+The deny rules are written several to a line (`deny = a,b,c`: no space, append_ha_core does
+not strip one): Asterisk appends each
+`deny` value to the end of the rule list by walking it (append_ha_core), so one rule per line
+costs n²/2 steps to parse; packed, n²/2 divided by the rules per line. A line stays below
+LINE_CHARS, far under the 8 KiB line buffer after which Asterisk skips a line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from supervisor.render.conf import section
+from supervisor.render.conf import GENERATED, document, section
 from supervisor.security.events import IPNetwork
 from supervisor.site.sections import BLOCKED_ACL
 
 SECTION = BLOCKED_ACL
+#: Longest `deny = ...` value written (Asterisk skips a config line of 8190 bytes or more).
+LINE_CHARS = 4000
 
 
 def deny_entry(source: IPNetwork) -> str:
@@ -25,8 +42,41 @@ def deny_entry(source: IPNetwork) -> str:
     return f"{source.network_address.compressed}/{source.prefixlen}"
 
 
-def acl_section(sources: Iterable[IPNetwork]) -> str | None:
-    ordered = sorted(set(sources), key=lambda n: (n.version, n))
-    if not ordered:
+def ordered(sources: Iterable[IPNetwork]) -> list[IPNetwork]:
+    """De-duplicated, IPv4 before IPv6, ascending."""
+    return sorted(set(sources), key=lambda n: (n.version, n))
+
+
+def pack(entries: Iterable[str], limit: int = LINE_CHARS) -> list[str]:
+    """The entries joined by `,` into values of at most `limit` characters (one entry longer
+    than that gets a value of its own)."""
+    values: list[str] = []
+    line: list[str] = []
+    size = 0
+    for entry in entries:
+        extra = len(entry) + (1 if line else 0)
+        if line and size + extra > limit:
+            values.append(",".join(line))
+            line, size = [], 0
+            extra = len(entry)
+        line.append(entry)
+        size += extra
+    if line:
+        values.append(",".join(line))
+    return values
+
+
+def acl_section(blocked: Sequence[IPNetwork]) -> str | None:
+    """pjsip.conf's ACL object, referring to the named ACL of acl.conf; None without bans."""
+    if not blocked:
         return None
-    return section(SECTION, [("type", "acl"), *(("deny", deny_entry(n)) for n in ordered)])
+    return section(SECTION, [("type", "acl"), ("acl", SECTION)])
+
+
+def render_acl(blocked: Iterable[IPNetwork]) -> str:
+    """acl.conf: the named ACL `supervisor-blocked` with every ban as a deny rule (sorted,
+    de-duplicated, packed); an empty file without bans."""
+    entries = [deny_entry(n) for n in ordered(blocked)]
+    if not entries:
+        return document(GENERATED, [])
+    return document(GENERATED, [section(SECTION, [("deny", v) for v in pack(entries)])])

@@ -267,12 +267,11 @@ def render_prometheus() -> str:
 
 def quiet_files() -> dict[str, str]:
     """Files core modules read at boot, kept minimal: CDR off (the record is CEL's:
-    render/records.py), empty feature/ACL/UDPTL/CCSS/geolocation/pjproject settings, and
+    render/records.py), empty feature/UDPTL/CCSS/geolocation/pjproject settings, and
     one tone set."""
     return {
         "cdr.conf": document(GENERATED, [section("general", [("enable", "no")])]),
         "features.conf": document(GENERATED, [section("general", [])]),
-        "acl.conf": document(GENERATED, []),
         "udptl.conf": document(GENERATED, [section("general", [])]),
         "ccss.conf": document(GENERATED, [section("general", [])]),
         "geolocation.conf": document(GENERATED, []),

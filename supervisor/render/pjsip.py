@@ -350,7 +350,8 @@ def render_pjsip(
     etc: str = "/etc/asterisk",
     blocked: Iterable[IPNetwork] = (),
 ) -> str:
-    """pjsip.conf; `blocked` sources are denied by a res_pjsip ACL (supervisor.security)."""
+    """pjsip.conf; while sources are `blocked`, a res_pjsip ACL object that refers to the named
+    ACL of acl.conf holding them (render/acl.py, supervisor.security)."""
     sections = [
         section(
             "global",
@@ -363,7 +364,7 @@ def render_pjsip(
         sections += trunk_sections(site, name, trunk, secrets)
     for name, endpoint in site.endpoints.items():
         sections += endpoint_sections(site, name, endpoint, secrets)
-    acl = acl_section(blocked)
+    acl = acl_section(tuple(blocked))
     if acl is not None:
         sections.append(acl)
     return document(GENERATED, sections)

@@ -8,8 +8,9 @@
                                                      # summarise Asterisk's ACL refusal lines
 
 Data flows one way: events -> policy -> ban list (+ store) -> render(site, bans) -> apply.
-A ban change wakes `run`, which persists the list and re-applies the live site with it (only
-pjsip.conf changes; res_pjsip reloads; the usual read-back verifies). Changes that arrive while
+A ban change wakes `run`, which persists the list and re-applies the live site with it (usually
+only acl.conf changes and only module `acl` reloads, on which res_pjsip_acl re-reads its ACL
+objects: render/acl.py). Changes that arrive while
 one is applied are taken together by the next apply. Expiry is a timer on the earliest ban.
 """
 

@@ -42,9 +42,10 @@ def test_prepare_rejects_an_invalid_site_with_one_line(rig: Rig) -> None:
 async def test_refresh_applies_other_render_inputs_even_with_broken_mounts(
     tmp_path: Path,
 ) -> None:
-    """refresh() re-renders the live site with the renderer's other inputs (the ban list): only
-    pjsip.conf changes, only res_pjsip reloads, and a broken ConfigMap waiting meanwhile neither
-    blocks it nor is applied by it."""
+    """refresh() re-renders the live site with the renderer's other inputs (the ban list): the
+    first ban writes acl.conf and pjsip.conf's reference to it (acl reloads before res_pjsip),
+    a further ban acl.conf alone (only acl reloads), and a broken ConfigMap waiting meanwhile
+    neither blocks it nor is applied by it."""
     blocked: list[IPNetwork] = []
 
     rig = Rig(tmp_path, build=SiteConfigBuilder(sites.context(), lambda _site: blocked)).start()
@@ -52,13 +53,20 @@ async def test_refresh_applies_other_render_inputs_even_with_broken_mounts(
     blocked.append(ipaddress.ip_network("198.51.100.66/32"))
     result = await rig.applier.refresh()
     assert result.outcome == "applied", result.problems
-    assert result.changed == ("pjsip.conf",)
-    assert rig.asterisk.reloads == ["res_pjsip.so"]
-    assert "deny = 198.51.100.66/32" in rig.text("pjsip.conf")
+    assert result.changed == ("acl.conf", "pjsip.conf")
+    assert rig.asterisk.reloads == ["acl", "res_pjsip.so"]
+    assert "deny = 198.51.100.66/32" in rig.text("acl.conf")
+    assert "acl = supervisor-blocked" in rig.text("pjsip.conf")
     assert "[kitchen]" in rig.text("pjsip.conf")  # still the live site, not the broken one
+    blocked.append(ipaddress.ip_network("2001:db8:bad::/64"))
+    result = await rig.applier.refresh()
+    assert result.changed == ("acl.conf",)
+    assert rig.asterisk.reloads == ["acl", "res_pjsip.so", "acl"]
+    assert "deny = 198.51.100.66/32,2001:db8:bad::/64" in rig.text("acl.conf")
     blocked.clear()
     assert (await rig.applier.refresh()).outcome == "applied"
     assert "supervisor-blocked" not in rig.text("pjsip.conf")
+    assert "supervisor-blocked" not in rig.text("acl.conf")
 
 
 async def test_unchanged_mounts_reload_nothing(rig: Rig) -> None:

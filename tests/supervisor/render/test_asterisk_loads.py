@@ -6,15 +6,17 @@ supervisor's own user may not run ShowDialPlan); the supervisor's user is checke
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import secrets
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from lab import netns, sipp
+from lab import netns, sipp, sipprobe
 from lab.ami import LabAmi
 from lab.asterisk import Asterisk, RunDir, directories_section, wait_until, write_config
 from lab.fixtures import Started
@@ -23,7 +25,9 @@ from lab.phones import PHONES_V6, Phones
 from lab.pki import Ca
 from lab.prometheus import http_get
 from supervisor.render import Directories, Prometheus, RenderContext, render
+from supervisor.render.acl import render_acl
 from supervisor.render.extensions import DOORBELL_EXTENSIONS, NO_VOICEMAIL, group_box
+from supervisor.security.events import IPNetwork
 from supervisor.site.load import LoadedSite, load_site_dirs
 from supervisor.site.model import Site
 from tests.supervisor.site.sites import EXAMPLES
@@ -57,6 +61,7 @@ def boot(
     site_dir: Path,
     secret_dir: Path,
     prometheus: Prometheus | None = None,
+    blocked: Sequence[IPNetwork] = (),
 ) -> Pbx:
     loaded = load_site_dirs([site_dir], [secret_dir])
     context = RenderContext(
@@ -65,7 +70,7 @@ def boot(
         directories=Directories.from_mapping(directories_section(run)),
         prometheus=prometheus,
     )
-    files = render(loaded, context)
+    files = render(loaded, context, blocked)
     test_secret = secrets.token_hex(16)
     files["manager.conf"] += (
         f"\n[labtest]\nsecret = {test_secret}\ndeny = 0.0.0.0/0.0.0.0\n"
@@ -364,3 +369,64 @@ def test_ipv4_only_site_boots_clean_with_only_an_ipv4_transport(
     assert "asterisk_core_uptime_seconds" in metrics
     assert "asterisk_endpoints_count" in metrics
     assert pbx.asterisk.problems() == [], pbx.asterisk.log_text()
+
+
+def named_acl(pbx: Pbx, name: str) -> list[IPNetwork]:
+    """The deny rules of a named ACL as Asterisk holds them (`acl show NAME`)."""
+    conf = pbx.run.inside(pbx.run.path("etc") / "asterisk.conf")
+    argv = ["chroot", str(pbx.run.rootfs), "/usr/sbin/asterisk", "-C", conf, "-rx"]
+    out = pbx.lab.run("pod", [*argv, f"acl show {name}"]).stdout
+    rules = re.findall(r"^\s*\d+:\s+deny - (\S+)/(\S+)$", out, re.MULTILINE)
+    return [
+        ipaddress.ip_network((address, bin(int(ipaddress.ip_address(mask))).count("1")))
+        for address, mask in rules
+    ]
+
+
+def test_ban_acl_reloads_alone_and_res_pjsip_enforces_it(
+    lab: Lab, run_dir: RunDir, started: Started
+) -> None:
+    """Thousands of bans of every shape (IPv4 /32 /24, IPv6 /128 /64 /56 /48), packed several to
+    a line in acl.conf, are the named ACL Asterisk holds, rule for rule; rewriting acl.conf and
+    reloading module `acl` alone changes it, and res_pjsip then refuses a newly banned source
+    (403) that it answered before: no res_pjsip reload needed."""
+    v6 = ipaddress.ip_network("2001:db8:4000::/34")
+    first: list[IPNetwork] = [
+        *(ipaddress.ip_network(f"203.0.113.{i}/32") for i in range(0, 256, 3)),
+        ipaddress.ip_network("198.51.100.128/25"),
+        *(ipaddress.ip_network((int(v6.network_address) + (i << 80), 48)) for i in range(1000)),
+        *(
+            ipaddress.ip_network((int(v6.network_address) + (i << 72) + (1 << 94), 56))
+            for i in range(1000)
+        ),
+        *(
+            ipaddress.ip_network((int(v6.network_address) + (i << 64) + (2 << 94), 64))
+            for i in range(1000)
+        ),
+        *(ipaddress.ip_network((int(v6.network_address) + i + (3 << 94), 128)) for i in range(500)),
+    ]
+    example = EXAMPLES / "home"
+    pbx = boot(lab, run_dir, started, example / "site", example / "secrets", blocked=first)
+    acl_conf = pbx.run.path("etc") / "acl.conf"
+    assert acl_conf.read_text().count("\ndeny = ") > 1  # packed on several lines
+    want = sorted(set(first), key=lambda n: (n.version, n))
+    assert named_acl(pbx, "supervisor-blocked") == want
+    answer = sipprobe.options_in(lab, "scanner", netns.SCANNER_V4, netns.POD_V4, timeout=2)
+    assert answer is not None
+    assert answer.status != 403
+
+    second = [*first[1:], ipaddress.ip_network(f"{netns.SCANNER_V4}/32")]
+    acl_conf.write_text(render_acl(second))
+    reply = pbx.ami.action({"Action": "Reload", "Module": "acl"})
+    assert reply[0].get("Response") == "Success", reply
+    want = sorted(set(second), key=lambda n: (n.version, n))
+    wait_until(lambda: named_acl(pbx, "supervisor-blocked") == want, 5, what="new named ACL")
+
+    def refused() -> bool:
+        answer = sipprobe.options_in(lab, "scanner", netns.SCANNER_V4, netns.POD_V4, timeout=1)
+        return answer is not None and answer.status == 403
+
+    wait_until(refused, 5, interval=0.05, what="res_pjsip refusing the newly banned source")
+    # No rule refused by Asterisk's parser; the refusal's own warning is expected.
+    problems = [p for p in pbx.asterisk.problems() if "did not pass ACL test" not in p]
+    assert problems == [], pbx.asterisk.log_text()

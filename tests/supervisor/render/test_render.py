@@ -147,8 +147,8 @@ def test_trunk_from_header_options() -> None:
 
 
 def test_blocked_sources_render_one_deny_acl() -> None:
-    """Bans render one `type=acl` section of canonical, sorted, de-duplicated deny lines with
-    their prefix length (IPv4 before IPv6); none at all without bans."""
+    """Bans render a named ACL in acl.conf (canonical, sorted, de-duplicated deny rules with
+    their prefix length, IPv4 before IPv6) and one pjsip.conf ACL object referring to it."""
     import ipaddress
 
     loaded = load_site_dirs([EXAMPLES / "home" / "site"], [EXAMPLES / "home" / "secrets"])
@@ -156,12 +156,10 @@ def test_blocked_sources_render_one_deny_acl() -> None:
         ipaddress.ip_network(a)
         for a in ("2001:db8:bad:0::/64", "198.51.100.66/32", "198.51.100.7", "198.51.100.66")
     ]
-    sections = parse(render(loaded, CONTEXT, blocked)["pjsip.conf"])
-    acl = find(sections, "supervisor-blocked")
-    assert acl.options == [
-        ("type", "acl"),
-        ("deny", "198.51.100.7/32"),
-        ("deny", "198.51.100.66/32"),
-        ("deny", "2001:db8:bad::/64"),
-    ]
+    files = render(loaded, CONTEXT, blocked)
+    acl = find(parse(files["pjsip.conf"]), "supervisor-blocked")
+    assert acl.options == [("type", "acl"), ("acl", "supervisor-blocked")]
+    named = find(parse(files["acl.conf"]), "supervisor-blocked")
+    assert named.options == [("deny", "198.51.100.7/32,198.51.100.66/32,2001:db8:bad::/64")]
+    assert "supervisor-blocked" not in render(loaded, CONTEXT)["acl.conf"]
     assert "supervisor-blocked" not in render(loaded, CONTEXT)["pjsip.conf"]

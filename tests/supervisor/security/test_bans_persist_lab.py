@@ -58,7 +58,8 @@ def test_bans_survive_asterisk_crash_and_supervisor_restart(
         sipprobe.register_in(lab, "scanner", netns.SCANNER_V4, netns.POD_V4, "desk", "guess")
     wait_until(lambda: refused(lab), 5, interval=0.05, what="the scanner refused")
 
-    # Asterisk crashes: the supervisor restarts it, and it reads the ACL from pjsip.conf.
+    # Asterisk crashes: the supervisor restarts it, and it reads the
+    # ban ACL from acl.conf (named, referred to from pjsip.conf).
     first = asterisk_pid(lab)
     assert first is not None
     os.kill(first, signal.SIGKILL)

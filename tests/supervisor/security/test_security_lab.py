@@ -287,12 +287,14 @@ def test_scanner_is_blocked_while_the_site_keeps_working(site: Site) -> None:
     # The site kept working.
     assert sup.metric("asterisk_pjsip_outbound_registration_status") == 1.0
     assert sup.metric("asterisk_supervisor_endpoint_reachable", {"endpoint": "labphone"}) == 1.0
-    assert "deny = 198.51.100.66/32" in (site.run.path("etc") / "pjsip.conf").read_text()
+    assert "198.51.100.66/32" in (site.run.path("etc") / "acl.conf").read_text()
     # The bans lift after ban_time (each on its own timer; the ACL goes once the last is
     # lifted and applied): challenged again.
-    pjsip = site.run.path("etc") / "pjsip.conf"
+    pjsip, acl = site.run.path("etc") / "pjsip.conf", site.run.path("etc") / "acl.conf"
     wait_until(
-        lambda: "supervisor-blocked" not in pjsip.read_text() and security_live(sup),
+        lambda: (
+            "supervisor-blocked" not in pjsip.read_text() + acl.read_text() and security_live(sup)
+        ),
         BAN_TIME + 5,
         interval=0.1,
         what="bans expired and the ACL removed from Asterisk",

@@ -1,0 +1,40 @@
+"""The ban ACL's rendering: packed deny values within Asterisk's line length."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from supervisor.render.acl import LINE_CHARS, acl_section, pack, render_acl
+
+
+def test_pack_joins_entries_into_values_no_longer_than_the_limit() -> None:
+    """Entries are joined by ',' in order, each value at most `limit` characters."""
+    entries = [f"2001:db8:{i:x}::/64" for i in range(1000)]
+    values = pack(entries, limit=100)
+    assert all(len(v) <= 100 for v in values)
+    assert [e for v in values for e in v.split(",")] == entries
+    assert len(values) > 1
+
+
+def test_an_entry_longer_than_the_limit_gets_a_value_of_its_own() -> None:
+    """A single over-long entry is never dropped nor merged."""
+    assert pack(["a" * 10, "b", "c"], limit=5) == ["a" * 10, "b,c"]
+
+
+def test_a_hundred_thousand_bans_stay_within_asterisks_line_buffer() -> None:
+    """100,000 /128s (the longest entries) give lines under Asterisk's 8 KiB line buffer."""
+    nets = [
+        ipaddress.ip_network(f"2001:db8:ffff:ffff:ffff:ffff:{i >> 16:x}:{i & 0xFFFF:x}/128")
+        for i in range(100_000)
+    ]
+    text = render_acl(nets)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= LINE_CHARS + len("deny = ")
+    assert max(len(line) for line in lines) < 8190
+    assert sum(line.count("/128") for line in lines) == 100_000
+
+
+def test_no_bans_render_neither_the_named_acl_nor_the_pjsip_object() -> None:
+    """Without bans pjsip.conf refers to no named ACL (an undefined one would deny all)."""
+    assert acl_section(()) is None
+    assert "[supervisor-blocked]" not in render_acl(())
