@@ -19,7 +19,13 @@ from supervisor.site.flowchecks import kind_of
 from supervisor.site.flows import CAUSE_CODES, parse_target
 from supervisor.site.model import ANY_NUMBER
 from supervisor.site.resolve import ResolvedSite
-from supervisor.site.sections import CATCH_ALL, flow_context, ring_group_context, trunk_context
+from supervisor.site.sections import (
+    CATCH_ALL,
+    flow_context,
+    limit_context,
+    ring_group_context,
+    trunk_context,
+)
 
 Line = tuple[str, str]
 # Anything a doorbell may dial (the rest of the dialled string is checked at call time).
@@ -123,6 +129,23 @@ def _ring_group(site: ResolvedSite, name: str) -> list[Line]:
     return lines
 
 
+def _limit(seconds: int, context: str) -> list[Line]:
+    """A device's calls with a limit: TIMEOUT(absolute), then the same number in its own
+    context. The number goes into Goto only filtered to plain characters (refused otherwise,
+    like any route), so it can name nothing but an extension; at the limit Asterisk hangs up
+    (no pattern catches `T`: sections.CATCH_ALL)."""
+    limit = f"Set(TIMEOUT(absolute)={seconds})"
+    lines: list[Line] = []
+    for exten in CATCH_ALL:
+        if exten.startswith("_"):
+            number = callsafe.guarded(DOORBELL_CHARACTERS)
+            go = f"Goto({context},${{{callsafe.NUMBER}}},1)"
+            lines += _priorities(exten, [*number, limit, go])
+        else:
+            lines += _priorities(exten, [limit, f"Goto({context},{exten},1)"])
+    return lines
+
+
 def render_extensions(site: ResolvedSite) -> str:
     plan = site.dialplan
     sections = [
@@ -181,6 +204,11 @@ def render_extensions(site: ResolvedSite) -> str:
             check = callsafe.guarded(DOORBELL_CHARACTERS, into=None) if exten[0] == "_" else []
             lines += _priorities(exten, check + _ring(site, plan.doorbell.ring, voicemail=False))
     sections.append(_context("doorbell", lines))
+    for name, endpoint in site.endpoints.items():
+        if endpoint.call_limit is not None:
+            sections.append(
+                _context(limit_context(name), _limit(endpoint.call_limit, endpoint.context))
+            )
     anything = plan.inbound.get(ANY_NUMBER)
     for trunk_name, trunk in site.trunks.items():
         lines = []

@@ -24,7 +24,7 @@ from supervisor.security.events import IPNetwork
 from supervisor.site.grammar import escape_value, family_of
 from supervisor.site.model import Endpoint, Family, MediaEncryption, Transport, Trunk
 from supervisor.site.resolve import ResolvedSite
-from supervisor.site.sections import trunk_context
+from supervisor.site.sections import limit_context, trunk_context
 from supervisor.tls.certs import SYSTEM_CA_PATH
 
 #: The TLS files of a transport: `tls-<name>.crt`, `tls-<name>.key`, `tlsca-<name>.crt`.
@@ -212,10 +212,13 @@ def endpoint_sections(
     options: list[Option] = [("type", "endpoint")]
     if endpoint.transport is not None:
         options.append(("transport", endpoint.transport))
-    options += [
-        ("context", endpoint.context),
-        *_media(site, endpoint.codecs, family, direct=endpoint.direct_media),
-    ]
+    if endpoint.call_limit is None:
+        options.append(("context", endpoint.context))
+    else:
+        # Calls enter the limit's context first; BLF subscriptions still find the hints in
+        # the device's own context.
+        options += [("context", limit_context(name)), ("subscribe_context", endpoint.context)]
+    options += _media(site, endpoint.codecs, family, direct=endpoint.direct_media)
     options += _media_encryption(endpoint.media_encryption)
     options += _phone_keys(site, name, endpoint)
     if endpoint.auth is not None:

@@ -410,6 +410,10 @@ class Endpoint(Model):
     pickup_groups: Annotated[tuple[Name, ...], Field(max_length=MAX_LIST)] = ()
     """Call pickup: the phone can answer, with dialplan.pickup, a call ringing any phone that
     shares one of these groups."""
+    call_limit: Annotated[Int, Field(ge=1, le=86400)] | None = None
+    """Longest call the device may make, in seconds from the call's start (ringing included):
+    Asterisk then hangs up (its TIMEOUT(absolute)). Calls it answers are not limited; a call it
+    transfers is (the transfer runs from its context). Default: no limit."""
     nat: Bool | None = None
     """The phone is behind NAT: SIP goes back where its requests came from (rewrite_contact,
     force_rport), media to where its RTP comes from (rtp_symmetric), and qualify keeps its

@@ -47,6 +47,12 @@ def trunk_context(trunk: str) -> str:
     return f"from-{trunk}"
 
 
+def limit_context(endpoint: str) -> str:
+    """The context a device with a call_limit enters: it sets the limit, then goes on to the
+    device's own context."""
+    return f"limit-{endpoint}"
+
+
 def ring_group_context(group: str) -> str:
     return f"ring-{group}"
 

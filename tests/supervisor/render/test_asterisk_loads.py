@@ -255,15 +255,17 @@ def test_home_site_boots_clean_registers_and_the_doorbell_rings_everyone(
     assert pbx.asterisk.problems() == [], pbx.asterisk.log_text()
 
 
-def test_a_doorbell_that_rings_one_phone_runs_nothing_after_the_hang_up(
-    lab: Lab, run_dir: RunDir, started: Started, tmp_path: Path
-) -> None:
-    """After the hang-up Asterisk runs `h` in the doorbell's context: no pattern there matches
-    it (before, the catch-all did and dialled the phone again as `h`), so nothing runs."""
+def boot_doorbell_to_kitchen(
+    lab: Lab, run_dir: RunDir, started: Started, tmp_path: Path, doorbell: str = ""
+) -> Pbx:
+    """examples/home with the doorbell ringing the kitchen phone directly (`doorbell`: more
+    YAML for the doorbell endpoint), the kitchen phone registered and qualified."""
     site_dir = tmp_path / "site"
     shutil.copytree(EXAMPLES / "home" / "site", site_dir)
-    text = (site_dir / "site.yaml").read_text()
-    (site_dir / "site.yaml").write_text(text.replace("ring: everyone  ", "ring: kitchen   "))
+    text = (site_dir / "site.yaml").read_text().replace("ring: everyone  ", "ring: kitchen   ")
+    if doorbell:
+        text = text.replace("    context: doorbell\n", f"    context: doorbell\n{doorbell}", 1)
+    (site_dir / "site.yaml").write_text(text)
     pbx = boot(lab, run_dir, started, site_dir, copy_secrets("home", tmp_path))
     assert pbx.site.dialplan.doorbell is not None
     assert pbx.site.dialplan.doorbell.ring == "kitchen"
@@ -287,6 +289,37 @@ def test_a_doorbell_that_rings_one_phone_runs_nothing_after_the_hang_up(
         15,
         what="the kitchen phone's contact, qualified",
     )
+    return pbx
+
+
+def first(pbx: Pbx, event: str, channel: str | None = None) -> dict[str, str] | None:
+    """The first `event` seen (of `channel`, if given), or None."""
+    for e in pbx.ami.events:
+        if e.get("Event") == event and channel in (None, e.get("Channel")):
+            return e
+    return None
+
+
+def hangup_of(pbx: Pbx, channel: str) -> dict[str, str]:
+    """The Hangup event of `channel` (waits for it, 10 s at most)."""
+    wait_until(
+        lambda: any(
+            e.get("Event") == "Hangup" and e.get("Channel") == channel for e in pbx.ami.events
+        ),
+        10,
+        what=f"the Hangup of {channel}",
+    )
+    return next(
+        e for e in pbx.ami.events if e.get("Event") == "Hangup" and e.get("Channel") == channel
+    )
+
+
+def test_a_doorbell_that_rings_one_phone_runs_nothing_after_the_hang_up(
+    lab: Lab, run_dir: RunDir, started: Started, tmp_path: Path
+) -> None:
+    """After the hang-up Asterisk runs `h` in the doorbell's context: no pattern there matches
+    it (before, the catch-all did and dialled the phone again as `h`), so nothing runs."""
+    pbx = boot_doorbell_to_kitchen(lab, run_dir, started, tmp_path)
     call = sipp.call(
         lab, run_dir, "doorbell", netns.DOORBELL_V4, f"{netns.POD_V4}:5060", "100", hold_ms=300
     )
@@ -295,27 +328,43 @@ def test_a_doorbell_that_rings_one_phone_runs_nothing_after_the_hang_up(
     doorbell = next(
         e["Channel"] for e in pbx.ami.events if e.get("Event") == "DialBegin" and e.get("Channel")
     )
-    wait_until(
-        lambda: any(
-            e.get("Event") == "Hangup" and e.get("Channel") == doorbell for e in pbx.ami.events
-        ),
-        10,
-        what="the doorbell's Hangup",
-    )
-    after_hangup = [
-        e.get("Application")
-        for e in pbx.ami.events
-        if e.get("Event") == "Newexten"
-        and e.get("Channel") == doorbell
-        and e.get("Extension") == "h"
-    ]
-    assert after_hangup == []
+    hangup_of(pbx, doorbell)
     ran = [
         (e.get("Extension"), e.get("Application"))
         for e in pbx.ami.events
         if e.get("Event") == "Newexten" and e.get("Channel") == doorbell
     ]
     assert ran == [("100", "Set"), ("100", "ExecIf"), ("100", "Dial")]
+
+
+def test_a_call_limit_hangs_up_the_devices_call_at_the_limit(
+    lab: Lab, run_dir: RunDir, started: Started, tmp_path: Path
+) -> None:
+    """A device with call_limit: 3 calls and talks on: Asterisk hangs the call up about 3 s
+    after it started, from the device's own context (limit-doorbell, then doorbell)."""
+    pbx = boot_doorbell_to_kitchen(lab, run_dir, started, tmp_path, "    call_limit: 3\n")
+    assert pbx.site.endpoints["doorbell"].call_limit == 3
+    call = sipp.call(
+        lab, run_dir, "doorbell", netns.DOORBELL_V4, f"{netns.POD_V4}:5060", "100", hold_ms=10000
+    )
+    started.add(call.stop)
+    wait_until(lambda: first(pbx, "DialBegin") is not None, 10, what="DialBegin")
+    begin = first(pbx, "DialBegin")
+    assert begin is not None
+    doorbell = begin["Channel"]
+    new = first(pbx, "Newchannel", doorbell)
+    assert new is not None
+    created = float(new["Timestamp"])
+    ended = hangup_of(pbx, doorbell)
+    lasted = float(ended["Timestamp"]) - created
+    assert 2.9 <= lasted < 6.0, lasted
+    contexts = [
+        e.get("Context")
+        for e in pbx.ami.events
+        if e.get("Event") == "Newexten" and e.get("Channel") == doorbell
+    ]
+    assert contexts[0] == "limit-doorbell", contexts
+    assert contexts[-1] == "doorbell", contexts
 
 
 def test_two_trunk_site_boots_clean_and_both_register(

@@ -1,5 +1,5 @@
 """Phone keys in the rendered config: caller ID, DTMF, language, direct media, transfer, pickup
-groups and code, BLF hints and the default music-on-hold class."""
+groups and code, BLF hints, the default music-on-hold class and call time limits."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import pytest
 
 from supervisor import confparse
 from supervisor.render import MODULE_OF_FILE, RenderContext, render
+from supervisor.render.callcheck import check
 from supervisor.site.errors import SiteInvalid
+from tests.supervisor.render.special import special_matches
 from tests.supervisor.site.sites import load_text
 
 CONTEXT = RenderContext(ami_secret="test-secret-0123")
@@ -163,3 +165,44 @@ def test_pbx_behind_nat_names_the_external_address_on_its_transports() -> None:
         "site.yaml:25: nat.pbx.external_ipv4: is the pod's own address: the PBX is then not "
         "behind NAT"
     ]
+
+
+def test_call_limit_enters_a_context_that_sets_it_then_the_phones_own() -> None:
+    """A phone with call_limit enters limit-<name> (TIMEOUT(absolute), then Goto its context
+    with the filtered number only), keeps its hints for BLF (subscribe_context), loads
+    func_timeout, and the dialplan passes the call-time checker; a phone without is unchanged."""
+    text = SITE.replace("    dtmf_mode: info\n", "    dtmf_mode: info\n    call_limit: 3600\n")
+    files = render(load_text(text, SECRETS), CONTEXT)
+    desk, kitchen = endpoint(files, "desk"), endpoint(files, "kitchen")
+    assert (desk["context"], desk["subscribe_context"]) == ("limit-desk", "internal")
+    assert kitchen["context"] == "internal"
+    assert "subscribe_context" not in kitchen
+    items = confparse.parse(files["extensions.conf"])
+    assert check(items) == []
+    assert special_matches(items) == []
+    limit = [
+        f"{s.name} => {s.value}"
+        for header, settings in confparse.structure(items)[0]
+        if header.name == "limit-desk"
+        for s in settings
+    ]
+    assert "exten => s,1,Set(TIMEOUT(absolute)=3600)" in limit
+    assert "same => n,Goto(internal,s,1)" in limit
+    assert limit.count("same => n,Goto(internal,${SAFE_NUMBER},1)") == 2
+    assert "load = func_timeout.so" in files["modules.conf"]
+
+
+def test_call_limit_bounds_and_raw_collision() -> None:
+    """0 and more than a day are refused at their key; a raw context cannot take limit-<name>."""
+    for value in ("0", "86401", "ten"):
+        text = SITE.replace(
+            "    dtmf_mode: info\n", f"    dtmf_mode: info\n    call_limit: {value}\n"
+        )
+        with pytest.raises(SiteInvalid) as caught:
+            load_text(text, SECRETS)
+        assert str(caught.value.problems[0]).startswith("site.yaml:8: endpoints.desk.call_limit: ")
+    text = SITE.replace("    dtmf_mode: info\n", "    dtmf_mode: info\n    call_limit: 60\n")
+    text += "raw:\n  extensions.conf: |\n    [limit-desk]\n    exten => 1,1,NoOp()\n"
+    with pytest.raises(SiteInvalid) as caught:
+        load_text(text, SECRETS)
+    assert "limit-desk" in str(caught.value.problems[0])
