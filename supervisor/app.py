@@ -39,6 +39,7 @@ from supervisor.process.asterisk import AsteriskSupervisor
 from supervisor.process.boots import BootLog
 from supervisor.process.hang import AmiPing, ControlSocketProbe, HangPolicy, HangWatchdog
 from supervisor.process.idle_restart import RestartWhenIdle
+from supervisor.process.malloc import HeapTrimmer
 from supervisor.process.reaper import Reaper
 from supervisor.process.shutdown import Shutdown
 from supervisor.records import schema as record_schema
@@ -249,7 +250,10 @@ def build_process(core: Core, ami: AmiSlice, addresses: AddressSlice) -> Process
     if settings.mode is not Mode.ENTRYPOINT:
         shutdown = _shutdown(core, None)
         return ProcessSlice(
-            asterisk=None, shutdown=shutdown, gated=(), tasks=(Task("shutdown", shutdown.run),)
+            asterisk=None,
+            shutdown=shutdown,
+            gated=(),
+            tasks=(Task("shutdown", shutdown.run), Task("heap-trim", HeapTrimmer().run)),
         )
     follow = FollowProcess(ami.client, forget=(ami.mailboxes.hint,))
     asterisk = AsteriskSupervisor(
@@ -287,7 +291,7 @@ def build_process(core: Core, ami: AmiSlice, addresses: AddressSlice) -> Process
             Task("restart-when-idle", restarter.run),
             Task("hang-watchdog", functools.partial(hang.run, asterisk.current_process)),
         ),
-        tasks=(Task("shutdown", shutdown.run),),
+        tasks=(Task("shutdown", shutdown.run), Task("heap-trim", HeapTrimmer().run)),
     )
 
 

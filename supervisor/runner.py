@@ -23,7 +23,7 @@ from supervisor.health import add_health_routes
 from supervisor.page import add_page_route
 from supervisor.process.asterisk import CrashLoop
 from supervisor.process.console import reload_manager_config
-from supervisor.process.malloc import pin_large_blocks_to_mmap
+from supervisor.process.malloc import one_arena, pin_large_blocks_to_mmap
 from supervisor.process.reaper import become_subreaper
 from supervisor.process.shutdown import Stopped
 from supervisor.records.web import add_calls_route
@@ -113,6 +113,7 @@ def main(settings: Settings) -> int:
     disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus_client
     # Before anything large is allocated: RSS stays flat under a steady load (process/malloc.py).
     pin_large_blocks_to_mmap()
+    one_arena()  # before the first thread: to_thread workers would each get a heap of their own
     logs.configure(settings.log_format, settings.log_level)
     log.info("asterisk-supervisor starting (%s mode)", settings.mode.value)
     return asyncio.run(_main(settings))

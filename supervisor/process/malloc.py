@@ -1,43 +1,114 @@
 """PID 1 duty: keep the C heap from growing for ever under a steady load.
 
-glibc serves a request of 128 KiB or more with its own mmap, returned to the kernel on free() -
-until the first such block is freed: from then on its *dynamic* threshold rises to that block's
-size (up to 32 MiB), and blocks of that size come from the heap instead. The supervisor makes
-such blocks all the time and frees them at once or soon: each `/metrics` body, a re-sync's list,
-a rendered config, the tables of the bounded sets of ended calls and channels as they turn over.
-In the heap they fall between long-lived small blocks, the holes they leave rarely fit the next
-one exactly, and the heap creeps up: measured in the long soak as RSS growing ~200-450 KB/min
-after every bounded structure was full (bench/reports/soak-long.md), with the Python objects'
-memory flat. Fixing the threshold at glibc's own default keeps those blocks out of the heap.
+Measured in the long soak (bench/reports/soak-long.md, soak-long.notes.md): RSS grew after every
+bounded structure was full while the Python objects' memory stayed flat. Three causes in glibc's
+allocator, one remedy each, all applied here:
 
-Not glibc (musl, another allocator): nothing to do, and `pin_large_blocks_to_mmap` says so.
+- **Large temporary blocks in the heap.** glibc serves a request of 128 KiB or more with its own
+  mmap, returned to the kernel on free() - until the first such block is freed: from then on its
+  *dynamic* threshold rises to that block's size (up to 32 MiB), and blocks of that size come
+  from the heap instead. The supervisor makes such blocks all the time (each `/metrics` body, a
+  re-sync's list, a rendered config, the tables of the bounded sets of ended calls as they turn
+  over); in the heap the holes they leave rarely fit the next one. `pin_large_blocks_to_mmap`
+  fixes the threshold at glibc's own default, which turns the dynamic one off.
+- **One heap per worker thread.** Every `asyncio.to_thread` worker (the call record's fold once
+  a second, config loads and renders, file writes) gets its own glibc arena on its first
+  malloc, up to 8 per core; each is a heap of its own whose free space the others cannot reuse,
+  and the record store's SQLite connections fragment them all. `one_arena` sets M_ARENA_MAX to
+  1: every thread allocates from the main heap (the GIL serialises nearly all of it anyway).
+- **Free pages inside the heap.** glibc gives memory back to the kernel only from the top of a
+  heap; a free region below a live block stays resident. `trim_heap` (malloc_trim(0)) releases
+  the free pages anywhere in the heap, and `HeapTrimmer` calls it at a steady interval.
+
+Not glibc (musl, another allocator): nothing to do, and each function says so by returning False.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import ctypes.util
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import NoReturn
 
 log = logging.getLogger(__name__)
 
 #: mallopt(3) parameter: the size from which a request is served by its own mmap.
 M_MMAP_THRESHOLD = -3
+#: mallopt(3) parameter: how many arenas (heaps) glibc may create for the process's threads.
+M_ARENA_MAX = -8
 #: glibc's default threshold (DEFAULT_MMAP_THRESHOLD_MIN); setting it turns the dynamic one off.
 MMAP_THRESHOLD_BYTES = 128 * 1024
+#: How often HeapTrimmer gives the heap's free pages back: one malloc_trim costs milliseconds.
+TRIM_EVERY_S = 60.0
 
 
-def pin_large_blocks_to_mmap(threshold: int = MMAP_THRESHOLD_BYTES) -> bool:
-    """Fix glibc's mmap threshold (no dynamic rise); False where there is no glibc mallopt."""
+@cache
+def _glibc() -> ctypes.CDLL | None:
+    """The C library if it is glibc (musl's mallopt exists but does nothing), else None."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c"))
     except OSError:
-        libc = None
-    # gnu_get_libc_version: glibc only (musl's mallopt exists but does nothing).
-    if libc is None or not hasattr(libc, "gnu_get_libc_version"):
-        log.info("not glibc: the allocator's mmap threshold is left as it is")
+        return None
+    if not hasattr(libc, "gnu_get_libc_version"):  # glibc only
+        log.info("not glibc: the allocator's settings are left as they are")
+        return None
+    return libc
+
+
+def _mallopt(param: int, value: int) -> bool:
+    libc = _glibc()
+    if libc is None:
         return False
     mallopt = libc.mallopt
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
-    return bool(mallopt(M_MMAP_THRESHOLD, threshold) == 1)
+    return bool(mallopt(param, value) == 1)
+
+
+def pin_large_blocks_to_mmap(threshold: int = MMAP_THRESHOLD_BYTES) -> bool:
+    """Fix glibc's mmap threshold (no dynamic rise); False where there is no glibc mallopt."""
+    return _mallopt(M_MMAP_THRESHOLD, threshold)
+
+
+def one_arena() -> bool:
+    """Every thread allocates from the main heap (before any thread starts: arenas that exist
+    stay); False where there is no glibc mallopt."""
+    return _mallopt(M_ARENA_MAX, 1)
+
+
+def trim_heap() -> bool:
+    """Give the free pages of every heap back to the kernel (malloc_trim(0)); True if any
+    were released, False if none were or there is no glibc."""
+    libc = _glibc()
+    if libc is None:
+        return False
+    trim = libc.malloc_trim
+    trim.argtypes = (ctypes.c_size_t,)
+    trim.restype = ctypes.c_int
+    return bool(trim(0) == 1)
+
+
+@dataclass
+class HeapTrimmer:
+    """Calls `trim` every `interval_s` (by the loop's clock) for as long as the supervisor runs;
+    counts the calls and those that released memory."""
+
+    trim: Callable[[], bool] = trim_heap
+    interval_s: float = TRIM_EVERY_S
+    trims: int = 0
+    released: int = 0
+
+    def __post_init__(self) -> None:
+        if self.interval_s <= 0:
+            raise ValueError(f"interval_s must be positive, not {self.interval_s}")
+
+    async def run(self) -> NoReturn:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            self.trims += 1
+            if self.trim():
+                self.released += 1

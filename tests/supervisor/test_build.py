@@ -34,7 +34,13 @@ def test_build_wires_every_part_and_writes_the_config(tmp_path: Path, mode: Mode
     assert (tmp_path / "etc" / "asterisk" / "pjsip.conf").is_file()
     assert parts.reload.applier.state.live_hash
     entrypoint = mode is Mode.ENTRYPOINT
-    assert [t.name for t in parts.tasks] == ["heartbeat", "reaper", "shutdown", "addresses"]
+    assert [t.name for t in parts.tasks] == [
+        "heartbeat",
+        "reaper",
+        "shutdown",
+        "heap-trim",
+        "addresses",
+    ]
     assert [t.name for t in parts.gated_tasks] == ["ami", "voicemail"] + (
         ["asterisk", "restart-when-idle", "hang-watchdog"] if entrypoint else []
     ) + ["reload", "security", "tls-served", "tls-providers", "records"]

@@ -1,8 +1,10 @@
-"""glibc's mmap threshold stays fixed once pinned: large temporary blocks keep their own mmap
-(returned on free) instead of joining the heap, where they fragmented it in the long soak."""
+"""glibc's allocator as the supervisor sets it: the mmap threshold stays fixed once pinned, every
+thread allocates from the main heap, free pages inside the heap go back to the kernel, and the
+trimmer does that at its interval (the three causes of the long soak's RSS slope)."""
 
 from __future__ import annotations
 
+import asyncio
 import platform
 import subprocess
 import sys
@@ -10,14 +12,18 @@ import textwrap
 
 import pytest
 
+from supervisor.process.malloc import HeapTrimmer
+
+glibc_only = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's allocator")
+
 # In a fresh interpreter (the allocator's state is per process): free a 4 MiB block, which
 # raises glibc's dynamic threshold to 4 MiB, then keep 16 blocks of 256 KiB and print how much
 # of them glibc mmapped (mallinfo2's hblkhd) and how much the heap grew (arena).
-PROBE = textwrap.dedent(
+THRESHOLD_PROBE = textwrap.dedent(
     """
     import ctypes, sys
     from supervisor.process.malloc import pin_large_blocks_to_mmap
-    if sys.argv[1] == "pin":
+    if sys.argv[1] == "on":
         assert pin_large_blocks_to_mmap()
     libc = ctypes.CDLL(None)
     class Info(ctypes.Structure):
@@ -34,22 +40,122 @@ PROBE = textwrap.dedent(
     """
 )
 
+# A worker thread's malloc: print 1 if the block lies in the main heap ([heap], brk), 0 if in a
+# heap of the thread's own (an mmapped arena).
+ARENA_PROBE = textwrap.dedent(
+    """
+    import ctypes, sys, threading
+    from supervisor.process.malloc import one_arena
+    if sys.argv[1] == "on":
+        assert one_arena()
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype = ctypes.c_void_p
+    libc.malloc.argtypes = (ctypes.c_size_t,)
+    got = []
+    worker = threading.Thread(target=lambda: got.append(libc.malloc(1000)))
+    worker.start()
+    worker.join()
+    for line in open("/proc/self/maps"):
+        if line.rstrip().endswith("[heap]"):
+            low, high = (int(x, 16) for x in line.split()[0].split("-"))
+            print(int(low <= got[0] < high))
+    """
+)
 
-def probe(mode: str) -> tuple[int, int]:
+# 400 pairs of 64 KiB blocks (below the mmap threshold: from the heap, one after the other; no
+# free chunk that size to reuse); the first of each pair is freed, the second stays, so the freed
+# ones are holes below the heap's top: print the RSS (kB) after they are freed and after
+# `trim_heap` (or nothing) ran, and whether it released memory.
+TRIM_PROBE = textwrap.dedent(
+    """
+    import ctypes, re, sys
+    from supervisor.process.malloc import trim_heap
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype = ctypes.c_void_p
+    libc.malloc.argtypes = (ctypes.c_size_t,)
+    libc.free.argtypes = (ctypes.c_void_p,)
+    libc.memset.argtypes = (ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t)
+    def rss():
+        return int(re.search(r"VmRSS:\\s+(\\d+)", open("/proc/self/status").read()).group(1))
+    holes, kept = [], []
+    for _ in range(400):
+        block = libc.malloc(64 << 10)
+        libc.memset(block, 1, 64 << 10)
+        holes.append(block)
+        block = libc.malloc(64 << 10)
+        libc.memset(block, 1, 64 << 10)
+        kept.append(block)
+    for block in holes:
+        libc.free(block)
+    before = rss()
+    released = trim_heap() if sys.argv[1] == "on" else False
+    print(before, rss(), int(released))
+    """
+)
+
+
+def probe(script: str, mode: str) -> list[int]:
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, mode], capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-c", script, mode], capture_output=True, text=True, timeout=60, check=True
     )
-    mapped, heap = done.stdout.split()
-    return int(mapped), int(heap)
+    return [int(x) for x in done.stdout.split()]
 
 
-@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's allocator only")
+@glibc_only
 def test_large_blocks_keep_their_own_mmap_after_a_larger_one_was_freed() -> None:
     """Pinned: 16 x 256 KiB after a freed 4 MiB block are all mmapped and the heap does not
     grow; unpinned (glibc's dynamic threshold), the same blocks land in the heap."""
-    mapped, heap = probe("pin")
+    mapped, heap = probe(THRESHOLD_PROBE, "on")
     assert mapped >= 16 * (256 << 10)
     assert heap < 256 << 10
-    mapped, heap = probe("default")
+    mapped, heap = probe(THRESHOLD_PROBE, "off")
     assert mapped < 256 << 10
-    assert heap >= 16 * (256 << 10)
+    assert heap >= 8 * (256 << 10)  # (the heap's own free space took some)
+
+
+@glibc_only
+def test_a_worker_thread_allocates_from_the_main_heap_with_one_arena() -> None:
+    """With one arena a to_thread-style worker's block is in the main heap; without, glibc gives
+    the thread a heap of its own (which the long soak saw grow in every worker)."""
+    assert probe(ARENA_PROBE, "on") == [1]
+    assert probe(ARENA_PROBE, "off") == [0]
+
+
+@glibc_only
+def test_trim_gives_the_free_pages_below_the_heap_top_back() -> None:
+    """25 MiB freed in 64 KiB holes below live blocks stay resident until trim_heap, which
+    returns at least 20 MiB of them to the kernel and says it released memory."""
+    before, after, released = probe(TRIM_PROBE, "off")
+    assert before - after < 1024
+    before, after, released = probe(TRIM_PROBE, "on")
+    assert before - after > 20 * 1024
+    assert released == 1
+
+
+@pytest.mark.looptime
+async def test_the_trimmer_trims_at_each_interval_by_the_loop_clock() -> None:
+    """The trimmer calls trim first one interval after it starts, then once per interval, and
+    counts the calls that released memory apart."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    moments: list[float] = []
+    answers = iter([True, False, True])
+
+    def trim() -> bool:
+        moments.append(loop.time() - start)
+        return next(answers)
+
+    trimmer = HeapTrimmer(trim=trim, interval_s=60.0)
+    task = asyncio.create_task(trimmer.run())
+    await asyncio.sleep(200.0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert moments == [60.0, 120.0, 180.0]
+    assert (trimmer.trims, trimmer.released) == (3, 2)
+
+
+def test_the_trimmer_refuses_an_interval_that_is_not_positive() -> None:
+    """A zero interval would trim in a busy loop: refused when the trimmer is made."""
+    with pytest.raises(ValueError, match="interval_s must be positive"):
+        HeapTrimmer(trim=lambda: False, interval_s=0.0)
