@@ -347,7 +347,7 @@ class Bench:
                 if latencies
                 else "-"
             ),
-            "supervisor histogram (failure event -> ACL live, read back): within 1 s": (
+            "supervisor histogram (failure event -> ACL reloaded): within 1 s": (
                 f"{within_1s:.0f} of {total:.0f} ({100 * within_1s / total:.2f} %)"
                 if total
                 else "-"

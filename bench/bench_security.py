@@ -85,7 +85,9 @@ def detection(lab: Lab, sup: SupervisorRun, samples: int) -> list[float]:
 def block(lab: Lab, sup: SupervisorRun, samples: int) -> list[float]:
     out = []
     for i in range(samples):
-        source = add_source(lab, f"2001:db8:bad:{0x100 + i:x}::1")  # a fresh /64 each
+        # A fresh /48 each: sources of one /56 or /48 escalate to a ban of the whole prefix
+        # (docs/security.md), which would refuse the next sample before its own failures.
+        source = add_source(lab, f"2001:db8:{0xB100 + i:x}::1")
         for _ in range(MAX_FAILURES):
             answers = sipprobe.register_in(lab, "scanner", source, netns.POD_V6, "desk", "guess")
             if answers[-1] is None or answers[-1].status != 401:
@@ -107,9 +109,10 @@ def distributed(lab: Lab, sup: SupervisorRun, sources: int) -> dict[str, float]:
     """`sources` addresses guess at once (each `MAX_FAILURES` wrong passwords, in parallel
     threads). Timed by the supervisor's own histogram (each ban to the ACL live in Asterisk):
     probing 50 sources one by one from here takes longer than the blocking itself. Then every
-    source is checked to be refused, and the res_pjsip reloads the bans took are counted."""
-    addresses = [add_source(lab, f"2001:db8:bad:{0x1000 + i:x}::1") for i in range(sources)]
-    reloads = sup.metric("asterisk_supervisor_reloads_total", {"module": "res_pjsip.so"}) or 0.0
+    source is checked to be refused, and the ban list reloads (module acl: render/acl.py) the
+    bans took are counted."""
+    addresses = [add_source(lab, f"2001:db8:{0xB800 + i:x}::1") for i in range(sources)]
+    reloads = sup.metric("asterisk_supervisor_reloads_total", {"module": "acl"}) or 0.0
     name = "asterisk_supervisor_block_latency_seconds"
     sum0, n0 = sup.metric(f"{name}_sum") or 0.0, sup.metric(f"{name}_count") or 0.0
 
@@ -130,7 +133,7 @@ def distributed(lab: Lab, sup: SupervisorRun, sources: int) -> dict[str, float]:
             raise RuntimeError(f"{address} not refused: {answer}")
     n = (sup.metric(f"{name}_count") or 0.0) - n0
     mean = ((sup.metric(f"{name}_sum") or 0.0) - sum0) / n
-    after = sup.metric("asterisk_supervisor_reloads_total", {"module": "res_pjsip.so"}) or 0.0
+    after = sup.metric("asterisk_supervisor_reloads_total", {"module": "acl"}) or 0.0
     return {"sources": sources, "mean_s": mean, "reloads": after - reloads}
 
 
@@ -275,13 +278,14 @@ def main() -> None:
         f"| {len(blocks)} |",
         "",
         f"The supervisor's own `asterisk_supervisor_block_latency_seconds` (failure event -> ACL "
-        f"reloaded into Asterisk and read back) averaged {ms(internal_sum / internal_n)} over "
+        f"reloaded into Asterisk) averaged {ms(internal_sum / internal_n)} over "
         f"{internal_n:.0f} blocks.",
         "",
-        f"A distributed guess: {spread['sources']:.0f} sources (each its own /64) each failing "
+        f"A distributed guess: {spread['sources']:.0f} sources (each in its own /48) each failing "
         f"{MAX_FAILURES} times at once: every one refused afterwards, each ban live in Asterisk "
         f"{ms(spread['mean_s'])} (mean, the supervisor's histogram) after its Nth failure, with "
-        f"{spread['reloads']:.0f} res_pjsip reloads for the {spread['sources']:.0f} bans (ban "
+        f"{spread['reloads']:.0f} ban list reloads (module acl) for the "
+        f"{spread['sources']:.0f} bans (ban "
         "changes that arrive while one is applied go together into the next).",
         "",
         "| CPU (% of one core) | supervisor | Asterisk | failures counted/s |",
