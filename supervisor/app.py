@@ -31,6 +31,9 @@ from supervisor.ami.follow import FollowProcess
 from supervisor.ami.quality import CallQuality
 from supervisor.ami.state import AsteriskState
 from supervisor.live import LiveConfig
+from supervisor.mail.delivery import MailDelivery
+from supervisor.mail.metrics import MailMetrics
+from supervisor.mail.queue import MailQueue
 from supervisor.metrics.asterisk import AsteriskCollector
 from supervisor.metrics.quality import QualityCollector
 from supervisor.metrics.supervisor import SupervisorCollector
@@ -181,6 +184,36 @@ def create_record(core: Core, records: RecordsSlice) -> None:
         records.recorder.store.create(owner)
     except (OSError, RecordError) as exc:
         raise PersistenceError(f"the call record cannot be kept: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class MailSlice:
+    """Voicemail by e-mail (docs/mail.md): the queue app_voicemail fills, delivered through the
+    live site's SMTP relay."""
+
+    delivery: MailDelivery
+    gated: tuple[Task, ...]
+
+
+def build_mail(core: Core) -> MailSlice:
+    paths = core.settings.asterisk
+    delivery = MailDelivery(
+        queue=MailQueue(paths.host(paths.mail_queue)), metrics=MailMetrics(core.registry)
+    )
+    core.live.subscribe(delivery)  # the relay, its credentials and the boxes' addresses
+    core.board.add_section("mail", delivery.status)
+    return MailSlice(delivery=delivery, gated=(Task("mail", delivery.run),))
+
+
+def create_mail_queue(core: Core, mail: MailSlice) -> None:
+    """The queue directory, before Asterisk writes to it (owned by Asterisk's user when we run
+    as root)."""
+    user = core.run_user
+    owner = (user.uid, user.gid) if core.settings.asterisk_user is not None else None
+    try:
+        mail.delivery.queue.create(owner)
+    except OSError as exc:
+        raise PersistenceError(f"the voicemail e-mail queue cannot be kept: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -385,6 +418,7 @@ class Parts:
     process: ProcessSlice
     reload: ReloadSlice
     records: RecordsSlice
+    mail: MailSlice
     heartbeat: Heartbeat
     tasks: tuple[Task, ...]
     gated_tasks: tuple[Task, ...]
@@ -399,6 +433,7 @@ def build(settings: Settings) -> Parts:
     core = build_core(settings)
     ami = build_ami(core)
     records = build_records(core, ami)
+    mail = build_mail(core)
     addresses = build_addresses(core, ami)
     security = build_security(core, ami)
     process = build_process(core, ami, addresses)
@@ -409,6 +444,7 @@ def build(settings: Settings) -> Parts:
         paths = settings.asterisk
         check_persistent([(paths.host(p), str(p)) for p in paths.persistent], core.run_user)
     create_record(core, records)
+    create_mail_queue(core, mail)
     heartbeat = Heartbeat()
     return Parts(
         core=core,
@@ -418,6 +454,7 @@ def build(settings: Settings) -> Parts:
         process=process,
         reload=reload,
         records=records,
+        mail=mail,
         heartbeat=heartbeat,
         tasks=(
             Task("heartbeat", heartbeat.run),
@@ -425,5 +462,5 @@ def build(settings: Settings) -> Parts:
             *process.tasks,
             *addresses.tasks,
         ),
-        gated_tasks=(*ami.gated, *process.gated, *reload.gated, *records.gated),
+        gated_tasks=(*ami.gated, *process.gated, *reload.gated, *records.gated, *mail.gated),
     )

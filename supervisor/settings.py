@@ -7,6 +7,7 @@ from enum import StrEnum
 from pathlib import Path, PurePosixPath
 
 from supervisor.httpaccess import HttpAllow
+from supervisor.mail import ENQUEUE_SCRIPT
 from supervisor.process.asterisk import RestartPolicy
 from supervisor.process.hang import DEFAULT_HANG_TIMEOUT_S
 from supervisor.render import Directories, RenderContext
@@ -58,6 +59,11 @@ class AsteriskPaths:
         return self.root / path.relative_to("/")
 
     @property
+    def mail_queue(self) -> PurePosixPath:
+        """The voicemail e-mail queue (docs/mail.md): on the spool volume, so it survives."""
+        return self.spool / "supervisor" / "mail"
+
+    @property
     def chrooted(self) -> bool:
         return self.root != Path("/")
 
@@ -100,6 +106,9 @@ class Settings:
     resync_s: float = 60.0
     require_registered: bool = False
     expect_addresses: tuple[str, ...] = ()
+    # app_voicemail's mailcmd script as Asterisk sees it (default: the installed package's; a
+    # chrooted lab Asterisk needs a copy inside its root).
+    mail_enqueue: PurePosixPath = PurePosixPath(ENQUEUE_SCRIPT)
 
     def render_context(self, ami_secret: str) -> RenderContext:
         """What the renderer needs besides the site: this boot's AMI secret, Asterisk's paths."""
@@ -108,4 +117,6 @@ class Settings:
             ami_port=self.ami_port,
             directories=self.asterisk.directories(),
             run_user=self.asterisk_user,
+            mail_enqueue=str(self.mail_enqueue),
+            mail_queue=str(self.asterisk.mail_queue),
         )

@@ -185,6 +185,12 @@ def register(subparsers: Any) -> None:
     a.add_argument(
         "--asterisk-user", default=None, help="when started as root, the user Asterisk switches to"
     )
+    a.add_argument(
+        "--mail-enqueue",
+        default=str(DEFAULT.mail_enqueue),
+        metavar="PATH",
+        help="app_voicemail's mailcmd script (docs/mail.md; default: the installed package's)",
+    )
     p.set_defaults(handler=handle)
 
 
@@ -213,6 +219,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         hang_timeout_s=args.hang_timeout,
         debounce_s=args.debounce,
         resync_s=args.resync,
+        mail_enqueue=PurePosixPath(args.mail_enqueue),
     )
 
 

@@ -118,7 +118,7 @@ def render(
         "extensions.conf": extensions,
         "rtp.conf": core.render_rtp(site, context),
         "http.conf": core.render_http(context),
-        "voicemail.conf": render_voicemail(site, loaded.secrets),
+        "voicemail.conf": render_voicemail(site, loaded.secrets, context),
         "cel.conf": records.render_cel(),
         "cel_sqlite3_custom.conf": records.render_cel_sqlite(context.directories),
         "musiconhold.conf": core.render_musiconhold(context),

@@ -4,10 +4,14 @@ AMI credentials, and what the process runs (run user, Prometheus over HTTP)."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from supervisor.site.grammar import NAME_RE, password_problem
+
+#: A path the rendered `mailcmd` (a shell command line) can hold without quoting.
+PLAIN_PATH_RE = re.compile(r"/[A-Za-z0-9_./+-]*")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,6 +59,10 @@ class RenderContext:
     prometheus: Prometheus | None = None
     rtp_start: int = 10000
     rtp_end: int = 20000
+    #: app_voicemail's mailcmd runs `/bin/sh mail_enqueue QUEUE MAX MAX_BYTES` (docs/mail.md):
+    #: both paths as Asterisk sees them.
+    mail_enqueue: str = "/usr/share/asterisk-supervisor/enqueue.sh"
+    mail_queue: str = "/var/spool/asterisk/supervisor/mail"
 
     def __post_init__(self) -> None:
         if not NAME_RE.fullmatch(self.ami_username):
@@ -67,5 +75,8 @@ class RenderContext:
         for name, value in self.directories.items():
             if not value.startswith("/") or not value.isprintable() or ";" in value:
                 raise ValueError(f"directory {name} must be an absolute path")
+        for name, value in (("mail_enqueue", self.mail_enqueue), ("mail_queue", self.mail_queue)):
+            if not PLAIN_PATH_RE.fullmatch(value):
+                raise ValueError(f"{name} must be an absolute path of letters, digits and _./+-")
         if not 0 < self.rtp_start < self.rtp_end <= 65535:
             raise ValueError("rtp_start..rtp_end must be a port range")

@@ -364,8 +364,8 @@ class Mailbox(Model):
     """The digits the box is known by at the voicemail-access extension (default: the lowest
     extension number, shorter first, that rings this endpoint directly)."""
     email: Email | None = None
-    """Kept for later: the pod has no mail relay, so no message is e-mailed (see
-    docs/voicemail.md); the address is validated and written nowhere."""
+    """Each new message is e-mailed here, with its WAV attached, when `voicemail.email` names
+    a relay (docs/mail.md); without a relay the address is written nowhere."""
 
 
 class Endpoint(Model):
@@ -558,6 +558,49 @@ class Dialplan(Model):
     """Dialled from a phone: answers a call ringing a phone of its pickup_groups (null: none)."""
 
 
+MailSecurity = Literal["starttls", "tls"]
+SMTP_SUBMISSION_PORT = 587
+SMTPS_PORT = 465
+
+
+class VoicemailEmail(Model):
+    """The SMTP relay new messages are e-mailed through (docs/mail.md). The connection is always
+    encrypted and the relay's certificate verified (against the system CAs, or `ca_secret`)."""
+
+    host: Host
+    """The relay's DNS name or address (the name its certificate is checked against)."""
+    port: Port | None = None
+    """Its TCP port (default: 587 for starttls, 465 for tls)."""
+    security: MailSecurity = "starttls"
+    """starttls (submission, port 587) or tls (implicit TLS, port 465)."""
+    sender: Email
+    """The From address of the e-mails (and the envelope sender)."""
+    username_secret: SecretKey | None = None
+    """The Secret key holding the user name to log in with (AUTH); with password_secret."""
+    password_secret: SecretKey | None = None
+    """The Secret key holding the password to log in with."""
+    ca_secret: SecretKey | None = None
+    """A Secret key holding the PEM CA bundle that signs the relay's certificate (default: the
+    system's CAs)."""
+    max_queued: Annotated[Int, Field(ge=1, le=10_000)] = 500
+    """Messages kept on the spool volume while the relay is unreachable; more are refused
+    (logged and counted) rather than filling the volume."""
+    max_message_bytes: Annotated[Int, Field(ge=100_000, le=50_000_000)] = 10_000_000
+    """A larger e-mail is refused (a 180 s WAV is about 3.9 MB once encoded)."""
+
+    @model_validator(mode="after")
+    def _login_pair(self) -> VoicemailEmail:
+        if (self.username_secret is None) != (self.password_secret is None):
+            raise ValueError("username_secret and password_secret go together")
+        return self
+
+    @property
+    def relay_port(self) -> int:
+        if self.port is not None:
+            return self.port
+        return SMTPS_PORT if self.security == "tls" else SMTP_SUBMISSION_PORT
+
+
 class Voicemail(Model):
     """Voicemail for the whole site: the access extensions and the limits of every box."""
 
@@ -575,6 +618,8 @@ class Voicemail(Model):
     """Messages a box holds; a full box tells callers so and takes nothing more."""
     max_logins: Annotated[Int, Field(ge=1, le=10)] = 3
     """Wrong PINs before the access extension hangs up."""
+    email: VoicemailEmail | None = None
+    """E-mail each new message (WAV attached) to its box's `email` through this relay."""
 
     @model_validator(mode="after")
     def _different_access(self) -> Voicemail:

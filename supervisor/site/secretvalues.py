@@ -38,6 +38,13 @@ def secret_problems(
     if site.records.postgresql is not None:
         path = ("records", "postgresql", "password_secret")
         refs.append((path, site.records.postgresql.password_secret, password_problem))
+    relay = site.voicemail.email
+    if relay is not None and relay.username_secret is not None:
+        assert relay.password_secret is not None  # the model keeps them a pair
+        path = ("voicemail", "email", "username_secret")
+        refs.append((path, relay.username_secret, password_problem))
+        path = ("voicemail", "email", "password_secret")
+        refs.append((path, relay.password_secret, password_problem))
     values: dict[str, str] = {}
     problems: list[Problem] = []
     if secrets is None:
@@ -104,6 +111,9 @@ def tls_material(
     for name, trunk in site.trunks.items():
         if trunk.tls is not None and trunk.tls.ca_secret is not None:
             wanted += [(("trunks", name, "tls", "ca_secret"), trunk.tls.ca_secret, True)]
+    relay = site.voicemail.email
+    if relay is not None and relay.ca_secret is not None:
+        wanted += [(("voicemail", "email", "ca_secret"), relay.ca_secret, True)]
     if secrets is None:
         return {key: f"(secret {key})" for _, key, _ in wanted}, {}, []
     where = ", ".join(str(m.path) for m in secrets) or "no secret directory was given"
@@ -145,4 +155,9 @@ def tls_material(
             certs.check_ca(values[trunk.tls.ca_secret], f"secret key {trunk.tls.ca_secret!r}")
         except certs.TlsProblem as exc:
             problems.append(sources.problem(("trunks", name, "tls", "ca_secret"), str(exc)))
+    if relay is not None and relay.ca_secret is not None and relay.ca_secret in values:
+        try:
+            tls.check_ca(values[relay.ca_secret], f"secret key {relay.ca_secret!r}")
+        except tls.TlsProblem as exc:
+            problems.append(sources.problem(("voicemail", "email", "ca_secret"), str(exc)))
     return values, infos, problems

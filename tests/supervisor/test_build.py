@@ -43,8 +43,9 @@ def test_build_wires_every_part_and_writes_the_config(tmp_path: Path, mode: Mode
     ]
     assert [t.name for t in parts.gated_tasks] == ["ami", "voicemail"] + (
         ["asterisk", "restart-when-idle", "hang-watchdog"] if entrypoint else []
-    ) + ["reload", "security", "tls-served", "tls-providers", "records"]
+    ) + ["reload", "security", "tls-served", "tls-providers", "records", "mail"]
     assert (tmp_path / "var" / "spool" / "asterisk" / "records" / "calls.db").is_file()
+    assert (tmp_path / "var" / "spool" / "asterisk" / "supervisor" / "mail").is_dir()
     names = [c.name for c in parts.core.board.checks()]
     assert names[:2] == ["draining", "config"]
     assert ("asterisk process" in names) is entrypoint
@@ -124,3 +125,20 @@ def test_every_part_follows_a_config_that_goes_live(tmp_path: Path) -> None:
     assert {"2001:db8:5060::20/128", "2001:db8:e8b1::1:2/128"} <= exempt
     assert "2001:db8:5060::10/128" not in exempt
     assert set(parts.security.served.state) == {"tls6"}
+
+
+def test_mail_delivery_follows_the_relay_of_the_live_site(tmp_path: Path) -> None:
+    """A relay added to the applied site reaches the mail delivery with the boxes' addresses."""
+    site = tmp_path / "site"
+    shutil.copytree(EXAMPLE / "site", site)
+    parts = build(settings(tmp_path / "root", Mode.ENTRYPOINT, site))
+    delivery = parts.mail.delivery
+    assert delivery.relay is None
+    text = (site / "site.yaml").read_text()
+    relay = "voicemail:\n  email: {host: mail.example.org, sender: pbx@example.org}\n"
+    (site / "site.yaml").write_text(text.replace("voicemail:\n", relay, 1))
+    parts.reload.applier.prepare()
+    assert delivery.relay is not None
+    assert delivery.relay.where == "mail.example.org:587 (starttls)"
+    assert delivery.relay.recipients == {"kitchen@example.org"}
+    assert parts.core.board.sections()["mail"]["relay"] == "mail.example.org:587 (starttls)"

@@ -146,7 +146,8 @@ def test_extension_route_long_form_and_its_errors() -> None:
 
 
 def test_email_is_validated_and_kept_out_of_every_file() -> None:
-    """An e-mail address with a separator is refused; a valid one is written nowhere."""
+    """An e-mail address with a separator is refused; without a relay a valid one is written
+    nowhere."""
     bad = SITE.replace("{pin_secret: desk-pin}", '{pin_secret: desk-pin, email: "a,b@x.org"}')
     assert problems(bad) == [
         "site.yaml:6: endpoints.desk.voicemail.email: 'a,b@x.org' is not an e-mail address "
