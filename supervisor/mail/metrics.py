@@ -35,7 +35,7 @@ class MailMetrics:
         self._dropped = Counter(
             "asterisk_supervisor_mail_dropped",
             "Voicemail e-mails not sent: refused by the queue (full, too_large, error) or given "
-            "up (no_recipient, rejected by the relay, unreadable)",
+            "up (no_recipient, rejected by the relay)",
             ["reason"],
             registry=registry,
         )

@@ -14,7 +14,7 @@ from pathlib import Path
 #: Why the enqueue script refused a message (the `reason` label: a fixed set).
 DROP_REASONS = ("full", "too_large", "error")
 #: Why the delivery gave a message up (it stays in the voicemail box either way).
-GIVE_UP_REASONS = ("no_recipient", "rejected", "unreadable")
+GIVE_UP_REASONS = ("no_recipient", "rejected")
 #: A hidden temporary file this old was left by an enqueue that was killed.
 STALE_TMP_S = 3600.0
 
