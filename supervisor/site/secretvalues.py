@@ -157,7 +157,7 @@ def tls_material(
             problems.append(sources.problem(("trunks", name, "tls", "ca_secret"), str(exc)))
     if relay is not None and relay.ca_secret is not None and relay.ca_secret in values:
         try:
-            tls.check_ca(values[relay.ca_secret], f"secret key {relay.ca_secret!r}")
-        except tls.TlsProblem as exc:
+            certs.check_ca(values[relay.ca_secret], f"secret key {relay.ca_secret!r}")
+        except certs.TlsProblem as exc:
             problems.append(sources.problem(("voicemail", "email", "ca_secret"), str(exc)))
     return values, infos, problems
