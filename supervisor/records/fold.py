@@ -18,6 +18,7 @@ from typing import Final
 
 from supervisor.ami.calls import pjsip_endpoint
 from supervisor.ami.outcome import outcome, telling
+from supervisor.records.schema import VOICEMAIL_EVENT
 
 #: Longest caller/callee kept: a number or extension, never a payload.
 MAX_NUMBER: Final = 64
@@ -93,9 +94,12 @@ def fold(
         elif row.eventtype == "ANSWER":
             if own and answered is None:
                 answered = row.eventtime
-                voicemail = row.appname.lower() == "voicemail"
             elif not own and not answered_by and endpoint is not None:
                 answered_by = trunks.get(endpoint, endpoint)
+        elif row.eventtype == VOICEMAIL_EVENT and own:
+            # A message really left: VoiceMail() saved one (VMSTATUS SUCCESS), not a caller
+            # who reached the box and hung up during the greeting.
+            voicemail = voicemail or _user_extra(row.extra) == "SUCCESS"
         elif row.eventtype == "HANGUP":
             extra = _extra(row.extra)
             status = extra.get("dialstatus")
@@ -126,6 +130,12 @@ def fold(
         voicemail=voicemail,
         end_seen=end_seen,
     )
+
+
+def _user_extra(text: str) -> str:
+    """A user event's extra: Asterisk writes `{"extra":"SUCCESS"}` (or the bare text)."""
+    value = _extra(text).get("extra", text if not text.startswith("{") else "")
+    return value.strip() if isinstance(value, str) else ""
 
 
 def _extra(text: str) -> dict[str, object]:

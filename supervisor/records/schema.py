@@ -21,7 +21,10 @@ RELATIVE_PATH: Final = RELATIVE_STEM + ".db"
 #: CEL events written: enough to know a call's parties, answer, outcome and end. LINKEDID_END
 #: is the key one: Asterisk emits it once, when the last channel of a call (its linkedid) is
 #: gone, so "the call ended" is a fact of the record, not an inference.
-CEL_EVENTS: Final = ("CHAN_START", "ANSWER", "HANGUP", "LINKEDID_END")
+CEL_EVENTS: Final = ("CHAN_START", "ANSWER", "HANGUP", "LINKEDID_END", "USER_DEFINED")
+#: The one user event (the rendered dialplan's): VoiceMail()'s VMSTATUS when the channel hangs
+#: up; Asterisk writes a user event's own name as its `eventtype`.
+VOICEMAIL_EVENT: Final = "VOICEMAIL"
 
 #: (column, cel_sqlite3_custom advanced-mapping field), in table order.
 CEL_COLUMNS: Final = (

@@ -21,6 +21,7 @@ from supervisor.site.model import ANY_NUMBER
 from supervisor.site.resolve import ResolvedSite
 from supervisor.site.sections import (
     CATCH_ALL,
+    VOICEMAIL_RESULT,
     flow_context,
     limit_context,
     ring_group_context,
@@ -50,15 +51,30 @@ def _priorities(exten: str, apps: list[str]) -> list[Line]:
     return lines
 
 
+# VoiceMail() sets VMSTATUS (SUCCESS only when a message was saved: not when the caller hangs up
+# during the greeting or leaves less than the minimum); the hangup handler pushed before it writes
+# that on the call record as a CEL user event (supervisor/records, docs/records.md).
+VOICEMAIL_RESULT_LINES: list[Line] = [
+    ("exten", "s,1,CELGenUserEvent(VOICEMAIL,${VMSTATUS})"),
+    ("same", "n,Return()"),
+]
+
+
+def _voicemail(box: str, greeting: str, label: str = "") -> list[str]:
+    """VoiceMail() with its result recorded when the channel hangs up (`label` on the first)."""
+    push = f"Set(CHANNEL(hangup_handler_push)={VOICEMAIL_RESULT},s,1)"
+    return [f"({label}){push}" if label else push, f"VoiceMail({box},{greeting})"]
+
+
 def _leave_message(number: str) -> list[str]:
     """After a Dial nobody answered: the box's busy greeting if every callee was busy, its
     unavailable greeting otherwise (no answer, not registered)."""
     box = mailbox(number)
     return [
         f"GotoIf({BUSY}?busy)",
-        f"VoiceMail({box},u)",
+        *_voicemail(box, "u"),
         "Hangup()",
-        f"(busy)VoiceMail({box},b)",
+        *_voicemail(box, "b", label="busy"),
         "Hangup()",
     ]
 
@@ -98,7 +114,7 @@ def target_apps(site: ResolvedSite, text: str, *, voicemail: bool = True) -> lis
     if ref.kind == "hangup":
         return [f"Hangup({CAUSE_CODES[ref.name]})"]
     if ref.kind == "voicemail":
-        return [f"VoiceMail({mailbox(site.mailbox_number(ref.name))},u)", "Hangup()"]
+        return [*_voicemail(mailbox(site.mailbox_number(ref.name)), "u"), "Hangup()"]
     kind = kind_of(site, ref.name)
     if kind is None:  # the flow checks refuse an unknown target before rendering
         raise KeyError(f"unknown target {text!r}")
@@ -237,4 +253,6 @@ def render_extensions(site: ResolvedSite) -> str:
                 site, trunk_name, lambda t: target_apps(site, t), _priorities
             )
             sections.append(_context(flows.screen_context(trunk_name), lines))
+    if any(endpoint.voicemail is not None for endpoint in site.endpoints.values()):
+        sections.append(_context(VOICEMAIL_RESULT, VOICEMAIL_RESULT_LINES))
     return document(GENERATED, sections)

@@ -13,8 +13,10 @@ from typing import Final
 BLOCKED_ACL: Final = "supervisor-blocked"
 #: pjsip.conf sections named by type, whatever the site.
 PJSIP_FIXED: Final = ("global", "system", BLOCKED_ACL)
+#: extensions.conf: the hangup handler that puts VoiceMail()'s result on the call record.
+VOICEMAIL_RESULT: Final = "supervisor-voicemail"
 #: extensions.conf contexts generated whatever the site (besides model.BUILTIN_CONTEXTS).
-EXTENSIONS_FIXED: Final = ("general", "globals", "extensions", "outbound")
+EXTENSIONS_FIXED: Final = ("general", "globals", "extensions", "outbound", VOICEMAIL_RESULT)
 
 #: A flow's kind -> its context prefix, and the key of its kind under `dialplan`.
 FLOWS: Final[dict[str, tuple[str, str]]] = {

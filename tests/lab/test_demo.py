@@ -58,6 +58,8 @@ def test_demo_places_three_answered_calls_and_tears_down(rootfs: Path) -> None:
     # the voicemail call from the provider.
     history = out.split("call history (asterisk-supervisor calls --since 1h):", 1)[1]
     assert len(re.findall(r"internal\s+-\s+\S+\s+100\s+\S+\s+0:0\d\s+answered", history)) == 3
+    # The message really left (VoiceMail's VMSTATUS on the record), not just the box reached.
+    assert re.search(r"inbound\s+provider\s+\S+\s+\+4930123457\s+.*answered \(voicemail\)", history)
     assert re.search(
         r"audio: 3 calls with RTP statistics, mean received loss 0\.\d %, 0 one-way", out
     )

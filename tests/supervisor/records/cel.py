@@ -64,6 +64,8 @@ INBOUND = [
 VOICEMAIL = [
     row("CHAN_START", 50.0, "2.1", "2.1", "PJSIP/provider-0000000a", num="+4930777", exten="101"),
     row("ANSWER", 52.0, "2.1", "2.1", "PJSIP/provider-0000000a", app="VoiceMail"),
+    # The hangup handler's CEL user event: its name is the event type, VMSTATUS its extra.
+    row("VOICEMAIL", 70.0, "2.1", "2.1", "PJSIP/provider-0000000a", extra='{"extra":"SUCCESS"}'),
     row("HANGUP", 70.0, "2.1", "2.1", "PJSIP/provider-0000000a", extra=hangup(16, "NOANSWER")),
     row("LINKEDID_END", 70.0, "2.1", "2.1", "PJSIP/provider-0000000a"),
 ]

@@ -46,9 +46,20 @@ def test_busy_and_no_answer_come_from_the_dial_status() -> None:
 
 
 def test_voicemail_answered_call_is_marked() -> None:
-    """A call the VoiceMail application answered: answered, to voicemail, nobody else."""
+    """A call the VoiceMail application answered and that left a message (the VOICEMAIL user
+    event says SUCCESS): answered, voicemail left, nobody else answered."""
     r = fold("2.1", cel_rows(VOICEMAIL), TRUNKS, end_seen=True)
     assert (r.outcome, r.voicemail, r.answered_by) == ("answered", True, "")
+
+
+def test_a_caller_who_leaves_no_message_is_not_marked() -> None:
+    """VoiceMail answered but saved nothing (hung up in the greeting: VMSTATUS not SUCCESS, or
+    no event at all): answered, no voicemail left."""
+    failed = [(*r[:8], '{"extra":"FAILED"}') if r[0] == "VOICEMAIL" else r for r in VOICEMAIL]
+    r = fold("2.1", cel_rows(failed), TRUNKS, end_seen=True)
+    assert (r.outcome, r.voicemail) == ("answered", False)
+    none = [r for r in VOICEMAIL if r[0] != "VOICEMAIL"]
+    assert not fold("2.1", cel_rows(none), TRUNKS, end_seen=True).voicemail
 
 
 def test_without_an_end_the_call_is_lost() -> None:

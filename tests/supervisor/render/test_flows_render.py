@@ -32,7 +32,8 @@ def test_time_condition_context() -> None:
         "same => n,GotoIfTime(09:00-16:59,mon&tue&wed&thu&fri,*,*,Europe/Berlin?open,1)",
         "same => n,Goto(closed,1)",
         "exten => open,1,Goto(menu-main,s,1)",
-        "exten => closed,1,VoiceMail(11@default,u)",
+        "exten => closed,1,Set(CHANNEL(hangup_handler_push)=supervisor-voicemail,s,1)",
+        "same => n,VoiceMail(11@default,u)",
         "same => n,Hangup()",
     ]
 

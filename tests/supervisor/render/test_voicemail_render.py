@@ -64,7 +64,7 @@ def test_pin_appears_only_in_voicemail_conf_which_is_a_secret_file() -> None:
 def test_fallbacks_per_extension_and_ring_group() -> None:
     """No answer or busy ends in the target's box unless the extension turns it off."""
     text = files()["extensions.conf"]
-    leave = ["GotoIf", "VoiceMail", "Hangup", "VoiceMail", "Hangup"]
+    leave = ["GotoIf", "Set", "VoiceMail", "Hangup", "Set", "VoiceMail", "Hangup"]
     assert apps(text, "extensions", "11") == ["Dial", *leave]
     assert apps(text, "extensions", "12") == ["Dial", "Hangup"]  # kitchen has no box
     assert apps(text, "extensions", "13") == ["Dial", "Hangup"]
@@ -72,8 +72,21 @@ def test_fallbacks_per_extension_and_ring_group() -> None:
     assert apps(text, "ring-all", "novm") == ["Dial", "Hangup"]
     assert "exten => 20,1,Goto(ring-all,s,1)" in text
     assert "exten => 21,1,Goto(ring-all,novm,1)" in text
-    assert "same => n(busy),VoiceMail(11@default,b)" in text
-    assert "same => n,VoiceMail(11@default,u)" in text
+    push = "Set(CHANNEL(hangup_handler_push)=supervisor-voicemail,s,1)"
+    assert f"same => n(busy),{push}\nsame => n,VoiceMail(11@default,b)" in text
+    assert f"same => n,{push}\nsame => n,VoiceMail(11@default,u)" in text
+
+
+def test_voicemail_result_goes_on_the_call_record() -> None:
+    """Every VoiceMail() is preceded by the hangup handler that records VMSTATUS as the CEL
+    user event VOICEMAIL (the record's `voicemail`: a message was really left)."""
+    text = files()["extensions.conf"]
+    assert text.count("VoiceMail(") == text.count("hangup_handler_push)=supervisor-voicemail,")
+    handler = text.split("[supervisor-voicemail]\n", 1)[1].split("\n\n", 1)[0]
+    assert handler.splitlines() == [
+        "exten => s,1,CELGenUserEvent(VOICEMAIL,${VMSTATUS})",
+        "same => n,Return()",
+    ]
 
 
 def test_access_extensions_reach_own_box_and_any_box() -> None:
