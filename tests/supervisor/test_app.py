@@ -89,30 +89,31 @@ def call(
     return c
 
 
-def test_ready_then_sigterm_without_calls_exits_within_2s(
+def test_ready_then_sigterm_without_calls_exits_at_once(
     supervisor_factory: type[SupervisorRun],
 ) -> None:
-    """Cold start gets ready; SIGTERM with no call exits 0 within 2 s, not ready meanwhile."""
-    sup = supervisor_factory().start()
+    """Cold start gets ready; SIGTERM with no call exits 0 without waiting for the drain
+    deadline (600 s: the exit is awaited far less long, so only an early exit passes)."""
+    sup = supervisor_factory(["--drain-timeout", "600"]).start()
     sup.wait_ready(30)
     status = sup.status()
     assert status["ready"] is True
     names = {c["name"] for c in status["checks"]}
     assert {"config", "asterisk booted", "ami", "address 2001:db8:e8b1::1:1"} <= names
     assert sup.metric("asterisk_supervisor_asterisk_up") == 1.0
-    t0 = time.monotonic()
     sup.signal(signal.SIGTERM)
-    assert sup.wait(10) == 0
-    assert time.monotonic() - t0 < 2.0
-    assert "drain complete" in sup.output()
+    assert sup.wait(60) == 0
+    assert "drain complete: Asterisk exited after its calls ended" in sup.output()
+    assert "drain deadline reached" not in sup.output()
 
 
 def test_sigterm_drains_an_active_call_and_refuses_new_ones(
     lab: Lab, run_dir: RunDir, started: Started, supervisor_factory: type[SupervisorRun]
 ) -> None:
-    """SIGTERM mid-call: not ready at once, a new doorbell call is refused, the running 20 s
-    call completes normally, and the supervisor exits 0 before the drain deadline."""
-    sup = supervisor_factory(["--drain-timeout", "40"], answering=True).start()
+    """SIGTERM mid-call: not ready while the call is still up, a new doorbell call is refused,
+    the running 20 s call completes normally, and the supervisor exits 0 when it ends, not at
+    the drain deadline (120 s, longer than every wait here)."""
+    sup = supervisor_factory(["--drain-timeout", "120"], answering=True).start()
     sup.wait_ready(30)
     active = call(lab, run_dir, started, "long", hold_ms=20_000)
     wait_until(
@@ -120,16 +121,15 @@ def test_sigterm_drains_an_active_call_and_refuses_new_ones(
         10,
         what="the call to be up",
     )
-    t0 = time.monotonic()
     sup.signal(signal.SIGTERM)
-    wait_until(lambda: sup.get("/readyz")[0] == 503, 1.0, interval=0.02, what="not ready")
-    assert time.monotonic() - t0 < 1.0
+    wait_until(lambda: sup.get("/readyz")[0] == 503, 10, interval=0.02, what="not ready")
+    assert active.process.poll() is None, "the call ended before readiness dropped"
     refused = call(lab, run_dir, started, "refused", hold_ms=1000, timeout_s=8)
     assert refused.wait(20) != 0, "a new call was accepted while draining"
     assert active.wait(40) == 0, active.output()[-1500:]
     assert sup.wait(20) == 0
-    assert time.monotonic() - t0 < 40
     assert "drain complete: Asterisk exited after its calls ended" in sup.output()
+    assert "drain deadline reached" not in sup.output()
 
 
 def test_kill_9_restarts_asterisk_and_a_crash_loop_exits_non_zero(
@@ -164,35 +164,43 @@ def test_kill_9_restarts_asterisk_and_a_crash_loop_exits_non_zero(
 def test_orphans_in_the_process_tree_are_reaped(
     lab: Lab, run_dir: RunDir, supervisor_factory: type[SupervisorRun]
 ) -> None:
-    """A process orphaned below Asterisk is re-parented to the supervisor and reaped."""
+    """A process orphaned below Asterisk is re-parented to the supervisor and reaped. The orphan
+    lives until the test lets it go (a flag file), not for a time the start-up could outlast."""
     wrapper = run_dir.host / "asterisk-with-orphan"
-    wrapper.write_text('#!/bin/sh\n(sleep 2 &)\nexec /usr/sbin/asterisk "$@"\n')
+    pid_file, flag = run_dir.host / "orphan.pid", run_dir.host / "orphan.go"
+    orphan = (
+        f"echo $$ > {run_dir.inside(pid_file)}; "
+        f"while [ ! -e {run_dir.inside(flag)} ]; do sleep 0.05; done"
+    )
+    wrapper.write_text(f"#!/bin/sh\n(sh -c '{orphan}' &)\nexec /usr/sbin/asterisk \"$@\"\n")
     wrapper.chmod(0o755)
     sup = supervisor_factory(["--asterisk-binary", run_dir.inside(wrapper)]).start()
     sup.wait_ready(30)
     assert sup.process is not None
     me = sup.process.pid
+    wait_until(
+        lambda: pid_file.exists() and pid_file.read_text().strip().isdigit(),
+        10,
+        what="the orphan's pid",
+    )
+    pid = int(pid_file.read_text())
 
-    def children(state: str | None = None) -> list[tuple[int, str]]:
-        found = []
-        for proc in Path("/proc").iterdir():
-            if not proc.name.isdigit():
-                continue
-            try:
-                stat = (proc / "stat").read_text()
-            except OSError:
-                continue
-            comm = stat[stat.index("(") + 1 : stat.rindex(")")]
-            fields = stat[stat.rindex(")") + 2 :].split()
-            if int(fields[1]) == me and (state is None or fields[0] == state):
-                found.append((int(proc.name), comm))
-        return found
+    def stat() -> tuple[str, int] | None:
+        """The orphan's state and parent; None once it is gone (reaped)."""
+        try:
+            text = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return None
+        fields = text[text.rindex(")") + 2 :].split()
+        return fields[0], int(fields[1])
 
-    # The orphaned sleep now belongs to the supervisor, not to init.
-    assert any(comm == "sleep" for _, comm in children())
-    time.sleep(3)  # the orphan has exited by now
-    assert children("Z") == []
-    assert not any(comm == "sleep" for _, comm in children())
+    # The orphan now belongs to the supervisor (a child subreaper), not to init.
+    now = stat()
+    assert now is not None
+    assert now[1] == me, now
+    flag.touch()
+    # It exits: then it must be reaped (gone from /proc, not left a zombie).
+    wait_until(lambda: stat() is None, 30, what="the orphan exited and reaped")
     assert sup.ready()
 
 
