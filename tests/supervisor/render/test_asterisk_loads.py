@@ -30,6 +30,7 @@ from supervisor.render.extensions import DOORBELL_EXTENSIONS, NO_VOICEMAIL, grou
 from supervisor.security.events import IPNetwork
 from supervisor.site.load import LoadedSite, load_site_dirs
 from supervisor.site.model import Site
+from supervisor.site.sections import VOICEMAIL_RESULT
 from tests.supervisor.site.sites import EXAMPLES
 
 pytestmark = pytest.mark.lab
@@ -127,6 +128,8 @@ def expected_dialplan(site: Site) -> set[tuple[str, str]]:
     out |= {(f"from-{name}", did) for name, trunk in site.trunks.items() for did in trunk.dids}
     if site.mailboxes():
         out |= {("extensions", site.voicemail.access), ("extensions", site.voicemail.access_any)}
+        # The hangup handler that puts VoiceMail()'s result on the call record.
+        out.add((VOICEMAIL_RESULT, "s"))
     if plan.pickup is not None:
         out.add(("extensions", plan.pickup))
     out |= {(f"ring-{name}", NO_VOICEMAIL) for name in plan.ring_groups if group_box(site, name)}
