@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from lab.smtp import PASSWORD, USER, Handler, authority, port_of, serve
 from supervisor.mail.relay import Rejected, Relay, Unaddressed, recipients, send
-from tests.supervisor.mail.smtpserver import PASSWORD, USER, Handler, authority, port_of, serve
 
 MESSAGE = (
     b'From: Voicemail <pbx@example.org>\r\nTo: "desk" <desk@example.org>\r\n'
