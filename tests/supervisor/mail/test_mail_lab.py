@@ -16,20 +16,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import Message as Email
 from email.utils import getaddresses, parseaddr
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from lab import netns, sipp
-from lab.asterisk import RunDir, sweep_stale_runs, wait_until
-from lab.fixtures import require_root
+from lab.asterisk import RunDir, wait_until
+from lab.harness import LabHarness
 from lab.netns import Lab
 from lab.paths import REPO
-from lab.rootfs import asterisk_ids, ensure_rootfs
+from lab.rootfs import asterisk_ids
 from lab.smtp import MAIL_V6, PASSWORD, USER, LabRelay, Received
 from lab.supervisor import SupervisorRun, read_dir
-from lab.voicemail import WAV_BYTES_PER_S, WAV_HEADER, Message, leave_message, messages
+from lab.voicemail import WAV_BYTES_PER_S, WAV_HEADER, Message, message_left
 from supervisor.mail import ENQUEUE_SCRIPT
 
 pytestmark = pytest.mark.lab
@@ -76,22 +77,11 @@ class Pod:
     def metric(self, name: str) -> float:
         return self.supervisor.metric(name) or 0.0
 
-    def box(self) -> list[Message]:
-        return messages(self.run.path("spool"), DESK_BOX)
-
     def leave_message(self, name: str) -> Message:
         """An unanswered call to the desk's DID with a talking caller; the new message."""
-        before = {m.wav for m in self.box()}
-        caller = leave_message(
-            self.lab, self.run, DESK_DID, talk_s=HOLD_MS / 1000 + 2, hold_ms=HOLD_MS, name=name
+        return message_left(
+            self.lab, self.run, DESK_DID, DESK_BOX, hold_ms=HOLD_MS, ring_s=RING_S, name=name
         )
-        try:
-            assert caller.wait(HOLD_MS / 1000 + RING_S + 30) == 0, caller.output()[-2000:]
-        finally:
-            caller.stop()
-        wait_until(lambda: len(self.box()) > len(before), 5, what="the message file")
-        (new,) = [m for m in self.box() if m.wav not in before]
-        return new
 
     def wait_sent(self, count: float, what: str) -> None:
         """Until the sent counter is `count`; a timeout says what the delivery saw."""
@@ -108,38 +98,27 @@ class Pod:
 
 
 @pytest.fixture(scope="module")
-def pod() -> Iterator[Pod]:
-    require_root()
-    netns.sweep_stale()
-    rootfs = ensure_rootfs()
-    sweep_stale_runs(rootfs)
-    lab = Lab().up()
-    run = RunDir(rootfs, f"{lab.prefix}-mail").create()
-    stoppers = [run.remove, lab.down]
+def pod(rootfs: Path) -> Iterator[Pod]:
+    harness = LabHarness(rootfs)
+    lab, run = harness.lab, harness.run
     try:
         relay = LabRelay(lab).start()
-        stoppers.append(relay.close)
+        harness.stoppers.append(relay.close)
         secrets = read_dir(EXAMPLE / "secrets")
-        secrets.update(
-            {"smtp-username": USER, "smtp-password": PASSWORD, "smtp-ca.crt": relay.ca_pem}
-        )
-        registrar = sipp.registrar(
-            lab, run, netns.PROVIDER_V6, "pod1", secrets["provider-password"].strip()
-        )
-        stoppers.append(registrar.stop)
+        secrets |= {"smtp-username": USER, "smtp-password": PASSWORD, "smtp-ca.crt": relay.ca_pem}
+        provider = secrets["provider-password"].strip()
+        harness.stoppers.append(sipp.registrar(lab, run, netns.PROVIDER_V6, "pod1", provider).stop)
         # The script as the image installs it, inside Asterisk's root (it runs chrooted here).
         script = run.host / "enqueue.sh"
         shutil.copyfile(ENQUEUE_SCRIPT, script)
         script.chmod(0o644)
-        sup = SupervisorRun(
-            lab, run, site(), secrets, extra_args=["--mail-enqueue", run.inside(script)]
-        )
-        stoppers.append(sup.stop)
+        enqueue = ["--mail-enqueue", run.inside(script)]
+        sup = SupervisorRun(lab, run, site(), secrets, extra_args=enqueue)
+        harness.stoppers.append(sup.stop)
         sup.start().wait_ready(40)
         yield Pod(lab, run, relay, sup)
     finally:
-        for stop in reversed(stoppers):
-            stop()
+        harness.close()
 
 
 def attachment(email: Email) -> tuple[str, bytes]:
