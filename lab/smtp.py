@@ -60,6 +60,7 @@ class Received:
     sender: str
     recipients: list[str]
     message: Message
+    mail_options: list[str] = field(default_factory=list)  # MAIL FROM's, e.g. BODY=8BITMIME
 
 
 @dataclass
@@ -78,6 +79,7 @@ class Handler:
                 sender=str(envelope.mail_from),
                 recipients=list(envelope.rcpt_tos),
                 message=BytesParser().parsebytes(content),
+                mail_options=list(envelope.mail_options),
             )
         )
         return "250 OK"

@@ -124,8 +124,13 @@ def send(relay: Relay, message: bytes, to: Sequence[str]) -> None:
             smtp.starttls(context=context)  # raises SMTPNotSupportedError without it: never plain
         if relay.username is not None and relay.password is not None:
             smtp.login(relay.username, relay.password)
+        wire = wire_form(message)
+        smtp.ehlo_or_helo_if_needed()
+        # app_voicemail's text part is 8bit (a caller's name in UTF-8): SMTP carries bytes over
+        # 127 only when declared, to a relay that offers it (RFC 6152).
+        options = ["BODY=8BITMIME"] if not wire.isascii() and smtp.has_extn("8bitmime") else []
         try:
-            refused = smtp.sendmail(relay.sender, list(to), wire_form(message))
+            refused = smtp.sendmail(relay.sender, list(to), wire, options)
         except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
             if exc.smtp_code >= 500:
                 raise Rejected(f"{exc.smtp_code} {_text(exc.smtp_error)}") from None

@@ -124,6 +124,24 @@ async def test_app_voicemails_sendmail_form_is_sent_with_crlf_and_no_end_dot(
     (got,) = handler.received
     assert got.message["Subject"] == "New message 1 in mailbox 11"
     assert got.message.get_payload() == "Hello\r\nsecond line\r\n"
+    assert "BODY=8BITMIME" not in got.mail_options  # 7-bit: nothing to declare
+
+
+async def test_eight_bit_text_is_declared_8bitmime(tmp_path: Path) -> None:
+    """A caller's name in UTF-8 in app_voicemail's 8bit text part goes with BODY=8BITMIME, the
+    bytes unchanged."""
+    ca = authority()
+    handler = Handler()
+    server = await serve(handler, ca.server_context(tmp_path))
+    name = "Jürgen Müller".encode()
+    async with server:
+        target = relay(port_of(server), ca.ca_pem)
+        await asyncio.to_thread(
+            send, target, MESSAGE.replace(b"Hello", b"from " + name), ["desk@example.org"]
+        )
+    (got,) = handler.received
+    assert "BODY=8BITMIME" in got.mail_options
+    assert got.message.get_payload(decode=True) == b"from " + name + b"\r\n"
 
 
 def test_recipients_are_only_the_sites_box_addresses() -> None:
