@@ -89,9 +89,15 @@ def run(args: argparse.Namespace) -> int:
     require_directories([*args.config, *(args.secrets or ())])
     loaded = load_site_dirs(args.config, args.secrets)
     at = args.at or datetime.datetime.now(datetime.UTC)
+    seconds = {name: file.seconds for name, file in loaded.audio.items()}
     if args.extension:
         result = explain_extension(
-            loaded.site, args.to, at=at, presses=args.press, night=args.night
+            loaded.site,
+            args.to,
+            at=at,
+            presses=args.press,
+            night=args.night,
+            audio_seconds=seconds,
         )
     else:
         result = explain(
@@ -103,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
             presses=args.press,
             night=args.night,
             blocked=args.on_blocklist,
+            audio_seconds=seconds,
         )
     if args.format == "json":
         print_json(

@@ -133,32 +133,6 @@ def render_modules(site: Site, context: RenderContext, dialplan: str = "") -> st
     return document(GENERATED, [section("modules", load)])
 
 
-#: Seconds of silence between two hold beeps of the default music-on-hold class.
-HOLD_PAUSE_S = 4
-
-
-def render_musiconhold(context: RenderContext) -> str:
-    """The default music-on-hold class, which works out of the box: the image has no music
-    (Debian's asterisk does not pull in asterisk-moh-opsound-*), so a held caller hears the
-    image's own beep every few seconds, from its core sounds. A site adds classes with real
-    music in raw.musiconhold.conf."""
-    sounds = context.directories.astdatadir.rstrip("/") + "/sounds/en"
-    return document(
-        GENERATED,
-        [
-            section("general", []),
-            section(
-                "default",
-                [
-                    ("mode", "playlist"),
-                    ("entry", f"{sounds}/beep"),
-                    ("entry", f"{sounds}/silence/{HOLD_PAUSE_S}"),
-                ],
-            ),
-        ],
-    )
-
-
 def render_logger() -> str:
     # One line per message on stdout (`asterisk -f`): what Kubernetes collects. No log files.
     return document(
