@@ -11,8 +11,11 @@ and timestamps consecutive, is exactly what a phone sends for G.711 without sile
 from __future__ import annotations
 
 import functools
+import io
+import itertools
 import math
 import struct
+import wave
 from pathlib import Path
 
 RATE = 8000
@@ -167,3 +170,52 @@ def plan_seconds(plan: list[tuple[float, str]], *, press_ms: int = 160, gap_ms: 
     """How long `dtmf_pcap(plan)` plays."""
     presses = sum(len(digits) for _, digits in plan)
     return sum(pause for pause, _ in plan) + presses * (press_ms + PTIME_MS + gap_ms) / 1000
+
+
+def wav_tone(
+    seconds: float,
+    *,
+    hz: float = 440.0,
+    rate: int = 8000,
+    channels: int = 1,
+    width: int = 2,
+) -> bytes:
+    """A sine tone at half scale as a PCM WAV file written by the stdlib `wave` module (a site
+    audio file; stereo and 8-bit variants for the refusal tests)."""
+    frames = int(seconds * rate)
+    top = 2 ** (8 * width - 1) - 1
+    samples = bytearray()
+    for i in range(frames):
+        value = int(top * 0.5 * math.sin(2 * math.pi * hz * i / rate))
+        one = bytes([value + 128]) if width == 1 else value.to_bytes(width, "little", signed=True)
+        samples += one * channels
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(width)
+        w.setframerate(rate)
+        w.writeframes(bytes(samples))
+    return out.getvalue()
+
+
+def _linear(byte: int) -> int:
+    """One G.711 mu-law byte -> its linear sample (the reference decoder)."""
+    byte = ~byte & 0xFF
+    magnitude = ((byte & 0x0F) << 3) + 0x84
+    magnitude <<= (byte & 0x70) >> 4
+    return (0x84 - magnitude) if byte & 0x80 else (magnitude - 0x84)
+
+
+def loud_frequency(payloads: list[bytes], *, floor: int = 1000) -> float | None:
+    """The median frequency (Hz, from zero crossings) of the PCMU payloads whose peak is above
+    `floor`: what tone a stream of RTP carried, silence left out; None if none was loud."""
+    found = []
+    for payload in payloads:
+        samples = [_linear(b) for b in payload]
+        if not samples or max(abs(s) for s in samples) < floor:
+            continue
+        crossings = sum(1 for a, b in itertools.pairwise(samples) if (a < 0) != (b < 0))
+        found.append(crossings * RATE / (2 * len(samples)))
+    if not found:
+        return None
+    return sorted(found)[len(found) // 2]

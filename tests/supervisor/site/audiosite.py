@@ -7,11 +7,11 @@ from typing import Any
 
 import yaml
 
+from lab.audio import wav_tone as tone
 from supervisor.site.load import LoadedSite, load_site
 from supervisor.site.mounts import Mount
 from tests.supervisor.site.flowsite import SECRETS, flow_site
 from tests.supervisor.site.sites import secret_mount
-from tests.supervisor.site.test_audio import tone
 
 
 def audio_site() -> dict[str, Any]:

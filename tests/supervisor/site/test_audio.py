@@ -4,42 +4,14 @@
 from __future__ import annotations
 
 import io
-import math
 import struct
 import wave
 
 import pytest
 
+from lab.audio import wav_tone as tone
 from supervisor.site import audio
 from supervisor.site.audio import AudioRefused, check
-
-
-def tone(
-    seconds: float = 0.5,
-    *,
-    rate: int = 8000,
-    channels: int = 1,
-    width: int = 2,
-    hz: float = 440.0,
-) -> bytes:
-    """A sine tone as a WAV written by the stdlib (PCM)."""
-    frames = int(seconds * rate)
-    top = 2 ** (8 * width - 1) - 1
-    samples = bytearray()
-    for i in range(frames):
-        value = int(top * 0.5 * math.sin(2 * math.pi * hz * i / rate))
-        if width == 1:
-            one = bytes([value + 128])
-        else:
-            one = value.to_bytes(width, "little", signed=True)
-        samples += one * channels
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(channels)
-        w.setsampwidth(width)
-        w.setframerate(rate)
-        w.writeframes(bytes(samples))
-    return out.getvalue()
 
 
 def riff(*chunks: tuple[bytes, bytes], declared: dict[bytes, int] | None = None) -> bytes:
@@ -66,7 +38,8 @@ def test_pcm_8k_and_16k_become_wav_and_wav16_with_their_length() -> None:
     with wave.open(io.BytesIO(narrow.data)) as w:
         assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 8000)
         assert w.getnframes() == 12000
-    assert narrow.stored.startswith("hello-") and narrow.stored.endswith(".wav")
+    assert narrow.stored.startswith("hello-")
+    assert narrow.stored.endswith(".wav")
     assert narrow.playable == narrow.stored.removesuffix(".wav")
 
 
@@ -86,7 +59,8 @@ def test_extra_chunks_and_extensible_pcm_are_accepted_and_dropped() -> None:
     checked = check("x.wav", data)
     assert checked.kind == "wav"
     assert checked.seconds == 0.1
-    assert checked.data[20:22] == b"\x01\x00" and len(checked.data) == 44 + len(samples)
+    assert checked.data[20:22] == b"\x01\x00"
+    assert len(checked.data) == 44 + len(samples)
 
 
 def test_g711_wav_becomes_raw_and_raw_files_are_taken() -> None:

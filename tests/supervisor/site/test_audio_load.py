@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lab.audio import wav_tone as tone
 from supervisor.site.errors import SiteInvalid
 from supervisor.site.load import load_site
 from supervisor.site.mounts import Mount, read_mount
 from tests.supervisor.site.audiosite import audio_files, audio_site, load_audio
 from tests.supervisor.site.flowsite import SECRETS
 from tests.supervisor.site.sites import secret_mount
-from tests.supervisor.site.test_audio import tone
 
 
 def problems(site: dict[str, object], files: dict[str, bytes]) -> list[str]:
