@@ -16,6 +16,7 @@ import itertools
 import math
 import struct
 import wave
+from dataclasses import dataclass
 from pathlib import Path
 
 RATE = 8000
@@ -206,9 +207,17 @@ def _linear(byte: int) -> int:
     return (0x84 - magnitude) if byte & 0x80 else (magnitude - 0x84)
 
 
-def loud_frequency(payloads: list[bytes], *, floor: int = 1000) -> float | None:
-    """The median frequency (Hz, from zero crossings) of the PCMU payloads whose peak is above
-    `floor`: what tone a stream of RTP carried, silence left out; None if none was loud."""
+@dataclass(frozen=True)
+class Heard:
+    """The tone a stream of PCMU RTP carried: its median pitch (Hz, from zero crossings) and
+    how long it was loud (seconds, 20 ms a packet), silence left out."""
+
+    hz: float
+    seconds: float
+
+
+def heard(payloads: list[bytes], *, floor: int = 1000) -> Heard | None:
+    """What the PCMU payloads whose peak is above `floor` carried; None if none was loud."""
     found = []
     for payload in payloads:
         samples = [_linear(b) for b in payload]
@@ -218,4 +227,4 @@ def loud_frequency(payloads: list[bytes], *, floor: int = 1000) -> float | None:
         found.append(crossings * RATE / (2 * len(samples)))
     if not found:
         return None
-    return sorted(found)[len(found) // 2]
+    return Heard(sorted(found)[len(found) // 2], len(found) * PTIME_MS / 1000)
