@@ -122,11 +122,11 @@ def announcement_call(pbx: LabPbx) -> Heard | None:
     return listened(datagrams, port)
 
 
-def hold_call(pbx: LabPbx) -> tuple[str, Heard | None]:
-    """Hall calls desk (11) and holds it: (the class Asterisk started, the pitch desk heard
-    while held)."""
-    assert pbx.ami is not None
-    since = len(pbx.ami.events)
+def hold_call(pbx: LabPbx) -> Heard | None:
+    """Hall calls desk (11), is silent 0.5 s, holds it 3 s, takes it back and talks (a 440 Hz
+    tone) 0.5 s: what desk heard. The supervisor's AMI user does not get MusicOnHoldStart, so
+    the tone tells: the class plays six times as many packets as hall's talk, so the median
+    pitch is the class's."""
     capture = Capture(pbx.lab.router).start()
     try:
         caller = phone(
@@ -136,27 +136,14 @@ def hold_call(pbx: LabPbx) -> tuple[str, Heard | None]:
             "hall",
             PASSWORD,
             "11",
-            values={"TALK_MS": "1500", "HOLD_MS": "3000"},
+            values={"TALK_MS": "500", "HOLD_MS": "3000"},
             media_port=HALL_MEDIA_PORT,
         )
         pbx.stoppers.append(caller.stop)
-        try:
-            wait_until(lambda: events(pbx, "MusicOnHoldStart", since), 15, what="hold")
-        except TimeoutError:
-            import sys
-            print(caller.output()[-3000:], file=sys.stderr)
-            for e in pbx.ami.events[since:]:
-                print({k: e.get(k) for k in ("Event", "Channel", "Context", "Cause-txt", "DialStatus")}, file=sys.stderr)
-            raise
-        start = len(capture.datagrams)
-        wait_until(lambda: events(pbx, "MusicOnHoldStop", since), 10, what="taken back")
-        held = list(capture.datagrams[start:])
         assert caller.wait(20) == 0, caller.output()[-2000:]
     finally:
-        capture.stop()
-    moh = events(pbx, "MusicOnHoldStart", since)[0]
-    assert moh["Channel"].startswith("PJSIP/desk-")
-    return moh["Class"], listened(held, RINGER_MEDIA_PORT)
+        datagrams = capture.stop()
+    return listened(datagrams, RINGER_MEDIA_PORT)
 
 
 async def test_announcement_plays_the_site_file_and_a_swap_plays_the_new_one(
@@ -194,13 +181,12 @@ async def test_announcement_plays_the_site_file_and_a_swap_plays_the_new_one(
 
 
 async def test_hold_plays_the_site_class_and_a_swap_plays_the_new_file(pbx: LabPbx) -> None:
-    """Hall (music_on_hold: office) holds a call to desk: Asterisk starts class office and desk
-    hears hold.wav's 700 Hz; after a swap to a 1200 Hz hold.wav (res_musiconhold reloaded
-    alone) the next hold plays 1200 Hz."""
+    """Hall (music_on_hold: office) holds a call to desk: desk hears hold.wav's 700 Hz (class
+    office; the default class is a beep); after a swap to a 1200 Hz hold.wav (res_musiconhold
+    reloaded alone) the next hold plays 1200 Hz."""
     publish(pbx, 1500, 700)
     assert (await pbx.applier().apply()).outcome in ("applied", "unchanged")
-    cls, held = hold_call(pbx)
-    assert cls == "office"
+    held = hold_call(pbx)
     assert held is not None
     assert abs(held.hz - 700) < PITCH_TOLERANCE_HZ, held
 
@@ -208,7 +194,6 @@ async def test_hold_plays_the_site_class_and_a_swap_plays_the_new_file(pbx: LabP
     result = await pbx.applier().apply()
     assert result.outcome == "applied", result.problems
     assert result.modules == ("res_musiconhold.so",)
-    cls, held = hold_call(pbx)
-    assert cls == "office"
+    held = hold_call(pbx)
     assert held is not None
     assert abs(held.hz - 1200) < PITCH_TOLERANCE_HZ, held
