@@ -52,8 +52,13 @@ def is_audio_name(name: str) -> bool:
 
 
 def sox_hint(name: str) -> str:
+    """The sox command that makes `name` playable (written beside it: sox cannot convert a
+    file in place)."""
     stem = name.rsplit(".", 1)[0]
-    return f"convert it: sox {name} -r 8000 -c 1 -b 16 -e signed-integer {stem}.wav"
+    return (
+        f"convert it: sox {name} -r 8000 -c 1 -b 16 -e signed-integer {stem}-8k.wav, "
+        f"then ship {stem}-8k.wav as {stem}.wav"
+    )
 
 
 class AudioRefused(ValueError):

@@ -51,7 +51,7 @@ def test_a_bad_file_is_located_at_the_file() -> None:
     assert found == [
         "/config/hold.wav: is 16-bit PCM, stereo, 8000 Hz; Asterisk plays 16-bit PCM mono at 8 "
         "or 16 kHz, or G.711 mono at 8 kHz: convert it: sox hold.wav -r 8000 -c 1 -b 16 "
-        "-e signed-integer hold.wav"
+        "-e signed-integer hold-8k.wav, then ship hold-8k.wav as hold.wav"
     ]
 
 
