@@ -7,6 +7,7 @@ from __future__ import annotations
 from lab import sites
 from lab.audio import wav_tone
 from lab.kubelet import write_mount
+from supervisor.reload import Mounts
 from supervisor.reload.configdir import ConfigDir
 from supervisor.reload.plan import Live, plan
 from tests.supervisor.reload.conftest import Rig
@@ -96,3 +97,23 @@ def test_plan_writes_new_audio_first_and_removes_what_is_no_longer_named(rig: Ri
     steps = plan(Live(booted=None, files={}, audio=frozenset({hello, "old-0000.wav"})), config)
     assert steps.audio_writes == tuple(sorted(set(config.audio) - {hello}))
     assert steps.audio_removes == ("old-0000.wav",)
+
+
+async def test_a_file_on_the_volume_directory_applies_like_the_configmap(rig: Rig) -> None:
+    """hold.wav in a plain directory given as one more config directory (the persistent
+    volume's site-audio/): read as audio, and a new copy there is applied at the next apply."""
+    volume = rig.etc.parent / "site-audio"
+    volume.mkdir()
+    (volume / "hold.wav").write_bytes(wav_tone(0.5, hz=700))
+    write_mount(rig.site, sites.audio_files(SITE, **{"hello.wav": wav_tone(0.5, hz=500)}))
+    rig.applier.mounts = Mounts(config=(rig.site, volume), secrets=(rig.secrets,))
+    rig.start()
+    live = rig.applier.live
+    assert live is not None
+    first = live.loaded.audio["hold.wav"].stored
+    (volume / ".hold.wav.part").write_bytes(wav_tone(0.5, hz=1200))
+    (volume / ".hold.wav.part").rename(volume / "hold.wav")
+    result = await rig.applier.apply()
+    assert result.outcome == "applied", result.problems
+    assert result.modules == ("res_musiconhold.so",)
+    assert first not in stored(rig)
