@@ -228,3 +228,26 @@ def heard(payloads: list[bytes], *, floor: int = 1000) -> Heard | None:
     if not found:
         return None
     return Heard(sorted(found)[len(found) // 2], len(found) * PTIME_MS / 1000)
+
+
+def ulaw_wav_tone(seconds: float, *, hz: int = 440) -> bytes:
+    """A PCMU tone in a WAV file (format tag 7: G.711 mu-law, mono, 8 kHz), as a phone system
+    exports recordings."""
+    samples = b"".join(tone_payloads(seconds, hz))
+    header = struct.pack(
+        "<4sI4s4sIHHIIHH4sI",
+        b"RIFF",
+        36 + len(samples),
+        b"WAVE",
+        b"fmt ",
+        16,
+        7,
+        1,
+        RATE,
+        RATE,
+        1,
+        8,
+        b"data",
+        len(samples),
+    )
+    return header + samples

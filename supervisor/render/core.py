@@ -65,6 +65,11 @@ BASE_MODULES = (
     "res_pjsip_pidf_body_generator.so",
     "res_pjsip_xpidf_body_generator.so",
     "app_directed_pickup.so",
+    # The site's audio files (docs/audio.md), loaded always so that a first file of a new
+    # form is a reload, not a restart: raw G.711 (.ulaw, .alaw) beside format_wav's .wav and
+    # .wav16, and 16 kHz to 8 kHz for a .wav16 played to a narrowband call.
+    "format_pcm.so",
+    "codec_resample.so",
     # Phones behind NAT (rewrite_contact, force_rport): loaded always, so a phone moving behind
     # a router is a reload.
     "res_pjsip_nat.so",

@@ -21,7 +21,7 @@ import pytest
 
 from lab import netns, sipp, sites
 from lab.asterisk import wait_until
-from lab.audio import PAYLOAD_PCMU, Heard, dtmf_pcap, heard, wav_tone
+from lab.audio import PAYLOAD_PCMU, Heard, dtmf_pcap, heard, ulaw_wav_tone, wav_tone
 from lab.capture import Capture, Datagram
 from lab.kubelet import write_mount
 from lab.paths import SCENARIOS
@@ -43,17 +43,14 @@ RTP_HEADER = 12  # Asterisk sends no CSRC and no extension
 PITCH_TOLERANCE_HZ = 80
 
 
-def publish(pbx: LabPbx, hello_hz: int, hold_hz: int) -> None:
-    write_mount(
-        pbx.site,
-        sites.audio_files(
-            SITE,
-            **{
-                "hello.wav": wav_tone(HELLO_S, hz=hello_hz),
-                "hold.wav": wav_tone(3.0, hz=hold_hz),
-            },
-        ),
-    )
+def publish(
+    pbx: LabPbx, hello_hz: int, hold_hz: int, *, wide: bool = False, g711: bool = False
+) -> None:
+    """hello.wav (16 kHz with `wide`: played as .wav16) and hold.wav (G.711 mu-law with
+    `g711`: played as raw .ulaw) in the ConfigMap."""
+    hello = wav_tone(HELLO_S, hz=hello_hz, rate=16000 if wide else 8000)
+    hold = ulaw_wav_tone(3.0, hz=hold_hz) if g711 else wav_tone(3.0, hz=hold_hz)
+    write_mount(pbx.site, sites.audio_files(SITE, **{"hello.wav": hello, "hold.wav": hold}))
 
 
 @pytest.fixture(scope="module")
@@ -150,8 +147,8 @@ async def test_announcement_plays_the_site_file_and_a_swap_plays_the_new_one(
     pbx: LabPbx,
 ) -> None:
     """The caller hears hello.wav's 500 Hz for its 2 s (explain's length, within 0.3 s, counted
-    in loud RTP packets); after a ConfigMap swap to a 1500 Hz hello.wav (pbx_config reloaded
-    alone, the old copy removed) the next caller hears 1500 Hz."""
+    in loud RTP packets); after a ConfigMap swap to a 1500 Hz hello.wav at 16 kHz (pbx_config
+    reloaded alone, the old copy removed) the next caller hears 1500 Hz (.wav16 resampled)."""
     publish(pbx, 500, 700)
     assert (await pbx.applier().apply()).outcome in ("applied", "unchanged")
     live = pbx.applier().mounts.snapshot()
@@ -168,7 +165,7 @@ async def test_announcement_plays_the_site_file_and_a_swap_plays_the_new_one(
     assert abs(first.seconds - announced.sound_seconds) < 0.3, first
 
     old = set((pbx.etc / "audio").iterdir())
-    publish(pbx, 1500, 700)
+    publish(pbx, 1500, 700, wide=True)
     result = await pbx.applier().apply()
     assert result.outcome == "applied", result.problems
     assert result.modules == ("pbx_config.so",)
@@ -182,15 +179,15 @@ async def test_announcement_plays_the_site_file_and_a_swap_plays_the_new_one(
 
 async def test_hold_plays_the_site_class_and_a_swap_plays_the_new_file(pbx: LabPbx) -> None:
     """Hall (music_on_hold: office) holds a call to desk: desk hears hold.wav's 700 Hz (class
-    office; the default class is a beep); after a swap to a 1200 Hz hold.wav (res_musiconhold
-    reloaded alone) the next hold plays 1200 Hz."""
-    publish(pbx, 1500, 700)
+    office; the default class is a beep); after a swap to a 1200 Hz mu-law hold.wav
+    (res_musiconhold reloaded alone) the next hold plays 1200 Hz (raw .ulaw)."""
+    publish(pbx, 1500, 700, wide=True)
     assert (await pbx.applier().apply()).outcome in ("applied", "unchanged")
     held = hold_call(pbx)
     assert held is not None
     assert abs(held.hz - 700) < PITCH_TOLERANCE_HZ, held
 
-    publish(pbx, 1500, 1200)
+    publish(pbx, 1500, 1200, wide=True, g711=True)
     result = await pbx.applier().apply()
     assert result.outcome == "applied", result.problems
     assert result.modules == ("res_musiconhold.so",)
