@@ -18,6 +18,7 @@ duration comes from the bytes present, never from a header field.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import struct
@@ -75,7 +76,7 @@ class Audio:
     data: bytes = field(repr=False)
     seconds: float
 
-    @property
+    @functools.cached_property
     def stored(self) -> str:
         """Its file name in the generated config: content-addressed, so a changed file is a
         new name (a live reload picks it up; a call playing the old one keeps it)."""

@@ -148,7 +148,8 @@ def _audio_files(
     config: Sequence[Mount],
 ) -> tuple[dict[str, audiofiles.Audio], set[str], list[Problem]]:
     """The audio files of the config directories, checked: (name -> file, every name present,
-    problems located at the file)."""
+    problems located at the file). Past MAX_AUDIO_FILES one problem says so and the rest are
+    not checked (their names still count as present: no second problem at the keys)."""
     files: dict[str, audiofiles.Audio] = {}
     where: dict[str, str] = {}
     problems: list[Problem] = []
@@ -163,10 +164,10 @@ def _audio_files(
                 )
                 continue
             where[name] = shown
+            if len(where) == audiofiles.MAX_AUDIO_FILES + 1:
+                limit = audiofiles.MAX_AUDIO_FILES
+                problems.append(Problem(shown, None, "", f"more than {limit} audio files"))
             if len(where) > audiofiles.MAX_AUDIO_FILES:
-                problems.append(
-                    Problem(shown, None, "", f"more than {audiofiles.MAX_AUDIO_FILES} audio files")
-                )
                 continue
             try:
                 files[name] = audiofiles.check(name, mount.files[name])

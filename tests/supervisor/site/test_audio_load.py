@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from lab.audio import wav_tone as tone
+from supervisor.site import audio, mounts
 from supervisor.site.errors import SiteInvalid
 from supervisor.site.load import load_site
 from supervisor.site.mounts import Mount, read_mount
@@ -96,3 +97,24 @@ def test_a_config_directory_reads_audio_as_bytes_within_bounds(tmp_path: Path) -
     ]
     as_secret = read_mount(tmp_path)
     assert "hold.wav" not in as_secret.files
+
+
+def test_more_files_than_the_limit_is_one_problem() -> None:
+    """Past MAX_AUDIO_FILES the site is refused with one problem at the first file over it."""
+    extra = {f"x{i:03d}.ulaw": b"\xff" * 80 for i in range(audio.MAX_AUDIO_FILES)}
+    found = problems(audio_site(), {**audio_files(), **extra})
+    assert len(found) == 1
+    assert found[0].endswith(f": more than {audio.MAX_AUDIO_FILES} audio files")
+
+
+def test_a_directory_over_the_audio_byte_limit_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The audio files of one directory together past MAX_AUDIO_DIR_BYTES: the directory is
+    refused as a whole (what a smaller limit shows without writing 16 MiB)."""
+    monkeypatch.setattr(mounts, "MAX_AUDIO_DIR_BYTES", 3 * 1024 * 1024)
+    for name in ("a.ulaw", "b.ulaw", "c.ulaw", "d.ulaw"):
+        (tmp_path / name).write_bytes(b"\xff" * (1024 * 1024))
+    mount = read_mount(tmp_path, audio=True)
+    assert mount.unreadable == "holds more than 3 MiB of audio"
+    assert mount.files == {}
