@@ -25,15 +25,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Literal
 
-from supervisor.site.limits import (
-    MAX_AUDIO_BYTES,
-    MAX_AUDIO_CHUNKS,
-    MAX_AUDIO_DIR_BYTES,
-    MAX_AUDIO_FILES,
-    MAX_AUDIO_SECONDS,
-)
-
-__all__ = ["MAX_AUDIO_BYTES", "MAX_AUDIO_DIR_BYTES", "MAX_AUDIO_FILES", "MAX_AUDIO_SECONDS"]
+from supervisor.site.limits import MAX_AUDIO_BYTES, MAX_AUDIO_CHUNKS, MAX_AUDIO_SECONDS
 
 #: How a file the site names is written in the config: `audio:` and the file's name.
 REFERENCE_PREFIX = "audio:"

@@ -18,7 +18,14 @@ from supervisor.site import audio as audiofiles
 from supervisor.site import checks, staged
 from supervisor.site.errors import Problem, SiteInvalid
 from supervisor.site.flowchecks import audio_references
-from supervisor.site.limits import MAX_DIRS, MAX_PROBLEMS, MAX_SITE_BYTES, MAX_SITE_FILES, MiB
+from supervisor.site.limits import (
+    MAX_AUDIO_FILES,
+    MAX_DIRS,
+    MAX_PROBLEMS,
+    MAX_SITE_BYTES,
+    MAX_SITE_FILES,
+    MiB,
+)
 from supervisor.site.messages import validation_problems
 from supervisor.site.model import Site
 from supervisor.site.mounts import Mount, content_hash, read_mount
@@ -164,10 +171,10 @@ def _audio_files(
                 )
                 continue
             where[name] = shown
-            if len(where) == audiofiles.MAX_AUDIO_FILES + 1:
-                limit = audiofiles.MAX_AUDIO_FILES
+            if len(where) == MAX_AUDIO_FILES + 1:
+                limit = MAX_AUDIO_FILES
                 problems.append(Problem(shown, None, "", f"more than {limit} audio files"))
-            if len(where) > audiofiles.MAX_AUDIO_FILES:
+            if len(where) > MAX_AUDIO_FILES:
                 continue
             try:
                 files[name] = audiofiles.check(name, mount.files[name])

@@ -17,9 +17,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 
-from supervisor.site.audio import MAX_AUDIO_BYTES, MAX_AUDIO_DIR_BYTES, is_audio_name
+from supervisor.site.audio import is_audio_name
 from supervisor.site.errors import Problem
 from supervisor.site.limits import (
+    MAX_AUDIO_BYTES,
+    MAX_AUDIO_DIR_BYTES,
     MAX_DIR_BYTES,
     MAX_ENTRIES_PER_DIR,
     MAX_FILE_BYTES,

@@ -10,7 +10,7 @@ import wave
 import pytest
 
 from lab.audio import wav_tone as tone
-from supervisor.site import audio
+from supervisor.site import limits
 from supervisor.site.audio import AudioRefused, check
 
 
@@ -133,6 +133,6 @@ def test_length_and_size_limits_and_names() -> None:
     with pytest.raises(AudioRefused, match="longer than the limit of 300 s"):
         check("long.wav", too_long)
     with pytest.raises(AudioRefused, match="larger than the limit"):
-        check("big.ulaw", b"\xff" * (audio.MAX_AUDIO_BYTES + 1))
+        check("big.ulaw", b"\xff" * (limits.MAX_AUDIO_BYTES + 1))
     with pytest.raises(AudioRefused, match="not an audio file name"):
         check("Hello World.wav", tone(0.1))

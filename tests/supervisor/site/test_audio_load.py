@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from lab.audio import wav_tone as tone
-from supervisor.site import audio, mounts
+from supervisor.site import limits, mounts
 from supervisor.site.errors import SiteInvalid
 from supervisor.site.load import load_site
 from supervisor.site.mounts import Mount, read_mount
@@ -101,10 +101,10 @@ def test_a_config_directory_reads_audio_as_bytes_within_bounds(tmp_path: Path) -
 
 def test_more_files_than_the_limit_is_one_problem() -> None:
     """Past MAX_AUDIO_FILES the site is refused with one problem at the first file over it."""
-    extra = {f"x{i:03d}.ulaw": b"\xff" * 80 for i in range(audio.MAX_AUDIO_FILES)}
+    extra = {f"x{i:03d}.ulaw": b"\xff" * 80 for i in range(limits.MAX_AUDIO_FILES)}
     found = problems(audio_site(), {**audio_files(), **extra})
     assert len(found) == 1
-    assert found[0].endswith(f": more than {audio.MAX_AUDIO_FILES} audio files")
+    assert found[0].endswith(f": more than {limits.MAX_AUDIO_FILES} audio files")
 
 
 def test_a_directory_over_the_audio_byte_limit_is_not_read(
