@@ -19,6 +19,8 @@ import wave
 from dataclasses import dataclass
 from pathlib import Path
 
+from supervisor.site.audio import MULAW, wav_file
+
 RATE = 8000
 PTIME_MS = 20
 SAMPLES_PER_PACKET = RATE * PTIME_MS // 1000
@@ -233,21 +235,4 @@ def heard(payloads: list[bytes], *, floor: int = 1000) -> Heard | None:
 def ulaw_wav_tone(seconds: float, *, hz: int = 440) -> bytes:
     """A PCMU tone in a WAV file (format tag 7: G.711 mu-law, mono, 8 kHz), as a phone system
     exports recordings."""
-    samples = b"".join(tone_payloads(seconds, hz))
-    header = struct.pack(
-        "<4sI4s4sIHHIIHH4sI",
-        b"RIFF",
-        36 + len(samples),
-        b"WAVE",
-        b"fmt ",
-        16,
-        7,
-        1,
-        RATE,
-        RATE,
-        1,
-        8,
-        b"data",
-        len(samples),
-    )
-    return header + samples
+    return wav_file(b"".join(tone_payloads(seconds, hz)), rate=RATE, tag=MULAW, width=1)

@@ -102,11 +102,12 @@ def check(name: str, data: bytes) -> Audio:
             f"lasts {seconds:.1f} s, longer than the limit of {MAX_AUDIO_SECONDS:.0f} s "
             "(split a long hold loop into several files of the class)"
         )
-    out = _wav_bytes(samples, rate) if kind in ("wav", "wav16") else samples
+    out = wav_file(samples, rate=rate) if kind in ("wav", "wav16") else samples
     return Audio(name=name, kind=kind, data=out, seconds=round(seconds, 3))
 
 
-def _wav_bytes(samples: bytes, rate: int) -> bytes:
+def wav_file(samples: bytes, *, rate: int, tag: int = PCM, width: int = 2) -> bytes:
+    """Mono `samples` in a canonical 44-byte-header WAV (format `tag`, `width` bytes each)."""
     header = struct.pack(
         "<4sI4s4sIHHIIHH4sI",
         b"RIFF",
@@ -114,12 +115,12 @@ def _wav_bytes(samples: bytes, rate: int) -> bytes:
         b"WAVE",
         b"fmt ",
         16,
-        PCM,
+        tag,
         1,
         rate,
-        rate * 2,
-        2,
-        16,
+        rate * width,
+        width,
+        8 * width,
         b"data",
         len(samples),
     )
