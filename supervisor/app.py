@@ -4,8 +4,9 @@ lives in the parts (each a named, unit-tested component), the life cycle in `run
 `build(settings)` creates every part up front, one slice at a time, each slice from the ones
 before it (no part names one built later): the core (registry, status board, reaper, the live
 config), AMI, addresses, security and TLS, the process (entrypoint mode), reload, then what HTTP
-reads. The initial config is loaded, rendered and written last (fatal when invalid: there is no
-last good config yet) and published to every part that subscribed to the live config.
+reads. The initial config is loaded, rendered and written last and published to every part that
+subscribed to the live config; an invalid site falls back on the last good config kept on the
+volume, and is fatal only without one (first boot).
 
 Adding a component: construct it in the slice it belongs to (or a new slice builder returning a
 frozen dataclass), subscribe it to `core.live` if it follows the applied site, add its checks to
@@ -59,6 +60,7 @@ from supervisor.reload import (
     SiteConfigBuilder,
 )
 from supervisor.reload.checks import config_checks
+from supervisor.reload.lastgood import LastGood
 from supervisor.reload.restart import PendingRestart
 from supervisor.render import RenderContext
 from supervisor.security import events as security_events
@@ -363,6 +365,9 @@ def build_reload(core: Core, ami: AmiSlice, security: SecuritySlice) -> ReloadSl
         metrics=ReloadMetrics(core.registry),
         on_restart_required=core.pending_restart.set,
         on_applied=core.live.publish,
+        # On the spool's volume, like the bans: a pod restarted with an invalid ConfigMap (or a
+        # new supervisor beside a running Asterisk) starts on the config that was last live.
+        last_good=LastGood(paths.host(paths.spool) / "supervisor" / "last-good.json"),
     )
     reloader = Reloader(
         applier=applier,

@@ -5,6 +5,12 @@ The content hash of the mounts is recorded as live only after a verified reload,
 apply is retried at the next hint or resync (thanos reloader semantics), and a fixed config
 applies as soon as it arrives. Applies never overlap. What to write, reload, restart and
 re-register is decided by `plan.plan` alone; the applier carries it out.
+
+Every config made live is kept on the persistent volume (`lastgood.py`). At start-up an invalid
+mounted site is then not fatal: the supervisor starts on the kept config, reports the mounted
+site's problems as a rejected change (`/status`, `last_reload_successful` 0,
+`config_last_good_restored` 1) and applies the mounts once they are fixed. Only without a kept
+config (first boot) is an invalid site a StartupError.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import Literal
 from supervisor.reload.asterisk import AsteriskReload
 from supervisor.reload.build import Config, ConfigBuilder, ConfigRejected
 from supervisor.reload.configdir import ConfigDir
+from supervisor.reload.lastgood import LastGood, LastGoodUnusable
 from supervisor.reload.metrics import ReloadMetrics
 from supervisor.reload.mounts import Mounts, Snapshot
 from supervisor.reload.plan import Live, Plan, RestartReason, plan
@@ -69,6 +76,7 @@ class Applier:
         metrics: ReloadMetrics,
         on_restart_required: RestartHook = _nothing,
         on_applied: Callable[[Config], None] = _nothing,
+        last_good: LastGood | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.mounts = mounts
@@ -78,6 +86,7 @@ class Applier:
         self.metrics = metrics
         self._on_restart_required = on_restart_required
         self._on_applied = on_applied
+        self._last_good = last_good
         self._clock = clock
         self._lock = asyncio.Lock()
         self._state = ReloadState()
@@ -122,27 +131,80 @@ class Applier:
     # -- start-up --------------------------------------------------------------------------
 
     def prepare(self) -> Config:
-        """Before Asterisk starts: build the config and write every file. Raises StartupError
-        (one line) if the site is invalid; Asterisk then reads exactly this config."""
+        """Before Asterisk starts: build the config and write every file; Asterisk then reads
+        exactly this config. An invalid mounted site falls back on the last good config kept on
+        the volume (reported as a rejected change); without one it raises StartupError (one
+        line, every problem located)."""
         snapshot = self.mounts.snapshot()
         try:
             config = self._build(snapshot)
         except ConfigRejected as exc:
-            raise StartupError(exc.problems) from None
+            config = self._restore_last_good(exc.problems)
+            self._start_on(config)
+            self._failed_hash = snapshot.hash
+            self.metrics.apply_operations_failed.inc()
+            self.metrics.last_reload_successful.set(0)
+            self.metrics.last_good_restored.set(1)
+            line = "; ".join(exc.problems)
+            self._update(last_error=line, failures=1, last_good_restored=True)
+            log.error(
+                "mounted site %s rejected at start: %s; started on the last good config %s "
+                "kept on the volume, until the mounts are fixed",
+                snapshot.hash[:12],
+                line,
+                config.hash[:12],
+            )
+            return config
+        self._start_on(config)
+        # The start-up config counts as the first successful reload (thanos: the initial apply),
+        # so "last reload successful == 0" means a change failed, not "nothing changed yet".
+        self.metrics.last_reload_successful.set(1)
+        self._keep(snapshot)
+        return config
+
+    def _restore_last_good(self, problems: Sequence[str]) -> Config:
+        """The kept config, built with this boot's render context; StartupError naming the
+        mounted site's problems (and the kept config's, if it is there but unusable)."""
+        if self._last_good is None:
+            raise StartupError(problems)
+        try:
+            kept = self._last_good.load()
+        except LastGoodUnusable as exc:
+            raise StartupError([*problems, f"no fallback: {exc}"]) from None
+        if kept is None:  # first boot: nothing was ever live here
+            raise StartupError(problems)
+        try:
+            return self._build(kept)
+        except ConfigRejected as exc:  # e.g. a newer supervisor's model refuses the old site
+            why = "; ".join(exc.problems)
+            raise StartupError(
+                [*problems, f"no fallback: the last good config {kept.hash[:12]} is refused: {why}"]
+            ) from None
+
+    def _start_on(self, config: Config) -> None:
         self.config_dir.write_audio(config.audio)
         self.config_dir.write(config.files)
         self.config_dir.remove_audio(self.config_dir.audio_names() - set(config.audio))
         self._live = self._booted = config
         self._on_applied(config)
         now = self._clock()
-        # The start-up config counts as the first successful reload (thanos: the initial apply),
-        # so "last reload successful == 0" means a change failed, not "nothing changed yet".
-        self.metrics.last_reload_successful.set(1)
         self.metrics.last_reload_success_timestamp.set(now)
         self.metrics.set_live_hash(config.hash)
         self._update(live_hash=config.hash, last_success=now)
         log.info("config %s written: %s", config.hash[:12], ", ".join(sorted(config.files)))
-        return config
+
+    def _keep(self, snapshot: Snapshot) -> None:
+        """Keep a snapshot that went live on the volume. A failure is logged: the config is live
+        all the same, only a later start with an invalid site could not fall back on it."""
+        if self._last_good is None:
+            return
+        try:
+            self._last_good.save(snapshot)
+        except OSError as exc:
+            log.error("the live config %s could not be kept: %s", snapshot.hash[:12], exc)
+            self._update(last_good_error=str(exc))
+        else:
+            self._update(last_good_error=None)
 
     def asterisk_started(self) -> None:
         """Asterisk (re)started and read the files on disk: pending restart reasons are done."""
@@ -166,14 +228,18 @@ class Applier:
                     # Reverted to the live config after a failure: the mounts and Asterisk agree.
                     self._failed_hash = None
                     self.metrics.last_reload_successful.set(1)
-                    self._update(last_error=None)
+                    self.metrics.last_good_restored.set(0)
+                    self._update(last_error=None, last_good_restored=False)
                     log.info("config %s is live again (mounts reverted)", digest[:12])
                 return ApplyResult("unchanged", digest)
             try:
                 config = await asyncio.to_thread(self._build, snapshot)
             except ConfigRejected as exc:
                 return self._fail(digest, exc.problems, "rejected")
-            return await self._apply(config)
+            result = await self._apply(config)
+            if result.outcome == "applied":
+                await asyncio.to_thread(self._keep, snapshot)
+            return result
 
     async def refresh(self) -> ApplyResult:
         """Re-render the live site and apply the result: for render inputs besides the mounts
@@ -189,7 +255,7 @@ class Applier:
                 config = await asyncio.to_thread(self._rerender, live)
             except ConfigRejected as exc:
                 return self._fail(live.hash, exc.problems, "rejected")
-            return await self._apply(config)
+            return await self._apply(config, mounted=False)
 
     def record_crash(self, exc: BaseException) -> None:
         """An apply crashed (a bug): count it as a failed apply, keep the last good config."""
@@ -197,7 +263,7 @@ class Applier:
         self.metrics.last_reload_successful.set(0)
         self._update(last_error=f"internal error: {type(exc).__name__}: {exc}")
 
-    async def _apply(self, config: Config) -> ApplyResult:
+    async def _apply(self, config: Config, *, mounted: bool = True) -> ApplyResult:
         managed = set(self._live.files) if self._live else set()
         on_disk = await asyncio.to_thread(self.config_dir.read_text, managed | set(config.files))
         audio = await asyncio.to_thread(self.config_dir.audio_names)
@@ -229,20 +295,24 @@ class Applier:
             await asyncio.to_thread(self.config_dir.remove_audio, steps.audio_removes)
         except OSError as exc:  # a stale file wastes space only; the next apply removes it
             log.warning("removing old audio files failed: %s", exc)
-        return self._applied(config, steps)
+        return self._applied(config, steps, mounted=mounted)
 
-    def _applied(self, config: Config, steps: Plan) -> ApplyResult:
+    def _applied(self, config: Config, steps: Plan, *, mounted: bool) -> ApplyResult:
         self._live = config
         self._on_applied(config)
         now = self._clock()
-        self.metrics.last_reload_successful.set(1)
         self.metrics.last_reload_success_timestamp.set(now)
         self.metrics.set_live_hash(config.hash)
-        self._failed_hash = None
+        # A re-render of the live site (a ban) says nothing of mounts rejected since: their
+        # failure (and the start on the kept config) stands until the mounts are fixed.
+        if mounted or self._failed_hash in (None, config.hash):
+            self.metrics.last_reload_successful.set(1)
+            self.metrics.last_good_restored.set(0)
+            self._failed_hash = None
+            self._update(last_error=None, last_good_restored=False)
         self._update(
             config_live=True,
             live_hash=config.hash,
-            last_error=None,
             last_success=now,
             applies=self._state.applies + 1,
         )

@@ -53,6 +53,12 @@ class ReloadMetrics:
             "1 while a live config change waits for an Asterisk restart to take effect.",
             registry=registry,
         )
+        self.last_good_restored = Gauge(
+            f"{NS}_config_last_good_restored",
+            "1 while the live config is the last good one kept on the volume, restored at start "
+            "because the mounted site was rejected; 0 once the mounts apply.",
+            registry=registry,
+        )
         self.config_info = Gauge(
             f"{NS}_config_info",
             "The content hash of the live config (value always 1).",

@@ -16,7 +16,9 @@ from supervisor.reload.plan import RestartReason
 class ReloadState:
     """`config_live`: a config hash was written and verified in Asterisk (or booted with it);
     `live_hash`: that hash; `last_error`: the last failure (one line); `restart_required`: reasons a
-    written change needs an Asterisk restart (stored here only)."""
+    written change needs an Asterisk restart (stored here only); `last_good_restored`: the live
+    config is the last good one kept on the volume, the mounted site having been rejected at start
+    (until the mounts apply); `last_good_error`: why the live config could not be kept."""
 
     config_live: bool = False
     live_hash: str | None = None
@@ -26,6 +28,8 @@ class ReloadState:
     restart_required: tuple[RestartReason, ...] = ()
     applies: int = 0
     failures: int = 0
+    last_good_restored: bool = False
+    last_good_error: str | None = None
 
     @property
     def ready(self) -> bool:

@@ -17,6 +17,7 @@ from supervisor.reload import (
     ReloadMetrics,
     RestartReason,
 )
+from supervisor.reload.lastgood import LastGood
 from tests.supervisor.reload.fakes import FakeAsterisk
 
 
@@ -25,6 +26,8 @@ class Rig:
     applier and a fake Asterisk."""
 
     def __init__(self, root: Path, build: ConfigBuilder | None = None) -> None:
+        self.build = build
+        self.last_good = LastGood(root / "spool" / "supervisor" / "last-good.json")
         self.site = root / "site"
         self.secrets = root / "secrets"
         self.etc = root / "etc"
@@ -35,14 +38,26 @@ class Rig:
         self.restarts: list[tuple[RestartReason, ...]] = []
         self.swap_site(sites.home())
         self.swap_secrets(sites.secrets())
-        self.applier = Applier(
+        self.applier = self._applier()
+
+    def _applier(self) -> Applier:
+        return Applier(
             mounts=Mounts(config=(self.site,), secrets=(self.secrets,), max_file_bytes=64 * 1024),
             config_dir=ConfigDir(self.etc),
-            build=build or sites.builder(sites.context()),
+            build=self.build or sites.builder(sites.context()),
             asterisk=AmiReload(self.asterisk),
             metrics=self.metrics,
             on_restart_required=self.restarts.append,
+            last_good=self.last_good,
         )
+
+    def restart_supervisor(self) -> Rig:
+        """A new supervisor process on the same mounts, config dir and volume (fresh metrics);
+        the (fake) Asterisk runs on, as in sidecar mode."""
+        self.registry = CollectorRegistry()
+        self.metrics = ReloadMetrics(self.registry)
+        self.applier = self._applier()
+        return self
 
     def start(self) -> Rig:
         self.applier.prepare()

@@ -13,6 +13,7 @@ import pytest
 from lab import sites
 from lab.kubelet import write_mount
 from supervisor.reload import ConfigDir, SiteConfigBuilder, StartupError
+from supervisor.reload.checks import config_checks
 from supervisor.security.events import IPNetwork
 from tests.supervisor.reload.conftest import Rig
 
@@ -277,3 +278,126 @@ async def test_unwritable_config_dir_fails_without_raising(rig: Rig) -> None:
     assert "writing" in result.problems[0]
     assert rig.asterisk.reloads == []
     assert rig.value(REJECTED) == 1
+
+
+RESTORED = "asterisk_supervisor_config_last_good_restored"
+
+
+async def test_a_restart_with_an_invalid_site_starts_on_the_last_good_config(rig: Rig) -> None:
+    """A supervisor started while the mounted site is invalid runs the config last made live
+    (kept on the volume, rendered again): live and ready, the mounted site's problems located in
+    the state, last_reload_successful 0 and config_last_good_restored 1."""
+    rig.start()
+    rig.swap_site(sites.home("bob"))
+    assert (await rig.applier.apply()).outcome == "applied"
+    live = rig.applier.state.live_hash
+    (rig.etc / "pjsip.conf").unlink()  # a new pod: nothing rendered yet
+    write_mount(rig.site, {"site.yaml": "endpoints: [a\n"})
+    rig.restart_supervisor()
+    config = rig.applier.prepare()
+    assert config.hash == live
+    assert "[bob]" in rig.text("pjsip.conf")
+    rig.asterisk.boot()
+    rig.applier.asterisk_started()
+    state = rig.applier.state
+    assert state.config_live
+    assert state.ready
+    assert state.live_hash == live
+    assert state.last_good_restored
+    assert state.last_error is not None
+    assert "site.yaml:2" in state.last_error
+    assert rig.value(LAST_OK) == 0
+    assert rig.value(RESTORED) == 1
+    assert rig.value(REJECTED) == 1
+    [check] = config_checks(lambda: rig.applier.state)()  # what /status and /readyz show
+    assert check.ok
+    assert "kept on the volume" in check.detail
+    assert "site.yaml:2" in check.detail
+    assert rig.value("asterisk_supervisor_config_info", {"hash": live or ""}) == 1
+
+
+async def test_the_fixed_site_applies_after_a_start_on_the_last_good_config(rig: Rig) -> None:
+    """Started on the kept config, the supervisor applies the mounts once they are fixed, and
+    keeps the fixed site as the new last good one."""
+    rig.start()
+    write_mount(rig.site, {"site.yaml": "endpoints: 5\n"})
+    rig.restart_supervisor()
+    rig.applier.prepare()
+    rig.asterisk.boot()
+    rig.applier.asterisk_started()
+    assert (await rig.applier.apply()).outcome == "rejected"  # still invalid: still reported
+    assert rig.applier.state.last_good_restored
+    rig.swap_site(sites.home("carol"))
+    result = await rig.applier.apply()
+    assert result.outcome == "applied", result.problems
+    assert "[carol]" in rig.text("pjsip.conf")
+    state = rig.applier.state
+    assert not state.last_good_restored
+    assert state.last_error is None
+    assert rig.value(LAST_OK) == 1
+    assert rig.value(RESTORED) == 0
+    kept = rig.last_good.load()
+    assert kept is not None
+    assert kept.hash == result.hash
+
+
+async def test_mounts_reverted_to_the_kept_config_clear_the_report(rig: Rig) -> None:
+    """The mounts put back to the config the supervisor restored: nothing to apply, and the
+    mounted site is no longer reported invalid."""
+    rig.start()
+    write_mount(rig.site, {"site.yaml": "endpoints: 5\n"})
+    rig.restart_supervisor()
+    rig.applier.prepare()
+    rig.asterisk.boot()
+    rig.applier.asterisk_started()
+    rig.swap_site(sites.home())
+    assert (await rig.applier.apply()).outcome == "unchanged"
+    assert not rig.applier.state.last_good_restored
+    assert rig.applier.state.last_error is None
+    assert rig.value(RESTORED) == 0
+
+
+async def test_a_ban_does_not_hide_the_rejected_mounted_site(tmp_path: Path) -> None:
+    """A re-render of the kept config for a ban applies, and the mounted site is still
+    reported invalid (the refresh does not read the mounts)."""
+    blocked: list[IPNetwork] = []
+    rig = Rig(tmp_path, build=SiteConfigBuilder(sites.context(), lambda _site: blocked)).start()
+    write_mount(rig.site, {"site.yaml": "endpoints: 5\n"})
+    rig.restart_supervisor()
+    rig.applier.prepare()
+    rig.asterisk.boot()
+    rig.applier.asterisk_started()
+    blocked.append(ipaddress.ip_network("198.51.100.66/32"))
+    assert (await rig.applier.refresh()).outcome == "applied"
+    assert "deny = 198.51.100.66/32" in rig.text("acl.conf")
+    assert rig.applier.state.last_good_restored
+    assert rig.value(LAST_OK) == 0
+    assert rig.value(RESTORED) == 1
+
+
+def test_first_boot_with_an_invalid_site_still_refuses(rig: Rig) -> None:
+    """Nothing kept yet: an invalid site is the located StartupError, nothing written."""
+    write_mount(rig.site, {"site.yaml": "endpoints: [a\n"})
+    with pytest.raises(StartupError, match=r"site\.yaml:2") as caught:
+        rig.applier.prepare()
+    assert "no fallback" not in str(caught.value)
+    assert not (rig.etc / "pjsip.conf").exists()
+
+
+def test_an_unusable_kept_config_is_named_beside_the_site_problems(rig: Rig) -> None:
+    """A damaged kept config is no fallback: the StartupError names the site's problem and why
+    the kept file cannot be used."""
+    rig.start()
+    rig.last_good.path.write_text("{}")
+    write_mount(rig.site, {"site.yaml": "endpoints: [a\n"})
+    rig.restart_supervisor()
+    with pytest.raises(StartupError, match=r"site\.yaml:2.*no fallback: the last good config"):
+        rig.applier.prepare()
+
+
+def test_a_valid_start_keeps_its_config(rig: Rig) -> None:
+    """A valid start-up config is kept on the volume at once (a restart right after can use it)."""
+    rig.start()
+    kept = rig.last_good.load()
+    assert kept is not None
+    assert kept.hash == rig.applier.state.live_hash
