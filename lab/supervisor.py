@@ -40,11 +40,15 @@ class SupervisorRun:
     # The pod's fsGroup: when set, the mounts are written as the Deployment asks kubelet to
     # (ConfigMap 0444, Secret 0440 owned by this group), for a process that does not run as root.
     fs_group: int | None = None
+    # A restarted supervisor (or pod) on the mounts as they are: `site` and `secrets` unwritten.
+    keep_mounts: bool = False
 
     def __post_init__(self) -> None:
         self.config_mount = self.run.host / "mounts" / "site"
         self.secret_mount = self.run.host / "mounts" / "secrets"
         self.log = self.run.path("log") / "supervisor.out"
+        if self.keep_mounts:
+            return
         if self.fs_group is None:
             write_mount(self.config_mount, dict(self.site))
             write_mount(self.secret_mount, dict(self.secrets), mode=0o600)
