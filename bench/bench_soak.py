@@ -245,10 +245,20 @@ class SoakLab:
         self.sup.wait_ready(60)
         self._register_phones()
         self.segment = 0
+        #: The site mounted now, and the lock every publisher (the swapper, the restart fault)
+        #: holds: a supervisor restart must start on the content it chose.
+        self.mounted: dict[str, str] = dict(self.site)
+        self.mount_lock = threading.Lock()
+        self.swaps = 0  # the swapper's count: odd while its last site is the invalid one
         #: Counts and CPU seconds of supervisor processes that ended (a restart): a counter
         #: restarts at zero with its process, Prometheus' increase() adds both sides.
         self.carried: dict[Key, float] = {}
         self.cpu_carried = 0.0
+
+    def publish(self, files: Mapping[str, str]) -> None:
+        """A kubelet-style swap of the site ConfigMap (the caller holds `mount_lock`)."""
+        write_mount(self.sup.config_mount, dict(files))
+        self.mounted = dict(files)
 
     def start_asterisk(self) -> None:
         asterisk = Asterisk(self.lab, self.run).start()
@@ -257,10 +267,10 @@ class SoakLab:
 
     def restart_supervisor(self) -> None:
         """Sidecar mode: kill -9 the supervisor while Asterisk runs on, start a new one on the
-        same mounts and HTTP port. Its final counts are read while the test holds the record's
-        write lock, so that no fold commits between that scrape and the kill: the one count a
-        restart loses by design (a commit after the last scrape, docs/records.md) is kept out
-        of the comparison, the rest must add up."""
+        mounts as they are and the same HTTP port. Its final counts are read while the test
+        holds the record's write lock, so that no fold commits between that scrape and the
+        kill: the one count a restart loses by design (a commit after the last scrape,
+        docs/records.md) is kept out of the comparison, the rest must add up."""
         old = self.sup
         assert old.process is not None
         with record_locked(self.run.path("spool") / RELATIVE_PATH):
@@ -271,7 +281,13 @@ class SoakLab:
             old.process.kill()
             old.process.wait(10)
         self.sup = SupervisorRun(
-            self.lab, self.run, self.site, self.secrets, list(old.extra_args), port=old.port
+            self.lab,
+            self.run,
+            self.site,
+            self.secrets,
+            list(old.extra_args),
+            port=old.port,
+            keep_mounts=True,
         )
         self.sup.start()
 
@@ -640,10 +656,23 @@ def inject(soak: SoakLab, fault: str, segment: int) -> FaultResult:
         result.note = f"Asterisk pid {pid} killed"
     elif fault == "supervisor-restart":
         old = soak.sup.process.pid if soak.sup.process else 0
-        soak.restart_supervisor()
-        result.detect_s = time.monotonic() - t0
-        soak.sup.wait_ready(limit)  # raises with its log should the new process exit
-        result.note = f"supervisor pid {old} killed (-9) and started again; Asterisk runs on"
+        with soak.mount_lock:  # the swapper waits: the new process starts on an invalid site
+            fixed = soak.mounted if soak.swaps % 2 == 0 else dict(soak.site)
+            soak.publish(swapped_site(soak.site, 1))
+            soak.restart_supervisor()
+            result.detect_s = time.monotonic() - t0
+            soak.sup.wait_ready(limit)  # raises with its log should the new process exit
+            restored = single(soak, "asterisk_supervisor_config_last_good_restored") == 1
+            soak.publish(fixed)  # the ConfigMap fixed: it must apply
+            applied = poll(
+                lambda: single(soak, "asterisk_supervisor_config_last_good_restored") == 0, limit
+            )
+        on = "started on the last good config" if restored else "NOT on the last good config"
+        fix = "NOT applied" if applied is None else f"applied {applied:.1f} s later"
+        result.note = (
+            f"supervisor pid {old} killed (-9) and started again on an invalid site ({on}; the "
+            f"fixed site {fix}); Asterisk runs on"
+        )
     elif fault == "freeze":
         pid = soak.asterisk_pid()
         assert pid is not None
@@ -687,8 +716,10 @@ class Swapper:
 
     def _loop(self) -> None:
         while not self.stop.wait(self.every_s):
-            self.swaps += 1
-            write_mount(self.soak.sup.config_mount, swapped_site(self.soak.site, self.swaps))
+            with self.soak.mount_lock:
+                self.swaps += 1
+                self.soak.swaps = self.swaps
+                self.soak.publish(swapped_site(self.soak.site, self.swaps))
             if self.stop.wait(min(2.5, self.every_s / 2)):
                 return
             with contextlib.suppress(OSError, ValueError):
@@ -703,7 +734,8 @@ class Swapper:
         self.stop.set()
         self.thread.join(10)
         # End on the base site, valid.
-        write_mount(self.soak.sup.config_mount, dict(self.soak.site))
+        with self.soak.mount_lock:
+            self.soak.publish(self.soak.site)
 
 
 # ---- the run -----------------------------------------------------------------------------------
@@ -1041,7 +1073,11 @@ def render(result: SoakResult, report: Path | None = None) -> str:
         "probe round); address flap → `/readyz` 503; supervisor restart: the old process's "
         "final counts read (under the record's write lock) and the process killed. Ready "
         "again: `/readyz` 200, measured from the injection. Counts across a supervisor restart "
-        "are the old process's final counts plus the new one's (what `increase()` adds up).",
+        "are the old process's final counts plus the new one's (what `increase()` adds up). "
+        "The new supervisor starts while the mounted site is invalid (the swapper's invalid "
+        "site, published with the swapper held): it must start on the last good config kept "
+        "on the volume (`config_last_good_restored` 1), and the site put back valid once it is "
+        "ready must apply (`config_last_good_restored` 0).",
         "",
         "## Calls per segment: sipp against the supervisor",
         "",

@@ -1,7 +1,7 @@
 """The last good config, kept on the persistent volume: the mounts' content of the config that
 was last made live, so that a supervisor started while the mounted site is invalid (a pod
 restart with a bad ConfigMap, a new supervisor beside a running Asterisk in sidecar mode) can
-start on it instead of refusing to start (docs/configuration.md, "When the site is invalid").
+start on it instead of refusing to start (docs/reload.md).
 
 What is kept is the source (every mount's files, the Secret's included), not the rendered files:
 those hold the AMI secret of the boot that rendered them, and a new supervisor renders with its

@@ -80,14 +80,17 @@ def test_an_ami_cut_during_calls_changes_no_count(soak: SoakLab) -> None:
 
 
 def test_a_supervisor_restart_in_sidecar_mode_changes_no_count(soak: SoakLab) -> None:
-    """The supervisor killed (-9) while calls are up and a new one started, Asterisk running on:
-    the old process's counts plus the new one's equal sipp's, none twice, none lost."""
+    """The supervisor killed (-9) while calls are up and a new one started on an invalid site
+    (it runs the last good config kept on the volume, then applies the fixed site), Asterisk
+    running on: the old process's counts plus the new one's equal sipp's, none twice, none
+    lost."""
     faults: list[FaultResult] = []
     before_pid = soak.sup.process.pid if soak.sup.process else None
     segment = run_segment(soak, 1, "supervisor-restart", faults)
     assert soak.sup.process is not None
     assert soak.sup.process.pid != before_pid
     assert faults[0].recover_s is not None
+    assert "(started on the last good config; the fixed site applied" in faults[0].note
     assert soak.carried  # the new process counted from zero; the old one's counts are kept
     assert_exact(segment)
 
