@@ -307,9 +307,11 @@ class Applier:
         # failure (and the start on the kept config) stands until the mounts are fixed.
         if mounted or self._failed_hash in (None, config.hash):
             self.metrics.last_reload_successful.set(1)
-            self.metrics.last_good_restored.set(0)
             self._failed_hash = None
-            self._update(last_error=None, last_good_restored=False)
+            self._update(last_error=None)
+        if mounted:  # the live config now comes from the mounts, not from the volume
+            self.metrics.last_good_restored.set(0)
+            self._update(last_good_restored=False)
         self._update(
             config_live=True,
             live_hash=config.hash,
