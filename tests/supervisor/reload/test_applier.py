@@ -316,15 +316,21 @@ async def test_a_restart_with_an_invalid_site_starts_on_the_last_good_config(rig
     assert rig.value("asterisk_supervisor_config_info", {"hash": live or ""}) == 1
 
 
-async def test_the_fixed_site_applies_after_a_start_on_the_last_good_config(rig: Rig) -> None:
-    """Started on the kept config, the supervisor applies the mounts once they are fixed, and
-    keeps the fixed site as the new last good one."""
-    rig.start()
+def restart_on_an_invalid_site(rig: Rig) -> None:
+    """The mounted site made invalid, a new supervisor started and Asterisk booted on its
+    config (the kept one)."""
     write_mount(rig.site, {"site.yaml": "endpoints: 5\n"})
     rig.restart_supervisor()
     rig.applier.prepare()
     rig.asterisk.boot()
     rig.applier.asterisk_started()
+
+
+async def test_the_fixed_site_applies_after_a_start_on_the_last_good_config(rig: Rig) -> None:
+    """Started on the kept config, the supervisor applies the mounts once they are fixed, and
+    keeps the fixed site as the new last good one."""
+    rig.start()
+    restart_on_an_invalid_site(rig)
     assert (await rig.applier.apply()).outcome == "rejected"  # still invalid: still reported
     assert rig.applier.state.last_good_restored
     rig.swap_site(sites.home("carol"))
@@ -345,11 +351,7 @@ async def test_mounts_reverted_to_the_kept_config_clear_the_report(rig: Rig) -> 
     """The mounts put back to the config the supervisor restored: nothing to apply, and the
     mounted site is no longer reported invalid."""
     rig.start()
-    write_mount(rig.site, {"site.yaml": "endpoints: 5\n"})
-    rig.restart_supervisor()
-    rig.applier.prepare()
-    rig.asterisk.boot()
-    rig.applier.asterisk_started()
+    restart_on_an_invalid_site(rig)
     rig.swap_site(sites.home())
     assert (await rig.applier.apply()).outcome == "unchanged"
     assert not rig.applier.state.last_good_restored
@@ -362,11 +364,7 @@ async def test_a_ban_does_not_hide_the_rejected_mounted_site(tmp_path: Path) -> 
     reported invalid (the refresh does not read the mounts)."""
     blocked: list[IPNetwork] = []
     rig = Rig(tmp_path, build=SiteConfigBuilder(sites.context(), lambda _site: blocked)).start()
-    write_mount(rig.site, {"site.yaml": "endpoints: 5\n"})
-    rig.restart_supervisor()
-    rig.applier.prepare()
-    rig.asterisk.boot()
-    rig.applier.asterisk_started()
+    restart_on_an_invalid_site(rig)
     blocked.append(ipaddress.ip_network("198.51.100.66/32"))
     assert (await rig.applier.refresh()).outcome == "applied"
     assert "deny = 198.51.100.66/32" in rig.text("acl.conf")
