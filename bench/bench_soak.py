@@ -960,12 +960,16 @@ def door_row(name: str, samples: list[tuple[float, float]], live: list[float]) -
 
 def after_warmup(result: SoakResult) -> tuple[float, int] | None:
     """(seconds since the samplers started, calls placed since) from the end of the segment
-    in which the soak had placed WARMUP_CALLS; None if it never got there."""
+    in which the supervisor process running at the end had seen WARMUP_CALLS; None if it never
+    got there. A supervisor restarted (sidecar mode) starts with an empty memory of ended calls:
+    its calls are counted from the end of the restart's segment (the part of that segment it
+    saw is left out, so its warm-up ends later, never earlier)."""
     placed = 0
     for g in result.segments:
-        placed += sum(g.placed.values())
+        placed = 0 if g.fault == "supervisor-restart" else placed + sum(g.placed.values())
         if placed >= WARMUP_CALLS:
-            return g.ended_at - result.samplers.t0, result.placed - placed
+            after = sum(sum(s.placed.values()) for s in result.segments if s.index > g.index)
+            return g.ended_at - result.samplers.t0, after
     return None
 
 
@@ -983,9 +987,12 @@ def rss_lines(result: SoakResult) -> list[str]:
     ]
     warm = after_warmup(result)
     if warm is None:
+        restarted = any(g.fault == "supervisor-restart" for g in result.segments)
         lines.append(
             f"- RSS after warm-up: not reached (warm-up is the first {WARMUP_CALLS:,} calls: "
-            f"the supervisor's bounded memory of ended calls fills; {result.placed:,} placed)."
+            f"the supervisor's bounded memory of ended calls fills; {result.placed:,} placed"
+            + ("; counted from the supervisor's restart" if restarted else "")
+            + ")."
         )
         return lines
     t_warm, calls = warm

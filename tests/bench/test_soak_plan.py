@@ -77,3 +77,21 @@ def test_rss_is_judged_after_warm_up_over_the_calls_placed_since() -> None:
     result.segments = segments[:1]
     assert after_warmup(result) is None  # type: ignore[arg-type]
     assert "not reached" in "\n".join(rss_lines(result))  # type: ignore[arg-type]
+
+
+def test_warm_up_restarts_with_the_supervisor() -> None:
+    """A supervisor restarted in segment 1 starts with an empty memory of ended calls: its
+    warm-up is counted from the end of that segment, so it ends two segments later than the
+    run's would, and a run too short after the restart says so."""
+    segments = []
+    for index in range(6):
+        fault = "supervisor-restart" if index == 1 else None
+        segment = Segment(index, fault, ended_at=100.0 + 60 * (index + 1))
+        segment.placed = {"int-answered": WARMUP_CALLS // 2}
+        segments.append(segment)
+    samplers = SimpleNamespace(t0=100.0, process=[(0.0, 80.0, 14.0, 0.0), (400.0, 80.0, 14.0, 0.0)])
+    result = SimpleNamespace(segments=segments, samplers=samplers, placed=3 * WARMUP_CALLS)
+    assert after_warmup(result) == (240.0, WARMUP_CALLS)  # type: ignore[arg-type]
+    result.segments = segments[:3]
+    assert after_warmup(result) is None  # type: ignore[arg-type]
+    assert "counted from the supervisor's restart" in "\n".join(rss_lines(result))  # type: ignore[arg-type]
