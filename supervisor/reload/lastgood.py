@@ -49,7 +49,9 @@ class LastGood:
             "config": [_mount(m) for m in snapshot.config],
             "secrets": [_mount(m) for m in snapshot.secrets],
         }
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Not 0700: the directory is shared (the voicemail e-mail queue below it is Asterisk's
+        # to write); the file's own mode keeps it private.
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         data = json.dumps(document, ensure_ascii=False, sort_keys=True).encode()
         write_atomic(self.path, data, mode=MODE)
 
