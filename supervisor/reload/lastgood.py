@@ -3,15 +3,18 @@ was last made live, so that a supervisor started while the mounted site is inval
 restart with a bad ConfigMap, a new supervisor beside a running Asterisk in sidecar mode) can
 start on it instead of refusing to start (docs/reload.md).
 
-What is kept is the source (every mount's files, the Secret's included), not the rendered files:
-those hold the AMI secret of the boot that rendered them, and a new supervisor renders with its
-own. One JSON document, replaced atomically (temp file, fsync, rename), mode 0600: it holds the
-Secret's values, readable by the supervisor's user only. Its content hash is checked when it is
-read, so a torn or edited file is refused, never half used.
+What is kept is the source (every mount's files, the Secret's and audio files included), not the
+rendered files: those hold the AMI secret of the boot that rendered them, and a new supervisor
+renders with its own. One JSON document (file contents in base64), replaced atomically (temp
+file, fsync, rename), mode 0600: it holds the Secret's values, readable by the supervisor's user
+only. Its content hash is checked when it is read, so a torn or edited file is refused, never
+half used.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
 from dataclasses import dataclass
@@ -21,14 +24,15 @@ from typing import Any
 
 from supervisor.files import write_atomic
 from supervisor.reload.mounts import Snapshot
-from supervisor.site.limits import MAX_DIR_BYTES
+from supervisor.site.limits import MAX_AUDIO_DIR_BYTES, MAX_DIR_BYTES
 from supervisor.site.mounts import Mount, content_hash
 
 FORMAT = 1
 MODE = 0o600
-#: A kept snapshot holds at most a few mounts of at most MAX_DIR_BYTES each; JSON escapes can
-#: double a text (newlines, quotes). Anything larger was not written by us: refused unread.
-MAX_BYTES = 16 * MAX_DIR_BYTES
+#: A mount holds at most MAX_DIR_BYTES of text and (a config mount) MAX_AUDIO_DIR_BYTES of audio;
+#: base64 adds a third. Room for four mounts; anything larger was not written by us: refused
+#: unread.
+MAX_BYTES = 4 * 2 * (MAX_DIR_BYTES + MAX_AUDIO_DIR_BYTES)
 
 
 class LastGoodUnusable(Exception):
@@ -86,11 +90,9 @@ class LastGood:
 
 
 def _mount(mount: Mount) -> dict[str, Any]:
-    return {
-        "path": str(mount.path),
-        # read_mount keeps UTF-8 text only, so every file decodes.
-        "files": {name: content.decode() for name, content in mount.files.items()},
-    }
+    # base64: a config mount's audio files are bytes, not text.
+    files = {name: base64.b64encode(content).decode() for name, content in mount.files.items()}
+    return {"path": str(mount.path), "files": files}
 
 
 def _unmount(entry: dict[str, Any]) -> Mount:
@@ -98,9 +100,9 @@ def _unmount(entry: dict[str, Any]) -> Mount:
     if not isinstance(files, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in files.items()
     ):
-        raise TypeError("files must map names to texts")
-    return Mount(
-        path=Path(entry["path"]),
-        files=MappingProxyType({name: text.encode() for name, text in files.items()}),
-        live=True,
-    )
+        raise TypeError("files must map names to base64 texts")
+    try:
+        decoded = {name: base64.b64decode(text, validate=True) for name, text in files.items()}
+    except binascii.Error as exc:
+        raise ValueError(f"a file is not base64: {exc}") from None
+    return Mount(path=Path(entry["path"]), files=MappingProxyType(decoded), live=True)

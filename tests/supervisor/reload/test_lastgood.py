@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import stat
@@ -13,6 +14,8 @@ from lab import sites
 from lab.kubelet import write_mount
 from supervisor.reload import Mounts
 from supervisor.reload.lastgood import MAX_BYTES, LastGood, LastGoodUnusable
+from supervisor.reload.mounts import Snapshot
+from supervisor.site.mounts import Mount, content_hash
 
 
 def mounts(tmp_path: Path) -> Mounts:
@@ -33,6 +36,19 @@ def test_a_kept_snapshot_reads_back_with_its_hash_and_files(tmp_path: Path) -> N
         (m.path, dict(m.files)) for m in snapshot.config
     ]
     assert [dict(m.files) for m in again.secrets] == [dict(m.files) for m in snapshot.secrets]
+
+
+def test_audio_bytes_are_kept_exactly(tmp_path: Path) -> None:
+    """A config mount's audio file (bytes, not UTF-8: NULs, 0xff) reads back byte for byte."""
+    audio = bytes(range(256)) * 4
+    site = Mount(path=tmp_path / "site", files={"site.yaml": b"name: x\n", "hello.wav": audio})
+    snapshot = Snapshot((site,), (), content_hash([site]))
+    kept = LastGood(tmp_path / "last-good.json")
+    kept.save(snapshot)
+    again = kept.load()
+    assert again is not None
+    assert again.config[0].files["hello.wav"] == audio
+    assert again.hash == snapshot.hash
 
 
 def test_the_kept_file_is_private(tmp_path: Path) -> None:
@@ -78,7 +94,9 @@ def test_an_edited_file_is_refused(tmp_path: Path) -> None:
     kept = LastGood(tmp_path / "last-good.json")
     kept.save(mounts(tmp_path).snapshot())
     document = json.loads(kept.path.read_text())
-    document["config"][0]["files"]["site.yaml"] += "\n# edited\n"
+    files = document["config"][0]["files"]
+    edited = base64.b64decode(files["site.yaml"]) + b"\n# edited\n"
+    files["site.yaml"] = base64.b64encode(edited).decode()
     kept.path.write_text(json.dumps(document))
     with pytest.raises(LastGoodUnusable, match="content hash"):
         kept.load()
