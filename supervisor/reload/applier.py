@@ -200,9 +200,10 @@ class Applier:
             return
         try:
             self._last_good.save(snapshot)
-        except OSError as exc:
-            log.error("the live config %s could not be kept: %s", snapshot.hash[:12], exc)
-            self._update(last_good_error=str(exc))
+        except Exception as exc:  # best effort: the config is live; a bug here must not undo it
+            why = str(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
+            log.error("the live config %s could not be kept: %s", snapshot.hash[:12], why)
+            self._update(last_good_error=why)
         else:
             self._update(last_good_error=None)
 

@@ -399,3 +399,19 @@ def test_a_valid_start_keeps_its_config(rig: Rig) -> None:
     kept = rig.last_good.load()
     assert kept is not None
     assert kept.hash == rig.applier.state.live_hash
+
+
+async def test_a_config_that_cannot_be_kept_is_live_all_the_same(rig: Rig) -> None:
+    """The volume refuses the kept copy (its directory is a file): the change is applied and
+    live, and the config check says it was not kept."""
+    rig.start()
+    rig.last_good.path.unlink()
+    rig.last_good.path.parent.rmdir()
+    rig.last_good.path.parent.write_text("not a directory")
+    rig.swap_site(sites.home("bob"))
+    result = await rig.applier.apply()
+    assert result.outcome == "applied", result.problems
+    assert rig.value(LAST_OK) == 1
+    [check] = config_checks(lambda: rig.applier.state)()
+    assert check.ok
+    assert "not kept on the volume" in check.detail
