@@ -12,7 +12,7 @@ the output guard proves it of the rendered text (`callcheck`).
 
 from __future__ import annotations
 
-from supervisor.render import callsafe, flows
+from supervisor.render import callsafe, features, flows
 from supervisor.render.conf import GENERATED, document, section
 from supervisor.render.voicemail import BOX_VARIABLE, CONTEXT, mailbox
 from supervisor.site.flowchecks import kind_of
@@ -24,6 +24,7 @@ from supervisor.site.sections import (
     VOICEMAIL_RESULT,
     flow_context,
     limit_context,
+    phone_context,
     ring_group_context,
     trunk_context,
 )
@@ -101,7 +102,7 @@ def _ring(site: ResolvedSite, target: str, *, voicemail: bool = True) -> list[st
     if target in site.dialplan.ring_groups:
         entry = "s" if voicemail or group_box(site, target) is None else NO_VOICEMAIL
         return [f"Goto({ring_group_context(target)},{entry},1)"]
-    apps = [f"Dial(PJSIP/{target},{site.dialplan.ring_time})"]
+    apps = features.ring_phone(site, target)
     if voicemail and site.endpoints[target].voicemail is not None:
         return apps + _leave_message(site.mailbox_number(target))
     return [*apps, "Hangup()"]
@@ -129,19 +130,18 @@ def _context(name: str, lines: list[Line]) -> str:
 
 def _ring_group(site: ResolvedSite, name: str) -> list[Line]:
     group = site.dialplan.ring_groups[name]
-    members = "&".join(f"PJSIP/{member}" for member in group.endpoints)
-    dial = f"Dial({members},{group.ring_time})"
+    dial = features.ring_members(site, group.endpoints, group.ring_time)
     if group.fallback:
-        apps = [dial, *_ring(site, group.fallback)]
+        apps = [*dial, *_ring(site, group.fallback)]
     elif group.voicemail:
-        apps = [dial, *_leave_message(site.mailbox_number(group.voicemail))]
+        apps = [*dial, *_leave_message(site.mailbox_number(group.voicemail))]
     else:
-        apps = [dial, "Hangup()"]
+        apps = [*dial, "Hangup()"]
     lines = _priorities("s", apps)
     if group_box(site, name) is not None:
         # The same ring, ending without a message (an extension with `voicemail: false`).
         after = _ring(site, group.fallback, voicemail=False) if group.fallback else ["Hangup()"]
-        lines += _priorities(NO_VOICEMAIL, [dial, *after])
+        lines += _priorities(NO_VOICEMAIL, [*dial, *after])
     return lines
 
 
@@ -186,6 +186,7 @@ def render_extensions(site: ResolvedSite) -> str:
             lines.append(("exten", f"{number},hint,PJSIP/{extension.ring}"))
     lines += flows.night_codes(site, _priorities)
     lines += flows.block_codes(site, _priorities)
+    lines += features.feature_codes(site, _priorities)
     if plan.pickup is not None:
         # Pickup() without a target answers a call ringing a phone of the caller's groups.
         lines += _priorities(plan.pickup, ["Pickup()", "Hangup()"])
@@ -245,6 +246,10 @@ def render_extensions(site: ResolvedSite) -> str:
         sections.append(_context(trunk_context(trunk_name), lines))
     for name in plan.ring_groups:
         sections.append(_context(ring_group_context(name), _ring_group(site, name)))
+    for name in site.featured_phones():
+        sections.append(
+            _context(phone_context(name), features.phone_lines(site, name, _priorities))
+        )
     for name, lines in flows.flow_contexts(site, lambda t: target_apps(site, t), _priorities):
         sections.append(_context(name, lines))
     for trunk_name in site.trunks:

@@ -164,6 +164,29 @@ def _codes(site: Site) -> Iterator[Found]:
                 f"{condition.override} is also {where}",
             )
         used.setdefault(condition.override, f"time condition {name}'s override")
+    features = site.dialplan.features
+    if features is None:
+        return
+    if site.dialplan.pickup is not None:
+        used.setdefault(site.dialplan.pickup, "dialplan.pickup")
+    for key, code in features.codes().items():
+        path: Path = ("dialplan", "features", key)
+        where = used.get(code)
+        if where is not None:
+            yield path, f"{code} is also {where}"
+        used.setdefault(code, f"dialplan.features.{key}")
+    # A forward code takes the number after it (*72NUMBER): nothing else may start with one.
+    on = {features.forward_on, features.forward_busy_on, features.forward_noanswer_on}
+    for key, code in features.codes().items():
+        if code not in on:
+            continue
+        for number, where in used.items():
+            if number != code and number.startswith(code):
+                yield (
+                    ("dialplan", "features", key),
+                    (f"{number} ({where}) starts with {code}: phones could not dial it"),
+                )
+                break
 
 
 def _menus(site: Site) -> Iterator[Found]:
@@ -256,6 +279,8 @@ def check_screening(site: Site) -> Iterator[Found]:
         return
     dialled = [*site.dialplan.extensions, site.voicemail.access, site.voicemail.access_any]
     dialled += [c.override for c in site.dialplan.time_conditions.values() if c.override]
+    if site.dialplan.features is not None:
+        dialled += site.dialplan.features.codes().values()
     codes = {"block_code": screening.block_code, "unblock_code": screening.unblock_code}
     for key, code in codes.items():
         if code is None:

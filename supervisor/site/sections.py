@@ -55,6 +55,12 @@ def limit_context(endpoint: str) -> str:
     return f"limit-{endpoint}"
 
 
+def phone_context(endpoint: str) -> str:
+    """The subroutine that rings a phone with feature codes: do-not-disturb, then its forwards
+    (render/features.py)."""
+    return f"phone-{endpoint}"
+
+
 def ring_group_context(group: str) -> str:
     return f"ring-{group}"
 
