@@ -38,6 +38,7 @@ from lab.paths import SCENARIOS
 from lab.phones import PHONES_V6, RINGER_PORT, Phones
 from supervisor.render import Directories, RenderContext, render
 from supervisor.site.explain import Explanation, explain, time_decision
+from supervisor.site.features import DND_FAMILY, FORWARD_FAMILIES, Forward
 from supervisor.site.flows import CAUSE_CODES, TimeCondition
 from supervisor.site.load import LoadedSite, load_site
 from supervisor.site.mounts import Mount
@@ -94,6 +95,10 @@ class Generated:
     cases: list[Case]
     #: Numbers put on the phones' blocklist in astdb.
     blocked: list[str] = field(default_factory=list)
+    #: Phones with do-not-disturb on in astdb.
+    dnd: list[str] = field(default_factory=list)
+    #: Phone -> kind (always, busy, noanswer) -> number: forwards in astdb.
+    forwards: dict[str, dict[Forward, str]] = field(default_factory=dict)
 
 
 def _rules(rng: random.Random) -> list[dict[str, Any]]:
@@ -463,6 +468,14 @@ class FlowPbx(LabHarness):
             self.ami.action(
                 {"Action": "DBPut", "Family": "supervisor-block", "Key": number, "Val": "1"}
             )
+        for family in (DND_FAMILY, *FORWARD_FAMILIES.values()):
+            self.ami.action({"Action": "DBDelTree", "Family": family})
+        for name in generated.dnd:
+            self.ami.action({"Action": "DBPut", "Family": DND_FAMILY, "Key": name, "Val": "1"})
+        for name, forwards in generated.forwards.items():
+            for kind, number in forwards.items():
+                family = FORWARD_FAMILIES[kind]
+                self.ami.action({"Action": "DBPut", "Family": family, "Key": name, "Val": number})
         return loaded
 
     def call(self, case: Case, plan: Timeline) -> sipp.Sipp:
@@ -535,6 +548,8 @@ def run_cases(pbx: FlowPbx, generated: Generated, *, parallel: int = 4) -> list[
                 presses=case.presses,
                 night=generated.night,
                 blocked=generated.blocked,
+                dnd=generated.dnd,
+                forwards=generated.forwards,
             )
             plan = timeline(predicted, pbx.rootfs)
             running.append(

@@ -1,0 +1,175 @@
+"""Phone feature codes on the real Asterisk 22: a registered phone switches do-not-disturb and
+forwards for itself (astdb), calls to it follow (no-answer path, the forward target rings, ring
+groups skip it), the state survives an Asterisk restart, and the product's reader shows it for
+/status."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab import dialer, netns
+from lab.ami import LabAmi, NetnsLoop
+from lab.flowlab import (
+    PASSWORDS,
+    Case,
+    FlowPbx,
+    Generated,
+    generate,
+    load,
+    observe,
+    report_line,
+    run_cases,
+)
+from lab.phones import PHONES_V6
+from supervisor.ami.client import AmiSettings
+from supervisor.app import build_ami, build_core
+from supervisor.settings import Settings
+
+pytestmark = pytest.mark.lab
+
+DESK_DID = "+4930100001"
+TEAM_DID = "+4930100002"
+
+
+def features_site() -> dict[str, Any]:
+    """desk (with a box, 11), kitchen (12), hall (13); a DID to desk, one to a group."""
+    site = generate(random.Random(3), datetime.datetime.now(datetime.UTC), 0, "fwd").site
+    plan = site["dialplan"]
+    for key in ("menus", "announcements", "time_conditions"):
+        plan[key] = {}
+    plan.pop("screening", None)
+    plan["ring_time"] = 5
+    plan["ring_groups"] = {"team": {"endpoints": ["desk", "kitchen"], "ring_time": 5}}
+    plan["inbound"] = {DESK_DID: "desk", TEAM_DID: "team"}
+    site["trunks"]["provider"]["dids"] = [DESK_DID, TEAM_DID]
+    return site
+
+
+@pytest.fixture(scope="module")
+def pbx(rootfs: Path) -> Iterator[FlowPbx]:
+    harness = FlowPbx(rootfs)
+    try:
+        harness.start(features_site())
+        harness.apply(Generated(features_site(), night=[], cases=[]))
+        yield harness
+    finally:
+        harness.close()
+
+
+def desk_dials(pbx: FlowPbx, number: str) -> None:
+    codes = dialer.dial(
+        pbx.lab,
+        pbx.run,
+        "provider",
+        PHONES_V6,
+        f"[{netns.POD_V6}]:5060",
+        [("code", number)],
+        user="desk",
+        password=PASSWORDS["desk"],
+        name=f"features-{number.replace('*', 's')}",
+    )
+    assert codes["code"] is not None, codes
+
+
+def db(ami: LabAmi, family: str, key: str) -> str | None:
+    reply = ami.action({"Action": "DBGet", "Family": family, "Key": key})
+    values = [m.get("Val") for m in reply if m.get("Event") == "DBGetResponse"]
+    return values[0] if values else None
+
+
+def call(pbx: FlowPbx, number: str, **state: Any) -> tuple[list[str], str]:
+    """One provider call, predicted with the given astdb state: (disagreements, case name)."""
+    assert pbx.ami is not None
+    name = f"feat{len(pbx.ami.events)}"
+    generated = Generated(features_site(), [], [Case(name, number, (), "030555")], **state)
+    results = run_cases(pbx, generated)
+    return [report_line(r) for r in results if r.problems], name
+
+
+def test_dnd_and_forward_codes_are_honoured_and_survive_a_restart(pbx: FlowPbx) -> None:
+    """*78: calls to desk go to its box unrung, the group rings kitchen alone; *79 undoes it;
+    *7212: a call to desk rings kitchen (the forward target), then desk's box; after an
+    Asterisk restart the forward is still in astdb and the product's reader shows it."""
+    assert pbx.ami is not None
+    desk_dials(pbx, "*78")
+    assert db(pbx.ami, "supervisor-dnd", "desk") == "1"
+    problems, name = call(pbx, DESK_DID, dnd=["desk"])
+    assert not problems
+    seen = observe(pbx.ami.events, name)
+    assert seen is not None
+    assert (seen.rings, seen.voicemail) == ([], "11")
+    problems, name = call(pbx, TEAM_DID, dnd=["desk"])
+    assert not problems
+    seen = observe(pbx.ami.events, name)
+    assert seen is not None
+    assert [r for r, _ in seen.rings] == [("kitchen",)]
+
+    desk_dials(pbx, "*79")
+    assert db(pbx.ami, "supervisor-dnd", "desk") is None
+
+    desk_dials(pbx, "*7212")
+    assert db(pbx.ami, "supervisor-forward", "desk") == "12"
+    _, name = call(pbx, DESK_DID, forwards={"desk": {"always": "12"}})
+    seen = observe(pbx.ami.events, name)
+    assert seen is not None
+    assert seen.voicemail == "11"
+    caller = next(
+        e["Uniqueid"]
+        for e in pbx.ami.events
+        if e.get("Event") == "Newchannel" and e.get("CallerIDName") == name
+    )
+    rung = {
+        e.get("DestChannel", "").rsplit("-", 1)[0]
+        for e in pbx.ami.events
+        if e.get("Event") == "DialBegin" and e.get("Linkedid") == caller
+    }
+    assert "PJSIP/kitchen" in rung, rung
+    assert "PJSIP/desk" not in rung, rung
+
+    pbx.ami.close()
+    pbx.asterisk.stop()
+    pbx.asterisk.start()
+    pbx.ami = LabAmi(pbx.lab.pod, "labtest", pbx.test_secret)
+    pbx.ami.connect()
+    pbx.ami.wait_fully_booted()
+    assert db(pbx.ami, "supervisor-forward", "desk") == "12"
+    assert product_status(pbx) == {"desk": {"forward_always": "12"}}
+
+
+def product_status(pbx: FlowPbx) -> object:
+    """The `/status` section as the product's AMI slice reads it from this Asterisk."""
+    loaded = load(features_site())
+    loop = NetnsLoop(pbx.lab.pod)
+    try:
+
+        async def read() -> object:
+            core = build_core(Settings(config_dirs=()))
+            login = AmiSettings(
+                username=pbx.context.ami_username,
+                secret=pbx.context.ami_secret,
+                port=pbx.context.ami_port,
+            )
+            ami = build_ami(core, login)
+            task = asyncio.create_task(ami.client.run())
+            try:
+                async with asyncio.timeout(20):
+                    await ami.client.fully_booted.wait()
+                ami.features.on_config(loaded)
+                await ami.features.refresh()
+                return ami.features.status()["phones"]
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+        return loop.run(read(), 30)
+    finally:
+        loop.close()
