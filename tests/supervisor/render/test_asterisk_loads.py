@@ -133,7 +133,18 @@ def expected_dialplan(site: Site) -> set[tuple[str, str]]:
     if plan.pickup is not None:
         out.add(("extensions", plan.pickup))
     out |= {(f"ring-{name}", NO_VOICEMAIL) for name in plan.ring_groups if group_box(site, name)}
+    out |= feature_dialplan(site)
     return out | {(f"ring-{name}", "s") for name in plan.ring_groups} | flow_dialplan(site)
+
+
+def feature_dialplan(site: Site) -> set[tuple[str, str]]:
+    """The phone feature codes (a forward code also as CODE + number) and each phone's ring."""
+    features = site.dialplan.features
+    if features is None or not site.featured_phones():
+        return set()
+    out = {("extensions", code) for code in features.codes().values()}
+    out |= {("extensions", f"_{c}X.") for c in features.on_codes().values() if c is not None}
+    return out | {(f"phone-{name}", "s") for name in site.featured_phones()}
 
 
 def flow_dialplan(site: Site) -> set[tuple[str, str]]:
@@ -337,7 +348,9 @@ def test_a_doorbell_that_rings_one_phone_runs_nothing_after_the_hang_up(
         for e in pbx.ami.events
         if e.get("Event") == "Newexten" and e.get("Channel") == doorbell
     ]
-    assert ran == [("100", "Set"), ("100", "ExecIf"), ("100", "Dial")]
+    # The phone rings through its feature subroutine (do-not-disturb, forwards: off here).
+    ring = [("s", "GotoIf"), ("s", "GotoIf"), ("s", "Set"), ("s", "GotoIf"), ("s", "Dial")]
+    assert ran == [("100", "Set"), ("100", "ExecIf"), ("100", "Gosub"), *ring]
 
 
 def test_a_call_limit_hangs_up_the_devices_call_at_the_limit(
@@ -367,7 +380,9 @@ def test_a_call_limit_hangs_up_the_devices_call_at_the_limit(
         if e.get("Event") == "Newexten" and e.get("Channel") == doorbell
     ]
     assert contexts[0] == "limit-doorbell", contexts
-    assert contexts[-1] == "doorbell", contexts
+    # Then its own context, which rings kitchen through kitchen's feature subroutine.
+    assert contexts[contexts.index("doorbell") :][-1] == "phone-kitchen", contexts
+    assert set(contexts) == {"limit-doorbell", "doorbell", "phone-kitchen"}, contexts
 
 
 def test_two_trunk_site_boots_clean_and_both_register(
