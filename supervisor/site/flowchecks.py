@@ -169,6 +169,11 @@ def _codes(site: Site) -> Iterator[Found]:
         return
     if site.dialplan.pickup is not None:
         used.setdefault(site.dialplan.pickup, "dialplan.pickup")
+    screening = site.dialplan.screening
+    for key in ("block_code", "unblock_code"):
+        code = getattr(screening, key) if screening is not None else None
+        if code is not None:
+            used.setdefault(code, f"dialplan.screening.{key}")
     for key, code in features.codes().items():
         path: Path = ("dialplan", "features", key)
         where = used.get(code)

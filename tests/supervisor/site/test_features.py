@@ -121,3 +121,10 @@ def test_explain_follows_forwards_once() -> None:
     outside = explain(loaded, "+4930123456", at=AT, forwards={"desk": {"always": "0301234"}})
     assert outside.rings() == []
     assert any("no internal extension" in s.text for s in outside.steps)
+
+
+def test_a_code_equal_to_a_block_code_is_located() -> None:
+    """The phones' blocklist code and a feature code share the dialling space."""
+    data = site()
+    data["dialplan"]["screening"] = {"block_code": "*78"}
+    assert "dialplan.features.dnd_on: *78 is also dialplan.screening.block_code" in problems(data)
