@@ -64,7 +64,8 @@ def pbx(rootfs: Path) -> Iterator[FlowPbx]:
         harness.close()
 
 
-def desk_dials(pbx: FlowPbx, number: str) -> None:
+def desk_dials(pbx: FlowPbx, number: str) -> int | None:
+    """desk (registered, digest auth) dials `number`: the final SIP answer it got."""
     codes = dialer.dial(
         pbx.lab,
         pbx.run,
@@ -77,6 +78,25 @@ def desk_dials(pbx: FlowPbx, number: str) -> None:
         name=f"features-{number.replace('*', 's')}",
     )
     assert codes["code"] is not None, codes
+    return codes["code"]
+
+
+def rung_for(pbx: FlowPbx, name: str) -> list[str]:
+    """The phones rung for case `name`'s call, on any of its channels (a forward's Local one
+    too), in order."""
+    assert pbx.ami is not None
+    caller = next(
+        e["Uniqueid"]
+        for e in pbx.ami.events
+        if e.get("Event") == "Newchannel" and e.get("CallerIDName") == name
+    )
+    return [
+        e.get("DestChannel", "").rsplit("-", 1)[0]
+        for e in pbx.ami.events
+        if e.get("Event") == "DialBegin"
+        and e.get("Linkedid") == caller
+        and e.get("DestChannel", "").startswith("PJSIP/")
+    ]
 
 
 def db(ami: LabAmi, family: str, key: str) -> str | None:
@@ -96,8 +116,9 @@ def call(pbx: FlowPbx, number: str, **state: Any) -> tuple[list[str], str]:
 
 def test_dnd_and_forward_codes_are_honoured_and_survive_a_restart(pbx: FlowPbx) -> None:
     """*78: calls to desk go to its box unrung, the group rings kitchen alone; *79 undoes it;
-    *7212: a call to desk rings kitchen (the forward target), then desk's box; after an
-    Asterisk restart the forward is still in astdb and the product's reader shows it."""
+    *7212: a call to desk rings kitchen (the forward target), then desk's box; *5213: desk
+    rings, then hall, then desk's box; a too long target is refused; after an Asterisk restart
+    the forward is still in astdb and the product's reader shows it."""
     assert pbx.ami is not None
     desk_dials(pbx, "*78")
     assert db(pbx.ami, "supervisor-dnd", "desk") == "1"
@@ -121,18 +142,22 @@ def test_dnd_and_forward_codes_are_honoured_and_survive_a_restart(pbx: FlowPbx) 
     seen = observe(pbx.ami.events, name)
     assert seen is not None
     assert seen.voicemail == "11"
-    caller = next(
-        e["Uniqueid"]
-        for e in pbx.ami.events
-        if e.get("Event") == "Newchannel" and e.get("CallerIDName") == name
-    )
-    rung = {
-        e.get("DestChannel", "").rsplit("-", 1)[0]
-        for e in pbx.ami.events
-        if e.get("Event") == "DialBegin" and e.get("Linkedid") == caller
-    }
-    assert "PJSIP/kitchen" in rung, rung
-    assert "PJSIP/desk" not in rung, rung
+    assert rung_for(pbx, name) == ["PJSIP/kitchen"]
+    desk_dials(pbx, "*73")
+    assert db(pbx.ami, "supervisor-forward", "desk") is None
+
+    # No answer within the ring time: desk rings, then the target, then desk's box.
+    desk_dials(pbx, "*5213")
+    _, name = call(pbx, DESK_DID, forwards={"desk": {"noanswer": "13"}})
+    seen = observe(pbx.ami.events, name)
+    assert seen is not None
+    assert seen.voicemail == "11"
+    assert rung_for(pbx, name) == ["PJSIP/desk", "PJSIP/hall"]
+    # A target over max_forward_digits (20) is refused (cause 28: 484) and nothing is stored.
+    assert desk_dials(pbx, "*72" + "0" * 21) == 484
+    assert db(pbx.ami, "supervisor-forward", "desk") is None
+    desk_dials(pbx, "*53")
+    desk_dials(pbx, "*7212")
 
     pbx.ami.close()
     pbx.asterisk.stop()
