@@ -51,6 +51,17 @@ SOUNDS: dict[Forward, str] = {
 PROMPT_TIMEOUT = 10
 
 
+def dnd_device(name: str) -> str:
+    """The custom device state that shows phone `name`'s do-not-disturb (kept in astdb by
+    Asterisk, so it survives restarts like the switch itself)."""
+    return f"Custom:dnd-{name}"
+
+
+def dnd_hint(name: str) -> str:
+    """The hint-only extension (in `extensions`) a BLF key subscribes to for `name`'s DND."""
+    return f"dnd-{name}"
+
+
 def _own() -> str:
     """Refuses a channel that is not an authenticated phone's own."""
     return f'ExecIf($["${{{PHONE_VARIABLE}}}"=""]?Hangup({REJECTED}))'
@@ -79,14 +90,28 @@ def feature_codes(site: ResolvedSite, at: Priorities) -> list[Line]:
         return []
     lines: list[Line] = []
     dnd = _key(DND_FAMILY)
+    lamp = dnd_device(f"${{{PHONE_VARIABLE}}}")
     if features.dnd_on is not None:
-        apps = [_own(), f"Set(DB({dnd})=1)", "Playback(do-not-disturb&activated)", "Hangup()"]
+        for name in site.featured_phones():
+            # BLF: a key subscribed to dnd-NAME lights while NAME has do-not-disturb on.
+            lines.append(("exten", f"{dnd_hint(name)},hint,{dnd_device(name)}"))
+        apps = [
+            _own(),
+            f"Set(DB({dnd})=1)",
+            f"Set(DEVICE_STATE({lamp})=INUSE)",
+            "Playback(do-not-disturb&activated)",
+            "Hangup()",
+        ]
         lines += at(features.dnd_on, apps)
     if features.dnd_off is not None:
-        delete = f"Set(DND_OLD=${{DB_DELETE({dnd})}})"
-        lines += at(
-            features.dnd_off, [_own(), delete, "Playback(do-not-disturb&de-activated)", "Hangup()"]
-        )
+        apps = [
+            _own(),
+            f"Set(DND_OLD=${{DB_DELETE({dnd})}})",
+            f"Set(DEVICE_STATE({lamp})=NOT_INUSE)",
+            "Playback(do-not-disturb&de-activated)",
+            "Hangup()",
+        ]
+        lines += at(features.dnd_off, apps)
     for kind, code in features.on_codes().items():
         if code is None:
             continue

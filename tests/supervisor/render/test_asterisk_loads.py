@@ -144,6 +144,8 @@ def feature_dialplan(site: Site) -> set[tuple[str, str]]:
         return set()
     out = {("extensions", code) for code in features.codes().values()}
     out |= {("extensions", f"_{c}X.") for c in features.on_codes().values() if c is not None}
+    if features.dnd_on is not None:  # the BLF hints of the phones' DND
+        out |= {("extensions", f"dnd-{name}") for name in site.featured_phones()}
     return out | {(f"phone-{name}", "s") for name in site.featured_phones()}
 
 

@@ -105,6 +105,12 @@ def db(ami: LabAmi, family: str, key: str) -> str | None:
     return values[0] if values else None
 
 
+def lamp(ami: LabAmi, hint: str) -> str:
+    """What a BLF key subscribed to `hint` shows."""
+    reply = ami.action({"Action": "ExtensionState", "Exten": hint, "Context": "extensions"})
+    return reply[0].get("StatusText", "") if reply else ""
+
+
 def call(pbx: FlowPbx, number: str, **state: Any) -> tuple[list[str], str]:
     """One provider call, predicted with the given astdb state: (disagreements, case name)."""
     assert pbx.ami is not None
@@ -115,13 +121,16 @@ def call(pbx: FlowPbx, number: str, **state: Any) -> tuple[list[str], str]:
 
 
 def test_dnd_and_forward_codes_are_honoured_and_survive_a_restart(pbx: FlowPbx) -> None:
-    """*78: calls to desk go to its box unrung, the group rings kitchen alone; *79 undoes it;
+    """*78: calls to desk go to its box unrung, the group rings kitchen alone, its BLF lamp
+    lights; *79 undoes it;
     *7212: a call to desk rings kitchen (the forward target), then desk's box; *5213: desk
     rings, then hall, then desk's box; a too long target is refused; after an Asterisk restart
     the forward is still in astdb and the product's reader shows it."""
     assert pbx.ami is not None
     desk_dials(pbx, "*78")
     assert db(pbx.ami, "supervisor-dnd", "desk") == "1"
+    assert lamp(pbx.ami, "dnd-desk") == "InUse"
+    assert lamp(pbx.ami, "dnd-kitchen") == "Idle"
     problems, name = call(pbx, DESK_DID, dnd=["desk"])
     assert not problems
     seen = observe(pbx.ami.events, name)
@@ -135,6 +144,7 @@ def test_dnd_and_forward_codes_are_honoured_and_survive_a_restart(pbx: FlowPbx) 
 
     desk_dials(pbx, "*79")
     assert db(pbx.ami, "supervisor-dnd", "desk") is None
+    assert lamp(pbx.ami, "dnd-desk") == "Idle"
 
     desk_dials(pbx, "*7212")
     assert db(pbx.ami, "supervisor-forward", "desk") == "12"

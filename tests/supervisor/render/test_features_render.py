@@ -58,12 +58,18 @@ def test_only_authenticating_phones_carry_their_own_name() -> None:
 
 def test_codes_refuse_other_channels_and_unsafe_or_long_targets() -> None:
     """Every code hangs up (21) a channel without PHONE_ENDPOINT first; *72NUMBER refuses
-    anything but digits and *#+ (28) and a target over 20 characters; the key is the phone."""
+    anything but digits and *#+ (28) and a target over 20 characters; the key is the phone,
+    and DND lights the phone's BLF hint dnd-NAME."""
     text = files()["extensions.conf"]
     for code in ("*78", "*79", "*72", "_*72X.", "*73", "*90", "_*90X.", "*91", "*52", "*53"):
         assert apps(text, "extensions", code)[0] == "ExecIf", code
     assert 'exten => *78,1,ExecIf($["${PHONE_ENDPOINT}"=""]?Hangup(21))' in text
     assert "same => n,Set(DB(supervisor-dnd/${PHONE_ENDPOINT})=1)" in text
+    assert "same => n,Set(DEVICE_STATE(Custom:dnd-${PHONE_ENDPOINT})=INUSE)" in text
+    # BLF: one hint per phone with the features.
+    assert "exten => dnd-desk,hint,Custom:dnd-desk" in text
+    assert "exten => dnd-lab,hint,Custom:dnd-lab" in text
+    assert "dnd-bell" not in text
     block = text.split("exten => _*72X.,1,", 1)[1].split("exten =>", 1)[0]
     assert "Set(UNSAFE_REST=${REPLACE(EXTEN,0123456789*#+)})" in block
     assert "ExecIf($[${FIELDQTY(UNSAFE_REST,-)} > 0]?Hangup(28))" in block
