@@ -29,6 +29,7 @@ from lab.flowlab import (
     run_cases,
 )
 from lab.phones import PHONES_V6
+from lab.voicemail import dial_with_dtmf
 from supervisor.ami.client import AmiSettings
 from supervisor.app import build_ami, build_core
 from supervisor.settings import Settings
@@ -124,7 +125,8 @@ def test_dnd_and_forward_codes_are_honoured_and_survive_a_restart(pbx: FlowPbx) 
     """*78: calls to desk go to its box unrung, the group rings kitchen alone, its BLF lamp
     lights; *79 undoes it;
     *7212: a call to desk rings kitchen (the forward target), then desk's box; *5213: desk
-    rings, then hall, then desk's box; a too long target is refused; after an Asterisk restart
+    rings, then hall, then desk's box; a too long target is refused; *90 then 13# at the
+    prompt sets the busy forward; after an Asterisk restart
     the forward is still in astdb and the product's reader shows it."""
     assert pbx.ami is not None
     desk_dials(pbx, "*78")
@@ -167,6 +169,14 @@ def test_dnd_and_forward_codes_are_honoured_and_survive_a_restart(pbx: FlowPbx) 
     assert desk_dials(pbx, "*72" + "0" * 21) == 484
     assert db(pbx.ami, "supervisor-forward", "desk") is None
     desk_dials(pbx, "*53")
+    # The code alone: the number keyed in at the prompt, ended by #.
+    caller = dial_with_dtmf(
+        pbx.lab, pbx.run, "desk", PASSWORDS["desk"], "*90", [(1.5, "13#")], name="features-prompt"
+    )
+    assert caller.wait(60) == 0, caller.output()[-2000:]
+    assert db(pbx.ami, "supervisor-forward-busy", "desk") == "13"
+    desk_dials(pbx, "*91")
+    assert db(pbx.ami, "supervisor-forward-busy", "desk") is None
     desk_dials(pbx, "*7212")
 
     pbx.ami.close()
