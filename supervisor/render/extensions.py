@@ -246,7 +246,7 @@ def render_extensions(site: ResolvedSite) -> str:
         sections.append(_context(trunk_context(trunk_name), lines))
     for name in plan.ring_groups:
         sections.append(_context(ring_group_context(name), _ring_group(site, name)))
-    for name in site.featured_phones():
+    for name in features.rung_phones(site):
         sections.append(
             _context(phone_context(name), features.phone_lines(site, name, _priorities))
         )

@@ -25,6 +25,7 @@ from supervisor.site.features import (
     Forward,
     PhoneFeatures,
 )
+from supervisor.site.flowchecks import rung_endpoints
 from supervisor.site.resolve import ResolvedSite
 from supervisor.site.sections import limit_context, phone_context
 
@@ -92,7 +93,7 @@ def feature_codes(site: ResolvedSite, at: Priorities) -> list[Line]:
     dnd = _key(DND_FAMILY)
     lamp = dnd_device(f"${{{PHONE_VARIABLE}}}")
     if features.dnd_on is not None:
-        for name in site.featured_phones():
+        for name in rung_phones(site):
             # BLF: a key subscribed to dnd-NAME lights while NAME has do-not-disturb on.
             lines.append(("exten", f"{dnd_hint(name)},hint,{dnd_device(name)}"))
         apps = [
@@ -171,6 +172,13 @@ def phone_lines(site: ResolvedSite, name: str, at: Priorities) -> list[Line]:
             "Return()",
         ],
     )
+
+
+def rung_phones(site: ResolvedSite) -> list[str]:
+    """The phones with the features that some call can ring: each gets its `phone-NAME`
+    subroutine and DND hint (a phone nothing rings changes no dialplan when added)."""
+    rung = rung_endpoints(site)
+    return [name for name in site.featured_phones() if name in rung]
 
 
 def ring_phone(site: ResolvedSite, name: str) -> list[str]:

@@ -65,6 +65,25 @@ def _edges(site: Site) -> Iterator[tuple[Path, str, str, bool]]:
         yield ("dialplan", "announcements", name, "then"), name, announcement.then, False
 
 
+def rung_endpoints(site: Site) -> frozenset[str]:
+    """Every endpoint a call can ring: the targets of extensions, inbound numbers, flows, ring
+    group fallbacks, the doorbell and screening, and the ring groups' members."""
+    plan = site.dialplan
+    texts = [route.ring for route in plan.extensions.values()]
+    texts += [*plan.inbound.values(), *(text for _, _, text, _ in _edges(site))]
+    names: set[str] = set()
+    for group in plan.ring_groups.values():
+        names.update(group.endpoints)
+        if group.fallback is not None:
+            texts.append(group.fallback)
+    if plan.doorbell is not None:
+        texts.append(plan.doorbell.ring)
+    if plan.screening is not None:
+        texts.append(plan.screening.blocked)
+    names.update(ref.name for ref in map(parse_target, texts) if ref.kind == "name")
+    return frozenset(name for name in names if name in site.endpoints)
+
+
 def check_flows(site: Site) -> Iterator[Found]:
     """Every problem of the site's call flows (after the field checks)."""
     plan = site.dialplan

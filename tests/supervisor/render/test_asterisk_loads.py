@@ -28,6 +28,7 @@ from supervisor.render import Directories, Prometheus, RenderContext, render
 from supervisor.render.acl import render_acl
 from supervisor.render.extensions import DOORBELL_EXTENSIONS, NO_VOICEMAIL, group_box
 from supervisor.security.events import IPNetwork
+from supervisor.site.flowchecks import rung_endpoints
 from supervisor.site.load import LoadedSite, load_site_dirs
 from supervisor.site.model import Site
 from supervisor.site.sections import VOICEMAIL_RESULT
@@ -144,9 +145,10 @@ def feature_dialplan(site: Site) -> set[tuple[str, str]]:
         return set()
     out = {("extensions", code) for code in features.codes().values()}
     out |= {("extensions", f"_{c}X.") for c in features.on_codes().values() if c is not None}
+    rung = [name for name in site.featured_phones() if name in rung_endpoints(site)]
     if features.dnd_on is not None:  # the BLF hints of the phones' DND
-        out |= {("extensions", f"dnd-{name}") for name in site.featured_phones()}
-    return out | {(f"phone-{name}", "s") for name in site.featured_phones()}
+        out |= {("extensions", f"dnd-{name}") for name in rung}
+    return out | {(f"phone-{name}", "s") for name in rung}
 
 
 def flow_dialplan(site: Site) -> set[tuple[str, str]]:

@@ -4,12 +4,16 @@ own context, DND members left out of a group's Dial; nothing changes with the fe
 
 from __future__ import annotations
 
+import re
+
 from supervisor import confparse
 from supervisor.reload import conffile
 from supervisor.render import RenderContext, render
 from supervisor.render.callcheck import check
 from tests.supervisor.render.special import special_matches
-from tests.supervisor.site.sites import load_text
+from tests.supervisor.site.flowsite import SECRETS as FLOW_SECRETS
+from tests.supervisor.site.flowsite import flow_site
+from tests.supervisor.site.sites import load_dict, load_text
 
 CONTEXT = RenderContext(ami_secret="test-secret-0123")
 SECRETS = {"desk-password": "d-secret", "lab-password": "l-secret", "desk-pin": "2468"}
@@ -134,3 +138,18 @@ def test_a_code_turned_off_or_moved_renders_so() -> None:
     assert "exten => *78," not in text
     assert "*90," not in text
     assert "exten => *91,1," in text
+
+
+def test_every_phone_subroutine_called_is_rendered_and_only_those() -> None:
+    """On a site with every kind of flow, each Gosub(phone-X) has its [phone-X], and a phone
+    nothing rings gets none (adding it changes pjsip.conf only)."""
+    data = flow_site()
+    data["endpoints"]["spare"] = {"auth": {"password_secret": "desk-password"}}
+    rendered = render(load_dict(data, FLOW_SECRETS), CONTEXT)
+    text = rendered["extensions.conf"]
+    called = set(re.findall(r"Gosub\((phone-[^,]+),s,1\)", text))
+    assert called
+    assert called == set(re.findall(r"^\[(phone-[^\]]+)\]$", text, re.MULTILINE))
+    assert "phone-spare" not in text
+    assert "dnd-spare" not in text
+    assert "set_var = PHONE_ENDPOINT=spare" in rendered["pjsip.conf"]
