@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from lab import netns, sipp
+from lab import dialer, netns, sipp
 from lab.ami import LabAmi
 from lab.asterisk import Asterisk, directories_section, write_config
 from lab.audio import dtmf_pcap
@@ -477,6 +477,36 @@ class FlowPbx(LabHarness):
                 family = FORWARD_FAMILIES[kind]
                 self.ami.action({"Action": "DBPut", "Family": family, "Key": name, "Val": number})
         return loaded
+
+    def dial_code(self, number: str, user: str = "desk") -> int | None:
+        """Phone `user` (registered, digest auth) dials `number` (a feature code): the final
+        SIP answer it got."""
+        codes = dialer.dial(
+            self.lab,
+            self.run,
+            "provider",
+            PHONES_V6,
+            f"[{netns.POD_V6}]:5060",
+            [("code", number)],
+            user=user,
+            password=PASSWORDS[user],
+            name=f"code-{user}-{number.replace('*', 's').replace('#', 'h')}",
+        )
+        return codes["code"]
+
+    def db(self, family: str, key: str) -> str | None:
+        """An astdb value (None: no such key)."""
+        assert self.ami is not None
+        reply = self.ami.action({"Action": "DBGet", "Family": family, "Key": key})
+        values = [m.get("Val") for m in reply if m.get("Event") == "DBGetResponse"]
+        return values[0] if values else None
+
+    def lamp(self, exten: str) -> str:
+        """What a BLF key subscribed to `exten` (in `extensions`) shows."""
+        assert self.ami is not None
+        state = {"Action": "ExtensionState", "Exten": exten, "Context": "extensions"}
+        reply = self.ami.action(state)
+        return reply[0].get("StatusText", "") if reply else ""
 
     def call(self, case: Case, plan: Timeline) -> sipp.Sipp:
         pcap = self.run.path("scenarios") / f"flow-{case.name}.pcap"

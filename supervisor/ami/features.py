@@ -12,16 +12,14 @@ bounded by the configuration. Unknown (Asterisk down, not read yet) is shown as 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Mapping
 from typing import NoReturn, Protocol
 
-from supervisor.ami.types import AmiActions, AmiError, Message
+from supervisor.ami.poll import poll_forever
+from supervisor.ami.types import AmiActions, Message
 from supervisor.site.features import DND_FAMILY, FORWARD_CHARACTERS, FORWARD_FAMILIES
 from supervisor.site.resolve import ResolvedSite
-
-log = logging.getLogger(__name__)
 
 ACTION_TIMEOUT = 5.0
 #: The status key of each family.
@@ -109,18 +107,11 @@ class PhoneFeatureReader:
         }
 
     async def run(self) -> NoReturn:
-        while True:
-            if not self.booted.is_set():
-                self.forget()
-                await self.booted.wait()
-            try:
-                await self.refresh()
-            except AmiError as exc:
-                log.debug("phone features not read: %s", exc)
-                self.forget()
-            try:
-                async with asyncio.timeout(self.interval):
-                    await self._wakeup.wait()
-            except TimeoutError:
-                pass
-            self._wakeup.clear()
+        await poll_forever(
+            booted=self.booted,
+            refresh=self.refresh,
+            forget=self.forget,
+            wakeup=self._wakeup,
+            interval=self.interval,
+            what="phone features",
+        )

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from lab import dialer, netns
 from lab.ami import LabAmi, NetnsLoop
 from lab.flowlab import (
     PASSWORDS,
@@ -28,7 +27,6 @@ from lab.flowlab import (
     report_line,
     run_cases,
 )
-from lab.phones import PHONES_V6
 from lab.voicemail import dial_with_dtmf
 from supervisor.ami.client import AmiSettings
 from supervisor.app import build_ami, build_core
@@ -65,21 +63,11 @@ def pbx(rootfs: Path) -> Iterator[FlowPbx]:
         harness.close()
 
 
-def desk_dials(pbx: FlowPbx, number: str) -> int | None:
-    """desk (registered, digest auth) dials `number`: the final SIP answer it got."""
-    codes = dialer.dial(
-        pbx.lab,
-        pbx.run,
-        "provider",
-        PHONES_V6,
-        f"[{netns.POD_V6}]:5060",
-        [("code", number)],
-        user="desk",
-        password=PASSWORDS["desk"],
-        name=f"features-{number.replace('*', 's')}",
-    )
-    assert codes["code"] is not None, codes
-    return codes["code"]
+def dial(pbx: FlowPbx, number: str) -> int | None:
+    """desk dials `number`; it got a final answer."""
+    code = pbx.dial_code(number)
+    assert code is not None, number
+    return code
 
 
 def rung_for(pbx: FlowPbx, name: str) -> list[str]:
@@ -100,18 +88,6 @@ def rung_for(pbx: FlowPbx, name: str) -> list[str]:
     ]
 
 
-def db(ami: LabAmi, family: str, key: str) -> str | None:
-    reply = ami.action({"Action": "DBGet", "Family": family, "Key": key})
-    values = [m.get("Val") for m in reply if m.get("Event") == "DBGetResponse"]
-    return values[0] if values else None
-
-
-def lamp(ami: LabAmi, hint: str) -> str:
-    """What a BLF key subscribed to `hint` shows."""
-    reply = ami.action({"Action": "ExtensionState", "Exten": hint, "Context": "extensions"})
-    return reply[0].get("StatusText", "") if reply else ""
-
-
 def call(pbx: FlowPbx, number: str, **state: Any) -> tuple[list[str], str]:
     """One provider call, predicted with the given astdb state: (disagreements, case name)."""
     assert pbx.ami is not None
@@ -129,10 +105,10 @@ def test_dnd_and_forward_codes_are_honoured_and_survive_a_restart(pbx: FlowPbx) 
     prompt sets the busy forward; after an Asterisk restart
     the forward is still in astdb and the product's reader shows it."""
     assert pbx.ami is not None
-    desk_dials(pbx, "*78")
-    assert db(pbx.ami, "supervisor-dnd", "desk") == "1"
-    assert lamp(pbx.ami, "dnd-desk") == "InUse"
-    assert lamp(pbx.ami, "dnd-kitchen") == "Idle"
+    dial(pbx, "*78")
+    assert pbx.db("supervisor-dnd", "desk") == "1"
+    assert pbx.lamp("dnd-desk") == "InUse"
+    assert pbx.lamp("dnd-kitchen") == "Idle"
     problems, name = call(pbx, DESK_DID, dnd=["desk"])
     assert not problems
     seen = observe(pbx.ami.events, name)
@@ -144,40 +120,40 @@ def test_dnd_and_forward_codes_are_honoured_and_survive_a_restart(pbx: FlowPbx) 
     assert seen is not None
     assert [r for r, _ in seen.rings] == [("kitchen",)]
 
-    desk_dials(pbx, "*79")
-    assert db(pbx.ami, "supervisor-dnd", "desk") is None
-    assert lamp(pbx.ami, "dnd-desk") == "Idle"
+    dial(pbx, "*79")
+    assert pbx.db("supervisor-dnd", "desk") is None
+    assert pbx.lamp("dnd-desk") == "Idle"
 
-    desk_dials(pbx, "*7212")
-    assert db(pbx.ami, "supervisor-forward", "desk") == "12"
+    dial(pbx, "*7212")
+    assert pbx.db("supervisor-forward", "desk") == "12"
     _, name = call(pbx, DESK_DID, forwards={"desk": {"always": "12"}})
     seen = observe(pbx.ami.events, name)
     assert seen is not None
     assert seen.voicemail == "11"
     assert rung_for(pbx, name) == ["PJSIP/kitchen"]
-    desk_dials(pbx, "*73")
-    assert db(pbx.ami, "supervisor-forward", "desk") is None
+    dial(pbx, "*73")
+    assert pbx.db("supervisor-forward", "desk") is None
 
     # No answer within the ring time: desk rings, then the target, then desk's box.
-    desk_dials(pbx, "*5213")
+    dial(pbx, "*5213")
     _, name = call(pbx, DESK_DID, forwards={"desk": {"noanswer": "13"}})
     seen = observe(pbx.ami.events, name)
     assert seen is not None
     assert seen.voicemail == "11"
     assert rung_for(pbx, name) == ["PJSIP/desk", "PJSIP/hall"]
     # A target over max_forward_digits (20) is refused (cause 28: 484) and nothing is stored.
-    assert desk_dials(pbx, "*72" + "0" * 21) == 484
-    assert db(pbx.ami, "supervisor-forward", "desk") is None
-    desk_dials(pbx, "*53")
+    assert dial(pbx, "*72" + "0" * 21) == 484
+    assert pbx.db("supervisor-forward", "desk") is None
+    dial(pbx, "*53")
     # The code alone: the number keyed in at the prompt, ended by #.
     caller = dial_with_dtmf(
         pbx.lab, pbx.run, "desk", PASSWORDS["desk"], "*90", [(1.5, "13#")], name="features-prompt"
     )
     assert caller.wait(60) == 0, caller.output()[-2000:]
-    assert db(pbx.ami, "supervisor-forward-busy", "desk") == "13"
-    desk_dials(pbx, "*91")
-    assert db(pbx.ami, "supervisor-forward-busy", "desk") is None
-    desk_dials(pbx, "*7212")
+    assert pbx.db("supervisor-forward-busy", "desk") == "13"
+    dial(pbx, "*91")
+    assert pbx.db("supervisor-forward-busy", "desk") is None
+    dial(pbx, "*7212")
 
     pbx.ami.close()
     pbx.asterisk.stop()
@@ -185,7 +161,7 @@ def test_dnd_and_forward_codes_are_honoured_and_survive_a_restart(pbx: FlowPbx) 
     pbx.ami = LabAmi(pbx.lab.pod, "labtest", pbx.test_secret)
     pbx.ami.connect()
     pbx.ami.wait_fully_booted()
-    assert db(pbx.ami, "supervisor-forward", "desk") == "12"
+    assert pbx.db("supervisor-forward", "desk") == "12"
     assert product_status(pbx) == {"desk": {"forward_always": "12"}}
 
 
