@@ -96,14 +96,14 @@ class PhoneFeatureReader:
         self._read_at = time.time()
 
     def status(self) -> Mapping[str, object]:
-        """The `/status` section: `known` false until read; `phones`: only phones with
-        something on (do-not-disturb true, forward_* the number)."""
+        """The `/status` section: `known` false until read; `phones`: one entry per phone with
+        something on, by name (`phone`; `dnd` true, `forward_*` the number)."""
         if self._state is None:
-            return {"known": False, "phones": {}}
+            return {"known": False, "phones": []}
         return {
             "known": True,
             "read_at": self._read_at,
-            "phones": {name: dict(self._state[name]) for name in sorted(self._state)},
+            "phones": [{"phone": name, **self._state[name]} for name in sorted(self._state)],
         }
 
     async def run(self) -> NoReturn:

@@ -51,7 +51,7 @@ def test_build_wires_every_part_and_writes_the_config(tmp_path: Path, mode: Mode
     assert ("asterisk process" in names) is entrypoint
     assert {"ami", "asterisk booted", "addresses"} <= set(names)
     assert not parts.core.board.ready()  # nothing runs yet
-    assert parts.core.board.as_dict()["phone_features"] == {"known": False, "phones": {}}
+    assert parts.core.board.as_dict()["phone_features"] == {"known": False, "phones": []}
     for metric in (
         "asterisk_supervisor_asterisk_up",
         "asterisk_supervisor_ready",

@@ -68,15 +68,15 @@ async def test_only_the_sites_phones_with_something_on_are_shown() -> None:
         }
     )
     reader = PhoneFeatureReader(ami=astdb, booted=asyncio.Event())
-    assert reader.status() == {"known": False, "phones": {}}
+    assert reader.status() == {"known": False, "phones": []}
     reader.on_config(applied())
     await reader.refresh()
     status = reader.status()
     assert status["known"] is True
-    assert status["phones"] == {
-        "desk": {"dnd": True, "forward_busy": "12"},
-        "kitchen": {"forward_always": "03012"},
-    }
+    assert status["phones"] == [
+        {"phone": "desk", "dnd": True, "forward_busy": "12"},
+        {"phone": "kitchen", "forward_always": "03012"},
+    ]
 
 
 async def test_a_phone_gone_from_the_site_is_dropped_and_forget_is_unknown() -> None:
@@ -85,12 +85,12 @@ async def test_a_phone_gone_from_the_site_is_dropped_and_forget_is_unknown() -> 
     reader = PhoneFeatureReader(ami=astdb, booted=asyncio.Event())
     reader.on_config(applied())
     await reader.refresh()
-    assert reader.status()["phones"] == {"kitchen": {"forward_always": "12"}}
+    assert reader.status()["phones"] == [{"phone": "kitchen", "forward_always": "12"}]
     without = SITE.replace("  kitchen: {", "  hall: {").replace('"12": kitchen', '"12": hall')
     reader.on_config(Applied(load_text(without, SECRETS).site))
-    assert reader.status()["phones"] == {}
+    assert reader.status()["phones"] == []
     reader.forget()
-    assert reader.status() == {"known": False, "phones": {}}
+    assert reader.status() == {"known": False, "phones": []}
 
 
 @pytest.mark.looptime
@@ -104,11 +104,11 @@ async def test_a_hint_rereads_well_before_the_interval() -> None:
     task = asyncio.create_task(reader.run())
     try:
         await asyncio.sleep(1)
-        assert reader.status()["phones"] == {}
+        assert reader.status()["phones"] == []
         astdb.rows["supervisor-dnd"] = {"desk": "1"}
         reader.hint({"Event": "Reload"})
         await asyncio.sleep(1)
-        assert reader.status()["phones"] == {"desk": {"dnd": True}}
+        assert reader.status()["phones"] == [{"phone": "desk", "dnd": True}]
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):

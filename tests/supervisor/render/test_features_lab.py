@@ -162,7 +162,7 @@ def test_dnd_and_forward_codes_are_honoured_and_survive_a_restart(pbx: FlowPbx) 
     pbx.ami.connect()
     pbx.ami.wait_fully_booted()
     assert pbx.db("supervisor-forward", "desk") == "12"
-    assert product_status(pbx) == {"desk": {"forward_always": "12"}}
+    assert product_status(pbx) == [{"phone": "desk", "forward_always": "12"}]
 
 
 def product_status(pbx: FlowPbx) -> object:
