@@ -21,10 +21,10 @@ from supervisor.site.model import ANY_NUMBER
 from supervisor.site.resolve import ResolvedSite
 from supervisor.site.sections import (
     CATCH_ALL,
+    PHONE_RING,
     VOICEMAIL_RESULT,
     flow_context,
     limit_context,
-    phone_context,
     ring_group_context,
     trunk_context,
 )
@@ -246,10 +246,8 @@ def render_extensions(site: ResolvedSite) -> str:
         sections.append(_context(trunk_context(trunk_name), lines))
     for name in plan.ring_groups:
         sections.append(_context(ring_group_context(name), _ring_group(site, name)))
-    for name in features.rung_phones(site):
-        sections.append(
-            _context(phone_context(name), features.phone_lines(site, name, _priorities))
-        )
+    if site.featured_phones():
+        sections.append(_context(PHONE_RING, features.phone_ring_lines(site, _priorities)))
     for name, lines in flows.flow_contexts(site, lambda t: target_apps(site, t), _priorities):
         sections.append(_context(name, lines))
     for trunk_name in site.trunks:

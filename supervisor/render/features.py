@@ -6,10 +6,12 @@ forwarding, set by a phone for itself in astdb, and honoured wherever a phone is
   it (a trunk's caller transferred to a code, a device identified by address) is refused.
 - A forward target is what the phone dialled after the code (or keyed in at the prompt),
   refused unless it is digits and `*#+` (callsafe) and at most `max_forward_digits` long.
-- `phone-NAME` (a Gosub) rings a phone: do-not-disturb is a no-answer without ringing;
-  a forward is a Local channel into the phone's own context (its `limit-NAME` if it has a
-  call_limit), so a forward reaches only what the phone could dial itself; a forwarded call
-  (`FLOW_FORWARDED`, inherited by the Local channel) is never forwarded again: no loops.
+- `supervisor-phone` (a Gosub, after the caller set FLOW_PHONE and FLOW_PHONE_CONTEXT from
+  the configuration) rings a phone: do-not-disturb is a no-answer without ringing; a forward is
+  a Local channel into the phone's own context (its `limit-NAME` if it has a call_limit), so a
+  forward reaches only what the phone could dial itself; a forwarded call (`FLOW_FORWARDED`,
+  inherited by the Local channel) is never forwarded again: no loops. One subroutine for all
+  phones keeps the dialplan small (5,000 phones: three lines per ring, not a context each).
 - A ring group skips members with do-not-disturb and ignores their forwards.
 """
 
@@ -27,7 +29,7 @@ from supervisor.site.features import (
 )
 from supervisor.site.flowchecks import rung_endpoints
 from supervisor.site.resolve import ResolvedSite
-from supervisor.site.sections import limit_context, phone_context
+from supervisor.site.sections import PHONE_RING, limit_context
 
 Line = tuple[str, str]
 Priorities = Callable[[str, list[str]], list[Line]]
@@ -35,6 +37,10 @@ Priorities = Callable[[str, list[str]], list[Line]]
 PHONE_VARIABLE = "PHONE_ENDPOINT"
 #: The forward target, filtered.
 TARGET = f"{callsafe.SAFE_PREFIX}FORWARD"
+#: The phone `supervisor-phone` rings, and the context its forwards are dialled in: set by
+#: the caller from the configuration (our namespace: only a clean value can be written).
+PHONE = "FLOW_PHONE"
+OWN_CONTEXT = "FLOW_PHONE_CONTEXT"
 #: 1 on a call already forwarded once (inherited: `__` on the write).
 FORWARDED = "FLOW_FORWARDED"
 #: A ring group's members without do-not-disturb, `&`-joined, each with a leading `&`.
@@ -141,11 +147,12 @@ def _forward_target(kind: Forward, name: str) -> str:
     )
 
 
-def phone_lines(site: ResolvedSite, name: str, at: Priorities) -> list[Line]:
-    """`phone-NAME`: rings the phone as its state says, then returns with DIALSTATUS set (the
-    caller then takes the no-answer or busy path: voicemail, a fallback)."""
-    endpoint = site.endpoints[name]
-    own = limit_context(name) if endpoint.call_limit is not None else endpoint.context
+def phone_ring_lines(site: ResolvedSite, at: Priorities) -> list[Line]:
+    """`supervisor-phone`: rings the phone named by PHONE as its state says, then returns with
+    DIALSTATUS set (the caller then takes the no-answer or busy path: voicemail, a fallback).
+    One subroutine for every phone: the caller sets PHONE and OWN_CONTEXT (constants of the
+    configuration) first."""
+    phone = f"${{{PHONE}}}"
     forwarded = f'"${{{FORWARDED}}}"="1"'
     busy = '"${DIALSTATUS}"="BUSY"'
     unanswered = '("${DIALSTATUS}"="NOANSWER"|"${DIALSTATUS}"="CHANUNAVAIL")'
@@ -153,30 +160,30 @@ def phone_lines(site: ResolvedSite, name: str, at: Priorities) -> list[Line]:
     return at(
         "s",
         [
-            f'GotoIf($["${{DB({_key(DND_FAMILY, name)})}}"="1"]?dnd)',
+            f'GotoIf($["${{DB({_key(DND_FAMILY, phone)})}}"="1"]?dnd)',
             f"GotoIf($[{forwarded}]?ring)",
-            _forward_target("always", name),
+            _forward_target("always", phone),
             f"GotoIf($[{found}]?forward)",
-            f"(ring)Dial(PJSIP/{name},{site.dialplan.ring_time})",
+            f"(ring)Dial(PJSIP/{phone},{site.dialplan.ring_time})",
             f"GotoIf($[{forwarded}]?done)",
-            _forward_target("busy", name),
+            _forward_target("busy", phone),
             f"GotoIf($[{busy}&{found}]?forward)",
-            _forward_target("noanswer", name),
+            _forward_target("noanswer", phone),
             f"GotoIf($[{unanswered}&{found}]?forward)",
             "(done)Return()",
             # Do-not-disturb: the no-answer path at once.
             "(dnd)Set(DIALSTATUS=NOANSWER)",
             "Return()",
             f"(forward)Set(__{FORWARDED}=1)",
-            f"Dial(Local/${{{TARGET}}}@{own})",
+            f"Dial(Local/${{{TARGET}}}@${{{OWN_CONTEXT}}})",
             "Return()",
         ],
     )
 
 
 def rung_phones(site: ResolvedSite) -> list[str]:
-    """The phones with the features that some call can ring: each gets its `phone-NAME`
-    subroutine and DND hint (a phone nothing rings changes no dialplan when added)."""
+    """The phones with the features that some call can ring: each gets a DND hint (a phone
+    nothing rings changes no dialplan when added)."""
     rung = rung_endpoints(site)
     return [name for name in site.featured_phones() if name in rung]
 
@@ -184,7 +191,10 @@ def rung_phones(site: ResolvedSite) -> list[str]:
 def ring_phone(site: ResolvedSite, name: str) -> list[str]:
     """Applications that ring endpoint `name` for the ring time, leaving DIALSTATUS set."""
     if site.featured(name):
-        return [f"Gosub({phone_context(name)},s,1)"]
+        endpoint = site.endpoints[name]
+        # A forward is dialled in the phone's own context (its limit- one with a call_limit).
+        own = limit_context(name) if endpoint.call_limit is not None else endpoint.context
+        return [f"Set({PHONE}={name})", f"Set({OWN_CONTEXT}={own})", f"Gosub({PHONE_RING},s,1)"]
     return [f"Dial(PJSIP/{name},{site.dialplan.ring_time})"]
 
 

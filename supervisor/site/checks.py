@@ -417,7 +417,6 @@ def generated_sections(site: Site, file: str) -> set[str]:
         names |= {sections.ring_group_context(g) for g in site.dialplan.ring_groups}
         names |= {f"screen-{t}" for t in site.trunks}  # render/flows.py screen_context
         names |= {sections.limit_context(n) for n, e in site.endpoints.items() if e.call_limit}
-        names |= {sections.phone_context(n) for n in site.featured_phones()}  # rung or not
         return names | set(flow_contexts(site))
     if file in ("rtp.conf", "features.conf", "udptl.conf", "ccss.conf", "indications.conf"):
         return {"general"}

@@ -72,6 +72,20 @@ class PhoneFeatures(BaseModel):
             "noanswer": self.forward_noanswer_off,
         }
 
+    def any_code(self) -> bool:
+        """Whether any code is on (cheap: asked for every phone rung)."""
+        codes = (
+            self.dnd_on,
+            self.dnd_off,
+            self.forward_on,
+            self.forward_off,
+            self.forward_busy_on,
+            self.forward_busy_off,
+            self.forward_noanswer_on,
+            self.forward_noanswer_off,
+        )
+        return codes != (None,) * len(codes)
+
     def codes(self) -> dict[str, str]:
         """Field name -> code, for every code that is on."""
         return {

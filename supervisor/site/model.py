@@ -736,6 +736,7 @@ class Site(Model):
     def featured(self, name: str) -> bool:
         """Whether endpoint `name`'s calls honour do-not-disturb and forwards."""
         features = self.dialplan.features
+        if features is None or not features.any_code():
+            return False
         endpoint = self.endpoints.get(name)
-        on = features is not None and bool(features.codes())
-        return on and endpoint is not None and endpoint.auth is not None
+        return endpoint is not None and endpoint.auth is not None

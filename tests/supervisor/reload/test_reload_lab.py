@@ -95,7 +95,7 @@ async def test_dialplan_change_shows(baseline: LabPbx) -> None:
     apps = baseline.extension("13", "extensions")
     # The phone's ring (its feature subroutine), then the voicemail fallback the renderer adds
     # (a box per endpoint), then Hangup.
-    assert apps[0] == "Gosub"
+    assert apps[:3] == ["Set", "Set", "Gosub"]
     assert apps[-1] == "Hangup"
 
 

@@ -148,7 +148,7 @@ def feature_dialplan(site: Site) -> set[tuple[str, str]]:
     rung = [name for name in site.featured_phones() if name in rung_endpoints(site)]
     if features.dnd_on is not None:  # the BLF hints of the phones' DND
         out |= {("extensions", f"dnd-{name}") for name in rung}
-    return out | {(f"phone-{name}", "s") for name in rung}
+    return out | {("supervisor-phone", "s")}
 
 
 def flow_dialplan(site: Site) -> set[tuple[str, str]]:
@@ -352,9 +352,10 @@ def test_a_doorbell_that_rings_one_phone_runs_nothing_after_the_hang_up(
         for e in pbx.ami.events
         if e.get("Event") == "Newexten" and e.get("Channel") == doorbell
     ]
-    # The phone rings through its feature subroutine (do-not-disturb, forwards: off here).
+    # The phone rings through the feature subroutine (do-not-disturb, forwards: off here).
     ring = [("s", "GotoIf"), ("s", "GotoIf"), ("s", "Set"), ("s", "GotoIf"), ("s", "Dial")]
-    assert ran == [("100", "Set"), ("100", "ExecIf"), ("100", "Gosub"), *ring]
+    named = [("100", "Set"), ("100", "Set"), ("100", "Gosub")]
+    assert ran == [("100", "Set"), ("100", "ExecIf"), *named, *ring]
 
 
 def test_a_call_limit_hangs_up_the_devices_call_at_the_limit(
@@ -384,9 +385,9 @@ def test_a_call_limit_hangs_up_the_devices_call_at_the_limit(
         if e.get("Event") == "Newexten" and e.get("Channel") == doorbell
     ]
     assert contexts[0] == "limit-doorbell", contexts
-    # Then its own context, which rings kitchen through kitchen's feature subroutine.
-    assert contexts[contexts.index("doorbell") :][-1] == "phone-kitchen", contexts
-    assert set(contexts) == {"limit-doorbell", "doorbell", "phone-kitchen"}, contexts
+    # Then its own context, which rings kitchen through the feature subroutine.
+    assert contexts[contexts.index("doorbell") :][-1] == "supervisor-phone", contexts
+    assert set(contexts) == {"limit-doorbell", "doorbell", "supervisor-phone"}, contexts
 
 
 def test_two_trunk_site_boots_clean_and_both_register(

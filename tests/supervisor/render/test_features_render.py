@@ -4,8 +4,6 @@ own context, DND members left out of a group's Dial; nothing changes with the fe
 
 from __future__ import annotations
 
-import re
-
 from supervisor import confparse
 from supervisor.reload import conffile
 from supervisor.render import RenderContext, render
@@ -82,23 +80,24 @@ def test_codes_refuse_other_channels_and_unsafe_or_long_targets() -> None:
     assert "Set(DB(supervisor-forward/${PHONE_ENDPOINT})=${SAFE_FORWARD})" in block
 
 
-def test_a_phone_rings_through_its_subroutine_and_forwards_in_its_own_context() -> None:
-    """Extensions, DIDs and the doorbell's group ring phone-NAME; a forward is a Local channel
-    into the phone's context (lab: its limit- context), re-filtered from astdb, marked so it
-    is not forwarded again."""
+def test_a_phone_rings_through_the_subroutine_and_forwards_in_its_own_context() -> None:
+    """Extensions and DIDs name the phone and its own context (lab: its limit- context), then
+    call supervisor-phone, which checks DND, re-filters the forward from astdb, marks a
+    forwarded call so it is not forwarded again, and dials it in that context."""
     text = files()["extensions.conf"]
-    assert apps(text, "extensions", "11")[0] == "Gosub"
-    assert "exten => 11,1,Gosub(phone-desk,s,1)" in text
-    assert "exten => +4930123456,1,Gosub(phone-desk,s,1)" in text
-    desk = text.split("[phone-desk]\n", 1)[1].split("\n\n", 1)[0]
-    assert 'GotoIf($["${DB(supervisor-dnd/desk)}"="1"]?dnd)' in desk
-    assert "Set(SAFE_FORWARD=${FILTER(0123456789*#+,${DB(supervisor-forward/desk)})})" in desk
-    assert "same => n(forward),Set(__FLOW_FORWARDED=1)" in desk
-    assert "Dial(Local/${SAFE_FORWARD}@internal)" in desk
-    assert "Dial(PJSIP/desk,30)" in desk
-    lab = text.split("[phone-lab]\n", 1)[1].split("\n\n", 1)[0]
-    assert "Dial(Local/${SAFE_FORWARD}@limit-lab)" in lab
-    assert "[phone-bell]" not in text
+    desk = ["Set(FLOW_PHONE=desk)", "Set(FLOW_PHONE_CONTEXT=internal)"]
+    ring = "Gosub(supervisor-phone,s,1)"
+    assert f"exten => 11,1,{desk[0]}\nsame => n,{desk[1]}\nsame => n,{ring}" in text
+    assert f"exten => +4930123456,1,{desk[0]}\nsame => n,{desk[1]}" in text
+    assert "exten => 12,1,Set(FLOW_PHONE=lab)\nsame => n,Set(FLOW_PHONE_CONTEXT=limit-lab)" in text
+    sub = text.split("[supervisor-phone]\n", 1)[1].split("\n\n", 1)[0]
+    assert 'exten => s,1,GotoIf($["${DB(supervisor-dnd/${FLOW_PHONE})}"="1"]?dnd)' in sub
+    filtered = "Set(SAFE_FORWARD=${FILTER(0123456789*#+,${DB(supervisor-forward/${FLOW_PHONE})})})"
+    assert filtered in sub
+    assert "same => n(forward),Set(__FLOW_FORWARDED=1)" in sub
+    assert "Dial(Local/${SAFE_FORWARD}@${FLOW_PHONE_CONTEXT})" in sub
+    assert "same => n(ring),Dial(PJSIP/${FLOW_PHONE},30)" in sub
+    assert "FLOW_PHONE=bell" not in text
 
 
 def test_a_group_leaves_out_members_with_dnd() -> None:
@@ -121,12 +120,13 @@ def test_the_rendered_features_pass_the_call_safety_check_and_match_no_special_n
 
 
 def test_features_off_render_as_before() -> None:
-    """`features: null`: plain Dial, no codes, no phone- contexts, no PHONE_ENDPOINT."""
+    """`features: null`: plain Dial, no codes, no subroutine, no PHONE_ENDPOINT."""
     rendered = files(SITE + "  features: null\n")
     text = rendered["extensions.conf"]
     assert "exten => 11,1,Dial(PJSIP/desk,30)" in text
     assert "Dial(PJSIP/desk&PJSIP/lab,20)" in text
-    assert "phone-" not in text
+    assert "supervisor-phone" not in text
+    assert "FLOW_PHONE" not in text
     assert "*78" not in text
     assert "PHONE_ENDPOINT" not in rendered["pjsip.conf"]
 
@@ -140,16 +140,12 @@ def test_a_code_turned_off_or_moved_renders_so() -> None:
     assert "exten => *91,1," in text
 
 
-def test_every_phone_subroutine_called_is_rendered_and_only_those() -> None:
-    """On a site with every kind of flow, each Gosub(phone-X) has its [phone-X], and a phone
-    nothing rings gets none (adding it changes pjsip.conf only)."""
+def test_a_phone_nothing_rings_changes_no_dialplan() -> None:
+    """On a site with every kind of flow, a phone no route rings gets no DND hint and no ring
+    (adding it changes pjsip.conf only), but can still set its state."""
     data = flow_site()
+    before = render(load_dict(data, FLOW_SECRETS), CONTEXT)
     data["endpoints"]["spare"] = {"auth": {"password_secret": "desk-password"}}
     rendered = render(load_dict(data, FLOW_SECRETS), CONTEXT)
-    text = rendered["extensions.conf"]
-    called = set(re.findall(r"Gosub\((phone-[^,]+),s,1\)", text))
-    assert called
-    assert called == set(re.findall(r"^\[(phone-[^\]]+)\]$", text, re.MULTILINE))
-    assert "phone-spare" not in text
-    assert "dnd-spare" not in text
+    assert rendered["extensions.conf"] == before["extensions.conf"]
     assert "set_var = PHONE_ENDPOINT=spare" in rendered["pjsip.conf"]

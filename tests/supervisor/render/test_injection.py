@@ -156,8 +156,7 @@ KINDS = [
         "11",
         _put_extension,
         lambda f, v: (
-            ("exten", f"{v},1,Gosub(phone-desk,s,1)")
-            in _options(f, "extensions.conf", "extensions")
+            ("exten", f"{v},1,Set(FLOW_PHONE=desk)") in _options(f, "extensions.conf", "extensions")
             or _fail(f, v)
         ),
         dialplan=True,

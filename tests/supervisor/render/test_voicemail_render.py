@@ -65,11 +65,12 @@ def test_fallbacks_per_extension_and_ring_group() -> None:
     """No answer or busy ends in the target's box unless the extension turns it off."""
     text = files()["extensions.conf"]
     leave = ["GotoIf", "Set", "VoiceMail", "Hangup", "Set", "VoiceMail", "Hangup"]
-    # Phones ring through their feature subroutine; a group builds its members' Dial first.
+    # Phones ring through the feature subroutine; a group builds its members' Dial first.
+    ring = ["Set", "Set", "Gosub"]
     group = ["Set", "Set", "GotoIf", "Dial", "NoOp"]
-    assert apps(text, "extensions", "11") == ["Gosub", *leave]
-    assert apps(text, "extensions", "12") == ["Gosub", "Hangup"]  # kitchen has no box
-    assert apps(text, "extensions", "13") == ["Gosub", "Hangup"]
+    assert apps(text, "extensions", "11") == [*ring, *leave]
+    assert apps(text, "extensions", "12") == [*ring, "Hangup"]  # kitchen has no box
+    assert apps(text, "extensions", "13") == [*ring, "Hangup"]
     assert apps(text, "ring-all", "s") == [*group, *leave]
     assert apps(text, "ring-all", "novm") == [*group, "Hangup"]
     assert "exten => 20,1,Goto(ring-all,s,1)" in text

@@ -128,3 +128,12 @@ def test_a_code_equal_to_a_block_code_is_located() -> None:
     data = site()
     data["dialplan"]["screening"] = {"block_code": "*78"}
     assert "dialplan.features.dnd_on: *78 is also dialplan.screening.block_code" in problems(data)
+
+
+def test_any_code_agrees_with_codes() -> None:
+    """any_code() (asked per phone rung) is true exactly when codes() lists one."""
+    features = load_dict(site(), PHONE_SECRETS).site.dialplan.features
+    assert features is not None
+    assert features.any_code() is bool(features.codes()) is True
+    off = features.model_copy(update=dict.fromkeys(features.codes()))
+    assert off.any_code() is bool(off.codes()) is False
