@@ -98,11 +98,11 @@ def call(pbx: FlowPbx, number: str, **state: Any) -> tuple[list[str], str]:
 
 
 def test_dnd_and_forward_codes_are_honoured_and_survive_a_restart(pbx: FlowPbx) -> None:
-    """*78: calls to desk go to its box unrung, the group rings kitchen alone, its BLF lamp
-    lights; *79 undoes it;
+    """*78: calls to desk go to its box unrung, the group rings kitchen alone (nobody when
+    kitchen has DND too), its BLF lamp lights; *79 undoes it;
     *7212: a call to desk rings kitchen (the forward target), then desk's box; *5213: desk
     rings, then hall, then desk's box; a too long target is refused; *90 then 13# at the
-    prompt sets the busy forward; after an Asterisk restart
+    prompt sets the busy forward; Asterisk logs no warning; after an Asterisk restart
     the forward is still in astdb and the product's reader shows it."""
     assert pbx.ami is not None
     dial(pbx, "*78")
@@ -119,6 +119,13 @@ def test_dnd_and_forward_codes_are_honoured_and_survive_a_restart(pbx: FlowPbx) 
     seen = observe(pbx.ami.events, name)
     assert seen is not None
     assert [r for r, _ in seen.rings] == [("kitchen",)]
+    assert rung_for(pbx, name) == ["PJSIP/kitchen"]
+    # Every member on DND: nobody rings, the group ends at once (no fallback: hang up).
+    pbx.ami.action({"Action": "DBPut", "Family": "supervisor-dnd", "Key": "kitchen", "Val": "1"})
+    problems, name = call(pbx, TEAM_DID, dnd=["desk", "kitchen"])
+    assert not problems
+    assert rung_for(pbx, name) == []
+    pbx.ami.action({"Action": "DBDel", "Family": "supervisor-dnd", "Key": "kitchen"})
 
     dial(pbx, "*79")
     assert pbx.db("supervisor-dnd", "desk") is None
@@ -155,6 +162,8 @@ def test_dnd_and_forward_codes_are_honoured_and_survive_a_restart(pbx: FlowPbx) 
     assert pbx.db("supervisor-forward-busy", "desk") is None
     dial(pbx, "*7212")
 
+    # Nothing the codes or the rings did made Asterisk warn (a missing astdb key, a Gosub).
+    assert pbx.asterisk.problems() == []
     pbx.ami.close()
     pbx.asterisk.stop()
     pbx.asterisk.start()
