@@ -11,9 +11,15 @@ and timestamps consecutive, is exactly what a phone sends for G.711 without sile
 from __future__ import annotations
 
 import functools
+import io
+import itertools
 import math
 import struct
+import wave
+from dataclasses import dataclass
 from pathlib import Path
+
+from supervisor.site.audio import MULAW, wav_file
 
 RATE = 8000
 PTIME_MS = 20
@@ -167,3 +173,66 @@ def plan_seconds(plan: list[tuple[float, str]], *, press_ms: int = 160, gap_ms: 
     """How long `dtmf_pcap(plan)` plays."""
     presses = sum(len(digits) for _, digits in plan)
     return sum(pause for pause, _ in plan) + presses * (press_ms + PTIME_MS + gap_ms) / 1000
+
+
+def wav_tone(
+    seconds: float,
+    *,
+    hz: float = 440.0,
+    rate: int = 8000,
+    channels: int = 1,
+    width: int = 2,
+) -> bytes:
+    """A sine tone at half scale as a PCM WAV file written by the stdlib `wave` module (a site
+    audio file; stereo and 8-bit variants for the refusal tests)."""
+    frames = int(seconds * rate)
+    top = 2 ** (8 * width - 1) - 1
+    samples = bytearray()
+    for i in range(frames):
+        value = int(top * 0.5 * math.sin(2 * math.pi * hz * i / rate))
+        one = bytes([value + 128]) if width == 1 else value.to_bytes(width, "little", signed=True)
+        samples += one * channels
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(width)
+        w.setframerate(rate)
+        w.writeframes(bytes(samples))
+    return out.getvalue()
+
+
+def _linear(byte: int) -> int:
+    """One G.711 mu-law byte -> its linear sample (the reference decoder)."""
+    byte = ~byte & 0xFF
+    magnitude = ((byte & 0x0F) << 3) + 0x84
+    magnitude <<= (byte & 0x70) >> 4
+    return (0x84 - magnitude) if byte & 0x80 else (magnitude - 0x84)
+
+
+@dataclass(frozen=True)
+class Heard:
+    """The tone a stream of PCMU RTP carried: its median pitch (Hz, from zero crossings) and
+    how long it was loud (seconds, 20 ms a packet), silence left out."""
+
+    hz: float
+    seconds: float
+
+
+def heard(payloads: list[bytes], *, floor: int = 1000) -> Heard | None:
+    """What the PCMU payloads whose peak is above `floor` carried; None if none was loud."""
+    found = []
+    for payload in payloads:
+        samples = [_linear(b) for b in payload]
+        if not samples or max(abs(s) for s in samples) < floor:
+            continue
+        crossings = sum(1 for a, b in itertools.pairwise(samples) if (a < 0) != (b < 0))
+        found.append(crossings * RATE / (2 * len(samples)))
+    if not found:
+        return None
+    return Heard(sorted(found)[len(found) // 2], len(found) * PTIME_MS / 1000)
+
+
+def ulaw_wav_tone(seconds: float, *, hz: int = 440) -> bytes:
+    """A PCMU tone in a WAV file (format tag 7: G.711 mu-law, mono, 8 kHz), as a phone system
+    exports recordings."""
+    return wav_file(b"".join(tone_payloads(seconds, hz)), rate=RATE, tag=MULAW, width=1)

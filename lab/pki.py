@@ -83,6 +83,11 @@ class Ca:
                 ),
                 critical=True,
             )
+            # Key identifiers, as every real CA writes them: OpenSSL's strict verification (the
+            # default of Python 3.13's ssl) refuses a chain without them.
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(self.key.public_key()), critical=False
+            )
             .sign(self.key, hashes.SHA256())
         )
 
@@ -124,6 +129,10 @@ class Ca:
             .not_valid_after(now + datetime.timedelta(days=days))
             .add_extension(x509.SubjectAlternativeName(alt), critical=False)
             .add_extension(x509.ExtendedKeyUsage(usage), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
+                critical=False,
+            )
             .sign(self.key, hashes.SHA256())
         )
         return Issued(

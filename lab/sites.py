@@ -66,3 +66,26 @@ def context(ami_secret: str = "reload-tests-0123456789", **kwargs: Any) -> Rende
 
 
 __all__ = ["HOME", "Path"]
+
+
+#: The DID the audio site routes to its announcement (the home site's second number).
+AUDIO_DID = "+4930123457"
+
+
+def with_audio(site: dict[str, Any], *, hold_endpoint: str = "desk") -> dict[str, Any]:
+    """The site with an announcement playing the site's hello.wav on AUDIO_DID, and a hold
+    class `office` of hold.wav that `hold_endpoint` suggests when it holds a call."""
+    site = copy.deepcopy(site)
+    site["dialplan"]["inbound"][AUDIO_DID] = "hello"
+    site["dialplan"].setdefault("announcements", {})["hello"] = {
+        "sound": "audio:hello.wav",
+        "then": "hangup",
+    }
+    site["music_on_hold"] = {"office": {"files": ["audio:hold.wav"]}}
+    site["endpoints"][hold_endpoint]["music_on_hold"] = "office"
+    return site
+
+
+def audio_files(site: Mapping[str, Any], **audio: bytes) -> dict[str, str | bytes]:
+    """The site's YAML and its audio files, as one ConfigMap (binaryData) holds them."""
+    return {**site_files(site), **audio}

@@ -201,6 +201,35 @@ def leave_message(
     return caller.start()
 
 
+def message_left(
+    lab: Lab,
+    run: RunDir,
+    number: str,
+    box: str,
+    *,
+    hold_ms: int,
+    ring_s: float,
+    name: str = "caller",
+) -> Message:
+    """The provider calls `number` (a DID ringing box `box`'s phone, which does not answer for
+    `ring_s` s) and talks until `hold_ms` after voicemail answered; the new INBOX message."""
+
+    def inbox() -> list[Message]:
+        return [m for m in messages(run.path("spool"), box) if m.folder == "INBOX"]
+
+    before = {m.wav.name for m in inbox()}
+    caller = leave_message(lab, run, number, talk_s=hold_ms / 1000 + 2, hold_ms=hold_ms, name=name)
+    try:
+        code = caller.wait(hold_ms / 1000 + ring_s + 30)
+    finally:
+        caller.stop()
+    if code != 0:
+        raise RuntimeError(f"the call to {number} failed:\n{caller.output()[-2000:]}")
+    wait_until(lambda: len(inbox()) > len(before), 5, what="the message file")
+    (new,) = [m for m in inbox() if m.wav.name not in before]
+    return new
+
+
 def dial_with_dtmf(
     lab: Lab,
     run: RunDir,

@@ -124,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
     forwards: dict[str, dict[Forward, str]] = {}
     for phone, kind, number in args.forward:
         forwards.setdefault(phone, {})[kind] = number
+    seconds = {name: file.seconds for name, file in loaded.audio.items()}
     if args.extension:
         result = explain_extension(
             loaded.site,
@@ -133,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
             night=args.night,
             dnd=args.dnd,
             forwards=forwards,
+            audio_seconds=seconds,
         )
     else:
         result = explain(
@@ -146,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
             blocked=args.on_blocklist,
             dnd=args.dnd,
             forwards=forwards,
+            audio_seconds=seconds,
         )
     if args.format == "json":
         print_json(

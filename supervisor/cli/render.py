@@ -17,6 +17,7 @@ from supervisor.cli.options import add_config_dirs, add_secrets, require_directo
 from supervisor.cli.report import OK
 from supervisor.files import fsync_dir, write_atomic
 from supervisor.render import RenderContext, render
+from supervisor.render.audio import AUDIO_DIR, render_audio
 from supervisor.site.load import load_site_dirs
 
 FILE_MODE = 0o640
@@ -51,5 +52,12 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_site_dirs(args.config, args.secrets)
     files = render(loaded, RenderContext(ami_secret=secrets.token_hex(16)))
     write_files(args.out, files)
-    print(f"wrote {len(files)} files to {args.out}")
+    audio = render_audio(loaded.site, loaded.audio)
+    if audio:
+        (args.out / AUDIO_DIR).mkdir(mode=0o750, exist_ok=True)
+        for name, data in audio.items():
+            write_atomic(args.out / AUDIO_DIR / name, data, mode=FILE_MODE)
+        fsync_dir(args.out / AUDIO_DIR)
+    more = f" and {len(audio)} audio files to {args.out / AUDIO_DIR}" if audio else ""
+    print(f"wrote {len(files)} files to {args.out}{more}")
     return OK

@@ -9,6 +9,7 @@ bounded as an event-loop client."""
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 from collections.abc import Mapping, Sequence
@@ -93,6 +94,22 @@ def recipients(message: bytes, allowed: frozenset[str]) -> list[str]:
     return found
 
 
+#: A line break in any of the forms a file may hold (CRLF, LF, a lone CR).
+_EOL = re.compile(rb"\r\n|\r|\n")
+#: The line app_voicemail ends its e-mail with for sendmail (a lone dot: end of input).
+_SENDMAIL_END = b"\r\n.\r\n"
+
+
+def wire_form(message: bytes) -> bytes:
+    """The message as SMTP carries it: app_voicemail writes it for a sendmail pipe, with bare LF
+    line ends (smtplib sends bytes unchanged, and relays refuse bare LF since SMTP smuggling:
+    RFC 5321 2.3.8) and a last line "." that only ends sendmail's input."""
+    lines = _EOL.sub(b"\r\n", message)
+    if lines.endswith(_SENDMAIL_END):
+        lines = lines[: -len(_SENDMAIL_END) + 2]
+    return lines
+
+
 def send(relay: Relay, message: bytes, to: Sequence[str]) -> None:
     """Deliver `message` to `to` (blocking). Raises Rejected for a permanent refusal, OSError
     or smtplib.SMTPException for anything worth retrying (relay down, timeout, TLS, AUTH)."""
@@ -107,8 +124,13 @@ def send(relay: Relay, message: bytes, to: Sequence[str]) -> None:
             smtp.starttls(context=context)  # raises SMTPNotSupportedError without it: never plain
         if relay.username is not None and relay.password is not None:
             smtp.login(relay.username, relay.password)
+        wire = wire_form(message)
+        smtp.ehlo_or_helo_if_needed()
+        # app_voicemail's text part is 8bit (a caller's name in UTF-8): SMTP carries bytes over
+        # 127 only when declared, to a relay that offers it (RFC 6152).
+        options = ["BODY=8BITMIME"] if not wire.isascii() and smtp.has_extn("8bitmime") else []
         try:
-            refused = smtp.sendmail(relay.sender, list(to), message)
+            refused = smtp.sendmail(relay.sender, list(to), wire, options)
         except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
             if exc.smtp_code >= 500:
                 raise Rejected(f"{exc.smtp_code} {_text(exc.smtp_error)}") from None

@@ -129,7 +129,9 @@ class Applier:
             config = self._build(snapshot)
         except ConfigRejected as exc:
             raise StartupError(exc.problems) from None
+        self.config_dir.write_audio(config.audio)
         self.config_dir.write(config.files)
+        self.config_dir.remove_audio(self.config_dir.audio_names() - set(config.audio))
         self._live = self._booted = config
         self._on_applied(config)
         now = self._clock()
@@ -198,9 +200,13 @@ class Applier:
     async def _apply(self, config: Config) -> ApplyResult:
         managed = set(self._live.files) if self._live else set()
         on_disk = await asyncio.to_thread(self.config_dir.read_text, managed | set(config.files))
-        steps = plan(Live(booted=self._booted, files=on_disk), config)
+        audio = await asyncio.to_thread(self.config_dir.audio_names)
+        steps = plan(Live(booted=self._booted, files=on_disk, audio=audio), config)
         backup = {name: on_disk.get(name) for name in steps.writes}
         try:
+            # New audio first: the config files written next name them.
+            new_audio = {name: config.audio[name] for name in steps.audio_writes}
+            await asyncio.to_thread(self.config_dir.write_audio, new_audio)
             await asyncio.to_thread(self.config_dir.write, steps.writes)
         except OSError as exc:
             try:
@@ -219,6 +225,10 @@ class Applier:
             return self._fail(config.hash, problems, "failed", steps)
         if steps.reregister:
             await self.asterisk.reregister(steps.reregister)
+        try:
+            await asyncio.to_thread(self.config_dir.remove_audio, steps.audio_removes)
+        except OSError as exc:  # a stale file wastes space only; the next apply removes it
+            log.warning("removing old audio files failed: %s", exc)
         return self._applied(config, steps)
 
     def _applied(self, config: Config, steps: Plan) -> ApplyResult:

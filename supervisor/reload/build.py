@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from supervisor.render import RenderContext, render
+from supervisor.render.audio import render_audio
 from supervisor.security.events import IPNetwork
 from supervisor.site.errors import SiteInvalid
 from supervisor.site.load import LoadedSite, load_site
@@ -22,12 +23,14 @@ from supervisor.site.resolve import ResolvedSite
 
 @dataclass(frozen=True)
 class Config:
-    """A built config: the mounts' content hash, the loaded site (model and Secret values) and
-    the rendered files."""
+    """A built config: the mounts' content hash, the loaded site (model and Secret values),
+    the rendered files and the site's audio files (content-addressed name -> bytes, written
+    in the config directory's audio directory: render/audio.py)."""
 
     hash: str
     loaded: LoadedSite = field(repr=False)
     files: Mapping[str, str] = field(repr=False)
+    audio: Mapping[str, bytes] = field(default_factory=dict, repr=False)
 
     @property
     def site(self) -> ResolvedSite:
@@ -82,4 +85,5 @@ class SiteConfigBuilder:
             files = render(loaded, self.context, self.blocked(loaded.site))
         except SiteInvalid as exc:  # the output guard: located like the loader's problems
             raise ConfigRejected([str(p) for p in exc.problems]) from None
-        return Config(hash=loaded.hash, loaded=loaded, files=files)
+        audio = render_audio(loaded.site, loaded.audio)
+        return Config(hash=loaded.hash, loaded=loaded, files=files, audio=audio)

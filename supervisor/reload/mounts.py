@@ -31,11 +31,11 @@ class Mounts:
     def paths(self) -> tuple[Path, ...]:
         return (*self.config, *self.secrets)
 
-    def _read(self, path: Path) -> Mount:
-        return read_mount(path, max_file_bytes=self.max_file_bytes)
+    def _read(self, path: Path, *, audio: bool = False) -> Mount:
+        return read_mount(path, max_file_bytes=self.max_file_bytes, audio=audio)
 
     def snapshot(self) -> Snapshot:
-        config = tuple(self._read(p) for p in self.config)
+        config = tuple(self._read(p, audio=True) for p in self.config)
         secrets = tuple(self._read(p) for p in self.secrets)
         return Snapshot(config, secrets, content_hash([*config, *secrets]))
 

@@ -11,6 +11,10 @@ which registrations to re-send.
   see (raw snippets), from the rendered pjsip.conf.
 - Re-register: outbound registrations, unchanged themselves, whose auth changed (Asterisk does
   not re-REGISTER them by itself until the next refresh).
+- Audio: the site's audio files (content-addressed names) not on disk are written before the
+  config files; those the new config does not name are removed only after it is verified live
+  (a call may be playing one until then). An audio file needs no reload of its own: the file
+  that names it (extensions.conf, musiconhold.conf) changes with its name and is reloaded.
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ class Live:
 
     booted: Config | None
     files: Mapping[str, str | None] = field(default_factory=dict)
+    #: The files in the audio directory now.
+    audio: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,9 @@ class Plan:
     modules: tuple[str, ...] = ()
     restart: tuple[RestartReason, ...] = ()
     reregister: tuple[str, ...] = ()
+    #: Audio files to write before the config files, and to remove once it is live.
+    audio_writes: tuple[str, ...] = ()
+    audio_removes: tuple[str, ...] = ()
 
     @property
     def changed(self) -> tuple[str, ...]:
@@ -79,6 +88,8 @@ def plan(
         modules=tuple(modules_for(writes, module_of_file)),
         restart=tuple(restart_reasons(live.booted, new, module_of_file)),
         reregister=tuple(reregister),
+        audio_writes=tuple(sorted(set(new.audio) - live.audio)),
+        audio_removes=tuple(sorted(live.audio - set(new.audio))),
     )
 
 

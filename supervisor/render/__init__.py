@@ -13,6 +13,7 @@ from typing import Final
 
 from supervisor.render import core, guard, records
 from supervisor.render.acl import render_acl
+from supervisor.render.audio import player, render_musiconhold
 from supervisor.render.context import Directories, Prometheus, RenderContext
 from supervisor.render.extensions import render_extensions
 from supervisor.render.pjsip import TLS_FILE_RE, render_pjsip, render_tls_files
@@ -107,7 +108,7 @@ def render(
     from pjsip.conf: render/acl.py)."""
     site = loaded.site
     blocked = tuple(blocked)
-    extensions = render_extensions(site)
+    extensions = render_extensions(site, player(loaded.audio, context))
     dialplan = extensions + site.raw.get("extensions.conf", "")
     files = {
         "asterisk.conf": core.render_asterisk(context),
@@ -121,7 +122,7 @@ def render(
         "voicemail.conf": render_voicemail(site, loaded.secrets, context),
         "cel.conf": records.render_cel(),
         "cel_sqlite3_custom.conf": records.render_cel_sqlite(context.directories),
-        "musiconhold.conf": core.render_musiconhold(context),
+        "musiconhold.conf": render_musiconhold(site, loaded.audio, context),
         **core.quiet_files(),
         "acl.conf": render_acl(blocked),
     }

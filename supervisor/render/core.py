@@ -65,6 +65,11 @@ BASE_MODULES = (
     "res_pjsip_pidf_body_generator.so",
     "res_pjsip_xpidf_body_generator.so",
     "app_directed_pickup.so",
+    # The site's audio files (docs/audio.md), loaded always so that a first file of a new
+    # form is a reload, not a restart: raw G.711 (.ulaw, .alaw) beside format_wav's .wav and
+    # .wav16, and 16 kHz to 8 kHz for a .wav16 played to a narrowband call.
+    "format_pcm.so",
+    "codec_resample.so",
     # Phones behind NAT (rewrite_contact, force_rport): loaded always, so a phone moving behind
     # a router is a reload.
     "res_pjsip_nat.so",
@@ -131,32 +136,6 @@ def render_asterisk(context: RenderContext) -> str:
 def render_modules(site: Site, context: RenderContext, dialplan: str = "") -> str:
     load = [("autoload", "no")] + [("load", name) for name in modules(site, context, dialplan)]
     return document(GENERATED, [section("modules", load)])
-
-
-#: Seconds of silence between two hold beeps of the default music-on-hold class.
-HOLD_PAUSE_S = 4
-
-
-def render_musiconhold(context: RenderContext) -> str:
-    """The default music-on-hold class, which works out of the box: the image has no music
-    (Debian's asterisk does not pull in asterisk-moh-opsound-*), so a held caller hears the
-    image's own beep every few seconds, from its core sounds. A site adds classes with real
-    music in raw.musiconhold.conf."""
-    sounds = context.directories.astdatadir.rstrip("/") + "/sounds/en"
-    return document(
-        GENERATED,
-        [
-            section("general", []),
-            section(
-                "default",
-                [
-                    ("mode", "playlist"),
-                    ("entry", f"{sounds}/beep"),
-                    ("entry", f"{sounds}/silence/{HOLD_PAUSE_S}"),
-                ],
-            ),
-        ],
-    )
 
 
 def render_logger() -> str:

@@ -12,6 +12,8 @@ the output guard proves it of the rendered text (`callcheck`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from supervisor.render import callsafe, features, flows
 from supervisor.render.conf import GENERATED, document, section
 from supervisor.render.voicemail import BOX_VARIABLE, CONTEXT, mailbox
@@ -162,7 +164,7 @@ def _limit(seconds: int, context: str) -> list[Line]:
     return lines
 
 
-def render_extensions(site: ResolvedSite) -> str:
+def render_extensions(site: ResolvedSite, play: Callable[[str], str] = lambda sound: sound) -> str:
     plan = site.dialplan
     sections = [
         section(
@@ -248,7 +250,7 @@ def render_extensions(site: ResolvedSite) -> str:
         sections.append(_context(ring_group_context(name), _ring_group(site, name)))
     if site.featured_phones():
         sections.append(_context(PHONE_RING, features.phone_ring_lines(site, _priorities)))
-    for name, lines in flows.flow_contexts(site, lambda t: target_apps(site, t), _priorities):
+    for name, lines in flows.flow_contexts(site, lambda t: target_apps(site, t), _priorities, play):
         sections.append(_context(name, lines))
     for trunk_name in site.trunks:
         if flows.screens(site, trunk_name):

@@ -21,6 +21,8 @@ Line = tuple[str, str]
 #: A target string -> the applications that take the call there.
 TargetApps = Callable[[str], list[str]]
 Priorities = Callable[[str, list[str]], list[Line]]
+#: A prompt -> the argument Playback and Background take for it.
+Play = Callable[[str], str]
 #: astdb family of the night-mode switches (key: the time condition's name; value 1: on).
 NIGHT_FAMILY = "supervisor-night"
 TRIES = "FLOW_TRIES"
@@ -32,13 +34,15 @@ def night_device(name: str) -> str:
     return f"Custom:night-{name}"
 
 
-def _menu(name: str, menu: Menu, site: Site, apps: TargetApps, at: Priorities) -> list[Line]:
+def _menu(
+    name: str, menu: Menu, site: Site, apps: TargetApps, at: Priorities, play: Play
+) -> list[Line]:
     lines = at(
         "s",
         [
             "Answer()",
             f"Set({TRIES}=0)",
-            f"(again)Background({menu.greeting})",
+            f"(again)Background({play(menu.greeting)})",
             f"WaitExten({menu.timeout})",
         ],
     )
@@ -48,7 +52,7 @@ def _menu(name: str, menu: Menu, site: Site, apps: TargetApps, at: Priorities) -
         for number in site.dialplan.extensions:
             lines += at(number, [f"Goto(extensions,{number},1)"])
     retry = [f"Set({TRIES}=$[${{{TRIES}}}+1])", f"GotoIf($[${{{TRIES}}}<={menu.retries}]?s,again)"]
-    lines += at("i", [f"Playback({menu.invalid_sound})", *retry, *apps(menu.on_invalid)])
+    lines += at("i", [f"Playback({play(menu.invalid_sound)})", *retry, *apps(menu.on_invalid)])
     lines += at("t", [*retry, *apps(menu.on_timeout)])
     return lines
 
@@ -109,16 +113,21 @@ def night_codes(site: Site, at: Priorities) -> list[Line]:
     return lines
 
 
-def flow_contexts(site: Site, apps: TargetApps, at: Priorities) -> list[tuple[str, list[Line]]]:
-    """(context name, its lines) of every flow."""
+def flow_contexts(
+    site: Site, apps: TargetApps, at: Priorities, play: Play = lambda sound: sound
+) -> list[tuple[str, list[Line]]]:
+    """(context name, its lines) of every flow; `play` turns a prompt into Playback's argument
+    (a site audio file into its stored path: render/audio.py)."""
     plan = site.dialplan
     out: list[tuple[str, list[Line]]] = []
     for name, menu in plan.menus.items():
-        out.append((flow_context("menu", name), _menu(name, menu, site, apps, at)))
+        out.append((flow_context("menu", name), _menu(name, menu, site, apps, at, play)))
     for name, condition in plan.time_conditions.items():
         out.append((flow_context("time condition", name), _time(name, condition, apps, at)))
     for name, announcement in plan.announcements.items():
-        lines = at("s", ["Answer()", f"Playback({announcement.sound})", *apps(announcement.then)])
+        lines = at(
+            "s", ["Answer()", f"Playback({play(announcement.sound)})", *apps(announcement.then)]
+        )
         out.append((flow_context("announcement", name), lines))
     return out
 

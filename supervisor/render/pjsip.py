@@ -190,6 +190,9 @@ def _phone_keys(site: ResolvedSite, name: str, endpoint: Endpoint) -> list[Optio
     options += [("dtmf_mode", endpoint.dtmf_mode), ("allow_transfer", yes(endpoint.transfer))]
     if endpoint.language is not None:
         options.append(("language", endpoint.language))
+    if endpoint.music_on_hold is not None:
+        # The class the other party hears while this phone holds the call.
+        options.append(("moh_suggest", endpoint.music_on_hold))
     if endpoint.pickup_groups:
         groups = ",".join(endpoint.pickup_groups)
         options += [("named_call_group", groups), ("named_pickup_group", groups)]

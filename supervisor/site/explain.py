@@ -11,10 +11,12 @@ live in Asterisk's database, not in the model: they are taken as off unless name
 from __future__ import annotations
 
 import datetime
+import types
 import zoneinfo
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from supervisor.site.audio import REFERENCE_PREFIX
 from supervisor.site.features import Forward
 from supervisor.site.flowchecks import flow_kinds
 from supervisor.site.flows import CAUSE_CODES, DAYS, TimeCondition, date_span, minutes, parse_target
@@ -22,6 +24,7 @@ from supervisor.site.model import ANY_NUMBER
 from supervisor.site.resolve import ResolvedSite
 from supervisor.site.sections import caught
 
+EMPTY: Mapping[str, float] = types.MappingProxyType({})
 #: No real path is this long (flows cannot loop without key presses, and presses are finite).
 MAX_STEPS = 500
 
@@ -29,7 +32,8 @@ MAX_STEPS = 500
 @dataclass(frozen=True, slots=True)
 class Step:
     """One thing that happens to the call. `ring`: the endpoints rung (for `seconds`); `sound`:
-    the prompt played; `press`: the digits the caller pressed (a `press` step)."""
+    the prompt played, `sound_seconds` its length when the site's own file (0: an installed
+    sound, whose length the model does not hold); `press`: the digits the caller pressed."""
 
     kind: str
     text: str
@@ -37,6 +41,7 @@ class Step:
     seconds: int = 0
     sound: str = ""
     press: str = ""
+    sound_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +79,12 @@ class _Walk:
         at: datetime.datetime,
         presses: Sequence[str],
         night: Collection[str],
+        audio_seconds: Mapping[str, float],
         dnd: Collection[str] = (),
         forwards: Mapping[str, Mapping[Forward, str]] | None = None,
     ) -> None:
         self.site = site
+        self.audio_seconds = audio_seconds
         self.at = at
         self.presses = list(presses)
         self.night = set(night)
@@ -87,6 +94,19 @@ class _Walk:
         self.forwarded = False
         self.kinds = flow_kinds(site)
         self.steps: list[Step] = []
+
+    def seconds(self, sound: str) -> float:
+        """The length of a site audio file (`audio:NAME`), 0 for anything else."""
+        return (
+            self.audio_seconds.get(sound.removeprefix(REFERENCE_PREFIX), 0.0)
+            if (sound.startswith(REFERENCE_PREFIX))
+            else 0.0
+        )
+
+    def plays(self, sound: str) -> str:
+        """`sound`, with its length when the site's own file."""
+        length = self.seconds(sound)
+        return f"{sound} ({length:.1f} s)" if length else sound
 
     def add(self, step: Step) -> None:
         if len(self.steps) >= MAX_STEPS:
@@ -111,8 +131,9 @@ class _Walk:
         if kind == "time condition":
             return self.time(ref.name)
         announcement = self.site.dialplan.announcements[ref.name]
-        text = f"announcement {ref.name}: answers, plays {announcement.sound}"
-        self.add(Step("announcement", text, sound=announcement.sound))
+        sound = announcement.sound
+        text = f"announcement {ref.name}: answers, plays {self.plays(sound)}"
+        self.add(Step("announcement", text, sound=sound, sound_seconds=self.seconds(sound)))
         return self.target(announcement.then)
 
     def voicemail(self, endpoint: str, greeting: str) -> Outcome:
@@ -187,10 +208,19 @@ class _Walk:
         options = "; ".join(f"{d} -> {t}" for d, t in menu.options.items())
         for attempt in range(menu.retries + 1):
             last = attempt == menu.retries
-            what = f"menu {name}: answers, plays {menu.greeting}, waits {menu.timeout} s"
+            greeting = self.plays(menu.greeting)
+            what = f"menu {name}: answers, plays {greeting}, waits {menu.timeout} s"
             if attempt:
-                what = f"menu {name}, try {attempt + 1}: plays {menu.greeting} again"
-            self.add(Step("menu", f"{what} ({options})", seconds=menu.timeout, sound=menu.greeting))
+                what = f"menu {name}, try {attempt + 1}: plays {greeting} again"
+            self.add(
+                Step(
+                    "menu",
+                    f"{what} ({options})",
+                    seconds=menu.timeout,
+                    sound=menu.greeting,
+                    sound_seconds=self.seconds(menu.greeting),
+                )
+            )
             if not self.presses:
                 if last:
                     self.add(Step("timeout", f"no digit: on_timeout {menu.on_timeout}"))
@@ -209,8 +239,12 @@ class _Walk:
                 self.add(Step("press", text, press=press))
                 return self.target(extension.ring, voicemail=extension.voicemail)
             then = f"on_invalid {menu.on_invalid}" if last else "again"
-            text = f"caller pressed {press}: invalid, plays {menu.invalid_sound}; {then}"
-            self.add(Step("press", text, sound=menu.invalid_sound, press=press))
+            invalid = menu.invalid_sound
+            text = f"caller pressed {press}: invalid, plays {self.plays(invalid)}; {then}"
+            step = Step(
+                "press", text, sound=invalid, press=press, sound_seconds=self.seconds(invalid)
+            )
+            self.add(step)
             if last:
                 return self.target(menu.on_invalid)
         raise AssertionError("unreachable: the last attempt returns")
@@ -293,15 +327,17 @@ def explain(
     presses: Sequence[str] = (),
     night: Collection[str] = (),
     blocked: Collection[str] = (),
+    audio_seconds: Mapping[str, float] = EMPTY,
     dnd: Collection[str] = (),
     forwards: Mapping[str, Mapping[Forward, str]] | None = None,
 ) -> Explanation:
     """The path of a call from `trunk` (default: the one listing `number`) to `number`.
 
     `at` must be timezone-aware; `caller`: the number the trunk sends (None: none); `blocked`:
-    the numbers on the phones' blocklist in astdb (not in the model); `dnd`, `forwards`: the
-    phones' do-not-disturb and forwards in astdb."""
-    walk = _Walk(site, at, presses, night, dnd, forwards)
+    the numbers on the phones' blocklist in astdb (not in the model); `audio_seconds`: the
+    length of each site audio file by name (`LoadedSite.audio`), shown where it plays;
+    `dnd`, `forwards`: the phones' do-not-disturb and forwards in astdb."""
+    walk = _Walk(site, at, presses, night, audio_seconds, dnd, forwards)
     trunk = trunk or default_trunk(site, number)
     who = f" from {caller}" if caller else ""
     if trunk is None or trunk not in site.trunks:
@@ -345,11 +381,12 @@ def explain_extension(
     at: datetime.datetime,
     presses: Sequence[str] = (),
     night: Collection[str] = (),
+    audio_seconds: Mapping[str, float] = EMPTY,
     dnd: Collection[str] = (),
     forwards: Mapping[str, Mapping[Forward, str]] | None = None,
 ) -> Explanation:
     """The path of a phone's call to internal extension `number`."""
-    walk = _Walk(site, at, presses, night, dnd, forwards)
+    walk = _Walk(site, at, presses, night, audio_seconds, dnd, forwards)
     extension = site.dialplan.extensions.get(number)
     if extension is None:
         walk.add(Step("extension", f"extension {number}: not an internal extension"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 
 from supervisor.site import prompts
+from supervisor.site.audio import REFERENCE_PREFIX
 from supervisor.site.flows import TargetRef, parse_target
 from supervisor.site.model import ANY_NUMBER, Site
 from supervisor.site.suggest import Suggest
@@ -126,6 +127,7 @@ def check_flows(site: Site) -> Iterator[Found]:
     for path, _, text, _ in edges:
         yield from target(path, text)
     yield from _prompts(site)
+    yield from _hold_classes(site)
     yield from _codes(site)
     yield from _menus(site)
     for name, condition in plan.time_conditions.items():
@@ -154,18 +156,46 @@ def _duplicates(site: Site) -> Iterator[Found]:
             taken.setdefault(name, kind)
 
 
+def sounds(site: Site) -> list[tuple[Path, str]]:
+    """Every prompt the site names (an installed sound or audio:NAME), with its key path."""
+    plan = site.dialplan
+    found: list[tuple[Path, str]] = []
+    for name, menu in plan.menus.items():
+        found.append((("dialplan", "menus", name, "greeting"), menu.greeting))
+        found.append((("dialplan", "menus", name, "invalid_sound"), menu.invalid_sound))
+    for name, announcement in plan.announcements.items():
+        found.append((("dialplan", "announcements", name, "sound"), announcement.sound))
+    for name, hold in site.music_on_hold.items():
+        for index, file in enumerate(hold.files):
+            found.append((("music_on_hold", name, "files", index), file))
+    return found
+
+
+def audio_references(site: Site) -> list[tuple[Path, str]]:
+    """(key path, file name) of every site audio file the site names (`audio:NAME`)."""
+    return [
+        (path, sound.removeprefix(REFERENCE_PREFIX))
+        for path, sound in sounds(site)
+        if sound.startswith(REFERENCE_PREFIX)
+    ]
+
+
 def _prompts(site: Site) -> Iterator[Found]:
     known = prompts.installed()
-    plan = site.dialplan
-    sounds: list[tuple[Path, str]] = []
-    for name, menu in plan.menus.items():
-        sounds.append((("dialplan", "menus", name, "greeting"), menu.greeting))
-        sounds.append((("dialplan", "menus", name, "invalid_sound"), menu.invalid_sound))
-    for name, announcement in plan.announcements.items():
-        sounds.append((("dialplan", "announcements", name, "sound"), announcement.sound))
-    for path, sound in sounds:
-        if sound not in known:
+    for path, sound in sounds(site):
+        if not sound.startswith(REFERENCE_PREFIX) and sound not in known:
             yield path, f"unknown prompt (not among Asterisk's installed sounds) {sound!r}"
+
+
+def _hold_classes(site: Site) -> Iterator[Found]:
+    classes = {"default", *site.music_on_hold}
+    for name, endpoint in site.endpoints.items():
+        wanted = endpoint.music_on_hold
+        if wanted is not None and wanted not in classes:
+            yield (
+                ("endpoints", name, "music_on_hold"),
+                f"unknown music-on-hold class {wanted!r} (default or one of music_on_hold)",
+            )
 
 
 def _codes(site: Site) -> Iterator[Found]:

@@ -21,6 +21,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
+from supervisor.site.audio import AUDIO_NAME_RE, REFERENCE_PREFIX
 from supervisor.site.grammar import NAME_RE, Bool, Extension, Int, Str
 from supervisor.site.model_base import MODEL_CONFIG
 
@@ -79,17 +80,33 @@ Target = Annotated[Str, AfterValidator(_target)]
 SOUND_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}(?:/[a-z0-9][a-z0-9_-]{0,63}){0,2}")
 
 
-def _sound(value: str) -> str:
-    if not SOUND_RE.fullmatch(value):
+def _audio(value: str) -> str:
+    name = value.removeprefix(REFERENCE_PREFIX)
+    if not value.startswith(REFERENCE_PREFIX) or not AUDIO_NAME_RE.fullmatch(name):
         raise ValueError(
-            f"{value[:60]!r} is not a sound name (lower-case letters, digits, '_', '-', up to "
-            "two '/' folders, no extension: e.g. hours or digits/1)"
+            f"{value[:60]!r} is not an audio file of the site (audio:NAME, NAME a file in a "
+            "config directory: lower-case letters, digits, '_', '-', then .wav, .ulaw or .alaw)"
         )
     return value
 
 
-#: A prompt Asterisk plays: a name of its sounds directory, without the format's extension.
+def _sound(value: str) -> str:
+    if value.startswith(REFERENCE_PREFIX):
+        return _audio(value)
+    if not SOUND_RE.fullmatch(value):
+        raise ValueError(
+            f"{value[:60]!r} is not a sound name (lower-case letters, digits, '_', '-', up to "
+            "two '/' folders, no extension: e.g. hours or digits/1) nor a site audio file "
+            "(audio:NAME.wav)"
+        )
+    return value
+
+
+#: A prompt Asterisk plays: a name of its sounds directory, without the format's extension, or
+#: `audio:NAME`, a file of the site (site/audio.py).
 Sound = Annotated[Str, AfterValidator(_sound)]
+#: A file of the site only (`audio:NAME`).
+AudioRef = Annotated[Str, AfterValidator(_audio)]
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CLOCK_RE = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]|24:00")
@@ -276,3 +293,10 @@ class Screening(Model):
     country_code: CountryCode | None = None
     """The site's country calling code: numbers dialled after block_code in national form (0...)
     are stored as +CC...; 00... becomes +... either way."""
+
+
+class HoldClass(Model):
+    """A music-on-hold class made of the site's audio files, played in order and looped."""
+
+    files: Annotated[tuple[AudioRef, ...], Field(min_length=1, max_length=32)]
+    """The files (audio:NAME), in playing order."""

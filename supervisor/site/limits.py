@@ -51,6 +51,13 @@ MAX_PROBLEMS = 1000
 MAX_AMI_MESSAGE_BYTES = 1 * MiB
 MAX_AMI_GREETING_BYTES = 256
 
+# Audio files of the site (supervisor/site/audio.py).
+MAX_AUDIO_BYTES = 4 * MiB
+MAX_AUDIO_DIR_BYTES = 16 * MiB
+MAX_AUDIO_FILES = 64
+MAX_AUDIO_SECONDS = 300.0
+MAX_AUDIO_CHUNKS = 32
+
 # Raw snippets: Asterisk skips a config line longer than 8190 bytes (its 8 KiB line buffer).
 MAX_RAW_LINE_BYTES = 4096
 
@@ -185,6 +192,32 @@ LIMITS: tuple[Limit, ...] = (
         f"{MAX_AMI_GREETING_BYTES}",
         "the greeting is one short line; a peer that sends anything else is not Asterisk "
         '(reason="not_ami")',
+    ),
+    Limit(
+        "bytes of one audio file",
+        f"{MAX_AUDIO_BYTES // MiB} MiB",
+        "a ConfigMap holds at most 1 MiB; 4 MiB is over two minutes at 16 kHz (a file on the "
+        "volume); read with this bound before its header is looked at",
+    ),
+    Limit(
+        "bytes of the audio files of one config directory",
+        f"{MAX_AUDIO_DIR_BYTES // MiB} MiB",
+        "they are held in memory to be checked and hashed at every change",
+    ),
+    Limit(
+        "audio files in all config directories",
+        f"{MAX_AUDIO_FILES}",
+        "greetings, prompts and hold tracks of a small office; each is checked at every change",
+    ),
+    Limit(
+        "length of one audio file",
+        f"{MAX_AUDIO_SECONDS:.0f} s",
+        "a greeting lasts seconds; a longer hold loop is several files of one class",
+    ),
+    Limit(
+        "chunks of a WAV file before its audio",
+        f"{MAX_AUDIO_CHUNKS}",
+        "a WAV has 2 to 5; a file with more is not a recording",
     ),
     Limit(
         "bytes in one line of a raw snippet",

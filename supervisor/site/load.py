@@ -14,9 +14,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 
+from supervisor.site import audio as audiofiles
 from supervisor.site import checks, staged
 from supervisor.site.errors import Problem, SiteInvalid
-from supervisor.site.limits import MAX_DIRS, MAX_PROBLEMS, MAX_SITE_BYTES, MAX_SITE_FILES, MiB
+from supervisor.site.flowchecks import audio_references
+from supervisor.site.limits import (
+    MAX_AUDIO_FILES,
+    MAX_DIRS,
+    MAX_PROBLEMS,
+    MAX_SITE_BYTES,
+    MAX_SITE_FILES,
+    MiB,
+)
 from supervisor.site.messages import validation_problems
 from supervisor.site.model import Site
 from supervisor.site.mounts import Mount, content_hash, read_mount
@@ -44,6 +53,10 @@ class LoadedSite:
     hash: str
     certificates: Mapping[str, certs.CertInfo] = field(
         default_factory=lambda: types.MappingProxyType({})
+    )
+    #: The site's checked audio files, by their name in the config directories (docs/audio.md).
+    audio: Mapping[str, audiofiles.Audio] = field(
+        default_factory=lambda: types.MappingProxyType({}), repr=False
     )
     #: Where each key path was written (for problems found later, e.g. by the output guard).
     origins: Mapping[Path, Origin] = field(
@@ -77,6 +90,8 @@ def load_site(
     problems: list[Problem] = [p for m in config for p in m.problems]
     sources = Sources(complete=not problems)
     problems += _count_problems(config, secrets)
+    files, present, found = _audio_files(config)
+    problems += found
     names = [name for m in config for name in m.files if name.endswith(SITE_SUFFIXES)]
     counts = collections.Counter(names)
     total = 0
@@ -116,6 +131,7 @@ def load_site(
         failed = [tuple(p for p in e["loc"] if p != "[key]") for e in errors]
         raise SiteInvalid(problems, _second_look(sources, failed, secrets)) from None
     problems += _semantic_problems(site, sources, secrets)
+    problems += _audio_use(site, sources, present)
     if problems:
         raise SiteInvalid(problems)
     values, _ = secret_problems(site, sources, secrets)
@@ -130,8 +146,52 @@ def load_site(
         secrets=types.MappingProxyType({**values, **pem}),
         hash=digest if digest is not None else content_hash([*config, *(secrets or ())]),
         certificates=types.MappingProxyType(certificates),
+        audio=types.MappingProxyType(files),
         origins=types.MappingProxyType(sources.origins),
     )
+
+
+def _audio_files(
+    config: Sequence[Mount],
+) -> tuple[dict[str, audiofiles.Audio], set[str], list[Problem]]:
+    """The audio files of the config directories, checked: (name -> file, every name present,
+    problems located at the file). Past MAX_AUDIO_FILES one problem says so and the rest are
+    not checked (their names still count as present: no second problem at the keys)."""
+    files: dict[str, audiofiles.Audio] = {}
+    where: dict[str, str] = {}
+    problems: list[Problem] = []
+    for mount in config:
+        for name in sorted(mount.files):
+            if not audiofiles.is_audio_name(name):
+                continue
+            shown = str(mount.path / name)
+            if name in where:
+                problems.append(
+                    Problem(shown, None, "", f"duplicate audio file (also {where[name]})")
+                )
+                continue
+            where[name] = shown
+            if len(where) == MAX_AUDIO_FILES + 1:
+                limit = MAX_AUDIO_FILES
+                problems.append(Problem(shown, None, "", f"more than {limit} audio files"))
+            if len(where) > MAX_AUDIO_FILES:
+                continue
+            try:
+                files[name] = audiofiles.check(name, mount.files[name])
+            except audiofiles.AudioRefused as exc:
+                problems.append(Problem(shown, None, "", str(exc)))
+    return files, set(where), problems
+
+
+def _audio_use(site: Site, sources: Sources, present: set[str]) -> list[Problem]:
+    """A site audio file named by the site that no config directory holds."""
+    return [
+        sources.problem(
+            path, f"no audio file {name!r} in the config directories (ConfigMap or volume)"
+        )
+        for path, name in audio_references(site)
+        if name not in present
+    ]
 
 
 def _count_problems(config: Sequence[Mount], secrets: Sequence[Mount] | None) -> list[Problem]:
@@ -206,6 +266,6 @@ def load_site_dirs(
     config_dirs: Iterable[str | FsPath], secret_dirs: Iterable[str | FsPath] | None = ()
 ) -> LoadedSite:
     """`load_site` on freshly read mounts of the given directories (None: no secret checks)."""
-    config = [read_mount(FsPath(p)) for p in config_dirs]
+    config = [read_mount(FsPath(p), audio=True) for p in config_dirs]
     secrets = None if secret_dirs is None else [read_mount(FsPath(p)) for p in secret_dirs]
     return load_site(config, secrets)

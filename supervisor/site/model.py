@@ -15,7 +15,15 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, model_va
 
 from supervisor.asterisk_facts import facts
 from supervisor.site.features import PhoneFeatures
-from supervisor.site.flows import Announcement, CountryCode, Menu, Screening, Target, TimeCondition
+from supervisor.site.flows import (
+    Announcement,
+    CountryCode,
+    HoldClass,
+    Menu,
+    Screening,
+    Target,
+    TimeCondition,
+)
 from supervisor.site.grammar import (
     DID_RE,
     NAME_RE,
@@ -403,6 +411,9 @@ class Endpoint(Model):
     auto_info (Asterisk's documented values)."""
     language: Language | None = None
     """Language of the prompts played to the phone (default: Asterisk's, en)."""
+    music_on_hold: Name | None = None
+    """The music-on-hold class the other party hears while this phone holds the call (a class
+    of `music_on_hold`, or default)."""
     direct_media: Bool = False
     """Let media flow straight between two phones that both allow it (and reach each other)
     once a call is up; default: through the pod."""
@@ -719,6 +730,9 @@ class Site(Model):
     """Phones behind NAT, and (opt-in) the PBX itself behind a NAT router."""
     rtp: Rtp = Rtp()
     """The media port range (rtp.conf)."""
+    music_on_hold: Annotated[dict[Name, HoldClass], Field(max_length=MAX_LIST)] = {}
+    """Music-on-hold classes from the site's audio files (docs/audio.md); a class named
+    default replaces the built-in beep."""
     modules: Annotated[tuple[ModuleName, ...], Field(max_length=MAX_LIST)] = ()
     """Asterisk modules to load beyond what the site needs (e.g. app_voicemail_odbc where
     several modules provide an application); each must exist in the image. See

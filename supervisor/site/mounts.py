@@ -17,8 +17,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 
+from supervisor.site.audio import is_audio_name
 from supervisor.site.errors import Problem
 from supervisor.site.limits import (
+    MAX_AUDIO_BYTES,
+    MAX_AUDIO_DIR_BYTES,
     MAX_DIR_BYTES,
     MAX_ENTRIES_PER_DIR,
     MAX_FILE_BYTES,
@@ -76,9 +79,10 @@ def _unreadable(path: Path, message: str, *, live: bool = False) -> Mount:
 
 
 def _read_one(
-    entry: Path, *, root: Path, max_file_bytes: int
+    entry: Path, *, root: Path, max_file_bytes: int, binary: bool = False
 ) -> tuple[bytes | None, Problem | None]:
-    """The content of one entry, or a problem; (None, None) for what is not a file (directories)."""
+    """The content of one entry, or a problem; (None, None) for what is not a file (directories).
+    `binary`: an audio file (site/audio.py checks it), not UTF-8 text."""
     try:
         if entry.is_symlink():
             target = _resolve(entry)
@@ -99,6 +103,8 @@ def _read_one(
         return None, _problem(entry, _reason(exc))
     if len(content) > max_file_bytes:
         return None, _problem(entry, f"is larger than the limit of {max_file_bytes} bytes")
+    if binary:
+        return content, None
     if b"\0" in content:
         return None, _problem(entry, "is binary (contains NUL bytes); only UTF-8 text is accepted")
     try:
@@ -108,15 +114,19 @@ def _read_one(
     return content, None
 
 
-def read_mount(path: Path, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Mount:
+def read_mount(
+    path: Path, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES, audio: bool = False
+) -> Mount:
     """Read one consistent snapshot of the mount at `path`; dot-entries are ignored. A read
-    during which `..data` moved is read again (at most MAX_READ_ATTEMPTS times in all)."""
+    during which `..data` moved is read again (at most MAX_READ_ATTEMPTS times in all).
+    `audio`: a config directory, whose audio files (site/audio.py) are read as bytes; in any
+    other (a Secret) every file is text."""
     path = Path(path)
-    mount = _read_once(path, max_file_bytes)
+    mount = _read_once(path, max_file_bytes, audio)
     for _ in range(MAX_READ_ATTEMPTS - 1):
         if not mount.live or _data_target(path) == mount.data_target:
             break
-        mount = _read_once(path, max_file_bytes)
+        mount = _read_once(path, max_file_bytes, audio)
     return mount
 
 
@@ -128,14 +138,14 @@ def _data_target(path: Path) -> str | None:
         return None
 
 
-def _read_once(path: Path, max_file_bytes: int) -> Mount:
+def _read_once(path: Path, max_file_bytes: int, audio: bool) -> Mount:
     """One read, with where `..data` pointed when it began (so a move during it shows)."""
     seen = _data_target(path)
-    mount = _read_snapshot(path, max_file_bytes)
+    mount = _read_snapshot(path, max_file_bytes, audio)
     return replace(mount, data_target=seen) if mount.live else mount
 
 
-def _read_snapshot(path: Path, max_file_bytes: int) -> Mount:
+def _read_snapshot(path: Path, max_file_bytes: int, audio_dir: bool) -> Mount:
     problems: list[Problem] = []
     try:
         root = _resolve(path)
@@ -163,7 +173,7 @@ def _read_snapshot(path: Path, max_file_bytes: int) -> Mount:
         return _unreadable(path, _reason(exc), live=live)
     if len(names) > MAX_ENTRIES_PER_DIR:
         return _unreadable(path, f"holds more than {MAX_ENTRIES_PER_DIR:,} entries", live=live)
-    total = 0
+    total = audio_total = 0
     for name in names:
         if not _is_utf8(name):
             # The kubelet never writes such a key; a hand-made directory might. Shown escaped
@@ -178,12 +188,25 @@ def _read_snapshot(path: Path, max_file_bytes: int) -> Mount:
                 )
             )
             continue
-        content, problem = _read_one(source / name, root=root, max_file_bytes=max_file_bytes)
+        # Audio files (ConfigMap binaryData, or files on the volume) are bytes with their own
+        # bounds: a file, and all of a directory's together.
+        audio = audio_dir and is_audio_name(name)
+        limit = MAX_AUDIO_BYTES if audio else max_file_bytes
+        content, problem = _read_one(source / name, root=root, max_file_bytes=limit, binary=audio)
         if problem is not None:
             # Name the file as the user knows it: the key in the mount, not the timestamped dir.
             problems.append(
                 Problem(file=str(path / name), line=None, key="", message=problem.message)
             )
+        elif content is not None and audio:
+            audio_total += len(content)
+            if audio_total > MAX_AUDIO_DIR_BYTES:
+                return _unreadable(
+                    path,
+                    f"holds more than {MAX_AUDIO_DIR_BYTES // 1024 // 1024} MiB of audio",
+                    live=live,
+                )
+            files[name] = content
         elif content is not None:
             total += len(content)
             if total > MAX_DIR_BYTES:

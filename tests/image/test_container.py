@@ -9,7 +9,6 @@ image does not build, every test here fails with the build's output (never a ski
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import signal
@@ -135,17 +134,10 @@ def facts() -> ImageFacts:
     return image_facts()
 
 
-def processes(pod: Pod) -> dict[int, str]:
-    """host PID -> command name of every process in the pod's network namespace."""
-    found = {}
-    for pid in netns.pids_in(pod.lab.pod):
-        with contextlib.suppress(OSError):
-            found[pid] = Path(f"/proc/{pid}/comm").read_text().strip()
-    return found
-
-
 def asterisk_pids(pod: Pod) -> list[int]:
-    return [pid for pid, comm in processes(pod).items() if comm == "asterisk"]
+    """The Asterisk daemons in the pod: not the hang watchdog's `asterisk -rx` consoles, which
+    share the command name and come and go every few seconds."""
+    return netns.asterisk_pids(pod.lab.pod)
 
 
 def parent(pid: int) -> int:

@@ -98,3 +98,34 @@ def test_config_and_secret_mount_points_exist(tree: Path, facts: image.ImageFact
         path = image.resolve_in(tree, mount_point)
         assert path.is_dir()
         assert not any(path.iterdir())
+
+
+def test_the_mail_enqueue_script_queues_an_e_mail_as_the_image_user(
+    tree: Path, facts: image.ImageFacts
+) -> None:
+    """app_voicemail's mailcmd as the image renders it (the installed package's enqueue.sh, the
+    queue on the spool volume) runs with the image's sh and coreutils as its user: queued."""
+    python = str(facts.venv / "bin" / "python")
+    code = (
+        "from supervisor.settings import Settings\n"
+        "context = Settings(config_dirs=()).render_context('x' * 16)\n"
+        "print(context.mail_enqueue, context.mail_queue)\n"
+    )
+    paths = as_image_user(tree, facts, [python, "-c", code])
+    assert paths.returncode == 0, paths.stderr
+    script, queue = paths.stdout.split()
+    assert any(queue.startswith(f"{volume}/") for volume in facts.volumes), queue
+    done = as_image_user(
+        tree,
+        facts,
+        [
+            "sh",
+            "-c",
+            f"mkdir -p {queue} && printf 'To: desk@example.org\\n\\nhello\\n' | "
+            f"/bin/sh {script} {queue} 5 1000 && ls -l {queue}",
+        ],
+    )
+    assert done.returncode == 0, done.stderr
+    (line,) = done.stdout.splitlines()[1:]  # after ls's "total"
+    assert line.startswith("-rw------- "), line
+    assert line.endswith(".eml"), line

@@ -244,7 +244,8 @@ def test_sidecar_mode_renders_and_follows_an_asterisk_it_does_not_start(
     a restarted supervisor gets the running Asterisk to accept its new AMI secret."""
     sup = supervisor_factory(["--mode", "sidecar"]).start()
     wait_until(lambda: (run_dir.path("etc") / "pjsip.conf").exists(), 15, what="rendered config")
-    time.sleep(1.0)
+    # Its AMI client has already failed to reach an Asterisk: it is running, and started none.
+    wait_until(lambda: "AMI session to" in sup.output(), 30, what="an AMI attempt that fails")
     assert netns.asterisk_pids(lab.pod) == []
     assert not sup.ready()
     other = Asterisk(lab, run_dir).start()  # "the Asterisk container", on the shared volume

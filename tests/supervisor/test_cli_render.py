@@ -5,8 +5,13 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import yaml
+
+from lab import sites
+from lab.audio import wav_tone
 from supervisor.cli import main
 from supervisor.render import RenderContext, render
+from supervisor.site import audio
 from supervisor.site.load import load_site_dirs
 from tests.supervisor.site.sites import EXAMPLES
 
@@ -41,3 +46,21 @@ def test_invalid_site_writes_nothing(tmp_path: Path) -> None:
     (tmp_path / "site" / "site.yaml").write_text("addresses: {ipv6: nope}\n")
     assert main(["render", str(tmp_path / "site"), "--out", str(tmp_path / "out")]) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_render_writes_the_named_audio_files(tmp_path: Path) -> None:
+    """A site naming audio:hello.wav gets its canonical copy in --out/audio, 0640, under the
+    content-addressed name the dialplan plays."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "site.yaml").write_text(yaml.safe_dump(sites.with_audio(sites.home()), sort_keys=False))
+    (site / "hello.wav").write_bytes(wav_tone(0.5))
+    (site / "hold.wav").write_bytes(wav_tone(0.5, hz=700))
+    out = tmp_path / "out"
+    assert main(["render", str(site), "--secrets", str(HOME / "secrets"), "--out", str(out)]) == 0
+    hello = audio.check("hello.wav", wav_tone(0.5))
+    copy = out / "audio" / hello.stored
+    assert copy.read_bytes() == hello.data
+    assert stat.S_IMODE(copy.stat().st_mode) == 0o640
+    assert len(list((out / "audio").iterdir())) == 2
+    assert f"/etc/asterisk/audio/{hello.playable})" in (out / "extensions.conf").read_text()

@@ -11,12 +11,12 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from lab.smtp import PASSWORD, USER, Handler, authority, port_of, serve
 from supervisor.backoff import Backoff
 from supervisor.mail.delivery import MailDelivery
 from supervisor.mail.metrics import MailMetrics
 from supervisor.mail.queue import MailQueue
 from supervisor.site.load import LoadedSite, load_site
-from tests.supervisor.mail.smtpserver import PASSWORD, USER, Handler, authority, port_of, serve
 from tests.supervisor.mail.test_queue import enqueue
 from tests.supervisor.site.sites import config_mount, secret_mount
 

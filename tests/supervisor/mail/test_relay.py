@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from supervisor.mail.relay import Rejected, Relay, Unaddressed, recipients, send
-from tests.supervisor.mail.smtpserver import PASSWORD, USER, Handler, authority, port_of, serve
+from lab.smtp import PASSWORD, USER, Handler, authority, port_of, serve
+from supervisor.mail.relay import Rejected, Relay, Unaddressed, recipients, send, wire_form
 
 MESSAGE = (
     b'From: Voicemail <pbx@example.org>\r\nTo: "desk" <desk@example.org>\r\n'
@@ -106,6 +106,42 @@ async def test_wrong_credentials_are_retried_and_a_5xx_is_given_up(tmp_path: Pat
                 send, relay(port_of(server), ca.ca_pem), MESSAGE, ["desk@example.org"]
             )
     assert handler.received == []
+
+
+async def test_app_voicemails_sendmail_form_is_sent_with_crlf_and_no_end_dot(
+    tmp_path: Path,
+) -> None:
+    """app_voicemail's e-mail (bare LF line ends, a last "." line for sendmail) reaches a relay
+    that refuses bare LF (aiosmtpd: "500 Line too long") in SMTP's form, the dot gone."""
+    sendmail_form = MESSAGE.replace(b"\r\n", b"\n") + b"second line\n.\n"
+    assert wire_form(sendmail_form) == MESSAGE + b"second line\r\n"
+    ca = authority()
+    handler = Handler()
+    server = await serve(handler, ca.server_context(tmp_path))
+    async with server:
+        target = relay(port_of(server), ca.ca_pem)
+        await asyncio.to_thread(send, target, sendmail_form, ["desk@example.org"])
+    (got,) = handler.received
+    assert got.message["Subject"] == "New message 1 in mailbox 11"
+    assert got.message.get_payload() == "Hello\r\nsecond line\r\n"
+    assert "BODY=8BITMIME" not in got.mail_options  # 7-bit: nothing to declare
+
+
+async def test_eight_bit_text_is_declared_8bitmime(tmp_path: Path) -> None:
+    """A caller's name in UTF-8 in app_voicemail's 8bit text part goes with BODY=8BITMIME, the
+    bytes unchanged."""
+    ca = authority()
+    handler = Handler()
+    server = await serve(handler, ca.server_context(tmp_path))
+    name = "Jürgen Müller".encode()
+    async with server:
+        target = relay(port_of(server), ca.ca_pem)
+        await asyncio.to_thread(
+            send, target, MESSAGE.replace(b"Hello", b"from " + name), ["desk@example.org"]
+        )
+    (got,) = handler.received
+    assert "BODY=8BITMIME" in got.mail_options
+    assert got.message.get_payload(decode=True) == b"from " + name + b"\r\n"
 
 
 def test_recipients_are_only_the_sites_box_addresses() -> None:

@@ -84,7 +84,10 @@ async def test_crash_is_restarted_then_a_crash_loop_gives_up(
             assert supervisor.current is not None
             assert supervisor.current.pid is not None
             pids.append(supervisor.current.pid)
-            await asyncio.sleep(0.5)  # let it log something
+            # Killed once it has printed something (under load that takes longer than 0.5 s).
+            while not any(r.name == "asterisk" for r in caplog.records):
+                assert time.monotonic() < deadline + 20, "Asterisk printed nothing"
+                await asyncio.sleep(0.05)
             os.kill(supervisor.current.pid, signal.SIGKILL)
         with pytest.raises(CrashLoop):
             await asyncio.wait_for(run, 10)

@@ -369,7 +369,8 @@ def test_raw_snippets_are_checked_with_their_lines() -> None:
         "site.yaml:8: raw.pjsip.conf: #include, #tryinclude and #exec are not allowed",
         "site.yaml:9: raw.extensions.conf: section [internal] is generated from the model",
         "site.yaml:12: manager: unknown key (known: addresses, transports, trunks, endpoints, "
-        "dialplan, voicemail, user_agent, security, records, raw, nat, rtp, modules)",
+        "dialplan, voicemail, user_agent, security, records, raw, nat, rtp, music_on_hold, "
+        "modules)",
     ]
 
 

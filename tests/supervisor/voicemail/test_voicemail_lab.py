@@ -35,7 +35,7 @@ from lab.voicemail import (
     Message,
     MwiPhone,
     dial_with_dtmf,
-    leave_message,
+    message_left,
     messages,
     subscribe_mwi,
 )
@@ -112,17 +112,9 @@ class Pod:
 
     def leave_message(self, name: str) -> Message:
         """An unanswered call to the desk's DID with a talking caller; the new INBOX message."""
-        before = {m.wav.name for m in self.inbox()}
-        caller = leave_message(
-            self.lab, self.run, DESK_DID, talk_s=HOLD_MS / 1000 + 2, hold_ms=HOLD_MS, name=name
+        return message_left(
+            self.lab, self.run, DESK_DID, DESK_BOX, hold_ms=HOLD_MS, ring_s=RING_S, name=name
         )
-        try:
-            assert caller.wait(HOLD_MS / 1000 + RING_S + 30) == 0, caller.output()[-2000:]
-        finally:
-            caller.stop()
-        wait_until(lambda: len(self.inbox()) > len(before), 5, what="the message file")
-        (new,) = [m for m in self.inbox() if m.wav.name not in before]
-        return new
 
 
 @pytest.fixture(scope="module")
