@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from lab import netns, sipp
+from lab import dialer, netns, sipp
 from lab.ami import LabAmi
 from lab.asterisk import Asterisk, directories_section, write_config
 from lab.audio import dtmf_pcap
@@ -38,6 +38,7 @@ from lab.paths import SCENARIOS
 from lab.phones import PHONES_V6, RINGER_PORT, Phones
 from supervisor.render import Directories, RenderContext, render
 from supervisor.site.explain import Explanation, explain, time_decision
+from supervisor.site.features import DND_FAMILY, FORWARD_FAMILIES, Forward
 from supervisor.site.flows import CAUSE_CODES, TimeCondition
 from supervisor.site.load import LoadedSite, load_site
 from supervisor.site.mounts import Mount
@@ -94,6 +95,10 @@ class Generated:
     cases: list[Case]
     #: Numbers put on the phones' blocklist in astdb.
     blocked: list[str] = field(default_factory=list)
+    #: Phones with do-not-disturb on in astdb.
+    dnd: list[str] = field(default_factory=list)
+    #: Phone -> kind (always, busy, noanswer) -> number: forwards in astdb.
+    forwards: dict[str, dict[Forward, str]] = field(default_factory=dict)
 
 
 def _rules(rng: random.Random) -> list[dict[str, Any]]:
@@ -463,7 +468,45 @@ class FlowPbx(LabHarness):
             self.ami.action(
                 {"Action": "DBPut", "Family": "supervisor-block", "Key": number, "Val": "1"}
             )
+        for family in (DND_FAMILY, *FORWARD_FAMILIES.values()):
+            self.ami.action({"Action": "DBDelTree", "Family": family})
+        for name in generated.dnd:
+            self.ami.action({"Action": "DBPut", "Family": DND_FAMILY, "Key": name, "Val": "1"})
+        for name, forwards in generated.forwards.items():
+            for kind, number in forwards.items():
+                family = FORWARD_FAMILIES[kind]
+                self.ami.action({"Action": "DBPut", "Family": family, "Key": name, "Val": number})
         return loaded
+
+    def dial_code(self, number: str, user: str = "desk") -> int | None:
+        """Phone `user` (registered, digest auth) dials `number` (a feature code): the final
+        SIP answer it got."""
+        codes = dialer.dial(
+            self.lab,
+            self.run,
+            "provider",
+            PHONES_V6,
+            f"[{netns.POD_V6}]:5060",
+            [("code", number)],
+            user=user,
+            password=PASSWORDS[user],
+            name=f"code-{user}-{number.replace('*', 's').replace('#', 'h')}",
+        )
+        return codes["code"]
+
+    def db(self, family: str, key: str) -> str | None:
+        """An astdb value (None: no such key)."""
+        assert self.ami is not None
+        reply = self.ami.action({"Action": "DBGet", "Family": family, "Key": key})
+        values = [m.get("Val") for m in reply if m.get("Event") == "DBGetResponse"]
+        return values[0] if values else None
+
+    def lamp(self, exten: str) -> str:
+        """What a BLF key subscribed to `exten` (in `extensions`) shows."""
+        assert self.ami is not None
+        state = {"Action": "ExtensionState", "Exten": exten, "Context": "extensions"}
+        reply = self.ami.action(state)
+        return reply[0].get("StatusText", "") if reply else ""
 
     def call(self, case: Case, plan: Timeline) -> sipp.Sipp:
         pcap = self.run.path("scenarios") / f"flow-{case.name}.pcap"
@@ -535,6 +578,8 @@ def run_cases(pbx: FlowPbx, generated: Generated, *, parallel: int = 4) -> list[
                 presses=case.presses,
                 night=generated.night,
                 blocked=generated.blocked,
+                dnd=generated.dnd,
+                forwards=generated.forwards,
             )
             plan = timeline(predicted, pbx.rootfs)
             running.append(

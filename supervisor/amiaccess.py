@@ -78,6 +78,8 @@ ACTIONS: Final[tuple[str, ...]] = (
     "ShowDialPlan",
     "VoicemailUsersList",
     "PJSIPRegister",
+    # The phones' do-not-disturb and forwards in astdb, for /status (ami/features.py).
+    "DBGetTree",
     # Hang watchdog: is Asterisk's manager thread answering at all (Ping needs no class).
     "Ping",
 )

@@ -28,6 +28,7 @@ from supervisor.addresses.monitor import AddressMonitor
 from supervisor.addresses.recovery import AddressRecovery
 from supervisor.ami.checks import ami_checks
 from supervisor.ami.client import AmiClient, AmiSettings
+from supervisor.ami.features import PhoneFeatureReader
 from supervisor.ami.follow import FollowProcess
 from supervisor.ami.quality import CallQuality
 from supervisor.ami.state import AsteriskState
@@ -109,12 +110,14 @@ def build_core(settings: Settings) -> Core:
 
 @dataclass(frozen=True)
 class AmiSlice:
-    """The AMI session and what its events feed: Asterisk's state, call quality, mailboxes."""
+    """The AMI session and what its events feed: Asterisk's state, call quality, mailboxes,
+    the phones' do-not-disturb and forwards."""
 
     client: AmiClient
     state: AsteriskState
     quality: CallQuality
     mailboxes: MailboxPoller
+    features: PhoneFeatureReader
     gated: tuple[Task, ...]
 
 
@@ -139,6 +142,10 @@ def build_ami(core: Core, login: AmiSettings | None = None) -> AmiSlice:
         client.subscribe(event, poller.hint)
     core.live.subscribe(state.calls)  # trunk labels
     core.live.subscribe(poller)  # the site's mailboxes
+    features = PhoneFeatureReader(ami=client, booted=client.fully_booted)
+    for event in ("FullyBooted", "Reload"):
+        client.subscribe(event, features.hint)
+    core.live.subscribe(features)  # the site's featured phones
     client.on_boot(BootLog(core.started_at))
     QualityCollector.register(core.registry, quality)
     VoicemailCollector.register(core.registry, mailboxes)
@@ -147,7 +154,12 @@ def build_ami(core: Core, login: AmiSettings | None = None) -> AmiSlice:
         state=state,
         quality=quality,
         mailboxes=poller,
-        gated=(Task("ami", client.run), Task("voicemail", poller.run)),
+        features=features,
+        gated=(
+            Task("ami", client.run),
+            Task("voicemail", poller.run),
+            Task("phone-features", features.run),
+        ),
     )
 
 
@@ -406,6 +418,7 @@ def build_status(
     board.add(security.guard.checks, security.served.checks, security.providers.checks)
     board.add_section("security", security.guard.status)
     board.add_section("call_quality", ami.quality.status)
+    board.add_section("phone_features", ami.features.status)
     core.registry.register(
         SupervisorCollector(asterisk=asterisk, ready=board.ready, draining=shutdown.is_draining)
     )

@@ -122,6 +122,21 @@ def render(
             ((_e(box), _e(new), _e(old)) for box, (new, old) in sorted(mailboxes.items())),
             "no mailbox, or the counts are not known yet",
         ),
+        '<h2 id="phones">Do-not-disturb and forwards</h2>',
+        _table(
+            ("phone", "do-not-disturb", "forward", "when busy", "when not answered"),
+            (
+                (
+                    _e(p.get("phone", "")),
+                    "on" if p.get("dnd") else "",
+                    _e(p.get("forward_always", "")),
+                    _e(p.get("forward_busy", "")),
+                    _e(p.get("forward_noanswer", "")),
+                )
+                for p in _list(sections.get("phone_features", {}), "phones")
+            ),
+            "none (or not known yet)",
+        ),
         '<h2 id="one-way">One-way audio calls</h2>',
         _table(
             ("direction", "trunk", "silent side", "endpoints", "talk (s)"),

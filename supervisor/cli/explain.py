@@ -1,5 +1,6 @@
 """`asterisk-supervisor explain CONFIG_DIR... --to NUMBER [--from CALLER] [--trunk NAME]
-[--at TIME] [--press DIGITS]... [--night NAME]... [--extension] [--secrets DIR...]`: where a call
+[--at TIME] [--press DIGITS]... [--night NAME]... [--dnd PHONE]... [--forward
+PHONE=NUMBER[:busy|noanswer]]... [--extension] [--secrets DIR...]`: where a call
 would go, from the site model alone (site/explain.py), before the site is applied.
 
 Exit 0 when explained, 1 when the site is invalid, 2 when it could not run.
@@ -15,6 +16,7 @@ from typing import Any
 from supervisor.cli.options import add_config_dirs, add_format, add_secrets, require_directories
 from supervisor.cli.report import OK, print_json
 from supervisor.site.explain import explain, explain_extension
+from supervisor.site.features import FORWARD_CHARACTERS, FORWARD_FAMILIES, Forward
 from supervisor.site.load import load_site_dirs
 
 
@@ -27,6 +29,21 @@ def _time(text: str) -> datetime.datetime:
             f"{text!r} is not an ISO 8601 time (e.g. 2026-12-07T10:15+01:00)"
         ) from None
     return value if value.tzinfo is not None else value.replace(tzinfo=datetime.UTC)
+
+
+def _forward(text: str) -> tuple[str, Forward, str]:
+    """PHONE=NUMBER[:busy|noanswer] -> (phone, kind, number); without a kind: every call."""
+    phone, equals, rest = text.partition("=")
+    number, _, kind = rest.partition(":")
+    kind = kind or "always"
+    kinds: dict[str, Forward] = {k: k for k in FORWARD_FAMILIES}
+    if not equals or not phone or not number or kind not in kinds:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not PHONE=NUMBER, PHONE=NUMBER:busy or PHONE=NUMBER:noanswer"
+        )
+    if not set(number) <= set(FORWARD_CHARACTERS):
+        raise argparse.ArgumentTypeError(f"{number!r}: a forward is digits and * # + only")
+    return phone, kinds[kind], number
 
 
 def register(subparsers: Any) -> None:
@@ -70,6 +87,21 @@ def register(subparsers: Any) -> None:
         help="a time condition whose night mode is on",
     )
     p.add_argument(
+        "--dnd",
+        action="append",
+        default=[],
+        metavar="PHONE",
+        help="a phone with do-not-disturb on (kept in Asterisk's database, not the site)",
+    )
+    p.add_argument(
+        "--forward",
+        action="append",
+        default=[],
+        type=_forward,
+        metavar="PHONE=NUMBER[:busy|noanswer]",
+        help="a phone's forward: of every call, or when busy or not answering",
+    )
+    p.add_argument(
         "--on-blocklist",
         action="append",
         default=[],
@@ -89,6 +121,9 @@ def run(args: argparse.Namespace) -> int:
     require_directories([*args.config, *(args.secrets or ())])
     loaded = load_site_dirs(args.config, args.secrets)
     at = args.at or datetime.datetime.now(datetime.UTC)
+    forwards: dict[str, dict[Forward, str]] = {}
+    for phone, kind, number in args.forward:
+        forwards.setdefault(phone, {})[kind] = number
     seconds = {name: file.seconds for name, file in loaded.audio.items()}
     if args.extension:
         result = explain_extension(
@@ -97,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
             at=at,
             presses=args.press,
             night=args.night,
+            dnd=args.dnd,
+            forwards=forwards,
             audio_seconds=seconds,
         )
     else:
@@ -109,6 +146,8 @@ def run(args: argparse.Namespace) -> int:
             presses=args.press,
             night=args.night,
             blocked=args.on_blocklist,
+            dnd=args.dnd,
+            forwards=forwards,
             audio_seconds=seconds,
         )
     if args.format == "json":

@@ -11,7 +11,6 @@ or the counts are not yet read, no series are exported: unknown is not zero.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Iterator, Mapping
 from typing import NoReturn, Protocol
 
@@ -19,11 +18,10 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from supervisor.ami.types import AmiActions, AmiError, Message
+from supervisor.ami.poll import poll_forever
+from supervisor.ami.types import AmiActions, Message
 from supervisor.render.voicemail import mailbox
 from supervisor.site.resolve import ResolvedSite
-
-log = logging.getLogger(__name__)
 
 NAME = "asterisk_supervisor_voicemail_messages"
 FOLDERS = ("new", "old")
@@ -138,20 +136,13 @@ class MailboxPoller:
         self.counts.update([m for m in reply[1:] if m.get("Event") == "VoicemailUserEntry"])
 
     async def run(self) -> NoReturn:
-        while True:
-            if not self.booted.is_set():
-                self.counts.forget()
-                await self.booted.wait()
-            try:
-                await self.refresh()
-            except AmiError as exc:
-                log.debug("voicemail counts not read: %s", exc)
-                self.counts.forget()
-            try:
-                async with asyncio.timeout(self.interval):
-                    await self._wakeup.wait()
-            except TimeoutError:
-                pass
-            self._wakeup.clear()
-            # Events come in bursts (a message moved: one MessageWaiting per box): one read.
-            await asyncio.sleep(self.settle)
+        # Events come in bursts (a message moved: one MessageWaiting per box): one read.
+        await poll_forever(
+            booted=self.booted,
+            refresh=self.refresh,
+            forget=self.counts.forget,
+            wakeup=self._wakeup,
+            interval=self.interval,
+            what="voicemail counts",
+            settle=self.settle,
+        )

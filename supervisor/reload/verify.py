@@ -22,7 +22,7 @@ ACTION_TIMEOUT = 5.0
 
 # Options whose value Asterisk reports back verbatim (names of other objects, URIs, plain text).
 # `mailboxes` (the boxes whose MWI the endpoint gets) and `set_var` (its own box number for
-# the access extension) come back as written too.
+# the access extension, its name for the feature codes) come back as written too.
 ENDPOINT_FIELDS = (
     "context",
     "transport",
@@ -32,6 +32,9 @@ ENDPOINT_FIELDS = (
     "mailboxes",
     "set_var",
 )
+#: Options given once per value, which Asterisk reports joined by commas in any order
+#: (`set_var`: one variable each, res_pjsip's set_var_to_str).
+REPEATED_FIELDS = frozenset({"set_var"})
 REGISTRATION_FIELDS = (
     "server_uri",
     "client_uri",
@@ -120,6 +123,10 @@ def _compare_fields(
         if want is None:
             continue
         have = live.get(camel(option))
+        if option in REPEATED_FIELDS:
+            want = ",".join(v for k, v in section.options if k == option)
+            if have is not None and sorted(_norm(have).split(",")) == sorted(want.split(",")):
+                continue
         if have is not None and _norm(have) != _norm(want):
             problems.append(f"{kind} {name}: {option} is {have!r}, config says {want!r}")
     for option in secret_fields:

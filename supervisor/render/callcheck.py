@@ -46,6 +46,8 @@ CLEAN_VARIABLES: Final[dict[str, str]] = {
     "VMSTATUS": "VoiceMail's outcome: SUCCESS, USEREXIT, FAILED",
     "VOICEMAIL_BOX": "a phone's own box number, set by its endpoint (pjsip.conf set_var)",
     "EPOCH": "the server's clock, in seconds",
+    "PHONE_ENDPOINT": "an authenticated phone's own endpoint name, set by its endpoint "
+    "(pjsip.conf set_var): the feature codes' astdb key",
 }
 #: Functions whose answer is clean whatever their data argument holds.
 CLEAN_RESULTS: Final[dict[str, str]] = {

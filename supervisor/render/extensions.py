@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from supervisor.render import callsafe, flows
+from supervisor.render import callsafe, features, flows
 from supervisor.render.conf import GENERATED, document, section
 from supervisor.render.voicemail import BOX_VARIABLE, CONTEXT, mailbox
 from supervisor.site.flowchecks import kind_of
@@ -23,6 +23,7 @@ from supervisor.site.model import ANY_NUMBER
 from supervisor.site.resolve import ResolvedSite
 from supervisor.site.sections import (
     CATCH_ALL,
+    PHONE_RING,
     VOICEMAIL_RESULT,
     flow_context,
     limit_context,
@@ -103,7 +104,7 @@ def _ring(site: ResolvedSite, target: str, *, voicemail: bool = True) -> list[st
     if target in site.dialplan.ring_groups:
         entry = "s" if voicemail or group_box(site, target) is None else NO_VOICEMAIL
         return [f"Goto({ring_group_context(target)},{entry},1)"]
-    apps = [f"Dial(PJSIP/{target},{site.dialplan.ring_time})"]
+    apps = features.ring_phone(site, target)
     if voicemail and site.endpoints[target].voicemail is not None:
         return apps + _leave_message(site.mailbox_number(target))
     return [*apps, "Hangup()"]
@@ -131,19 +132,18 @@ def _context(name: str, lines: list[Line]) -> str:
 
 def _ring_group(site: ResolvedSite, name: str) -> list[Line]:
     group = site.dialplan.ring_groups[name]
-    members = "&".join(f"PJSIP/{member}" for member in group.endpoints)
-    dial = f"Dial({members},{group.ring_time})"
+    dial = features.ring_members(site, group.endpoints, group.ring_time)
     if group.fallback:
-        apps = [dial, *_ring(site, group.fallback)]
+        apps = [*dial, *_ring(site, group.fallback)]
     elif group.voicemail:
-        apps = [dial, *_leave_message(site.mailbox_number(group.voicemail))]
+        apps = [*dial, *_leave_message(site.mailbox_number(group.voicemail))]
     else:
-        apps = [dial, "Hangup()"]
+        apps = [*dial, "Hangup()"]
     lines = _priorities("s", apps)
     if group_box(site, name) is not None:
         # The same ring, ending without a message (an extension with `voicemail: false`).
         after = _ring(site, group.fallback, voicemail=False) if group.fallback else ["Hangup()"]
-        lines += _priorities(NO_VOICEMAIL, [dial, *after])
+        lines += _priorities(NO_VOICEMAIL, [*dial, *after])
     return lines
 
 
@@ -188,6 +188,7 @@ def render_extensions(site: ResolvedSite, play: Callable[[str], str] = lambda so
             lines.append(("exten", f"{number},hint,PJSIP/{extension.ring}"))
     lines += flows.night_codes(site, _priorities)
     lines += flows.block_codes(site, _priorities)
+    lines += features.feature_codes(site, _priorities)
     if plan.pickup is not None:
         # Pickup() without a target answers a call ringing a phone of the caller's groups.
         lines += _priorities(plan.pickup, ["Pickup()", "Hangup()"])
@@ -247,6 +248,8 @@ def render_extensions(site: ResolvedSite, play: Callable[[str], str] = lambda so
         sections.append(_context(trunk_context(trunk_name), lines))
     for name in plan.ring_groups:
         sections.append(_context(ring_group_context(name), _ring_group(site, name)))
+    if site.featured_phones():
+        sections.append(_context(PHONE_RING, features.phone_ring_lines(site, _priorities)))
     for name, lines in flows.flow_contexts(site, lambda t: target_apps(site, t), _priorities, play):
         sections.append(_context(name, lines))
     for trunk_name in site.trunks:

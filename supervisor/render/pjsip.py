@@ -19,6 +19,7 @@ from typing import Final
 
 from supervisor.render.acl import acl_section
 from supervisor.render.conf import GENERATED, Option, document, section
+from supervisor.render.features import PHONE_VARIABLE
 from supervisor.render.voicemail import BOX_VARIABLE, mailbox
 from supervisor.security.events import IPNetwork
 from supervisor.site.grammar import escape_value, family_of
@@ -234,6 +235,9 @@ def endpoint_sections(
             ("qualify_frequency", endpoint.qualify),
         ]
         options += [("auth", name), ("aors", name)]
+        if site.featured(name):
+            # The feature codes key astdb by this, never by anything the caller sends.
+            options.append(("set_var", f"{PHONE_VARIABLE}={name}"))
         if endpoint.voicemail is not None:
             box = mailbox(site.mailbox_number(name))
             # Unsolicited message-summary NOTIFYs to the registered contacts (endpoint), and

@@ -3,8 +3,9 @@
 The path follows what the rendered dialplan does (render/extensions.py, render/flows.py) for a
 call nobody answers: which phones ring and for how long, which time rule or holiday decided, the
 menu digits the caller presses (`presses`, one per menu; none: the caller waits), and the end
-(a voicemail box, a hang-up cause). Night-mode switches live in Asterisk's database, not in the
-model: they are taken as off unless named in `night`.
+(a voicemail box, a hang-up cause). Night-mode switches, the phones' do-not-disturb and forwards
+live in Asterisk's database, not in the model: they are taken as off unless named in `night`,
+`dnd` and `forwards` (phone -> kind -> number; kinds of site/features.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from supervisor.site.audio import REFERENCE_PREFIX
+from supervisor.site.features import Forward
 from supervisor.site.flowchecks import flow_kinds
 from supervisor.site.flows import CAUSE_CODES, DAYS, TimeCondition, date_span, minutes, parse_target
 from supervisor.site.model import ANY_NUMBER
@@ -78,12 +80,18 @@ class _Walk:
         presses: Sequence[str],
         night: Collection[str],
         audio_seconds: Mapping[str, float],
+        dnd: Collection[str] = (),
+        forwards: Mapping[str, Mapping[Forward, str]] | None = None,
     ) -> None:
         self.site = site
         self.audio_seconds = audio_seconds
         self.at = at
         self.presses = list(presses)
         self.night = set(night)
+        self.dnd = set(dnd)
+        self.forwards = forwards or {}
+        #: A forwarded call is not forwarded again (render/features.py).
+        self.forwarded = False
         self.kinds = flow_kinds(site)
         self.steps: list[Step] = []
 
@@ -134,24 +142,57 @@ class _Walk:
         return Outcome("voicemail", number)
 
     def endpoint(self, name: str, *, voicemail: bool) -> Outcome:
+        featured = self.site.featured(name)
+        forwards = self.forwards.get(name, {}) if featured and not self.forwarded else {}
+        if featured and name in self.dnd:
+            self.add(Step("dnd", f"{name} has do-not-disturb on: not rung (no answer)"))
+            return self.unanswered(name, voicemail=voicemail)
+        if "always" in forwards:
+            return self.forward(name, forwards["always"], "every call", voicemail=voicemail)
         seconds = self.site.dialplan.ring_time
-        self.add(Step("ring", f"rings {name} for {seconds} s", (name,), seconds))
+        busy = f" (busy: forwarded to {forwards['busy']})" if "busy" in forwards else ""
+        self.add(Step("ring", f"rings {name} for {seconds} s{busy}", (name,), seconds))
+        if "noanswer" in forwards:
+            return self.forward(name, forwards["noanswer"], "no answer", voicemail=voicemail)
+        return self.unanswered(name, voicemail=voicemail)
+
+    def unanswered(self, name: str, *, voicemail: bool) -> Outcome:
+        """The no-answer path of a phone: its box, or hang up."""
         if voicemail and self.site.endpoints[name].voicemail is not None:
             return self.voicemail(name, "unavailable (busy: the busy greeting)")
         self.add(Step("hangup", "nobody answered: hang up"))
         return Outcome("hangup", "16")
 
+    def forward(self, name: str, number: str, why: str, *, voicemail: bool) -> Outcome:
+        """A forward: `number` dialled as the phone would dial it (its own context); a box
+        that answers there ends the call, anything else goes on with the phone's no-answer
+        path."""
+        endpoint = self.site.endpoints[name]
+        self.forwarded = True
+        text = f"{name} forwards ({why}) to {number}, dialled from its context {endpoint.context}"
+        self.add(Step("forward", text))
+        extension = self.site.dialplan.extensions.get(number)
+        if extension is not None and endpoint.context in ("internal", "local"):
+            outcome = self.target(extension.ring, voicemail=extension.voicemail)
+            if outcome.kind == "voicemail":
+                return outcome
+        else:
+            self.add(Step("forward", f"{number} is no internal extension: out, if {name} may"))
+        self.add(Step("forward", "the forward was not answered"))
+        return self.unanswered(name, voicemail=voicemail)
+
     def group(self, name: str, *, voicemail: bool) -> Outcome:
         group = self.site.dialplan.ring_groups[name]
-        members = ", ".join(group.endpoints)
-        self.add(
-            Step(
-                "ring",
-                f"ring group {name}: rings {members} for {group.ring_time} s",
-                tuple(group.endpoints),
-                group.ring_time,
-            )
-        )
+        # Members with do-not-disturb are skipped; the members' forwards are not followed.
+        skipped = [m for m in group.endpoints if m in self.dnd and self.site.featured(m)]
+        present = tuple(m for m in group.endpoints if m not in skipped)
+        members = ", ".join(present)
+        left_out = f" (do-not-disturb: {', '.join(skipped)})" if skipped else ""
+        if present:
+            text = f"ring group {name}: rings {members} for {group.ring_time} s{left_out}"
+            self.add(Step("ring", text, present, group.ring_time))
+        else:
+            self.add(Step("dnd", f"ring group {name}: every member has do-not-disturb on"))
         if group.fallback is not None:
             self.add(Step("fallback", f"nobody answered: fallback {group.fallback}"))
             return self.target(group.fallback, voicemail=voicemail)
@@ -287,13 +328,16 @@ def explain(
     night: Collection[str] = (),
     blocked: Collection[str] = (),
     audio_seconds: Mapping[str, float] = EMPTY,
+    dnd: Collection[str] = (),
+    forwards: Mapping[str, Mapping[Forward, str]] | None = None,
 ) -> Explanation:
     """The path of a call from `trunk` (default: the one listing `number`) to `number`.
 
     `at` must be timezone-aware; `caller`: the number the trunk sends (None: none); `blocked`:
     the numbers on the phones' blocklist in astdb (not in the model); `audio_seconds`: the
-    length of each site audio file by name (`LoadedSite.audio`), shown where it plays."""
-    walk = _Walk(site, at, presses, night, audio_seconds)
+    length of each site audio file by name (`LoadedSite.audio`), shown where it plays;
+    `dnd`, `forwards`: the phones' do-not-disturb and forwards in astdb."""
+    walk = _Walk(site, at, presses, night, audio_seconds, dnd, forwards)
     trunk = trunk or default_trunk(site, number)
     who = f" from {caller}" if caller else ""
     if trunk is None or trunk not in site.trunks:
@@ -338,9 +382,11 @@ def explain_extension(
     presses: Sequence[str] = (),
     night: Collection[str] = (),
     audio_seconds: Mapping[str, float] = EMPTY,
+    dnd: Collection[str] = (),
+    forwards: Mapping[str, Mapping[Forward, str]] | None = None,
 ) -> Explanation:
     """The path of a phone's call to internal extension `number`."""
-    walk = _Walk(site, at, presses, night, audio_seconds)
+    walk = _Walk(site, at, presses, night, audio_seconds, dnd, forwards)
     extension = site.dialplan.extensions.get(number)
     if extension is None:
         walk.add(Step("extension", f"extension {number}: not an internal extension"))

@@ -66,6 +66,25 @@ def _edges(site: Site) -> Iterator[tuple[Path, str, str, bool]]:
         yield ("dialplan", "announcements", name, "then"), name, announcement.then, False
 
 
+def rung_endpoints(site: Site) -> frozenset[str]:
+    """Every endpoint a call can ring: the targets of extensions, inbound numbers, flows, ring
+    group fallbacks, the doorbell and screening, and the ring groups' members."""
+    plan = site.dialplan
+    texts = [route.ring for route in plan.extensions.values()]
+    texts += [*plan.inbound.values(), *(text for _, _, text, _ in _edges(site))]
+    names: set[str] = set()
+    for group in plan.ring_groups.values():
+        names.update(group.endpoints)
+        if group.fallback is not None:
+            texts.append(group.fallback)
+    if plan.doorbell is not None:
+        texts.append(plan.doorbell.ring)
+    if plan.screening is not None:
+        texts.append(plan.screening.blocked)
+    names.update(ref.name for ref in map(parse_target, texts) if ref.kind == "name")
+    return frozenset(name for name in names if name in site.endpoints)
+
+
 def check_flows(site: Site) -> Iterator[Found]:
     """Every problem of the site's call flows (after the field checks)."""
     plan = site.dialplan
@@ -194,6 +213,34 @@ def _codes(site: Site) -> Iterator[Found]:
                 f"{condition.override} is also {where}",
             )
         used.setdefault(condition.override, f"time condition {name}'s override")
+    features = site.dialplan.features
+    if features is None:
+        return
+    if site.dialplan.pickup is not None:
+        used.setdefault(site.dialplan.pickup, "dialplan.pickup")
+    screening = site.dialplan.screening
+    for key in ("block_code", "unblock_code"):
+        code = getattr(screening, key) if screening is not None else None
+        if code is not None:
+            used.setdefault(code, f"dialplan.screening.{key}")
+    for key, code in features.codes().items():
+        path: Path = ("dialplan", "features", key)
+        where = used.get(code)
+        if where is not None:
+            yield path, f"{code} is also {where}"
+        used.setdefault(code, f"dialplan.features.{key}")
+    # A forward code takes the number after it (*72NUMBER): nothing else may start with one.
+    on = {features.forward_on, features.forward_busy_on, features.forward_noanswer_on}
+    for key, code in features.codes().items():
+        if code not in on:
+            continue
+        for number, where in used.items():
+            if number != code and number.startswith(code):
+                yield (
+                    ("dialplan", "features", key),
+                    (f"{number} ({where}) starts with {code}: phones could not dial it"),
+                )
+                break
 
 
 def _menus(site: Site) -> Iterator[Found]:
@@ -286,6 +333,8 @@ def check_screening(site: Site) -> Iterator[Found]:
         return
     dialled = [*site.dialplan.extensions, site.voicemail.access, site.voicemail.access_any]
     dialled += [c.override for c in site.dialplan.time_conditions.values() if c.override]
+    if site.dialplan.features is not None:
+        dialled += site.dialplan.features.codes().values()
     codes = {"block_code": screening.block_code, "unblock_code": screening.unblock_code}
     for key, code in codes.items():
         if code is None:

@@ -14,6 +14,7 @@ from typing import Annotated, Literal, get_args
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, model_validator
 
 from supervisor.asterisk_facts import facts
+from supervisor.site.features import PhoneFeatures
 from supervisor.site.flows import (
     Announcement,
     CountryCode,
@@ -567,6 +568,9 @@ class Dialplan(Model):
     """Seconds an extension rings an endpoint."""
     pickup: Extension | None = "*8"
     """Dialled from a phone: answers a call ringing a phone of its pickup_groups (null: none)."""
+    features: PhoneFeatures | None = PhoneFeatures()
+    """Do-not-disturb and call-forwarding codes phones dial for themselves (docs/features.md;
+    null: none, and calls ring phones as written)."""
 
 
 MailSecurity = Literal["starttls", "tls"]
@@ -737,3 +741,16 @@ class Site(Model):
     def default_mailbox_number(self, name: str) -> str | None:
         """The box number endpoint `name` gets without `number`: its lowest extension."""
         return lowest_extensions(self.dialplan.extensions).get(name)
+
+    def featured_phones(self) -> list[str]:
+        """The endpoints whose calls honour do-not-disturb and forwards (site/features.py):
+        phones that authenticate (only they can set the state), when any feature code is on."""
+        return [name for name in self.endpoints if self.featured(name)]
+
+    def featured(self, name: str) -> bool:
+        """Whether endpoint `name`'s calls honour do-not-disturb and forwards."""
+        features = self.dialplan.features
+        if features is None or not features.any_code():
+            return False
+        endpoint = self.endpoints.get(name)
+        return endpoint is not None and endpoint.auth is not None

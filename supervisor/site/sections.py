@@ -15,8 +15,18 @@ BLOCKED_ACL: Final = "supervisor-blocked"
 PJSIP_FIXED: Final = ("global", "system", BLOCKED_ACL)
 #: extensions.conf: the hangup handler that puts VoiceMail()'s result on the call record.
 VOICEMAIL_RESULT: Final = "supervisor-voicemail"
+#: extensions.conf: the subroutine every phone with feature codes is rung through (its
+#: do-not-disturb, then its forwards: render/features.py).
+PHONE_RING: Final = "supervisor-phone"
 #: extensions.conf contexts generated whatever the site (besides model.BUILTIN_CONTEXTS).
-EXTENSIONS_FIXED: Final = ("general", "globals", "extensions", "outbound", VOICEMAIL_RESULT)
+EXTENSIONS_FIXED: Final = (
+    "general",
+    "globals",
+    "extensions",
+    "outbound",
+    VOICEMAIL_RESULT,
+    PHONE_RING,
+)
 
 #: A flow's kind -> its context prefix, and the key of its kind under `dialplan`.
 FLOWS: Final[dict[str, tuple[str, str]]] = {

@@ -41,7 +41,7 @@ def test_build_wires_every_part_and_writes_the_config(tmp_path: Path, mode: Mode
         "heap-trim",
         "addresses",
     ]
-    assert [t.name for t in parts.gated_tasks] == ["ami", "voicemail"] + (
+    assert [t.name for t in parts.gated_tasks] == ["ami", "voicemail", "phone-features"] + (
         ["asterisk", "restart-when-idle", "hang-watchdog"] if entrypoint else []
     ) + ["reload", "security", "tls-served", "tls-providers", "records", "mail"]
     assert (tmp_path / "var" / "spool" / "asterisk" / "records" / "calls.db").is_file()
@@ -51,6 +51,7 @@ def test_build_wires_every_part_and_writes_the_config(tmp_path: Path, mode: Mode
     assert ("asterisk process" in names) is entrypoint
     assert {"ami", "asterisk booted", "addresses"} <= set(names)
     assert not parts.core.board.ready()  # nothing runs yet
+    assert parts.core.board.as_dict()["phone_features"] == {"known": False, "phones": []}
     for metric in (
         "asterisk_supervisor_asterisk_up",
         "asterisk_supervisor_ready",

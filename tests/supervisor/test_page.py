@@ -71,6 +71,16 @@ def test_every_value_is_escaped(tmp_path: Path) -> None:
     assert "the call record cannot be read now" in broken
 
 
+def test_phone_features_are_a_table() -> None:
+    """Each phone with DND or a forward is a row: name, on, the numbers (escaped)."""
+    phones = {"known": True, "phones": [{"phone": "desk", "dnd": True, "forward_busy": HOSTILE}]}
+    text = render(checks=[], sections={"phone_features": phones}, calls=[], mailboxes={})
+    row = text.split('<h2 id="phones">', 1)[1].split("</table>", 1)[0]
+    assert "<td>desk</td><td>on</td><td></td><td>&quot;&gt;&lt;script&gt;" in row
+    empty = render(checks=[], sections={}, calls=[], mailboxes={})
+    assert "none (or not known yet)" in empty.split('<h2 id="phones">', 1)[1]
+
+
 def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
     """Width, height and RGB rows of an 8-bit RGB or RGBA non-interlaced PNG (what Chromium
     writes), decoded with the standard library."""

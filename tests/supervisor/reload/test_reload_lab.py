@@ -93,8 +93,9 @@ async def test_dialplan_change_shows(baseline: LabPbx) -> None:
     assert result.outcome == "applied", result.problems
     assert result.modules == ("pbx_config.so",)
     apps = baseline.extension("13", "extensions")
-    # Dial, then the voicemail fallback the renderer adds (a box per endpoint), then Hangup.
-    assert apps[0] == "Dial"
+    # The phone's ring (its feature subroutine), then the voicemail fallback the renderer adds
+    # (a box per endpoint), then Hangup.
+    assert apps[:3] == ["Set", "Set", "Gosub"]
     assert apps[-1] == "Hangup"
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from supervisor.ami.types import Message
+from supervisor.reload import conffile
 from supervisor.reload import verify as verify_module
 from supervisor.reload.verify import verify
 from tests.supervisor.reload.fakes import FakeAsterisk
@@ -75,3 +76,18 @@ async def test_read_back_the_user_may_not_send_is_skipped(
     verify_module._warned.clear()  # warned once per process
     assert await verify(fake, {"extensions.conf": EXT.replace("Hangup", "Busy")}) == []
     assert "may not send ShowDialPlan" in caplog.text
+
+
+def test_repeated_set_var_is_compared_as_a_set() -> None:
+    """Two set_var lines match Asterisk's one comma-joined SetVar in any order; a variable
+    Asterisk lacks is a mismatch."""
+    options = [("type", "endpoint"), ("set_var", "PHONE_ENDPOINT=desk")]
+    section = conffile.Section("desk", [*options, ("set_var", "VOICEMAIL_BOX=11")])
+    fields = verify_module.ENDPOINT_FIELDS
+    live = {"SetVar": "VOICEMAIL_BOX=11,PHONE_ENDPOINT=desk"}
+    assert verify_module._compare_fields("endpoint", "desk", section, live, fields) == []
+    stale = {"SetVar": "VOICEMAIL_BOX=11"}
+    assert verify_module._compare_fields("endpoint", "desk", section, stale, fields) == [
+        "endpoint desk: set_var is 'VOICEMAIL_BOX=11', config says "
+        "'PHONE_ENDPOINT=desk,VOICEMAIL_BOX=11'"
+    ]

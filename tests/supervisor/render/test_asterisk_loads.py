@@ -28,6 +28,7 @@ from supervisor.render import Directories, Prometheus, RenderContext, render
 from supervisor.render.acl import render_acl
 from supervisor.render.extensions import DOORBELL_EXTENSIONS, NO_VOICEMAIL, group_box
 from supervisor.security.events import IPNetwork
+from supervisor.site.flowchecks import rung_endpoints
 from supervisor.site.load import LoadedSite, load_site_dirs
 from supervisor.site.model import Site
 from supervisor.site.sections import VOICEMAIL_RESULT
@@ -133,7 +134,21 @@ def expected_dialplan(site: Site) -> set[tuple[str, str]]:
     if plan.pickup is not None:
         out.add(("extensions", plan.pickup))
     out |= {(f"ring-{name}", NO_VOICEMAIL) for name in plan.ring_groups if group_box(site, name)}
+    out |= feature_dialplan(site)
     return out | {(f"ring-{name}", "s") for name in plan.ring_groups} | flow_dialplan(site)
+
+
+def feature_dialplan(site: Site) -> set[tuple[str, str]]:
+    """The phone feature codes (a forward code also as CODE + number) and each phone's ring."""
+    features = site.dialplan.features
+    if features is None or not site.featured_phones():
+        return set()
+    out = {("extensions", code) for code in features.codes().values()}
+    out |= {("extensions", f"_{c}X.") for c in features.on_codes().values() if c is not None}
+    rung = [name for name in site.featured_phones() if name in rung_endpoints(site)]
+    if features.dnd_on is not None:  # the BLF hints of the phones' DND
+        out |= {("extensions", f"dnd-{name}") for name in rung}
+    return out | {("supervisor-phone", "s")}
 
 
 def flow_dialplan(site: Site) -> set[tuple[str, str]]:
@@ -337,7 +352,10 @@ def test_a_doorbell_that_rings_one_phone_runs_nothing_after_the_hang_up(
         for e in pbx.ami.events
         if e.get("Event") == "Newexten" and e.get("Channel") == doorbell
     ]
-    assert ran == [("100", "Set"), ("100", "ExecIf"), ("100", "Dial")]
+    # The phone rings through the feature subroutine (do-not-disturb, forwards: off here).
+    ring = [("s", "GotoIf"), ("s", "GotoIf"), ("s", "Set"), ("s", "GotoIf"), ("s", "Dial")]
+    named = [("100", "Set"), ("100", "Set"), ("100", "Gosub")]
+    assert ran == [("100", "Set"), ("100", "ExecIf"), *named, *ring]
 
 
 def test_a_call_limit_hangs_up_the_devices_call_at_the_limit(
@@ -367,7 +385,9 @@ def test_a_call_limit_hangs_up_the_devices_call_at_the_limit(
         if e.get("Event") == "Newexten" and e.get("Channel") == doorbell
     ]
     assert contexts[0] == "limit-doorbell", contexts
-    assert contexts[-1] == "doorbell", contexts
+    # Then its own context, which rings kitchen through the feature subroutine.
+    assert contexts[contexts.index("doorbell") :][-1] == "supervisor-phone", contexts
+    assert set(contexts) == {"limit-doorbell", "doorbell", "supervisor-phone"}, contexts
 
 
 def test_two_trunk_site_boots_clean_and_both_register(

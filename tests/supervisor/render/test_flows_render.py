@@ -57,7 +57,12 @@ def test_menu_context_retries_and_targets() -> None:
     assert "exten => 1,1,Goto(ring-everyone,s,1)" in lines
     assert "exten => 9,1,Hangup(17)" in lines
     assert "same => n,GotoIf($[${FLOW_TRIES}<=2]?s,again)" in lines
-    assert lines[-2:] == ["same => n,Dial(PJSIP/kitchen,30)", "same => n,Hangup()"]
+    assert lines[-4:] == [
+        "same => n,Set(FLOW_PHONE=kitchen)",
+        "same => n,Set(FLOW_PHONE_CONTEXT=internal)",
+        "same => n,Gosub(supervisor-phone,s,1)",
+        "same => n,Hangup()",
+    ]
 
 
 def test_inbound_any_and_night_code() -> None:
@@ -89,5 +94,6 @@ def test_no_flows_no_flow_modules() -> None:
         del plan[key]
     plan["inbound"] = {"+4930123456": "everyone"}
     plan["extensions"].pop("30")
+    plan["features"] = None  # the feature codes play prompts too (tests/.../test_features_render)
     files = render(load_dict(site, SECRETS), CONTEXT)
     assert "app_playback.so" not in files["modules.conf"]

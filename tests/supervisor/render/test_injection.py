@@ -156,7 +156,7 @@ KINDS = [
         "11",
         _put_extension,
         lambda f, v: (
-            ("exten", f"{v},1,Dial(PJSIP/desk,30)") in _options(f, "extensions.conf", "extensions")
+            ("exten", f"{v},1,Set(FLOW_PHONE=desk)") in _options(f, "extensions.conf", "extensions")
             or _fail(f, v)
         ),
         dialplan=True,

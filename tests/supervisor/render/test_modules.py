@@ -16,6 +16,7 @@ endpoints:
   desk:
     auth: {password_secret: desk-password}
 dialplan:
+  features: null
   extensions:
     "11": desk
 """

@@ -65,11 +65,14 @@ def test_fallbacks_per_extension_and_ring_group() -> None:
     """No answer or busy ends in the target's box unless the extension turns it off."""
     text = files()["extensions.conf"]
     leave = ["GotoIf", "Set", "VoiceMail", "Hangup", "Set", "VoiceMail", "Hangup"]
-    assert apps(text, "extensions", "11") == ["Dial", *leave]
-    assert apps(text, "extensions", "12") == ["Dial", "Hangup"]  # kitchen has no box
-    assert apps(text, "extensions", "13") == ["Dial", "Hangup"]
-    assert apps(text, "ring-all", "s") == ["Dial", *leave]
-    assert apps(text, "ring-all", "novm") == ["Dial", "Hangup"]
+    # Phones ring through the feature subroutine; a group builds its members' Dial first.
+    ring = ["Set", "Set", "Gosub"]
+    group = ["Set", "Set", "GotoIf", "Dial", "NoOp"]
+    assert apps(text, "extensions", "11") == [*ring, *leave]
+    assert apps(text, "extensions", "12") == [*ring, "Hangup"]  # kitchen has no box
+    assert apps(text, "extensions", "13") == [*ring, "Hangup"]
+    assert apps(text, "ring-all", "s") == [*group, *leave]
+    assert apps(text, "ring-all", "novm") == [*group, "Hangup"]
     assert "exten => 20,1,Goto(ring-all,s,1)" in text
     assert "exten => 21,1,Goto(ring-all,novm,1)" in text
     push = "Set(CHANNEL(hangup_handler_push)=supervisor-voicemail,s,1)"

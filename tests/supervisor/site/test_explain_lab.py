@@ -13,9 +13,7 @@ from typing import Any
 
 import pytest
 
-from lab import dialer, netns
-from lab.flowlab import PASSWORDS, Case, FlowPbx, Generated, generate, report_line, run_cases
-from lab.phones import PHONES_V6
+from lab.flowlab import Case, FlowPbx, Generated, generate, report_line, run_cases
 from supervisor.site.flows import DAYS
 
 pytestmark = pytest.mark.lab
@@ -83,28 +81,7 @@ def test_phone_codes_switch_night_mode_and_the_blocklist(pbx: FlowPbx) -> None:
     pbx.apply(generated)
 
     def phone_dials(number: str) -> None:
-        codes = dialer.dial(
-            pbx.lab,
-            pbx.run,
-            "provider",
-            PHONES_V6,
-            f"[{netns.POD_V6}]:5060",
-            [("code", number)],
-            user="desk",
-            password=PASSWORDS["desk"],
-            name="codes-dialer",
-        )
-        assert codes["code"] is not None, codes
-
-    def db(family: str, key: str) -> str | None:
-        reply = pbx.ami.action({"Action": "DBGet", "Family": family, "Key": key}) if pbx.ami else []
-        values = [m.get("Val") for m in reply if m.get("Event") == "DBGetResponse"]
-        return values[0] if values else None
-
-    def lamp() -> str:
-        state = {"Action": "ExtensionState", "Exten": "*31", "Context": "extensions"}
-        reply = pbx.ami.action(state) if pbx.ami else []
-        return reply[0].get("StatusText", "") if reply else ""
+        assert pbx.dial_code(number) is not None
 
     def call(caller: str, night: list[str], blocked: list[str]) -> list[str]:
         case = Case(f"codes{len(pbx.ami.events) if pbx.ami else 0}", "+4930100000", (), caller)
@@ -114,16 +91,16 @@ def test_phone_codes_switch_night_mode_and_the_blocklist(pbx: FlowPbx) -> None:
         ]
 
     phone_dials("*31")
-    assert db("supervisor-night", "office") == "1"
-    assert lamp() == "InUse"
+    assert pbx.db("supervisor-night", "office") == "1"
+    assert pbx.lamp("*31") == "InUse"
     assert call("030555", ["office"], []) == ["hangup 17"]
     phone_dials("*31")
-    assert db("supervisor-night", "office") == "0"
-    assert lamp() == "Idle"
+    assert pbx.db("supervisor-night", "office") == "0"
+    assert pbx.lamp("*31") == "Idle"
     assert call("030555", [], []) == ["hangup 16"]
     phone_dials("*60015100000009")
-    assert db("supervisor-block", "+4915100000009") == "1"
+    assert pbx.db("supervisor-block", "+4915100000009") == "1"
     assert call("015100000009", [], ["+4915100000009"]) == ["hangup 21"]
     phone_dials("*61015100000009")
-    assert db("supervisor-block", "+4915100000009") is None
+    assert pbx.db("supervisor-block", "+4915100000009") is None
     assert call("015100000009", [], []) == ["hangup 16"]
