@@ -28,7 +28,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from supervisor.render.conf import GENERATED, document, section
-from supervisor.security.events import IPNetwork
+from supervisor.security.events import IPNetwork, network_text
+from supervisor.security.policy import order
 from supervisor.site.sections import BLOCKED_ACL
 
 SECTION = BLOCKED_ACL
@@ -38,13 +39,15 @@ LINE_CHARS = 4000
 
 def deny_entry(source: IPNetwork) -> str:
     """A network in the canonical form with its prefix length always written (`203.0.113.5/32`,
-    `2001:db8:bad::/64`): Asterisk's ACL parser takes address/CIDR for both families."""
-    return f"{source.network_address.compressed}/{source.prefixlen}"
+    `2001:db8:bad::/64`): Asterisk's ACL parser takes address/CIDR for both families. Cached:
+    the whole list is rendered at every ban change (security.events.network_text)."""
+    return network_text(source)
 
 
 def ordered(sources: Iterable[IPNetwork]) -> list[IPNetwork]:
-    """De-duplicated, IPv4 before IPv6, ascending."""
-    return sorted(set(sources), key=lambda n: (n.version, n))
+    """De-duplicated, IPv4 before IPv6, ascending (by integers: comparing network objects
+    runs Python code per comparison, which dominated rendering 10,000 bans)."""
+    return sorted(set(sources), key=order)
 
 
 def pack(entries: Iterable[str], limit: int = LINE_CHARS) -> list[str]:

@@ -13,6 +13,7 @@ KNOWN_SERVICES as `other`. Addresses and account names never become labels.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Mapping
@@ -87,19 +88,43 @@ class SecurityEvent:
     proven: bool = False  # came over a connection (TCP/TLS): the source address is real
 
 
+#: Distinct address texts whose parsed value is kept (a flood repeats its sources; a scanner
+#: with fresh addresses only churns the cache, which stays bounded).
+ADDRESS_CACHE = 8192
+#: Network texts kept: more than the default max_bans (100,000), so that writing the whole ban
+#: list formats only the bans that are new since the last time.
+NETWORK_TEXTS = 1 << 17
+
+
 def parse_address(value: str) -> IPAddress | None:
     """`IPV4/UDP/203.0.113.5/5060` -> 203.0.113.5 (IPv4-mapped IPv6 is unmapped); None when
     the field is missing or malformed."""
     parts = value.split("/")
     if len(parts) < 3:
         return None
+    return _address(parts[2])
+
+
+@functools.lru_cache(maxsize=ADDRESS_CACHE)
+def _address(text: str) -> IPAddress | None:
+    # Cached: parsing an IPv6 text is most of what an event costs, and every request of a
+    # flood (several events each) names the same few addresses. The same object comes back
+    # each time, so what the policy derives from it is cached too (policy.network_of).
     try:
-        address = ipaddress.ip_address(parts[2].strip("[]").split("%", 1)[0])
+        address = ipaddress.ip_address(text.strip("[]").split("%", 1)[0])
     except ValueError:
         return None
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped
     return address
+
+
+@functools.lru_cache(maxsize=NETWORK_TEXTS)
+def network_text(network: IPNetwork) -> str:
+    """`2001:db8:bad::/64`, `203.0.113.5/32` (str() of the network, the prefix always
+    written): cached, since the ban list is written out (ACL, ban file) at every change and
+    formatting an IPv6 address is the slowest part of it (profiled at 10,000 bans)."""
+    return str(network)
 
 
 def transport_of(value: str) -> str:

@@ -5,7 +5,8 @@
     render = lambda loaded: render(loaded, context, guard.blocked(policy_settings(loaded.site)))
     live.subscribe(guard)                     # on_config: the site's policy (lifts exempt bans)
     tg.create_task(guard.run(apply=applier.refresh, ready=booted))       # apply ban changes, and
-                                                     # summarise Asterisk's ACL refusal lines
+                                                     # rate-limit Asterisk's relayed lines
+    AsteriskSupervisor(..., screen=guard.screen)     # per-request lines counted, not relayed
 
 Data flows one way: events -> policy -> ban list (+ store) -> render(site, bans) -> apply.
 A ban change wakes `run`, which persists the list and re-applies the live site with it (usually
@@ -25,14 +26,19 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import NoReturn, Protocol
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter
 
 from supervisor.security import events
 from supervisor.security.fromsite import policy_settings
-from supervisor.security.logfilter import RefusalSummary, RelayLimiter
+from supervisor.security.logfilter import (
+    FailedRequestSummary,
+    LineScreen,
+    RefusalSummary,
+    RelayLimiter,
+)
 from supervisor.security.metrics import SecurityMetrics
 from supervisor.security.offenders import Offenders
-from supervisor.security.policy import VOUCH_TIME, Ban, BanPolicy, PolicySettings
+from supervisor.security.policy import VOUCH_TIME, Ban, BanPolicy, PolicySettings, collapse
 from supervisor.security.store import BanStore
 from supervisor.site.model import Site
 from supervisor.status import Check
@@ -106,19 +112,29 @@ class SecurityGuard:
             log.info("%d blocked source(s) restored from %s", len(self.policy.bans), store.path)
         self.offenders = Offenders()
         self.metrics = SecurityMetrics(registry, lambda: len(self.policy))
+        #: Asterisk's console lines go through this before the logger (app.py wires it).
+        self.screen = self.line_screen()
         self._evictions_logged = (0, -EVICTION_LOG_S)  # (evictions so far, when last logged)
         self._changed = asyncio.Event()
         self._generation = 0  # bumped on every ban list change
         self._applied = 0  # the generation Asterisk runs (0: the bans rendered at start-up)
         self._pending: dict[events.IPNetwork, float] = {}  # banned -> monotonic time of ban
         self.last_error: str | None = None
+        self._saver: asyncio.Task[None] | None = None
+        # Children of the events counter; bounded like its labels (KNOWN_EVENTS x services).
+        self._counters: dict[tuple[str, str], Counter] = {}
 
     # -- inputs --------------------------------------------------------------------------------
 
     def on_event(self, message: Mapping[str, str]) -> None:
         """An AMI security event (synchronous, in stream order)."""
         event = events.parse(message)
-        self.metrics.events.labels(event=event.kind, service=event.service).inc()
+        counter = self._counters.get((event.kind, event.service))
+        if counter is None:  # labels() takes a lock and builds a key: once per label pair
+            counter = self._counters[event.kind, event.service] = self.metrics.events.labels(
+                event=event.kind, service=event.service
+            )
+        counter.inc()
         if event.source is None:
             return
         if event.service == BANNABLE_SERVICE and event.kind == "SuccessfulAuth":
@@ -214,10 +230,16 @@ class SecurityGuard:
         if lifted:
             self._bump()
 
-    def log_filter(self, interval: float = 60.0) -> logging.Filter:
-        """For the `asterisk` logger: Asterisk's per-request ACL refusal lines counted and
-        summarised (see logfilter.py)."""
-        return RefusalSummary(interval=interval, on_refused=self.metrics.refused.inc)
+    def line_screen(self, interval: float = 60.0) -> LineScreen:
+        """For Asterisk's console output, before it becomes log records: the per-request lines
+        of ACL refusals and of failed requests counted and summarised (see logfilter.py)."""
+        failed = self.metrics.failed_lines
+        return LineScreen(
+            RefusalSummary(interval=interval, on_refused=self.metrics.refused.inc),
+            FailedRequestSummary(
+                interval=interval, on_failed=lambda reason: failed.labels(reason=reason).inc()
+            ),
+        )
 
     # -- outputs -------------------------------------------------------------------------------
 
@@ -235,9 +257,7 @@ class SecurityGuard:
             for b in self._snapshot
             if settings is None or not settings.overlaps_exempt(b.source)
         ]
-        v4 = [n for n in sources if isinstance(n, ipaddress.IPv4Network)]
-        v6 = [n for n in sources if isinstance(n, ipaddress.IPv6Network)]
-        return (*ipaddress.collapse_addresses(v4), *ipaddress.collapse_addresses(v6))
+        return tuple(collapse(sources))
 
     def checks(self) -> list[Check]:
         bans = len(self.policy)
@@ -275,13 +295,11 @@ class SecurityGuard:
 
         `apply` re-applies the live site (rendering `blocked()`): "applied" or "unchanged" is a
         success; `ready` is set while Asterisk can take a reload.
-        While it runs, Asterisk's per-request ACL refusal lines (the `asterisk` logger) are
-        counted and summarised instead of relayed, and its other lines rate-limited per kind
-        and source, escaped and truncated (logfilter.py)."""
+        While it runs, Asterisk's relayed lines (the `asterisk` logger) are rate-limited per
+        kind and source, escaped and truncated (logfilter.py); its per-request lines never get
+        there (`screen`, given to the Asterisk process)."""
         asterisk_log = logging.getLogger(ASTERISK_LOGGER)
-        refusals = self.log_filter()
         limiter = RelayLimiter(on_dropped=self.metrics.log_dropped.inc)
-        asterisk_log.addFilter(refusals)  # first: refusals are counted, never rate-limited
         asterisk_log.addFilter(limiter)
         try:
             while True:
@@ -293,8 +311,9 @@ class SecurityGuard:
                     await self._apply(apply)
                 await self._sleep(ready)
         finally:
+            if self._saver is not None:
+                self._saver.cancel()
             asterisk_log.removeFilter(limiter)
-            asterisk_log.removeFilter(refusals)
 
     async def _sleep(self, ready: asyncio.Event | None) -> None:
         timeout = None
@@ -318,15 +337,14 @@ class SecurityGuard:
         self._snapshot = self.policy.bans
         pending = dict(self._pending)
         # Saved beside the apply, not before it: an fsync on a busy disk must not delay the
-        # block (a crash in between loses at most this change, which the next failures redo).
-        saving = asyncio.create_task(self._save(self._snapshot))
+        # block (a crash in between loses at most the changes since the last save, which the
+        # next failures redo).
+        self._save_soon()
         try:
             result = await apply()
         except Exception as exc:  # a bug below must not end the guard: count, log, retry
             log.exception("applying the ban list failed")
             result = _Failed((f"internal error: {type(exc).__name__}: {exc}",))
-        finally:
-            await saving
         if result.outcome in ("applied", "unchanged"):
             self._applied = generation
             self.last_error = None
@@ -340,6 +358,19 @@ class SecurityGuard:
             self.last_error = "; ".join(str(p) for p in problems)
 
     # -- internals -----------------------------------------------------------------------------
+
+    def _save_soon(self) -> None:
+        """Save the current ban list beside the applies, one save at a time, each of the latest
+        list: under a flood an apply follows the last at once, and writing (and fsyncing)
+        10,000 bans for every one of them cost more than the applies (profiled)."""
+        if self._saver is None or self._saver.done():
+            self._saver = asyncio.create_task(self._save_latest(), name="ban-list-save")
+
+    async def _save_latest(self) -> None:
+        saved: tuple[Ban, ...] | None = None
+        while self._snapshot is not saved:
+            saved = self._snapshot
+            await self._save(saved)
 
     async def _save(self, bans: tuple[Ban, ...]) -> None:
         if self.store is None:

@@ -1,11 +1,12 @@
-"""Asterisk's console lines about requests its ACL refused, summarised instead of relayed; the
-other lines rate-limited per kind and source, escaped and truncated (RelayLimiter).
+"""Asterisk's console lines about requests its ACL refused or res_pjsip rejected, counted and
+summarised instead of relayed (LineScreen, before any log record is made); the other lines
+rate-limited per kind and source, escaped and truncated (RelayLimiter).
 
 For every request from a denied source Asterisk writes two lines (acl.c NOTICE "SIP ACL:
 Rejecting '...'" and res_pjsip_acl WARNING "... did not pass ACL test"): a blocked scanner at
 200 requests/s would put 400 lines/s into the pod's log, and relaying them cost the supervisor
 more CPU than the attack itself (bench/reports/security.md). This filter, on the `asterisk`
-logger, drops those lines, counts the refusals, and lets one summary line through per
+logger's input, drops those lines, counts the refusals, and lets one summary line through per
 `interval` seconds. The block itself was logged once, when the source was blocked.
 """
 
@@ -40,13 +41,16 @@ class RefusalSummary(logging.Filter):
         self._since = clock()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        return not self.take(record.getMessage())
+
+    def take(self, message: str) -> bool:
+        """Whether `message` is one of a refusal's two lines (then counted, not relayed)."""
         if REFUSED in message:
             self._on_refused()
             self._pending += 1
             self._maybe_summarise()
-            return False
-        return REJECTING not in message
+            return True
+        return REJECTING in message
 
     def _maybe_summarise(self) -> None:
         now = self._clock()
@@ -60,6 +64,79 @@ class RefusalSummary(logging.Filter):
         )
         self._pending = 0
         self._since = now
+
+
+#: res_pjsip's NOTICE for every request it rejects for what the sender did
+#: (pjsip_distributor.c, log_failed_request): `... log_failed_request: Request 'REGISTER' from
+#: '<sip:u@...>' failed for '[2001:db8::66]:5060' (callid: ...) - No matching endpoint found`.
+FAILED_REQUEST = " log_failed_request: Request '"
+#: Asterisk's prefix before the function name (date, level, thread, call id, file:line) fits
+#: in this; the attacker's text comes after it.
+PREFIX_CHARS = 160
+#: The reasons res_pjsip gives (the text after the last ` - `), as metric label values; any
+#: other is `other`.
+FAILED_REASONS = {
+    "No matching endpoint found": "no_matching_endpoint",
+    "Failed to authenticate": "failed_to_authenticate",
+}
+
+
+class FailedRequestSummary:
+    """res_pjsip's per-request NOTICE about a failed request (an unknown account, a wrong
+    password): each is also a security event, which the guard counts and acts on; relayed,
+    they were one log line per guess and most of what the supervisor spent on a flood
+    (profiled, bench/reports/attack.notes.md). Counted by reason instead (`on_failed`), and
+    summarised in one line per `interval` while they continue."""
+
+    def __init__(
+        self,
+        *,
+        interval: float = 60.0,
+        on_failed: Callable[[str], None] = lambda _reason: None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.interval = interval
+        self._on_failed = on_failed
+        self._clock = clock
+        self._pending = 0
+        self._since = clock()
+
+    def take(self, message: str) -> bool:
+        """Whether `message` is such a line (then counted, not relayed)."""
+        if message.find(FAILED_REQUEST, 0, PREFIX_CHARS) < 0:
+            return False
+        why = message.rpartition(") - ")[2]
+        reason = next((v for k, v in FAILED_REASONS.items() if why.startswith(k)), "other")
+        self._on_failed(reason)
+        self._pending += 1
+        now = self._clock()
+        if now - self._since >= self.interval:
+            log.info(
+                "Asterisk rejected %d SIP request(s) in the last %.0f s (unknown account, "
+                "wrong password, ...): its per-request lines are counted "
+                "(asterisk_supervisor_failed_request_lines_total), the security events "
+                "report the same requests",
+                self._pending,
+                now - self._since,
+            )
+            self._pending = 0
+            self._since = now
+        return True
+
+
+class LineScreen:
+    """Asterisk's console lines, screened as text before any log record is made: a refusal's
+    lines and res_pjsip's failed-request lines are counted and summarised (True: not relayed),
+    the rest go on to the `asterisk` logger (and its RelayLimiter). Making a log record and
+    running the filters cost ten times what this substring test does, and under a flood these
+    lines are nearly all of Asterisk's output."""
+
+    def __init__(self, refusals: RefusalSummary, failed: FailedRequestSummary) -> None:
+        self.refusals = refusals
+        self.failed = failed
+
+    def __call__(self, line: str) -> bool:
+        return self.failed.take(line) or self.refusals.take(line)
 
 
 #: Asterisk's console line: `[date] LEVEL[thread]: where: message`; anything else continues

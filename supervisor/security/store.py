@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from supervisor.files import fsync_dir, write_atomic
+from supervisor.security.events import network_text
 from supervisor.security.policy import Ban
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class BanStore:
         """Replace the file atomically; raises OSError (the caller logs and keeps running)."""
         entries = [
             {
-                "source": str(b.source),
+                "source": network_text(b.source),
                 "since": b.since,
                 "until": b.until,
                 "failures": b.failures,

@@ -157,7 +157,8 @@ async def test_bans_survive_a_restart(tmp_path: Path) -> None:
     applier = FakeApplier()
     async with running(first, applier):
         first.on_event(event("InvalidAccountID", source="2001:db8:bad::66"))
-        await until(lambda: live(first))  # applied, and saved beside the apply
+        # Applied, and saved beside the apply (by a task of its own).
+        await until(lambda: live(first) and store.path.exists())
     second = SecurityGuard(registry=CollectorRegistry(), store=store)
     assert second.blocked() == (ipaddress.ip_network("2001:db8:bad::/64"),)
 
@@ -218,21 +219,43 @@ def test_failures_of_other_services_are_reported_not_banned() -> None:
     assert guard.status()["top_offenders"][0]["failures"] == 3  # type: ignore[index]
 
 
-async def test_asterisk_refusal_lines_are_filtered_while_running() -> None:
-    """While the guard runs, the `asterisk` logger drops and counts ACL refusal lines; after it
-    stops, nothing of it stays attached."""
+def test_asterisk_per_request_lines_are_screened_and_counted() -> None:
+    """The guard's screen takes ACL refusal and failed-request lines (counted in their
+    metrics) and leaves every other line to the logger."""
+    registry = CollectorRegistry()
+    guard = SecurityGuard(registry=registry)
+    refused = "res_pjsip_acl.c:158 apply_acl: Incoming SIP message from x did not pass ACL test"
+    failed = (
+        "[Dec  6 18:04:01] NOTICE[1]: res_pjsip/pjsip_distributor.c:676 log_failed_request: "
+        "Request 'INVITE' from '<sip:100@x>' failed for '203.0.113.9:5060' (callid: 1) - "
+        "No matching endpoint found"
+    )
+    assert guard.screen(refused)
+    assert guard.screen(failed)
+    assert not guard.screen("[Dec  6 18:04:01] NOTICE[1]: chan_pjsip.c:1 something else")
+    assert value(registry, "asterisk_supervisor_refused_requests_total") == 1
+    lines = "asterisk_supervisor_failed_request_lines_total"
+    assert value(registry, lines, reason="no_matching_endpoint") == 1
+
+
+async def test_relayed_lines_are_rate_limited_while_running() -> None:
+    """While the guard runs, the `asterisk` logger rate-limits (and counts what it drops);
+    after it stops, nothing of it stays attached."""
     registry = CollectorRegistry()
     guard = SecurityGuard(registry=registry)
     asterisk = logging.getLogger("asterisk")
-    line = "res_pjsip_acl.c:158 apply_acl: Incoming SIP message from x did not pass ACL test"
+    line = "[Dec  6 18:04:01] ERROR[1]: pjproject: <?>: sip_endpoint.c Error from 203.0.113.9"
     record = logging.LogRecord("asterisk", logging.INFO, __file__, 1, "%s", (line,), None)
     before = list(asterisk.filters)
     async with running(guard, FakeApplier()):
         await asyncio.sleep(0)
-        assert asterisk.filter(record) is False
+        passed = [asterisk.filter(record) for _ in range(100)]
     assert asterisk.filters == before
     assert asterisk.filter(record) is True
-    assert value(registry, "asterisk_supervisor_refused_requests_total") == 1
+    assert passed.count(True) < 100
+    assert value(registry, "asterisk_supervisor_asterisk_log_lines_dropped_total") == passed.count(
+        False
+    )
 
 
 @pytest.mark.looptime

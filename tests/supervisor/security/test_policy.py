@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+import random
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from supervisor.security.policy import Ban, BanPolicy, PolicySettings
+from supervisor.security.events import IPNetwork
+from supervisor.security.policy import Ban, BanPolicy, PolicySettings, collapse
 
 
 def ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
@@ -340,3 +342,26 @@ def test_unanswered_challenges_make_a_failure_per_batch_and_success_resets() -> 
     for i in range(CHALLENGE_BATCH * 3):
         assert not p.challenge(phone, i * 0.01)
         p.vouch(phone, i * 0.01)  # each challenge answered
+
+
+def test_collapse_is_ipaddress_collapse_for_both_families() -> None:
+    """collapse() gives what ipaddress.collapse_addresses gives per family (covered networks
+    dropped, sibling halves merged), IPv4 first, for random nested and adjacent prefixes."""
+    rng = random.Random(27)
+    v4_bases = [int(ipaddress.ip_address(a)) for a in ("198.51.100.0", "203.0.113.0")]
+    v6_base = int(ipaddress.ip_address("2001:db8::"))
+    for _ in range(300):
+        networks: list[IPNetwork] = []
+        for _ in range(rng.randint(0, 60)):
+            if rng.random() < 0.5:
+                p = rng.randint(22, 32)
+                value = rng.choice(v4_bases) + rng.randint(0, 255)
+                networks.append(ipaddress.IPv4Network((value >> (32 - p) << (32 - p), p)))
+            else:
+                p = rng.randint(44, 68)
+                value = v6_base + (rng.randint(0, 1023) << 60)
+                networks.append(ipaddress.IPv6Network((value >> (128 - p) << (128 - p), p)))
+        v4 = [n for n in networks if isinstance(n, ipaddress.IPv4Network)]
+        v6 = [n for n in networks if isinstance(n, ipaddress.IPv6Network)]
+        expected = [*ipaddress.collapse_addresses(v4), *ipaddress.collapse_addresses(v6)]
+        assert collapse(networks) == expected
