@@ -26,9 +26,13 @@ CHUNK = 16 * 1024  # console output relayed per turn of the event loop (~120 lin
 MAX_LINE = 64 * 1024  # a longer line (no newline yet) is relayed as it is
 
 
-def _relay_all(_line: str) -> bool:
-    """The default screen: every console line is logged."""
-    return False
+Screen = Callable[[str], "str | None"]
+"""What to log of a console line, or None (the line was counted instead)."""
+
+
+def _relay_all(line: str) -> str | None:
+    """The default screen: every console line is logged as it is."""
+    return line
 
 
 class CrashLoop(Exception):
@@ -55,9 +59,7 @@ def describe_exit(code: int) -> str:
 class AsteriskProcess:
     """One run of Asterisk. `start()` forks it; `exited` resolves with its exit code."""
 
-    def __init__(
-        self, argv: Sequence[str], reaper: Reaper, screen: Callable[[str], bool] = _relay_all
-    ) -> None:
+    def __init__(self, argv: Sequence[str], reaper: Reaper, screen: Screen = _relay_all) -> None:
         self.argv = list(argv)
         self.reaper = reaper
         self.screen = screen
@@ -132,10 +134,10 @@ class AsteriskProcess:
 async def forward_output(
     pipe: object,
     keep: Callable[[str], None] = lambda _l: None,
-    screen: Callable[[str], bool] = _relay_all,
+    screen: Screen = _relay_all,
 ) -> None:
     """Asterisk's console output, line by line, as log records of the `asterisk` logger (and to
-    `keep`); a line `screen` takes (returns True for: it counted it) is not logged."""
+    `keep`): what `screen` makes of each line (None: it counted the line, nothing is logged)."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
@@ -159,13 +161,14 @@ async def forward_output(
         transport.close()
 
 
-def _relay(lines: list[bytes], keep: Callable[[str], None], screen: Callable[[str], bool]) -> None:
+def _relay(lines: list[bytes], keep: Callable[[str], None], screen: Screen) -> None:
     for line in lines:
         text = line.decode(errors="replace").rstrip()
         if text:
             keep(text)
-            if not screen(text):
-                asterisk_log.info("%s", text)
+            relayed = screen(text)
+            if relayed is not None:
+                asterisk_log.info("%s", relayed)
 
 
 class AsteriskSupervisor:
@@ -184,10 +187,10 @@ class AsteriskSupervisor:
         before_start: Callable[[], Awaitable[object]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-        screen: Callable[[str], bool] = _relay_all,
+        screen: Screen = _relay_all,
     ) -> None:
-        """`screen`: sees each console line first; a line it returns True for (it counted it)
-        is not logged (the security guard's per-request lines, security/logfilter.py)."""
+        """`screen`: sees each console line first and returns what to log of it, or None (the
+        security guard's: per-request lines counted, the rest rate-limited, logfilter.py)."""
         self.argv = list(argv)
         self.screen = screen
         self._clock = clock

@@ -38,7 +38,13 @@ from supervisor.security.logfilter import (
 )
 from supervisor.security.metrics import SecurityMetrics
 from supervisor.security.offenders import Offenders
-from supervisor.security.policy import VOUCH_TIME, Ban, BanPolicy, PolicySettings, collapse
+from supervisor.security.policy import (
+    VOUCH_TIME,
+    Ban,
+    BanPolicy,
+    PolicySettings,
+    collapse_keyed,
+)
 from supervisor.security.store import BanStore
 from supervisor.site.model import Site
 from supervisor.status import Check
@@ -52,6 +58,12 @@ TOP = 10  # offenders shown in /status
 #: The offenders table's kind for a batch of unanswered challenges to a real account.
 UNANSWERED = "UnansweredChallenges"
 EVICTION_LOG_S = 60.0
+#: One log line per new ban for the first BAN_LINES of each BAN_LOG_S, then one line with the
+#: number: 10,000 sources a minute made 10,000 lines, which cost the event loop more than the
+#: bans themselves (profiled, bench/reports/attack.notes.md).
+BAN_LINES = 20
+SAVE_EVERY_S = 5.0  # the ban file is rewritten at most this often while bans keep changing
+BAN_LOG_S = 60.0
 CONTACTS_EVERY_S = 1.0  # registered contacts are re-read at most this often, and only when
 # an unproven failure asks (an attack), never per event
 CONTACT_HOST = re.compile(r"@(?:\[([0-9A-Fa-f:.]+)\]|(\d+\.\d+\.\d+\.\d+))")
@@ -115,6 +127,8 @@ class SecurityGuard:
         #: Asterisk's console lines go through this before the logger (app.py wires it).
         self.screen = self.line_screen()
         self._evictions_logged = (0, -EVICTION_LOG_S)  # (evictions so far, when last logged)
+        # Ban lines this minute: (logged one by one, not logged, when the minute began).
+        self._ban_lines = (0, 0, monotonic())
         self._changed = asyncio.Event()
         self._generation = 0  # bumped on every ban list change
         self._applied = 0  # the generation Asterisk runs (0: the bans rendered at start-up)
@@ -232,13 +246,15 @@ class SecurityGuard:
 
     def line_screen(self, interval: float = 60.0) -> LineScreen:
         """For Asterisk's console output, before it becomes log records: the per-request lines
-        of ACL refusals and of failed requests counted and summarised (see logfilter.py)."""
+        of ACL refusals and of failed requests counted and summarised, the others rate-limited
+        per kind and source, escaped and truncated (see logfilter.py)."""
         failed = self.metrics.failed_lines
         return LineScreen(
             RefusalSummary(interval=interval, on_refused=self.metrics.refused.inc),
             FailedRequestSummary(
                 interval=interval, on_failed=lambda reason: failed.labels(reason=reason).inc()
             ),
+            RelayLimiter(interval=interval, on_dropped=self.metrics.log_dropped.inc),
         )
 
     # -- outputs -------------------------------------------------------------------------------
@@ -252,12 +268,13 @@ class SecurityGuard:
             return ()
         # The renderer runs in a worker thread: it reads the snapshot (an immutable tuple
         # replaced on the event loop at each apply), never the policy's live dict.
-        sources = [
-            b.source
-            for b in self._snapshot
-            if settings is None or not settings.overlaps_exempt(b.source)
-        ]
-        return tuple(collapse(sources))
+        return tuple(
+            collapse_keyed(
+                (b.key, b.source)
+                for b in self._snapshot  # sorted by key
+                if settings is None or not settings.overlaps_exempt_key(b.key)
+            )
+        )
 
     def checks(self) -> list[Check]:
         bans = len(self.policy)
@@ -294,16 +311,12 @@ class SecurityGuard:
         """Expire bans on time and make Asterisk run each new ban list; never returns.
 
         `apply` re-applies the live site (rendering `blocked()`): "applied" or "unchanged" is a
-        success; `ready` is set while Asterisk can take a reload.
-        While it runs, Asterisk's relayed lines (the `asterisk` logger) are rate-limited per
-        kind and source, escaped and truncated (logfilter.py); its per-request lines never get
-        there (`screen`, given to the Asterisk process)."""
-        asterisk_log = logging.getLogger(ASTERISK_LOGGER)
-        limiter = RelayLimiter(on_dropped=self.metrics.log_dropped.inc)
-        asterisk_log.addFilter(limiter)
+        success; `ready` is set while Asterisk can take a reload. (Asterisk's console lines are
+        screened by `screen`, which the Asterisk process is given.)"""
         try:
             while True:
                 self._expire()
+                self._summarise_bans()
                 if self._applied != self._generation and (ready is None or ready.is_set()):
                     # This apply takes every change so far; one during it wakes the next. (Not
                     # cleared, a failed apply was retried at once instead of after RETRY_S.)
@@ -313,7 +326,6 @@ class SecurityGuard:
         finally:
             if self._saver is not None:
                 self._saver.cancel()
-            asterisk_log.removeFilter(limiter)
 
     async def _sleep(self, ready: asyncio.Event | None) -> None:
         timeout = None
@@ -322,6 +334,9 @@ class SecurityGuard:
             timeout = max(0.0, expiry - self._clock()) + 0.01
         if self._applied != self._generation:
             timeout = RETRY_S if timeout is None else min(timeout, RETRY_S)
+        if self._ban_lines[1]:  # the summary of bans not logged one by one is due then
+            due = max(0.0, self._ban_lines[2] + BAN_LOG_S - self._monotonic()) + 0.01
+            timeout = due if timeout is None else min(timeout, due)
         waiters = [asyncio.ensure_future(self._changed.wait())]
         if ready is not None and not ready.is_set() and self._applied != self._generation:
             waiters.append(asyncio.ensure_future(ready.wait()))
@@ -361,14 +376,19 @@ class SecurityGuard:
 
     def _save_soon(self) -> None:
         """Save the current ban list beside the applies, one save at a time, each of the latest
-        list: under a flood an apply follows the last at once, and writing (and fsyncing)
-        10,000 bans for every one of them cost more than the applies (profiled)."""
+        list, and while it keeps changing at most every SAVE_EVERY_S: under a flood an apply
+        follows the last at once, and writing (and fsyncing) 10,000 bans for every one of
+        them cost more than the applies (profiled)."""
         if self._saver is None or self._saver.done():
             self._saver = asyncio.create_task(self._save_latest(), name="ban-list-save")
 
     async def _save_latest(self) -> None:
         saved: tuple[Ban, ...] | None = None
         while self._snapshot is not saved:
+            if saved is not None:
+                # Changes during a save wait a little and go together: a crash loses at most
+                # SAVE_EVERY_S of bans, which their sources' next failures make again.
+                await asyncio.sleep(SAVE_EVERY_S)
             saved = self._snapshot
             await self._save(saved)
 
@@ -382,6 +402,13 @@ class SecurityGuard:
 
     def _banned(self, ban: Ban, address: events.IPAddress) -> None:
         self.metrics.blocks.inc()
+        self._pending[ban.source] = self._monotonic()
+        self._bump()
+        logged, unlogged, since = self._ban_lines
+        if logged >= BAN_LINES:
+            self._ban_lines = (logged, unlogged + 1, since)
+            return
+        self._ban_lines = (logged + 1, unlogged, since)
         offender = self.offenders.get(address)
         tried = ", ".join(offender.accounts) if offender is not None and offender.accounts else ""
         log.warning(
@@ -393,8 +420,22 @@ class SecurityGuard:
             address,
             f"; accounts tried: {tried}" if tried else "",
         )
-        self._pending[ban.source] = self._monotonic()
-        self._bump()
+
+    def _summarise_bans(self) -> None:
+        """The bans beyond BAN_LINES a minute, in one line once the minute is over."""
+        _, unlogged, since = self._ban_lines
+        now = self._monotonic()
+        if now - since < BAN_LOG_S:
+            return
+        if unlogged:
+            log.warning(
+                "blocked %d more source(s) in the last %.0f s (one line each for the first %d "
+                "a minute; all counted in asterisk_supervisor_blocks_total, listed in /status)",
+                unlogged,
+                now - since,
+                BAN_LINES,
+            )
+        self._ban_lines = (0, 0, now)
 
     def _expire(self) -> None:
         expired = self.policy.expire(self._clock())

@@ -12,6 +12,7 @@ logger's input, drops those lines, counts the refusals, and lets one summary lin
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import re
@@ -126,17 +127,23 @@ class FailedRequestSummary:
 
 class LineScreen:
     """Asterisk's console lines, screened as text before any log record is made: a refusal's
-    lines and res_pjsip's failed-request lines are counted and summarised (True: not relayed),
-    the rest go on to the `asterisk` logger (and its RelayLimiter). Making a log record and
-    running the filters cost ten times what this substring test does, and under a flood these
-    lines are nearly all of Asterisk's output."""
+    lines and res_pjsip's failed-request lines are counted and summarised, the others
+    rate-limited (RelayLimiter); only what is left (escaped, cut) becomes a record of the
+    `asterisk` logger. Making a record and running logging's filters cost ten times what these
+    tests do, and under a flood these lines are nearly all of Asterisk's output (profiled)."""
 
-    def __init__(self, refusals: RefusalSummary, failed: FailedRequestSummary) -> None:
+    def __init__(
+        self, refusals: RefusalSummary, failed: FailedRequestSummary, limiter: RelayLimiter
+    ) -> None:
         self.refusals = refusals
         self.failed = failed
+        self.limiter = limiter
 
-    def __call__(self, line: str) -> bool:
-        return self.failed.take(line) or self.refusals.take(line)
+    def __call__(self, line: str) -> str | None:
+        """The text to log, or None (counted instead)."""
+        if self.failed.take(line) or self.refusals.take(line):
+            return None
+        return self.limiter.take(line)
 
 
 #: Asterisk's console line: `[date] LEVEL[thread]: where: message`; anything else continues
@@ -174,9 +181,8 @@ def classify(message: str) -> tuple[str, str] | None:
         candidate = found.group().strip(":.")
         # pjproject writes `2001:db8::66:51032` (address and port, no brackets).
         for text in (candidate, candidate.rpartition(":")[0]):
-            try:
-                address = ipaddress.ip_address(text)
-            except ValueError:
+            address = _ip(text)
+            if address is None:
                 continue
             # An IPv6 source by its /64, as the ban policy counts it: a port pjproject glued
             # to the address (`::66:5060` parses too) or a rotating host stays one source.
@@ -189,6 +195,15 @@ def classify(message: str) -> tuple[str, str] | None:
     # `pjproject: <?>: sip_endpoint.c Error ...`): its start, without numbers, is the kind.
     where = " ".join(rest[: 2 * KIND_CHARS].translate(_NO_DIGITS).split())[:KIND_CHARS]
     return f"{level} {where}", source
+
+
+@functools.lru_cache(maxsize=4096)
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    # Cached: a flood's lines name the same sources again and again.
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
 
 
 class _Bucket:
@@ -232,23 +247,30 @@ class RelayLimiter(logging.Filter):
         self._since = clock()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        relayed = self.take(record.getMessage())
+        if relayed is None:
+            return False
+        record.msg, record.args = relayed, ()
+        return True
+
+    def take(self, message: str) -> str | None:
+        """The line to relay (escaped, cut), or None when it is over its budget (counted)."""
         now = self._clock()
-        key = classify(message)
+        # A continuation line (a packet dump) starts with anything but Asterisk's `[date]`:
+        # it follows its header line's fate without the cost of classifying it.
+        key = classify(message) if message.startswith("[") else None
         if key is None:
             self._continued += 1
             keep = self._passing and self._continued <= MAX_CONTINUATION
         else:
             self._continued = 0
             keep = self._passing = self._take(key, now)
+        self._summarise(now)
         if not keep:
             self.dropped += 1
             self._on_dropped()
-            self._summarise(now)
-            return False
-        record.msg, record.args = escape(message), ()
-        self._summarise(now)
-        return True
+            return None
+        return escape(message)
 
     def _take(self, key: tuple[str, str], now: float) -> bool:
         bucket = self._buckets.get(key)

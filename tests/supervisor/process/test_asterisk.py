@@ -130,8 +130,9 @@ async def test_relaying_a_flood_of_output_lets_other_tasks_run() -> None:
 
 
 async def test_screened_lines_are_kept_but_not_logged(caplog: pytest.LogCaptureFixture) -> None:
-    """A line the screen takes never becomes a log record; every line reaches `keep`, the last
-    one without a newline too, and a line longer than MAX_LINE is relayed in bounded pieces."""
+    """A line the screen takes (None) never becomes a log record, the others are logged as the
+    screen returns them; every line reaches `keep`, the last one without a newline too, and a
+    line longer than MAX_LINE is relayed in bounded pieces."""
     from supervisor.process.asterisk import MAX_LINE, forward_output
 
     read_fd, write_fd = os.pipe()
@@ -145,7 +146,9 @@ async def test_screened_lines_are_kept_but_not_logged(caplog: pytest.LogCaptureF
     kept: list[str] = []
     caplog.set_level(logging.INFO, "asterisk")
     with os.fdopen(read_fd, "rb") as pipe:
-        await forward_output(pipe, kept.append, lambda line: line.startswith("counted"))
+        await forward_output(
+            pipe, kept.append, lambda line: None if line.startswith("counted") else line
+        )
     await writer
     logged = [r.getMessage() for r in caplog.records if r.name == "asterisk"]
     assert [line for line in logged if len(line) < 100] == ["relayed 1", "relayed 2"]

@@ -87,19 +87,24 @@ def test_failed_request_lines_are_counted_by_reason_and_summarised(
     assert lines[0].startswith("Asterisk rejected 61 SIP request(s) in the last 60 s")
 
 
-def test_screen_takes_refusals_and_failures_only() -> None:
-    """The screen counts a refusal's two lines and failed-request lines; others pass on."""
+def test_screen_counts_refusals_and_failures_and_rate_limits_the_rest() -> None:
+    """The screen counts a refusal's two lines and failed-request lines (None: not logged),
+    and gives other lines to the rate limiter, escaped; over budget, None as well."""
     refused: list[int] = []
     failed: list[str] = []
+    dropped: list[int] = []
     screen = LineScreen(
         RefusalSummary(on_refused=lambda: refused.append(1)),
         FailedRequestSummary(on_failed=failed.append),
+        RelayLimiter(on_dropped=lambda: dropped.append(1), clock=lambda: 0.0),
     )
-    assert screen(REFUSED)
-    assert screen(REJECTING)
-    assert screen(FAILED.format("Failed to authenticate"))
-    assert not screen(OTHER)
+    assert screen(REFUSED) is None
+    assert screen(REJECTING) is None
+    assert screen(FAILED.format("Failed to authenticate")) is None
+    assert screen(OTHER + "\x1b[31m") == OTHER + "\\x1b[31m"
+    relayed = [screen(OTHER) for _ in range(100)]
     assert (len(refused), failed) == (1, ["failed_to_authenticate"])
+    assert relayed.count(None) == len(dropped) > 0
 
 
 def limiter(clock: list[float]) -> tuple[RelayLimiter, list[int]]:
