@@ -410,3 +410,44 @@ async def test_registered_contacts_are_vouched_for_without_a_login() -> None:
     assert value(registry, "asterisk_supervisor_unproven_failures_total") == 20
     guard.on_event(event("InvalidAccountID", "198.51.100.21"))  # not registered: banned
     assert guard.policy.banned(ipaddress.ip_address("198.51.100.21"))
+
+
+@pytest.mark.looptime
+async def test_rotation_gets_the_threshold_plus_rate_times_time_to_ban() -> None:
+    """A /48 rotated at 100 tests/s, 4 per /64, the next /64 (or /56) once refused, against a
+    ban list that takes 0.2 s to apply (virtual loop time): the tests answered are the /48's
+    threshold (20) plus at most rate x 2 applies (the /56's, then the /48's), none after."""
+    loop = asyncio.get_running_loop()
+    guard = SecurityGuard(registry=CollectorRegistry(), clock=loop.time, monotonic=loop.time)
+    rate, apply_s = 100.0, 0.2
+    applied: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+
+    async def refresh() -> ApplyResult:
+        nonlocal applied
+        bans = guard.blocked()
+        await asyncio.sleep(apply_s)
+        applied = bans
+        return ApplyResult(outcome="applied", hash="h")
+
+    base = int(ipaddress.ip_address("2001:db8:ba48::"))
+    answered: list[float] = []
+    task = asyncio.create_task(guard.run(apply=refresh))
+    try:
+        slot, start = 0, loop.time()  # slot: /64 number * 4 + attempt
+        while loop.time() - start < 5.0 and slot < 65_536 * 4:
+            address = ipaddress.ip_address(base + ((slot // 4) << 64) + slot % 4 + 1)
+            if any(address in n for n in applied):
+                # The next /64, or the next /56 when the first of a /64 is refused already.
+                slot = (slot // 1024 + 1) * 1024 if slot % 4 == 0 else (slot // 4 + 1) * 4
+            else:
+                answered.append(loop.time() - start)
+                guard.on_event(event("ChallengeResponseFailed", source=str(address)))
+                slot += 1
+            await asyncio.sleep(1 / rate)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert any(n.prefixlen == 48 for n in applied)
+    assert 20 <= len(answered) <= 20 + rate * 2 * apply_s
+    assert max(answered) < 1.0  # and nothing in the 4 s after
