@@ -33,6 +33,7 @@ import ipaddress
 from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Final
 
 from supervisor.security.events import IPAddress, IPNetwork
@@ -315,7 +316,7 @@ class BanPolicy:
     @property
     def bans(self) -> tuple[Ban, ...]:
         """Current bans, in source order (the rendered ACL is stable)."""
-        return tuple(sorted(self._bans.values(), key=lambda b: b.key))
+        return tuple(sorted(self._bans.values(), key=attrgetter("key")))
 
     def __len__(self) -> int:
         return len(self._bans)

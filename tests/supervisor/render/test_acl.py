@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from supervisor.render.acl import LINE_CHARS, acl_section, pack, render_acl
+from supervisor.render.acl import LINE_CHARS, acl_section, ordered, pack, render_acl
 
 
 def test_pack_joins_entries_into_values_no_longer_than_the_limit() -> None:
@@ -38,3 +38,17 @@ def test_no_bans_render_neither_the_named_acl_nor_the_pjsip_object() -> None:
     """Without bans pjsip.conf refers to no named ACL (an undefined one would deny all)."""
     assert acl_section(()) is None
     assert "[supervisor-blocked]" not in render_acl(())
+
+
+def test_rules_are_sorted_and_distinct_whatever_the_input_order() -> None:
+    """IPv4 before IPv6, ascending by address then prefix length, duplicates once: the same
+    acl.conf for the same bans in any order (sorted input takes the fast path)."""
+    bans = [
+        ipaddress.ip_network(n)
+        for n in ("2001:db8:bad::/64", "203.0.113.5/32", "2001:db8:bad::/48", "198.51.100.0/24")
+    ]
+    expected = ["198.51.100.0/24", "203.0.113.5/32", "2001:db8:bad::/48", "2001:db8:bad::/64"]
+    assert [str(n) for n in ordered(bans + bans[:2])] == expected
+    assert [str(n) for n in ordered(reversed(bans))] == expected
+    assert render_acl(bans) == render_acl(ordered(bans))
+    assert f"deny = {','.join(expected)}" in render_acl(bans)
