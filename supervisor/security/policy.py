@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Final
 
-from supervisor.security.events import IPAddress, IPNetwork
+from supervisor.security.events import IPAddress, IPNetwork, Key, order
 
 
 class _Ranges:
@@ -90,7 +90,7 @@ CHALLENGE_WINDOW: Final = 60.0
 #: Networks kept by network_of; the cache starts over when full (a bound, not an LRU: it
 #: holds what one flood's sources and their wider prefixes need many times over).
 NETWORK_CACHE: Final = 1 << 17
-_networks: dict[tuple[int, int, int], IPNetwork] = {}
+_networks: dict[Key, IPNetwork] = {}
 
 
 def network_of(address: IPAddress, prefix: int | None = None) -> IPNetwork:
@@ -114,13 +114,6 @@ def network_of(address: IPAddress, prefix: int | None = None) -> IPNetwork:
     return network
 
 
-def order(network: IPNetwork) -> tuple[int, int, int]:
-    """A sort key: IPv4 before IPv6, then as networks compare (address, then prefix length).
-    By integers: comparing network objects runs Python code for every comparison, which
-    dominated sorting 10,000 bans (profiled)."""
-    return (network.version, int(network.network_address), network.prefixlen)
-
-
 def collapse(networks: Iterable[IPNetwork]) -> list[IPNetwork]:
     """The networks merged into the fewest prefixes, sorted (what
     `ipaddress.collapse_addresses` returns, for both families at once): covered networks
@@ -128,7 +121,7 @@ def collapse(networks: Iterable[IPNetwork]) -> list[IPNetwork]:
     return collapse_keyed(sorted((order(n), n) for n in networks))
 
 
-def collapse_keyed(keyed: Iterable[tuple[tuple[int, int, int], IPNetwork]]) -> list[IPNetwork]:
+def collapse_keyed(keyed: Iterable[tuple[Key, IPNetwork]]) -> list[IPNetwork]:
     """collapse() of networks given with their order() keys, sorted by them. By integers, in
     O(n), reusing the objects given where nothing merged: done for the whole ban list at every
     change (comparing or merging ipaddress objects dominated that, profiled at 10,000 bans)."""
@@ -197,7 +190,7 @@ class PolicySettings:
         value = int(address)
         return self._exempt_ranges[address.version].overlaps(value, value)
 
-    def overlaps_exempt_key(self, key: tuple[int, int, int]) -> bool:
+    def overlaps_exempt_key(self, key: Key) -> bool:
         """overlaps_exempt() of the network with this order() key (no object needed)."""
         version, first, prefix = key
         last = first | ((1 << ((32 if version == 4 else 128) - prefix)) - 1)
@@ -230,7 +223,7 @@ class Ban:
     failures: int
     escalated: bool = False  # a wider prefix banned for failures of several sources in it
     #: order(source), computed once: the whole list is sorted and merged at every change.
-    key: tuple[int, int, int] = field(init=False, repr=False, compare=False)
+    key: Key = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "key", order(self.source))

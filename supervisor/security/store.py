@@ -64,7 +64,7 @@ class BanStore:
         # and one C call over 10,000 entries held the GIL (and the event loop) for its whole
         # length. The values are JSON as written: a network's text, floats (repr), an int.
         entries = ",".join(
-            f'{{"source":"{network_text(b.source)}","since":{b.since!r},"until":{b.until!r},'
+            f'{{"source":"{network_text(b.source, b.key)}","since":{b.since!r},"until":{b.until!r},'
             f'"failures":{b.failures:d},"escalated":{"true" if b.escalated else "false"}}}'
             for b in bans
         )
