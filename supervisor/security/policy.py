@@ -89,7 +89,7 @@ CHALLENGE_WINDOW: Final = 60.0
 
 #: Networks kept by network_of; the cache starts over when full (a bound, not an LRU: it
 #: holds what one flood's sources and their wider prefixes need many times over).
-NETWORK_CACHE: Final = 1 << 17
+NETWORK_CACHE: Final = 8192
 _networks: dict[Key, IPNetwork] = {}
 
 
@@ -215,7 +215,7 @@ class PolicySettings:
         return max(self.window, self.ban_time)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Ban:
     until: float
     source: IPNetwork
@@ -229,22 +229,25 @@ class Ban:
         object.__setattr__(self, "key", order(self.source))
 
 
-@dataclass
+@dataclass(slots=True)
 class _Wide:
-    """Failures of one wider prefix: their times and the first narrower source seen."""
+    """Failures of one wider prefix: their times and the first narrower source seen (its
+    order() key)."""
 
     times: deque[float]
-    first_child: IPNetwork
+    first_child: Key
     children: int = 1
 
 
 class _Vouched:
     """Vouched addresses, and per network that may be asked about (a unit network, an
-    escalation level) how many of them it holds: O(1) lookups, O(levels) updates."""
+    escalation level) how many of them it holds: O(1) lookups, O(levels) updates. Networks
+    by their order() keys: integers cost the garbage collector nothing, network objects
+    several tracked objects each (at 10,000 sources its full collections stalled the loop)."""
 
     def __init__(self, settings: PolicySettings) -> None:
         self.seen: OrderedDict[IPAddress, float] = OrderedDict()
-        self.nets: dict[IPNetwork, int] = {}
+        self.nets: dict[Key, int] = {}
         self._prefixes = {
             v: sorted({settings.unit(v), *(p for p, _ in LEVELS[v])} - {32 if v == 4 else 128})
             for v in (4, 6)
@@ -253,7 +256,11 @@ class _Vouched:
     def covers(self, network: IPNetwork) -> bool:
         if network.prefixlen == network.max_prefixlen:
             return network.network_address in self.seen
-        return self.nets.get(network, 0) > 0
+        return self.nets.get(order(network), 0) > 0
+
+    def covers_key(self, key: Key) -> bool:
+        """covers() of a network shorter than an address, by its order() key."""
+        return self.nets.get(key, 0) > 0
 
     def add(self, address: IPAddress, now: float) -> None:
         if address in self.seen:
@@ -280,8 +287,9 @@ class _Vouched:
         self._count(address, -1)
 
     def _count(self, address: IPAddress, step: int) -> None:
+        bits, value = address.max_prefixlen, int(address)
         for prefix in self._prefixes[address.version]:
-            key = network_of(address, prefix)
+            key = (address.version, value >> (bits - prefix) << (bits - prefix), prefix)
             left = self.nets.get(key, 0) + step
             if left > 0:
                 self.nets[key] = left
@@ -293,7 +301,9 @@ class BanPolicy:
     def __init__(self, settings: PolicySettings, bans: Iterable[Ban] = ()) -> None:
         self.settings = settings
         self._windows: OrderedDict[IPNetwork, deque[float]] = OrderedDict()
-        self._wide: OrderedDict[IPNetwork, _Wide] = OrderedDict()
+        # By order() keys, not network objects: one entry per level per source of a flood (see
+        # _Vouched), and a network object is made only for a ban.
+        self._wide: OrderedDict[Key, _Wide] = OrderedDict()
         self._challenges: OrderedDict[IPNetwork, deque[float]] = OrderedDict()
         self._vouched = _Vouched(settings)
         self._bans: dict[IPNetwork, Ban] = {}
@@ -446,21 +456,24 @@ class BanPolicy:
         crosses its threshold (and lift the narrower bans it covers)."""
         s = self.settings
         found: Ban | None = None
-        for prefix, multiple in s.levels(source.version):
+        child = order(source)
+        version, first, _ = child
+        bits = source.max_prefixlen
+        for prefix, multiple in s.levels(version):
             if prefix >= source.prefixlen:
                 continue
-            wide = network_of(source.network_address, prefix)
-            if s.overlaps_exempt(wide) or self._vouched.covers(wide):
+            wide = (version, first >> (bits - prefix) << (bits - prefix), prefix)
+            if s.overlaps_exempt_key(wide) or self._vouched.covers_key(wide):
                 break  # a wider one holds it too
             threshold = multiple * s.max_failures
             entry = self._wide.get(wide)
             if entry is None:
-                entry = self._wide[wide] = _Wide(deque(maxlen=threshold), source)
+                entry = self._wide[wide] = _Wide(deque(maxlen=threshold), child)
                 if len(self._wide) > s.max_tracked:
                     self._wide.popitem(last=False)
             else:
                 self._wide.move_to_end(wide)
-                if entry.children < MIN_CHILDREN and source != entry.first_child:
+                if entry.children < MIN_CHILDREN and child != entry.first_child:
                     entry.children += 1
             entry.times.append(now)
             crossed = (
@@ -472,7 +485,7 @@ class BanPolicy:
                 continue
             del self._wide[wide]
             found = Ban(
-                source=wide,
+                source=network_of(source.network_address, prefix),
                 since=now,
                 until=now + s.ban_time,
                 failures=len(entry.times),
