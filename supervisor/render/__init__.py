@@ -106,7 +106,7 @@ def render(
     `blocked`: sources the security guard banned (a named deny ACL in acl.conf, referred to
     from pjsip.conf: render/acl.py)."""
     site = loaded.site
-    blocked = tuple(blocked)
+    blocked = blocked if isinstance(blocked, tuple) else tuple(blocked)  # a NetworkList stays
     extensions = render_extensions(site)
     dialplan = extensions + site.raw.get("extensions.conf", "")
     files = {

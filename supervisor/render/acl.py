@@ -29,7 +29,7 @@ import itertools
 from collections.abc import Iterable, Sequence
 
 from supervisor.render.conf import GENERATED, document, section
-from supervisor.security.events import IPNetwork, Key, network_text, order
+from supervisor.security.events import IPNetwork, Key, NetworkList, network_text, order
 from supervisor.site.sections import BLOCKED_ACL
 
 SECTION = BLOCKED_ACL
@@ -87,8 +87,13 @@ def acl_section(blocked: Sequence[IPNetwork]) -> str | None:
 
 def render_acl(blocked: Iterable[IPNetwork]) -> str:
     """acl.conf: the named ACL `supervisor-blocked` with every ban as a deny rule (sorted,
-    de-duplicated, packed); an empty file without bans."""
-    entries = [deny_entry(n, key) for key, n in _keyed(blocked)]
+    de-duplicated, packed); an empty file without bans. The guard's NetworkList comes sorted
+    with its texts: taken as they are (10,000 bans re-sorted and re-formatted for every
+    change was most of an apply under a flood)."""
+    if isinstance(blocked, NetworkList):
+        entries = list(blocked.texts)
+    else:
+        entries = [deny_entry(n, key) for key, n in _keyed(blocked)]
     if not entries:
         return document(GENERATED, [])
     return document(GENERATED, [section(SECTION, [("deny", v) for v in pack(entries)])])

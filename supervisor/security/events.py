@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -165,3 +165,17 @@ def parse(event: Mapping[str, str]) -> SecurityEvent:
         failure=kind in FAILURES,
         proven=transport_of(remote) in PROVEN_TRANSPORTS,
     )
+
+
+class NetworkList(tuple[IPNetwork, ...]):
+    """Networks in order() and distinct, with their texts (network_text): the guard's ban list
+    as the renderer gets it, so that a change neither sorts nor formats 10,000 networks again
+    (render/acl.py takes the texts as they are; profiled)."""
+
+    texts: tuple[str, ...]
+
+    def __new__(cls, keyed: Iterable[tuple[Key, IPNetwork]]) -> NetworkList:
+        pairs = list(keyed)
+        made = super().__new__(cls, (n for _, n in pairs))
+        made.texts = tuple(network_text(n, k) for k, n in pairs)
+        return made

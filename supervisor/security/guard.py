@@ -263,12 +263,13 @@ class SecurityGuard:
         """The networks the rendered ACL denies now, merged into the fewest prefixes (a /64
         banned inside a banned /56 is dropped, adjacent ones merge); with `settings` (of a site
         about to be applied), as that site's policy would have it: its exempt sources, or all
-        when its blocking is off, left out. O(n log n) in the bans."""
+        when its blocking is off, left out. O(n) in the bans (the snapshot is sorted); a
+        NetworkList, which carries the networks' texts for the renderer."""
         if settings is not None and not settings.block:
             return ()
         # The renderer runs in a worker thread: it reads the snapshot (an immutable tuple
         # replaced on the event loop at each apply), never the policy's live dict.
-        return tuple(
+        return events.NetworkList(
             collapse_keyed(
                 (b.key, b.source)
                 for b in self._snapshot  # sorted by key

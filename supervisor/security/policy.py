@@ -118,11 +118,12 @@ def collapse(networks: Iterable[IPNetwork]) -> list[IPNetwork]:
     """The networks merged into the fewest prefixes, sorted (what
     `ipaddress.collapse_addresses` returns, for both families at once): covered networks
     dropped, sibling halves merged into their parent."""
-    return collapse_keyed(sorted((order(n), n) for n in networks))
+    return [n for _, n in collapse_keyed(sorted((order(n), n) for n in networks))]
 
 
-def collapse_keyed(keyed: Iterable[tuple[Key, IPNetwork]]) -> list[IPNetwork]:
-    """collapse() of networks given with their order() keys, sorted by them. By integers, in
+def collapse_keyed(keyed: Iterable[tuple[Key, IPNetwork]]) -> list[tuple[Key, IPNetwork]]:
+    """collapse() of networks given with their order() keys, sorted by them, with theirs. By
+    integers, in
     O(n), reusing the objects given where nothing merged: done for the whole ban list at every
     change (comparing or merging ipaddress objects dominated that, profiled at 10,000 bans)."""
     out: list[tuple[int, int, int, int, IPNetwork | None]] = []  # version, first, last, prefix
@@ -147,12 +148,15 @@ def collapse_keyed(keyed: Iterable[tuple[Key, IPNetwork]]) -> list[IPNetwork]:
             del out[-2:]
             out.append((v1, first1, last2, prefix1 - 1, None))
     return [
-        network
-        if network is not None
-        else (
-            ipaddress.IPv4Network((first, prefix))
-            if version == 4
-            else ipaddress.IPv6Network((first, prefix))
+        (
+            (version, first, prefix),
+            network
+            if network is not None
+            else (
+                ipaddress.IPv4Network((first, prefix))
+                if version == 4
+                else ipaddress.IPv6Network((first, prefix))
+            ),
         )
         for version, first, _, prefix, network in out
     ]

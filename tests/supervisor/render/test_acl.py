@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 from supervisor.render.acl import LINE_CHARS, acl_section, ordered, pack, render_acl
+from supervisor.security.events import NetworkList, order
 
 
 def test_pack_joins_entries_into_values_no_longer_than_the_limit() -> None:
@@ -52,3 +53,15 @@ def test_rules_are_sorted_and_distinct_whatever_the_input_order() -> None:
     assert [str(n) for n in ordered(reversed(bans))] == expected
     assert render_acl(bans) == render_acl(ordered(bans))
     assert f"deny = {','.join(expected)}" in render_acl(bans)
+
+
+def test_the_guards_sorted_list_renders_like_any_other() -> None:
+    """A NetworkList (sorted, distinct, with its texts: what the guard hands the renderer) is
+    rendered from its texts, to the same acl.conf as the same networks in any order."""
+    bans = [
+        ipaddress.ip_network(n)
+        for n in ("203.0.113.5/32", "2001:db8:bad::/64", "198.51.100.0/24", "2001:db8:bad::/48")
+    ]
+    keyed = sorted((order(n), n) for n in bans)
+    assert render_acl(NetworkList(keyed)) == render_acl(bans)
+    assert NetworkList(keyed).texts[0] == "198.51.100.0/24"
