@@ -174,8 +174,7 @@ class NetworkList(tuple[IPNetwork, ...]):
 
     texts: tuple[str, ...]
 
-    def __new__(cls, keyed: Iterable[tuple[Key, IPNetwork]]) -> NetworkList:
-        pairs = list(keyed)
-        made = super().__new__(cls, (n for _, n in pairs))
-        made.texts = tuple(network_text(n, k) for k, n in pairs)
+    def __new__(cls, networks: Iterable[IPNetwork], texts: Iterable[str]) -> NetworkList:
+        made = super().__new__(cls, networks)
+        made.texts = tuple(texts)
         return made

@@ -21,6 +21,7 @@ import asyncio
 import ipaddress
 import logging
 import re
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -29,6 +30,7 @@ from typing import NoReturn, Protocol
 from prometheus_client import CollectorRegistry, Counter
 
 from supervisor.security import events
+from supervisor.security.events import Key
 from supervisor.security.fromsite import policy_settings
 from supervisor.security.logfilter import (
     FailedRequestSummary,
@@ -42,6 +44,7 @@ from supervisor.security.policy import (
     VOUCH_TIME,
     Ban,
     BanPolicy,
+    Collapsed,
     PolicySettings,
     collapse_keyed,
 )
@@ -135,6 +138,10 @@ class SecurityGuard:
         self._pending: dict[events.IPNetwork, float] = {}  # banned -> monotonic time of ban
         self.last_error: str | None = None
         self._saver: asyncio.Task[None] | None = None
+        # blocked(): the ban list merged, kept up to date by additions (policy.Collapsed).
+        self._collapsed = Collapsed()
+        self._collapsed_keys: set[Key] = set()
+        self._collapse_lock = threading.Lock()
         # Children of the events counter; bounded like its labels (KNOWN_EVENTS x services).
         self._counters: dict[tuple[str, str], Counter] = {}
 
@@ -263,19 +270,31 @@ class SecurityGuard:
         """The networks the rendered ACL denies now, merged into the fewest prefixes (a /64
         banned inside a banned /56 is dropped, adjacent ones merge); with `settings` (of a site
         about to be applied), as that site's policy would have it: its exempt sources, or all
-        when its blocking is off, left out. O(n) in the bans (the snapshot is sorted); a
-        NetworkList, which carries the networks' texts for the renderer."""
+        when its blocking is off, left out. A NetworkList, which carries the networks' texts
+        for the renderer. Under the live policy, kept up to date by the bans added since the
+        last call (O(k log n); a lifted ban rebuilds it); another policy's from scratch."""
         if settings is not None and not settings.block:
             return ()
         # The renderer runs in a worker thread: it reads the snapshot (an immutable tuple
         # replaced on the event loop at each apply), never the policy's live dict.
-        return events.NetworkList(
-            collapse_keyed(
-                (b.key, b.source)
-                for b in self._snapshot  # sorted by key
-                if settings is None or not settings.overlaps_exempt_key(b.key)
+        snapshot = self._snapshot
+        if settings is not None and settings != self.policy.settings:
+            # A site about to be applied with another policy: from scratch, without its exempt.
+            pairs = collapse_keyed(
+                (b.key, b.source) for b in snapshot if not settings.overlaps_exempt_key(b.key)
             )
-        )
+            return events.NetworkList(
+                (n for _, n in pairs), (events.network_text(n, k) for k, n in pairs)
+            )
+        with self._collapse_lock:  # the renderer's thread, or the loop's (tests, status)
+            keys = {b.key for b in snapshot}
+            if not self._collapsed_keys <= keys:  # a ban was lifted: start over
+                self._collapsed, self._collapsed_keys = Collapsed(), set()
+            sources = {b.key: b.source for b in snapshot if b.key not in self._collapsed_keys}
+            for key in sorted(sources):  # only what is new since the last call
+                self._collapsed.add(key, sources[key])
+            self._collapsed_keys = keys
+            return events.NetworkList(self._collapsed.networks, self._collapsed.texts)
 
     def checks(self) -> list[Check]:
         bans = len(self.policy)

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Final
 
-from supervisor.security.events import IPAddress, IPNetwork, Key, order
+from supervisor.security.events import IPAddress, IPNetwork, Key, network_text, order
 
 
 class _Ranges:
@@ -160,6 +160,60 @@ def collapse_keyed(keyed: Iterable[tuple[Key, IPNetwork]]) -> list[tuple[Key, IP
         )
         for version, first, _, prefix, network in out
     ]
+
+
+class Collapsed:
+    """collapse() kept up to date as networks are added, each in O(log n) comparisons plus a
+    list insert (a C memmove), with each network's text: under a flood the ban list grows by
+    a few bans per apply, and merging all 10,000 again at every apply was most of what the
+    supervisor spent (profiled). Removing is not supported: build a new one."""
+
+    def __init__(self) -> None:
+        self.keys: list[Key] = []  # sorted; disjoint networks
+        self.networks: list[IPNetwork] = []
+        self.texts: list[str] = []
+
+    def add(self, key: Key, network: IPNetwork | None = None) -> None:
+        """Add the network with this order() key (made from the key when not given)."""
+        keys = self.keys
+        while True:
+            version, first, prefix = key
+            bits = 32 if version == 4 else 128
+            size = 1 << (bits - prefix)
+            last = first + size - 1
+            i = bisect.bisect_right(keys, key)
+            if i and keys[i - 1][0] == version and _last(keys[i - 1]) >= last:
+                return  # inside the one before (the only one that can hold it)
+            j = i
+            while j < len(keys) and keys[j][0] == version and keys[j][1] <= last:
+                j += 1  # inside the new one
+            del keys[i:j], self.networks[i:j], self.texts[i:j]
+            # Its sibling half, if there, merges with it into their parent (and so on up).
+            if prefix > 0:
+                if first % (2 * size) == 0:
+                    if i < len(keys) and keys[i] == (version, first + size, prefix):
+                        del keys[i], self.networks[i], self.texts[i]
+                        key, network = (version, first, prefix - 1), None
+                        continue
+                elif i and keys[i - 1] == (version, first - size, prefix):
+                    del keys[i - 1], self.networks[i - 1], self.texts[i - 1]
+                    key, network = (version, first - size, prefix - 1), None
+                    continue
+            if network is None:
+                network = (
+                    ipaddress.IPv4Network((first, prefix))
+                    if version == 4
+                    else ipaddress.IPv6Network((first, prefix))
+                )
+            keys.insert(i, key)
+            self.networks.insert(i, network)
+            self.texts.insert(i, network_text(network, key))
+            return
+
+
+def _last(key: Key) -> int:
+    version, first, prefix = key
+    return first | ((1 << ((32 if version == 4 else 128) - prefix)) - 1)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -453,3 +453,27 @@ async def test_rotation_gets_the_threshold_plus_rate_times_time_to_ban() -> None
     assert any(n.prefixlen == 48 for n in applied)
     assert 10 <= len(answered) <= 10 + rate * apply_s
     assert max(answered) < 1.0  # and nothing in the 4 s after
+
+
+@pytest.mark.looptime
+async def test_the_acl_follows_added_and_lifted_bans() -> None:
+    """The merged list kept between applies follows the bans: new ones merge in (two /64
+    halves into their /63... up to the /56 an escalation bans), and a lifted ban (expiry)
+    leaves the list, the rest staying merged."""
+    loop = asyncio.get_running_loop()
+    guard = SecurityGuard(
+        registry=CollectorRegistry(),
+        settings=PolicySettings(max_failures=1, ban_time=100.0, window=10.0),
+        clock=loop.time,
+        monotonic=loop.time,
+    )
+    applier = FakeApplier()
+    async with running(guard, applier):
+        guard.on_event(event("InvalidAccountID", source="203.0.113.1"))
+        await until(lambda: applier.seen[-1:] == [("203.0.113.1/32",)])
+        await asyncio.sleep(50.0)
+        guard.on_event(event("InvalidAccountID", source="203.0.113.0"))
+        guard.on_event(event("InvalidAccountID", source="2001:db8:bad0:1::1"))
+        await until(lambda: applier.seen[-1:] == [("203.0.113.0/31", "2001:db8:bad0:1::/64")])
+        await asyncio.sleep(60.0)  # the first ban is over, the others not
+        await until(lambda: applier.seen[-1:] == [("203.0.113.0/32", "2001:db8:bad0:1::/64")])

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from supervisor.security.events import IPNetwork
-from supervisor.security.policy import Ban, BanPolicy, PolicySettings, collapse
+from supervisor.security.events import IPNetwork, order
+from supervisor.security.policy import Ban, BanPolicy, Collapsed, PolicySettings, collapse
 
 
 def ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
@@ -366,3 +366,25 @@ def test_collapse_is_ipaddress_collapse_for_both_families() -> None:
         v6 = [n for n in networks if isinstance(n, ipaddress.IPv6Network)]
         expected = [*ipaddress.collapse_addresses(v4), *ipaddress.collapse_addresses(v6)]
         assert collapse(networks) == expected
+
+
+def test_collapsed_kept_by_additions_is_collapse_of_all() -> None:
+    """Collapsed, fed one network at a time in any order (covered, covering, sibling halves
+    that merge up several levels), holds what collapse() gives for all of them, with texts."""
+    rng = random.Random(48)
+    for _ in range(300):
+        networks: list[IPNetwork] = []
+        for _ in range(rng.randint(0, 80)):
+            if rng.random() < 0.4:
+                p = rng.randint(28, 32)
+                value = int(ipaddress.ip_address("203.0.113.0")) + rng.randint(0, 15)
+                networks.append(ipaddress.IPv4Network((value >> (32 - p) << (32 - p), p)))
+            else:
+                p = rng.randint(60, 66)
+                value = int(ipaddress.ip_address("2001:db8::")) + (rng.randint(0, 31) << 62)
+                networks.append(ipaddress.IPv6Network((value >> (128 - p) << (128 - p), p)))
+        kept = Collapsed()
+        for network in networks:
+            kept.add(order(network), network)
+        assert kept.networks == collapse(networks)
+        assert kept.texts == [str(n) for n in kept.networks]
