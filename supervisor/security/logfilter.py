@@ -80,6 +80,8 @@ FAILED_REASONS = {
     "No matching endpoint found": "no_matching_endpoint",
     "Failed to authenticate": "failed_to_authenticate",
 }
+#: Every label value of asterisk_supervisor_failed_request_lines_total.
+FAILED_REASON_LABELS = (*FAILED_REASONS.values(), "other")
 
 
 class FailedRequestSummary:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from supervisor.security import events
+from supervisor.security.logfilter import FAILED_REASON_LABELS
 
 
 class SecurityMetrics:
@@ -78,6 +79,8 @@ class SecurityMetrics:
             ["reason"],
             registry=registry,
         )
+        for reason in FAILED_REASON_LABELS:
+            self.failed_lines.labels(reason=reason)
         self.apply_failures = Counter(
             "asterisk_supervisor_block_apply_failures",
             "Ban list changes Asterisk could not be made to run (retried).",
