@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Final
 
 from supervisor.render import core, guard, records
-from supervisor.render.acl import render_acl
+from supervisor.render.acl import ACL_OBJECT, render_acl
 from supervisor.render.context import Directories, Prometheus, RenderContext
 from supervisor.render.extensions import render_extensions
 from supervisor.render.pjsip import TLS_FILE_RE, render_pjsip, render_tls_files
@@ -97,6 +97,27 @@ SECRET_FILES: Final[frozenset[str]] = _SecretFiles(
 )
 
 RAW_MARK = "; ---- raw snippet from the site description (raw.{name}) ----\n"
+
+
+def with_bans(
+    loaded: LoadedSite, files: Mapping[str, str], blocked: Iterable[IPNetwork]
+) -> dict[str, str] | None:
+    """`files`, render() of `loaded` with bans present exactly when `blocked` has some, with
+    acl.conf rendered for `blocked`: what render() gives, at the cost of acl.conf alone (the
+    output guard checks it; nothing else changed). None when it cannot be done so: a raw
+    acl.conf snippet, or bans appearing or going (pjsip.conf's ACL object changes). Under a
+    flood the ban list changes many times a second, and re-rendering and re-checking the
+    whole site for each was most of what the supervisor spent (bench/reports/attack.notes.md).
+    """
+    blocked = blocked if isinstance(blocked, tuple) else tuple(blocked)
+    had = ACL_OBJECT in files.get("pjsip.conf", "")
+    if "acl.conf" in loaded.site.raw or bool(blocked) != had:
+        return None
+    acl = render_acl(blocked)
+    mismatches = guard.check({"acl.conf": acl}, {})
+    if mismatches:  # never for what render_acl writes; render() then words the problem
+        return None
+    return {**files, "acl.conf": acl}
 
 
 def render(

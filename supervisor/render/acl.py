@@ -78,11 +78,13 @@ def pack(entries: Iterable[str], limit: int = LINE_CHARS) -> list[str]:
     return values
 
 
+#: pjsip.conf's ACL object, referring to the named ACL of acl.conf (while there are bans).
+ACL_OBJECT = section(SECTION, [("type", "acl"), ("acl", SECTION)])
+
+
 def acl_section(blocked: Sequence[IPNetwork]) -> str | None:
     """pjsip.conf's ACL object, referring to the named ACL of acl.conf; None without bans."""
-    if not blocked:
-        return None
-    return section(SECTION, [("type", "acl"), ("acl", SECTION)])
+    return ACL_OBJECT if blocked else None
 
 
 def render_acl(blocked: Iterable[IPNetwork]) -> str:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 
+from supervisor.render import RenderContext, render, with_bans
 from supervisor.render.acl import LINE_CHARS, acl_section, ordered, pack, render_acl
 from supervisor.security.events import NetworkList, order
+from tests.supervisor.site.sites import base, load_dict
 
 
 def test_pack_joins_entries_into_values_no_longer_than_the_limit() -> None:
@@ -66,3 +68,17 @@ def test_the_guards_sorted_list_renders_like_any_other() -> None:
     listed = NetworkList(networks, (str(n) for n in networks))
     assert render_acl(listed) == render_acl(bans)
     assert listed.texts[0] == "198.51.100.0/24"
+
+
+def test_a_new_ban_list_rerenders_acl_conf_alone_to_what_render_gives() -> None:
+    """with_bans() on a render of the same site gives what render() gives for the new ban
+    list, every file; it declines (None) when bans appear or go (pjsip.conf changes too)."""
+    loaded = load_dict(base())
+    context = RenderContext(ami_secret="x")
+    one = [ipaddress.ip_network("203.0.113.5/32")]
+    two = [*one, ipaddress.ip_network("2001:db8:bad::/64"), ipaddress.ip_network("2001:db8::/48")]
+    files = render(loaded, context, one)
+    assert with_bans(loaded, files, two) == render(loaded, context, two)
+    assert with_bans(loaded, render(loaded, context, two), one) == files
+    assert with_bans(loaded, files, []) is None
+    assert with_bans(loaded, render(loaded, context, []), one) is None
