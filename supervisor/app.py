@@ -292,7 +292,9 @@ class ProcessSlice:
     tasks: tuple[Task, ...]
 
 
-def build_process(core: Core, ami: AmiSlice, addresses: AddressSlice) -> ProcessSlice:
+def build_process(
+    core: Core, ami: AmiSlice, addresses: AddressSlice, security: SecuritySlice
+) -> ProcessSlice:
     settings, paths, reaper = core.settings, core.settings.asterisk, core.reaper
     if settings.mode is not Mode.ENTRYPOINT:
         shutdown = _shutdown(core, None)
@@ -311,6 +313,8 @@ def build_process(core: Core, ami: AmiSlice, addresses: AddressSlice) -> Process
         on_exit=follow.exited,
         # Gate restarts too: Asterisk drops a transport whose address is not bindable.
         before_start=functools.partial(addresses.monitor.gate, settings.address_timeout_s),
+        # Per-request lines (ACL refusals, failed requests) counted before they cost a record.
+        screen=security.guard.screen,
     )
     hang = HangWatchdog(
         policy=HangPolicy(timeout_s=settings.hang_timeout_s),
@@ -454,7 +458,7 @@ def build(settings: Settings) -> Parts:
     mail = build_mail(core)
     addresses = build_addresses(core, ami)
     security = build_security(core, ami)
-    process = build_process(core, ami, addresses)
+    process = build_process(core, ami, addresses, security)
     reload = build_reload(core, ami, security)
     build_status(core, ami, addresses, security, process, reload)
     reload.applier.prepare()  # publishes the initial config to every subscriber

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import time
@@ -105,6 +106,11 @@ async def _main(settings: Settings) -> int:
     except STARTUP_ERRORS as failure:
         log.error("start-up failed: %s", failure)
         return EXIT_STARTUP
+    # What start-up made (modules, the parts; ~80,000 objects) lives as long as the process:
+    # out of the garbage collector's full collections, each of which scanned it all and held
+    # the event loop meanwhile (under a flood of new sources they come every few seconds:
+    # docs/security.md, "Staying responsive under a flood").
+    gc.freeze()
     return await run(parts)
 
 

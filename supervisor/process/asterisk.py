@@ -22,7 +22,17 @@ log = logging.getLogger(__name__)
 asterisk_log = logging.getLogger("asterisk")
 
 RECENT_LINES = 20
-YIELD_EVERY = 32  # relayed lines between two turns of the event loop for everyone else
+CHUNK = 16 * 1024  # console output relayed per turn of the event loop (~120 lines)
+MAX_LINE = 64 * 1024  # a longer line (no newline yet) is relayed as it is
+
+
+Screen = Callable[[str], "str | None"]
+"""What to log of a console line, or None (the line was counted instead)."""
+
+
+def _relay_all(line: str) -> str | None:
+    """The default screen: every console line is logged as it is."""
+    return line
 
 
 class CrashLoop(Exception):
@@ -49,9 +59,10 @@ def describe_exit(code: int) -> str:
 class AsteriskProcess:
     """One run of Asterisk. `start()` forks it; `exited` resolves with its exit code."""
 
-    def __init__(self, argv: Sequence[str], reaper: Reaper) -> None:
+    def __init__(self, argv: Sequence[str], reaper: Reaper, screen: Screen = _relay_all) -> None:
         self.argv = list(argv)
         self.reaper = reaper
+        self.screen = screen
         self.pid: int | None = None
         self.exited: asyncio.Future[int] | None = None
         self.started_at = 0.0
@@ -75,7 +86,7 @@ class AsteriskProcess:
         self.started_at = time.monotonic()
         assert self._popen.stdout is not None
         self._output = asyncio.create_task(
-            forward_output(self._popen.stdout, self._recent.append),
+            forward_output(self._popen.stdout, self._recent.append, self.screen),
             name=f"asterisk-output-{self.pid}",
         )
         log.info("started Asterisk (pid %d)", self.pid)
@@ -120,27 +131,44 @@ class AsteriskProcess:
         return await self.wait(10.0)
 
 
-async def forward_output(pipe: object, keep: Callable[[str], None] = lambda _l: None) -> None:
+async def forward_output(
+    pipe: object,
+    keep: Callable[[str], None] = lambda _l: None,
+    screen: Screen = _relay_all,
+) -> None:
     """Asterisk's console output, line by line, as log records of the `asterisk` logger (and to
-    `keep`)."""
+    `keep`): what `screen` makes of each line (None: it counted the line, nothing is logged)."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
-    relayed = 0
+    partial = b""
     try:
-        while line := await reader.readline():
-            text = line.decode(errors="replace").rstrip()
-            if text:
-                asterisk_log.info("%s", text)
-                keep(text)
-            relayed += 1
-            if relayed % YIELD_EVERY == 0:
-                # readline() returns without yielding while lines are buffered: under a flood of
-                # Asterisk output this loop would hold the event loop (and /healthz) for as long
-                # as Asterisk writes faster than we relay (profiled, bench/reports/attack.md).
-                await asyncio.sleep(0)
+        # Whatever the pipe holds, at most CHUNK bytes at a time, split here: readline() per
+        # line cost more than the rest of the relay under a flood (profiled).
+        while chunk := await reader.read(CHUNK):
+            lines = (partial + chunk).split(b"\n")
+            partial = lines.pop()
+            if len(partial) > MAX_LINE:  # no end in sight: relayed as is (bounded buffer)
+                lines.append(partial)
+                partial = b""
+            _relay(lines, keep, screen)
+            # read() returns at once while bytes are buffered: under a flood of Asterisk output
+            # this loop would hold the event loop (and /healthz) for as long as Asterisk writes
+            # faster than we relay (profiled, bench/reports/attack.notes.md). One chunk a turn.
+            await asyncio.sleep(0)
+        _relay([partial], keep, screen)
     finally:
         transport.close()
+
+
+def _relay(lines: list[bytes], keep: Callable[[str], None], screen: Screen) -> None:
+    for line in lines:
+        text = line.decode(errors="replace").rstrip()
+        if text:
+            keep(text)
+            relayed = screen(text)
+            if relayed is not None:
+                asterisk_log.info("%s", relayed)
 
 
 class AsteriskSupervisor:
@@ -159,8 +187,12 @@ class AsteriskSupervisor:
         before_start: Callable[[], Awaitable[object]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        screen: Screen = _relay_all,
     ) -> None:
+        """`screen`: sees each console line first and returns what to log of it, or None (the
+        security guard's: per-request lines counted, the rest rate-limited, logfilter.py)."""
         self.argv = list(argv)
+        self.screen = screen
         self._clock = clock
         self._sleep = sleep
         self.reaper = reaper
@@ -204,7 +236,7 @@ class AsteriskSupervisor:
         while True:
             if self.before_start is not None:
                 await self.before_start()
-            self.current = AsteriskProcess(self.argv, self.reaper)
+            self.current = AsteriskProcess(self.argv, self.reaper, self.screen)
             self.current.start()
             started = self._clock()
             self.on_start(self.current)

@@ -256,7 +256,11 @@ class Applier:
                 config = await asyncio.to_thread(self._rerender, live)
             except ConfigRejected as exc:
                 return self._fail(live.hash, exc.problems, "rejected")
-            return await self._apply(config, mounted=False)
+            # The live site was read back when it was applied; what a re-render changes (the
+            # ban list: acl.conf, pjsip.conf for the first ban) is read back alone. Reading
+            # back the whole dialplan and every endpoint for each ban batch was most of an
+            # apply under a flood, in AMI round trips and messages parsed on the event loop.
+            return await self._apply(config, mounted=False, verify_all=False)
 
     def record_crash(self, exc: BaseException) -> None:
         """An apply crashed (a bug): count it as a failed apply, keep the last good config."""
@@ -264,7 +268,9 @@ class Applier:
         self.metrics.last_reload_successful.set(0)
         self._update(last_error=f"internal error: {type(exc).__name__}: {exc}")
 
-    async def _apply(self, config: Config, *, mounted: bool = True) -> ApplyResult:
+    async def _apply(
+        self, config: Config, *, mounted: bool = True, verify_all: bool = True
+    ) -> ApplyResult:
         managed = set(self._live.files) if self._live else set()
         on_disk = await asyncio.to_thread(self.config_dir.read_text, managed | set(config.files))
         audio = await asyncio.to_thread(self.config_dir.audio_names)
@@ -284,7 +290,12 @@ class Applier:
         problems = await self._reload(steps.modules)
         if not problems:
             before = {n: t for n, t in on_disk.items() if t is not None and n in config.files}
-            problems = await self.asterisk.verify(config.files, before)
+            checked = (
+                config.files
+                if verify_all
+                else {n: t for n, t in config.files.items() if n in steps.writes}
+            )
+            problems = await self.asterisk.verify(checked, before)
         if problems:
             await self._restore(backup, steps.modules)
             for module in steps.modules:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from supervisor.render import RenderContext, render
+from supervisor.render import RenderContext, render, with_bans
 from supervisor.render.audio import render_audio
 from supervisor.security.events import IPNetwork
 from supervisor.site.errors import SiteInvalid
@@ -69,6 +69,10 @@ class SiteConfigBuilder:
     def __init__(self, context: RenderContext, blocked: Blocked = lambda _site: ()) -> None:
         self.context = context
         self.blocked = blocked
+        # The last full render (of which site): a re-render of the same site for a new ban
+        # list changes acl.conf alone (render.with_bans). Renders run one at a time (the
+        # applier's lock).
+        self._last: tuple[LoadedSite, Mapping[str, str]] | None = None
 
     def build(self, config: Sequence[Mount], secrets: Sequence[Mount], digest: str) -> Config:
         try:
@@ -81,9 +85,14 @@ class SiteConfigBuilder:
         return self._render(config.loaded)
 
     def _render(self, loaded: LoadedSite) -> Config:
-        try:
-            files = render(loaded, self.context, self.blocked(loaded.site))
-        except SiteInvalid as exc:  # the output guard: located like the loader's problems
-            raise ConfigRejected([str(p) for p in exc.problems]) from None
+        blocked = self.blocked(loaded.site)
+        last = self._last
+        files = with_bans(loaded, last[1], blocked) if last and last[0] is loaded else None
+        if files is None:
+            try:
+                files = render(loaded, self.context, blocked)
+            except SiteInvalid as exc:  # the output guard: located like the loader's problems
+                raise ConfigRejected([str(p) for p in exc.problems]) from None
+            self._last = (loaded, files)
         audio = render_audio(loaded.site, loaded.audio)
         return Config(hash=loaded.hash, loaded=loaded, files=files, audio=audio)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Final
 
 from supervisor.render import core, guard, records
-from supervisor.render.acl import render_acl
+from supervisor.render.acl import ACL_OBJECT, render_acl
 from supervisor.render.audio import player, render_musiconhold
 from supervisor.render.context import Directories, Prometheus, RenderContext
 from supervisor.render.extensions import render_extensions
@@ -100,6 +100,27 @@ SECRET_FILES: Final[frozenset[str]] = _SecretFiles(
 RAW_MARK = "; ---- raw snippet from the site description (raw.{name}) ----\n"
 
 
+def with_bans(
+    loaded: LoadedSite, files: Mapping[str, str], blocked: Iterable[IPNetwork]
+) -> dict[str, str] | None:
+    """`files`, render() of `loaded` with bans present exactly when `blocked` has some, with
+    acl.conf rendered for `blocked`: what render() gives, at the cost of acl.conf alone (the
+    output guard checks it; nothing else changed). None when it cannot be done so: a raw
+    acl.conf snippet, or bans appearing or going (pjsip.conf's ACL object changes). Under a
+    flood the ban list changes many times a second, and re-rendering and re-checking the
+    whole site for each was most of what the supervisor spent (bench/reports/attack.notes.md).
+    """
+    blocked = blocked if isinstance(blocked, tuple) else tuple(blocked)
+    had = ACL_OBJECT in files.get("pjsip.conf", "")
+    if "acl.conf" in loaded.site.raw or bool(blocked) != had:
+        return None
+    acl = render_acl(blocked)
+    mismatches = guard.check({"acl.conf": acl}, {})
+    if mismatches:  # never for what render_acl writes; render() then words the problem
+        return None
+    return {**files, "acl.conf": acl}
+
+
 def render(
     loaded: LoadedSite, context: RenderContext, blocked: Iterable[IPNetwork] = ()
 ) -> dict[str, str]:
@@ -107,7 +128,7 @@ def render(
     `blocked`: sources the security guard banned (a named deny ACL in acl.conf, referred to
     from pjsip.conf: render/acl.py)."""
     site = loaded.site
-    blocked = tuple(blocked)
+    blocked = blocked if isinstance(blocked, tuple) else tuple(blocked)  # a NetworkList stays
     extensions = render_extensions(site, player(loaded.audio, context))
     dialplan = extensions + site.raw.get("extensions.conf", "")
     files = {

@@ -25,10 +25,11 @@ LINE_CHARS, far under the 8 KiB line buffer after which Asterisk skips a line.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 
 from supervisor.render.conf import GENERATED, document, section
-from supervisor.security.events import IPNetwork
+from supervisor.security.events import IPNetwork, Key, NetworkList, network_text, order
 from supervisor.site.sections import BLOCKED_ACL
 
 SECTION = BLOCKED_ACL
@@ -36,15 +37,26 @@ SECTION = BLOCKED_ACL
 LINE_CHARS = 4000
 
 
-def deny_entry(source: IPNetwork) -> str:
+def deny_entry(source: IPNetwork, key: Key | None = None) -> str:
     """A network in the canonical form with its prefix length always written (`203.0.113.5/32`,
-    `2001:db8:bad::/64`): Asterisk's ACL parser takes address/CIDR for both families."""
-    return f"{source.network_address.compressed}/{source.prefixlen}"
+    `2001:db8:bad::/64`): Asterisk's ACL parser takes address/CIDR for both families. Cached:
+    the whole list is rendered at every ban change (security.events.network_text)."""
+    return network_text(source, key)
 
 
 def ordered(sources: Iterable[IPNetwork]) -> list[IPNetwork]:
     """De-duplicated, IPv4 before IPv6, ascending."""
-    return sorted(set(sources), key=lambda n: (n.version, n))
+    return [n for _, n in _keyed(sources)]
+
+
+def _keyed(sources: Iterable[IPNetwork]) -> list[tuple[Key, IPNetwork]]:
+    # By integer keys (hashing or comparing network objects runs Python code each time, which
+    # dominated rendering 10,000 bans), and at once when they come in that order already (the
+    # guard's list does).
+    keyed = [(order(n), n) for n in sources]
+    if all(a[0] < b[0] for a, b in itertools.pairwise(keyed)):
+        return keyed
+    return sorted(dict(keyed).items())
 
 
 def pack(entries: Iterable[str], limit: int = LINE_CHARS) -> list[str]:
@@ -66,17 +78,24 @@ def pack(entries: Iterable[str], limit: int = LINE_CHARS) -> list[str]:
     return values
 
 
+#: pjsip.conf's ACL object, referring to the named ACL of acl.conf (while there are bans).
+ACL_OBJECT = section(SECTION, [("type", "acl"), ("acl", SECTION)])
+
+
 def acl_section(blocked: Sequence[IPNetwork]) -> str | None:
     """pjsip.conf's ACL object, referring to the named ACL of acl.conf; None without bans."""
-    if not blocked:
-        return None
-    return section(SECTION, [("type", "acl"), ("acl", SECTION)])
+    return ACL_OBJECT if blocked else None
 
 
 def render_acl(blocked: Iterable[IPNetwork]) -> str:
     """acl.conf: the named ACL `supervisor-blocked` with every ban as a deny rule (sorted,
-    de-duplicated, packed); an empty file without bans."""
-    entries = [deny_entry(n) for n in ordered(blocked)]
+    de-duplicated, packed); an empty file without bans. The guard's NetworkList comes sorted
+    with its texts: taken as they are (10,000 bans re-sorted and re-formatted for every
+    change was most of an apply under a flood)."""
+    if isinstance(blocked, NetworkList):
+        entries = list(blocked.texts)
+    else:
+        entries = [deny_entry(n, key) for key, n in _keyed(blocked)]
     if not entries:
         return document(GENERATED, [])
     return document(GENERATED, [section(SECTION, [("deny", v) for v in pack(entries)])])

@@ -13,9 +13,10 @@ KNOWN_SERVICES as `other`. Addresses and account names never become labels.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -87,19 +88,61 @@ class SecurityEvent:
     proven: bool = False  # came over a connection (TCP/TLS): the source address is real
 
 
+#: Distinct address texts whose parsed value is kept (a flood repeats its sources; a scanner
+#: with fresh addresses only churns the cache, which stays bounded).
+ADDRESS_CACHE = 8192
+#: Network texts kept: more than the default max_bans (100,000), so that writing the whole ban
+#: list formats only the bans that are new since the last time.
+NETWORK_TEXTS = 1 << 17
+
+
 def parse_address(value: str) -> IPAddress | None:
     """`IPV4/UDP/203.0.113.5/5060` -> 203.0.113.5 (IPv4-mapped IPv6 is unmapped); None when
     the field is missing or malformed."""
     parts = value.split("/")
     if len(parts) < 3:
         return None
+    return _address(parts[2])
+
+
+@functools.lru_cache(maxsize=ADDRESS_CACHE)
+def _address(text: str) -> IPAddress | None:
+    # Cached: parsing an IPv6 text is most of what an event costs, and every request of a
+    # flood (several events each) names the same few addresses. The same object comes back
+    # each time, so what the policy derives from it is cached too (policy.network_of).
     try:
-        address = ipaddress.ip_address(parts[2].strip("[]").split("%", 1)[0])
+        address = ipaddress.ip_address(text.strip("[]").split("%", 1)[0])
     except ValueError:
         return None
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped
     return address
+
+
+Key = tuple[int, int, int]
+"""A network's order(): (IP version, first address as an integer, prefix length)."""
+_texts: dict[Key, str] = {}
+
+
+def order(network: IPNetwork) -> Key:
+    """A sort key: IPv4 before IPv6, then as networks compare (address, then prefix length).
+    By integers: comparing or hashing network objects runs Python code every time, which
+    dominated sorting and formatting 10,000 bans (profiled)."""
+    return (network.version, int(network.network_address), network.prefixlen)
+
+
+def network_text(network: IPNetwork, key: Key | None = None) -> str:
+    """`2001:db8:bad::/64`, `203.0.113.5/32` (str() of the network, the prefix always
+    written), cached by order() key (given when the caller has it): the ban list is written
+    out (ACL, ban file) at every change, and formatting an IPv6 address is the slowest part of
+    it. The cache starts over when it holds NETWORK_TEXTS."""
+    key = order(network) if key is None else key
+    text = _texts.get(key)
+    if text is None:
+        if len(_texts) >= NETWORK_TEXTS:
+            _texts.clear()
+        text = _texts[key] = str(network)
+    return text
 
 
 def transport_of(value: str) -> str:
@@ -122,3 +165,16 @@ def parse(event: Mapping[str, str]) -> SecurityEvent:
         failure=kind in FAILURES,
         proven=transport_of(remote) in PROVEN_TRANSPORTS,
     )
+
+
+class NetworkList(tuple[IPNetwork, ...]):
+    """Networks in order() and distinct, with their texts (network_text): the guard's ban list
+    as the renderer gets it, so that a change neither sorts nor formats 10,000 networks again
+    (render/acl.py takes the texts as they are; profiled)."""
+
+    texts: tuple[str, ...]
+
+    def __new__(cls, networks: Iterable[IPNetwork], texts: Iterable[str]) -> NetworkList:
+        made = super().__new__(cls, networks)
+        made.texts = tuple(texts)
+        return made

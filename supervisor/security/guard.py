@@ -5,7 +5,8 @@
     render = lambda loaded: render(loaded, context, guard.blocked(policy_settings(loaded.site)))
     live.subscribe(guard)                     # on_config: the site's policy (lifts exempt bans)
     tg.create_task(guard.run(apply=applier.refresh, ready=booted))       # apply ban changes, and
-                                                     # summarise Asterisk's ACL refusal lines
+                                                     # rate-limit Asterisk's relayed lines
+    AsteriskSupervisor(..., screen=guard.screen)     # per-request lines counted, not relayed
 
 Data flows one way: events -> policy -> ban list (+ store) -> render(site, bans) -> apply.
 A ban change wakes `run`, which persists the list and re-applies the live site with it (usually
@@ -20,19 +21,33 @@ import asyncio
 import ipaddress
 import logging
 import re
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import NoReturn, Protocol
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter
 
 from supervisor.security import events
+from supervisor.security.events import Key
 from supervisor.security.fromsite import policy_settings
-from supervisor.security.logfilter import RefusalSummary, RelayLimiter
+from supervisor.security.logfilter import (
+    FailedRequestSummary,
+    LineScreen,
+    RefusalSummary,
+    RelayLimiter,
+)
 from supervisor.security.metrics import SecurityMetrics
 from supervisor.security.offenders import Offenders
-from supervisor.security.policy import VOUCH_TIME, Ban, BanPolicy, PolicySettings
+from supervisor.security.policy import (
+    VOUCH_TIME,
+    Ban,
+    BanPolicy,
+    Collapsed,
+    PolicySettings,
+    collapse_keyed,
+)
 from supervisor.security.store import BanStore
 from supervisor.site.model import Site
 from supervisor.status import Check
@@ -46,6 +61,12 @@ TOP = 10  # offenders shown in /status
 #: The offenders table's kind for a batch of unanswered challenges to a real account.
 UNANSWERED = "UnansweredChallenges"
 EVICTION_LOG_S = 60.0
+#: One log line per new ban for the first BAN_LINES of each BAN_LOG_S, then one line with the
+#: number: 10,000 sources a minute made 10,000 lines, which cost the event loop more than the
+#: bans themselves (profiled, bench/reports/attack.notes.md).
+BAN_LINES = 20
+SAVE_EVERY_S = 5.0  # the ban file is rewritten at most this often while bans keep changing
+BAN_LOG_S = 60.0
 CONTACTS_EVERY_S = 1.0  # registered contacts are re-read at most this often, and only when
 # an unproven failure asks (an attack), never per event
 CONTACT_HOST = re.compile(r"@(?:\[([0-9A-Fa-f:.]+)\]|(\d+\.\d+\.\d+\.\d+))")
@@ -106,19 +127,35 @@ class SecurityGuard:
             log.info("%d blocked source(s) restored from %s", len(self.policy.bans), store.path)
         self.offenders = Offenders()
         self.metrics = SecurityMetrics(registry, lambda: len(self.policy))
+        #: Asterisk's console lines go through this before the logger (app.py wires it).
+        self.screen = self.line_screen()
         self._evictions_logged = (0, -EVICTION_LOG_S)  # (evictions so far, when last logged)
+        # Ban lines this minute: (logged one by one, not logged, when the minute began).
+        self._ban_lines = (0, 0, monotonic())
         self._changed = asyncio.Event()
         self._generation = 0  # bumped on every ban list change
         self._applied = 0  # the generation Asterisk runs (0: the bans rendered at start-up)
         self._pending: dict[events.IPNetwork, float] = {}  # banned -> monotonic time of ban
         self.last_error: str | None = None
+        self._saver: asyncio.Task[None] | None = None
+        # blocked(): the ban list merged, kept up to date by additions (policy.Collapsed).
+        self._collapsed = Collapsed()
+        self._collapsed_keys: set[Key] = set()
+        self._collapse_lock = threading.Lock()
+        # Children of the events counter; bounded like its labels (KNOWN_EVENTS x services).
+        self._counters: dict[tuple[str, str], Counter] = {}
 
     # -- inputs --------------------------------------------------------------------------------
 
     def on_event(self, message: Mapping[str, str]) -> None:
         """An AMI security event (synchronous, in stream order)."""
         event = events.parse(message)
-        self.metrics.events.labels(event=event.kind, service=event.service).inc()
+        counter = self._counters.get((event.kind, event.service))
+        if counter is None:  # labels() takes a lock and builds a key: once per label pair
+            counter = self._counters[event.kind, event.service] = self.metrics.events.labels(
+                event=event.kind, service=event.service
+            )
+        counter.inc()
         if event.source is None:
             return
         if event.service == BANNABLE_SERVICE and event.kind == "SuccessfulAuth":
@@ -214,10 +251,18 @@ class SecurityGuard:
         if lifted:
             self._bump()
 
-    def log_filter(self, interval: float = 60.0) -> logging.Filter:
-        """For the `asterisk` logger: Asterisk's per-request ACL refusal lines counted and
-        summarised (see logfilter.py)."""
-        return RefusalSummary(interval=interval, on_refused=self.metrics.refused.inc)
+    def line_screen(self, interval: float = 60.0) -> LineScreen:
+        """For Asterisk's console output, before it becomes log records: the per-request lines
+        of ACL refusals and of failed requests counted and summarised, the others rate-limited
+        per kind and source, escaped and truncated (see logfilter.py)."""
+        failed = self.metrics.failed_lines
+        return LineScreen(
+            RefusalSummary(interval=interval, on_refused=self.metrics.refused.inc),
+            FailedRequestSummary(
+                interval=interval, on_failed=lambda reason: failed.labels(reason=reason).inc()
+            ),
+            RelayLimiter(interval=interval, on_dropped=self.metrics.log_dropped.inc),
+        )
 
     # -- outputs -------------------------------------------------------------------------------
 
@@ -225,19 +270,31 @@ class SecurityGuard:
         """The networks the rendered ACL denies now, merged into the fewest prefixes (a /64
         banned inside a banned /56 is dropped, adjacent ones merge); with `settings` (of a site
         about to be applied), as that site's policy would have it: its exempt sources, or all
-        when its blocking is off, left out. O(n log n) in the bans."""
+        when its blocking is off, left out. A NetworkList, which carries the networks' texts
+        for the renderer. Under the live policy, kept up to date by the bans added since the
+        last call (O(k log n); a lifted ban rebuilds it); another policy's from scratch."""
         if settings is not None and not settings.block:
             return ()
         # The renderer runs in a worker thread: it reads the snapshot (an immutable tuple
         # replaced on the event loop at each apply), never the policy's live dict.
-        sources = [
-            b.source
-            for b in self._snapshot
-            if settings is None or not settings.overlaps_exempt(b.source)
-        ]
-        v4 = [n for n in sources if isinstance(n, ipaddress.IPv4Network)]
-        v6 = [n for n in sources if isinstance(n, ipaddress.IPv6Network)]
-        return (*ipaddress.collapse_addresses(v4), *ipaddress.collapse_addresses(v6))
+        snapshot = self._snapshot
+        if settings is not None and settings != self.policy.settings:
+            # A site about to be applied with another policy: from scratch, without its exempt.
+            pairs = collapse_keyed(
+                (b.key, b.source) for b in snapshot if not settings.overlaps_exempt_key(b.key)
+            )
+            return events.NetworkList(
+                (n for _, n in pairs), (events.network_text(n, k) for k, n in pairs)
+            )
+        with self._collapse_lock:  # the renderer's thread, or the loop's (tests, status)
+            keys = {b.key for b in snapshot}
+            if not self._collapsed_keys <= keys:  # a ban was lifted: start over
+                self._collapsed, self._collapsed_keys = Collapsed(), set()
+            sources = {b.key: b.source for b in snapshot if b.key not in self._collapsed_keys}
+            for key in sorted(sources):  # only what is new since the last call
+                self._collapsed.add(key, sources[key])
+            self._collapsed_keys = keys
+            return events.NetworkList(self._collapsed.networks, self._collapsed.texts)
 
     def checks(self) -> list[Check]:
         bans = len(self.policy)
@@ -274,18 +331,12 @@ class SecurityGuard:
         """Expire bans on time and make Asterisk run each new ban list; never returns.
 
         `apply` re-applies the live site (rendering `blocked()`): "applied" or "unchanged" is a
-        success; `ready` is set while Asterisk can take a reload.
-        While it runs, Asterisk's per-request ACL refusal lines (the `asterisk` logger) are
-        counted and summarised instead of relayed, and its other lines rate-limited per kind
-        and source, escaped and truncated (logfilter.py)."""
-        asterisk_log = logging.getLogger(ASTERISK_LOGGER)
-        refusals = self.log_filter()
-        limiter = RelayLimiter(on_dropped=self.metrics.log_dropped.inc)
-        asterisk_log.addFilter(refusals)  # first: refusals are counted, never rate-limited
-        asterisk_log.addFilter(limiter)
+        success; `ready` is set while Asterisk can take a reload. (Asterisk's console lines are
+        screened by `screen`, which the Asterisk process is given.)"""
         try:
             while True:
                 self._expire()
+                self._summarise_bans()
                 if self._applied != self._generation and (ready is None or ready.is_set()):
                     # This apply takes every change so far; one during it wakes the next. (Not
                     # cleared, a failed apply was retried at once instead of after RETRY_S.)
@@ -293,8 +344,8 @@ class SecurityGuard:
                     await self._apply(apply)
                 await self._sleep(ready)
         finally:
-            asterisk_log.removeFilter(limiter)
-            asterisk_log.removeFilter(refusals)
+            if self._saver is not None:
+                self._saver.cancel()
 
     async def _sleep(self, ready: asyncio.Event | None) -> None:
         timeout = None
@@ -303,6 +354,9 @@ class SecurityGuard:
             timeout = max(0.0, expiry - self._clock()) + 0.01
         if self._applied != self._generation:
             timeout = RETRY_S if timeout is None else min(timeout, RETRY_S)
+        if self._ban_lines[1]:  # the summary of bans not logged one by one is due then
+            due = max(0.0, self._ban_lines[2] + BAN_LOG_S - self._monotonic()) + 0.01
+            timeout = due if timeout is None else min(timeout, due)
         waiters = [asyncio.ensure_future(self._changed.wait())]
         if ready is not None and not ready.is_set() and self._applied != self._generation:
             waiters.append(asyncio.ensure_future(ready.wait()))
@@ -318,15 +372,14 @@ class SecurityGuard:
         self._snapshot = self.policy.bans
         pending = dict(self._pending)
         # Saved beside the apply, not before it: an fsync on a busy disk must not delay the
-        # block (a crash in between loses at most this change, which the next failures redo).
-        saving = asyncio.create_task(self._save(self._snapshot))
+        # block (a crash in between loses at most the changes since the last save, which the
+        # next failures redo).
+        self._save_soon()
         try:
             result = await apply()
         except Exception as exc:  # a bug below must not end the guard: count, log, retry
             log.exception("applying the ban list failed")
             result = _Failed((f"internal error: {type(exc).__name__}: {exc}",))
-        finally:
-            await saving
         if result.outcome in ("applied", "unchanged"):
             self._applied = generation
             self.last_error = None
@@ -341,6 +394,24 @@ class SecurityGuard:
 
     # -- internals -----------------------------------------------------------------------------
 
+    def _save_soon(self) -> None:
+        """Save the current ban list beside the applies, one save at a time, each of the latest
+        list, and while it keeps changing at most every SAVE_EVERY_S: under a flood an apply
+        follows the last at once, and writing (and fsyncing) 10,000 bans for every one of
+        them cost more than the applies (profiled)."""
+        if self._saver is None or self._saver.done():
+            self._saver = asyncio.create_task(self._save_latest(), name="ban-list-save")
+
+    async def _save_latest(self) -> None:
+        saved: tuple[Ban, ...] | None = None
+        while self._snapshot is not saved:
+            if saved is not None:
+                # Changes during a save wait a little and go together: a crash loses at most
+                # SAVE_EVERY_S of bans, which their sources' next failures make again.
+                await asyncio.sleep(SAVE_EVERY_S)
+            saved = self._snapshot
+            await self._save(saved)
+
     async def _save(self, bans: tuple[Ban, ...]) -> None:
         if self.store is None:
             return
@@ -351,6 +422,13 @@ class SecurityGuard:
 
     def _banned(self, ban: Ban, address: events.IPAddress) -> None:
         self.metrics.blocks.inc()
+        self._pending[ban.source] = self._monotonic()
+        self._bump()
+        logged, unlogged, since = self._ban_lines
+        if logged >= BAN_LINES:
+            self._ban_lines = (logged, unlogged + 1, since)
+            return
+        self._ban_lines = (logged + 1, unlogged, since)
         offender = self.offenders.get(address)
         tried = ", ".join(offender.accounts) if offender is not None and offender.accounts else ""
         log.warning(
@@ -362,8 +440,22 @@ class SecurityGuard:
             address,
             f"; accounts tried: {tried}" if tried else "",
         )
-        self._pending[ban.source] = self._monotonic()
-        self._bump()
+
+    def _summarise_bans(self) -> None:
+        """The bans beyond BAN_LINES a minute, in one line once the minute is over."""
+        _, unlogged, since = self._ban_lines
+        now = self._monotonic()
+        if now - since < BAN_LOG_S:
+            return
+        if unlogged:
+            log.warning(
+                "blocked %d more source(s) in the last %.0f s (one line each for the first %d "
+                "a minute; all counted in asterisk_supervisor_blocks_total, listed in /status)",
+                unlogged,
+                now - since,
+                BAN_LINES,
+            )
+        self._ban_lines = (0, 0, now)
 
     def _expire(self) -> None:
         expired = self.policy.expire(self._clock())

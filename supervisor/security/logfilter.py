@@ -1,16 +1,18 @@
-"""Asterisk's console lines about requests its ACL refused, summarised instead of relayed; the
-other lines rate-limited per kind and source, escaped and truncated (RelayLimiter).
+"""Asterisk's console lines about requests its ACL refused or res_pjsip rejected, counted and
+summarised instead of relayed (LineScreen, before any log record is made); the other lines
+rate-limited per kind and source, escaped and truncated (RelayLimiter).
 
 For every request from a denied source Asterisk writes two lines (acl.c NOTICE "SIP ACL:
 Rejecting '...'" and res_pjsip_acl WARNING "... did not pass ACL test"): a blocked scanner at
 200 requests/s would put 400 lines/s into the pod's log, and relaying them cost the supervisor
 more CPU than the attack itself (bench/reports/security.md). This filter, on the `asterisk`
-logger, drops those lines, counts the refusals, and lets one summary line through per
+logger's input, drops those lines, counts the refusals, and lets one summary line through per
 `interval` seconds. The block itself was logged once, when the source was blocked.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import re
@@ -40,13 +42,16 @@ class RefusalSummary(logging.Filter):
         self._since = clock()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        return not self.take(record.getMessage())
+
+    def take(self, message: str) -> bool:
+        """Whether `message` is one of a refusal's two lines (then counted, not relayed)."""
         if REFUSED in message:
             self._on_refused()
             self._pending += 1
             self._maybe_summarise()
-            return False
-        return REJECTING not in message
+            return True
+        return REJECTING in message
 
     def _maybe_summarise(self) -> None:
         now = self._clock()
@@ -60,6 +65,87 @@ class RefusalSummary(logging.Filter):
         )
         self._pending = 0
         self._since = now
+
+
+#: res_pjsip's NOTICE for every request it rejects for what the sender did
+#: (pjsip_distributor.c, log_failed_request): `... log_failed_request: Request 'REGISTER' from
+#: '<sip:u@...>' failed for '[2001:db8::66]:5060' (callid: ...) - No matching endpoint found`.
+FAILED_REQUEST = " log_failed_request: Request '"
+#: Asterisk's prefix before the function name (date, level, thread, call id, file:line) fits
+#: in this; the attacker's text comes after it.
+PREFIX_CHARS = 160
+#: The reasons res_pjsip gives (the text after the last ` - `), as metric label values; any
+#: other is `other`.
+FAILED_REASONS = {
+    "No matching endpoint found": "no_matching_endpoint",
+    "Failed to authenticate": "failed_to_authenticate",
+}
+#: Every label value of asterisk_supervisor_failed_request_lines_total.
+FAILED_REASON_LABELS = (*FAILED_REASONS.values(), "other")
+
+
+class FailedRequestSummary:
+    """res_pjsip's per-request NOTICE about a failed request (an unknown account, a wrong
+    password): each is also a security event, which the guard counts and acts on; relayed,
+    they were one log line per guess and most of what the supervisor spent on a flood
+    (profiled, bench/reports/attack.notes.md). Counted by reason instead (`on_failed`), and
+    summarised in one line per `interval` while they continue."""
+
+    def __init__(
+        self,
+        *,
+        interval: float = 60.0,
+        on_failed: Callable[[str], None] = lambda _reason: None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.interval = interval
+        self._on_failed = on_failed
+        self._clock = clock
+        self._pending = 0
+        self._since = clock()
+
+    def take(self, message: str) -> bool:
+        """Whether `message` is such a line (then counted, not relayed)."""
+        if message.find(FAILED_REQUEST, 0, PREFIX_CHARS) < 0:
+            return False
+        why = message.rpartition(") - ")[2]
+        reason = next((v for k, v in FAILED_REASONS.items() if why.startswith(k)), "other")
+        self._on_failed(reason)
+        self._pending += 1
+        now = self._clock()
+        if now - self._since >= self.interval:
+            log.info(
+                "Asterisk rejected %d SIP request(s) in the last %.0f s (unknown account, "
+                "wrong password, ...): its per-request lines are counted "
+                "(asterisk_supervisor_failed_request_lines_total), the security events "
+                "report the same requests",
+                self._pending,
+                now - self._since,
+            )
+            self._pending = 0
+            self._since = now
+        return True
+
+
+class LineScreen:
+    """Asterisk's console lines, screened as text before any log record is made: a refusal's
+    lines and res_pjsip's failed-request lines are counted and summarised, the others
+    rate-limited (RelayLimiter); only what is left (escaped, cut) becomes a record of the
+    `asterisk` logger. Making a record and running logging's filters cost ten times what these
+    tests do, and under a flood these lines are nearly all of Asterisk's output (profiled)."""
+
+    def __init__(
+        self, refusals: RefusalSummary, failed: FailedRequestSummary, limiter: RelayLimiter
+    ) -> None:
+        self.refusals = refusals
+        self.failed = failed
+        self.limiter = limiter
+
+    def __call__(self, line: str) -> str | None:
+        """The text to log, or None (counted instead)."""
+        if self.failed.take(line) or self.refusals.take(line):
+            return None
+        return self.limiter.take(line)
 
 
 #: Asterisk's console line: `[date] LEVEL[thread]: where: message`; anything else continues
@@ -97,9 +183,8 @@ def classify(message: str) -> tuple[str, str] | None:
         candidate = found.group().strip(":.")
         # pjproject writes `2001:db8::66:51032` (address and port, no brackets).
         for text in (candidate, candidate.rpartition(":")[0]):
-            try:
-                address = ipaddress.ip_address(text)
-            except ValueError:
+            address = _ip(text)
+            if address is None:
                 continue
             # An IPv6 source by its /64, as the ban policy counts it: a port pjproject glued
             # to the address (`::66:5060` parses too) or a rotating host stays one source.
@@ -112,6 +197,15 @@ def classify(message: str) -> tuple[str, str] | None:
     # `pjproject: <?>: sip_endpoint.c Error ...`): its start, without numbers, is the kind.
     where = " ".join(rest[: 2 * KIND_CHARS].translate(_NO_DIGITS).split())[:KIND_CHARS]
     return f"{level} {where}", source
+
+
+@functools.lru_cache(maxsize=4096)
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    # Cached: a flood's lines name the same sources again and again.
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
 
 
 class _Bucket:
@@ -155,23 +249,30 @@ class RelayLimiter(logging.Filter):
         self._since = clock()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        relayed = self.take(record.getMessage())
+        if relayed is None:
+            return False
+        record.msg, record.args = relayed, ()
+        return True
+
+    def take(self, message: str) -> str | None:
+        """The line to relay (escaped, cut), or None when it is over its budget (counted)."""
         now = self._clock()
-        key = classify(message)
+        # A continuation line (a packet dump) starts with anything but Asterisk's `[date]`:
+        # it follows its header line's fate without the cost of classifying it.
+        key = classify(message) if message.startswith("[") else None
         if key is None:
             self._continued += 1
             keep = self._passing and self._continued <= MAX_CONTINUATION
         else:
             self._continued = 0
             keep = self._passing = self._take(key, now)
+        self._summarise(now)
         if not keep:
             self.dropped += 1
             self._on_dropped()
-            self._summarise(now)
-            return False
-        record.msg, record.args = escape(message), ()
-        self._summarise(now)
-        return True
+            return None
+        return escape(message)
 
     def _take(self, key: tuple[str, str], now: float) -> bool:
         bucket = self._buckets.get(key)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from supervisor.security import events
+from supervisor.security.logfilter import FAILED_REASON_LABELS
 
 
 class SecurityMetrics:
@@ -69,6 +70,17 @@ class SecurityMetrics:
             "SIP requests Asterisk refused by ACL (from blocked sources), from its log.",
             registry=registry,
         )
+        self.failed_lines = Counter(
+            "asterisk_supervisor_failed_request_lines",
+            "res_pjsip's per-request lines about failed SIP requests (an unknown account, a "
+            "wrong password), counted instead of relayed to the pod's log: the security "
+            "events report the same requests. reason: no_matching_endpoint, "
+            "failed_to_authenticate or other.",
+            ["reason"],
+            registry=registry,
+        )
+        for reason in FAILED_REASON_LABELS:
+            self.failed_lines.labels(reason=reason)
         self.apply_failures = Counter(
             "asterisk_supervisor_block_apply_failures",
             "Ban list changes Asterisk could not be made to run (retried).",

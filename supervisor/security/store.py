@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from supervisor.files import fsync_dir, write_atomic
+from supervisor.security.events import Key, network_text
 from supervisor.security.policy import Ban
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ MAX_BYTES = 64 * 1024 * 1024  # 100,000 bans take ~12 MB
 class BanStore:
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._entries: dict[Key, tuple[Ban, str]] = {}  # the last save's, by ban
 
     def load(self, now: float, limit: int) -> list[Ban]:
         try:
@@ -59,17 +61,29 @@ class BanStore:
 
     def save(self, bans: Iterable[Ban]) -> None:
         """Replace the file atomically; raises OSError (the caller logs and keeps running)."""
-        entries = [
-            {
-                "source": str(b.source),
-                "since": b.since,
-                "until": b.until,
-                "failures": b.failures,
-                "escalated": b.escalated,
-            }
-            for b in bans
-        ]
+        # Entry by entry, not one json.dumps of the whole list: this runs in a worker thread,
+        # and one C call over 10,000 entries held the GIL (and the event loop) for its whole
+        # length. Each ban's entry is kept from the last save (bans do not change; a new ban
+        # is a new object): a save under a flood formats only the bans new since.
+        kept = self._entries
+        entries: dict[Key, tuple[Ban, str]] = {}
+        for b in bans:
+            entry = kept.get(b.key)
+            if entry is None or entry[0] is not b:
+                entry = (b, _entry(b))
+            entries[b.key] = entry
+        self._entries = entries
+        text = ",".join(e for _, e in entries.values())
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps({"version": VERSION, "bans": entries}, separators=(",", ":"))
-        write_atomic(self.path, (text + "\n").encode(), mode=MODE)
+        text = f'{{"version":{VERSION},"bans":[{text}]}}\n'
+        write_atomic(self.path, text.encode(), mode=MODE)
         fsync_dir(self.path.parent)
+
+
+def _entry(ban: Ban) -> str:
+    # JSON as written: a network's text, floats (repr), an int, a boolean.
+    return (
+        f'{{"source":"{network_text(ban.source, ban.key)}","since":{ban.since!r},'
+        f'"until":{ban.until!r},"failures":{ban.failures:d},'
+        f'"escalated":{"true" if ban.escalated else "false"}}}'
+    )

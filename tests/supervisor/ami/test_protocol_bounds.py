@@ -5,6 +5,7 @@ plays the other side (a real Asterisk cannot be made to misbehave like this)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -158,3 +159,47 @@ async def test_reader_scans_each_byte_a_bounded_number_of_times() -> None:
         proto.data_received(message[i : i + 7])
     assert events == [{"Event": "Big", "Data": "z" * 200_000}]
     assert proto.bytes_scanned <= 2 * len(message)
+
+
+async def test_a_flood_of_events_leaves_turns_to_other_tasks() -> None:
+    """1 MB of events sent at once is read READ_BYTES at a time: between two turns of another
+    task (the HTTP probes) at most that many bytes of events are handled, and all arrive."""
+    from supervisor.ami.protocol import READ_BYTES
+
+    event = (
+        b"Event: ChallengeSent\r\nService: PJSIP\r\n"
+        b"RemoteAddress: IPV6/UDP/2001:db8::1/5060\r\n\r\n"
+    )
+    count = 1_000_000 // len(event)
+
+    async def serve(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(GREETING + event * count)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    events: list[dict[str, str]] = []
+    seen: list[int] = []  # events handled so far, at each turn of the other task
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        while not done.is_set():
+            seen.append(len(events))
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    try:
+        _, proto = await asyncio.get_running_loop().create_connection(
+            lambda: AmiProtocol(events.append, lambda *_: None), "127.0.0.1", port
+        )
+        async with asyncio.timeout(30):
+            await proto.lost
+    finally:
+        done.set()
+        await task
+        server.close()
+        await server.wait_closed()
+    assert len(events) == count
+    most = max(b - a for a, b in itertools.pairwise(seen))
+    assert most <= READ_BYTES // len(event) + 1

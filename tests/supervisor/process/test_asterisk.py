@@ -107,12 +107,13 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="Linux process s
 
 
 async def test_relaying_a_flood_of_output_lets_other_tasks_run() -> None:
-    """5,000 lines already buffered in Asterisk's pipe (within its 64 KiB): while they are
-    relayed, other tasks (the HTTP probes) still get turns of the event loop."""
-    from supervisor.process.asterisk import YIELD_EVERY, forward_output
+    """60 KB of lines already buffered in Asterisk's pipe (within its 64 KiB): while they are
+    relayed, other tasks (the HTTP probes) get a turn of the event loop per chunk."""
+    from supervisor.process.asterisk import CHUNK, forward_output
 
     read_fd, write_fd = os.pipe()
-    os.write(write_fd, b"".join(b"%d\n" % i for i in range(5_000)))
+    data = b"".join(b"%049d\n" % i for i in range(1_200))
+    os.write(write_fd, data)
     os.close(write_fd)
     ticks = 0
     relayed = asyncio.Event()
@@ -128,4 +129,33 @@ async def test_relaying_a_flood_of_output_lets_other_tasks_run() -> None:
         await forward_output(pipe)
     relayed.set()
     await task
-    assert ticks >= 5_000 // YIELD_EVERY // 2
+    assert ticks >= len(data) // CHUNK
+
+
+async def test_screened_lines_are_kept_but_not_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """A line the screen takes (None) never becomes a log record, the others are logged as the
+    screen returns them; every line reaches `keep`, the last one without a newline too, and a
+    line longer than MAX_LINE is relayed in bounded pieces."""
+    from supervisor.process.asterisk import MAX_LINE, forward_output
+
+    read_fd, write_fd = os.pipe()
+    long = b"x" * (MAX_LINE + 10)
+
+    def write() -> None:
+        with os.fdopen(write_fd, "wb") as out:
+            out.write(b"counted 1\nrelayed 1\ncounted 2\n" + long + b"\nrelayed 2")
+
+    writer = asyncio.get_running_loop().run_in_executor(None, write)
+    kept: list[str] = []
+    caplog.set_level(logging.INFO, "asterisk")
+    with os.fdopen(read_fd, "rb") as pipe:
+        await forward_output(
+            pipe, kept.append, lambda line: None if line.startswith("counted") else line
+        )
+    await writer
+    logged = [r.getMessage() for r in caplog.records if r.name == "asterisk"]
+    assert [line for line in logged if len(line) < 100] == ["relayed 1", "relayed 2"]
+    assert all(len(line) <= 2 * MAX_LINE for line in logged)
+    assert "".join(line for line in logged if line.startswith("x")) == long.decode()
+    assert kept[:3] == ["counted 1", "relayed 1", "counted 2"]
+    assert kept[-1] == "relayed 2"

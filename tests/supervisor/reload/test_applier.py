@@ -46,7 +46,8 @@ async def test_refresh_applies_other_render_inputs_even_with_broken_mounts(
     """refresh() re-renders the live site with the renderer's other inputs (the ban list): the
     first ban writes acl.conf and pjsip.conf's reference to it (acl reloads before res_pjsip),
     a further ban acl.conf alone (only acl reloads), and a broken ConfigMap waiting meanwhile
-    neither blocks it nor is applied by it."""
+    neither blocks it nor is applied by it. Only what changed is read back: pjsip.conf's
+    objects for the first ban, nothing for acl.conf alone, never the unchanged dialplan."""
     blocked: list[IPNetwork] = []
 
     rig = Rig(tmp_path, build=SiteConfigBuilder(sites.context(), lambda _site: blocked)).start()
@@ -59,9 +60,14 @@ async def test_refresh_applies_other_render_inputs_even_with_broken_mounts(
     assert "deny = 198.51.100.66/32" in rig.text("acl.conf")
     assert "acl = supervisor-blocked" in rig.text("pjsip.conf")
     assert "[kitchen]" in rig.text("pjsip.conf")  # still the live site, not the broken one
+    sent = [a["Action"] for a in rig.asterisk.actions]
+    assert "PJSIPShowEndpoints" in sent
+    assert "ShowDialPlan" not in sent
     blocked.append(ipaddress.ip_network("2001:db8:bad::/64"))
+    before = len(rig.asterisk.actions)
     result = await rig.applier.refresh()
     assert result.changed == ("acl.conf",)
+    assert rig.asterisk.actions[before:] == [{"Action": "Reload", "Module": "acl"}]
     assert rig.asterisk.reloads == ["acl", "res_pjsip.so", "acl"]
     assert "deny = 198.51.100.66/32,2001:db8:bad::/64" in rig.text("acl.conf")
     blocked.clear()

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from lab.waits import until
 from supervisor.reload import ApplyResult
-from supervisor.security.guard import RETRY_S, SecurityGuard
+from supervisor.security.guard import BAN_LINES, BAN_LOG_S, RETRY_S, SecurityGuard
 from supervisor.security.policy import PolicySettings
 from supervisor.security.store import BanStore
 
@@ -25,11 +25,12 @@ BLOCKED = "198.51.100.66/32"  # what the ACL denies for it
 
 
 def event(name: str, source: str = SCANNER, account: str = "100") -> dict[str, str]:
+    family = "IPV6" if ":" in source else "IPV4"
     return {
         "Event": name,
         "Service": "PJSIP",
         "AccountID": account,
-        "RemoteAddress": f"IPV4/UDP/{source}/5060",
+        "RemoteAddress": f"{family}/UDP/{source}/5060",
     }
 
 
@@ -107,6 +108,32 @@ async def test_threshold_bans_once_logs_once_and_applies(caplog: pytest.LogCaptu
 
 
 @pytest.mark.looptime
+async def test_ban_lines_beyond_a_minutes_budget_are_summarised(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """25 bans at once: the first BAN_LINES logged one by one, the other 5 in one line when
+    the minute is over (virtual loop time), with no new ban needed to say it."""
+    loop = asyncio.get_running_loop()
+    guard = SecurityGuard(
+        registry=CollectorRegistry(),
+        settings=PolicySettings(max_failures=1),
+        monotonic=loop.time,
+    )
+    caplog.set_level(logging.INFO, "supervisor.security")
+    async with running(guard, FakeApplier()):
+        for i in range(25):
+            guard.on_event(event("InvalidAccountID", source=f"2001:db8:{i + 1:x}::1"))
+        await asyncio.sleep(BAN_LOG_S - 1)
+        messages = [r.getMessage() for r in caplog.records]
+        assert sum(m.startswith("blocking ") for m in messages) == BAN_LINES
+        assert not any("more source(s)" in m for m in messages)
+        await asyncio.sleep(2)
+    summary = [r.getMessage() for r in caplog.records if "more source(s)" in r.getMessage()]
+    assert len(summary) == 1
+    assert summary[0].startswith("blocked 5 more source(s) in the last 60 s")
+
+
+@pytest.mark.looptime
 async def test_ban_expires_and_is_lifted_from_asterisk() -> None:
     """The ban is applied at once and lifted when ban_time (an hour) has passed, not before: a
     second apply without it (virtual loop time, the guard's clocks injected)."""
@@ -157,7 +184,8 @@ async def test_bans_survive_a_restart(tmp_path: Path) -> None:
     applier = FakeApplier()
     async with running(first, applier):
         first.on_event(event("InvalidAccountID", source="2001:db8:bad::66"))
-        await until(lambda: live(first))  # applied, and saved beside the apply
+        # Applied, and saved beside the apply (by a task of its own).
+        await until(lambda: live(first) and store.path.exists())
     second = SecurityGuard(registry=CollectorRegistry(), store=store)
     assert second.blocked() == (ipaddress.ip_network("2001:db8:bad::/64"),)
 
@@ -218,21 +246,27 @@ def test_failures_of_other_services_are_reported_not_banned() -> None:
     assert guard.status()["top_offenders"][0]["failures"] == 3  # type: ignore[index]
 
 
-async def test_asterisk_refusal_lines_are_filtered_while_running() -> None:
-    """While the guard runs, the `asterisk` logger drops and counts ACL refusal lines; after it
-    stops, nothing of it stays attached."""
+def test_asterisk_lines_are_screened_and_counted() -> None:
+    """The guard's screen takes ACL refusal and failed-request lines (counted in their
+    metrics), passes other lines on and rate-limits them (counting what it drops)."""
     registry = CollectorRegistry()
     guard = SecurityGuard(registry=registry)
-    asterisk = logging.getLogger("asterisk")
-    line = "res_pjsip_acl.c:158 apply_acl: Incoming SIP message from x did not pass ACL test"
-    record = logging.LogRecord("asterisk", logging.INFO, __file__, 1, "%s", (line,), None)
-    before = list(asterisk.filters)
-    async with running(guard, FakeApplier()):
-        await asyncio.sleep(0)
-        assert asterisk.filter(record) is False
-    assert asterisk.filters == before
-    assert asterisk.filter(record) is True
+    refused = "res_pjsip_acl.c:158 apply_acl: Incoming SIP message from x did not pass ACL test"
+    failed = (
+        "[Dec  6 18:04:01] NOTICE[1]: res_pjsip/pjsip_distributor.c:676 log_failed_request: "
+        "Request 'INVITE' from '<sip:100@x>' failed for '203.0.113.9:5060' (callid: 1) - "
+        "No matching endpoint found"
+    )
+    other = "[Dec  6 18:04:01] ERROR[1]: pjproject: <?>: sip_endpoint.c Error from 203.0.113.9"
+    assert guard.screen(refused) is None
+    assert guard.screen(failed) is None
+    relayed = [guard.screen(other) for _ in range(100)]
+    assert relayed[0] == other
     assert value(registry, "asterisk_supervisor_refused_requests_total") == 1
+    lines = "asterisk_supervisor_failed_request_lines_total"
+    assert value(registry, lines, reason="no_matching_endpoint") == 1
+    dropped = value(registry, "asterisk_supervisor_asterisk_log_lines_dropped_total")
+    assert dropped == relayed.count(None) > 0
 
 
 @pytest.mark.looptime
@@ -332,7 +366,9 @@ async def test_the_acl_is_the_smallest_set_of_prefixes() -> None:
     guard = SecurityGuard(registry=CollectorRegistry(), settings=PolicySettings(max_failures=1))
     applier = FakeApplier()
     async with running(guard, applier):
-        for i in range(8):  # /64s of one /56: four /64 bans, then the /56
+        # A phone in another /56 of the /48 keeps the /48 from being banned: the /56 is.
+        guard.on_event(v6event("SuccessfulAuth", "2001:db8:bad0:ff00::10"))
+        for i in range(8):  # /64s of one /56: /64 bans, then the /56
             guard.on_event(v6event("InvalidAccountID", f"2001:db8:bad0:{i:x}::1"))
         for last in (0, 1):  # two adjacent IPv4 /32s merge into a /31
             guard.on_event(event("InvalidAccountID", source=f"203.0.113.{last}"))
@@ -376,3 +412,68 @@ async def test_registered_contacts_are_vouched_for_without_a_login() -> None:
     assert value(registry, "asterisk_supervisor_unproven_failures_total") == 20
     guard.on_event(event("InvalidAccountID", "198.51.100.21"))  # not registered: banned
     assert guard.policy.banned(ipaddress.ip_address("198.51.100.21"))
+
+
+@pytest.mark.looptime
+async def test_rotation_gets_the_threshold_plus_rate_times_time_to_ban() -> None:
+    """A /48 rotated at 100 tests/s, 4 per /64, the next /64 (or /56) once refused, against a
+    ban list that takes 0.2 s to apply (virtual loop time): the tests answered are the /48's
+    threshold (10) plus at most rate x one apply (one ban, the /48's), none after."""
+    loop = asyncio.get_running_loop()
+    guard = SecurityGuard(registry=CollectorRegistry(), clock=loop.time, monotonic=loop.time)
+    rate, apply_s = 100.0, 0.2
+    applied: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+
+    async def refresh() -> ApplyResult:
+        nonlocal applied
+        bans = guard.blocked()
+        await asyncio.sleep(apply_s)
+        applied = bans
+        return ApplyResult(outcome="applied", hash="h")
+
+    base = int(ipaddress.ip_address("2001:db8:ba48::"))
+    answered: list[float] = []
+    task = asyncio.create_task(guard.run(apply=refresh))
+    try:
+        slot, start = 0, loop.time()  # slot: /64 number * 4 + attempt
+        while loop.time() - start < 5.0 and slot < 65_536 * 4:
+            address = ipaddress.ip_address(base + ((slot // 4) << 64) + slot % 4 + 1)
+            if any(address in n for n in applied):
+                # The next /64, or the next /56 when the first of a /64 is refused already.
+                slot = (slot // 1024 + 1) * 1024 if slot % 4 == 0 else (slot // 4 + 1) * 4
+            else:
+                answered.append(loop.time() - start)
+                guard.on_event(event("ChallengeResponseFailed", source=str(address)))
+                slot += 1
+            await asyncio.sleep(1 / rate)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert any(n.prefixlen == 48 for n in applied)
+    assert 10 <= len(answered) <= 10 + rate * apply_s
+    assert max(answered) < 1.0  # and nothing in the 4 s after
+
+
+@pytest.mark.looptime
+async def test_the_acl_follows_added_and_lifted_bans() -> None:
+    """The merged list kept between applies follows the bans: new ones merge in (two /64
+    halves into their /63... up to the /56 an escalation bans), and a lifted ban (expiry)
+    leaves the list, the rest staying merged."""
+    loop = asyncio.get_running_loop()
+    guard = SecurityGuard(
+        registry=CollectorRegistry(),
+        settings=PolicySettings(max_failures=1, ban_time=100.0, window=10.0),
+        clock=loop.time,
+        monotonic=loop.time,
+    )
+    applier = FakeApplier()
+    async with running(guard, applier):
+        guard.on_event(event("InvalidAccountID", source="203.0.113.1"))
+        await until(lambda: applier.seen[-1:] == [("203.0.113.1/32",)])
+        await asyncio.sleep(50.0)
+        guard.on_event(event("InvalidAccountID", source="203.0.113.0"))
+        guard.on_event(event("InvalidAccountID", source="2001:db8:bad0:1::1"))
+        await until(lambda: applier.seen[-1:] == [("203.0.113.0/31", "2001:db8:bad0:1::/64")])
+        await asyncio.sleep(60.0)  # the first ban is over, the others not
+        await until(lambda: applier.seen[-1:] == [("203.0.113.0/32", "2001:db8:bad0:1::/64")])

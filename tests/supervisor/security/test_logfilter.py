@@ -6,7 +6,13 @@ import logging
 
 import pytest
 
-from supervisor.security.logfilter import RefusalSummary, RelayLimiter, classify
+from supervisor.security.logfilter import (
+    FailedRequestSummary,
+    LineScreen,
+    RefusalSummary,
+    RelayLimiter,
+    classify,
+)
 
 REFUSED = (
     "[2026-11-29 09:24:15.328] WARNING[32322]: res_pjsip_acl.c:158 apply_acl: Incoming SIP "
@@ -45,6 +51,60 @@ def test_refusals_are_dropped_counted_and_summarised(caplog: pytest.LogCaptureFi
         "Asterisk refused 61 SIP request(s) from blocked sources in the last 60 s "
         "(its per-request lines are counted, not shown)"
     ]
+
+
+FAILED = (
+    "[Dec  6 18:04:01] NOTICE[4711]: res_pjsip/pjsip_distributor.c:676 log_failed_request: "
+    "Request 'REGISTER' from '<sip:u1@[2001:db8::1]>' failed for '[2001:db8:c000::1]:5060' "
+    "(callid: 5d1c) - {}"
+)
+
+
+def test_failed_request_lines_are_counted_by_reason_and_summarised(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """res_pjsip's per-request failure lines are taken and counted by a bounded reason, one
+    summary per interval; a line with the same words later in it (attacker text) is not."""
+    now = [0.0]
+    reasons: list[str] = []
+    summary = FailedRequestSummary(interval=60.0, on_failed=reasons.append, clock=lambda: now[0])
+    caplog.set_level(logging.INFO, "supervisor.security")
+    for second in range(61):
+        now[0] = float(second)
+        assert summary.take(FAILED.format("No matching endpoint found"))
+    assert summary.take(FAILED.format("Failed to authenticate"))
+    assert summary.take(FAILED.format("No matching endpoint found after 5 tries in 2.1 ms"))
+    assert summary.take(FAILED.format("<script>"))
+    assert not summary.take(OTHER)
+    assert not summary.take(OTHER + " " * 200 + "x log_failed_request: Request 'X'")
+    assert reasons == ["no_matching_endpoint"] * 61 + [
+        "failed_to_authenticate",
+        "no_matching_endpoint",
+        "other",
+    ]
+    lines = [r.getMessage() for r in caplog.records if "rejected" in r.getMessage()]
+    assert len(lines) == 1
+    assert lines[0].startswith("Asterisk rejected 61 SIP request(s) in the last 60 s")
+
+
+def test_screen_counts_refusals_and_failures_and_rate_limits_the_rest() -> None:
+    """The screen counts a refusal's two lines and failed-request lines (None: not logged),
+    and gives other lines to the rate limiter, escaped; over budget, None as well."""
+    refused: list[int] = []
+    failed: list[str] = []
+    dropped: list[int] = []
+    screen = LineScreen(
+        RefusalSummary(on_refused=lambda: refused.append(1)),
+        FailedRequestSummary(on_failed=failed.append),
+        RelayLimiter(on_dropped=lambda: dropped.append(1), clock=lambda: 0.0),
+    )
+    assert screen(REFUSED) is None
+    assert screen(REJECTING) is None
+    assert screen(FAILED.format("Failed to authenticate")) is None
+    assert screen(OTHER + "\x1b[31m") == OTHER + "\\x1b[31m"
+    relayed = [screen(OTHER) for _ in range(100)]
+    assert (len(refused), failed) == (1, ["failed_to_authenticate"])
+    assert relayed.count(None) == len(dropped) > 0
 
 
 def limiter(clock: list[float]) -> tuple[RelayLimiter, list[int]]:

@@ -64,3 +64,24 @@ def test_valid_entries_survive_beside_broken_ones(tmp_path: Path) -> None:
     good = {"source": "198.51.100.66/32", "since": 0, "until": 100, "failures": 5}
     path.write_text(json.dumps({"version": 2, "bans": [{"source": "x"}, good]}))
     assert BanStore(path).load(now=0.0, limit=10) == [ban("198.51.100.66/32", 100.0)]
+
+
+def test_every_field_round_trips_as_json(tmp_path: Path) -> None:
+    """The file is JSON, and both families, fractional times and escalation load back as
+    saved (the entries are written one by one, not by json.dumps)."""
+    store = BanStore(tmp_path / "bans.json")
+    bans = [
+        Ban(
+            source=ipaddress.ip_network("203.0.113.5/32"), since=1.5, until=1e10 + 0.25, failures=5
+        ),
+        Ban(
+            source=ipaddress.ip_network("2001:db8:bad::/48"),
+            since=100.0,
+            until=2e9,
+            failures=20,
+            escalated=True,
+        ),
+    ]
+    store.save(bans)
+    assert json.loads(store.path.read_text())["version"] == 2
+    assert store.load(now=0.0, limit=10) == sorted(bans, key=lambda b: b.until)
