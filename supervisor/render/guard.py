@@ -92,9 +92,12 @@ def _flat_items(items: list[Item]) -> tuple[list[tuple[str, ...]], str | None]:
     return out, trouble
 
 
-def check_file(name: str, generated: str, raw: str | None) -> Mismatch | None:
+def check_file(
+    name: str, generated: str, raw: str | None, items: list[Item] | None = None
+) -> Mismatch | None:
     """The first way `generated` + `raw` (the appended snippet part) does not read back as the
-    generated sections followed by the snippet's own sections."""
+    generated sections followed by the snippet's own sections. `items`: that text already
+    parsed, if the caller has it."""
     if not isinstance(generated, ConfText) or generated.sections is None:
         return Mismatch(name, None, None, "the renderer gave no structure for it")
     sections = list(generated.sections)
@@ -111,7 +114,7 @@ def check_file(name: str, generated: str, raw: str | None) -> Mismatch | None:
     if raw is not None:
         sections += read_back(parse(raw))[0]
     expected = _flat(sections)
-    found, trouble = _flat_items(parse(generated + (raw or "")))
+    found, trouble = _flat_items(items if items is not None else parse(generated + (raw or "")))
     if found != expected:
         at = next(
             (i for i, (a, b) in enumerate(zip(found, expected, strict=False)) if a != b),
@@ -145,11 +148,14 @@ def check(generated: Mapping[str, str], raw: Mapping[str, str]) -> list[Mismatch
     for name, text in generated.items():
         if name not in raw and not isinstance(text, ConfText):
             continue
-        found = check_file(name, text, raw.get(name))
+        # The dialplan is parsed once for both checks: it is the largest file (4 MB for 5,000
+        # phones), and its parse was a quarter of render()'s time (bench/reports/render.md).
+        items = parse(text + (raw.get(name) or "")) if name in CALL_TIME else None
+        found = check_file(name, text, raw.get(name), items)
         if found is not None:
             out.append(found)
         elif name in CALL_TIME:
-            out += check_calls(name, text, raw.get(name))
+            out += check_calls(name, text, raw.get(name), items)
     return out
 
 
@@ -161,7 +167,9 @@ CALL_TIME: dict[str, Callable[[list[Item]], list[callcheck.Unsafe]]] = {
 }
 
 
-def check_calls(name: str, generated: str, raw: str | None) -> list[Mismatch]:
+def check_calls(
+    name: str, generated: str, raw: str | None, items: list[Item] | None = None
+) -> list[Mismatch]:
     """Where `name` (generated + raw) lets a caller's value reach an application, an
     expression or a function unfiltered (`callcheck`), each with its line (in the raw snippet:
     its own line number, counted after the marker line the renderer puts before it)."""
@@ -169,7 +177,9 @@ def check_calls(name: str, generated: str, raw: str | None) -> list[Mismatch]:
     marker = _marker(raw) if raw else None
     lead = raw.split("\n").index(marker) + 1 if raw and marker else 0
     out = []
-    for found in CALL_TIME[name](parse(generated + (raw or ""))):
+    if items is None:
+        items = parse(generated + (raw or ""))
+    for found in CALL_TIME[name](items):
         in_raw = found.line > ours
         where = (
             f"line {found.line - ours - lead} of the raw snippet"
