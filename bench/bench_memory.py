@@ -63,6 +63,15 @@ class Run:
     load: LoadSummary
     growth: list[tuple[str, float, int]]  # (site, KiB grown after warm-up, blocks grown)
 
+    def type_growth(self, top: int = 12) -> list[tuple[str, int, int]]:
+        """Object types (gc-tracked) that grew most after warm-up: (type, first, last)."""
+        counted = [s for s in self.after() if "types" in s]
+        if len(counted) < 2:
+            return []
+        first, last = counted[0]["types"], counted[-1]["types"]
+        grown = sorted(last, key=lambda k: last[k] - first.get(k, 0), reverse=True)[:top]
+        return [(k, first.get(k, 0), last[k]) for k in grown if last[k] > first.get(k, 0)]
+
     def after(self) -> list[dict[str, Any]]:
         return [s for s in self.samples if s["t"] >= self.warmup_s]
 
@@ -175,6 +184,18 @@ def render(runs: Sequence[Run], load: LoadSummary, args: argparse.Namespace, rep
         if any(c != "n/a" for c in cells):
             lines.append(f"| {what} | " + " | ".join(cells) + " |")
     for r in runs:
+        grown = r.type_growth()
+        if grown:
+            counted = [s for s in r.after() if "types" in s]
+            lines += [
+                "",
+                f"## {r.variant}: object types grown after warm-up (gc-tracked objects, "
+                f"{counted[0]['t']:.0f} s → {counted[-1]['t']:.0f} s)",
+                "",
+                "| type | first | last |",
+                "|---|---:|---:|",
+            ]
+            lines += [f"| `{name}` | {a} | {b} |" for name, a, b in grown]
         if r.growth:
             lines += [
                 "",

@@ -21,6 +21,7 @@ A bench tool, never the product: it patches a module constant before the supervi
 from __future__ import annotations
 
 import argparse
+import collections
 import ctypes
 import ctypes.util
 import gc
@@ -162,6 +163,14 @@ def pymalloc() -> dict[str, int]:
     return out
 
 
+def type_counts() -> dict[str, int]:
+    """Objects the garbage collector tracks, by type (module.name): which kinds grow."""
+    counts: collections.Counter[str] = collections.Counter(
+        f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.get_objects()
+    )
+    return dict(counts)
+
+
 def sample(t0: float, structures: Structures | None = None) -> dict[str, Any]:
     status = Path("/proc/self/status").read_text()
     row: dict[str, Any] = {"t": round(time.monotonic() - t0, 2)}
@@ -169,6 +178,8 @@ def sample(t0: float, structures: Structures | None = None) -> dict[str, Any]:
     row.update(mapping_classes(Path("/proc/self/smaps").read_text()))
     row.update(mallinfo())
     row["py_blocks"] = sys.getallocatedblocks()
+    row["gc_counts"] = list(gc.get_count())
+    row["gc_collections"] = [g["collections"] for g in gc.get_stats()]
     row.update(pymalloc())
     if structures is not None:
         row.update(structures.sizes())
@@ -177,14 +188,20 @@ def sample(t0: float, structures: Structures | None = None) -> dict[str, Any]:
     return row
 
 
-def _sampler(out: Path, every_s: float, snapshots: bool) -> None:
+#: Every how many samples the objects are counted by type (a walk of every tracked object).
+TYPES_EVERY = 6
+
+
+def _sampler(out: Path, every_s: float, snapshots: bool, snapshot_every: int) -> None:
     t0 = time.monotonic()
     n = 0
     structures = Structures()
     with (out / "samples.jsonl").open("a") as samples:
         while True:
             row = sample(t0, structures)
-            if snapshots:
+            if n % TYPES_EVERY == 0:
+                row["types"] = type_counts()
+            if snapshots and n % snapshot_every == 0:
                 path = out / f"snap-{n:04d}.pickle"
                 tracemalloc.take_snapshot().dump(str(path))
                 row["snapshot"] = path.name
@@ -198,8 +215,24 @@ def _product() -> None:
     """The supervisor as it ships."""
 
 
-#: What the bench compares on one commit: the product, or the product with one measure off.
-VARIANTS: dict[str, Callable[[], None]] = {"product": _product}
+def _environment(name: str, value: str) -> Callable[[], None]:
+    """Run with the environment variable `name` set to `value`: the interpreter reads some
+    (PYTHONMALLOC) only at start-up, so the probe starts itself again with it."""
+
+    def apply() -> None:
+        if os.environ.get(name) != value:
+            os.environ[name] = value
+            os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
+
+    return apply
+
+
+#: What the bench compares on one commit: the product, or the product with one setting changed.
+VARIANTS: dict[str, Callable[[], None]] = {
+    "product": _product,
+    "pymalloc": _environment("PYTHONMALLOC", "pymalloc"),
+    "malloc": _environment("PYTHONMALLOC", "malloc"),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--remember", type=int, default=None)
     parser.add_argument("--trace-frames", type=int, default=0)
     parser.add_argument("--every", type=float, default=10.0)
+    parser.add_argument("--snapshot-every", type=int, default=18, help="samples between snapshots")
     parser.add_argument("--variant", choices=sorted(VARIANTS), default="product")
     opts = parser.parse_args(own)
     opts.out.mkdir(parents=True, exist_ok=True)
@@ -224,7 +258,9 @@ def main(argv: list[str] | None = None) -> int:
     # The product sets this before its first thread (runner.main); the sampler is one earlier.
     one_arena()
     threading.Thread(
-        target=_sampler, args=(opts.out, opts.every, opts.trace_frames > 0), daemon=True
+        target=_sampler,
+        args=(opts.out, opts.every, opts.trace_frames > 0, opts.snapshot_every),
+        daemon=True,
     ).start()
     from supervisor.cli import main as supervisor_main
 
