@@ -63,6 +63,14 @@ class Run:
     load: LoadSummary
     growth: list[tuple[str, float, int]]  # (site, KiB grown after warm-up, blocks grown)
 
+    def cpu_ms_per_call(self) -> float:
+        """The supervisor's CPU time after warm-up per call placed meanwhile (NaN: unknown)."""
+        after = [s for s in self.after() if "cpu_s" in s]
+        if len(after) < 2 or self.seconds <= 0:
+            return float("nan")
+        calls = self.calls * (after[-1]["t"] - after[0]["t"]) / self.seconds
+        return 1000 * (after[-1]["cpu_s"] - after[0]["cpu_s"]) / calls if calls else float("nan")
+
     def type_growth(self, top: int = 12) -> list[tuple[str, int, int]]:
         """Object types (gc-tracked) that grew most after warm-up: (type, first, last)."""
         counted = [s for s in self.after() if "types" in s]
@@ -163,7 +171,14 @@ def render(runs: Sequence[Run], load: LoadSummary, args: argparse.Namespace, rep
             f"| {r.variant} | {r.calls} | {r.seconds / 60:.1f} | {r.warmup_s:.0f} s | "
             f"{after_calls} | {r.load.mean:.2f} / {r.load.maximum:.2f} |"
         )
-    lines += ["", "## Slopes after warm-up (KiB per minute)", ""]
+    lines += [
+        "",
+        "CPU of the supervisor after warm-up, per call placed: "
+        + ", ".join(f"{r.variant} {r.cpu_ms_per_call():.2f} ms" for r in runs)
+        + ".",
+        "",
+    ]
+    lines += ["## Slopes after warm-up (KiB per minute)", ""]
     lines.append("| what | " + " | ".join(r.variant for r in runs) + " |")
     lines.append("|---|" + "---:|" * len(runs))
     for field, what in FIELDS.items():

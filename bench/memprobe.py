@@ -171,12 +171,32 @@ def type_counts() -> dict[str, int]:
     return dict(counts)
 
 
+def largest_containers(top: int = 15) -> list[tuple[str, int]]:
+    """The largest dicts, sets, lists and deques (gc-tracked), as (description, length): a
+    container that grows shows up here even when no new object type does (a cache keyed by
+    strings holds only objects the collector does not track)."""
+    found = []
+    for obj in gc.get_objects():
+        if isinstance(obj, dict | set | frozenset | list | collections.deque):
+            n = len(obj)
+            if n >= 200:
+                found.append((n, obj))
+    found.sort(key=lambda item: item[0], reverse=True)
+    out = []
+    for n, obj in found[:top]:
+        first = next(iter(obj), None)
+        out.append((f"{type(obj).__name__}@{id(obj):x} first={repr(first)[:60]}", n))
+    return out
+
+
 def sample(t0: float, structures: Structures | None = None) -> dict[str, Any]:
     status = Path("/proc/self/status").read_text()
     row: dict[str, Any] = {"t": round(time.monotonic() - t0, 2)}
     row.update({k: int(v) for k, v in _STATUS.findall(status)})
     row.update(mapping_classes(Path("/proc/self/smaps").read_text()))
     row.update(mallinfo())
+    times = os.times()
+    row["cpu_s"] = round(times.user + times.system, 3)
     row["py_blocks"] = sys.getallocatedblocks()
     row["gc_counts"] = list(gc.get_count())
     row["gc_collections"] = [g["collections"] for g in gc.get_stats()]
@@ -201,6 +221,7 @@ def _sampler(out: Path, every_s: float, snapshots: bool, snapshot_every: int) ->
             row = sample(t0, structures)
             if n % TYPES_EVERY == 0:
                 row["types"] = type_counts()
+                row["containers"] = largest_containers()
             if snapshots and n % snapshot_every == 0:
                 path = out / f"snap-{n:04d}.pickle"
                 tracemalloc.take_snapshot().dump(str(path))
