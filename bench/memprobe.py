@@ -24,6 +24,7 @@ import argparse
 import collections
 import ctypes
 import ctypes.util
+import functools
 import gc
 import json
 import os
@@ -248,11 +249,29 @@ def _environment(name: str, value: str) -> Callable[[], None]:
     return apply
 
 
-#: What the bench compares on one commit: the product, or the product with one setting changed.
+def _no_collection() -> None:
+    """The heap trimmer without its garbage collection (as it was before: trim only)."""
+    from supervisor import app
+    from supervisor.process.malloc import HeapTrimmer
+
+    app.HeapTrimmer = functools.partial(HeapTrimmer, collect=lambda: 0)  # type: ignore[misc]
+
+
+def _all(*steps: Callable[[], None]) -> Callable[[], None]:
+    def apply() -> None:
+        for step in steps:
+            step()
+
+    return apply
+
+
+#: What the bench compares on one commit: the product, or the product with measures turned off.
 VARIANTS: dict[str, Callable[[], None]] = {
     "product": _product,
+    # Python's own allocator (pymalloc) instead of glibc's; the trimmer still collects.
     "pymalloc": _environment("PYTHONMALLOC", "pymalloc"),
-    "malloc": _environment("PYTHONMALLOC", "malloc"),
+    # Both off: pymalloc, and a trimmer that only trims (the supervisor of 77f028a).
+    "before": _all(_environment("PYTHONMALLOC", "pymalloc"), _no_collection),
 }
 
 
