@@ -257,21 +257,13 @@ def _no_collection() -> None:
     app.HeapTrimmer = functools.partial(HeapTrimmer, collect=lambda: 0)  # type: ignore[misc]
 
 
-def _all(*steps: Callable[[], None]) -> Callable[[], None]:
-    def apply() -> None:
-        for step in steps:
-            step()
-
-    return apply
-
-
-#: What the bench compares on one commit: the product, or the product with measures turned off.
+#: What the bench compares on one commit: the product, or the product with one measure changed.
 VARIANTS: dict[str, Callable[[], None]] = {
     "product": _product,
-    # Python's own allocator (pymalloc) instead of glibc's; the trimmer still collects.
-    "pymalloc": _environment("PYTHONMALLOC", "pymalloc"),
-    # Both off: pymalloc, and a trimmer that only trims (the supervisor of 77f028a).
-    "before": _all(_environment("PYTHONMALLOC", "pymalloc"), _no_collection),
+    # The heap trimmer without its garbage collection (the supervisor of 77f028a).
+    "before": _no_collection,
+    # Python's objects in glibc's heap (PYTHONMALLOC=malloc) instead of pymalloc's arenas.
+    "malloc": _environment("PYTHONMALLOC", "malloc"),
 }
 
 

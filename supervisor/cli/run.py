@@ -9,7 +9,6 @@ from typing import Any
 from supervisor.cli.options import add_secrets
 from supervisor.httpaccess import DEFAULT_ALLOW, HttpAllow
 from supervisor.process.asterisk import RestartPolicy
-from supervisor.process.malloc import use_libc_allocator
 from supervisor.settings import AsteriskPaths, LogFormat, Mode, Settings
 
 # Every default below is the Settings' own (typed once, there).
@@ -225,11 +224,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def handle(args: argparse.Namespace) -> int:
-    settings = settings_from(args)  # a bad option is reported before the interpreter restarts
-    # Python's objects in glibc's heap, which the heap trimmer gives back (process/malloc.py):
-    # the interpreter reads PYTHONMALLOC only when it starts, so it starts again (exec).
-    use_libc_allocator()
     # The composition root is imported only when it runs: `check` and `render` stay light.
     from supervisor.runner import main as run_supervisor
 
-    return run_supervisor(settings)
+    return run_supervisor(settings_from(args))

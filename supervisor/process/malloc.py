@@ -2,7 +2,7 @@
 
 Measured in the long soak (bench/reports/soak-long.md, soak-long.notes.md): RSS grew after every
 bounded structure was full while the Python objects' memory stayed flat. Three causes in glibc's
-allocator, one remedy each, all applied here:
+allocator and one in Python's collector, one remedy each, all applied here:
 
 - **Large temporary blocks in the heap.** glibc serves a request of 128 KiB or more with its own
   mmap, returned to the kernel on free() - until the first such block is freed: from then on its
@@ -20,14 +20,9 @@ allocator, one remedy each, all applied here:
   heap; a free region below a live block stays resident. `trim_heap` (malloc_trim(0)) releases
   the free pages anywhere in the heap, and `HeapTrimmer` calls it at a steady interval.
 
-- **Python's own arenas.** pymalloc serves every object of 512 bytes or less from 1 MiB arenas
-  that go back to the system only when wholly empty, and malloc_trim cannot reach into them:
-  a short-lived object that lands next to a long-lived one (an ended call remembered, a live
-  config) keeps its page resident. Measured (bench/reports/memory.md): RSS kept rising after
-  warm-up with pymalloc and stayed flat with glibc's allocator under the same load.
-  `use_libc_allocator` starts the supervisor's interpreter again with PYTHONMALLOC=malloc
-  (unless the operator chose an allocator), so that every object lives in the one glibc heap
-  the trimmer gives back.
+- **Garbage cycles between full collections.** `HeapTrimmer` also runs a full garbage
+  collection before each trim (see its docstring): Python's own, rarely reached with many
+  long-lived objects, let the supervisor's live Python memory rise between them.
 
 Not glibc (musl, another allocator): nothing to do, and each function says so by returning False.
 """
@@ -39,9 +34,7 @@ import ctypes
 import ctypes.util
 import gc
 import logging
-import os
-import sys
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import NoReturn
@@ -91,25 +84,6 @@ def one_arena() -> bool:
     """Every thread allocates from the main heap (before any thread starts: arenas that exist
     stay); False where there is no glibc mallopt."""
     return _mallopt(M_ARENA_MAX, 1)
-
-
-#: The interpreter's allocator setting (read only when the interpreter starts).
-PYTHONMALLOC = "PYTHONMALLOC"
-
-
-def use_libc_allocator(
-    environ: MutableMapping[str, str] = os.environ,
-    execv: Callable[[str, list[str]], object] = os.execv,
-) -> bool:
-    """Before anything else runs: unless PYTHONMALLOC is set (the operator's choice, or this
-    function's on the second start), set it to `malloc` and start this same command again
-    (exec: the same PID, PID 1 included). False where nothing is done; under glibc with the
-    variable unset it does not return."""
-    if PYTHONMALLOC in environ or _glibc() is None:
-        return False
-    environ[PYTHONMALLOC] = "malloc"
-    execv(sys.executable, list(sys.orig_argv))
-    return True  # only a test's execv returns
 
 
 def trim_heap() -> bool:

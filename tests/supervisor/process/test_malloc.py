@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
 import platform
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import weakref
 
 import pytest
 
-from supervisor.process.malloc import HeapTrimmer, collect_garbage, use_libc_allocator
+from supervisor.process.malloc import HeapTrimmer, collect_garbage
 
 glibc_only = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's allocator")
 
@@ -191,41 +190,3 @@ def test_the_trimmer_refuses_an_interval_that_is_not_positive() -> None:
     """A zero interval would trim in a busy loop: refused when the trimmer is made."""
     with pytest.raises(ValueError, match="interval_s must be positive"):
         HeapTrimmer(trim=lambda: False, interval_s=0.0)
-
-
-@glibc_only
-def test_the_interpreter_starts_again_with_glibcs_allocator_once() -> None:
-    """Without PYTHONMALLOC the same command starts again (exec) with PYTHONMALLOC=malloc, and
-    that second start goes on: the command runs twice, never more."""
-    probe = (
-        "import os, sys\n"
-        "from supervisor.process.malloc import use_libc_allocator\n"
-        "print(os.environ.get('PYTHONMALLOC'), flush=True)\n"
-        "print(use_libc_allocator(), flush=True)\n"
-    )
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONMALLOC"}
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["None", "malloc", "False"]
-
-
-def test_an_allocator_the_operator_chose_is_kept() -> None:
-    """PYTHONMALLOC already set (pymalloc, debug, ...): nothing is changed, nothing restarts."""
-    environ = {"PYTHONMALLOC": "pymalloc"}
-    calls: list[tuple[str, list[str]]] = []
-    assert not use_libc_allocator(environ, lambda path, argv: calls.append((path, argv)))
-    assert environ == {"PYTHONMALLOC": "pymalloc"}
-    assert calls == []
-
-
-@glibc_only
-def test_the_restart_runs_this_interpreter_with_its_own_arguments() -> None:
-    """The restart is this interpreter with the arguments it was started with (`-m
-    supervisor run ...` or the console script's), PYTHONMALLOC=malloc in its environment."""
-    environ: dict[str, str] = {}
-    calls: list[tuple[str, list[str]]] = []
-    assert use_libc_allocator(environ, lambda path, argv: calls.append((path, argv)))
-    assert environ == {"PYTHONMALLOC": "malloc"}
-    assert calls == [(sys.executable, list(sys.orig_argv))]
