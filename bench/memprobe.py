@@ -1,4 +1,4 @@
-"""The supervisor with a memory probe inside it, for the soak's memory mode (bench_soak --memory).
+"""The supervisor with a memory probe inside it, for bench_memory (the soak's load, RSS split).
 
     python -m bench.memprobe --out DIR [--remember N] [--trace-frames F] [--every S] -- run ...
 
@@ -11,11 +11,15 @@ Runs `python -m supervisor` with the arguments after `--`, after:
   its parts (/proc/self/status), anonymous memory by mapping class (/proc/self/smaps: the
   `[heap]`, 1 MiB-multiple mappings (pymalloc's arenas, glibc's mmapped blocks), other
   anonymous), glibc's `mallinfo2` (heap size, free bytes, mmapped bytes), Python's allocated
-  blocks, the number of threads and asyncio-less facts that need no event loop;
+  blocks, gc counts, and every 6th sample the gc-tracked objects by type and the largest
+  containers;
 - `--trace-frames F` (> 0): tracemalloc with F frames, a snapshot pickled to DIR/snap-<n>.pickle
-  at every sample, from which the bench diffs allocation sites.
+  every `--snapshot-every` samples (each one disturbs the allocator: memory.notes.md), from
+  which the bench diffs allocation sites.
 
-A bench tool, never the product: it patches a module constant before the supervisor imports it.
+A bench tool, never the product: it patches a module constant before the supervisor builds its
+state, and a variant (`--variant`) may restart the interpreter with PYTHONMALLOC or replace the
+heap trimmer.
 """
 
 from __future__ import annotations
