@@ -143,6 +143,8 @@ class Plan:
     recv_timeout_s: float = 20.0  # sipp gives up on a call (e.g. sent to a frozen Asterisk)
     faults: tuple[str, ...] = FAULTS
     sidecar: bool = False  # --mode sidecar: the soak runs Asterisk as "the other container"
+    # The supervisor's interpreter arguments before `run` (bench.bench_memory: its memory probe).
+    launcher: tuple[str, ...] = ("-m", "supervisor")
 
     @property
     def segments(self) -> int:
@@ -232,7 +234,9 @@ class SoakLab:
         args = ["--hang-timeout", f"{plan.hang_timeout_s:g}"]
         if plan.sidecar:
             args += ["--mode", "sidecar"]
-        self.sup = SupervisorRun(self.lab, self.run, self.site, self.secrets, args)
+        self.sup = SupervisorRun(
+            self.lab, self.run, self.site, self.secrets, args, launcher=list(plan.launcher)
+        )
         self.stoppers.append(lambda: self.sup.stop())
         self.sup.start()
         #: Sidecar mode: the Asterisk "container" on the shared volume, started (and restarted
@@ -286,6 +290,7 @@ class SoakLab:
             self.site,
             self.secrets,
             list(old.extra_args),
+            launcher=list(old.launcher),
             port=old.port,
             keep_mounts=True,
         )

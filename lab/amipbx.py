@@ -32,7 +32,6 @@ from supervisor.app import AmiSlice, build_ami, build_core
 from supervisor.metrics.asterisk import AsteriskCollector
 from supervisor.render.context import RenderContext
 from supervisor.render.core import render_manager
-from supervisor.settings import Settings
 
 T = TypeVar("T")
 
@@ -226,7 +225,7 @@ class AmiLab(LabHarness):
         self.loop = NetnsLoop(self.lab.pod)
         self.stoppers.append(self.loop.close)
         # The product's core and AMI slice (supervisor.app), logged in as this PBX's user.
-        self.core = build_core(Settings(config_dirs=()))
+        self.core = build_core(self.settings())
         self.registry = self.core.registry
         self.proxy = TcpProxy(5038)
         self.ami: AmiSlice | None = None
@@ -290,18 +289,25 @@ class AmiLab(LabHarness):
                 backoff_initial=0.1,
                 backoff_max=1.0,
             )
-            self.ami = build_ami(self.core, settings)
-            self.ami.state.calls.set_trunks(TRUNKS)
-            # The product counts calls from its durable record (build_records); this harness
-            # checks the AMI state's own counts.
-            AsteriskCollector.register(self.registry, self.ami.state)
-            self.client = self.ami.client
-            self._task = asyncio.create_task(self.client.run(), name="ami")
+            self._start_slices(settings)
             self.http = await http.start(http.make_app(self.registry), "127.0.0.1", 0)
             self.http_port = http.bound_port(self.http)
 
         self.loop.run(start(), 10)
         self.stoppers.append(lambda: self.loop.run(self._stop_supervisor(), 10))
+
+    def _start_slices(self, login: AmiSettings) -> None:
+        """The product's AMI slice on `self.core` (on the loop), and its client's task."""
+        self.ami = build_ami(self.core, login)
+        self.ami.state.calls.set_trunks(TRUNKS)
+        self.counting(self.ami)
+        self.client = self.ami.client
+        self._task = asyncio.create_task(self.client.run(), name="ami")
+
+    def counting(self, ami: AmiSlice) -> None:
+        """What counts calls: the product counts them from its durable record (build_records,
+        lab.recordpbx); this harness checks the AMI state's own counts."""
+        AsteriskCollector.register(self.registry, ami.state)
 
     async def _stop_supervisor(self) -> None:
         if self._task is not None:

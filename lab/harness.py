@@ -4,10 +4,11 @@ list of stoppers run in reverse order at `close()` (every one of them, even afte
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from lab.asterisk import RunDir
+from lab.asterisk import RunDir, directories_section
 from lab.netns import Lab
+from supervisor.settings import AsteriskPaths, Settings
 
 
 class LabHarness:
@@ -18,6 +19,25 @@ class LabHarness:
         self.stoppers.append(self.lab.down)
         self.run = RunDir(rootfs, f"{self.lab.prefix}-run").create()
         self.stoppers.append(self.run.remove)
+
+    def settings(self, config: tuple[Path, ...] = (), secrets: tuple[Path, ...] = ()) -> Settings:
+        """The supervisor's settings for this run: Asterisk's directories inside the root
+        filesystem (as asterisk.conf names them), run as its `asterisk` user; what a harness
+        gives the product's slice builders (supervisor/app.py) instead of wiring parts itself."""
+        run = self.run
+        directories = {k: PurePosixPath(v) for k, v in directories_section(run).items()}
+        paths = AsteriskPaths(
+            root=run.rootfs,
+            etc=directories["astetcdir"],
+            run=directories["astrundir"],
+            log=directories["astlogdir"],
+            spool=directories["astspooldir"],
+            lib=directories["astvarlibdir"],
+            db=directories["astdbdir"],
+        )
+        return Settings(
+            config_dirs=config, secret_dirs=secrets, asterisk=paths, asterisk_user="asterisk"
+        )
 
     def close(self) -> None:
         errors = []

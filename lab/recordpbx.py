@@ -15,22 +15,22 @@ from pathlib import Path
 from typing import Any
 
 from lab.amipbx import TRUNKS, AmiLab
-from lab.asterisk import directories_section, write_config
-from lab.rootfs import asterisk_ids
-from supervisor.app import build_ami, build_core
-from supervisor.metrics.asterisk import AsteriskCollector
-from supervisor.records import schema
+from lab.asterisk import write_config
+from supervisor.app import (
+    AmiSlice,
+    RecordsSlice,
+    build_core,
+    build_records,
+    create_record,
+    record_store,
+)
 from supervisor.records.recorder import Recorder
-from supervisor.records.store import RecordStore
 from supervisor.render import records
-from supervisor.render.context import Directories
-from supervisor.settings import Settings
 
 
 class RecordPbx(AmiLab):
     def __init__(self, rootfs: Path, *, stale_s: float = 2.0) -> None:
         super().__init__(rootfs)
-        directories = Directories.from_mapping(directories_section(self.run))
         modules = (self.run.path("etc") / "modules.conf").read_text()
         modules += "".join(f"load = {m}\n" for m in records.MODULES)
         write_config(
@@ -38,38 +38,34 @@ class RecordPbx(AmiLab):
             {
                 "modules.conf": modules,
                 "cel.conf": records.render_cel(),
-                "cel_sqlite3_custom.conf": records.render_cel_sqlite(directories),
+                "cel_sqlite3_custom.conf": records.render_cel_sqlite(self.core.context.directories),
             },
         )
-        self.store = RecordStore(self.run.path("spool") / schema.RELATIVE_PATH)
-        self.store.create(asterisk_ids(rootfs))
+        # The product's record file (supervisor.app), created before Asterisk opens it.
+        self.store = record_store(self.core)
+        create_record(self.core, self.store)
         self.stale_s = stale_s
-        self.recorder = self._recorder()
+        self.records: RecordsSlice | None = None
         self._recorder_task: asyncio.Task[Any] | None = None
         #: Counts of recorders that were stopped (earlier supervisor processes).
         self.earlier: list[dict[tuple[str, str, str], int]] = []
 
-    def _recorder(self) -> Recorder:
-        def live() -> frozenset[str] | None:
-            if self.ami is None:
-                return None
-            state = self.state  # the current process's AMI state
-            return frozenset(state.calls.active) if state.live else None
+    @property
+    def recorder(self) -> Recorder:
+        """The current supervisor process's recorder (once start_supervisor() ran)."""
+        assert self.records is not None, "start_supervisor() first"
+        return self.records.recorder
 
-        recorder = Recorder(store=self.store, live=live, interval_s=1.0, stale_s=self.stale_s)
-        recorder.set_trunks(TRUNKS)
-        return recorder
+    def counting(self, ami: AmiSlice) -> None:
+        """The product's records slice (supervisor.app.build_records) on this process's core
+        and AMI slice, folding once a second and declaring calls lost after `stale_s`; its
+        recorder's task."""
+        self.records = build_records(self.core, ami, interval_s=1.0, stale_s=self.stale_s)
+        self.records.recorder.set_trunks(TRUNKS)
+        self._recorder_task = asyncio.create_task(self.records.recorder.run(), name="records")
 
     def start_supervisor(self) -> None:
         super().start_supervisor()
-        assert self.client is not None
-        self.client.on_boot(self.recorder.hint)
-        self.client.subscribe("Hangup", self.recorder.hint)
-
-        async def start() -> None:
-            self._recorder_task = asyncio.create_task(self.recorder.run(), name="records")
-
-        self.loop.run(start(), 10)
         self.stoppers.append(lambda: self.loop.run(self._stop_recorder(), 10))
 
     async def _stop_recorder(self) -> None:
@@ -93,23 +89,15 @@ class RecordPbx(AmiLab):
             self._task = None
 
     def start_new_supervisor(self) -> None:
-        """A new process: the product's core and AMI slice built anew, a new recorder (counts
-        from zero); `value()` reads the new registry."""
-        self.recorder = self._recorder()
+        """A new process: the product's core, AMI and records slices built anew (counts from
+        zero); `value()` reads the new registry."""
+        assert self.client is not None
+        login = self.client.settings
 
         async def start() -> None:
-            assert self.client is not None
-            settings = self.client.settings
-            self.core = build_core(Settings(config_dirs=()))
+            self.core = build_core(self.core.settings)
             self.registry = self.core.registry
-            self.ami = build_ami(self.core, settings)
-            self.ami.state.calls.set_trunks(TRUNKS)
-            AsteriskCollector.register(self.registry, self.ami.state)
-            self.client = self.ami.client
-            self.client.on_boot(self.recorder.hint)
-            self.client.subscribe("Hangup", self.recorder.hint)
-            self._task = asyncio.create_task(self.client.run(), name="ami")
-            self._recorder_task = asyncio.create_task(self.recorder.run(), name="records")
+            self._start_slices(login)
 
         self.loop.run(start(), 10)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
@@ -17,16 +18,16 @@ from prometheus_client import CollectorRegistry
 
 from lab import netns, sipp, sites
 from lab.ami import LabAmi, NetnsLoop
-from lab.asterisk import Asterisk, directories_section
+from lab.asterisk import Asterisk
 from lab.harness import LabHarness
 from lab.kubelet import write_mount
-from lab.rootfs import asterisk_ids
-from supervisor.ami.client import AmiClient, AmiSettings
-from supervisor.ami.state import AsteriskState
+from supervisor.ami.client import AmiClient
 from supervisor.ami.types import AmiError, Message
-from supervisor.reload import AmiReload, Applier, Config, ConfigDir, Mounts, ReloadMetrics
+from supervisor.app import build_ami, build_applier, build_core
+from supervisor.live import LiveConfig
+from supervisor.reload import Applier, Config
 from supervisor.reload.applier import RestartHook
-from supervisor.render import Directories
+from supervisor.reload.restart import PendingRestart
 from supervisor.site.mounts import Mount
 
 
@@ -49,19 +50,27 @@ class NotConnected:
         raise AmiError("not connected")
 
 
+class Published:
+    """A live-config subscriber that hands each applied config to a test's callback."""
+
+    def __init__(self, callback: Callable[[Config], None]) -> None:
+        self.callback = callback
+
+    def on_config(self, config: Config) -> None:
+        self.callback(config)
+
+
 class LabPbx(LabHarness):
     def __init__(self, rootfs: Path, mounts: Path) -> None:
         super().__init__(rootfs)
         self.site = mounts / "site"
         self.secrets = mounts / "secrets"
-        self.ami_secret = secrets.token_hex(16)
+        # The product's core for this run's directories (supervisor.app): one render context
+        # (and AMI secret) for the PBX's life, so every applier renders the same manager.conf.
+        self.core = build_core(self.settings(config=(self.site,), secrets=(self.secrets,)))
+        self.context = self.core.context
+        self.ami_secret = self.context.ami_secret
         self.password = secrets.token_hex(8)
-        self.context = sites.context(
-            ami_secret=self.ami_secret,
-            directories=Directories.from_mapping(directories_section(self.run)),
-            run_user="asterisk",
-        )
-        self.gid = asterisk_ids(rootfs)[1]
         self.set_site(sites.home())
         self.set_password(self.password)
         self.registrar: sipp.Sipp | None = None
@@ -92,19 +101,22 @@ class LabPbx(LabHarness):
         factory: type[Applier] = Applier,
         on_applied: Callable[[Config], None] = lambda _config: None,
     ) -> Applier:
+        """The product's applier (supervisor.app.build_applier) over `ami` (the PBX's client on
+        the pod's loop by default), on a core of its own sharing the PBX's render context: a
+        fresh `registry`, and restart reasons and live configs only to this test's hooks."""
         if ami is None:
             assert self.client is not None
             assert self.pod_loop is not None
             ami = CrossLoopAmi(self.client, self.pod_loop)
-        return factory(
-            mounts=Mounts(config=(self.site,), secrets=(self.secrets,), max_file_bytes=64 * 1024),
-            config_dir=ConfigDir(self.etc, gid=self.gid),
-            build=sites.builder(self.context),
-            asterisk=AmiReload(ami),
-            metrics=ReloadMetrics(registry or CollectorRegistry()),
-            on_restart_required=on_restart_required,
-            on_applied=on_applied,
+        core = dataclasses.replace(
+            self.core,
+            registry=registry or CollectorRegistry(),
+            live=LiveConfig(),
+            pending_restart=PendingRestart(),
         )
+        core.pending_restart.subscribe(on_restart_required)
+        core.live.subscribe(Published(on_applied))
+        return build_applier(core, ami, factory=factory)
 
     def start(self) -> LabPbx:
         self.start_registrar(self.password)
@@ -114,15 +126,13 @@ class LabPbx(LabHarness):
         self.stoppers.append(self.asterisk.stop)
         self.pod_loop = NetnsLoop(self.lab.pod)
         self.stoppers.append(self.pod_loop.close)
-        self.client = AmiClient(
-            settings=AmiSettings(username="supervisor", secret=self.ami_secret),
-            state=AsteriskState(),
-        )
+        # The product's AMI slice, logged in as this boot's user (the render context's).
+        self.client = build_ami(self.core).client
         self.pod_loop.run(self._start_client())
         self.stoppers.append(lambda: self.pod_loop and self.pod_loop.run(self._stop_client(), 10))
         self.pod_loop.run(self.client.wait_fully_booted(20), 25)
         # The test's own eyes: a second session of the same user.
-        self.ami = LabAmi(self.lab.pod, "supervisor", self.ami_secret)
+        self.ami = LabAmi(self.lab.pod, self.context.ami_username, self.ami_secret)
         self.stoppers.append(self.ami.close)
         self.ami.connect()
         return self
@@ -138,7 +148,7 @@ class LabPbx(LabHarness):
         self.pod_loop.run(self._wait_rebooted(), 30)
         if self.ami is not None:
             self.ami.close()
-        self.ami = LabAmi(self.lab.pod, "supervisor", self.ami_secret)
+        self.ami = LabAmi(self.lab.pod, self.context.ami_username, self.ami_secret)
         self.stoppers.append(self.ami.close)
         self.ami.connect()
 

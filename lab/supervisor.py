@@ -35,6 +35,9 @@ class SupervisorRun:
     site: Mapping[str, str]
     secrets: Mapping[str, str]
     extra_args: list[str] = field(default_factory=list)
+    #: What the interpreter runs, before `run ...`: the supervisor, or a bench wrapper around it
+    #: (bench/memprobe.py: `-m bench.memprobe --out DIR --`).
+    launcher: list[str] = field(default_factory=lambda: ["-m", "supervisor"])
     process: subprocess.Popen[bytes] | None = None
     port: int = 0
     # The pod's fsGroup: when set, the mounts are written as the Deployment asks kubelet to
@@ -62,8 +65,7 @@ class SupervisorRun:
             "pod",
             [
                 sys.executable,
-                "-m",
-                "supervisor",
+                *self.launcher,
                 "run",
                 "--config",
                 str(self.config_mount),

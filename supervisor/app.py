@@ -32,6 +32,7 @@ from supervisor.ami.features import PhoneFeatureReader
 from supervisor.ami.follow import FollowProcess
 from supervisor.ami.quality import CallQuality
 from supervisor.ami.state import AsteriskState
+from supervisor.ami.types import AmiActions
 from supervisor.live import LiveConfig
 from supervisor.mail.delivery import MailDelivery
 from supervisor.mail.metrics import MailMetrics
@@ -48,7 +49,7 @@ from supervisor.process.malloc import HeapTrimmer
 from supervisor.process.reaper import Reaper
 from supervisor.process.shutdown import Shutdown
 from supervisor.records import schema as record_schema
-from supervisor.records.recorder import Recorder
+from supervisor.records.recorder import FOLD_EVERY_S, LOST_AFTER_S, Recorder
 from supervisor.records.store import RecordError, RecordStore
 from supervisor.reload import (
     AmiReload,
@@ -60,6 +61,7 @@ from supervisor.reload import (
     ReloadMetrics,
     SiteConfigBuilder,
 )
+from supervisor.reload.build import Blocked
 from supervisor.reload.checks import config_checks
 from supervisor.reload.lastgood import LastGood
 from supervisor.reload.restart import PendingRestart
@@ -172,15 +174,24 @@ class RecordsSlice:
     gated: tuple[Task, ...]
 
 
-def build_records(core: Core, ami: AmiSlice) -> RecordsSlice:
-    paths, state = core.settings.asterisk, ami.state
+def record_store(core: Core) -> RecordStore:
+    """The record's SQLite file on the spool volume (where cel_sqlite3_custom writes)."""
+    paths = core.settings.asterisk
+    return RecordStore(paths.host(paths.spool) / record_schema.RELATIVE_PATH)
+
+
+def build_records(
+    core: Core, ami: AmiSlice, *, interval_s: float = FOLD_EVERY_S, stale_s: float = LOST_AFTER_S
+) -> RecordsSlice:
+    """`interval_s`, `stale_s`: the recorder's timing (recorder.py); a lab harness shortens
+    them, the product keeps the defaults."""
+    state = ami.state
 
     def live() -> frozenset[str] | None:
         # Asterisk's calls now, when AMI has a synced view of them (else nothing is lost).
         return frozenset(state.calls.active) if state.live else None
 
-    store = RecordStore(paths.host(paths.spool) / record_schema.RELATIVE_PATH)
-    recorder = Recorder(store=store, live=live)
+    recorder = Recorder(store=record_store(core), live=live, interval_s=interval_s, stale_s=stale_s)
     core.live.subscribe(recorder)  # trunk names
     ami.client.on_boot(recorder.hint)
     ami.client.subscribe("Hangup", recorder.hint)
@@ -189,13 +200,13 @@ def build_records(core: Core, ami: AmiSlice) -> RecordsSlice:
     return RecordsSlice(recorder=recorder, gated=(Task("records", recorder.run),))
 
 
-def create_record(core: Core, records: RecordsSlice) -> None:
+def create_record(core: Core, store: RecordStore) -> None:
     """The record's file and tables, before Asterisk opens it (owned by Asterisk's user when
     we run as root: SQLite gives its journal files the database file's owner)."""
     user = core.run_user
     owner = (user.uid, user.gid) if core.settings.asterisk_user is not None else None
     try:
-        records.recorder.store.create(owner)
+        store.create(owner)
     except (OSError, RecordError) as exc:
         raise PersistenceError(f"the call record cannot be kept: {exc}") from exc
 
@@ -366,18 +377,24 @@ class ReloadSlice:
     gated: tuple[Task, ...]
 
 
-def build_reload(core: Core, ami: AmiSlice, security: SecuritySlice) -> ReloadSlice:
+def build_applier(
+    core: Core,
+    asterisk: AmiActions,
+    blocked: Blocked = lambda _site: (),
+    *,
+    factory: type[Applier] = Applier,
+) -> Applier:
+    """Mounts -> config -> Asterisk over `asterisk`, any AMI seam (the product's client; a lab
+    harness's client on another loop, or none before Asterisk starts); `blocked`: the addresses
+    the rendered config denies (the security guard's). It publishes each config it made live to
+    `core.live`, restart reasons to `core.pending_restart`, its metrics on `core.registry`.
+    `factory`: a benchmark's instrumented subclass."""
     settings, paths = core.settings, core.settings.asterisk
-    guard = security.guard
-
-    def blocked(site: Site) -> tuple[security_events.IPNetwork, ...]:
-        return guard.blocked(policy_settings(site))
-
-    applier = Applier(
+    return factory(
         mounts=Mounts(config=settings.config_dirs, secrets=settings.secret_dirs),
         config_dir=ConfigDir(paths.host(paths.etc), gid=core.run_user.gid),
         build=SiteConfigBuilder(core.context, blocked),
-        asterisk=AmiReload(ami.client),
+        asterisk=AmiReload(asterisk),
         metrics=ReloadMetrics(core.registry),
         on_restart_required=core.pending_restart.set,
         on_applied=core.live.publish,
@@ -385,6 +402,15 @@ def build_reload(core: Core, ami: AmiSlice, security: SecuritySlice) -> ReloadSl
         # new supervisor beside a running Asterisk) starts on the config that was last live.
         last_good=LastGood(paths.host(paths.spool) / "supervisor" / "last-good.json"),
     )
+
+
+def build_reload(core: Core, ami: AmiSlice, security: SecuritySlice) -> ReloadSlice:
+    settings, guard = core.settings, security.guard
+
+    def blocked(site: Site) -> tuple[security_events.IPNetwork, ...]:
+        return guard.blocked(policy_settings(site))
+
+    applier = build_applier(core, ami.client, blocked)
     reloader = Reloader(
         applier=applier,
         booted=ami.client.fully_booted,
@@ -465,7 +491,7 @@ def build(settings: Settings) -> Parts:
     if process.asterisk is not None:  # refuse an Asterisk that would lose voicemail and astdb
         paths = settings.asterisk
         check_persistent([(paths.host(p), str(p)) for p in paths.persistent], core.run_user)
-    create_record(core, records)
+    create_record(core, records.recorder.store)
     create_mail_queue(core, mail)
     heartbeat = Heartbeat()
     return Parts(

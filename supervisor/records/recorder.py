@@ -26,6 +26,10 @@ from supervisor.records.store import RecordError, RecordStore
 log = logging.getLogger(__name__)
 
 DAY: Final = 86400.0
+#: How often the recorder folds without a hint (seconds).
+FOLD_EVERY_S: Final = 1.0
+#: A call with no event for this long, and not among Asterisk's calls, is folded as `lost`.
+LOST_AFTER_S: Final = 15.0
 
 
 class SiteRecords(Protocol):
@@ -66,9 +70,9 @@ class Recorder:
         store: RecordStore,
         live: Callable[[], Collection[str] | None],
         retention: Retention = Retention(),
-        interval_s: float = 1.0,
+        interval_s: float = FOLD_EVERY_S,
         min_gap_s: float = 0.25,
-        stale_s: float = 15.0,
+        stale_s: float = LOST_AFTER_S,
         prune_every_s: float = 600.0,
         clock: Callable[[], float] = time.time,
     ) -> None:

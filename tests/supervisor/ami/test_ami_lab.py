@@ -141,7 +141,8 @@ def test_endpoint_reachability_and_rtt_follow_qualify(pbx: AmiLab) -> None:
 
 def test_thirty_calls_counted_exactly_by_direction_and_outcome(pbx: AmiLab) -> None:
     """A mix of 30 calls (doorbell to phones, inbound, outbound; answered, busy, unanswered):
-    exact counters, and durations and answer delays in the right buckets."""
+    exact counters, durations in the right buckets, answer delays no sooner than the far end's
+    pause and within a second of margin after it."""
     before = counts(pbx)
     uacs = [
         pbx.call("doorbell", "10", calls=6, hold_ms=1000),  # phone1 answers after 1.5 s
@@ -179,10 +180,16 @@ def test_thirty_calls_counted_exactly_by_direction_and_outcome(pbx: AmiLab) -> N
     duration = [a - b for a, b in zip(after["duration"], before["duration"], strict=True)]
     assert duration[:4] == [0, 9, 6, 0]
     assert sum(duration) == 15
-    # Answer delay: the provider answers after 0.5 s (3 calls, (0.5, 1]); phone1 after 1.5 s
-    # (12 calls, (1, 2]).
+    # Answer delay (buckets le=0.5, 1, 2, 3, ...): the provider answers after 0.5 s (3 calls),
+    # phone1 after 1.5 s (12 calls). Never sooner than that pause; later by however long sipp's
+    # and Asterisk's timers take under load (asserting the exact bucket made this test flaky:
+    # 0.5 s of margin), so the upper side has 1.5 s: a delay measured to the hangup instead
+    # (phone1's inbound calls are held 3 s) would still not fit.
     delay = [a - b for a, b in zip(after["delay"], before["delay"], strict=True)]
-    assert delay[:4] == [0, 3, 12, 0]
+    assert delay[0] == 0  # nothing answered sooner than the provider's 0.5 s
+    assert sum(delay[:2]) <= 3  # only the provider's answers can come within 1 s
+    assert sum(delay[2:4]) >= 12  # phone1's answers: after 1.5 s, within 3 s
+    assert sum(delay[:4]) == 15
 
 
 def test_ami_cut_mid_call_resyncs_without_double_counting(pbx: AmiLab) -> None:
