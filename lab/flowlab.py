@@ -17,12 +17,17 @@ the call starts; a generated schedule never changes its answer within minutes of
 from __future__ import annotations
 
 import datetime
+import hashlib
+import io
 import itertools
+import os
 import random
 import secrets
 import time
+import types
+import wave
 import zoneinfo
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,12 +37,15 @@ import yaml
 from lab import dialer, netns, sipp
 from lab.ami import LabAmi
 from lab.asterisk import Asterisk, directories_section, write_config
-from lab.audio import dtmf_pcap
+from lab.audio import dtmf_pcap, ulaw_wav_tone, wav_tone
 from lab.harness import LabHarness
 from lab.paths import SCENARIOS
 from lab.phones import PHONES_V6, RINGER_PORT, Phones
+from lab.rootfs import asterisk_ids
 from supervisor.render import Directories, RenderContext, render
-from supervisor.site.explain import Explanation, explain, time_decision
+from supervisor.render.audio import AUDIO_DIR, directory, player, render_audio
+from supervisor.site.audio import REFERENCE_PREFIX
+from supervisor.site.explain import Explanation, Step, explain, time_decision
 from supervisor.site.features import DND_FAMILY, FORWARD_FAMILIES, Forward
 from supervisor.site.flows import CAUSE_CODES, TimeCondition
 from supervisor.site.load import LoadedSite, load_site
@@ -76,6 +84,29 @@ def prompt_seconds(rootfs: Path, name: str) -> float:
     return (base / f"{name}.gsm").stat().st_size / 1650
 
 
+#: Site audio files (docs/audio.md) a site may play, in the three forms Asterisk gets them: 8 kHz
+#: PCM (.wav), 16 kHz PCM (.wav16, resampled for the caller's PCMU) and G.711 mu-law (.ulaw).
+AUDIO_FORMS = ("pcm8", "pcm16", "ulaw")
+#: Lengths of site greetings (a press falls inside them, as with GREETINGS) and of site
+#: announcements, in 20 ms steps: a mu-law tone is whole 20 ms packets, so each length is exact.
+GREETING_SECONDS = (2.0, 4.0)
+ANNOUNCEMENT_SECONDS = (0.4, 3.0)
+
+
+def _length(rng: random.Random, bounds: tuple[float, float]) -> float:
+    low, high = (round(b * 50) for b in bounds)
+    return rng.randint(low, high) / 50
+
+
+def audio_bytes(form: str, seconds: float, hz: float) -> bytes:
+    """A site audio file of `seconds` in `form` (one of AUDIO_FORMS), written by lab.audio."""
+    if form == "ulaw":
+        return ulaw_wav_tone(seconds, hz=int(hz))
+    return wav_tone(seconds, hz=hz, rate=16000 if form == "pcm16" else 8000)
+
+
+EMPTY_AUDIO: Mapping[str, bytes] = types.MappingProxyType({})
+
 #: Caller numbers the provider sends: international, national, 00-international, withheld.
 CALLERS = ("+4915100000001", "015100000002", "004915100000003", "anonymous", "030777")
 
@@ -95,6 +126,10 @@ class Generated:
     cases: list[Case]
     #: Numbers put on the phones' blocklist in astdb.
     blocked: list[str] = field(default_factory=list)
+    #: The site's audio files (name in the config directory -> bytes) and their true lengths
+    #: (the generator's, not the loader's: what explain's figure is compared with).
+    audio: dict[str, bytes] = field(default_factory=dict)
+    audio_seconds: dict[str, float] = field(default_factory=dict)
     #: Phones with do-not-disturb on in astdb.
     dnd: list[str] = field(default_factory=list)
     #: Phone -> kind (always, busy, noanswer) -> number: forwards in astdb.
@@ -171,6 +206,14 @@ def generate(rng: random.Random, now: datetime.datetime, calls: int, prefix: str
             group["voicemail"] = "desk"
         plan["ring_groups"][name] = group
         targets.append(name)
+    audio, audio_seconds = _site_audio(rng)
+    site_greetings = [f"{REFERENCE_PREFIX}{n}" for n in audio if n.startswith("greet")]
+    site_sounds = [f"{REFERENCE_PREFIX}{n}" for n in audio if n.startswith("note")]
+
+    def prompt(installed: Sequence[str], site_files: list[str]) -> str:
+        # A site with files plays mostly its own, but some installed prompts too.
+        return rng.choice(site_files if site_files and rng.random() < 0.7 else installed)
+
     flows: list[str] = []
     for index in range(rng.randint(1, 5)):
         kind = rng.choice(("menu", "time", "announce"))
@@ -181,20 +224,22 @@ def generate(rng: random.Random, now: datetime.datetime, calls: int, prefix: str
             direct = "1" not in digits and rng.random() < 0.3
             plan["menus"][name] = {
                 "direct_dial": direct,
-                "greeting": rng.choice(GREETINGS),
+                "greeting": prompt(GREETINGS, site_greetings),
                 "options": {d: rng.choice(targets) for d in digits},
                 "timeout": rng.randint(1, 3),
                 "retries": rng.randint(0, 2),
                 "on_timeout": rng.choice(targets),
                 "on_invalid": rng.choice(targets),
             }
+            if site_sounds and rng.random() < 0.5:
+                plan["menus"][name]["invalid_sound"] = rng.choice(site_sounds)
         elif kind == "time":
             condition = _condition(rng, now, targets)
             condition["override"] = f"*3{index}"
             plan["time_conditions"][name] = condition
         else:
             plan["announcements"][name] = {
-                "sound": rng.choice(ANNOUNCEMENTS),
+                "sound": prompt(ANNOUNCEMENTS, site_sounds),
                 "then": rng.choice(targets),
             }
         flows.append(name)
@@ -243,7 +288,33 @@ def generate(rng: random.Random, now: datetime.datetime, calls: int, prefix: str
         )
         for index in range(calls)
     ]
-    return Generated(site, night, cases, blocked)
+    # Only the files the site names (a site file nobody plays is not written either).
+    used = {
+        sound.removeprefix(REFERENCE_PREFIX)
+        for flow in (*plan["menus"].values(), *plan["announcements"].values())
+        for sound in (flow.get("greeting"), flow.get("invalid_sound"), flow.get("sound"))
+        if sound is not None and sound.startswith(REFERENCE_PREFIX)
+    }
+    audio = {name: data for name, data in audio.items() if name in used}
+    audio_seconds = {name: audio_seconds[name] for name in audio}
+    return Generated(site, night, cases, blocked, audio, audio_seconds)
+
+
+def _site_audio(rng: random.Random) -> tuple[dict[str, bytes], dict[str, float]]:
+    """Half the sites get site audio files: greetings (greetN.wav) and announcements
+    (noteN.wav) of random lengths and forms."""
+    files: dict[str, bytes] = {}
+    seconds: dict[str, float] = {}
+    if rng.random() < 0.5:
+        return files, seconds
+    for stem, bounds in (("greet", GREETING_SECONDS), ("note", ANNOUNCEMENT_SECONDS)):
+        for index in range(rng.randint(1, 2)):
+            name = f"{stem}{index}.wav"
+            seconds[name] = _length(rng, bounds)
+            files[name] = audio_bytes(
+                rng.choice(AUDIO_FORMS), seconds[name], rng.randint(3, 9) * 100
+            )
+    return files, seconds
 
 
 def secrets_mount() -> Mount:
@@ -252,11 +323,12 @@ def secrets_mount() -> Mount:
     return Mount(path=Path("/secrets"), files={k: v.encode() for k, v in values.items()})
 
 
-def load(site: dict[str, Any]) -> LoadedSite:
+def load(site: dict[str, Any], audio: Mapping[str, bytes] = EMPTY_AUDIO) -> LoadedSite:
+    """The site as the supervisor loads it, its audio files beside site.yaml (a ConfigMap's
+    binaryData)."""
     text = yaml.safe_dump(site, sort_keys=False)
-    return load_site(
-        [Mount(path=Path("/config"), files={"site.yaml": text.encode()})], [secrets_mount()]
-    )
+    files = {"site.yaml": text.encode(), **audio}
+    return load_site([Mount(path=Path("/config"), files=files)], [secrets_mount()])
 
 
 @dataclass
@@ -266,6 +338,14 @@ class Timeline:
 
     plan: list[tuple[float, str]] = field(default_factory=list)
     seconds: float = 0.0
+
+
+def played_seconds(step: Step, rootfs: Path) -> float:
+    """How long the prompt of `step` plays, by the prediction: a site file's length is
+    explain's own figure (`sound_seconds`); an installed prompt's the GSM file's."""
+    if step.sound.startswith(REFERENCE_PREFIX):
+        return step.sound_seconds
+    return prompt_seconds(rootfs, step.sound)
 
 
 def timeline(result: Explanation, rootfs: Path) -> Timeline:
@@ -279,7 +359,7 @@ def timeline(result: Explanation, rootfs: Path) -> Timeline:
         if t is None:
             continue
         if step.kind == "menu":
-            attempt, greeting = t, prompt_seconds(rootfs, step.sound)
+            attempt, greeting = t, played_seconds(step, rootfs)
             wait = step.seconds
         elif step.kind == "timeout":
             t = attempt + greeting + wait
@@ -287,9 +367,9 @@ def timeline(result: Explanation, rootfs: Path) -> Timeline:
             at = attempt + PRESS_AT
             out.plan.append((at - pressed, step.press))
             pressed = at + PRESS_S * len(step.press)
-            t = pressed + (prompt_seconds(rootfs, step.sound) if step.sound else 0.0)
+            t = pressed + (played_seconds(step, rootfs) if step.sound else 0.0)
         elif step.kind == "announcement":
-            t += prompt_seconds(rootfs, step.sound)
+            t += played_seconds(step, rootfs)
         elif step.kind == "ring":
             t += step.seconds
     out.seconds = (t or 0.0) + 2.0
@@ -303,6 +383,19 @@ class Observed:
     cause: str | None
     #: Each Playback of the call: (prompt, seconds until the channel's next step).
     playbacks: list[tuple[str, float]] = field(default_factory=list)
+    #: Each menu greeting (Background), likewise.
+    greetings: list[tuple[str, float]] = field(default_factory=list)
+
+    def named(self, name: Callable[[str], str]) -> Observed:
+        """The same, each prompt as `name` maps Asterisk's argument (a stored site file's
+        path -> its audio:NAME)."""
+        return Observed(
+            self.rings,
+            self.voicemail,
+            self.cause,
+            [(name(p), s) for p, s in self.playbacks],
+            [(name(p), s) for p, s in self.greetings],
+        )
 
 
 def _stamp(event: dict[str, str]) -> float:
@@ -360,17 +453,21 @@ def observe(events: Sequence[dict[str, str]], name: str) -> Observed | None:
     steps = [
         e for e in mine if e.get("Uniqueid") == unique and e.get("Event") in ("Newexten", "Hangup")
     ]
-    playbacks = [
-        (e.get("AppData", ""), _stamp(after) - _stamp(e))
-        for e, after in itertools.pairwise(steps)
-        if e.get("Application") == "Playback"
-    ]
-    return Observed(rings, voicemail, hangup.get("Cause"), playbacks)
+
+    def played(application: str) -> list[tuple[str, float]]:
+        return [
+            (e.get("AppData", ""), _stamp(after) - _stamp(e))
+            for e, after in itertools.pairwise(steps)
+            if e.get("Application", "").lower() == application
+        ]
+
+    return Observed(rings, voicemail, hangup.get("Cause"), played("playback"), played("background"))
 
 
 def agreement(predicted: Explanation, seen: Observed, length: Callable[[str], float]) -> list[str]:
     """How the observation differs from the prediction (empty: they agree); `length`: a
-    prompt's length in seconds (each Playback must last it, within PLAYBACK_TOLERANCE_S)."""
+    prompt's true length in seconds (each Playback, and each greeting the caller let finish,
+    must last it within PLAYBACK_TOLERANCE_S; explain's figure for a site file must be it)."""
     problems = []
     played = [
         s.sound
@@ -385,6 +482,29 @@ def agreement(predicted: Explanation, seen: Observed, length: Callable[[str], fl
                 problems.append(
                     f"{sound} played {seconds:.2f} s, its length is {length(sound):.2f} s"
                 )
+    # Menu greetings: each try's; a try ended by the timeout heard it whole (a press cuts it).
+    tries = [
+        (step.sound, after.kind == "timeout")
+        for step, after in itertools.pairwise((*predicted.steps, Step("end", "")))
+        if step.kind == "menu"
+    ]
+    if [sound for sound, _ in tries] != [sound for sound, _ in seen.greetings]:
+        problems.append(
+            f"greetings {[p for p, _ in seen.greetings]}, predicted {[p for p, _ in tries]}"
+        )
+    else:
+        for (sound, whole), (_, seconds) in zip(tries, seen.greetings, strict=True):
+            if whole and abs(seconds - length(sound)) > PLAYBACK_TOLERANCE_S:
+                problems.append(
+                    f"greeting {sound} played {seconds:.2f} s, its length is {length(sound):.2f} s"
+                )
+    for step in predicted.steps:
+        if (
+            step.sound.startswith(REFERENCE_PREFIX)
+            and abs(step.sound_seconds - length(step.sound)) > 0.005
+        ):
+            true = length(step.sound)
+            problems.append(f"explain gives {step.sound} {step.sound_seconds} s, it lasts {true} s")
     want = [(tuple(sorted(r)), s) for r, s in predicted.rings()]
     if [r for r, _ in want] != [r for r, _ in seen.rings]:
         problems.append(f"rang {[r for r, _ in seen.rings]}, predicted {[r for r, _ in want]}")
@@ -404,6 +524,44 @@ def agreement(predicted: Explanation, seen: Observed, length: Callable[[str], fl
     return problems
 
 
+def modules(files: Mapping[str, str]) -> set[str]:
+    """The modules a rendered modules.conf loads."""
+    return {
+        line.split("=", 1)[1].strip()
+        for line in files["modules.conf"].splitlines()
+        if line.replace(" ", "").startswith("load=")
+    }
+
+
+def stored_seconds(suffix: str, data: bytes) -> float:
+    """The length of a stored site audio file, read as Asterisk would by its extension."""
+    if suffix in (".ulaw", ".alaw"):
+        return len(data) / 8000
+    with wave.open(io.BytesIO(data)) as w:
+        return float(w.getnframes() / w.getframerate())
+
+
+@dataclass
+class Prompts:
+    """The prompts a call of the applied site can play, as the lab knows them: an installed
+    prompt's length from its GSM file; a site file's Playback argument (its stored copy) ->
+    audio:NAME, and its true length; `problems`: stored copies that are not their file."""
+
+    rootfs: Path
+    stored: dict[str, str]
+    seconds: dict[str, float]
+    problems: list[str] = field(default_factory=list)
+
+    def name(self, argument: str) -> str:
+        """audio:NAME for the stored copy of a site file; anything else as it is."""
+        return self.stored.get(argument, argument)
+
+    def length(self, sound: str) -> float:
+        if sound.startswith(REFERENCE_PREFIX):
+            return self.seconds[sound.removeprefix(REFERENCE_PREFIX)]
+        return prompt_seconds(self.rootfs, sound)
+
+
 class FlowPbx(LabHarness):
     """One Asterisk whose dialplan is swapped for each random site (pbx_config reload)."""
 
@@ -419,6 +577,8 @@ class FlowPbx(LabHarness):
         self.asterisk = Asterisk(self.lab, self.run)
         self.ami: LabAmi | None = None
         self.media_port = 17000
+        self.prompts = Prompts(rootfs, {}, {})
+        self.modules: set[str] = set()
 
     def files(self, loaded: LoadedSite) -> dict[str, str]:
         files = render(loaded, self.context)
@@ -431,8 +591,50 @@ class FlowPbx(LabHarness):
         )
         return files
 
-    def start(self, site: dict[str, Any]) -> FlowPbx:
-        write_config(self.run, self.files(load(site)))
+    def write_audio(self, loaded: LoadedSite, seconds: Mapping[str, float]) -> Prompts:
+        """Write the site's audio files where the rendered dialplan plays them (as the applier
+        does: render_audio's content-addressed names, readable by Asterisk's group), and check
+        each stored copy is its file: the name's hash is the copy's, the copy's length the
+        generator's."""
+        _, gid = asterisk_ids(self.rootfs)
+        inside = directory(self.context)
+        where = self.run.path("etc") / AUDIO_DIR
+        where.mkdir(mode=0o750, exist_ok=True)
+        os.chown(where, 0, gid)
+        for name, data in render_audio(loaded.site, loaded.audio).items():
+            (where / name).write_bytes(data)
+            os.chown(where / name, 0, gid)
+            (where / name).chmod(0o640)
+        play = player(loaded.audio, self.context)
+        prompts = Prompts(self.rootfs, {}, dict(seconds))
+        for name, length in seconds.items():
+            argument = play(f"{REFERENCE_PREFIX}{name}")
+            prompts.stored[argument] = f"{REFERENCE_PREFIX}{name}"
+            stem = argument.removeprefix(f"{inside}/")
+            copies = list(where.glob(f"{stem}.*"))
+            if argument == stem or len(copies) != 1:
+                prompts.problems.append(f"{name}: Playback({argument}) names no stored copy")
+                continue
+            data = copies[0].read_bytes()
+            if not stem.endswith("-" + hashlib.sha256(data).hexdigest()[:16]):
+                prompts.problems.append(f"{name}: {copies[0].name} is not its content's name")
+            stored = stored_seconds(copies[0].suffix, data)
+            if abs(stored - length) > 0.001:
+                prompts.problems.append(f"{name}: stored copy lasts {stored} s, not {length} s")
+        return prompts
+
+    def command(self, command: str) -> None:
+        assert self.ami is not None
+        reply = self.ami.action({"Action": "Command", "Command": command})
+        if not reply or reply[0].get("Response") != "Success":
+            raise RuntimeError(f"{command} failed: {reply}")
+
+    def start(self, first: Generated) -> FlowPbx:
+        loaded = load(first.site, first.audio)
+        self.write_audio(loaded, first.audio_seconds)
+        files = self.files(loaded)
+        self.modules = modules(files)
+        write_config(self.run, files)
         self.asterisk.start()
         self.stoppers.append(self.asterisk.stop)
         self.ami = LabAmi(self.lab.pod, "labtest", self.test_secret)
@@ -451,13 +653,20 @@ class FlowPbx(LabHarness):
         return self
 
     def apply(self, generated: Generated) -> LoadedSite:
-        """The site's dialplan live, and its night switches in astdb."""
+        """The site's dialplan live (its audio files first), and its night switches in astdb."""
         assert self.ami is not None
-        loaded = load(generated.site)
-        write_config(self.run, self.files(loaded))
-        reply = self.ami.action({"Action": "Command", "Command": "dialplan reload"})
-        if not reply or reply[0].get("Response") != "Success":
-            raise RuntimeError(f"dialplan reload failed: {reply}")
+        loaded = load(generated.site, generated.audio)
+        self.prompts = self.write_audio(loaded, generated.audio_seconds)
+        files = self.files(loaded)
+        write_config(self.run, files)
+        # A dialplan reload loads no module: load what this site needs and the boot site did
+        # not (func_logic for screening's IF, ...), as a restart would.
+        for module in sorted(modules(files) - self.modules):
+            reply = self.ami.action({"Action": "ModuleLoad", "Module": module, "LoadType": "load"})
+            if not reply or reply[0].get("Response") != "Success":
+                raise RuntimeError(f"loading {module} failed: {reply}")
+            self.modules.add(module)
+        self.command("dialplan reload")
         self.ami.action({"Action": "DBDelTree", "Family": "supervisor-night"})
         for name in generated.night:
             self.ami.action(
@@ -561,7 +770,9 @@ class Result:
 def run_cases(pbx: FlowPbx, generated: Generated, *, parallel: int = 4) -> list[Result]:
     """Every case of `generated` on `pbx` (already applied), `parallel` calls at a time."""
     assert pbx.ami is not None
-    loaded = load(generated.site)
+    loaded = load(generated.site, generated.audio)
+    seconds = {name: file.seconds for name, file in loaded.audio.items()}
+    prompts = pbx.prompts
     results: list[Result] = []
     pending = list(generated.cases)
     running: list[tuple[Case, Explanation, sipp.Sipp, float]] = []
@@ -580,6 +791,7 @@ def run_cases(pbx: FlowPbx, generated: Generated, *, parallel: int = 4) -> list[
                 blocked=generated.blocked,
                 dnd=generated.dnd,
                 forwards=generated.forwards,
+                audio_seconds=seconds,
             )
             plan = timeline(predicted, pbx.rootfs)
             running.append(
@@ -591,7 +803,9 @@ def run_cases(pbx: FlowPbx, generated: Generated, *, parallel: int = 4) -> list[
             seen = observe(pbx.ami.events, case.name)
             if seen is not None and caller.process.poll() is not None:
                 running.remove(item)
-                found = agreement(predicted, seen, lambda p: prompt_seconds(pbx.rootfs, p))
+                found = agreement(predicted, seen.named(prompts.name), prompts.length)
+                if any(s.sound.startswith(REFERENCE_PREFIX) for s in predicted.steps):
+                    found += prompts.problems
                 results.append(Result(case, predicted, seen, found))
             elif time.monotonic() > deadline:
                 caller.stop()
