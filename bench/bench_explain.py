@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from bench.report import REPORTS, LoadSampler, header, write
-from lab.flowlab import FlowPbx, Result, generate, report_line, run_cases
+from lab.flowlab import FlowPbx, Result, covers, generate, report_line, run_cases
 from lab.rootfs import ensure_rootfs
 
 REPORT = REPORTS / "explain.md"
@@ -42,7 +42,7 @@ def features(result: Result) -> set[str]:
         found.add("any number")
     if "fallback" in kinds:
         found.add("fallback")
-    return found
+    return found | covers(result.predicted)
 
 
 def main() -> None:

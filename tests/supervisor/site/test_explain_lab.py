@@ -1,6 +1,7 @@
 """`explain` agrees with the real Asterisk: random sites with call flows, random calls (numbers,
-key presses, time of day in random zones, night switches), the phones Asterisk rang, for how long,
-and how the call ended (lab.flowlab; bench/bench_explain.py runs a thousand)."""
+key presses, time of day in random zones, night switches, site audio files), the phones Asterisk
+rang, for how long, the prompts it played, and how the call ended (lab.flowlab;
+bench/bench_explain.py runs a thousand)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,16 @@ from typing import Any
 
 import pytest
 
-from lab.flowlab import Case, FlowPbx, Generated, generate, report_line, run_cases
+from lab.flowlab import (
+    Case,
+    FlowPbx,
+    Generated,
+    covering,
+    covers,
+    generate,
+    report_line,
+    run_cases,
+)
 from supervisor.site.flows import DAYS
 
 pytestmark = pytest.mark.lab
@@ -42,6 +52,25 @@ def test_explain_predicts_what_asterisk_does(pbx: FlowPbx) -> None:
         pbx.apply(generated)
         results = run_cases(pbx, generated)
         lines += [report_line(r) for r in results if r.problems]
+    assert not lines, f"seed {seed}:\n" + "\n".join(lines)
+
+
+#: What the new-flows case must go through (lab.flowlab.covers), and its bounded size.
+NEW_FLOWS = ("site greeting", "site prompt")
+NEW_FLOW_CALLS = 6
+
+
+def test_explain_predicts_site_audio_files(pbx: FlowPbx) -> None:
+    """A derandomized site (the first seed whose calls cover NEW_FLOWS) playing its own audio
+    files as greetings and prompts: each stored copy is its file, plays as its audio:NAME for
+    its length, and explain's figure is that length."""
+    seed, generated = covering(datetime.datetime.now(datetime.UTC), NEW_FLOW_CALLS, "n", NEW_FLOWS)
+    pbx.apply(generated)
+    results = run_cases(pbx, generated)
+    assert len(results) == NEW_FLOW_CALLS
+    found = set().union(*(covers(r.predicted) for r in results))
+    assert found >= set(NEW_FLOWS), found
+    lines = [report_line(r) for r in results if r.problems]
     assert not lines, f"seed {seed}:\n" + "\n".join(lines)
 
 

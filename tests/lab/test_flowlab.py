@@ -1,0 +1,105 @@
+"""lab/flowlab.py without Asterisk: the generated sites' audio files load, and the comparison
+maps a stored site file back to audio:NAME and catches a wrong name, length or greeting."""
+
+from __future__ import annotations
+
+import datetime
+import random
+from pathlib import Path
+
+from lab import flowlab
+from lab.flowlab import Observed, Prompts, agreement, observe
+from supervisor.site.explain import Explanation, Outcome, Step
+
+NOW = datetime.datetime(2026, 12, 6, 12, 0, tzinfo=datetime.UTC)
+
+
+def test_generated_sites_play_site_files_that_load_with_their_lengths() -> None:
+    """Over 60 seeds some sites name audio:greetN.wav / audio:noteN.wav; each named file is in
+    the site's audio, loads in its form, and lasts what the generator says."""
+    forms: set[str] = set()
+    for seed in range(60):
+        generated = flowlab.generate(random.Random(seed), NOW, 0, "t")
+        loaded = flowlab.load(generated.site, generated.audio)
+        assert set(loaded.audio) == set(generated.audio) == set(generated.audio_seconds)
+        for name, file in loaded.audio.items():
+            assert file.seconds == generated.audio_seconds[name]
+            forms.add(file.kind)
+    assert forms == {"wav", "wav16", "ulaw"}
+
+
+def _prompts() -> Prompts:
+    return Prompts(Path("/nonexistent"), {"/etc/audio/greet0-00ff": "audio:greet0.wav"}, {})
+
+
+def test_stored_site_file_maps_back_to_its_name() -> None:
+    """A Playback of the stored copy's path is compared as audio:NAME; other prompts stay."""
+    prompts = _prompts()
+    assert prompts.name("/etc/audio/greet0-00ff") == "audio:greet0.wav"
+    assert prompts.name("beep") == "beep"
+
+
+def _announced(seconds: float) -> Explanation:
+    sound = "audio:note0.wav"
+    steps = (Step("announcement", "plays", sound=sound, sound_seconds=seconds),)
+    return Explanation(steps, Outcome("hangup", "16"))
+
+
+def _seen(playbacks: list[tuple[str, float]], greetings: list[tuple[str, float]]) -> Observed:
+    return Observed([], None, "16", playbacks, greetings)
+
+
+def length(sound: str) -> float:
+    return {"audio:note0.wav": 1.5, "audio:greet0.wav": 3.0}[sound]
+
+
+def test_site_file_played_for_its_length_agrees() -> None:
+    """The stored copy played for the file's length, as explain said: no difference."""
+    seen = _seen([("/etc/audio/note0-ab", 1.6)], [])
+    named = seen.named(lambda p: {"/etc/audio/note0-ab": "audio:note0.wav"}.get(p, p))
+    assert agreement(_announced(1.5), named, length) == []
+
+
+def test_wrong_file_wrong_length_and_wrong_explain_figure_differ() -> None:
+    """An unmapped path, a playback far from the file's length, and explain's length for a
+    site file that is not the file's are each reported."""
+    unmapped = agreement(_announced(1.5), _seen([("/etc/audio/other-cd", 1.5)], []), length)
+    assert unmapped == ["played ['/etc/audio/other-cd'], predicted ['audio:note0.wav']"]
+    short = agreement(_announced(1.5), _seen([("audio:note0.wav", 0.4)], []), length)
+    assert short == ["audio:note0.wav played 0.40 s, its length is 1.50 s"]
+    figure = agreement(_announced(2.5), _seen([("audio:note0.wav", 1.5)], []), length)
+    assert figure == ["explain gives audio:note0.wav 2.5 s, it lasts 1.5 s"]
+
+
+def test_greetings_compared_by_name_and_whole_length_when_the_caller_waits() -> None:
+    """A menu try that times out must have played its greeting whole; a try the caller pressed
+    in is compared by name only; a missing greeting is a difference."""
+    menu = Step("menu", "menu", seconds=2, sound="audio:greet0.wav", sound_seconds=3.0)
+    waited = Explanation((menu, Step("timeout", "t")), Outcome("hangup", "16"))
+    pressed = Explanation((menu, Step("press", "p", press="5")), Outcome("hangup", "16"))
+    assert agreement(waited, _seen([], [("audio:greet0.wav", 3.1)]), length) == []
+    cut = agreement(waited, _seen([], [("audio:greet0.wav", 1.2)]), length)
+    assert cut == ["greeting audio:greet0.wav played 1.20 s, its length is 3.00 s"]
+    assert agreement(pressed, _seen([], [("audio:greet0.wav", 1.2)]), length) == []
+    missing = agreement(waited, _seen([], []), length)
+    assert missing == ["greetings [], predicted ['audio:greet0.wav']"]
+
+
+def test_observe_reads_background_as_a_greeting() -> None:
+    """Asterisk names the application BackGround: its step is a greeting, timed to the next."""
+
+    def event(kind: str, stamp: float, **more: str) -> dict[str, str]:
+        return {"Event": kind, "Uniqueid": "u1", "Timestamp": str(stamp), **more}
+
+    events = [
+        event("Newchannel", 0.0, CallerIDName="case1"),
+        event("Newexten", 1.0, Application="BackGround", AppData="/etc/audio/greet0-00ff"),
+        event("Newexten", 4.0, Application="WaitExten", AppData="2"),
+        event("Newexten", 6.0, Application="Playback", AppData="beep"),
+        event("Hangup", 6.5, Cause="16"),
+    ]
+    seen = observe(events, "case1")
+    assert seen is not None
+    assert seen.greetings == [("/etc/audio/greet0-00ff", 3.0)]
+    assert seen.playbacks == [("beep", 0.5)]
+    assert seen.named(_prompts().name).greetings == [("audio:greet0.wav", 3.0)]
