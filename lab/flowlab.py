@@ -426,7 +426,9 @@ def observe(events: Sequence[dict[str, str]], name: str) -> Observed | None:
     group: list[str] = []
     start = end = 0.0
     for e in mine:
-        if e.get("Event") == "DialBegin" and e.get("Uniqueid") == unique:
+        # The phones rung, by any channel of the call: a forward rings its target from a Local
+        # channel (supervisor-phone dials Local/NUMBER@context), linked to the caller's.
+        if e.get("Event") == "DialBegin" and e.get("DestChannel", "").startswith("PJSIP/"):
             if not open_dial and group:
                 rings.append((tuple(sorted(group)), end - start))
                 group = []
@@ -435,8 +437,8 @@ def observe(events: Sequence[dict[str, str]], name: str) -> Observed | None:
             endpoint = e.get("DestChannel", "").removeprefix("PJSIP/").rsplit("-", 1)[0]
             open_dial[e.get("DestUniqueid", "")] = _stamp(e)
             group.append(endpoint)
-        elif e.get("Event") == "DialEnd" and e.get("Uniqueid") == unique:
-            open_dial.pop(e.get("DestUniqueid", ""), None)
+        elif e.get("Event") == "DialEnd" and e.get("DestUniqueid", "") in open_dial:
+            open_dial.pop(e.get("DestUniqueid", ""))
             end = _stamp(e)
     if group:
         rings.append((tuple(sorted(group)), end - start))
@@ -444,9 +446,8 @@ def observe(events: Sequence[dict[str, str]], name: str) -> Observed | None:
         (
             e.get("AppData", "").split("@")[0]
             for e in mine
-            if e.get("Event") == "Newexten"
-            and e.get("Application") == "VoiceMail"
-            and e.get("Uniqueid") == unique
+            # The caller's channel, or the Local channel of a forward whose target has a box.
+            if e.get("Event") == "Newexten" and e.get("Application") == "VoiceMail"
         ),
         None,
     )

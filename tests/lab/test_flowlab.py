@@ -103,3 +103,32 @@ def test_observe_reads_background_as_a_greeting() -> None:
     assert seen.greetings == [("/etc/audio/greet0-00ff", 3.0)]
     assert seen.playbacks == [("beep", 0.5)]
     assert seen.named(_prompts().name).greetings == [("audio:greet0.wav", 3.0)]
+
+
+def test_observe_follows_a_forward_through_its_local_channel() -> None:
+    """desk rings 5 s, then the forward's Local channel rings kitchen 5 s and desk's box
+    answers there: two rings in order and the box, as the caller's call."""
+
+    def event(kind: str, stamp: float, unique: str, **more: str) -> dict[str, str]:
+        base = {"Event": kind, "Uniqueid": unique, "Linkedid": "u1", "Timestamp": str(stamp)}
+        return base | more
+
+    events = [
+        event("Newchannel", 0.0, "u1", CallerIDName="case2"),
+        event("DialBegin", 1.0, "u1", DestChannel="PJSIP/desk-01", DestUniqueid="d1"),
+        event("DialEnd", 6.0, "u1", DestChannel="PJSIP/desk-01", DestUniqueid="d1"),
+        event("DialBegin", 6.1, "u1", DestChannel="Local/12@internal-02;1", DestUniqueid="l1"),
+        event("DialBegin", 6.2, "l2", DestChannel="PJSIP/kitchen-03", DestUniqueid="k1"),
+        event("DialEnd", 11.2, "l2", DestChannel="PJSIP/kitchen-03", DestUniqueid="k1"),
+        event("Newexten", 11.3, "l2", Application="VoiceMail", AppData="11@default,u"),
+        event("Hangup", 20.0, "l2", Cause="16"),
+        event("DialEnd", 20.0, "u1", DestChannel="Local/12@internal-02;1", DestUniqueid="l1"),
+        event("Hangup", 20.1, "u1", Cause="16"),
+    ]
+    seen = observe(events, "case2")
+    assert seen is not None
+    assert [(rung, round(seconds, 3)) for rung, seconds in seen.rings] == [
+        (("desk",), 5.0),
+        (("kitchen",), 5.0),
+    ]
+    assert seen.voicemail == "11"
