@@ -89,8 +89,10 @@ def prompt_seconds(rootfs: Path, name: str) -> float:
 AUDIO_FORMS = ("pcm8", "pcm16", "ulaw")
 #: Lengths of site greetings (a press falls inside them, as with GREETINGS) and of site
 #: announcements, in 20 ms steps: a mu-law tone is whole 20 ms packets, so each length is exact.
+#: An announcement may be an invalid-key prompt: at least 0.8 s, so that the second digit of a
+#: press of 1x (0.4 s later) falls inside it and is discarded.
 GREETING_SECONDS = (2.0, 4.0)
-ANNOUNCEMENT_SECONDS = (0.4, 3.0)
+ANNOUNCEMENT_SECONDS = (0.8, 3.0)
 
 
 def _length(rng: random.Random, bounds: tuple[float, float]) -> float:
@@ -214,14 +216,18 @@ def generate(rng: random.Random, now: datetime.datetime, calls: int, prefix: str
         # A site with files plays mostly its own, but some installed prompts too.
         return rng.choice(site_files if site_files and rng.random() < 0.7 else installed)
 
+    # A site with direct dialling (11, 12, 13 from a menu): its callers press whole extension
+    # numbers in any of its menus, and Asterisk acts on the first digit of a press in a menu
+    # without direct dialling, so no menu of such a site has option 1 (a press of 1x is then
+    # invalid everywhere: its other digit is lost in the invalid prompt's Playback).
+    dialling = rng.random() < 0.3
     flows: list[str] = []
     for index in range(rng.randint(1, 5)):
         kind = rng.choice(("menu", "time", "announce"))
         name = f"{kind}{index}"
         if kind == "menu":
-            digits = rng.sample(DIGITS, rng.randint(1, 3))
-            # Direct dialling of the extensions (11, 12, 13): no option may be their first digit.
-            direct = "1" not in digits and rng.random() < 0.3
+            digits = rng.sample(DIGITS.replace("1", "") if dialling else DIGITS, rng.randint(1, 3))
+            direct = dialling and rng.random() < 0.7
             plan["menus"][name] = {
                 "direct_dial": direct,
                 "greeting": prompt(GREETINGS, site_greetings),
