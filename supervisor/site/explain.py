@@ -228,14 +228,18 @@ class _Walk:
                 self.add(Step("timeout", "no digit"))
                 continue
             press = self.presses.pop(0)
-            if press in menu.options:
-                self.add(
-                    Step("press", f"caller pressed {press}: {menu.options[press]}", press=press)
-                )
-                return self.target(menu.options[press])
-            extension = self.site.dialplan.extensions.get(press) if menu.direct_dial else None
+            dialable = self.site.dialplan.extensions if menu.direct_dial else {}
+            taken = dialled(press, {*menu.options, *dialable})
+            # Asterisk goes on as soon as the digits so far can match nothing longer: the rest
+            # of the press is not waited for.
+            rest = f" (acted on {taken}: {press[len(taken) :]} not waited for)" if taken else ""
+            if taken in menu.options:
+                text = f"caller pressed {press}{rest if taken != press else ''}"
+                self.add(Step("press", f"{text}: {menu.options[taken]}", press=press))
+                return self.target(menu.options[taken])
+            extension = dialable.get(taken)
             if extension is not None:
-                text = f"caller dialled extension {press}: {extension.ring}"
+                text = f"caller dialled extension {taken}: {extension.ring}"
                 self.add(Step("press", text, press=press))
                 return self.target(extension.ring, voicemail=extension.voicemail)
             then = f"on_invalid {menu.on_invalid}" if last else "again"
@@ -256,6 +260,18 @@ class _Walk:
         state = "open" if is_open else "closed"
         self.add(Step("time", f"time condition {name}: {state} ({why}): {branch}"))
         return self.target(branch)
+
+
+def dialled(press: str, extensions: Collection[str]) -> str:
+    """What Asterisk's digit matching makes of `press` among a menu's `extensions`: the first
+    prefix that is one of them with none longer to wait for, the whole press if it is one, else
+    "" (invalid: at some digit nothing can match)."""
+    for end in range(1, len(press) + 1):
+        prefix = press[:end]
+        longer = any(e.startswith(prefix) and e != prefix for e in extensions)
+        if not longer:
+            return prefix if prefix in extensions else ""
+    return press if press in extensions else ""
 
 
 def time_decision(

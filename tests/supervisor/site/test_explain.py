@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from supervisor.site.explain import explain, explain_extension, time_decision
+from supervisor.site.explain import dialled, explain, explain_extension, time_decision
 from supervisor.site.model import Site
 from tests.supervisor.site.flowsite import SECRETS, flow_site
 from tests.supervisor.site.sites import load_dict
@@ -91,3 +91,36 @@ def test_extension_to_menu() -> None:
     """An internal extension leads to the same flows."""
     result = explain_extension(site(), "30", at=at("2026-12-07T10:15+00:00"), presses=["2"])
     assert (result.outcome.kind, result.outcome.detail) == ("voicemail", "11")
+
+
+def test_a_longer_press_is_acted_on_as_asterisk_matches_digits() -> None:
+    """A menu without direct dialling goes on at the first digit that matches an option (13
+    takes option 1: nothing longer can match); a press no option starts with is invalid."""
+    result = explain(site(), "+4930123456", at=at("2026-12-07T10:15+00:00"), presses=["13"])
+    assert result.rings() == [(("desk", "kitchen"), 10)]
+    (press,) = [s for s in result.steps if s.kind == "press"]
+    assert press.text == "caller pressed 13 (acted on 1: 3 not waited for): everyone"
+    invalid = explain(site(), "+4930123456", at=at("2026-12-07T10:15+00:00"), presses=["31"])
+    assert next(s.text for s in invalid.steps if s.kind == "press").startswith(
+        "caller pressed 31: invalid"
+    )
+
+
+@pytest.mark.parametrize(
+    ("press", "extensions", "taken"),
+    [
+        ("13", {"1", "2"}, "1"),
+        ("4", {"1", "2"}, ""),
+        ("11", {"2", "11", "12"}, "11"),
+        ("113", {"2", "11", "12"}, "11"),
+        ("1", {"2", "11", "12"}, ""),
+        ("13", {"1", "11", "12"}, ""),
+    ],
+)
+def test_dialled_follows_asterisk_digit_matching(
+    press: str, extensions: set[str], taken: str
+) -> None:
+    """A prefix with nothing longer to match is taken at once (the rest not waited for), one
+    with longer candidates waits for the next digit, a dead end or an unfinished number is
+    invalid."""
+    assert dialled(press, extensions) == taken
