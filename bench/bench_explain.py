@@ -88,8 +88,11 @@ def main() -> None:
         f"{len(results):,} calls into {sites} random sites (seed {seed}, {args.per_site} calls a "
         f"site, {args.parallel} at a time), {wall / 60:.1f} minutes. Each call's prediction "
         "(`supervisor.site.explain`, from the model alone, at the moment the call starts) is "
-        "compared with what Asterisk 22 did, from its AMI events: the phones each Dial rang, "
-        "for how long (within 1.5 s), and the end (voicemail box or hang-up cause).",
+        "compared with what Asterisk 22 did, from the AMI events of every channel of the call: "
+        "the phones rung (a forward's target too), for how long (within 1.5 s), each prompt "
+        "and menu greeting played (by name, a site audio file's stored copy as its audio:NAME; "
+        "for its length within 0.5 s; explain's length of a site file exactly), and the end "
+        "(voicemail box or hang-up cause).",
         "",
         f"**Agreement: {agree:,} of {len(results):,} calls "
         f"({100 * agree / max(1, len(results)):.1f} %).** Target 100 %: "
