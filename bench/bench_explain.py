@@ -63,7 +63,7 @@ def main() -> None:
     try:
         with LoadSampler() as load:
             first = generate(random.Random(0), datetime.datetime.now(datetime.UTC), 0, "boot")
-            pbx.start(first)
+            pbx.start(first.site, first.audio)
             sites = 0
             while len(results) < args.calls:
                 calls = min(args.per_site, args.calls - len(results))

@@ -636,9 +636,10 @@ class FlowPbx(LabHarness):
         if not reply or reply[0].get("Response") != "Success":
             raise RuntimeError(f"{command} failed: {reply}")
 
-    def start(self, first: Generated) -> FlowPbx:
-        loaded = load(first.site, first.audio)
-        self.write_audio(loaded, first.audio_seconds)
+    def start(self, site: dict[str, Any], audio: Mapping[str, bytes] = EMPTY_AUDIO) -> FlowPbx:
+        """Asterisk up with `site` (and its audio files), the phones registered."""
+        loaded = load(site, audio)
+        self.write_audio(loaded, {name: file.seconds for name, file in loaded.audio.items()})
         files = self.files(loaded)
         self.modules = modules(files)
         write_config(self.run, files)

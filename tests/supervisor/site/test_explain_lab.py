@@ -37,7 +37,7 @@ def pbx(rootfs: Path) -> Iterator[FlowPbx]:
     first = generate(random.Random(0), datetime.datetime.now(datetime.UTC), 0, "boot")
     harness = FlowPbx(rootfs)
     try:
-        yield harness.start(first)
+        yield harness.start(first.site, first.audio)
     finally:
         harness.close()
 
