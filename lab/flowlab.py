@@ -52,6 +52,7 @@ from supervisor.site.load import LoadedSite, load_site
 from supervisor.site.mounts import Mount
 
 PHONES = ("desk", "kitchen", "hall")
+FORWARD_KINDS: tuple[Forward, ...] = tuple(FORWARD_FAMILIES)
 PASSWORDS = {name: f"{name}-lab-secret" for name in PHONES}
 TIMEZONES = (
     "UTC",
@@ -294,6 +295,7 @@ def generate(rng: random.Random, now: datetime.datetime, calls: int, prefix: str
         )
         for index in range(calls)
     ]
+    dnd, forwards = _phone_state(rng, list(plan["extensions"]))
     # Only the files the site names (a site file nobody plays is not written either).
     used = {
         sound.removeprefix(REFERENCE_PREFIX)
@@ -303,7 +305,26 @@ def generate(rng: random.Random, now: datetime.datetime, calls: int, prefix: str
     }
     audio = {name: data for name, data in audio.items() if name in used}
     audio_seconds = {name: audio_seconds[name] for name in audio}
-    return Generated(site, night, cases, blocked, audio, audio_seconds)
+    return Generated(site, night, cases, blocked, audio, audio_seconds, dnd, forwards)
+
+
+def _phone_state(
+    rng: random.Random, extensions: list[str]
+) -> tuple[list[str], dict[str, dict[Forward, str]]]:
+    """Half the sites get phones with do-not-disturb or forwards in astdb (set before the calls,
+    as night mode is); a forward's target is one of the site's extensions (a phone, itself
+    included: a forwarded call is not forwarded again)."""
+    dnd: list[str] = []
+    forwards: dict[str, dict[Forward, str]] = {}
+    if rng.random() < 0.5:
+        return dnd, forwards
+    for phone in PHONES:
+        if rng.random() < 0.25:
+            dnd.append(phone)
+        if rng.random() < 0.4:
+            kinds: list[Forward] = rng.sample(FORWARD_KINDS, rng.randint(1, 2))
+            forwards[phone] = {kind: rng.choice(extensions) for kind in kinds}
+    return dnd, forwards
 
 
 def _site_audio(rng: random.Random) -> tuple[dict[str, bytes], dict[str, float]]:
@@ -796,11 +817,17 @@ def predict(
 
 def covers(predicted: Explanation) -> set[str]:
     """The new flows a prediction goes through: a site file as a menu greeting, as a prompt
-    (announcement or invalid key)."""
+    (announcement or invalid key); a phone skipped for do-not-disturb; a forward's target rung."""
     found = set()
+    forwarded = False
     for step in predicted.steps:
         if step.sound.startswith(REFERENCE_PREFIX):
             found.add("site greeting" if step.kind == "menu" else "site prompt")
+        if step.kind == "dnd":
+            found.add("do-not-disturb")
+        forwarded = forwarded or step.kind == "forward"
+        if forwarded and step.ring:
+            found.add("forward target rung")
     return found
 
 

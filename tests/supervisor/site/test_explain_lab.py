@@ -56,14 +56,15 @@ def test_explain_predicts_what_asterisk_does(pbx: FlowPbx) -> None:
 
 
 #: What the new-flows case must go through (lab.flowlab.covers), and its bounded size.
-NEW_FLOWS = ("site greeting", "site prompt")
+NEW_FLOWS = ("site greeting", "site prompt", "do-not-disturb", "forward target rung")
 NEW_FLOW_CALLS = 6
 
 
-def test_explain_predicts_site_audio_files(pbx: FlowPbx) -> None:
+def test_explain_predicts_site_audio_files_dnd_and_forwards(pbx: FlowPbx) -> None:
     """A derandomized site (the first seed whose calls cover NEW_FLOWS) playing its own audio
-    files as greetings and prompts: each stored copy is its file, plays as its audio:NAME for
-    its length, and explain's figure is that length."""
+    files as greetings and prompts, with phones on do-not-disturb and forwarding (astdb): each
+    stored copy is its file, plays as its audio:NAME for its length, explain's figure is that
+    length, a DND phone is not rung and a forward's target rings as predicted."""
     seed, generated = covering(datetime.datetime.now(datetime.UTC), NEW_FLOW_CALLS, "n", NEW_FLOWS)
     pbx.apply(generated)
     results = run_cases(pbx, generated)
