@@ -132,3 +132,36 @@ def test_observe_follows_a_forward_through_its_local_channel() -> None:
         (("kitchen",), 5.0),
     ]
     assert seen.voicemail == "11"
+
+
+def test_generated_phone_state_forwards_to_the_sites_extensions() -> None:
+    """Over 40 seeds some sites have phones on do-not-disturb and forwards of every kind, each
+    forward's target one of the site's extensions."""
+    kinds: set[str] = set()
+    dnd = 0
+    for seed in range(40):
+        generated = flowlab.generate(random.Random(seed), NOW, 0, "t")
+        extensions = generated.site["dialplan"]["extensions"]
+        dnd += len(generated.dnd)
+        for forwards in generated.forwards.values():
+            kinds |= set(forwards)
+            assert set(forwards.values()) <= set(extensions)
+    assert dnd > 0
+    assert kinds == {"always", "busy", "noanswer"}
+
+
+def test_covers_names_the_new_flows_a_prediction_goes_through() -> None:
+    """A site greeting, a site prompt, a DND skip and a ring after a forward are each named;
+    a ring before any forward is not a forward's."""
+    steps = (
+        Step("menu", "m", sound="audio:greet0.wav", sound_seconds=2.0),
+        Step("press", "p", sound="audio:note0.wav", press="4", sound_seconds=1.0),
+        Step("ring", "r", ("desk",), 5),
+        Step("dnd", "kitchen has do-not-disturb on"),
+    )
+    plain = Explanation(steps, Outcome("hangup", "16"))
+    assert flowlab.covers(plain) == {"site greeting", "site prompt", "do-not-disturb"}
+    forwarded = Explanation(
+        (*steps, Step("forward", "f"), Step("ring", "r", ("hall",), 5)), Outcome("hangup", "16")
+    )
+    assert "forward target rung" in flowlab.covers(forwarded)
