@@ -128,9 +128,15 @@ PAYLOAD_EVENT = 101  # the telephone-event payload type the lab's DTMF scenarios
 DTMF_EVENTS = {**{str(d): d for d in range(10)}, "*": 10, "#": 11}
 
 
-def dtmf_pcap(plan: list[tuple[float, str]], *, press_ms: int = 160, gap_ms: int = 240) -> bytes:
+def dtmf_pcap(
+    plan: list[tuple[float, str]], *, press_ms: int = 160, gap_ms: int = 240, lead: bool = False
+) -> bytes:
     """RFC 4733 telephone-events as an RTP pcap: for each (pause in seconds, digits) of `plan`,
     silence then the digits, each held `press_ms` with `gap_ms` between them.
+
+    sipp times a pcap from its first packet, so without `lead` the first pause is not kept (the
+    first press goes out when the playing starts); `lead` puts one PCMU silence packet at time 0,
+    so every press goes out at its planned moment.
 
     One stream for the whole plan: each press has its own RTP timestamp and sequence numbers, so
     a digit repeated (a PIN like 1111, a menu key after a PIN containing it) is a new event, which
@@ -139,6 +145,10 @@ def dtmf_pcap(plan: list[tuple[float, str]], *, press_ms: int = 160, gap_ms: int
     frames: list[tuple[int, bytes]] = []  # (time in us, RTP packet)
     ssrc = 0x5EED0101
     seq = 0
+    if lead:
+        silence = b"\xff" * SAMPLES_PER_PACKET  # mu-law zero
+        frames.append((0, rtp_packet(seq, 0, ssrc, silence, marker=True)))
+        seq += 1
     now_ms = 0
     for pause, digits in plan:
         now_ms += int(pause * 1000)

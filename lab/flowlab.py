@@ -749,7 +749,8 @@ class FlowPbx(LabHarness):
     def call(self, case: Case, plan: Timeline) -> sipp.Sipp:
         pcap = self.run.path("scenarios") / f"flow-{case.name}.pcap"
         pcap.parent.mkdir(exist_ok=True)
-        pcap.write_bytes(dtmf_pcap(plan.plan or [(0.1, "")]))
+        # lead: the first press at its planned moment (after an announcement, not inside it).
+        pcap.write_bytes(dtmf_pcap(plan.plan or [(0.1, "")], lead=True))
         text = (SCENARIOS / "uac_flow.xml").read_text()
         values = {
             "FROM_NAME": case.name,

@@ -80,3 +80,18 @@ def test_dtmf_pcap_is_rfc4733_with_a_new_event_per_press() -> None:
     assert len(ends) == 9  # three per press
     assert len(set(seqs)) == len(seqs) - 6  # the 3 ends of a press are one retransmitted packet
     assert audio.plan_seconds([(1.0, "11"), (2.0, "#")]) >= packets[-1][0] / 1e6
+
+
+def test_dtmf_pcap_lead_keeps_the_first_pause() -> None:
+    """sipp times a pcap from its first packet: with `lead` a PCMU silence packet at 0 comes
+    first, so the first press still starts after its pause (1 s); without it the press is first."""
+    led = _rtp_of(audio.dtmf_pcap([(1.0, "5")], lead=True))
+    when, rtp = led[0]
+    assert (when, rtp[1], set(rtp[12:])) == (0, 0x80 | 0, {0xFF})  # marker, PCMU, silence
+    assert led[1][0] == 1_000_000
+    assert led[1][1][1] == 0x80 | audio.PAYLOAD_EVENT
+    plain = _rtp_of(audio.dtmf_pcap([(1.0, "5")]))
+    assert plain[0][1][1] == 0x80 | audio.PAYLOAD_EVENT
+    assert [seq for seq in (struct.unpack("!H", r[2:4])[0] for _, r in led)] == list(
+        range(len(led) - 2)
+    ) + [len(led) - 3] * 2  # the end packet retransmitted twice
