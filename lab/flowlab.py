@@ -68,8 +68,9 @@ ANNOUNCEMENTS = ("beep", "goodbye", "im-sorry", "activated")
 DIGITS = "0123456789*#"
 #: Seconds after a menu starts listening that the caller presses: inside the greeting (every
 #: one of GREETINGS lasts 1.8 s or more), late enough that a press never reaches the Playback of
-#: an announcement before it (Playback discards DTMF): at 0.5 s, 3 presses of 1,000 after short
-#: announcements were lost to the lab's start-up jitter (bench/reports/explain.notes.md).
+#: an announcement before it (Playback discards DTMF). The presses lost after announcements
+#: (bench/reports/explain*.notes.md) were sent at the answer: sipp dropped the pcap's first
+#: pause until dtmf_pcap got `lead`.
 PRESS_AT = 1.0
 #: What a press takes in lab.audio's dtmf_pcap (held 160 ms, 240 ms gap).
 PRESS_S = 0.4
