@@ -9,11 +9,13 @@ needs itself, so any test passes alone and in any order.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
 import shutil
 import signal
+import sqlite3
 import struct
 import subprocess
 from collections.abc import Iterator
@@ -170,6 +172,17 @@ def test_unanswered_call_leaves_a_message_with_audio_and_the_phone_gets_mwi(pod:
     wait_until(lambda: pod.metric("new") == count, 10, what="the metric to count it")
 
 
+def astdb_on_disk(run: RunDir, key: str) -> str | None:
+    """The value astdb's file holds for `key` (what a kill -9 cannot take back), read-only."""
+    path = run.path("db") / "astdb.sqlite3"
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)) as db:
+            row = db.execute("SELECT value FROM astdb WHERE key = ?", (key,)).fetchone()
+    except sqlite3.Error:
+        return None
+    return None if row is None else str(row[0])
+
+
 def test_messages_and_astdb_survive_an_asterisk_restart_and_a_pod_restart(pod: Pod) -> None:
     """Kill Asterisk (the supervisor restarts it), then a whole new pod (new supervisor, new
     Asterisk, fresh emptyDirs) on the same persistent spool and astdb: the messages, their
@@ -179,6 +192,9 @@ def test_messages_and_astdb_survive_an_asterisk_restart_and_a_pod_restart(pod: P
     before = {m.wav.name: m.wav.read_bytes() for m in pod.box()}
     new = len(pod.inbox())
     assert "Updated database successfully" in pod.asterisk_cli("database put lab persisted yes")
+    # Asterisk commits astdb writes from a sync thread, up to a second later: the kill below
+    # comes once the key is on disk, or it tests that race rather than the volume.
+    wait_until(lambda: astdb_on_disk(pod.run, "/lab/persisted"), 10, what="the key on disk")
 
     asterisk = netns.asterisk_pids(pod.lab.pod)
     assert asterisk
