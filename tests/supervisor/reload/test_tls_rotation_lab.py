@@ -68,6 +68,15 @@ def served(pbx: LabPbx) -> str:
     return pbx.pod_loop.run(handshake(netns.POD_V6, 5061, 3.0), 5)
 
 
+def served_or_none(pbx: LabPbx) -> str | None:
+    """`served`, or None for a handshake that lands in the moment res_pjsip restarts the TLS
+    listener (pjsip_tls_transport_restart, docs/tls.md): it is reset, and a phone retries."""
+    try:
+        return served(pbx)
+    except OSError:
+        return None
+
+
 def verify(pbx: LabPbx, checker: ServedCertificates) -> dict[str, bool]:
     assert pbx.pod_loop is not None
     return pbx.pod_loop.run(checker.verify(), 30)
@@ -160,7 +169,7 @@ async def test_rotation_is_served_within_seconds_and_the_call_goes_on(
             swapped = time.monotonic()
             set_certificate(pbx, second)
             deadline = swapped + 10
-            while served(pbx) != second.fingerprint:
+            while served_or_none(pbx) != second.fingerprint:
                 assert time.monotonic() < deadline, "the new certificate was not served in 10 s"
                 await asyncio.sleep(0.05)
             elapsed = time.monotonic() - swapped
