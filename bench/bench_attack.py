@@ -44,6 +44,7 @@ from lab.netns import Lab
 from lab.paths import REPO
 from lab.rootfs import ensure_rootfs
 from lab.supervisor import SupervisorRun, read_dir
+from supervisor.process.gcwatch import PAUSE_BUCKETS
 
 REPORT = Path(__file__).resolve().parent / "reports" / "attack.md"
 EXAMPLE = REPO / "examples" / "home"
@@ -55,6 +56,9 @@ FLOOD = ipaddress.ip_network("2001:db8:f200::/40")  # malformed packets' sources
 VALID_NAME = "2001:db8:f1::1"  # the valid-name flooder
 FLOOD_POOL = 1000  # malformed packets come from this many /64s of FLOOD
 RELOADS, PJSIP = "asterisk_supervisor_reloads_total", {"module": "res_pjsip.so"}
+PAUSES = "asterisk_supervisor_gc_pause_seconds"
+TRIMS = "asterisk_supervisor_heap_trim_seconds"
+PAUSE_BOUNDS = tuple(f"{b}" for b in PAUSE_BUCKETS)
 ACL = {"module": "acl"}  # the named ACL's reloads: the ban list's own path (render/acl.py)
 UNANSWERED, DESK = "asterisk_supervisor_unanswered_challenges_total", {"endpoint": "desk"}
 
@@ -69,6 +73,7 @@ class Phase:
     calls_placed: int = 0
     calls_answered: int = 0
     figures: dict[str, str] = field(default_factory=dict)
+    pauses: dict[str, str] = field(default_factory=dict)  # what the supervisor's own timing says
 
 
 class Bench:
@@ -103,6 +108,38 @@ class Bench:
     def answered(self) -> float:
         return self.metric("asterisk_supervisor_calls_total", {"outcome": "answered"})
 
+    def pause_counts(self) -> dict[str, dict[str, float]]:
+        """The supervisor's pause histograms (process/gcwatch.py): for each series (collections
+        by generation, the heap trims), the count under each bucket bound and the sum."""
+        series = {f"gc {g}": (PAUSES, {"generation": g}) for g in ("0", "1", "2")}
+        series["heap trim"] = (TRIMS, {})
+        out: dict[str, dict[str, float]] = {}
+        for name, (metric, labels) in series.items():
+            counts = {
+                le: self.metric(f"{metric}_bucket", {**labels, "le": le})
+                for le in (*PAUSE_BOUNDS, "+Inf")
+            }
+            counts["sum"] = self.metric(f"{metric}_sum", labels)
+            out[name] = counts
+        return out
+
+    @staticmethod
+    def pause_figures(
+        before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]
+    ) -> dict[str, str]:
+        """Per series: how many in the phase, their total, and the bound of the longest."""
+        figures = {}
+        for name, counts in after.items():
+            delta = {k: v - before[name][k] for k, v in counts.items()}
+            n = delta["+Inf"]
+            longest = next((le for le in (*PAUSE_BOUNDS, "+Inf") if delta[le] == n), "+Inf")
+            bound = float(longest) * 1000
+            total = delta["sum"] * 1000
+            figures[name] = (
+                f"{n:.0f}, {total:.0f} ms in all, longest <= {bound:g} ms" if n else "none"
+            )
+        return figures
+
     @contextmanager
     def phase(self, name: str, calls: int) -> Iterator[Phase]:
         """/healthz polled every 20 ms and `calls` doorbell calls, around the attack."""
@@ -124,6 +161,7 @@ class Bench:
 
         poller = threading.Thread(target=poll, daemon=True)
         before = self.answered()
+        pauses0 = self.pause_counts()
         call = sipp.call(
             self.lab,
             self.run,
@@ -148,6 +186,7 @@ class Bench:
         result.calls_placed = calls
         wait_until(lambda: self.answered() - before >= calls, 10, interval=0.2, what="")
         result.calls_answered = round(self.answered() - before)
+        result.pauses = self.pause_figures(pauses0, self.pause_counts())
         self.phases.append(result)
 
     # -- attacks ---------------------------------------------------------------------------------
@@ -527,6 +566,17 @@ def run_bench(args: argparse.Namespace, load: LoadSampler) -> list[str]:
             f"| {p.name} | {percentile(h, 0.5):.1f} ms | {quantile_text(h, 0.99, '{:.1f}', ' ms')} "
             f"| {max(h):.1f} ms | {p.health_failed} | {p.calls_answered} of {p.calls_placed} |"
         )
+    lines += [
+        "",
+        "The supervisor's own pauses in each phase (`asterisk_supervisor_gc_pause_seconds` by "
+        "generation, `asterisk_supervisor_heap_trim_seconds`; longest: the histogram's bound):",
+        "",
+        "| phase | gc generation 0 | gc generation 1 | gc generation 2 (full) | heap trim |",
+        "|---|---|---|---|---|",
+    ]
+    for p in phases:
+        cells = [p.pauses.get(k, "n/a") for k in ("gc 0", "gc 1", "gc 2", "heap trim")]
+        lines.append(f"| {p.name} | " + " | ".join(cells) + " |")
     for name, figures in sections:
         lines += ["", f"## {name}", "", "| measure | value |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in figures.items()]

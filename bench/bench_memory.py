@@ -20,6 +20,7 @@ until twice `--remember` calls were placed).
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import shutil
 import tempfile
@@ -49,6 +50,7 @@ FIELDS = {
     "glibc_heap_kb": "glibc heap size (mallinfo2 arena)",
     "glibc_free_kb": "glibc heap free bytes (fordblks)",
     "glibc_mmapped_kb": "glibc mmapped blocks (hblkhd)",
+    "sqlite_kb": "SQLite's own heap (sqlite3_memory_used)",
     "traced_kb": "Python memory traced by tracemalloc",
 }
 
@@ -83,6 +85,18 @@ class Run:
     def after(self) -> list[dict[str, Any]]:
         return [s for s in self.samples if s["t"] >= self.warmup_s]
 
+    def garbage_per_minute(self, top: int = 15) -> list[tuple[str, float]]:
+        """The types found most in cyclic garbage after warm-up, per minute (empty without
+        `--garbage`)."""
+        counted = [s for s in self.after() if "garbage" in s]
+        if len(counted) < 2:
+            return []
+        minutes = (counted[-1]["t"] - counted[0]["t"]) / 60
+        total: collections.Counter[str] = collections.Counter()
+        for row in counted[1:]:  # the first census holds what came before warm-up
+            total.update(row["garbage"])
+        return [(name, n / minutes) for name, n in total.most_common(top)]
+
     def slope(self, field: str) -> float | None:
         points = [(s["t"], float(s[field])) for s in self.after() if field in s]
         return slope_per_min(points) if len(points) >= 3 else None
@@ -95,13 +109,16 @@ def run_variant(
     remember: int,
     trace_frames: int,
     warmup_s: float,
+    garbage: bool = False,
+    keep: Path | None = None,
     progress: Callable[[str], None] = print,
 ) -> Run:
     out = Path(tempfile.mkdtemp(prefix="asb-memprobe-"))
     out.chmod(0o755)
     try:
         launcher = ["-m", "bench.memprobe", "--out", str(out), "--remember", str(remember)]
-        launcher += ["--trace-frames", str(trace_frames), "--variant", variant, "--"]
+        launcher += ["--trace-frames", str(trace_frames), "--variant", variant]
+        launcher += ["--garbage", "--"] if garbage else ["--"]
         plan = Plan(calls=0, faults=(), launcher=tuple(launcher))
         with LoadSampler() as load:
             soak = SoakLab(plan)
@@ -121,6 +138,9 @@ def run_variant(
                 soak.close()
             summary = load.summary()
         samples = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+        if keep is not None:
+            keep.mkdir(parents=True, exist_ok=True)
+            shutil.copy(out / "samples.jsonl", keep / f"{variant}.jsonl")
         for row in samples:
             if "pymalloc_arenas" in row:
                 row["pymalloc_arena_kb"] = row["pymalloc_arenas"] * 1024
@@ -211,6 +231,17 @@ def render(runs: Sequence[Run], load: LoadSummary, args: argparse.Namespace, rep
                 "|---|---:|---:|",
             ]
             lines += [f"| `{name}` | {a} | {b} |" for name, a, b in grown]
+        garbage = r.garbage_per_minute()
+        if garbage:
+            lines += [
+                "",
+                f"## {r.variant}: cyclic garbage after warm-up, objects per minute by type "
+                "(`--garbage`: every collection's finds counted)",
+                "",
+                "| type | per minute |",
+                "|---|---:|",
+            ]
+            lines += [f"| `{name}` | {n:.0f} |" for name, n in garbage]
         if r.growth:
             lines += [
                 "",
@@ -228,6 +259,8 @@ def main() -> int:
     parser.add_argument("--segments", type=int, default=12)
     parser.add_argument("--remember", type=int, default=500)
     parser.add_argument("--trace-frames", type=int, default=0)
+    parser.add_argument("--garbage", action="store_true", help="count cyclic garbage by type")
+    parser.add_argument("--keep", type=Path, default=None, help="keep each variant's samples")
     parser.add_argument("--warmup-s", type=float, default=120.0)
     parser.add_argument("--variants", default="product")
     parser.add_argument("--report", type=Path, default=REPORT)
@@ -245,6 +278,8 @@ def main() -> int:
                 segments=args.segments,
                 remember=args.remember,
                 trace_frames=args.trace_frames,
+                garbage=args.garbage,
+                keep=args.keep,
                 warmup_s=args.warmup_s,
             )
             for variant in args.variants.split(",")

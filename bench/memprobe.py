@@ -83,6 +83,41 @@ def mallinfo() -> dict[str, int]:
     }
 
 
+def sqlite_memory() -> dict[str, int]:
+    """SQLite's own heap use in KiB (sqlite3_memory_used: page caches, statements, schema of every
+    connection), from the library the sqlite3 module loaded; empty where it cannot be found."""
+    name = ctypes.util.find_library("sqlite3")
+    try:
+        fn = ctypes.CDLL(name).sqlite3_memory_used if name else None
+    except (OSError, AttributeError):
+        fn = None
+    if fn is None:
+        return {}
+    fn.restype = ctypes.c_int64
+    return {"sqlite_kb": int(fn()) // 1024}
+
+
+class GarbageCensus:
+    """What the garbage collector finds unreachable (reference cycles), by type, since the last
+    census: with DEBUG_SAVEALL every collection, the interpreter's own included, keeps what it
+    found in gc.garbage; each census counts it there and frees it (SAVEALL off for that one
+    collection). Which parts make cyclic garbage, and how much, under the soak's load."""
+
+    def __init__(self) -> None:
+        gc.set_debug(gc.DEBUG_SAVEALL)
+
+    def count(self) -> dict[str, int]:
+        gc.collect()
+        counts: collections.Counter[str] = collections.Counter(
+            f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.garbage
+        )
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.collect()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        return dict(counts)
+
+
 def mapping_classes(smaps: str) -> dict[str, int]:
     """Resident KiB of the anonymous mappings by class: `[heap]`, whole MiB (pymalloc arenas and
     glibc's mmapped blocks, as the kernel merged them), other anonymous; and file-backed."""
@@ -200,6 +235,7 @@ def sample(t0: float, structures: Structures | None = None) -> dict[str, Any]:
     row.update({k: int(v) for k, v in _STATUS.findall(status)})
     row.update(mapping_classes(Path("/proc/self/smaps").read_text()))
     row.update(mallinfo())
+    row.update(sqlite_memory())
     times = os.times()
     row["cpu_s"] = round(times.user + times.system, 3)
     row["py_blocks"] = sys.getallocatedblocks()
@@ -217,16 +253,21 @@ def sample(t0: float, structures: Structures | None = None) -> dict[str, Any]:
 TYPES_EVERY = 6
 
 
-def _sampler(out: Path, every_s: float, snapshots: bool, snapshot_every: int) -> None:
+def _sampler(
+    out: Path, every_s: float, snapshots: bool, snapshot_every: int, garbage: bool
+) -> None:
     t0 = time.monotonic()
     n = 0
     structures = Structures()
+    census = GarbageCensus() if garbage else None
     with (out / "samples.jsonl").open("a") as samples:
         while True:
             row = sample(t0, structures)
             if n % TYPES_EVERY == 0:
                 row["types"] = type_counts()
                 row["containers"] = largest_containers()
+            if census is not None:
+                row["garbage"] = census.count()
             if snapshots and n % snapshot_every == 0:
                 path = out / f"snap-{n:04d}.pickle"
                 tracemalloc.take_snapshot().dump(str(path))
@@ -282,6 +323,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=float, default=10.0)
     parser.add_argument("--snapshot-every", type=int, default=18, help="samples between snapshots")
     parser.add_argument("--variant", choices=sorted(VARIANTS), default="product")
+    parser.add_argument(
+        "--garbage", action="store_true", help="count cyclic garbage by type at every sample"
+    )
     opts = parser.parse_args(own)
     opts.out.mkdir(parents=True, exist_ok=True)
     if opts.remember is not None:
@@ -295,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     one_arena()
     threading.Thread(
         target=_sampler,
-        args=(opts.out, opts.every, opts.trace_frames > 0, opts.snapshot_every),
+        args=(opts.out, opts.every, opts.trace_frames > 0, opts.snapshot_every, opts.garbage),
         daemon=True,
     ).start()
     from supervisor.cli import main as supervisor_main

@@ -43,6 +43,7 @@ from supervisor.metrics.supervisor import SupervisorCollector
 from supervisor.metrics.voicemail import MailboxCounts, MailboxPoller, VoicemailCollector
 from supervisor.process.asterisk import AsteriskSupervisor
 from supervisor.process.boots import BootLog
+from supervisor.process.gcwatch import PauseMetrics
 from supervisor.process.hang import AmiPing, ControlSocketProbe, HangPolicy, HangWatchdog
 from supervisor.process.idle_restart import RestartWhenIdle
 from supervisor.process.malloc import HeapTrimmer
@@ -313,7 +314,7 @@ def build_process(
             asterisk=None,
             shutdown=shutdown,
             gated=(),
-            tasks=(Task("shutdown", shutdown.run), Task("heap-trim", HeapTrimmer().run)),
+            tasks=(Task("shutdown", shutdown.run), *_memory_tasks(core)),
         )
     follow = FollowProcess(ami.client, forget=(ami.mailboxes.hint,))
     asterisk = AsteriskSupervisor(
@@ -353,8 +354,14 @@ def build_process(
             Task("restart-when-idle", restarter.run),
             Task("hang-watchdog", functools.partial(hang.run, asterisk.current_process)),
         ),
-        tasks=(Task("shutdown", shutdown.run), Task("heap-trim", HeapTrimmer().run)),
+        tasks=(Task("shutdown", shutdown.run), *_memory_tasks(core)),
     )
+
+
+def _memory_tasks(core: Core) -> tuple[Task, ...]:
+    pauses = PauseMetrics(core.registry)
+    trimmer = HeapTrimmer(observe_trim=pauses.trims.observe)
+    return (Task("heap-trim", trimmer.run), Task("gc-pauses", pauses.run))
 
 
 def _shutdown(core: Core, asterisk: AsteriskSupervisor | None) -> Shutdown:

@@ -20,9 +20,9 @@ allocator and one in Python's collector, one remedy each, all applied here:
   heap; a free region below a live block stays resident. `trim_heap` (malloc_trim(0)) releases
   the free pages anywhere in the heap, and `HeapTrimmer` calls it at a steady interval.
 
-- **Garbage cycles between full collections.** `HeapTrimmer` also runs a full garbage
-  collection before each trim (see its docstring): Python's own, rarely reached with many
-  long-lived objects, let the supervisor's live Python memory rise between them.
+- **Garbage cycles between full collections.** `HeapTrimmer` also sees that a full garbage
+  collection has run before each trim (see its docstring): Python's own, rarely reached with
+  many long-lived objects, let the supervisor's live Python memory rise between them.
 
 Not glibc (musl, another allocator): nothing to do, and each function says so by returning False.
 """
@@ -34,6 +34,7 @@ import ctypes
 import ctypes.util
 import gc
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -103,10 +104,17 @@ def collect_garbage() -> int:
     return gc.collect()
 
 
+def count_full_collections() -> int:
+    """How many full collections (generation 2) the interpreter has run, forced ones included."""
+    return int(gc.get_stats()[2]["collections"])
+
+
 @dataclass
 class HeapTrimmer:
     """Every `interval_s` (by the loop's clock) for as long as the supervisor runs: `collect`
-    the garbage cycles, then `trim` the heap; counts the passes and those that released memory.
+    the garbage cycles unless the interpreter has run a full collection of its own since the
+    last pass, then `trim` the heap; counts the passes, the collections it ran and the passes
+    that released memory, and hands each trim's duration to `observe_trim`.
 
     Why collect: objects in reference cycles (netlink messages, exceptions with their frames,
     parsed configs) are freed only by a collection of the generation they reached, and the oldest
@@ -114,23 +122,44 @@ class HeapTrimmer:
     quarter of those it held then. With ~86,000 long-lived tracked objects that was one full
     collection in 6 minutes under the soak's load, and until then the garbage keeps its memory:
     pymalloc's allocated bytes rose +72 KiB/min after warm-up without this, +11 with it
-    (bench/reports/memory.md). Collected here, it is freed before the trim gives pages back."""
+    (bench/reports/memory.md). Collected here, it is freed before the trim gives pages back.
+
+    Why not when the interpreter has run one: a full collection holds the event loop for as
+    long as it scans every tracked object (tens of milliseconds with 10,000 bans; gcwatch.py
+    times them). While the state grows (a flood of new sources) the interpreter runs them
+    itself every few seconds; one more from here would add a pause and free nothing. Either
+    way no garbage cycle outlives two intervals."""
 
     trim: Callable[[], bool] = trim_heap
     interval_s: float = TRIM_EVERY_S
     collect: Callable[[], int] = collect_garbage
+    full_collections: Callable[[], int] = count_full_collections
+    observe_trim: Callable[[float], None] = lambda _seconds: None
+    clock: Callable[[], float] = time.perf_counter
     trims: int = 0
     released: int = 0
     collected: int = 0
+    collections: int = 0
 
     def __post_init__(self) -> None:
         if self.interval_s <= 0:
             raise ValueError(f"interval_s must be positive, not {self.interval_s}")
 
+    def pass_once(self, seen: int) -> int:
+        """One pass; `seen`: the full collections counted after the previous pass. Returns the
+        count after this one."""
+        self.trims += 1
+        if self.full_collections() == seen:
+            self.collections += 1
+            self.collected += self.collect()
+        start = self.clock()
+        if self.trim():
+            self.released += 1
+        self.observe_trim(self.clock() - start)
+        return self.full_collections()
+
     async def run(self) -> NoReturn:
+        seen = self.full_collections()
         while True:
             await asyncio.sleep(self.interval_s)
-            self.trims += 1
-            self.collected += self.collect()
-            if self.trim():
-                self.released += 1
+            seen = self.pass_once(seen)

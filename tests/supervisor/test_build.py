@@ -39,6 +39,7 @@ def test_build_wires_every_part_and_writes_the_config(tmp_path: Path, mode: Mode
         "reaper",
         "shutdown",
         "heap-trim",
+        "gc-pauses",
         "addresses",
     ]
     assert [t.name for t in parts.gated_tasks] == ["ami", "voicemail", "phone-features"] + (

@@ -154,7 +154,7 @@ async def test_the_trimmer_trims_at_each_interval_by_the_loop_clock() -> None:
         moments.append(loop.time() - start)
         return next(answers)
 
-    trimmer = HeapTrimmer(trim=trim, interval_s=60.0, collect=collect)
+    trimmer = HeapTrimmer(trim=trim, interval_s=60.0, collect=collect, full_collections=lambda: 7)
     task = asyncio.create_task(trimmer.run())
     await asyncio.sleep(200.0)
     task.cancel()
@@ -163,6 +163,49 @@ async def test_the_trimmer_trims_at_each_interval_by_the_loop_clock() -> None:
     assert moments == [60.0, 120.0, 180.0]
     assert order == ["collect", "trim"] * 3  # garbage freed first, then its pages given back
     assert (trimmer.trims, trimmer.released, trimmer.collected) == (3, 2, 15)
+
+
+def test_the_trimmer_collects_only_when_the_interpreter_ran_no_full_collection_since() -> None:
+    """A pass after the interpreter's own full collection trims without a second one (a pause
+    that frees nothing); the next pass with none in between collects again."""
+    count = [10]
+    order: list[str] = []
+
+    def collect() -> int:
+        order.append("collect")
+        count[0] += 1  # a forced full collection is counted by the interpreter too
+        return 1
+
+    def trim() -> bool:
+        order.append("trim")
+        return False
+
+    trimmer = HeapTrimmer(trim=trim, collect=collect, full_collections=lambda: count[0])
+    seen = trimmer.pass_once(10)  # none since: collect
+    assert (order, seen) == (["collect", "trim"], 11)
+    count[0] += 1  # the interpreter's own, during a flood
+    order.clear()
+    seen = trimmer.pass_once(seen)
+    assert (order, seen) == (["trim"], 12)
+    order.clear()
+    seen = trimmer.pass_once(seen)
+    assert (order, seen) == (["collect", "trim"], 13)
+    assert (trimmer.trims, trimmer.collections) == (3, 2)
+
+
+def test_the_trimmer_hands_each_trims_duration_to_its_observer() -> None:
+    """The trim's own duration, by the injected clock, not the collection's."""
+    ticks = iter([1.0, 1.25])
+    seen: list[float] = []
+    trimmer = HeapTrimmer(
+        trim=lambda: True,
+        collect=lambda: 0,
+        full_collections=lambda: 0,
+        observe_trim=seen.append,
+        clock=lambda: next(ticks),
+    )
+    trimmer.pass_once(0)
+    assert seen == [0.25]
 
 
 def test_collect_garbage_frees_reference_cycles_of_every_generation() -> None:
