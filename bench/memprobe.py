@@ -282,13 +282,14 @@ def _product() -> None:
     """The supervisor as it ships."""
 
 
-def _environment(name: str, value: str) -> Callable[[], None]:
-    """Run with the environment variable `name` set to `value`: the interpreter reads some
-    (PYTHONMALLOC) only at start-up, so the probe starts itself again with it."""
+def _environment(**values: str) -> Callable[[], None]:
+    """Run with these environment variables set: the interpreter reads some (PYTHONMALLOC) and
+    the dynamic loader others (LD_PRELOAD) only at start-up, so the probe starts itself again
+    with them."""
 
     def apply() -> None:
-        if os.environ.get(name) != value:
-            os.environ[name] = value
+        if any(os.environ.get(name) != value for name, value in values.items()):
+            os.environ.update(values)
             os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
 
     return apply
@@ -308,7 +309,12 @@ VARIANTS: dict[str, Callable[[], None]] = {
     # The heap trimmer without its garbage collection (the supervisor of 77f028a).
     "before": _no_collection,
     # Python's objects in glibc's heap (PYTHONMALLOC=malloc) instead of pymalloc's arenas.
-    "malloc": _environment("PYTHONMALLOC", "malloc"),
+    "malloc": _environment(PYTHONMALLOC="malloc"),
+    # Every allocation (Python's objects too) from jemalloc, which gives freed pages back to the
+    # kernel after a delay of its own (Debian's libjemalloc2).
+    "jemalloc": _environment(
+        PYTHONMALLOC="malloc", LD_PRELOAD="/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+    ),
 }
 
 
