@@ -110,6 +110,7 @@ def run_variant(
     trace_frames: int,
     warmup_s: float,
     garbage: bool = False,
+    memray: bool = False,
     keep: Path | None = None,
     progress: Callable[[str], None] = print,
 ) -> Run:
@@ -118,7 +119,8 @@ def run_variant(
     try:
         launcher = ["-m", "bench.memprobe", "--out", str(out), "--remember", str(remember)]
         launcher += ["--trace-frames", str(trace_frames), "--variant", variant]
-        launcher += ["--garbage", "--"] if garbage else ["--"]
+        launcher += ["--garbage"] if garbage else []
+        launcher += ["--memray", "--"] if memray else ["--"]
         plan = Plan(calls=0, faults=(), launcher=tuple(launcher))
         with LoadSampler() as load:
             soak = SoakLab(plan)
@@ -141,6 +143,8 @@ def run_variant(
         if keep is not None:
             keep.mkdir(parents=True, exist_ok=True)
             shutil.copy(out / "samples.jsonl", keep / f"{variant}.jsonl")
+            if memray:
+                shutil.move(out / "memray.bin", keep / f"{variant}.memray.bin")
         for row in samples:
             if "pymalloc_arenas" in row:
                 row["pymalloc_arena_kb"] = row["pymalloc_arenas"] * 1024
@@ -260,6 +264,7 @@ def main() -> int:
     parser.add_argument("--remember", type=int, default=500)
     parser.add_argument("--trace-frames", type=int, default=0)
     parser.add_argument("--garbage", action="store_true", help="count cyclic garbage by type")
+    parser.add_argument("--memray", action="store_true", help="record mallocs (with --keep)")
     parser.add_argument("--keep", type=Path, default=None, help="keep each variant's samples")
     parser.add_argument("--warmup-s", type=float, default=120.0)
     parser.add_argument("--variants", default="product")
@@ -279,6 +284,7 @@ def main() -> int:
                 remember=args.remember,
                 trace_frames=args.trace_frames,
                 garbage=args.garbage,
+                memray=args.memray,
                 keep=args.keep,
                 warmup_s=args.warmup_s,
             )

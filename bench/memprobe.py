@@ -332,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--garbage", action="store_true", help="count cyclic garbage by type at every sample"
     )
+    parser.add_argument("--memray", action="store_true", help="record every malloc with memray")
     opts = parser.parse_args(own)
     opts.out.mkdir(parents=True, exist_ok=True)
     if opts.remember is not None:
@@ -351,6 +352,16 @@ def main(argv: list[str] | None = None) -> int:
     from supervisor.cli import main as supervisor_main
 
     sys.argv = ["supervisor", *rest]
+    if opts.memray:
+        # Every malloc-level allocation (Python's objects over 512 bytes, and C libraries')
+        # with its Python and native stack, and a memory snapshot every sample: which stacks
+        # hold the bytes that appeared after warm-up (bench.memray_growth reads it).
+        import memray
+
+        with memray.Tracker(
+            opts.out / "memray.bin", native_traces=True, memory_interval_ms=int(opts.every * 1000)
+        ):
+            return supervisor_main(rest)
     return supervisor_main(rest)
 
 
