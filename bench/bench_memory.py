@@ -85,6 +85,17 @@ class Run:
     def after(self) -> list[dict[str, Any]]:
         return [s for s in self.samples if s["t"] >= self.warmup_s]
 
+    def class_growth(self, top: int = 8) -> list[tuple[str, list[int], list[int]]]:
+        """pymalloc's size classes whose pool count grew most after warm-up: (block size,
+        [pools, blocks in use, available] first, the same last)."""
+        rows = [s for s in self.after() if "pymalloc_classes" in s]
+        if len(rows) < 2:
+            return []
+        first, last = rows[0]["pymalloc_classes"], rows[-1]["pymalloc_classes"]
+        grown = [(size, first.get(size, [0, 0, 0]), last[size]) for size in last]
+        grown.sort(key=lambda row: row[2][0] - row[1][0], reverse=True)
+        return [row for row in grown[:top] if row[2][0] > row[1][0]]
+
     def garbage_per_minute(self, top: int = 15) -> list[tuple[str, float]]:
         """The types found most in cyclic garbage after warm-up, per minute (empty without
         `--garbage`)."""
@@ -235,6 +246,17 @@ def render(runs: Sequence[Run], load: LoadSummary, args: argparse.Namespace, rep
                 "|---|---:|---:|",
             ]
             lines += [f"| `{name}` | {a} | {b} |" for name, a, b in grown]
+        classes = r.class_growth()
+        if classes:
+            lines += [
+                "",
+                f"## {r.variant}: pymalloc size classes after warm-up (pools of 16 KiB; blocks "
+                "in use), the classes whose pools grew most",
+                "",
+                "| block size | pools first → last | blocks in use first → last |",
+                "|---:|---|---|",
+            ]
+            lines += [f"| {size} | {a[0]} → {b[0]} | {a[1]} → {b[1]} |" for size, a, b in classes]
         garbage = r.garbage_per_minute()
         if garbage:
             lines += [

@@ -175,7 +175,7 @@ _PYMALLOC = {
 }
 
 
-def pymalloc() -> dict[str, int]:
+def pymalloc() -> dict[str, Any]:
     """pymalloc's arenas and their use (KiB; arenas as a count), from sys._debugmallocstats.
     It prints to the C stderr: fd 2 is pointed at a file for the call, which holds the GIL, so
     no other thread of ours writes to it meanwhile."""
@@ -190,8 +190,14 @@ def pymalloc() -> dict[str, int]:
             os.close(saved)
         capture.seek(0)
         text = capture.read().decode("ascii", "replace")
-    out = {}
+    out: dict[str, Any] = {}
+    pools: dict[str, list[int]] = {}
     for line in text.splitlines():
+        per_class = re.match(r"\s*\d+\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$", line)
+        if per_class:  # size, pools, blocks in use, available blocks
+            size, n_pools, used, avail = (int(g) for g in per_class.groups())
+            pools[str(size)] = [n_pools, used, avail]
+            continue
         m = re.match(r"#\s*(\d+ )?(.+?)\s*=\s*([\d,]+)$", line)
         unused = re.match(r"\d+ unused pools \* \d+ bytes\s*=\s*([\d,]+)$", line)
         if unused:
@@ -200,6 +206,8 @@ def pymalloc() -> dict[str, int]:
             value = int(m[3].replace(",", ""))
             key = _PYMALLOC[m[2]]
             out[key] = value if key == "pymalloc_arenas" else value // 1024
+    if pools:
+        out["pymalloc_classes"] = pools
     return out
 
 
