@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import json
 import shutil
 import tempfile
@@ -122,6 +123,7 @@ def run_variant(
     warmup_s: float,
     garbage: bool = False,
     memray: bool = False,
+    swap_every_s: float = 30.0,
     keep: Path | None = None,
     progress: Callable[[str], None] = print,
 ) -> Run:
@@ -138,7 +140,10 @@ def run_variant(
             try:
                 t0 = time.monotonic()
                 placed = 0
-                with Swapper(soak, plan.swap_every_s):
+                swaps = (
+                    Swapper(soak, swap_every_s) if swap_every_s > 0 else contextlib.nullcontext()
+                )
+                with swaps:
                     for index in range(segments):
                         segment = run_segment(soak, index, None, [])
                         placed += sum(segment.placed.values())
@@ -286,6 +291,9 @@ def main() -> int:
     parser.add_argument("--remember", type=int, default=500)
     parser.add_argument("--trace-frames", type=int, default=0)
     parser.add_argument("--garbage", action="store_true", help="count cyclic garbage by type")
+    parser.add_argument(
+        "--swap-every", type=float, default=30.0, help="seconds between site swaps (0: none)"
+    )
     parser.add_argument("--memray", action="store_true", help="record mallocs (with --keep)")
     parser.add_argument("--keep", type=Path, default=None, help="keep each variant's samples")
     parser.add_argument("--warmup-s", type=float, default=120.0)
@@ -297,6 +305,7 @@ def main() -> int:
         f"--remember {args.remember}",
         f"--trace-frames {args.trace_frames}",
         f"--variants {args.variants}",
+        f"--swap-every {args.swap_every:g}",
     ]
     with LoadSampler() as load:
         runs = [
@@ -307,6 +316,7 @@ def main() -> int:
                 trace_frames=args.trace_frames,
                 garbage=args.garbage,
                 memray=args.memray,
+                swap_every_s=args.swap_every,
                 keep=args.keep,
                 warmup_s=args.warmup_s,
             )

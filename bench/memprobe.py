@@ -311,11 +311,20 @@ def _no_collection() -> None:
     app.HeapTrimmer = functools.partial(HeapTrimmer, collect=lambda: 0)  # type: ignore[misc]
 
 
+def _timed_passes_only() -> None:
+    """The heap trimmer without its pass after a site change (as it was before: every 60 s)."""
+    from supervisor.process.malloc import HeapTrimmer
+
+    HeapTrimmer.on_config = lambda self, config: None  # type: ignore[method-assign]
+
+
 #: What the bench compares on one commit: the product, or the product with one measure changed.
 VARIANTS: dict[str, Callable[[], None]] = {
     "product": _product,
     # The heap trimmer without its garbage collection (the supervisor of 77f028a).
     "before": _no_collection,
+    # The heap trimmer's timed passes only, none after a site change (the supervisor of 87364d5).
+    "timed": _timed_passes_only,
     # Python's objects in glibc's heap (PYTHONMALLOC=malloc) instead of pymalloc's arenas.
     "malloc": _environment(PYTHONMALLOC="malloc"),
     # Every allocation (Python's objects too) from jemalloc, which gives freed pages back to the

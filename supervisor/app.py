@@ -361,6 +361,7 @@ def build_process(
 def _memory_tasks(core: Core) -> tuple[Task, ...]:
     pauses = PauseMetrics(core.registry)
     trimmer = HeapTrimmer(observe_trim=pauses.trims.observe)
+    core.live.subscribe(trimmer)
     return (Task("heap-trim", trimmer.run), Task("gc-pauses", pauses.run))
 
 

@@ -30,15 +30,16 @@ Not glibc (musl, another allocator): nothing to do, and each function says so by
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import ctypes.util
 import gc
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
-from typing import NoReturn
+from typing import NoReturn, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,20 @@ MMAP_THRESHOLD_BYTES = 128 * 1024
 #: How often HeapTrimmer collects garbage cycles and gives the heap's free pages back: a full
 #: collection and one malloc_trim cost milliseconds each.
 TRIM_EVERY_S = 60.0
+#: After a new site went live, how long before the pass that frees what the old one held (the
+#: apply's tail - keeping the last good config - finishes first).
+AFTER_CHANGE_S = 2.0
+#: The least time between two passes, however often the site changes (a ConfigMap flapping
+#: every second would otherwise buy a full collection a second).
+MIN_GAP_S = 10.0
+
+
+class AppliedSite(Protocol):
+    """The trimmer's view of an applied config: the hash of the site it came from (a re-render
+    of the same site, a ban batch, keeps it)."""
+
+    @property
+    def hash(self) -> str: ...
 
 
 @cache
@@ -128,7 +143,13 @@ class HeapTrimmer:
     long as it scans every tracked object (tens of milliseconds with 10,000 bans; gcwatch.py
     times them). While the state grows (a flood of new sources) the interpreter runs them
     itself every few seconds; one more from here would add a pause and free nothing. Either
-    way no garbage cycle outlives two intervals."""
+    way no garbage cycle outlives two intervals.
+
+    Why also after a site change (`on_config`, subscribed to the live config): loading,
+    checking and rendering a site makes the most garbage the supervisor makes, and the site it
+    replaces is freed with it. Left for the next timed pass, all of it keeps its pools for up to
+    a minute while the calls' allocations take fresh ones, and the heap's high-water mark rises
+    with every change (the soak swaps the site every 30 s; bench/reports/memory.notes.md)."""
 
     trim: Callable[[], bool] = trim_heap
     interval_s: float = TRIM_EVERY_S
@@ -136,20 +157,30 @@ class HeapTrimmer:
     full_collections: Callable[[], int] = count_full_collections
     observe_trim: Callable[[float], None] = lambda _seconds: None
     clock: Callable[[], float] = time.perf_counter
+    after_change_s: float = AFTER_CHANGE_S
+    min_gap_s: float = MIN_GAP_S
     trims: int = 0
     released: int = 0
     collected: int = 0
     collections: int = 0
+    _changed: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
+    _site: str | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.interval_s <= 0:
             raise ValueError(f"interval_s must be positive, not {self.interval_s}")
 
-    def pass_once(self, seen: int) -> int:
-        """One pass; `seen`: the full collections counted after the previous pass. Returns the
-        count after this one."""
+    def on_config(self, config: AppliedSite) -> None:
+        """A config went live: a pass soon if it came from another site than the last one."""
+        if self._site is not None and config.hash != self._site:
+            self._changed.set()
+        self._site = config.hash
+
+    def pass_once(self, seen: int, *, force: bool = False) -> int:
+        """One pass; `seen`: the full collections counted after the previous pass; `force`:
+        collect even if the interpreter has run one since. Returns the count after this one."""
         self.trims += 1
-        if self.full_collections() == seen:
+        if force or self.full_collections() == seen:
             self.collections += 1
             self.collected += self.collect()
         start = self.clock()
@@ -159,7 +190,16 @@ class HeapTrimmer:
         return self.full_collections()
 
     async def run(self) -> NoReturn:
+        loop = asyncio.get_running_loop()
         seen = self.full_collections()
+        last = loop.time()
         while True:
-            await asyncio.sleep(self.interval_s)
-            seen = self.pass_once(seen)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.interval_s):
+                    await self._changed.wait()
+            changed = self._changed.is_set()
+            if changed:
+                await asyncio.sleep(max(self.after_change_s, last + self.min_gap_s - loop.time()))
+                self._changed.clear()
+            seen = self.pass_once(seen, force=changed)
+            last = loop.time()

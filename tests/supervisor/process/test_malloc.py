@@ -233,3 +233,57 @@ def test_the_trimmer_refuses_an_interval_that_is_not_positive() -> None:
     """A zero interval would trim in a busy loop: refused when the trimmer is made."""
     with pytest.raises(ValueError, match="interval_s must be positive"):
         HeapTrimmer(trim=lambda: False, interval_s=0.0)
+
+
+class _Applied:
+    def __init__(self, digest: str) -> None:
+        self.hash = digest
+
+
+@pytest.mark.looptime
+async def test_a_new_site_brings_a_forced_pass_soon_and_a_ban_batch_does_not() -> None:
+    """A config from another site: a pass `after_change_s` later that collects even though the
+    interpreter ran a full collection since; the same site re-rendered (a ban batch) or the
+    first config: nothing before the timed pass."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    passes: list[tuple[float, int]] = []
+    count = [0]
+    full = [0]  # the interpreter's count of full collections
+
+    def collect() -> int:
+        count[0] += 1
+        full[0] += 1
+        return 0
+
+    def trim() -> bool:
+        passes.append((loop.time() - start, count[0]))
+        return False
+
+    trimmer = HeapTrimmer(
+        trim=trim,
+        collect=collect,
+        full_collections=lambda: full[0],
+        interval_s=60.0,
+        after_change_s=2.0,
+        min_gap_s=10.0,
+    )
+    task = asyncio.create_task(trimmer.run())
+    trimmer.on_config(_Applied("a"))  # the initial config
+    await asyncio.sleep(5.0)
+    trimmer.on_config(_Applied("a"))  # a ban batch: same site
+    await asyncio.sleep(5.0)
+    assert passes == []
+    trimmer.on_config(_Applied("b"))  # at 10 s
+    await asyncio.sleep(3.0)
+    assert passes == [(12.0, 1)]
+    full[0] += 1  # the interpreter's own
+    trimmer.on_config(_Applied("c"))  # at 13 s: within the least gap of the last pass
+    await asyncio.sleep(10.0)
+    assert passes == [(12.0, 1), (22.0, 2)]  # forced: collected although one ran since
+    full[0] += 1  # the interpreter's own again
+    await asyncio.sleep(60.0)
+    assert passes[2:] == [(82.0, 2)]  # the timed pass: the interpreter ran one, no collection
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
