@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
-# memprobe.py runs inside the supervisor for bench_memory (which writes the report), not alone.
-NOT_BENCHMARKS = ("__init__.py", "report.py", "memprobe.py")
+# memprobe.py runs inside the supervisor for bench_memory (which writes the report), not alone;
+# memray_growth.py reads a recording for the investigation and prints, it writes no report.
+NOT_BENCHMARKS = ("__init__.py", "report.py", "memprobe.py", "memray_growth.py")
 SCRIPTS = sorted(p for p in BENCH.glob("*.py") if p.name not in NOT_BENCHMARKS)
 
 
