@@ -439,6 +439,13 @@ def slope_per_min(points: list[tuple[float, float]]) -> float:
     return 60 * sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var if var else 0.0
 
 
+def allocator_of(pid: int) -> str:
+    """What Python objects of process `pid` are allocated with, from its environment."""
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    value = next((e[13:].decode() for e in environ if e.startswith(b"PYTHONMALLOC=")), "")
+    return f"PYTHONMALLOC={value}" if value else "pymalloc (PYTHONMALLOC not set)"
+
+
 class Samplers:
     """Background threads: process samples, /metrics latency, liveness-door latencies."""
 
@@ -447,6 +454,7 @@ class Samplers:
         self.stop = threading.Event()
         self.t0 = time.monotonic()
         self.process: list[tuple[float, float, float, float]] = []  # t, rss MB, fds, cpu s
+        self.allocator = ""  # the supervisor's PYTHONMALLOC, read from its own environment
         # (seconds since start, milliseconds)
         self.metrics_ms: list[tuple[float, float]] = []
         self.ami_ping_ms: list[tuple[float, float]] = []
@@ -486,6 +494,9 @@ class Samplers:
                 fds = len(os.listdir(f"/proc/{pid}/fd"))
             except (OSError, AttributeError):
                 continue
+            if not self.allocator:
+                with contextlib.suppress(OSError):
+                    self.allocator = allocator_of(pid)
             self.process.append((time.monotonic() - self.t0, rss, fds, cpu))
 
     def _metrics_loop(self) -> None:
@@ -1134,6 +1145,7 @@ def render(result: SoakResult, report: Path | None = None) -> str:
     lines += [
         "## The supervisor's resources",
         "",
+        f"- Allocator of the supervisor's Python objects: {s.allocator or 'not read'}.",
         *rss_lines(result),
         f"- Open fds: {fds[0][1]:.0f} → {fds[-1][1]:.0f}, slope **{slope_per_min(fds):+.2f} "
         "fds/min**."
