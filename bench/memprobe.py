@@ -325,8 +325,9 @@ VARIANTS: dict[str, Callable[[], None]] = {
     "before": _no_collection,
     # The heap trimmer's timed passes only, none after a site change (the supervisor of 87364d5).
     "timed": _timed_passes_only,
-    # Python's objects in glibc's heap (PYTHONMALLOC=malloc) instead of pymalloc's arenas.
-    "malloc": _environment(PYTHONMALLOC="malloc"),
+    # Python's objects in pymalloc's arenas (the supervisor before RUN_ENVIRONMENT; the lab's
+    # runs set PYTHONMALLOC=malloc as the image does, so "product" is glibc's heap).
+    "pymalloc": _environment(PYTHONMALLOC="pymalloc"),
     # Every allocation (Python's objects too) from jemalloc, which gives freed pages back to the
     # kernel after a delay of its own (Debian's libjemalloc2).
     "jemalloc": _environment(

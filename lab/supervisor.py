@@ -20,6 +20,7 @@ from lab.kubelet import write_mount
 from lab.netns import Lab
 from lab.paths import REPO
 from lab.prometheus import free_port, http_get
+from supervisor.process.malloc import RUN_ENVIRONMENT
 
 
 def read_dir(path: Path) -> dict[str, str]:
@@ -95,7 +96,8 @@ class SupervisorRun:
 
     def start(self) -> SupervisorRun:
         self.port = self.port or free_port(self.lab.pod)
-        self.process = proc.spawn(self.argv(), self.log, cwd=REPO)
+        # The environment the image runs it with (its allocator: supervisor/process/malloc.py).
+        self.process = proc.spawn(self.argv(), self.log, cwd=REPO, env=RUN_ENVIRONMENT)
         return self
 
     def get(self, path: str) -> tuple[int, str]:

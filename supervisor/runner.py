@@ -24,7 +24,7 @@ from supervisor.health import add_health_routes
 from supervisor.page import add_page_route
 from supervisor.process.asterisk import CrashLoop
 from supervisor.process.console import reload_manager_config
-from supervisor.process.malloc import one_arena, pin_large_blocks_to_mmap
+from supervisor.process.malloc import one_arena, pin_large_blocks_to_mmap, python_allocator
 from supervisor.process.reaper import become_subreaper
 from supervisor.process.shutdown import Stopped
 from supervisor.records.web import add_calls_route
@@ -122,4 +122,5 @@ def main(settings: Settings) -> int:
     one_arena()  # before the first thread: to_thread workers would each get a heap of their own
     logs.configure(settings.log_format, settings.log_level)
     log.info("asterisk-supervisor starting (%s mode)", settings.mode.value)
+    log.info("Python objects: %s", python_allocator())
     return asyncio.run(_main(settings))

@@ -17,6 +17,7 @@ import pytest
 from lab import image, required
 from lab.paths import PACKAGE_LIST, REPO
 from lab.rootfs import COMPLETE_MARK, asterisk_ids, packages, rootfs_path
+from supervisor.process.malloc import RUN_ENVIRONMENT
 
 CONTRACT_VOLUMES = {
     "/etc/asterisk",
@@ -107,6 +108,13 @@ def test_supervisor_lives_in_the_venv_on_path(facts: image.ImageFacts) -> None:
     assert f"python3 -m venv {facts.venv}" in made
     assert f"{facts.venv}/bin/pip install" in made
     assert facts.executable == PurePosixPath("/opt/asterisk-supervisor/bin/asterisk-supervisor")
+
+
+def test_runs_the_supervisor_with_the_labs_environment(facts: image.ImageFacts) -> None:
+    """The image sets what the lab's supervisor runs set (its allocator): the benchmarks measure
+    the process the image runs."""
+    for name, value in RUN_ENVIRONMENT.items():
+        assert facts.env.get(name) == value, name
 
 
 def test_all_stages_share_the_snapshot_base(facts: image.ImageFacts) -> None:

@@ -14,7 +14,12 @@ import weakref
 
 import pytest
 
-from supervisor.process.malloc import HeapTrimmer, collect_garbage
+from supervisor.process.malloc import (
+    RUN_ENVIRONMENT,
+    HeapTrimmer,
+    collect_garbage,
+    python_allocator,
+)
 
 glibc_only = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's allocator")
 
@@ -287,3 +292,13 @@ async def test_a_new_site_brings_a_forced_pass_soon_and_a_ban_batch_does_not() -
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+def test_the_start_up_line_names_the_allocator_and_what_it_means() -> None:
+    """glibc's malloc when PYTHONMALLOC says so (debug forms too); pymalloc otherwise, with the
+    variable's value and what the image sets."""
+    assert python_allocator({"PYTHONMALLOC": "malloc"}).startswith("glibc malloc")
+    assert python_allocator({"PYTHONMALLOC": "malloc_debug"}).startswith("glibc malloc")
+    assert "PYTHONMALLOC=not set" in python_allocator({})
+    assert "PYTHONMALLOC=pymalloc" in python_allocator({"PYTHONMALLOC": "pymalloc"})
+    assert RUN_ENVIRONMENT == {"PYTHONMALLOC": "malloc"}  # what the image and the lab set
