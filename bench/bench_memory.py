@@ -190,6 +190,18 @@ def snapshot_growth(
     return rows
 
 
+def section(title: str, head: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
+    """A titled table: the first column left-aligned, the others right-aligned."""
+    return [
+        "",
+        f"## {title}",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|---|" + "---:|" * (len(head) - 1),
+        *("| " + " | ".join(str(cell) for cell in row) + " |" for row in rows),
+    ]
+
+
 def render(runs: Sequence[Run], load: LoadSummary, args: argparse.Namespace, report: Path) -> str:
     lines = header(
         "Memory after warm-up under the soak's load",
@@ -242,46 +254,34 @@ def render(runs: Sequence[Run], load: LoadSummary, args: argparse.Namespace, rep
         grown = r.type_growth()
         if grown:
             counted = [s for s in r.after() if "types" in s]
-            lines += [
-                "",
-                f"## {r.variant}: object types grown after warm-up (gc-tracked objects, "
+            lines += section(
+                f"{r.variant}: object types grown after warm-up (gc-tracked objects, "
                 f"{counted[0]['t']:.0f} s → {counted[-1]['t']:.0f} s)",
-                "",
-                "| type | first | last |",
-                "|---|---:|---:|",
-            ]
-            lines += [f"| `{name}` | {a} | {b} |" for name, a, b in grown]
+                ("type", "first", "last"),
+                [(f"`{name}`", a, b) for name, a, b in grown],
+            )
         classes = r.class_growth()
         if classes:
-            lines += [
-                "",
-                f"## {r.variant}: pymalloc size classes after warm-up (pools of 16 KiB; blocks "
+            lines += section(
+                f"{r.variant}: pymalloc size classes after warm-up (pools of 16 KiB; blocks "
                 "in use), the classes whose pools grew most",
-                "",
-                "| block size | pools first → last | blocks in use first → last |",
-                "|---:|---|---|",
-            ]
-            lines += [f"| {size} | {a[0]} → {b[0]} | {a[1]} → {b[1]} |" for size, a, b in classes]
+                ("block size", "pools first → last", "blocks in use first → last"),
+                [(size, f"{a[0]} → {b[0]}", f"{a[1]} → {b[1]}") for size, a, b in classes],
+            )
         garbage = r.garbage_per_minute()
         if garbage:
-            lines += [
-                "",
-                f"## {r.variant}: cyclic garbage after warm-up, objects per minute by type "
+            lines += section(
+                f"{r.variant}: cyclic garbage after warm-up, objects per minute by type "
                 "(`--garbage`: every collection's finds counted)",
-                "",
-                "| type | per minute |",
-                "|---|---:|",
-            ]
-            lines += [f"| `{name}` | {n:.0f} |" for name, n in garbage]
+                ("type", "per minute"),
+                [(f"`{name}`", f"{n:.0f}") for name, n in garbage],
+            )
         if r.growth:
-            lines += [
-                "",
-                f"## {r.variant}: allocation sites grown after warm-up (tracemalloc)",
-                "",
-                "| site (innermost first) | KiB | blocks |",
-                "|---|---:|---:|",
-            ]
-            lines += [f"| `{site}` | {kib:+.1f} | {n:+d} |" for site, kib, n in r.growth]
+            lines += section(
+                f"{r.variant}: allocation sites grown after warm-up (tracemalloc)",
+                ("site (innermost first)", "KiB", "blocks"),
+                [(f"`{site}`", f"{kib:+.1f}", f"{n:+d}") for site, kib, n in r.growth],
+            )
     return "\n".join(lines) + "\n"
 
 
