@@ -109,18 +109,29 @@ class Bench:
         return self.metric("asterisk_supervisor_calls_total", {"outcome": "answered"})
 
     def pause_counts(self) -> dict[str, dict[str, float]]:
-        """The supervisor's pause histograms (process/gcwatch.py): for each series (collections
-        by generation, the heap trims), the count under each bucket bound and the sum."""
-        series = {f"gc {g}": (PAUSES, {"generation": g}) for g in ("0", "1", "2")}
-        series["heap trim"] = (TRIMS, {})
-        out: dict[str, dict[str, float]] = {}
-        for name, (metric, labels) in series.items():
-            counts = {
-                le: self.metric(f"{metric}_bucket", {**labels, "le": le})
-                for le in (*PAUSE_BOUNDS, "+Inf")
-            }
-            counts["sum"] = self.metric(f"{metric}_sum", labels)
-            out[name] = counts
+        """The supervisor's pause histograms (process/gcwatch.py) from one scrape (collections
+        happen between scrapes, a scrape's own included): for each series (collections by
+        generation, the heap trims), the count under each bucket bound and the sum."""
+        from prometheus_client.parser import text_string_to_metric_families
+
+        text = self.sup.get("/metrics")[1]
+        out: dict[str, dict[str, float]] = {f"gc {g}": {} for g in ("0", "1", "2")}
+        out["heap trim"] = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name.startswith(PAUSES):
+                    series = out[f"gc {sample.labels.get('generation')}"]
+                elif sample.name.startswith(TRIMS):
+                    series = out["heap trim"]
+                else:
+                    continue
+                if sample.name.endswith("_bucket"):
+                    series[sample.labels["le"]] = float(sample.value)
+                elif sample.name.endswith("_sum"):
+                    series["sum"] = float(sample.value)
+        for series in out.values():
+            for key in (*PAUSE_BOUNDS, "+Inf", "sum"):
+                series.setdefault(key, 0.0)
         return out
 
     @staticmethod
