@@ -1021,7 +1021,7 @@ def rss_lines(result: SoakResult) -> list[str]:
     per_call = slope * minutes / calls * 1024 if calls else float("nan")
     lines.append(
         f"- RSS after warm-up (from the end of the segment that reached {WARMUP_CALLS:,} calls: "
-        f"the supervisor's bounded memory of ended calls is full): **{slope:+.1f} KB/min** over "
+        f"the bounded memory of ended calls filled, turned over): **{slope:+.1f} KB/min** over "
         f"{len(after)} samples, {minutes:.1f} min and **{calls:,} calls** ({per_call:+.0f} B per "
         f"call); {after[0][1] if after else float('nan'):.1f} → {end:.1f} MB; target < 10 KB/min: "
         f"{'met' if abs(slope) < 10 and calls >= 20_000 else 'NOT met'}"

@@ -26,8 +26,8 @@ allocator and one in Python's collector, one remedy each, all applied here:
 - **pymalloc never gives a freed pool back.** Python's own allocator serves objects of up to
   512 bytes from 16 KiB pools in 1 MiB arenas, and returns memory to the kernel only when a
   whole arena is empty; a pool once touched stays resident for the arena's life. Under a steady
-  load the objects' memory stayed flat while the arenas' resident pages kept rising (+55 to +63
-  KB/min in every window of the long soak, never levelling). The image therefore runs the
+  load the objects' memory stayed flat while the arenas' resident pages kept rising (+39 to +64
+  KB/min in every 8-minute window of the long soak, never levelling). The image therefore runs the
   supervisor with `PYTHONMALLOC=malloc` (`RUN_ENVIRONMENT`; the lab's supervisor runs get the
   same): every object comes from glibc's heap, whose free pages `trim_heap` gives back, and the
   long soak's RSS levelled off (bench/reports/soak-long.md, soak-long.notes.md). The interpreter
